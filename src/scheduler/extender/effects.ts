@@ -1,0 +1,144 @@
+/**
+ * The writes bind makes, and nothing else: record the decision on the pod, create the Binding, and on failure
+ * mark the pod and raise an Event. Every write survives API trouble (backoff on 5xx, re-read on 409) and is
+ * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
+ */
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
+import { encodeDecision, type Decision } from '../../api/decision.js';
+import { encodeHamiDevices, hamiDevicesOf } from '../../api/hami.js';
+import { TesseraError } from '../../errors.js';
+import { isConflict, readModifyWrite, withRetry } from '../../kube/retry.js';
+
+export const COMPONENT = 'tessera-scheduler';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Unix seconds as HAMi writes its times. */
+const unixSeconds = (ms: number): string => String(Math.floor(ms / 1000));
+
+/** The annotations a granted pod carries: HAMi's, then the signed Tessera decision. */
+export function decisionAnnotations(decision: Decision, now: number): Record<string, string> {
+  const devices = encodeHamiDevices(hamiDevicesOf(decision));
+  return {
+    [HAMI_POD.vgpuNode]: decision.node,
+    [HAMI_POD.vgpuTime]: unixSeconds(Date.parse(decision.decidedAt)),
+    [HAMI_POD.devicesToAllocate]: devices,
+    [HAMI_POD.devicesAllocated]: devices,
+    [HAMI_POD.bindPhase]: 'allocating',
+    [HAMI_POD.bindTime]: unixSeconds(now),
+    [TESSERA_POD.decision]: encodeDecision(decision),
+  };
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export class PodEffects {
+  private readonly api: CoreV1Api;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.api = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Reads the pod, refusing one that was replaced (same name, new uid) since kube-scheduler asked. */
+  private async readPod(pod: PodRef): Promise<V1Pod> {
+    const current = await this.api.readNamespacedPod({ name: pod.name, namespace: pod.namespace });
+    if (current.metadata?.uid !== pod.uid) {
+      throw new TesseraError('CONFLICT', `pod ${pod.namespace}/${pod.name} now has uid ${current.metadata?.uid ?? '?'}, not ${pod.uid}`, { field: 'PodUID' });
+    }
+    return current;
+  }
+
+  /** Writes the decision annotations, conditional on the resourceVersion just read (409: read again). */
+  async recordDecision(pod: PodRef, decision: Decision): Promise<void> {
+    const annotations = decisionAnnotations(decision, this.now());
+    await readModifyWrite(
+      () => this.readPod(pod),
+      async (current) => {
+        const bound = current.spec?.nodeName;
+        if (bound && bound !== decision.node) throw new TesseraError('CONFLICT', `pod is already bound to ${bound}`, { field: 'Node' });
+        const existing = current.metadata?.annotations ?? {};
+        if (existing[TESSERA_POD.decision] === annotations[TESSERA_POD.decision]) return;
+        await this.api.patchNamespacedPod(
+          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { ...annotations, [TESSERA_POD.bindError]: null } } } },
+          mergePatch,
+        );
+      },
+    );
+  }
+
+  /** Creates the Binding; a pod already bound to this node counts as success, so retried binds are harmless. */
+  async bind(pod: PodRef, node: string): Promise<void> {
+    try {
+      await withRetry(() =>
+        this.api.createNamespacedPodBinding({
+          name: pod.name,
+          namespace: pod.namespace,
+          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid }, target: { apiVersion: 'v1', kind: 'Node', name: node } },
+        }),
+      );
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      const current = await withRetry(() => this.readPod(pod));
+      if (current.spec?.nodeName !== node) throw new TesseraError('CONFLICT', `pod is already bound to ${current.spec?.nodeName ?? 'another node'}`, { field: 'Node', cause: error });
+    }
+  }
+
+  /**
+   * Marks a pod whose grant was withdrawn: bind-phase=failed with the reason, the device lists and the decision
+   * removed (so no device plugin can act on them), and a Warning Event. Best effort: the pod may be gone.
+   */
+  async markFailed(pod: PodRef, reason: string, message: string): Promise<void> {
+    const annotations = {
+      [HAMI_POD.bindPhase]: 'failed',
+      [HAMI_POD.bindTime]: unixSeconds(this.now()),
+      [TESSERA_POD.bindError]: message,
+      [HAMI_POD.devicesToAllocate]: null,
+      [TESSERA_POD.decision]: null,
+    };
+    try {
+      await readModifyWrite(
+        () => this.readPod(pod),
+        (current) =>
+          this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch),
+      );
+    } catch (error) {
+      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not mark the pod failed');
+    }
+    await this.event(pod, 'Warning', reason, message);
+  }
+
+  async event(pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date(this.now());
+    try {
+      await withRetry(() =>
+        this.api.createNamespacedEvent({
+          namespace: pod.namespace,
+          body: {
+            metadata: { generateName: `${pod.name}.`, namespace: pod.namespace },
+            involvedObject: { kind: 'Pod', apiVersion: 'v1', name: pod.name, namespace: pod.namespace, uid: pod.uid },
+            type,
+            reason,
+            message,
+            source: { component: COMPONENT },
+            reportingComponent: COMPONENT,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        }),
+      );
+    } catch (error) {
+      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'could not record an event');
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The extender's HTTP surface. Each route parses and validates its body (wire.ts), hands plain data to the
+ * service, and writes the reply in kube-scheduler's format. A malformed body never crashes anything: filter and
+ * bind answer 200 with `Error` set (kube-scheduler reports it with the attempt), prioritize answers 400 (its
+ * errors are ignored by kube-scheduler), the webhook answers 400.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { TesseraError } from '../../errors.js';
+import { filterErrorReply, parseBindArgs, parseFilterArgs, type BindArgs, type FilterArgs, type FilterReply, type HostScore } from './wire.js';
+import { reviewAdmission, type WebhookOptions } from './webhook.js';
+
+/** What the routes need from the running extender. */
+export interface ExtenderService {
+  /** Empty when ready to decide; otherwise why not (not synced, not the leader). */
+  notReadyReason(): string | undefined;
+  filter(args: FilterArgs): Promise<FilterReply>;
+  prioritize(args: FilterArgs): Promise<HostScore[]>;
+  /** Resolves to an error message, or '' once the pod is bound. */
+  bind(args: BindArgs): Promise<string>;
+}
+
+export interface ServerOptions {
+  service: ExtenderService;
+  webhook: WebhookOptions;
+  metrics: Registry;
+  log: Logger;
+}
+
+/** Bodies up to 64 MiB: without nodeCacheCapable a filter request carries every candidate Node object. */
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+function describe(error: unknown): string {
+  return error instanceof TesseraError ? error.message : `internal error: ${(error as Error).message ?? String(error)}`;
+}
+
+export type ExtenderServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+
+export function buildServer(options: ServerOptions): ExtenderServer {
+  const { service, log } = options;
+  const app = Fastify({ loggerInstance: log, bodyLimit: BODY_LIMIT, disableRequestLogging: true });
+
+  function logFailure(route: string, error: unknown): void {
+    if (error instanceof TesseraError) log.warn({ route, code: error.code, field: error.field }, error.message);
+    else log.error({ route, err: error }, 'request failed');
+  }
+
+  app.post('/filter', async (request) => {
+    const notReady = service.notReadyReason();
+    if (notReady) return filterErrorReply(`tessera extender not ready: ${notReady}`);
+    try {
+      return await service.filter(parseFilterArgs(request.body));
+    } catch (error) {
+      logFailure('filter', error);
+      return filterErrorReply(describe(error));
+    }
+  });
+
+  app.post('/prioritize', async (request, reply) => {
+    const notReady = service.notReadyReason();
+    if (notReady) return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    try {
+      return await service.prioritize(parseFilterArgs(request.body));
+    } catch (error) {
+      logFailure('prioritize', error);
+      return reply.code(error instanceof TesseraError ? error.status : 500).send({ Error: describe(error) });
+    }
+  });
+
+  app.post('/bind', async (request) => {
+    const notReady = service.notReadyReason();
+    if (notReady) return { Error: `tessera extender not ready: ${notReady}` };
+    try {
+      return { Error: await service.bind(parseBindArgs(request.body)) };
+    } catch (error) {
+      logFailure('bind', error);
+      return { Error: describe(error) };
+    }
+  });
+
+  app.post('/webhook', async (request, reply) => {
+    try {
+      return reviewAdmission(request.body, options.webhook);
+    } catch (error) {
+      logFailure('webhook', error);
+      return reply.code(error instanceof TesseraError ? error.status : 500).send({ error: describe(error) });
+    }
+  });
+
+  app.get('/healthz', async () => 'ok');
+  app.get('/readyz', async (_request, reply) => {
+    const notReady = service.notReadyReason();
+    return notReady ? reply.code(503).send(`not ready: ${notReady}`) : 'ok';
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(options.metrics.contentType).send(await options.metrics.metrics()));
+
+  // Bodies that are not JSON at all reach here (fastify's parser rejects them before the routes run).
+  app.setErrorHandler((error, request, reply) => {
+    logFailure(request.url, error);
+    const message = `malformed request body: ${error instanceof Error ? error.message : String(error)}`;
+    if (request.url === '/filter') return reply.code(200).send(filterErrorReply(message));
+    if (request.url === '/bind') return reply.code(200).send({ Error: message });
+    return reply.code(400).send({ Error: message });
+  });
+  return app;
+}
