@@ -1,0 +1,69 @@
+/**
+ * The Helm chart is plain templates with value substitution only, so this renders it by hand (no helm binary)
+ * and checks that it agrees with the rest of the repository: every value referenced exists, every template
+ * renders to valid YAML, the embedded KubeSchedulerConfiguration matches config/scheduler-config.yaml, and the
+ * extender's arguments are flags `tessera scheduler` accepts.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const chart = join(root, 'charts/tessera');
+const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+const NAMESPACE = 'gpu-system';
+
+function lookup(path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+}
+
+function render(template: string): string {
+  return template
+    .split('\n')
+    .filter((line) => !/^\s*\{\{-? (if|end)\b.*\}\}\s*$/.test(line))
+    .join('\n')
+    .replace(/\{\{ \.Release\.Namespace \}\}/g, NAMESPACE)
+    .replace(/\{\{ \.Values\.([\w.]+) \}\}/g, (_m, path: string) => {
+      const value = lookup(path);
+      if (value === undefined) throw new Error(`.Values.${path} is not in values.yaml`);
+      return typeof value === 'string' && value === '' ? '""' : String(value);
+    });
+}
+
+const templates = readdirSync(join(chart, 'templates')).map((file) => ({ file, rendered: render(readFileSync(join(chart, 'templates', file), 'utf8')) }));
+const objects = templates.flatMap(({ file, rendered }) =>
+  parseAllDocuments(rendered).map((doc) => {
+    expect(doc.errors, file).toEqual([]);
+    return doc.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: unknown };
+  }),
+);
+const find = (kind: string, name: string): (typeof objects)[number] => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} not in the chart`);
+  return found;
+};
+
+describe('helm chart', () => {
+  it('renders every template to YAML with no leftover template syntax', () => {
+    for (const { file, rendered } of templates) expect(rendered, file).not.toMatch(/\{\{/);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'DaemonSet', 'ClusterRole', 'ConfigMap', 'MutatingWebhookConfiguration']));
+  });
+
+  it('embeds the same KubeSchedulerConfiguration as config/scheduler-config.yaml', () => {
+    const shipped = parse(readFileSync(join(root, 'config/scheduler-config.yaml'), 'utf8')) as Record<string, unknown>;
+    const embedded = parse(find('ConfigMap', 'tessera-scheduler-config').data?.['scheduler-config.yaml'] ?? '') as Record<string, unknown>;
+    expect(embedded.extenders).toEqual(shipped.extenders);
+    expect(embedded.profiles).toEqual(shipped.profiles);
+    expect(embedded.percentageOfNodesToScore).toBe(100);
+  });
+
+  it('passes the extender only flags it knows, on the port kube-scheduler calls', () => {
+    const deployment = find('Deployment', 'tessera-scheduler') as { spec: { template: { spec: { containers: Array<{ name: string; args?: string[]; ports?: Array<{ containerPort: number }> }> } } } };
+    const extender = deployment.spec.template.spec.containers.find((c) => c.name === 'extender');
+    const flags = (extender?.args ?? []).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]);
+    for (const flag of flags) expect(FLAG_NAMES, flag).toContain(flag);
+    expect(extender?.ports?.[0]?.containerPort).toBe(lookup('scheduler.extenderPort'));
+  });
+});
