@@ -1,0 +1,46 @@
+/**
+ * What a pod, as the informer delivers it, says about capacity: it holds a grant (reserved or confirmed), it
+ * holds none, or its grant is over. Only a decision signed with our key, for this very pod, counts: a decision a
+ * user wrote, or copied from another pod, is ignored. Pure: the caller applies the outcome to the book.
+ */
+import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
+import { decodeDecision, type Decision } from '../../api/decision.js';
+import { verifyDecision } from '../../api/signing.js';
+import { TesseraError } from '../../errors.js';
+
+/** The pod fields this reads (a client-node V1Pod fits). */
+export interface PodLike {
+  metadata?: { uid?: string; name?: string; namespace?: string; annotations?: Record<string, string>; deletionTimestamp?: unknown };
+  spec?: { nodeName?: string };
+  status?: { phase?: string };
+}
+
+export type PodGrant =
+  | { kind: 'none' }
+  /** The pod's capacity is free again: it finished, failed, or its bind was given up. */
+  | { kind: 'over' }
+  | { kind: 'granted'; decision: Decision; confirmed: boolean; bound: boolean }
+  /** A decision that is not ours: malformed, unsigned, signed with another key, or for another pod. */
+  | { kind: 'refused'; reason: string };
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+export function podGrant(pod: PodLike, key: Buffer): PodGrant {
+  const annotations = pod.metadata?.annotations ?? {};
+  if (TERMINAL.has(pod.status?.phase ?? '') || annotations[HAMI_POD.bindPhase] === 'failed') return { kind: 'over' };
+  const text = annotations[TESSERA_POD.decision];
+  if (text === undefined) return { kind: 'none' };
+  let decision: Decision;
+  try {
+    decision = decodeDecision(text);
+  } catch (error) {
+    if (error instanceof TesseraError) return { kind: 'refused', reason: error.message };
+    throw error;
+  }
+  if (decision.pod.uid !== pod.metadata?.uid) return { kind: 'refused', reason: `decision is for pod ${decision.pod.uid}` };
+  if (!verifyDecision(decision, key)) return { kind: 'refused', reason: 'decision signature does not verify' };
+  const nodeName = pod.spec?.nodeName;
+  if (nodeName && nodeName !== decision.node) return { kind: 'refused', reason: `decision is for node ${decision.node}, pod runs on ${nodeName}` };
+  const confirmed = annotations[HAMI_POD.bindPhase] === 'success' || pod.status?.phase === 'Running';
+  return { kind: 'granted', decision, confirmed, bound: Boolean(nodeName) };
+}
