@@ -54,6 +54,8 @@ export interface Decision {
   mode: NodeMode;
   /** Containers in pod spec order (init containers are not given GPUs). */
   containers: DecisionContainer[];
+  /** The pod's peak CPU (milli) and memory (MiB) as the allocator counted them, so a restart counts them again. */
+  resources?: { cpuMilli: number; memoryMiB: number };
   /** RFC 3339 time of the decision. */
   decidedAt: string;
   /** HMAC-SHA256 (base64url) over the granted part of the decision; see `signing.ts`. */
@@ -119,6 +121,12 @@ export const decisionSchema = {
         required: ['name', 'devices'],
         properties: { name: nonEmpty, devices: { type: 'array', items: deviceSchema, maxItems: 64 } },
       },
+    },
+    resources: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cpuMilli', 'memoryMiB'],
+      properties: { cpuMilli: count, memoryMiB: count },
     },
     decidedAt: { type: 'string', format: 'date-time' },
     signature: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },

@@ -29,15 +29,19 @@ const device: fc.Arbitrary<DecisionDevice> = fc.record(
   { requiredKeys: ['uuid', 'index', 'memoryMiB', 'cores'] },
 );
 
-export const decisionArb: fc.Arbitrary<Decision> = fc.record({
-  apiVersion: fc.constant(TESSERA_API_VERSION),
-  kind: fc.constant(DECISION_KIND),
-  pod: fc.record({ uid: fc.uuid(), namespace: name, name }),
-  node: name,
-  mode: fc.constantFrom('hami-core' as const, 'mig' as const),
-  containers: fc.array(fc.record({ name, devices: fc.array(device, { maxLength: 4 }) }), { maxLength: 4 }),
-  decidedAt: time,
-});
+export const decisionArb: fc.Arbitrary<Decision> = fc.record(
+  {
+    apiVersion: fc.constant(TESSERA_API_VERSION),
+    kind: fc.constant(DECISION_KIND),
+    pod: fc.record({ uid: fc.uuid(), namespace: name, name }),
+    node: name,
+    mode: fc.constantFrom('hami-core' as const, 'mig' as const),
+    containers: fc.array(fc.record({ name, devices: fc.array(device, { maxLength: 4 }) }), { maxLength: 4 }),
+    resources: fc.record({ cpuMilli: fc.nat(64_000), memoryMiB: fc.nat(512_000) }),
+    decidedAt: time,
+  },
+  { requiredKeys: ['apiVersion', 'kind', 'pod', 'node', 'mode', 'containers', 'decidedAt'] },
+);
 
 export const inventoryArb: fc.Arbitrary<NodeInventory> = fc.record({
   apiVersion: fc.constant(TESSERA_API_VERSION),
