@@ -1,0 +1,14 @@
+/**
+ * The allocator core: pure data in, pure data out. Parse a pod into a `PodRequest`, keep a `ClusterState`, ask
+ * `schedule` for ranked nodes (and failed nodes with structured reasons), `decide` on one node, then
+ * `state.apply(allocation)` / `state.release(podUid)`.
+ */
+export * from './types.js';
+export type { GpuTotals, GpuView, NodeView, DeviceOption, NodePlacement } from './view.js';
+export type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
+export { parseQuantity, quantityCeil, quantityInteger, type Quantity } from './quantity.js';
+export { DEFAULT_REQUEST_CONFIG, parsePodRequest, wantsGpu, type RequestConfig } from './request.js';
+export { ClusterState, type ClusterStateOptions, type NodeSnapshot } from './state.js';
+export { memoryNeed } from './fit.js';
+export { allocationOf, decide, schedule, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
+export { reasonText } from './reasons.js';

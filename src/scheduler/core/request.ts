@@ -1,0 +1,250 @@
+/**
+ * A pod's GPU request with HAMi's semantics (docs/requests.md): per app container `nvidia.com/gpu`, `gpumem`,
+ * `gpumem-percentage`, `gpucores`, `priority` (names from the device config), HAMi's defaults, the steering
+ * annotations, and the pod's peak CPU and memory. Any JSON goes in; a `PodRequest` or a reason naming the field
+ * comes out, never an exception.
+ */
+import { USER_POD } from '../../api/annotations.js';
+import { err, ok, type Result } from '../../errors.js';
+import { BYTES_PER_MIB, parseQuantity, quantityCeil, quantityInteger } from './quantity.js';
+import {
+  PACKING_DIRECTIONS,
+  type ContainerRequest,
+  type GpuDemand,
+  type NodeMode,
+  type PackingDirection,
+  type PodRequest,
+  type Reason,
+} from './types.js';
+
+/** The part of HAMi's device config (`nvidia:` section) requests are read with; field names are HAMi's. */
+export interface RequestConfig {
+  readonly resourceCountName: string;
+  readonly resourceMemoryName: string;
+  readonly resourceMemoryPercentageName: string;
+  readonly resourceCoreName: string;
+  readonly resourcePriorityName: string;
+  /** MiB per vGPU when the container names none; 0 means the whole GPU. */
+  readonly defaultMemory: number;
+  readonly defaultCores: number;
+  /** vGPUs a container gets when it sets only memory or cores. */
+  readonly defaultGPUNum: number;
+}
+
+export const DEFAULT_REQUEST_CONFIG: RequestConfig = {
+  resourceCountName: 'nvidia.com/gpu',
+  resourceMemoryName: 'nvidia.com/gpumem',
+  resourceMemoryPercentageName: 'nvidia.com/gpumem-percentage',
+  resourceCoreName: 'nvidia.com/gpucores',
+  resourcePriorityName: 'nvidia.com/priority',
+  defaultMemory: 0,
+  defaultCores: 0,
+  defaultGPUNum: 1,
+};
+
+const MAX_CORES = 100;
+const MAX_PERCENT = 100;
+const PRIORITIES = [0, 1];
+const MODES: readonly NodeMode[] = ['mig', 'hami-core'];
+
+class InvalidField {
+  constructor(
+    readonly field: string,
+    readonly message: string,
+  ) {}
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function recordAt(parent: Record<string, unknown>, key: string, field: string): Record<string, unknown> {
+  const value = parent[key];
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw new InvalidField(field, 'must be an object');
+  return value;
+}
+
+function stringAt(parent: Record<string, unknown>, key: string, field: string, fallback?: string): string {
+  const value = parent[key];
+  if ((value === undefined || value === '') && fallback !== undefined) return fallback;
+  if (typeof value !== 'string' || value === '') throw new InvalidField(field, 'must be a non-empty string');
+  return value;
+}
+
+/** A quantity as a non-negative integer (GPU counts, MiB, percentages); absent: null. */
+function integerQuantity(resources: Record<string, unknown>, name: string, field: string): number | null {
+  const raw = resources[name];
+  if (raw === undefined || raw === null) return null;
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  const q = typeof text === 'string' ? parseQuantity(text) : null;
+  if (!q) throw new InvalidField(field, `is not a Kubernetes quantity: ${JSON.stringify(raw)}`);
+  const value = quantityInteger(q);
+  if (value === null) throw new InvalidField(field, `must be a whole number, got '${text}'`);
+  if (value < 0) throw new InvalidField(field, `must not be negative, got '${text}'`);
+  if (!Number.isSafeInteger(value)) throw new InvalidField(field, `is too large: '${text}'`);
+  return value;
+}
+
+/** CPU (milli) and memory (MiB) a container asks for: requests, else limits (Kubernetes defaults one to the other). */
+function cpuAndMemory(resources: Record<string, unknown>, field: string): { cpuMilli: number; memoryMiB: number } {
+  const requests = recordAt(resources, 'requests', `${field}.requests`);
+  const limits = recordAt(resources, 'limits', `${field}.limits`);
+  const read = (name: string, scale: bigint, per: bigint): number => {
+    const fromRequests = requests[name] !== undefined && requests[name] !== null;
+    const raw = fromRequests ? requests[name] : limits[name];
+    if (raw === undefined || raw === null) return 0;
+    const where = `${field}.${fromRequests ? 'requests' : 'limits'}.${name}`;
+    const q = typeof raw === 'string' || typeof raw === 'number' ? parseQuantity(String(raw)) : null;
+    if (!q) throw new InvalidField(where, `is not a Kubernetes quantity: ${JSON.stringify(raw)}`);
+    const value = quantityCeil(q, scale, per);
+    if (value < 0) throw new InvalidField(where, `must not be negative, got '${String(raw)}'`);
+    if (!Number.isSafeInteger(value)) throw new InvalidField(where, `is too large: '${String(raw)}'`);
+    return value;
+  };
+  return { cpuMilli: read('cpu', 1000n, 1n), memoryMiB: read('memory', 1n, BYTES_PER_MIB) };
+}
+
+interface GpuQuantity {
+  readonly value: number | null;
+  /** Where the value was read (limits, else requests): errors name it. */
+  readonly field: string;
+}
+
+/** A GPU resource, read from limits, then requests (extended resources must have both equal anyway). */
+function gpuQuantity(resources: Record<string, unknown>, name: string, field: string): GpuQuantity {
+  const limits = recordAt(resources, 'limits', `${field}.limits`);
+  const inLimits = limits[name] !== undefined && limits[name] !== null;
+  const source = inLimits ? limits : recordAt(resources, 'requests', `${field}.requests`);
+  const where = `${field}.${inLimits ? 'limits' : 'requests'}.${name}`;
+  return { value: integerQuantity(source, name, where), field: where };
+}
+
+function gpuDemand(resources: Record<string, unknown>, field: string, config: RequestConfig): GpuDemand | null {
+  const count = gpuQuantity(resources, config.resourceCountName, field);
+  const mib = gpuQuantity(resources, config.resourceMemoryName, field);
+  const percent = gpuQuantity(resources, config.resourceMemoryPercentageName, field);
+  const cores = gpuQuantity(resources, config.resourceCoreName, field);
+  if (mib.value !== null && mib.value > 0 && percent.value !== null) {
+    throw new InvalidField(percent.field, `cannot be set together with ${config.resourceMemoryName}`);
+  }
+  if (percent.value !== null && (percent.value < 1 || percent.value > MAX_PERCENT)) {
+    throw new InvalidField(percent.field, `must be between 1 and ${MAX_PERCENT}, got ${percent.value}`);
+  }
+  if (cores.value !== null && cores.value > MAX_CORES) {
+    throw new InvalidField(cores.field, `must be at most ${MAX_CORES} (100 = the whole GPU), got ${cores.value}`);
+  }
+  const memorySet = (mib.value !== null && mib.value > 0) || percent.value !== null;
+  const anyShare = mib.value !== null || percent.value !== null || cores.value !== null;
+  const vgpus = count.value ?? (anyShare ? config.defaultGPUNum : 0);
+  if (vgpus === 0) return null;
+  const memory =
+    mib.value !== null && mib.value > 0
+      ? { mib: mib.value }
+      : percent.value !== null
+        ? { percent: percent.value }
+        : config.defaultMemory > 0
+          ? { mib: config.defaultMemory }
+          : { percent: MAX_PERCENT };
+  // HAMi: a vGPU that names neither memory nor cores takes the GPU alone.
+  return { count: vgpus, memory, cores: cores.value ?? (memorySet ? config.defaultCores : MAX_CORES) };
+}
+
+function list(annotations: Record<string, unknown>, key: string, lower: boolean): string[] {
+  const value = annotations[key];
+  if (value === undefined) return [];
+  if (typeof value !== 'string') throw new InvalidField(`metadata.annotations.${key}`, 'must be a string');
+  return value
+    .split(',')
+    .map((s) => (lower ? s.trim().toLowerCase() : s.trim()))
+    .filter((s) => s !== '');
+}
+
+function choice<T extends string>(annotations: Record<string, unknown>, key: string, allowed: readonly T[]): T | null {
+  const value = annotations[key];
+  if (value === undefined) return null;
+  const text = typeof value === 'string' ? value.trim() : value;
+  if (!allowed.includes(text as T)) throw new InvalidField(`metadata.annotations.${key}`, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  return text as T;
+}
+
+function containersAt(spec: Record<string, unknown>, key: string): Record<string, unknown>[] {
+  const value = spec[key];
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new InvalidField(`spec.${key}`, 'must be a list');
+  return value.map((c, i) => {
+    if (!isRecord(c)) throw new InvalidField(`spec.${key}[${i}]`, 'must be an object');
+    return c;
+  });
+}
+
+function parse(pod: unknown, config: RequestConfig): PodRequest {
+  if (!isRecord(pod)) throw new InvalidField('pod', 'must be an object');
+  const metadata = recordAt(pod, 'metadata', 'metadata');
+  const spec = recordAt(pod, 'spec', 'spec');
+  const annotations = recordAt(metadata, 'annotations', 'metadata.annotations');
+  const apps = containersAt(spec, 'containers');
+  if (apps.length === 0) throw new InvalidField('spec.containers', 'must list at least one container');
+
+  let appCpu = 0;
+  let appMemory = 0;
+  const containers: ContainerRequest[] = apps.map((c, i) => {
+    const field = `spec.containers[${i}]`;
+    const resources = recordAt(c, 'resources', `${field}.resources`);
+    const { cpuMilli, memoryMiB } = cpuAndMemory(resources, `${field}.resources`);
+    appCpu += cpuMilli;
+    appMemory += memoryMiB;
+    return { name: stringAt(c, 'name', `${field}.name`), gpu: gpuDemand(resources, `${field}.resources`, config) };
+  });
+  let initCpu = 0;
+  let initMemory = 0;
+  containersAt(spec, 'initContainers').forEach((c, i) => {
+    const field = `spec.initContainers[${i}].resources`;
+    const resources = recordAt(c, 'resources', field);
+    // The decision format grants devices to app containers only, so an init container cannot hold a GPU.
+    if (gpuDemand(resources, field, config) !== null) throw new InvalidField(field, 'init containers cannot be given GPUs');
+    const { cpuMilli, memoryMiB } = cpuAndMemory(resources, field);
+    initCpu = Math.max(initCpu, cpuMilli);
+    initMemory = Math.max(initMemory, memoryMiB);
+  });
+
+  let priority: number | null = null;
+  apps.forEach((c, i) => {
+    const resources = recordAt(c, 'resources', `spec.containers[${i}].resources`);
+    const { value, field } = gpuQuantity(resources, config.resourcePriorityName, `spec.containers[${i}].resources`);
+    if (value === null) return;
+    if (!PRIORITIES.includes(value)) throw new InvalidField(field, `must be 0 (high) or 1 (low), got ${value}`);
+    priority = priority === null ? value : Math.min(priority, value);
+  });
+
+  return {
+    pod: {
+      uid: stringAt(metadata, 'uid', 'metadata.uid'),
+      namespace: stringAt(metadata, 'namespace', 'metadata.namespace', 'default'),
+      name: stringAt(metadata, 'name', 'metadata.name'),
+    },
+    containers,
+    cpuMilli: Math.max(initCpu, appCpu),
+    memoryMiB: Math.max(initMemory, appMemory),
+    priority,
+    mode: choice(annotations, USER_POD.vgpuMode, MODES),
+    useGpuTypes: list(annotations, USER_POD.useGpuType, true),
+    noUseGpuTypes: list(annotations, USER_POD.noUseGpuType, true),
+    gpuTypeMatch: 'substring',
+    useGpuUuids: list(annotations, USER_POD.useGpuUuid, false),
+    noUseGpuUuids: list(annotations, USER_POD.noUseGpuUuid, false),
+    nodePolicy: choice<PackingDirection>(annotations, USER_POD.nodeSchedulerPolicy, PACKING_DIRECTIONS),
+    gpuPolicy: choice<PackingDirection>(annotations, USER_POD.gpuSchedulerPolicy, PACKING_DIRECTIONS),
+  };
+}
+
+/** Reads a pod (plain Pod JSON) into a `PodRequest`; an invalid request is an `InvalidRequest` reason naming the field. */
+export function parsePodRequest(pod: unknown, config: RequestConfig = DEFAULT_REQUEST_CONFIG): Result<PodRequest, Reason> {
+  try {
+    return ok(parse(pod, config));
+  } catch (e) {
+    if (e instanceof InvalidField) return err({ kind: 'InvalidRequest', field: e.field, message: e.message });
+    throw e;
+  }
+}
+
+/** Whether the pod asks for any GPU. */
+export const wantsGpu = (request: PodRequest): boolean => request.containers.some((c) => c.gpu !== null);

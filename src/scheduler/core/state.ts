@@ -1,0 +1,394 @@
+/**
+ * The cluster as the allocator sees it: nodes, their GPUs and what each allocation holds. `apply` and `release`
+ * touch one node (cost proportional to its GPUs), bump its version, and keep per-node summaries (largest free
+ * memory and cores, GPUs with a free slot) so a request skips nodes that cannot fit without visiting each GPU.
+ * `release` returns the node to exactly what it was before `apply`, MIG layout included (a created instance is
+ * taken away again, a destroyed free one comes back): the model stays a function of the allocations held.
+ */
+import { err, ok, type Result } from '../../errors.js';
+import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
+import type { GpuTotals, GpuView, NodeView } from './view.js';
+import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
+
+interface MigSlot extends MigInstanceView {
+  inUse: boolean;
+}
+
+interface MutableTotals {
+  slots: number;
+  cores: number;
+  memoryMiB: number;
+}
+
+export class GpuState implements GpuView {
+  readonly uuid: string;
+  readonly index: number;
+  readonly model: string;
+  /** Lower-cased model for HAMi's case-insensitive type filters. */
+  readonly modelLower: string;
+  readonly memoryMiB: number;
+  readonly coreUnits: number;
+  readonly healthy: boolean;
+  readonly numa: number | null;
+  usedMemoryMiB = 0;
+  usedCores = 0;
+  usedSlots = 0;
+  readonly migInstances: MigSlot[] | null;
+  /** MIG options per requested MiB for the current layout; cleared whenever the GPU changes. */
+  readonly planCache = new Map<number, readonly MigOption[]>();
+
+  constructor(spec: GpuSpec, mode: NodeMode, memoryScaling: number) {
+    this.uuid = spec.uuid;
+    this.index = spec.index;
+    this.model = spec.model;
+    this.modelLower = spec.model.toLowerCase();
+    // Memory overcommit applies to software sharing only: a MIG instance's memory is physical.
+    this.memoryMiB = mode === 'mig' ? spec.memoryMiB : Math.floor(spec.memoryMiB * memoryScaling);
+    this.coreUnits = spec.coreUnits;
+    this.healthy = spec.healthy;
+    this.numa = spec.numa;
+    this.migInstances =
+      mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
+  }
+}
+
+const byStart = (a: { start: number }, b: { start: number }): number => a.start - b.start;
+
+export class NodeState implements NodeView {
+  readonly name: string;
+  readonly mode: NodeMode;
+  version = 0;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly splitCount: number;
+  readonly cpuMilli: number;
+  readonly memoryMiB: number;
+  cpuUsedMilli = 0;
+  memoryUsedMiB = 0;
+  readonly gpus: GpuState[];
+  readonly byUuid: Map<string, GpuState>;
+  readonly gpuCapacity: GpuTotals;
+  readonly gpuUsed: MutableTotals = { slots: 0, cores: 0, memoryMiB: 0 };
+  readonly model: string;
+  readonly gpuLeft: number[];
+  /** Largest free memory and cores on one healthy GPU, and healthy GPUs with a free slot. */
+  maxFreeMemoryMiB = 0;
+  maxFreeCores = 0;
+  gpusWithFreeSlot = 0;
+
+  constructor(spec: NodeSpec) {
+    this.name = spec.name;
+    this.mode = spec.mode;
+    this.labels = { ...spec.labels };
+    this.splitCount = spec.splitCount;
+    this.cpuMilli = spec.cpuMilli;
+    this.memoryMiB = spec.memoryMiB;
+    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g) => new GpuState(g, spec.mode, spec.memoryScaling));
+    this.byUuid = new Map(this.gpus.map((g) => [g.uuid, g]));
+    const healthy = this.gpus.filter((g) => g.healthy);
+    this.gpuCapacity = {
+      slots: healthy.length * spec.splitCount,
+      cores: healthy.reduce((s, g) => s + g.coreUnits, 0),
+      memoryMiB: healthy.reduce((s, g) => s + g.memoryMiB, 0),
+    };
+    this.model = this.gpus[0]?.model ?? '';
+    this.gpuLeft = this.gpus.map(() => 0);
+    this.refresh();
+  }
+
+  get cpuLeft(): number {
+    return this.cpuMilli - this.cpuUsedMilli;
+  }
+
+  /** Recomputes the summaries after a change and bumps the version. */
+  refresh(): void {
+    this.version++;
+    let maxMemory = 0;
+    let maxCores = 0;
+    let freeSlot = 0;
+    this.gpuUsed.slots = 0;
+    this.gpuUsed.cores = 0;
+    this.gpuUsed.memoryMiB = 0;
+    for (let i = 0; i < this.gpus.length; i++) {
+      const g = this.gpus[i] as GpuState;
+      if (!g.healthy) {
+        this.gpuLeft[i] = 0;
+        continue;
+      }
+      this.gpuUsed.slots += g.usedSlots;
+      this.gpuUsed.cores += g.usedCores;
+      this.gpuUsed.memoryMiB += g.usedMemoryMiB;
+      this.gpuLeft[i] = g.coreUnits - g.usedCores;
+      if (g.usedSlots < this.splitCount) freeSlot++;
+      maxMemory = Math.max(maxMemory, g.memoryMiB - g.usedMemoryMiB);
+      maxCores = Math.max(maxCores, g.coreUnits - g.usedCores);
+    }
+    this.maxFreeMemoryMiB = maxMemory;
+    this.maxFreeCores = maxCores;
+    this.gpusWithFreeSlot = freeSlot;
+  }
+}
+
+/** The plain-data picture of a node, for comparisons and debugging (no version: it counts changes, not content). */
+export interface NodeSnapshot {
+  readonly name: string;
+  readonly cpuUsedMilli: number;
+  readonly memoryUsedMiB: number;
+  readonly gpus: readonly {
+    readonly uuid: string;
+    readonly usedMemoryMiB: number;
+    readonly usedCores: number;
+    readonly usedSlots: number;
+    readonly migInstances: readonly MigInstanceView[] | null;
+  }[];
+}
+
+/** MIG layouts around one device's plan: release restores `before` when the GPU still shows `after`. */
+interface LayoutChange {
+  readonly before: MigSlot[];
+  readonly after: readonly MigInstanceView[];
+}
+
+/** What apply did on one GPU for one device, so release can undo it. */
+interface DeviceUndo {
+  readonly gpu: GpuState;
+  readonly device: AllocatedDevice;
+  readonly layout: LayoutChange | null;
+}
+
+interface Held {
+  readonly allocation: Allocation;
+  readonly undo: readonly DeviceUndo[];
+}
+
+const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', message });
+
+export interface ClusterStateOptions {
+  /** Plans MIG instances; required for clusters with MIG nodes (the geometry engine's planner). */
+  readonly migPlanner?: MigPlanner;
+}
+
+export class ClusterState {
+  readonly migPlanner: MigPlanner | undefined;
+  private readonly nodeMap = new Map<string, NodeState>();
+  private nodeList: NodeState[] = [];
+  private readonly held = new Map<string, Held>();
+
+  constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
+    this.migPlanner = options.migPlanner;
+    for (const spec of nodes) this.setNode(spec);
+  }
+
+  /**
+   * Rebuilds a state from node specs and the allocations held (the extender after a restart). Allocations that do
+   * not fit (a node gone, a GPU over-committed) are returned with their reason and left out, never half-applied.
+   */
+  static fromAllocations(
+    nodes: readonly NodeSpec[],
+    allocations: readonly Allocation[],
+    options: ClusterStateOptions = {},
+  ): { state: ClusterState; rejected: { allocation: Allocation; reason: Reason }[] } {
+    const state = new ClusterState(nodes, options);
+    const rejected: { allocation: Allocation; reason: Reason }[] = [];
+    for (const allocation of allocations) {
+      const result = state.apply(allocation);
+      if (!result.ok) rejected.push({ allocation, reason: result.error });
+    }
+    return { state, rejected };
+  }
+
+  /** Adds or replaces a node; replacing one that holds allocations is refused (release them first). */
+  setNode(spec: NodeSpec): Result<void, Reason> {
+    const existing = this.nodeMap.get(spec.name);
+    if (existing && (existing.gpuUsed.slots > 0 || existing.cpuUsedMilli > 0 || existing.memoryUsedMiB > 0 || this.holdsOn(spec.name))) {
+      return err(inconsistent(`node ${spec.name} holds allocations; release them before replacing it`));
+    }
+    const node = new NodeState(spec);
+    if (existing) node.version = existing.version + 1;
+    this.nodeMap.set(spec.name, node);
+    this.nodeList = existing ? this.nodeList.map((n) => (n === existing ? node : n)) : [...this.nodeList, node];
+    return ok(undefined);
+  }
+
+  removeNode(name: string): Result<void, Reason> {
+    if (this.holdsOn(name)) return err(inconsistent(`node ${name} holds allocations; release them before removing it`));
+    if (!this.nodeMap.delete(name)) return err({ kind: 'UnknownNode', node: name });
+    this.nodeList = this.nodeList.filter((n) => n.name !== name);
+    return ok(undefined);
+  }
+
+  node(name: string): NodeView | undefined {
+    return this.nodeMap.get(name);
+  }
+
+  /** Nodes in the order they were added. */
+  nodes(): readonly NodeView[] {
+    return this.nodeList;
+  }
+
+  /** The allocator's own handle on the nodes (mutable state; not for policies). */
+  internalNodes(): readonly NodeState[] {
+    return this.nodeList;
+  }
+
+  internalNode(name: string): NodeState | undefined {
+    return this.nodeMap.get(name);
+  }
+
+  allocation(podUid: string): Allocation | undefined {
+    return this.held.get(podUid)?.allocation;
+  }
+
+  allocations(): Allocation[] {
+    return [...this.held.values()].map((h) => h.allocation);
+  }
+
+  snapshot(name: string): NodeSnapshot | undefined {
+    const node = this.nodeMap.get(name);
+    if (!node) return undefined;
+    return {
+      name: node.name,
+      cpuUsedMilli: node.cpuUsedMilli,
+      memoryUsedMiB: node.memoryUsedMiB,
+      gpus: node.gpus.map((g) => ({
+        uuid: g.uuid,
+        usedMemoryMiB: g.usedMemoryMiB,
+        usedCores: g.usedCores,
+        usedSlots: g.usedSlots,
+        migInstances: g.migInstances ? g.migInstances.map((i) => ({ ...i })) : null,
+      })),
+    };
+  }
+
+  /**
+   * Records an allocation. Refused, with nothing changed, when the pod already holds one, the node or a device is
+   * unknown, or it would over-commit CPU, memory, GPU memory, cores or slots, or take a MIG instance in use.
+   */
+  apply(allocation: Allocation): Result<void, Reason> {
+    if (this.held.has(allocation.pod.uid)) return err(inconsistent(`pod ${allocation.pod.uid} already holds an allocation`));
+    const node = this.nodeMap.get(allocation.node);
+    if (!node) return err({ kind: 'UnknownNode', node: allocation.node });
+    if (allocation.mode !== node.mode) return err({ kind: 'ModeMismatch', requested: allocation.mode, node: node.mode });
+    if (node.cpuUsedMilli + allocation.cpuMilli > node.cpuMilli) {
+      return err({ kind: 'InsufficientResource', resource: 'cpu', requested: allocation.cpuMilli, used: node.cpuUsedMilli, capacity: node.cpuMilli });
+    }
+    if (node.memoryUsedMiB + allocation.memoryMiB > node.memoryMiB) {
+      return err({ kind: 'InsufficientResource', resource: 'memory', requested: allocation.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB });
+    }
+    const undo: DeviceUndo[] = [];
+    for (const container of allocation.containers) {
+      const inContainer = new Set<string>();
+      for (const device of container.devices) {
+        const gpu = node.byUuid.get(device.uuid);
+        const problem =
+          gpu === undefined
+            ? inconsistent(`GPU ${device.uuid} is not on node ${node.name}`)
+            : gpu.index !== device.index
+              ? inconsistent(`GPU ${device.uuid} has index ${gpu.index}, not ${device.index}`)
+              : inContainer.has(device.uuid) && !device.mig
+                ? inconsistent(`container ${container.name} names GPU ${device.uuid} twice`)
+                : takeDevice(gpu, device, node.splitCount);
+        if (gpu === undefined || 'kind' in problem) {
+          for (const u of undo.reverse()) giveBack(u);
+          node.refresh();
+          return err('kind' in problem ? problem : inconsistent('unreachable'));
+        }
+        inContainer.add(device.uuid);
+        undo.push({ gpu, device, layout: problem.layout });
+        gpu.planCache.clear();
+      }
+    }
+    node.cpuUsedMilli += allocation.cpuMilli;
+    node.memoryUsedMiB += allocation.memoryMiB;
+    node.refresh();
+    this.held.set(allocation.pod.uid, { allocation, undo });
+    return ok(undefined);
+  }
+
+  /** Releases a pod's allocation and returns it; the node ends exactly as before `apply`. */
+  release(podUid: string): Result<Allocation, Reason> {
+    const held = this.held.get(podUid);
+    if (!held) return err(inconsistent(`pod ${podUid} holds no allocation`));
+    const node = this.nodeMap.get(held.allocation.node);
+    this.held.delete(podUid);
+    if (!node) return ok(held.allocation);
+    for (const u of [...held.undo].reverse()) giveBack(u);
+    node.cpuUsedMilli -= held.allocation.cpuMilli;
+    node.memoryUsedMiB -= held.allocation.memoryMiB;
+    node.refresh();
+    return ok(held.allocation);
+  }
+
+  private holdsOn(name: string): boolean {
+    for (const h of this.held.values()) if (h.allocation.node === name) return true;
+    return false;
+  }
+}
+
+/** Takes one device on a GPU, or says why it cannot (nothing changed then). */
+function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number): Reason | { layout: LayoutChange | null } {
+  let layout: LayoutChange | null = null;
+  if (gpu.usedSlots >= splitCount) {
+    return { kind: 'InsufficientResource', resource: 'gpuslots', requested: 1, used: gpu.usedSlots, capacity: splitCount };
+  }
+  if (gpu.usedMemoryMiB + device.memoryMiB > gpu.memoryMiB) {
+    return { kind: 'InsufficientResource', resource: 'gpumem', requested: device.memoryMiB, used: gpu.usedMemoryMiB, capacity: gpu.memoryMiB };
+  }
+  if (gpu.usedCores + device.cores > gpu.coreUnits || (device.cores >= gpu.coreUnits && gpu.usedSlots > 0)) {
+    return { kind: 'InsufficientResource', resource: 'gpucores', requested: device.cores, used: gpu.usedCores, capacity: gpu.coreUnits };
+  }
+  if (gpu.migInstances === null) {
+    if (device.mig) return inconsistent(`GPU ${gpu.uuid} is not in MIG mode`);
+  } else {
+    if (!device.mig) return inconsistent(`GPU ${gpu.uuid} is in MIG mode; the device names no instance`);
+    const next = gpu.migInstances.map((i) => ({ ...i }));
+    for (const op of device.mig.plan) {
+      const at = next.findIndex((i) => i.start === op.start && i.profile === op.profile);
+      if (op.action === 'destroy') {
+        if (at < 0) return inconsistent(`GPU ${gpu.uuid} has no ${op.profile}@${op.start} to destroy`);
+        if (next[at]?.inUse) return inconsistent(`GPU ${gpu.uuid}: ${op.profile}@${op.start} is in use and cannot be destroyed`);
+        next.splice(at, 1);
+      } else {
+        if (next.some((i) => i.start === op.start)) return inconsistent(`GPU ${gpu.uuid} already has an instance at ${op.start}`);
+        next.push({ profile: op.profile, start: op.start, inUse: false });
+      }
+    }
+    const target = next.find((i) => i.start === device.mig?.start && i.profile === device.mig.profile);
+    if (!target) return inconsistent(`GPU ${gpu.uuid} has no ${device.mig.profile}@${device.mig.start} after the plan`);
+    if (target.inUse) return inconsistent(`GPU ${gpu.uuid}: ${device.mig.profile}@${device.mig.start} is already in use`);
+    target.inUse = true;
+    next.sort(byStart);
+    const before = gpu.migInstances.splice(0, gpu.migInstances.length, ...next);
+    layout = { before, after: next.map((i) => ({ ...i })) };
+  }
+  gpu.usedSlots += 1;
+  gpu.usedMemoryMiB += device.memoryMiB;
+  gpu.usedCores += device.cores;
+  return { layout };
+}
+
+const sameLayout = (a: readonly MigInstanceView[], b: readonly MigInstanceView[]): boolean =>
+  a.length === b.length && a.every((x, i) => x.profile === b[i]?.profile && x.start === b[i]?.start && x.inUse === b[i]?.inUse);
+
+/**
+ * Undoes one device. When the GPU's layout is still what this device left, the layout before it comes back
+ * exactly; otherwise (a later pod re-planned the GPU) the instance is freed, and dropped if its plan created it.
+ */
+function giveBack(u: DeviceUndo): void {
+  const { gpu, device, layout } = u;
+  gpu.usedSlots -= 1;
+  gpu.usedMemoryMiB -= device.memoryMiB;
+  gpu.usedCores -= device.cores;
+  gpu.planCache.clear();
+  const instances = gpu.migInstances;
+  if (!instances || !layout || !device.mig) return;
+  if (sameLayout(instances, layout.after)) {
+    instances.splice(0, instances.length, ...layout.before.map((i) => ({ ...i })));
+    return;
+  }
+  const { profile, start, plan } = device.mig;
+  const at = instances.findIndex((i) => i.start === start && i.profile === profile);
+  const target = instances[at];
+  if (!target) return;
+  target.inUse = false;
+  if (plan.some((op) => op.action === 'create' && op.start === start && op.profile === profile)) instances.splice(at, 1);
+}

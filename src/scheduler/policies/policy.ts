@@ -1,0 +1,66 @@
+/**
+ * The one interface every scheduling policy implements, after kube-scheduler's score plugins: a small pure node
+ * scorer returning an integer on a named scale, and a GPU-choice step that picks, vGPU by vGPU, which device of the
+ * chosen node serves the pod. The allocator (`src/scheduler/core/schedule.ts`) gathers the inputs, calls these, and
+ * keeps the arithmetic out of its own code.
+ */
+import type { DeviceOption, NodePlacement, NodeView } from '../core/view.js';
+import type { PackingDirection, PodRequest } from '../core/types.js';
+
+/** Node scores fall in [0, MAX_NODE_SCORE]; higher is better. The extender maps them to its 0..10 scale. */
+export const MAX_NODE_SCORE = 100;
+
+/** What stays the same for a whole run (a scheduler process, or one simulation). */
+export interface RunContext {
+  /** Cluster default when the pod's `hami.io/node-scheduler-policy` is absent. */
+  readonly nodePolicy: PackingDirection;
+  /** Cluster default when the pod's `hami.io/gpu-scheduler-policy` is absent. */
+  readonly gpuPolicy: PackingDirection;
+  /**
+   * Tie-break rank of a node (smaller wins); nodes it does not know rank after those it does, by name. The openb
+   * protocol needs first-fit in a fixed random node order.
+   */
+  readonly nodeRank?: (node: string) => number | undefined;
+}
+
+export const DEFAULT_RUN_CONTEXT: RunContext = { nodePolicy: 'binpack', gpuPolicy: 'spread' };
+
+export interface ChooseInput {
+  /** The node as it is now (before the pod). */
+  readonly node: NodeView;
+  readonly request: PodRequest;
+  /** Position of the container in `request.containers` and of the vGPU within it. */
+  readonly container: number;
+  readonly vgpu: number;
+  /** Devices that can serve this vGPU given the picks already made for the pod (never empty). */
+  readonly options: readonly DeviceOption[];
+  /** Picks already made for this pod on this node, per container. */
+  readonly picked: readonly (readonly DeviceOption[])[];
+  /** The pod's GPU packing direction (annotation, else the run default). */
+  readonly direction: PackingDirection;
+  readonly context: RunContext;
+}
+
+export interface ScoreInput {
+  readonly node: NodeView;
+  readonly request: PodRequest;
+  /** The devices the policy's own `chooseDevice` picked on this node. */
+  readonly placement: NodePlacement;
+  /** The pod's node packing direction (annotation, else the run default). */
+  readonly direction: PackingDirection;
+  readonly context: RunContext;
+}
+
+export interface Policy {
+  readonly name: string;
+  /** Index into `input.options` of the device to take. Must be pure and deterministic. */
+  chooseDevice(input: ChooseInput): number;
+  /** Integer in [0, MAX_NODE_SCORE]. Must be pure; may memoize per node on `node.version`. */
+  scoreNode(input: ScoreInput): number;
+}
+
+/** Clamps and truncates a raw score onto the scale (policies compute in floats, report integers). */
+export function toNodeScore(raw: number): number {
+  if (!Number.isFinite(raw)) return 0;
+  return Math.max(0, Math.min(MAX_NODE_SCORE, Math.trunc(raw)));
+}
