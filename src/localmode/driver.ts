@@ -1,0 +1,260 @@
+/**
+ * The scheduling driver: plays kube-scheduler's part for one profile, over HTTP, exactly as a stock kube-scheduler
+ * configured with the same KubeSchedulerConfiguration would. One pod at a time: its own filters
+ * (`node-fit.ts`), then the extender's filter (NodeNames when nodeCacheCapable), prioritize (scores x weight,
+ * skipped when one node is left), the best node (ties by name), and bind (through the extender when it binds and
+ * the pod asks for a managed resource, otherwise a Binding of its own). A pod that fits nowhere gets
+ * PodScheduled=False with kube-scheduler's summary and a FailedScheduling Event, and is retried with backoff when
+ * the cluster changes.
+ */
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
+import { ExtenderClient } from './extender-client.js';
+import { podKey, type ClusterMirror, type MirrorChange } from './mirror.js';
+import { addUsage, holdsResources, nodeMisfit, pickNode, unschedulableMessage, type ResourceAmounts } from './node-fit.js';
+import { SchedulingQueue, type BackoffSettings } from './queue.js';
+import type { SchedulerSettings } from './scheduler-config.js';
+import { DriverStatsRecorder, type DriverStats } from './stats.js';
+
+export interface DriverOptions {
+  kubeConfig: KubeConfig;
+  mirror: ClusterMirror;
+  settings: SchedulerSettings;
+  log: Logger;
+  backoff?: BackoffSettings;
+  /** Wall clock in ms (Event and condition times, backoff). */
+  now?: () => number;
+}
+
+/** How an attempt ended. */
+type Outcome = { kind: 'bound'; node: string } | { kind: 'unschedulable'; message: string } | { kind: 'error'; message: string };
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export class SchedulingDriver {
+  private readonly api: CoreV1Api;
+  private readonly extender: ExtenderClient;
+  private readonly queue: SchedulingQueue;
+  private readonly stats = new DriverStatsRecorder();
+  private readonly now: () => number;
+  /** Pods bound by this driver that the informer has not shown bound yet (kube-scheduler's assumed pods). */
+  private readonly assumed = new Map<string, { node: string; pod: V1Pod }>();
+  /** The last failure message recorded per pending pod, so retries do not repeat the same Event. */
+  private readonly lastFailure = new Map<string, string>();
+  private readonly unsubscribe: () => void;
+  private running = true;
+  private wakeLoop: () => void = () => undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly options: DriverOptions) {
+    this.api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.extender = new ExtenderClient(options.settings.extender);
+    this.queue = new SchedulingQueue(options.backoff);
+    this.now = options.now ?? Date.now;
+    for (const pod of options.mirror.pods()) if (this.isPendingHere(pod)) this.queue.add(podKey(pod), this.now());
+    this.unsubscribe = options.mirror.subscribe((change) => this.onChange(change));
+    this.loop = this.run();
+  }
+
+  /** A pod this profile must place: unbound, named for this scheduler, not being deleted, not finished. */
+  private isPendingHere(pod: V1Pod): boolean {
+    const phase = pod.status?.phase;
+    return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? 'default-scheduler') === this.options.settings.schedulerName && !pod.metadata?.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed';
+  }
+
+  private onChange(change: MirrorChange): void {
+    if (change.kind === 'node') {
+      this.queue.wakeAll();
+    } else {
+      const key = podKey(change.object);
+      if (change.type === 'upsert' && this.isPendingHere(change.object)) {
+        this.queue.add(key, this.now());
+      } else {
+        this.queue.remove(key);
+        this.lastFailure.delete(key);
+        if (change.type === 'remove' || change.object.spec?.nodeName) this.assumed.delete(key);
+      }
+      // Capacity frees when an assigned pod leaves or finishes.
+      const freed = change.previous !== undefined && holdsResources(change.previous) && (change.type === 'remove' || !holdsResources(change.object));
+      if (freed) this.queue.wakeAll();
+    }
+    this.wakeLoop();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const next = this.queue.next(this.now());
+      if (next && 'key' in next) {
+        await this.scheduleOne(next.key);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = next ? setTimeout(resolve, next.waitMs) : undefined;
+        this.wakeLoop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async scheduleOne(key: string): Promise<void> {
+    const pod = this.options.mirror.pod(key);
+    if (!pod || !this.isPendingHere(pod)) {
+      this.queue.remove(key);
+      return;
+    }
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.attempt(pod, started);
+    } catch (error) {
+      outcome = { kind: 'error', message: (error as Error).message };
+    }
+    const log = this.options.log.child({ pod: key, attempt: this.queue.attemptsOf(key) + 1 });
+    if (outcome.kind === 'bound') {
+      this.queue.remove(key);
+      this.lastFailure.delete(key);
+      this.assumed.set(key, { node: outcome.node, pod });
+      this.stats.bound(this.now());
+      log.info({ node: outcome.node }, 'pod bound');
+      return;
+    }
+    this.queue.retryLater(key, this.now(), outcome.kind === 'unschedulable');
+    if (outcome.kind === 'unschedulable') this.stats.unschedulable(this.now());
+    else this.stats.failed();
+    log.info({ outcome: outcome.kind, reason: outcome.message }, 'pod not scheduled');
+    if (this.lastFailure.get(key) !== outcome.message) {
+      this.lastFailure.set(key, outcome.message);
+      await this.recordFailure(pod, outcome.kind === 'unschedulable' ? 'Unschedulable' : 'SchedulerError', outcome.message);
+    }
+  }
+
+  /** One scheduling cycle; decision latency runs from `started` to the chosen node (bind excluded, as in kube-scheduler's metric). */
+  private async attempt(pod: V1Pod, started: number): Promise<Outcome> {
+    const nodes = this.options.mirror.nodes();
+    const ignored = new Set(this.options.settings.extender.managedResources.filter((r) => r.ignoredByScheduler).map((r) => r.name));
+    const interested = this.extender.isInterested(pod);
+    const usage = this.usageByNode();
+    const reasons = new Map<string, string>();
+    const candidates: V1Node[] = [];
+    for (const node of nodes) {
+      const name = node.metadata?.name ?? '';
+      const misfit = nodeMisfit(pod, node, usage.get(name) ?? new Map(), ignored);
+      if (misfit) reasons.set(name, misfit);
+      else candidates.push(node);
+    }
+    let feasible = candidates.map((n) => n.metadata?.name ?? '');
+    if (interested && candidates.length > 0) {
+      let result;
+      try {
+        result = await this.extender.filter(pod, candidates);
+      } catch (error) {
+        if (!this.extender.ignorable) return { kind: 'error', message: `extender filter: ${(error as Error).message}` };
+        result = undefined;
+      }
+      if (result) {
+        for (const [name, reason] of [...Object.entries(result.failed), ...Object.entries(result.unresolvable)]) reasons.set(name, reason);
+        const kept = new Set(result.feasible);
+        for (const name of feasible) if (!kept.has(name) && !reasons.has(name)) reasons.set(name, 'node(s) were filtered out by the extender');
+        feasible = feasible.filter((name) => kept.has(name));
+      }
+    }
+    if (feasible.length === 0) return { kind: 'unschedulable', message: unschedulableMessage(nodes.length, reasons) };
+    const node = pickNode(feasible, await this.scores(pod, candidates, feasible, interested));
+    this.stats.decided(performance.now() - started);
+    try {
+      if (interested && this.extender.isBinder) await this.extender.bind(pod, node);
+      else await this.bindItself(pod, node);
+    } catch (error) {
+      return { kind: 'error', message: `binding rejected: ${(error as Error).message}` };
+    }
+    return { kind: 'bound', node };
+  }
+
+  /** kube-scheduler skips scoring when one node is left; prioritize errors are ignored, as there. */
+  private async scores(pod: V1Pod, candidates: readonly V1Node[], feasible: readonly string[], interested: boolean): Promise<Map<string, number>> {
+    if (feasible.length < 2 || !interested) return new Map();
+    const keep = new Set(feasible);
+    try {
+      return await this.extender.prioritize(pod, candidates.filter((n) => keep.has(n.metadata?.name ?? '')));
+    } catch (error) {
+      this.options.log.warn({ pod: podKey(pod), err: error }, 'extender prioritize failed; scoring ignored');
+      return new Map();
+    }
+  }
+
+  /** Requests of the pods on each node, counting pods bound here that the informer has not reported yet. */
+  private usageByNode(): Map<string, ResourceAmounts> {
+    const usage = new Map<string, ResourceAmounts>();
+    const count = (node: string, pod: V1Pod): void => {
+      const used = usage.get(node) ?? new Map<string, number>();
+      usage.set(node, used);
+      addUsage(used, pod);
+    };
+    for (const pod of this.options.mirror.pods()) if (holdsResources(pod)) count(pod.spec?.nodeName ?? '', pod);
+    for (const { node, pod } of this.assumed.values()) count(node, pod);
+    return usage;
+  }
+
+  private async bindItself(pod: V1Pod, node: string): Promise<void> {
+    const { name = '', namespace = 'default', uid } = pod.metadata ?? {};
+    await withRetry(() =>
+      this.api.createNamespacedPodBinding({
+        name,
+        namespace,
+        body: { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid }, target: { apiVersion: 'v1', kind: 'Node', name: node } },
+      }),
+    );
+  }
+
+  /** PodScheduled=False with the reason on the pod's status, and a FailedScheduling Event; the pod may be gone. */
+  private async recordFailure(pod: V1Pod, reason: 'Unschedulable' | 'SchedulerError', message: string): Promise<void> {
+    const { name = '', namespace = 'default', uid } = pod.metadata ?? {};
+    const now = new Date(this.now());
+    const condition: V1PodCondition = { type: 'PodScheduled', status: 'False', reason, message, lastTransitionTime: now };
+    try {
+      await readModifyWrite(
+        () => this.api.readNamespacedPodStatus({ name, namespace }),
+        async (current) => {
+          if (current.metadata?.uid !== uid || current.spec?.nodeName) return;
+          const conditions = [...(current.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), condition];
+          await this.api.patchNamespacedPodStatus({ name, namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, status: { conditions } } }, mergePatch);
+        },
+      );
+      const component = this.options.settings.schedulerName;
+      await withRetry(() =>
+        this.api.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { generateName: `${name}.`, namespace },
+            involvedObject: { kind: 'Pod', apiVersion: 'v1', name, namespace, uid },
+            type: 'Warning',
+            reason: 'FailedScheduling',
+            message,
+            source: { component },
+            reportingComponent: component,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) this.options.log.warn({ pod: podKey(pod), err: error }, 'could not record the scheduling failure');
+    }
+  }
+
+  /** Counters, rates and the pending pods with their last reason, for the dashboard. */
+  snapshot(): DriverStats {
+    return this.stats.snapshot(this.now(), this.queue.size, Object.fromEntries(this.lastFailure));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe();
+    this.wakeLoop();
+    await this.loop;
+  }
+}
