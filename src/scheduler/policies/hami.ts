@@ -1,0 +1,39 @@
+/**
+ * HAMi's node score (hami.md "How it decides"), reproduced:
+ *
+ *   raw = 10 x (usedSlots / slots + usedCores / cores + usedMemory / memory)     over the node's healthy GPUs,
+ *                                                                                   counting the pod as placed
+ *   binpack: score = MAX x raw / 30          spread: score = MAX - MAX x raw / 30      (truncated to an integer)
+ *
+ * raw lies in [0, 30]; HAMi sorts on the float (highest for binpack, lowest for spread), which this keeps up to the
+ * integer scale. A term with zero capacity counts as full. GPU choice: GPU-level binpack or spread
+ * (`gpu-choice.ts`), HAMi's default being spread.
+ */
+import { chooseByPacking } from './gpu-choice.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy, type ScoreInput } from './policy.js';
+
+/** The top of HAMi's raw scale: three fractions, each at most 1, times 10. */
+export const HAMI_RAW_MAX = 30;
+
+const fraction = (used: number, capacity: number): number => (capacity > 0 ? used / capacity : 1);
+
+/** HAMi's raw node score after placement, in [0, HAMI_RAW_MAX]. */
+export function hamiRawScore(input: Pick<ScoreInput, 'node' | 'placement'>): number {
+  const { gpuCapacity: capacity, gpuUsed: used } = input.node;
+  const added = input.placement.added;
+  return (
+    10 *
+    (fraction(used.slots + added.slots, capacity.slots) +
+      fraction(used.cores + added.cores, capacity.cores) +
+      fraction(used.memoryMiB + added.memoryMiB, capacity.memoryMiB))
+  );
+}
+
+export const hamiPolicy: Policy = {
+  name: 'hami',
+  chooseDevice: chooseByPacking,
+  scoreNode(input) {
+    const packed = (MAX_NODE_SCORE * hamiRawScore(input)) / HAMI_RAW_MAX;
+    return toNodeScore(input.direction === 'binpack' ? packed : MAX_NODE_SCORE - packed);
+  },
+};

@@ -1,0 +1,25 @@
+/**
+ * The policy table: names (as the scheduler config and `tessera simulate --policy` spell them) to policies.
+ * A policy that needs a run-wide context (fgd, tessera) registers a factory that takes it.
+ */
+import { TesseraError, err, ok, type Result } from '../../errors.js';
+import { bestfitPolicy } from './bestfit.js';
+import { hamiPolicy } from './hami.js';
+import { packingPolicy } from './packing.js';
+import type { Policy } from './policy.js';
+
+export * from './policy.js';
+export { bestfitPolicy, hamiPolicy, packingPolicy };
+
+export const POLICIES: Readonly<Record<string, Policy>> = {
+  [hamiPolicy.name]: hamiPolicy,
+  [bestfitPolicy.name]: bestfitPolicy,
+  [packingPolicy.name]: packingPolicy,
+};
+
+/** The policy called `name`, or an error listing the known names. */
+export function policyByName(name: string, field = 'policy'): Result<Policy> {
+  const policy = POLICIES[name];
+  if (policy) return ok(policy);
+  return err(new TesseraError('INVALID_CONFIG', `unknown policy '${name}' (known: ${Object.keys(POLICIES).join(', ')})`, { field }));
+}
