@@ -4,15 +4,14 @@
  * decision annotations a user tried to set (a forged decision must not reach the device plugin; it would also
  * fail signature verification there). The review is a pure function of the request and the options.
  */
-import { SCHEDULER_OWNED_POD_ANNOTATIONS, USER_POD, NODE_MODES } from '../../api/annotations.js';
+import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
 import { ajv, validationError } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
-import { parseWirePod, type WirePod } from './wire.js';
+import { parsePodRequest, reasonText, type RequestConfig } from '../core/index.js';
 
-/** Resource names and defaults, as the HAMi device config names them. */
 export interface WebhookOptions {
-  resources: { count: string; memory: string; memoryPercentage: string; cores: string; priority: string };
-  defaultGpuNum: number;
+  /** Resource names and defaults from the HAMi device config. */
+  request: RequestConfig;
   /** Set on every GPU pod when given (the sidecar kube-scheduler's profile name). */
   schedulerName?: string;
 }
@@ -44,64 +43,45 @@ const reviewSchema = {
 } as const;
 const checkReview = ajv.compile(reviewSchema);
 
-const POLICIES = ['binpack', 'spread'];
+type Json = Record<string, unknown>;
+const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const recordAt = (parent: Json, key: string): Json => (isRecord(parent[key]) ? (parent[key] as Json) : {});
 const pointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** Parses an integer quantity as HAMi reads it (plain decimal; numbers as JSON numbers too). */
-function integerQuantity(value: string | number, field: string, min: number, max: number): number {
-  const text = String(value).trim();
-  if (!/^\d{1,9}$/.test(text)) throw new TesseraError('INVALID_REQUEST', `must be a whole number, got '${value}'`, { field });
-  const n = Number(text);
-  if (n < min || n > max) throw new TesseraError('INVALID_REQUEST', `must be between ${min} and ${max}, got ${n}`, { field });
-  return n;
-}
-
 /** The JSON Patch that admits `pod`, or a TesseraError naming the field that cannot be admitted. */
-export function admitPod(pod: WirePod, options: WebhookOptions): PatchOp[] {
-  const names = options.resources;
-  const ranges: Array<[string, number, number]> = [
-    [names.count, 1, 64],
-    [names.memory, 1, 10_000_000],
-    [names.memoryPercentage, 1, 100],
-    [names.cores, 0, 100],
-    [names.priority, 0, 1],
-  ];
+export function admitPod(pod: Json, options: WebhookOptions): PatchOp[] {
+  const names = options.request;
+  const gpuResources = [names.resourceCountName, names.resourceMemoryName, names.resourceMemoryPercentageName, names.resourceCoreName, names.resourcePriorityName];
+  const sharing = [names.resourceMemoryName, names.resourceMemoryPercentageName, names.resourceCoreName];
+  const spec = recordAt(pod, 'spec');
+  const containers = Array.isArray(spec.containers) ? (spec.containers as unknown[]).map((c) => (isRecord(c) ? c : {})) : [];
   const ops: PatchOp[] = [];
   let asksForGpu = false;
-  pod.spec.containers.forEach((container, c) => {
+  containers.forEach((container, c) => {
+    const resources = recordAt(container, 'resources');
     for (const kind of ['limits', 'requests'] as const) {
-      const list = container.resources?.[kind];
-      if (!list) continue;
-      for (const [name, min, max] of ranges) {
-        const value = list[name];
-        if (value === undefined) continue;
-        asksForGpu = true;
-        integerQuantity(value, `spec.containers[${c}].resources.${kind}.${name}`, min, max);
-      }
-      const sharesGpu = [names.memory, names.memoryPercentage, names.cores].some((n) => list[n] !== undefined);
-      if (sharesGpu && list[names.count] === undefined) {
-        ops.push({ op: 'add', path: `/spec/containers/${c}/resources/${kind}/${pointer(names.count)}`, value: String(options.defaultGpuNum) });
+      const list = recordAt(resources, kind);
+      if (!gpuResources.some((name) => name in list)) continue;
+      asksForGpu = true;
+      // kubelet hands out devices by the count resource, so the default count must be in the spec itself.
+      if (sharing.some((name) => name in list) && !(names.resourceCountName in list)) {
+        ops.push({ op: 'add', path: `/spec/containers/${c}/resources/${kind}/${pointer(names.resourceCountName)}`, value: String(names.defaultGPUNum) });
       }
     }
   });
   if (!asksForGpu) return [];
 
-  const annotations = pod.metadata.annotations ?? {};
-  const mode = annotations[USER_POD.vgpuMode];
-  if (mode !== undefined && !(NODE_MODES as readonly string[]).includes(mode)) {
-    throw new TesseraError('INVALID_REQUEST', `must be one of ${NODE_MODES.join(', ')}, got '${mode}'`, { field: `metadata.annotations.${USER_POD.vgpuMode}` });
-  }
-  for (const key of [USER_POD.nodeSchedulerPolicy, USER_POD.gpuSchedulerPolicy]) {
-    const policy = annotations[key];
-    if (policy !== undefined && !POLICIES.includes(policy)) {
-      throw new TesseraError('INVALID_REQUEST', `must be one of ${POLICIES.join(', ')}, got '${policy}'`, { field: `metadata.annotations.${key}` });
-    }
-  }
+  // At admission the pod has no uid yet (and maybe only generateName): stand-ins let the request parser run.
+  const metadata = recordAt(pod, 'metadata');
+  const parsed = parsePodRequest({ ...pod, metadata: { ...metadata, uid: 'admission', name: metadata.name ?? metadata.generateName ?? 'admission' } }, names);
+  if (!parsed.ok) throw new TesseraError('INVALID_REQUEST', reasonText(parsed.error));
+
+  const annotations = recordAt(metadata, 'annotations');
   for (const key of SCHEDULER_OWNED_POD_ANNOTATIONS) {
     if (key in annotations) ops.push({ op: 'remove', path: `/metadata/annotations/${pointer(key)}` });
   }
-  if (options.schedulerName && pod.spec.schedulerName !== options.schedulerName) {
-    ops.push({ op: pod.spec.schedulerName === undefined ? 'add' : 'replace', path: '/spec/schedulerName', value: options.schedulerName });
+  if (options.schedulerName && spec.schedulerName !== options.schedulerName) {
+    ops.push({ op: spec.schedulerName === undefined ? 'add' : 'replace', path: '/spec/schedulerName', value: options.schedulerName });
   }
   return ops;
 }
@@ -114,7 +94,7 @@ export function reviewAdmission(body: unknown, options: WebhookOptions): Admissi
   // Only creation is mutated: afterwards the scheduler itself writes the decision annotations.
   if (request.operation !== 'CREATE') return reply({ allowed: true });
   try {
-    const ops = admitPod(parseWirePod(request.object, 'request.object'), options);
+    const ops = admitPod(request.object as Json, options);
     if (ops.length === 0) return reply({ allowed: true });
     return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') });
   } catch (error) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import { reviewAdmission, type WebhookOptions } from '../../../src/scheduler/extender/webhook.js';
 
 const options: WebhookOptions = {
-  resources: { count: 'nvidia.com/gpu', memory: 'nvidia.com/gpumem', memoryPercentage: 'nvidia.com/gpumem-percentage', cores: 'nvidia.com/gpucores', priority: 'nvidia.com/priority' },
-  defaultGpuNum: 1,
+  request: DEFAULT_REQUEST_CONFIG,
   schedulerName: 'tessera-scheduler',
 };
 
@@ -43,11 +43,11 @@ describe('admission webhook', () => {
   });
 
   it.each([
-    [{ 'nvidia.com/gpu': '0' }, {}, 'spec.containers[0].resources.limits.nvidia.com/gpu: must be between 1 and 64, got 0'],
-    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }, {}, 'nvidia.com/gpucores: must be between 0 and 100, got 150'],
+    [{ 'nvidia.com/gpu': '-1' }, {}, 'spec.containers[0].resources.limits.nvidia.com/gpu'],
+    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }, {}, 'spec.containers[0].resources.limits.nvidia.com/gpucores: must be at most 100'],
     [{ 'nvidia.com/gpumem-percentage': '1.5' }, {}, "nvidia.com/gpumem-percentage: must be a whole number, got '1.5'"],
-    [{ 'nvidia.com/gpu': '1' }, { 'nvidia.com/vgpu-mode': 'time-slice' }, "metadata.annotations.nvidia.com/vgpu-mode: must be one of hami-core, mig, got 'time-slice'"],
-    [{ 'nvidia.com/gpu': '1' }, { 'hami.io/node-scheduler-policy': 'random' }, "hami.io/node-scheduler-policy: must be one of binpack, spread, got 'random'"],
+    [{ 'nvidia.com/gpu': '1' }, { 'nvidia.com/vgpu-mode': 'time-slice' }, 'metadata.annotations.nvidia.com/vgpu-mode: must be one of'],
+    [{ 'nvidia.com/gpu': '1' }, { 'hami.io/node-scheduler-policy': 'random' }, 'metadata.annotations.hami.io/node-scheduler-policy: must be one of binpack, spread'],
   ])('rejects %j %j with a message naming the field', (limits, annotations, message) => {
     const response = review(gpuPod(limits, annotations));
     expect(response.allowed).toBe(false);

@@ -1,0 +1,173 @@
+/**
+ * The extender's picture of the cluster, kept by the informers: GPU nodes from their inventory annotations, and
+ * every grant (the book) from pods' signed decisions plus this process's own binds in flight. The allocator's
+ * `ClusterState` is derived from both and always holds exactly the book's grants on the known nodes.
+ */
+import type { Logger } from 'pino';
+import { TESSERA_NODE, HAMI_POD } from '../../api/annotations.js';
+import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
+import { TesseraError } from '../../errors.js';
+import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
+import { BYTES_PER_MIB } from '../core/quantity.js';
+import { allocationOf } from './decision-map.js';
+import { podGrant, type PodLike } from './pod-grant.js';
+import { Reservations, type Reservation } from './reservations.js';
+
+/** The Node fields the view reads (a client-node V1Node fits). */
+export interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  status?: { allocatable?: Record<string, string> };
+}
+
+export interface ClusterViewOptions {
+  key: Buffer;
+  log: Logger;
+  /** HAMi's deviceMemoryScaling (1: no overcommit). */
+  memoryScaling: number;
+  migPlanner?: MigPlanner;
+  /** The catalog's name for a model as the driver reports it; identity when the catalog does not know it. */
+  resolveModel?: (reported: string) => string;
+  /** Milliseconds, for the age of grants seen without a bind-time. */
+  now: () => number;
+}
+
+/** Pods by namespace/name, the key bind arrives with. */
+const podKey = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+function quantityOf(allocatable: Record<string, string> | undefined, name: string, scale: bigint, per: bigint): number {
+  const q = allocatable?.[name] === undefined ? null : parseQuantity(String(allocatable[name]));
+  // A node that reports no allocatable CPU or memory is not limited by the extender: kube-scheduler checks those.
+  return q ? quantityCeil(q, scale, per) : Number.MAX_SAFE_INTEGER;
+}
+
+export class ClusterView {
+  readonly state: ClusterState;
+  readonly book: Reservations<Allocation>;
+  private readonly inventories = new Map<string, string>();
+  private readonly pods = new Map<string, PodLike>();
+
+  constructor(private readonly options: ClusterViewOptions) {
+    this.state = new ClusterState([], options.migPlanner ? { migPlanner: options.migPlanner } : {});
+    this.book = new Reservations<Allocation>({
+      apply: (r) => this.applyGrant(r),
+      release: (r) => {
+        // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
+        if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+      },
+    });
+  }
+
+  private applyGrant(r: Reservation<Allocation>): void {
+    if (!this.state.node(r.node)) return;
+    const applied = this.state.apply(r.allocation);
+    if (!applied.ok) this.options.log.error({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a granted pod does not fit its node any more');
+  }
+
+  /** The pod as last seen by the informer (bind reads it from here rather than from the API). */
+  pod(namespace: string, name: string): PodLike | undefined {
+    return this.pods.get(podKey(namespace, name));
+  }
+
+  nodeSpec(node: NodeLike, inventory: NodeInventory): NodeSpec {
+    const resolve = this.options.resolveModel ?? ((m: string) => m);
+    return {
+      name: inventory.node,
+      mode: inventory.mode,
+      cpuMilli: quantityOf(node.status?.allocatable, 'cpu', 1000n, 1n),
+      memoryMiB: quantityOf(node.status?.allocatable, 'memory', 1n, BYTES_PER_MIB),
+      labels: node.metadata?.labels ?? {},
+      splitCount: inventory.splitCount,
+      memoryScaling: this.options.memoryScaling,
+      gpus: inventory.gpus.map((g) => ({
+        uuid: g.uuid,
+        index: g.index,
+        model: resolve(g.model),
+        memoryMiB: g.memoryMiB,
+        coreUnits: g.coreUnits,
+        healthy: g.health === 'Healthy',
+        numa: g.numa,
+        ...(inventory.mode === 'mig' ? { migInstances: g.mig.instances.map((i) => ({ profile: i.profile, start: i.start })) } : {}),
+      })),
+    };
+  }
+
+  /** A node added or changed. Nodes without a (valid) inventory are not GPU nodes to the extender. */
+  upsertNode(node: NodeLike): void {
+    const name = node.metadata?.name;
+    if (!name) return;
+    const text = node.metadata?.annotations?.[TESSERA_NODE.inventory];
+    const fingerprint = text === undefined ? undefined : `${text}\u0000${JSON.stringify(node.status?.allocatable ?? {})}\u0000${JSON.stringify(node.metadata?.labels ?? {})}`;
+    if (fingerprint === this.inventories.get(name)) return;
+    if (text === undefined) {
+      this.removeNode(name);
+      return;
+    }
+    let inventory: NodeInventory;
+    try {
+      inventory = decodeInventory(text);
+      if (inventory.node !== name) throw new TesseraError('INVALID_INPUT', `names node ${inventory.node}`, { field: `${TESSERA_NODE.inventory}.node` });
+    } catch (error) {
+      this.options.log.warn({ node: name, err: error }, 'ignoring a node with an invalid inventory');
+      this.removeNode(name);
+      return;
+    }
+    // The allocator replaces a node only when it holds nothing: take the grants off, swap, put them back.
+    const grants = [...this.book.onNode(name)];
+    for (const r of grants) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+    const replaced = this.state.setNode(this.nodeSpec(node, inventory));
+    if (!replaced.ok) this.options.log.error({ node: name, reason: reasonText(replaced.error) }, 'could not update node');
+    for (const r of grants) this.applyGrant(r);
+    this.inventories.set(name, fingerprint ?? '');
+  }
+
+  removeNode(name: string): void {
+    if (!this.inventories.delete(name) && !this.state.node(name)) return;
+    for (const r of this.book.onNode(name)) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+    this.state.removeNode(name);
+  }
+
+  /**
+   * A pod added or changed: its signed decision (if any) enters the book, and a finished, failed or given-up pod
+   * leaves it at once. A pod without a decision changes nothing: this process's own binds in flight have not
+   * written theirs yet.
+   */
+  upsertPod(pod: PodLike): void {
+    const { uid, namespace = 'default', name } = pod.metadata ?? {};
+    if (!uid || !name) return;
+    this.pods.set(podKey(namespace, name), pod);
+    const grant = podGrant(pod, this.options.key);
+    if (grant.kind === 'over') {
+      this.book.release(uid);
+      return;
+    }
+    if (grant.kind === 'refused') {
+      this.options.log.warn({ pod: `${namespace}/${name}`, reason: grant.reason }, 'ignoring a decision this scheduler did not sign');
+      return;
+    }
+    if (grant.kind === 'none') return;
+    const held = this.book.get(uid);
+    if (held && held.node !== grant.decision.node) this.book.release(uid);
+    if (!this.book.get(uid)) {
+      const bindTime = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
+      this.book.hold({
+        podUid: uid,
+        node: grant.decision.node,
+        decision: grant.decision,
+        allocation: allocationOf(grant.decision),
+        phase: 'reserved',
+        since: Number.isFinite(bindTime) && bindTime > 0 ? bindTime * 1000 : this.options.now(),
+      });
+    }
+    if (grant.confirmed) this.book.confirm(uid);
+  }
+
+  /** A pod deleted: its capacity is free at once. */
+  removePod(pod: PodLike): void {
+    const { uid, namespace = 'default', name } = pod.metadata ?? {};
+    if (name) {
+      const key = podKey(namespace, name);
+      if (this.pods.get(key)?.metadata?.uid === uid) this.pods.delete(key);
+    }
+    if (uid) this.book.release(uid);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The one place the allocator's `Allocation` and the wire `Decision` meet. They carry the same grant; the
+ * decision adds what the wire needs (version, time, signature) and keeps what the device plugin fills in later.
+ */
+import { TESSERA_API_VERSION } from '../../api/annotations.js';
+import { DECISION_KIND, type Decision } from '../../api/decision.js';
+import type { Allocation } from '../core/types.js';
+
+/** The unsigned decision for an allocation made at `decidedAt` (RFC 3339). */
+export function decisionOf(allocation: Allocation, decidedAt: string): Decision {
+  return {
+    apiVersion: TESSERA_API_VERSION,
+    kind: DECISION_KIND,
+    pod: { ...allocation.pod },
+    node: allocation.node,
+    mode: allocation.mode,
+    containers: allocation.containers.map((c) => ({
+      name: c.name,
+      devices: c.devices.map((d) => ({
+        uuid: d.uuid,
+        index: d.index,
+        memoryMiB: d.memoryMiB,
+        cores: d.cores,
+        ...(d.mig ? { mig: { profile: d.mig.profile, start: d.mig.start, plan: d.mig.plan.map((op) => ({ ...op })) } } : {}),
+      })),
+    })),
+    resources: { cpuMilli: allocation.cpuMilli, memoryMiB: allocation.memoryMiB },
+    decidedAt,
+  };
+}
+
+/** The allocation a decision grants, as the allocator applies it when rebuilding its state. */
+export function allocationOf(decision: Decision): Allocation {
+  return {
+    pod: { ...decision.pod },
+    node: decision.node,
+    mode: decision.mode,
+    cpuMilli: decision.resources?.cpuMilli ?? 0,
+    memoryMiB: decision.resources?.memoryMiB ?? 0,
+    containers: decision.containers.map((c) => ({
+      name: c.name,
+      devices: c.devices.map((d) => ({
+        uuid: d.uuid,
+        index: d.index,
+        memoryMiB: d.memoryMiB,
+        cores: d.cores,
+        ...(d.mig ? { mig: { profile: d.mig.profile, start: d.mig.start, plan: d.mig.plan } } : {}),
+      })),
+    })),
+  };
+}
