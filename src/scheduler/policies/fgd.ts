@@ -33,25 +33,32 @@ export function fgdScoreOf(before: number, after: number): number {
   return Math.trunc(sigmoid((before - after) / FRAGMENT_SCALE) * FGD_MAX_SCORE);
 }
 
-export function fgdPlacement(node: ShareNodeView, pod: ShareShape, typical: readonly TypicalShape[]): SharePlacement | null {
-  const before = nodeFragmentation(node, typical);
+/**
+ * The published search, for any fragment measure: a shared request tries each GPU with room (equal lefts score
+ * alike, so each value once, at its first index, which is the published choice among equal scores) and keeps
+ * the first best integer score; other requests take the fullest GPUs with room.
+ */
+export function gradientPlacement(node: ShareNodeView, pod: ShareShape, fragment: (node: ShareNodeView) => number): SharePlacement | null {
+  const before = fragment(node);
   if (!isSharedRequest(pod)) {
     const gpus = tightestGpus(node.gpuLeft, pod.milli, pod.gpus);
     if (gpus.length < pod.gpus) return null;
-    return { score: fgdScoreOf(before, nodeFragmentation(nodeAfter(node, pod, gpus), typical)), gpus };
+    return { score: fgdScoreOf(before, fragment(nodeAfter(node, pod, gpus))), gpus };
   }
-  // F depends only on the multiset of GPU lefts, so GPUs with equal left score alike: try each value once, at
-  // its first index (the published choice among equal scores).
   const tried = new Set<number>();
   let best: SharePlacement | null = null;
   for (let i = 0; i < node.gpuLeft.length; i++) {
     const left = node.gpuLeft[i] ?? 0;
     if (left < pod.milli || tried.has(left)) continue;
     tried.add(left);
-    const score = fgdScoreOf(before, nodeFragmentation(nodeAfter(node, pod, [i]), typical));
+    const score = fgdScoreOf(before, fragment(nodeAfter(node, pod, [i])));
     if (best === null || score > best.score) best = { score, gpus: [i] };
   }
   return best;
+}
+
+export function fgdPlacement(node: ShareNodeView, pod: ShareShape, typical: readonly TypicalShape[]): SharePlacement | null {
+  return gradientPlacement(node, pod, (n) => nodeFragmentation(n, typical));
 }
 
 export function createFgdPolicy(context: ShareRunContext): SharePolicy {

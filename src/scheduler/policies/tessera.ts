@@ -1,0 +1,53 @@
+/**
+ * Tessera's default policy on fractional-share (HAMi-core) GPUs: FGD's gradient search over a fragment measure
+ * that also sees the CPU. FGD counts a GPU's left as usable by a typical request t whenever the node has t.cpu
+ * CPU left, even when the CPU left can serve far fewer copies of t than there are GPUs with room: that GPU
+ * capacity is stranded (on openb, a third of the GPU left idle at 130% load sits on nodes with < 4 cores left).
+ *
+ *   frag_t = Σ left of GPUs with left < t.milli  +  STRANDED_WEIGHT × stranded_t       when t can run here
+ *   frag_t = all GPU left                                                              otherwise
+ *   stranded_t = the smallest lefts among GPUs with room beyond the floor(cpuLeft / t.cpu) × t.gpus the CPU reaches
+ *
+ * Stranded capacity weighs half: CPU frees up as pods finish, and counting it in full over-protects CPU at the
+ * cost of GPU packing (measured: full weight loses on multigpu50, half weight wins on all four traces; see
+ * docs/policy.md). Score, GPU choice and rank tie-break are FGD's.
+ */
+import { gradientPlacement } from './fgd.js';
+import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
+
+export const STRANDED_WEIGHT = 0.5;
+
+export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[]): number {
+  const all = totalLeft(node.gpuLeft);
+  let frag = 0;
+  const roomy: number[] = [];
+  for (const t of typical) {
+    if (t.gpus === 0 || t.milli === 0 || node.cpuLeft < t.cpu || !modelAllowed(node, t)) {
+      frag += t.freq * all;
+      continue;
+    }
+    roomy.length = 0;
+    let unusable = 0;
+    for (let i = 0; i < node.gpuLeft.length; i++) {
+      const left = node.gpuLeft[i] ?? 0;
+      if (left >= t.milli) roomy.push(left);
+      else unusable += left;
+    }
+    if (roomy.length < t.gpus) {
+      frag += t.freq * all;
+      continue;
+    }
+    const reachable = t.cpu > 0 ? Math.floor(node.cpuLeft / t.cpu) * t.gpus : roomy.length;
+    let stranded = 0;
+    if (reachable < roomy.length) {
+      roomy.sort((a, b) => a - b);
+      for (let i = 0; i < roomy.length - reachable; i++) stranded += roomy[i] ?? 0;
+    }
+    frag += t.freq * (unusable + STRANDED_WEIGHT * stranded);
+  }
+  return frag;
+}
+
+export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy {
+  return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, (n) => reachFragmentation(n, context.typical)) };
+}
