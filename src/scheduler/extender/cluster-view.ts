@@ -45,6 +45,8 @@ export class ClusterView {
   readonly book: Reservations<Allocation>;
   private readonly inventories = new Map<string, string>();
   private readonly pods = new Map<string, PodLike>();
+  /** Pods this process is binding now: informer events about them wait for the bind's own outcome. */
+  private readonly binding = new Set<string>();
 
   constructor(private readonly options: ClusterViewOptions) {
     this.state = new ClusterState([], options.migPlanner ? { migPlanner: options.migPlanner } : {});
@@ -61,6 +63,18 @@ export class ClusterView {
     if (!this.state.node(r.node)) return;
     const applied = this.state.apply(r.allocation);
     if (!applied.ok) this.options.log.error({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a granted pod does not fit its node any more');
+  }
+
+  beginBind(podUid: string): void {
+    this.binding.add(podUid);
+  }
+
+  endBind(podUid: string): void {
+    this.binding.delete(podUid);
+  }
+
+  isBinding(podUid: string): boolean {
+    return this.binding.has(podUid);
   }
 
   /** The pod as last seen by the informer (bind reads it from here rather than from the API). */
@@ -135,6 +149,8 @@ export class ClusterView {
     const { uid, namespace = 'default', name } = pod.metadata ?? {};
     if (!uid || !name) return;
     this.pods.set(podKey(namespace, name), pod);
+    // An older event of a pod being bound (say, the failure mark of its previous attempt) must not undo the grant.
+    if (this.binding.has(uid)) return;
     const grant = podGrant(pod, this.options.key);
     if (grant.kind === 'over') {
       this.book.release(uid);

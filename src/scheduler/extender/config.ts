@@ -15,8 +15,11 @@ export interface ExtenderConfig {
   kubeconfig: string;
   /** HAMi device config (resource names, defaults, knownMigGeometries, nodeconfig). */
   deviceConfig: string;
-  /** Node policy when a pod names none (`hami.io/node-scheduler-policy` overrides per pod). */
+  /** Scoring policy (src/scheduler/policies: hami, bestfit, binpack, spread, fgd, tessera, ...). */
   policy: string;
+  /** Node and GPU packing when a pod names none (`hami.io/node-scheduler-policy`, `hami.io/gpu-scheduler-policy`). */
+  nodePolicy: 'binpack' | 'spread';
+  gpuPolicy: 'binpack' | 'spread';
   /** Written into GPU pods by the admission webhook; empty leaves schedulerName alone. */
   schedulerName: string;
   /** Signing key: a file, or a Secret as `namespace/name` (exactly one). */
@@ -44,7 +47,9 @@ export const DEFAULT_CONFIG: ExtenderConfig = {
   port: 8888,
   kubeconfig: '',
   deviceConfig: 'config/device-config.yaml',
-  policy: 'binpack',
+  policy: 'hami',
+  nodePolicy: 'binpack',
+  gpuPolicy: 'spread',
   schedulerName: '',
   signingKeyFile: '',
   signingKeySecret: '',
@@ -74,6 +79,8 @@ const configSchema = {
     kubeconfig: text,
     deviceConfig: { type: 'string', minLength: 1, maxLength: 4096 },
     policy: { type: 'string', minLength: 1, maxLength: 64 },
+    nodePolicy: { enum: ['binpack', 'spread'] },
+    gpuPolicy: { enum: ['binpack', 'spread'] },
     schedulerName: { type: 'string', maxLength: 253 },
     signingKeyFile: text,
     signingKeySecret: { type: 'string', pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$' },
@@ -104,6 +111,8 @@ const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'numb
   kubeconfig: { path: ['kubeconfig'], kind: 'string' },
   'device-config': { path: ['deviceConfig'], kind: 'string' },
   policy: { path: ['policy'], kind: 'string' },
+  'node-policy': { path: ['nodePolicy'], kind: 'string' },
+  'gpu-policy': { path: ['gpuPolicy'], kind: 'string' },
   'scheduler-name': { path: ['schedulerName'], kind: 'string' },
   'signing-key-file': { path: ['signingKeyFile'], kind: 'string' },
   'signing-key-secret': { path: ['signingKeySecret'], kind: 'string' },

@@ -14,7 +14,7 @@ import { reviewAdmission, type WebhookOptions } from './webhook.js';
 
 /** What the routes need from the running extender. */
 export interface ExtenderService {
-  /** Empty when ready to decide; otherwise why not (not synced, not the leader). */
+  /** Undefined when ready to decide; otherwise why not (not synced, not the leader). */
   notReadyReason(): string | undefined;
   filter(args: FilterArgs): Promise<FilterReply>;
   prioritize(args: FilterArgs): Promise<HostScore[]>;
@@ -47,9 +47,8 @@ export function buildServer(options: ServerOptions): ExtenderServer {
     else log.error({ route, err: error }, 'request failed');
   }
 
+  // Filter waits (bounded) for the first sync itself, so it is not turned away here.
   app.post('/filter', async (request) => {
-    const notReady = service.notReadyReason();
-    if (notReady) return filterErrorReply(`tessera extender not ready: ${notReady}`);
     try {
       return await service.filter(parseFilterArgs(request.body));
     } catch (error) {

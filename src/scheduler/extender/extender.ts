@@ -1,0 +1,175 @@
+/**
+ * The extender's decisions: filter, prioritize and bind as kube-scheduler calls them. Each handler reads the
+ * cluster view, asks the allocator (pure), and for bind hands the result to the effects. No node lock: capacity is
+ * taken in the book synchronously when bind decides, so concurrent binds on one node each see the others' grants.
+ */
+import type { Logger } from 'pino';
+import type { Decision } from '../../api/decision.js';
+import { signDecision } from '../../api/signing.js';
+import { TesseraError } from '../../errors.js';
+import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
+import { decide, parsePodRequest, reasonText, schedule, type NodeFit, type PodRequest, type RequestConfig } from '../core/index.js';
+import type { ClusterView } from './cluster-view.js';
+import { CycleCache } from './cycle-cache.js';
+import { decisionOf } from './decision-map.js';
+import type { PodRef } from './effects.js';
+import type { ExtenderMetrics } from './metrics.js';
+import type { ExtenderService } from './server.js';
+import { MAX_EXTENDER_PRIORITY, filterReply, offeredNodeNames, type BindArgs, type FilterArgs, type FilterReply, type HostScore } from './wire.js';
+
+/** The writes bind needs (effects.ts implements them against the API server). */
+export interface BindEffects {
+  recordDecision(pod: PodRef, decision: Decision): Promise<void>;
+  bind(pod: PodRef, node: string): Promise<void>;
+  markFailed(pod: PodRef, reason: string, message: string): Promise<void>;
+}
+
+/** Whether this replica may decide now, and a bounded wait for the informers' first sync. */
+export interface Readiness {
+  notReadyReason(): string | undefined;
+  /** Resolves true once synced, false after `ms`. */
+  waitSynced(ms: number): Promise<boolean>;
+}
+
+export interface ExtenderOptions {
+  view: ClusterView;
+  effects: BindEffects;
+  readiness: Readiness;
+  policy: Policy;
+  context: RunContext;
+  requestConfig: RequestConfig;
+  key: Buffer;
+  log: Logger;
+  metrics: ExtenderMetrics;
+  now: () => number;
+  syncWaitMs: number;
+}
+
+/** Maps the policy's 0..MAX_NODE_SCORE onto the extender's 0..MAX_EXTENDER_PRIORITY. */
+export const extenderScore = (score: number): number => Math.round((score * MAX_EXTENDER_PRIORITY) / MAX_NODE_SCORE);
+
+const fitText = (fit: NodeFit): string => fit.reasons.map(reasonText).join('; ') || fit.outcome;
+
+export class Extender implements ExtenderService {
+  private readonly cycles = new CycleCache();
+
+  constructor(private readonly o: ExtenderOptions) {}
+
+  notReadyReason(): string | undefined {
+    return this.o.readiness.notReadyReason();
+  }
+
+  private async ensureReady(): Promise<void> {
+    if (this.o.readiness.notReadyReason() === undefined) return;
+    await this.o.readiness.waitSynced(this.o.syncWaitMs);
+    const reason = this.o.readiness.notReadyReason();
+    if (reason !== undefined) throw new TesseraError('UNAVAILABLE', `tessera extender not ready: ${reason}`);
+  }
+
+  private request(pod: unknown): PodRequest {
+    const parsed = parsePodRequest(pod, this.o.requestConfig);
+    if (!parsed.ok) throw new TesseraError('INVALID_REQUEST', reasonText(parsed.error));
+    return parsed.value;
+  }
+
+  async filter(args: FilterArgs): Promise<FilterReply> {
+    const started = performance.now();
+    await this.ensureReady();
+    const names = offeredNodeNames(args);
+    const parsed = parsePodRequest(args.pod, this.o.requestConfig);
+    if (!parsed.ok) {
+      // No node can ever take an invalid request: say so for each, so preemption does not try.
+      const why = reasonText(parsed.error);
+      return filterReply(args, [], {}, Object.fromEntries(names.map((n) => [n, why])));
+    }
+    const request = parsed.value;
+    const { view } = this.o;
+    // kube-scheduler filters a pod only while it is unbound: a grant it still holds is from an attempt that failed.
+    const stale = view.book.get(request.pod.uid);
+    if (stale && !view.isBinding(request.pod.uid)) view.book.release(request.pod.uid);
+
+    const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context });
+    const scores = new Map<string, { version: number; score: number }>();
+    const fit: string[] = [];
+    for (const r of result.ranked) {
+      fit.push(r.node);
+      scores.set(r.node, { version: view.state.node(r.node)?.version ?? -1, score: r.score });
+    }
+    const failed: Record<string, string> = {};
+    const unresolvable: Record<string, string> = {};
+    for (const f of result.failed) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
+    this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: result.failed.length }, 'filter');
+    this.cycles.set(request.pod.uid, { request, scores });
+    this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
+    return filterReply(args, fit, failed, unresolvable);
+  }
+
+  async prioritize(args: FilterArgs): Promise<HostScore[]> {
+    const started = performance.now();
+    const { view } = this.o;
+    const uid = args.pod.metadata.uid;
+    const names = offeredNodeNames(args);
+    let cycle = this.cycles.get(uid);
+    if (!cycle) {
+      cycle = { request: this.request(args.pod), scores: new Map() };
+      this.cycles.set(uid, cycle);
+    }
+    const stale = names.filter((n) => cycle.scores.get(n)?.version !== view.state.node(n)?.version);
+    if (stale.length > 0) {
+      for (const n of stale) cycle.scores.delete(n);
+      for (const r of schedule(view.state, cycle.request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) {
+        cycle.scores.set(r.node, { version: view.state.node(r.node)?.version ?? -1, score: r.score });
+      }
+    }
+    const reply = names.map((n) => ({ Host: n, Score: extenderScore(cycle.scores.get(n)?.score ?? 0) }));
+    this.o.metrics.latency.observe({ verb: 'prioritize' }, (performance.now() - started) / 1000);
+    return reply;
+  }
+
+  /**
+   * Decides on the chosen node, takes the capacity in the book, records the signed decision on the pod, then
+   * creates the Binding. A retried bind for the same pod and node reuses its grant; any failure gives the
+   * capacity back and marks the pod.
+   */
+  async bind(args: BindArgs): Promise<string> {
+    const started = performance.now();
+    const { view, effects, log } = this.o;
+    const ref: PodRef = { namespace: args.podNamespace, name: args.podName, uid: args.podUid };
+    if (view.isBinding(ref.uid)) return `pod ${ref.namespace}/${ref.name} is already being bound`;
+    view.beginBind(ref.uid);
+    try {
+      const decision = this.grant(ref, args.node);
+      await effects.recordDecision(ref, decision);
+      await effects.bind(ref, args.node);
+      this.o.metrics.binds.inc({ outcome: 'bound' });
+      log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');
+      return '';
+    } catch (error) {
+      view.book.release(ref.uid);
+      const message = error instanceof TesseraError ? error.message : `bind failed: ${(error as Error).message ?? String(error)}`;
+      log.warn({ pod: `${ref.namespace}/${ref.name}`, node: args.node, err: error }, 'bind failed; capacity released');
+      this.o.metrics.binds.inc({ outcome: 'failed' });
+      await effects.markFailed(ref, 'FailedBinding', `tessera: ${message}`);
+      return message;
+    } finally {
+      view.endBind(ref.uid);
+      this.o.metrics.latency.observe({ verb: 'bind' }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** The pod's grant on `node`: the one it holds already (a retried bind), or a new one taken now. */
+  private grant(ref: PodRef, node: string): Decision {
+    const { view } = this.o;
+    const held = view.book.get(ref.uid);
+    if (held?.node === node) return held.decision;
+    if (held) view.book.release(ref.uid);
+    const pod = view.pod(ref.namespace, ref.name);
+    if (!pod || pod.metadata?.uid !== ref.uid) throw new TesseraError('NOT_FOUND', `pod ${ref.namespace}/${ref.name} (uid ${ref.uid}) is not known`, { field: 'PodUID' });
+    const request = this.cycles.get(ref.uid)?.request ?? this.request(pod);
+    const decided = decide(view.state, request, node, this.o.policy, this.o.context);
+    if (!decided.ok) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod: ${fitText(decided.error)}`, { field: 'Node' });
+    const decision = signDecision(decisionOf(decided.value, new Date(this.o.now()).toISOString()), this.o.key);
+    view.book.hold({ podUid: ref.uid, node, decision, allocation: decided.value, phase: 'reserved', since: this.o.now() });
+    return decision;
+  }
+}

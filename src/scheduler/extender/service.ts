@@ -1,0 +1,167 @@
+/**
+ * `tessera scheduler` assembled: informers feed the cluster view, a Lease decides who may decide, the extender
+ * answers kube-scheduler over HTTP, and a sweeper takes back grants the device plugin never confirmed.
+ */
+import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { runInformer, type RunningInformer } from '../../kube/informer.js';
+import { startLeaderElection, type LeaderElector } from '../../kube/leader-election.js';
+import type { MigPlanner, RequestConfig } from '../core/index.js';
+import type { Policy, RunContext } from '../policies/policy.js';
+import { ClusterView } from './cluster-view.js';
+import type { ExtenderConfig } from './config.js';
+import { PodEffects } from './effects.js';
+import { Extender, type BindEffects, type Readiness } from './extender.js';
+import { createMetrics, type ExtenderMetrics } from './metrics.js';
+import { buildServer, type ExtenderServer } from './server.js';
+
+export interface StartExtenderOptions {
+  config: ExtenderConfig;
+  kubeConfig: KubeConfig;
+  signingKey: Buffer;
+  /** Resource names and defaults from the HAMi device config. */
+  requestConfig: RequestConfig;
+  /** HAMi's deviceMemoryScaling. */
+  memoryScaling: number;
+  policy: Policy;
+  migPlanner?: MigPlanner;
+  resolveModel?: (reported: string) => string;
+  log: Logger;
+  now?: () => number;
+  /** Replaces the API-server effects (fault-injection tests wrap the real ones). */
+  wrapEffects?: (effects: BindEffects) => BindEffects;
+}
+
+export interface RunningExtender {
+  /** Base URL the extender listens on (`http://127.0.0.1:<port>`). */
+  readonly url: string;
+  readonly view: ClusterView;
+  readonly metrics: ExtenderMetrics;
+  readonly server: ExtenderServer;
+  isLeader(): boolean;
+  /** Stops serving, releases the lease (so a follower takes over at once) and stops the informers. */
+  stop(): Promise<void>;
+}
+
+export async function startExtender(options: StartExtenderOptions): Promise<RunningExtender> {
+  const { config, kubeConfig, log } = options;
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics();
+  const view = new ClusterView({
+    key: options.signingKey,
+    log,
+    memoryScaling: options.memoryScaling,
+    now,
+    ...(options.migPlanner ? { migPlanner: options.migPlanner } : {}),
+    ...(options.resolveModel ? { resolveModel: options.resolveModel } : {}),
+  });
+
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const nodes: RunningInformer<V1Node> = runInformer<V1Node>({
+    kubeConfig,
+    path: '/api/v1/nodes',
+    list: () => core.listNode(),
+    handlers: { upsert: (n) => view.upsertNode(n), remove: (n) => view.removeNode(n.metadata?.name ?? '') },
+    log,
+  });
+  const pods: RunningInformer<V1Pod> = runInformer<V1Pod>({
+    kubeConfig,
+    path: '/api/v1/pods',
+    list: () => core.listPodForAllNamespaces(),
+    handlers: { upsert: (p) => view.upsertPod(p), remove: (p) => view.removePod(p) },
+    log,
+  });
+  let synced = false;
+  const allSynced = Promise.all([nodes.synced, pods.synced]).then(() => {
+    synced = true;
+    metrics.synced.set(1);
+    log.info({ nodes: view.state.nodes().length, grants: view.book.size }, 'informers synced');
+  });
+
+  const le = config.leaderElection;
+  const elector: LeaderElector | undefined = le.enabled
+    ? startLeaderElection({
+        kubeConfig,
+        namespace: le.namespace,
+        name: le.name,
+        identity: le.identity,
+        leaseDurationSeconds: le.leaseDurationSeconds,
+        renewDeadlineSeconds: le.renewDeadlineSeconds,
+        retryPeriodSeconds: le.retryPeriodSeconds,
+        log,
+        onStartedLeading: () => metrics.leader.set(1),
+        onStoppedLeading: () => metrics.leader.set(0),
+      })
+    : undefined;
+  if (!elector) metrics.leader.set(1);
+  const isLeader = (): boolean => elector?.isLeader() ?? true;
+
+  const readiness: Readiness = {
+    notReadyReason: () => (!synced ? 'informers have not synced' : !isLeader() ? 'not the leader' : undefined),
+    waitSynced: (ms) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), ms);
+        void allSynced.then(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      }),
+  };
+
+  const podEffects = new PodEffects(kubeConfig, log, now);
+  const effects = options.wrapEffects ? options.wrapEffects(podEffects) : podEffects;
+  const context: RunContext = { nodePolicy: config.nodePolicy, gpuPolicy: config.gpuPolicy };
+  const extender = new Extender({
+    view,
+    effects,
+    readiness,
+    policy: options.policy,
+    context,
+    requestConfig: options.requestConfig,
+    key: options.signingKey,
+    log,
+    metrics,
+    now,
+    syncWaitMs: config.syncWaitSeconds * 1000,
+  });
+
+  const server = buildServer({
+    service: extender,
+    webhook: { request: options.requestConfig, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
+    metrics: metrics.registry,
+    log,
+  });
+  const address = await server.listen({ host: config.host, port: config.port });
+  const url = address.replace('0.0.0.0', '127.0.0.1');
+
+  // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
+  // which every replica then reads back through its pod informer.
+  const ttlMs = config.reservationTtlSeconds * 1000;
+  const sweeper = setInterval(() => {
+    metrics.reservations.set({ phase: 'reserved' }, [...view.book.all()].filter((r) => r.phase === 'reserved').length);
+    metrics.reservations.set({ phase: 'confirmed' }, [...view.book.all()].filter((r) => r.phase === 'confirmed').length);
+    if (!isLeader()) return;
+    for (const uid of view.book.expired(now(), ttlMs)) {
+      if (view.isBinding(uid)) continue;
+      const expired = view.book.release(uid);
+      if (!expired) continue;
+      log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
+      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`);
+    }
+  }, Math.min(5000, Math.max(100, ttlMs / 4)));
+  sweeper.unref();
+
+  return {
+    url,
+    view,
+    metrics,
+    server,
+    isLeader,
+    async stop() {
+      clearInterval(sweeper);
+      await server.close();
+      await elector?.stop();
+      await Promise.all([nodes.stop(), pods.stop()]);
+    },
+  };
+}
