@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClusterState, allocationOf, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { POLICIES } from '../../../src/scheduler/policies/index.js';
+import { nodeSpecArb, requestArb } from './arbitraries.js';
+
+const MODELS = [
+  { model: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40_960 },
+  { model: 'Tesla T4', memoryMiB: 15_360 },
+];
+
+type Step = { kind: 'place'; request: PodRequest; policy: string } | { kind: 'release'; pick: number };
+
+const stepsArb: fc.Arbitrary<Step[]> = fc.array(
+  fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('place' as const), request: requestArb('x', [null, 'hami-core']), policy: fc.constantFrom(...Object.keys(POLICIES)) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }) },
+  ),
+  { maxLength: 30 },
+);
+
+const clusterArb: fc.Arbitrary<NodeSpec[]> = fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => nodeSpecArb(`n${i}`, 'hami-core', MODELS))));
+
+/** What every GPU and node must satisfy, recomputed from the allocations held (not from the summaries). */
+function checkInvariants(state: ClusterState, specs: readonly NodeSpec[]): void {
+  const held = state.allocations();
+  for (const spec of specs) {
+    const view = state.node(spec.name);
+    if (!view) throw new Error('node vanished');
+    const mine = held.filter((a) => a.node === spec.name);
+    expect(view.cpuUsedMilli).toBe(mine.reduce((s, a) => s + a.cpuMilli, 0));
+    expect(view.cpuUsedMilli).toBeLessThanOrEqual(view.cpuMilli);
+    expect(view.memoryUsedMiB).toBeLessThanOrEqual(view.memoryMiB);
+    for (const gpu of view.gpus) {
+      const devices = mine.flatMap((a) => a.containers.flatMap((c) => c.devices)).filter((d) => d.uuid === gpu.uuid);
+      expect(gpu.usedSlots).toBe(devices.length);
+      expect(gpu.usedMemoryMiB).toBe(devices.reduce((s, d) => s + d.memoryMiB, 0));
+      expect(gpu.usedCores).toBe(devices.reduce((s, d) => s + d.cores, 0));
+      expect(gpu.usedSlots).toBeLessThanOrEqual(view.splitCount);
+      expect(gpu.usedMemoryMiB).toBeLessThanOrEqual(gpu.memoryMiB);
+      expect(gpu.usedCores).toBeLessThanOrEqual(gpu.coreUnits);
+      if (devices.some((d) => d.cores >= gpu.coreUnits)) expect(devices).toHaveLength(1);
+      if (devices.length > 0) expect(gpu.healthy).toBe(true);
+    }
+  }
+}
+
+describe('allocator properties (hami-core)', () => {
+  let placed = 0;
+  afterAll(() => {
+    // The streams must exercise placement, not just refuse everything.
+    expect(placed).toBeGreaterThan(100);
+  });
+
+  it('never over-commits, release restores each node exactly, and the state rebuilds from its allocations', () => {
+    fc.assert(
+      fc.property(clusterArb, stepsArb, (specs, steps) => {
+        const state = new ClusterState(specs);
+        let uid = 0;
+        for (const step of steps) {
+          if (step.kind === 'release') {
+            const held = state.allocations();
+            const victim = held[step.pick % Math.max(1, held.length)];
+            if (victim) expect(state.release(victim.pod.uid).ok).toBe(true);
+          } else {
+            const request = { ...step.request, pod: { ...step.request.pod, uid: `u${uid++}` } };
+            const policy = POLICIES[step.policy];
+            if (!policy) throw new Error('unknown policy');
+            const top = schedule(state, request, policy).ranked[0];
+            if (!top) continue;
+            const before = state.snapshot(top.node);
+            const allocation = allocationFrom(state, request, top.placement);
+            expect(state.apply(allocation)).toEqual({ ok: true, value: undefined });
+            expect(state.release(allocation.pod.uid).ok).toBe(true);
+            expect(state.snapshot(top.node)).toEqual(before);
+            expect(state.apply(allocation).ok).toBe(true);
+            placed++;
+          }
+          checkInvariants(state, specs);
+        }
+        const { state: rebuilt, rejected } = ClusterState.fromAllocations(specs, state.allocations());
+        expect(rejected).toEqual([]);
+        for (const spec of specs) expect(rebuilt.snapshot(spec.name)).toEqual(state.snapshot(spec.name));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+function allocationFrom(state: ClusterState, request: PodRequest, placement: Parameters<typeof allocationOf>[2]): Allocation {
+  const result = allocationOf(state, request, placement);
+  if (!result.ok) throw new Error(JSON.stringify(result.error));
+  return result.value;
+}
