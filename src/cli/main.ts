@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { TesseraError } from '../errors.js';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, type Command } from './command.js';
+import { simulateCommand } from './commands/simulate.js';
 
 /** Every subcommand, in the order `tessera help` lists them. */
-const COMMANDS: Command[] = [];
+const COMMANDS: Command[] = [simulateCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);

@@ -40,7 +40,7 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
     const reachable = t.cpu > 0 ? Math.floor(node.cpuLeft / t.cpu) * t.gpus : roomy.length;
     let stranded = 0;
     if (reachable < roomy.length) {
-      roomy.sort((a, b) => a - b);
+      sortAscending(roomy);
       for (let i = 0; i < roomy.length - reachable; i++) stranded += roomy[i] ?? 0;
     }
     frag += t.freq * (unusable + STRANDED_WEIGHT * stranded);
@@ -50,4 +50,17 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
 
 export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy {
   return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, (n) => reachFragmentation(n, context.typical)) };
+}
+
+/** Insertion sort: a node has at most a handful of GPUs, and this runs in the innermost loop. */
+function sortAscending(values: number[]): void {
+  for (let i = 1; i < values.length; i++) {
+    const v = values[i] ?? 0;
+    let j = i - 1;
+    while (j >= 0 && (values[j] ?? 0) > v) {
+      values[j + 1] = values[j] ?? 0;
+      j--;
+    }
+    values[j + 1] = v;
+  }
 }
