@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESSERA_POD } from '../../../src/api/annotations.js';
+import { encodeDecision } from '../../../src/api/decision.js';
+import { signDecision } from '../../../src/api/signing.js';
+import { DEFAULT_REQUEST_CONFIG, decide, parsePodRequest } from '../../../src/scheduler/core/index.js';
+import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
+import { buildHarness, type Harness } from './harness.js';
+import { gpuNode, gpuPod } from './fixtures.js';
+
+let h: Harness;
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> {
+  const response = await h.server.inject({ method: 'POST', url, payload: body as object });
+  return { status: response.statusCode, json: response.json() };
+}
+
+/** Gives `pod` a signed grant on `node`, delivered as the pod informer would deliver it. */
+function grant(pod: ReturnType<typeof gpuPod>, node: string): void {
+  const request = parsePodRequest(pod, DEFAULT_REQUEST_CONFIG);
+  if (!request.ok) throw new Error('bad fixture');
+  const decided = decide(h.view.state, request.value, node, hamiPolicy, { nodePolicy: 'binpack', gpuPolicy: 'spread' });
+  if (!decided.ok) throw new Error(`fixture does not fit ${node}`);
+  const decision = signDecision(decisionOf(decided.value, new Date().toISOString()), h.key);
+  h.view.upsertPod({ ...pod, spec: { ...pod.spec, nodeName: node }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } } });
+}
+
+beforeAll(() => {
+  h = buildHarness();
+  h.view.upsertNode(gpuNode('big-1'));
+  h.view.upsertNode(gpuNode('big-2'));
+  h.view.upsertNode(gpuNode('small', { gpus: 2, memoryMiB: 16384 }));
+  // big-1 already runs two pods: binpack must prefer it.
+  grant(gpuPod('running-a', { uid: 'running-a', memoryMiB: 40000 }), 'big-1');
+  grant(gpuPod('running-b', { uid: 'running-b', memoryMiB: 40000 }), 'big-1');
+  // busy's only GPU is held exclusively: it could take a pod once that one leaves.
+  h.view.upsertNode(gpuNode('busy', { gpus: 1 }));
+  grant(gpuPod('exclusive', { uid: 'exclusive', gpus: 1 }), 'busy');
+});
+afterAll(async () => h.server.close());
+
+describe('filter over HTTP', () => {
+  it('returns every node that fits, not just one, and says why the others do not', async () => {
+    const { status, json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-1', gpus: 1, memoryMiB: 20000 }), Nodes: null, NodeNames: ['big-1', 'big-2', 'small', 'busy'] });
+    expect(status).toBe(200);
+    expect(json.Error).toBe('');
+    expect(json.NodeNames).toEqual(['big-1', 'big-2']);
+    // busy frees up when its pod leaves; small's GPUs are smaller than the request, forever.
+    expect(Object.keys(json.FailedNodes as object)).toEqual(['busy']);
+    expect(Object.keys(json.FailedAndUnresolvableNodes as object)).toEqual(['small']);
+    expect((json.FailedAndUnresolvableNodes as Record<string, string>).small).toMatch(/gpumem/);
+  });
+
+  it('marks nodes that can never fit as unresolvable (too many GPUs, unknown node)', async () => {
+    const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-2', gpus: 4 }), NodeNames: ['big-2', 'small', 'no-such-node'] });
+    expect(json.NodeNames).toEqual(['big-2']);
+    expect(Object.keys(json.FailedAndUnresolvableNodes as object).sort()).toEqual(['no-such-node', 'small']);
+    expect((json.FailedAndUnresolvableNodes as Record<string, string>)['no-such-node']).toContain('unknown node');
+  });
+
+  it('answers an invalid request with every node unresolvable and the field named', async () => {
+    const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-3', cores: 150 }), NodeNames: ['big-1', 'big-2'] });
+    expect(json.NodeNames).toEqual([]);
+    expect((json.FailedAndUnresolvableNodes as Record<string, string>)['big-1']).toContain('spec.containers[0].resources.limits.nvidia.com/gpucores');
+  });
+
+  it('sends Node objects back when kube-scheduler is not nodeCacheCapable', async () => {
+    const nodes = { items: [{ metadata: { name: 'big-2', uid: 'x' } }, { metadata: { name: 'small' } }] };
+    const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-4', memoryMiB: 20000 }), Nodes: nodes, NodeNames: null });
+    expect(json.NodeNames).toBeNull();
+    expect(json.Nodes).toEqual({ metadata: {}, items: [{ metadata: { name: 'big-2', uid: 'x' } }] });
+  });
+
+  it('partitions the offered nodes: each is either returned, failed or unresolvable, and nothing else appears', async () => {
+    const names = ['big-1', 'big-2', 'small', 'busy', 'ghost'];
+    await fc.assert(
+      fc.asyncProperty(fc.subarray(names), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 90000 }), async (offered, gpus, memoryMiB) => {
+        const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-prop', gpus, memoryMiB }), NodeNames: offered });
+        const out = [...(json.NodeNames as string[]), ...Object.keys(json.FailedNodes as object), ...Object.keys(json.FailedAndUnresolvableNodes as object)];
+        expect(out.sort()).toEqual([...offered].sort());
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers malformed bodies with an Error kube-scheduler logs, never a crash', async () => {
+    const bad = await h.server.inject({ method: 'POST', url: '/filter', headers: { 'content-type': 'application/json' }, payload: '{"Pod":' });
+    expect(bad.statusCode).toBe(200);
+    expect(bad.json().Error).toMatch(/malformed request body/);
+    const missing = await post('/filter', { NodeNames: ['big-1'] });
+    expect(missing.json.Error).toBe('ExtenderArgs.Pod: is required');
+    const prioritize = await post('/prioritize', { Pod: { metadata: {} }, NodeNames: [] });
+    expect(prioritize.status).toBe(400);
+  });
+});
+
+describe('prioritize over HTTP', () => {
+  it('scores 0..10 by the policy: binpack prefers the node already in use', async () => {
+    const pod = gpuPod('p', { uid: 'u-5', memoryMiB: 20000 });
+    await post('/filter', { Pod: pod, NodeNames: ['big-1', 'big-2'] });
+    const { json } = await post('/prioritize', { Pod: pod, NodeNames: ['big-1', 'big-2'] });
+    const scores = Object.fromEntries((json as unknown as Array<{ Host: string; Score: number }>).map((s) => [s.Host, s.Score]));
+    expect(Object.keys(scores)).toEqual(['big-1', 'big-2']);
+    for (const score of Object.values(scores)) expect(score >= 0 && score <= 10).toBe(true);
+    expect(scores['big-1']).toBeGreaterThan(scores['big-2'] ?? 10);
+  });
+
+  it('rescores a node that changed between filter and prioritize, and matches a fresh computation', async () => {
+    const pod = gpuPod('q', { uid: 'u-6', memoryMiB: 20000, cores: 10 });
+    await post('/filter', { Pod: pod, NodeNames: ['big-1', 'big-2'] });
+    // Another pod lands on big-2 in between (a bind in the background).
+    grant(gpuPod('between', { uid: 'between', gpus: 8, memoryMiB: 60000 }), 'big-2');
+    const cached = (await post('/prioritize', { Pod: pod, NodeNames: ['big-1', 'big-2'] })).json;
+    const fresh = (await post('/prioritize', { Pod: { ...pod, metadata: { ...pod.metadata, uid: 'u-6-fresh' } }, NodeNames: ['big-1', 'big-2'] })).json;
+    expect(cached).toEqual(fresh);
+  });
+});
