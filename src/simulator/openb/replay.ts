@@ -12,7 +12,10 @@ export interface OpenbOutcome {
   seed: number;
   placed: number;
   failed: number;
-  /** The published metric: mean allocation % over events at the load's arrived column (fgd.md §1). */
+  /**
+   * The published metric: mean allocation % over events at the load's arrived column (fgd.md §1); the final
+   * ratio when no event falls near that column.
+   */
   allocationRatio: number;
   /** Allocated / capacity after the last pod, in %. */
   finalAllocationRatio: number;
@@ -68,13 +71,16 @@ export function replayOpenb(
     recorder.record(cluster.allocatedMilli, arrived);
     options.onProgress?.(i + 1, run.pods.length);
   });
+  const finalAllocationRatio = (100 * cluster.allocatedMilli) / run.capacityMilli;
+  // A small trace can jump past the load's column (no event within ±1 %): the end state is then the answer.
+  const column = recorder.column(Math.round(load * 100));
   const fragment = cluster.nodes.reduce((sum, n) => sum + nodeFragmentation(n, typical), 0);
   return {
     seed: options.seed,
     placed,
     failed: run.pods.length - placed,
-    allocationRatio: recorder.column(Math.round(load * 100)),
-    finalAllocationRatio: (100 * cluster.allocatedMilli) / run.capacityMilli,
+    allocationRatio: Number.isNaN(column) ? finalAllocationRatio : column,
+    finalAllocationRatio,
     gpuFragmentation: (100 * fragment) / run.capacityMilli,
     decisions: run.pods.length,
     layouts: run.nodes.map((n, i) => ({ node: n.name, model: n.model, gpuMilliLeft: [...(cluster.nodes[i]?.gpuLeft ?? [])] })),

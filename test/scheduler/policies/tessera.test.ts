@@ -1,0 +1,50 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nodeFragmentation, type ShareNodeView, type TypicalShape } from '../../../src/scheduler/policies/frag.js';
+import { STRANDED_WEIGHT, createTesseraSharePolicy, reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
+
+const view = (cpuLeft: number, gpuLeft: number[]): ShareNodeView => ({ model: 'G2', cpuLeft, gpuLeft, gpuTasks: gpuLeft.map(() => 0) });
+const T: TypicalShape = { cpu: 2000, milli: 500, gpus: 1, models: [], freq: 1 };
+
+describe('tessera fragment', () => {
+  it('counts GPU room the CPU cannot reach at half weight', () => {
+    // 2.5 cores reach floor(2500 / 2000) = 1 copy of T; two GPUs have room, so the smaller room (1000) is stranded.
+    // FGD sees no fragment; tessera sees 0 + 0.5 x 1000 = 500.
+    const node = view(2500, [1000, 1000]);
+    expect(nodeFragmentation(node, [T])).toBe(0);
+    expect(reachFragmentation(node, [T])).toBe(STRANDED_WEIGHT * 1000);
+    // With 4 cores both GPUs are reachable.
+    expect(reachFragmentation(view(4000, [1000, 1000]), [T])).toBe(0);
+  });
+
+  it('strands the smallest rooms first', () => {
+    // 1 copy reachable among rooms [600, 900, 700]: 600 and 700 stranded -> 0.5 x 1300.
+    expect(reachFragmentation(view(2000, [600, 900, 700]), [T])).toBe(650);
+  });
+
+  it('lies between FGD fragment and all GPU left, and equals FGD when CPU is plentiful', () => {
+    const typical: TypicalShape[] = [
+      { ...T, freq: 0.6 },
+      { cpu: 8000, milli: 1000, gpus: 2, models: [], freq: 0.4 },
+    ];
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 96_000 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 8 }), (cpu, gpus) => {
+        const node = view(cpu, gpus);
+        const fgd = nodeFragmentation(node, typical);
+        const reach = reachFragmentation(node, typical);
+        const all = gpus.reduce((a, b) => a + b, 0);
+        expect(reach).toBeGreaterThanOrEqual(fgd - 1e-9);
+        expect(reach).toBeLessThanOrEqual(all + 1e-9);
+        if (cpu >= 64_000) expect(reach).toBeCloseTo(fgd, 9);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('prefers the GPU that keeps reachable room', () => {
+    const policy = createTesseraSharePolicy({ typical: [T] });
+    // After a 2-core pod, 2 cores remain: one more copy of T. Taking the 500 GPU leaves [0, 1000]: nothing
+    // stranded. Taking the 1000 GPU leaves [500, 500]: one room stranded.
+    expect(policy.place(view(4000, [500, 1000]), { cpu: 2000, milli: 500, gpus: 1, models: [] })?.gpus).toEqual([0]);
+  });
+});

@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+async function tessera(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], { cwd: repoRoot });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const failure = e as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('tessera simulate (CLI)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tessera-sim-'));
+  const nodes = path.join(dir, 'nodes.csv');
+  const pods = path.join(dir, 'pods.csv');
+  const badPods = path.join(dir, 'bad-pods.csv');
+  writeFileSync(nodes, 'sn,cpu_milli,memory_mib,gpu,model\nn1,32000,131072,2,T4\nn2,32000,131072,1,V100M16\n');
+  writeFileSync(pods, 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\np1,4000,8192,1,500,\np2,4000,8192,1,500,T4\np3,2000,1024,0,0,\np4,8000,8192,2,1000,\n');
+  writeFileSync(badPods, 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\np1,4000,8192,1,500,\np2,4000,8192,1,1500,\n');
+
+  it('reports a bad pod file with its path, line and column, and exits 2', async () => {
+    const result = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', badPods]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${badPods}:3: gpu_milli`);
+  });
+
+  it('rejects an unknown policy and a missing file by option name', async () => {
+    const unknown = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', pods, '--policy', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("--policy: unknown policy 'nope'");
+    const missing = await tessera(['simulate', '--fgd-nodes', path.join(dir, 'absent.csv'), '--fgd-pods', pods]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--fgd-nodes: cannot read');
+  });
+
+  it('prints one JSON document with every policy and seed', async () => {
+    const result = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', pods, '--policy', 'fgd', '--policy', 'tessera', '--seed-list', '4,9', '--json', '--layouts']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { results: { policy: string; seed: number; placed: number; failed: number; allocationRatio: number; layouts: unknown[] }[] };
+    expect(report.results.map((r) => `${r.policy}/${r.seed}`)).toEqual(['fgd/4', 'fgd/9', 'tessera/4', 'tessera/9']);
+    for (const r of report.results) {
+      expect(r.placed + r.failed).toBeGreaterThanOrEqual(4);
+      expect(r.allocationRatio).toBeGreaterThan(0);
+      expect(r.layouts).toHaveLength(2);
+    }
+  });
+});
