@@ -1,0 +1,271 @@
+/**
+ * The HTTP face of the embedded cluster: Kubernetes REST paths to store operations. Fastify parses and routes;
+ * watches hijack the reply and stream chunked JSON lines on the raw response, because a watch is one open
+ * response written over time, not one payload.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Binding } from './binding.js';
+import type { Faults, Verb } from './faults.js';
+import { applyPatch } from './patch.js';
+import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
+import { route } from './routes.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import type { KubeObject, Store } from './store.js';
+import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
+import { booleanParam, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, objectJson, watchLine } from './wire.js';
+
+export interface ApiServerOptions {
+  store: Store;
+  faults: Faults;
+  log: Logger;
+  /** How often a watch that asked for bookmarks gets one. */
+  bookmarkIntervalMs?: number;
+}
+
+/** kube-apiserver's default request body limit. */
+const BODY_LIMIT = 3 * 1024 * 1024;
+
+type ResourceRoute = Extract<ReturnType<typeof route>, { kind: 'resource' }>;
+
+interface Request {
+  route: ResourceRoute;
+  query: URLSearchParams;
+  contentType: string | undefined;
+  body: Buffer | undefined;
+}
+
+type Answer = { code: number; json: string } | { watch: true };
+
+export class ApiServer {
+  readonly app: FastifyInstance;
+  private readonly watches = new Set<{ end(abrupt: boolean): void }>();
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
+  private readonly store: Store;
+  private readonly faults: Faults;
+  private readonly log: Logger;
+  private readonly bookmarkIntervalMs: number;
+
+  constructor(options: ApiServerOptions) {
+    this.store = options.store;
+    this.faults = options.faults;
+    this.log = options.log;
+    this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
+    this.app = Fastify({ bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: true });
+    this.app.removeAllContentTypeParsers();
+    // Bodies are decoded by the handlers, which know the media types each verb accepts and answer with a Status.
+    this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    this.app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+      const code = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+      const reason = code === 413 ? 'RequestEntityTooLarge' : code < 500 ? 'BadRequest' : 'InternalError';
+      if (code >= 500) this.log.error({ err: error }, 'embedded cluster request failed');
+      void reply.code(code).type('application/json').send(JSON.stringify(failureStatus(code, reason, error.message)));
+    });
+    this.app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/*', handler: (request, reply) => this.handle(request, reply) });
+  }
+
+  /** Ends every open watch: cleanly (the stream finishes) or abruptly (the connection drops). */
+  closeWatches(options: { abrupt?: boolean } = {}): void {
+    for (const watch of [...this.watches]) watch.end(options.abrupt ?? false);
+  }
+
+  async close(): Promise<void> {
+    this.closeWatches();
+    for (const timer of this.graceTimers) clearTimeout(timer);
+    this.graceTimers.clear();
+    await this.app.close();
+  }
+
+  private async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const url = new URL(request.url, 'http://embedded');
+    try {
+      const target = route(url.pathname);
+      if (target.kind === 'document') {
+        await reply.code(200).type('application/json').send(JSON.stringify(target.body));
+        return;
+      }
+      const req: Request = { route: target, query: url.searchParams, contentType: request.headers['content-type'], body: request.body as Buffer | undefined };
+      const verb = verbOf(request.method, req);
+      const resource = target.subresource ? `${target.type.plural}/${target.subresource}` : target.type.plural;
+      const delay = this.faults.delayFor(verb, resource);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      const injected = this.faults.takeFailure(verb, resource);
+      if (injected) {
+        await reply.code(injected.code).type('application/json').send(JSON.stringify(injected));
+        return;
+      }
+      const answer = this.serve(verb, req, reply);
+      if ('json' in answer) await reply.code(answer.code).type('application/json').send(answer.json);
+    } catch (error) {
+      if (reply.sent || reply.raw.headersSent) return;
+      const status = this.toStatus(error);
+      await reply.code(status.code).type('application/json').send(JSON.stringify(status));
+    }
+  }
+
+  private toStatus(error: unknown): StatusBody {
+    if (error instanceof KubeStatusError) return error.toStatus();
+    this.log.error({ err: error }, 'embedded cluster request failed');
+    return failureStatus(500, 'InternalError', `internal error: ${(error as Error).message}`);
+  }
+
+  private serve(verb: Verb, req: Request, reply: FastifyReply): Answer {
+    const { type, namespace, name, subresource } = req.route;
+    const dryRun = isDryRun(req.query);
+    const sub = subresource === 'status' ? 'status' : undefined;
+    if (type.readOnly && !['get', 'list', 'watch'].includes(verb)) throw methodNotAllowed(verb, type);
+    switch (verb) {
+      case 'get':
+        return ok(200, this.store.get(type, namespace, name!));
+      case 'list': {
+        const list = this.store.list(type, {
+          namespace,
+          labelSelector: req.query.get('labelSelector') ?? undefined,
+          fieldSelector: req.query.get('fieldSelector') ?? undefined,
+          limit: integerParam(req.query, 'limit'),
+          continue: req.query.get('continue') || undefined,
+        });
+        return { code: 200, json: listJson(type, list) };
+      }
+      case 'watch':
+        this.watch(req, reply);
+        return { watch: true };
+      case 'create': {
+        if (subresource === 'binding' || isBindingType(type)) return this.bind(req, dryRun);
+        const object = this.store.create(type, decodeObjectBody(req.contentType, req.body), { namespace, dryRun });
+        return ok(201, object);
+      }
+      case 'update':
+        return ok(200, this.store.update(type, namespace, name!, decodeObjectBody(req.contentType, req.body), { subresource: sub, dryRun }));
+      case 'patch': {
+        const { kind, patch } = decodePatchBody(req.contentType, req.body);
+        return ok(200, this.store.mutate(type, namespace, name!, (current) => applyPatch(current, kind, patch), { subresource: sub, dryRun }));
+      }
+      case 'delete': {
+        const options = decodeDeleteOptions(req.contentType, req.body, req.query);
+        const result = this.store.delete(type, namespace, name!, options);
+        if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, options.gracePeriodSeconds ?? 0);
+        return ok(200, result.object);
+      }
+      case 'deletecollection': {
+        const options = decodeDeleteOptions(req.contentType, req.body, req.query);
+        const { items } = this.store.list(type, {
+          namespace,
+          labelSelector: req.query.get('labelSelector') ?? undefined,
+          fieldSelector: req.query.get('fieldSelector') ?? undefined,
+        });
+        const deleted = items.map((item) => this.store.delete(type, item.metadata.namespace, item.metadata.name!, { ...options, preconditions: {} }).object);
+        return { code: 200, json: listJson(type, { items: deleted, resourceVersion: this.store.resourceVersion }) };
+      }
+    }
+  }
+
+  private bind(req: Request, dryRun: boolean): Answer {
+    const binding = decodeObjectBody(req.contentType, req.body) as Binding;
+    if (binding === null || typeof binding !== 'object' || Array.isArray(binding)) throw new KubeStatusError(400, 'BadRequest', 'a Binding object is required');
+    const kind = (binding as { kind?: unknown }).kind;
+    if (kind !== undefined && kind !== 'Binding') throw new KubeStatusError(400, 'BadRequest', `the kind "${String(kind)}" does not match Binding`);
+    const podName = req.route.subresource === 'binding' ? req.route.name : binding.metadata?.name;
+    if (!podName) throw new KubeStatusError(400, 'BadRequest', 'metadata.name: Required value: the pod to bind');
+    this.store.bind(req.route.namespace!, podName, binding, { dryRun });
+    return { code: 201, json: JSON.stringify(successStatus(201)) };
+  }
+
+  /** A graceful deletion without finalizers completes when the grace period ends, as the kubelet would make it. */
+  private finishGracefulDeletion(type: ResourceType, object: KubeObject, graceSeconds: number): void {
+    if ((object.metadata.finalizers ?? []).length > 0 || graceSeconds <= 0) return;
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer);
+      try {
+        this.store.delete(type, object.metadata.namespace, object.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: object.metadata.uid } });
+      } catch (error) {
+        // Already gone or replaced by a newer object of the same name: nothing left to finish.
+        this.log.debug({ err: error, name: object.metadata.name }, 'graceful deletion found nothing to finish');
+      }
+    }, graceSeconds * 1000);
+    this.graceTimers.add(timer);
+  }
+
+  private watch(req: Request, reply: FastifyReply): void {
+    const { type, namespace, name } = req.route;
+    const labelSelector = req.query.get('labelSelector') ?? undefined;
+    // Watching one object by URL is watching its collection by name.
+    const fieldSelector = [req.query.get('fieldSelector'), name === undefined ? undefined : `metadata.name=${name}`].filter(Boolean).join(',') || undefined;
+    // Bad selectors are a 400 before the stream opens, as kube-apiserver answers them.
+    parseLabelSelector(labelSelector);
+    parseFieldSelector(fieldSelector);
+    const timeoutSeconds = integerParam(req.query, 'timeoutSeconds');
+    const bookmarks = booleanParam(req.query, 'allowWatchBookmarks');
+    const initialEventsEnd = booleanParam(req.query, 'sendInitialEvents');
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const timers: NodeJS.Timeout[] = [];
+    let stop: () => void = () => undefined;
+    const stream = {
+      end: (abrupt: boolean): void => {
+        if (!this.watches.delete(stream)) return;
+        stop();
+        for (const timer of timers) clearTimeout(timer);
+        if (abrupt) res.destroy();
+        else res.end();
+      },
+    };
+    this.watches.add(stream);
+    res.on('close', () => stream.end(false));
+    const bookmark = (annotations?: Record<string, string>): void => {
+      write(res, watchLine('BOOKMARK', {
+        kind: type.kind,
+        apiVersion: apiVersionOf(type),
+        metadata: { resourceVersion: this.store.resourceVersion, ...(annotations ? { annotations } : {}) },
+      }));
+    };
+    try {
+      stop = this.store.watch(type, { namespace, labelSelector, fieldSelector, resourceVersion: req.query.get('resourceVersion') ?? undefined }, (event) =>
+        write(res, watchLine(event.type, event.object)),
+      );
+    } catch (error) {
+      write(res, watchLine('ERROR', this.toStatus(error)));
+      stream.end(false);
+      return;
+    }
+    if (bookmarks && initialEventsEnd) bookmark({ 'k8s.io/initial-events-end': 'true' });
+    if (bookmarks) timers.push(setInterval(() => bookmark(), this.bookmarkIntervalMs));
+    if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(setTimeout(() => stream.end(false), timeoutSeconds * 1000));
+  }
+}
+
+function write(res: ServerResponse, line: string): void {
+  if (!res.writableEnded && !res.destroyed) res.write(line);
+}
+
+const ok = (code: number, object: KubeObject): Answer => ({ code, json: objectJson(object) });
+
+function verbOf(method: string, req: Request): Verb {
+  const { name, subresource, legacyWatch, type } = req.route;
+  const watch = legacyWatch || booleanParam(req.query, 'watch');
+  switch (method) {
+    case 'GET':
+      if (subresource === 'binding') break;
+      return name === undefined ? (watch ? 'watch' : 'list') : watch ? 'watch' : 'get';
+    case 'POST':
+      if (name === undefined || subresource === 'binding') return 'create';
+      break;
+    case 'PUT':
+      if (name !== undefined && subresource !== 'binding') return 'update';
+      break;
+    case 'PATCH':
+      if (name !== undefined && subresource !== 'binding') return 'patch';
+      break;
+    case 'DELETE':
+      if (subresource === undefined) return name === undefined ? 'deletecollection' : 'delete';
+      break;
+  }
+  throw methodNotAllowed(method, type);
+}
+
+function methodNotAllowed(verb: string, type: ResourceType): KubeStatusError {
+  return new KubeStatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${verb} ${type.plural})`);
+}

@@ -1,0 +1,476 @@
+/**
+ * The embedded cluster's state: objects per resource type, one global resourceVersion bumped by every write, a
+ * bounded history of changes for watch resume, and the open watches. Every stored object is immutable: a write
+ * stores a new object, so history entries and list results can share references. No I/O; the clock is injected.
+ */
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { bindPod, type Binding } from './binding.js';
+import { checkName, checkObject, type KubeObject } from './objects.js';
+import { RESOURCE_TYPES, apiVersionOf, findType, hasStatus, typeKey, type ResourceType } from './resources.js';
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from './selectors.js';
+import { alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
+
+export type { KubeObject, ObjectMeta } from './objects.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+
+export interface WatchEvent {
+  readonly type: WatchEventType;
+  readonly object: KubeObject;
+}
+
+/** A resource type, or its name: `pods`, `nodes`, `leases.coordination.k8s.io`. */
+export type TypeRef = ResourceType | string;
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface ListResult {
+  /** Shared with the store: read-only. */
+  items: KubeObject[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** "" or "0": start with an ADDED event per current object; otherwise the changes after this version. */
+  resourceVersion?: string;
+}
+
+export interface WriteOptions {
+  /** Write to the `status` subresource: only `.status` changes. */
+  subresource?: 'status';
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions {
+  /** Above 0, or finalizers present: the object is marked with deletionTimestamp and removed later. */
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface DeleteResult {
+  object: KubeObject;
+  /** false when the object was only marked for deletion (finalizers or a grace period). */
+  removed: boolean;
+}
+
+export interface StoreSnapshot {
+  resourceVersion: number;
+  objects: Record<string, KubeObject[]>;
+}
+
+export interface StoreOptions {
+  /** Changes kept for watch resume; a watch from an older resourceVersion gets 410 Expired. */
+  historySize?: number;
+  now?: () => Date;
+}
+
+interface HistoryEntry {
+  readonly rv: number;
+  readonly key: string;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly object: KubeObject;
+  readonly previous: KubeObject | undefined;
+}
+
+interface Watcher {
+  readonly namespace: string | undefined;
+  readonly labels: LabelSelector;
+  readonly fields: FieldSelector;
+  readonly send: (event: WatchEvent) => void;
+}
+
+/** Namespaces every cluster has, as kube-apiserver creates them. */
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export const DEFAULT_HISTORY_SIZE = 10_000;
+
+export class Store {
+  private rv = 0;
+  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  private history: HistoryEntry[] = [];
+  /** Newest resourceVersion no longer in history: watches must start at or after it. */
+  private compactedRv = 0;
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly changeListeners = new Set<() => void>();
+  private readonly historySize: number;
+  private readonly now: () => Date;
+
+  constructor(options: StoreOptions = {}) {
+    this.historySize = Math.max(1, options.historySize ?? DEFAULT_HISTORY_SIZE);
+    this.now = options.now ?? (() => new Date());
+    for (const type of RESOURCE_TYPES) this.objects.set(typeKey(type), new Map());
+    for (const name of SYSTEM_NAMESPACES) this.create('namespaces', { metadata: { name } });
+    this.compactedRv = this.rv;
+  }
+
+  get resourceVersion(): string {
+    return String(this.rv);
+  }
+
+  /** Called after every committed write (persistence hooks here). */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  create(ref: TypeRef, body: unknown, options: { namespace?: string; dryRun?: boolean } = {}): KubeObject {
+    const type = resolveType(ref);
+    const input = checkObject(type, structuredClone(body));
+    const namespace = this.namespaceFor(type, options.namespace ?? input.metadata.namespace, input.metadata.namespace);
+    let name = input.metadata.name;
+    if (!name) {
+      if (!input.metadata.generateName) throw badRequest('metadata.name: Required value: name or generateName is required');
+      name = input.metadata.generateName + randomSuffix();
+    }
+    checkName(type, name);
+    const objects = this.table(type);
+    if (objects.has(objectKey(namespace, name))) throw alreadyExists(type.plural, name, type.group);
+    if (namespace !== undefined && type.plural !== 'namespaces' && !this.table(resolveType('namespaces')).has(objectKey(undefined, namespace))) {
+      throw notFound('namespaces', namespace);
+    }
+    const { deletionTimestamp: _d, deletionGracePeriodSeconds: _g, resourceVersion: _r, ...metadata } = input.metadata;
+    const object: KubeObject = {
+      ...input,
+      apiVersion: apiVersionOf(type),
+      kind: type.kind,
+      metadata: {
+        ...metadata,
+        name,
+        ...(namespace !== undefined ? { namespace } : {}),
+        uid: randomUUID(),
+        generation: 1,
+        creationTimestamp: timestamp(this.now()),
+      },
+      ...(type.plural === 'namespaces' ? { spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } : {}),
+    };
+    if (options.dryRun) return { ...object, metadata: { ...object.metadata, resourceVersion: this.resourceVersion } };
+    return this.commit(type, 'ADDED', object, undefined);
+  }
+
+  get(ref: TypeRef, namespace: string | undefined, name: string): KubeObject {
+    const type = resolveType(ref);
+    const object = this.table(type).get(objectKey(type.namespaced ? namespace : undefined, name));
+    if (!object) throw notFound(type.plural, name, type.group);
+    return object;
+  }
+
+  list(ref: TypeRef, options: ListOptions = {}): ListResult {
+    const type = resolveType(ref);
+    const labels = parseLabelSelector(options.labelSelector);
+    const fields = parseFieldSelector(options.fieldSelector);
+    const after = options.continue ? decodeContinue(options.continue) : undefined;
+    const prefix = type.namespaced && options.namespace ? `${options.namespace}/` : undefined;
+    const keys = [...this.table(type).keys()]
+      .filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after))
+      .sort();
+    const matching: KubeObject[] = [];
+    let lastKey: string | undefined;
+    let remaining = 0;
+    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+    for (const key of keys) {
+      const object = this.table(type).get(key)!;
+      if (!matchesLabels(labels, object.metadata.labels) || !matchesFields(fields, object)) continue;
+      if (matching.length < limit) {
+        matching.push(object);
+        lastKey = key;
+      } else remaining++;
+    }
+    const result: ListResult = { items: matching, resourceVersion: this.resourceVersion };
+    if (remaining > 0 && lastKey !== undefined) {
+      result.continue = encodeContinue(lastKey, this.rv);
+      result.remainingItemCount = remaining;
+    }
+    return result;
+  }
+
+  /** PUT: replaces the object (or only its status). A metadata.resourceVersion in the body must be current. */
+  update(ref: TypeRef, namespace: string | undefined, name: string, body: unknown, options: WriteOptions = {}): KubeObject {
+    const type = resolveType(ref);
+    const input = checkObject(type, structuredClone(body));
+    return this.replace(type, namespace, name, input, options);
+  }
+
+  /**
+   * Read-modify-write in one step (patches, bindings): `change` gets the current object and returns the new one.
+   * A resourceVersion that `change` sets must still be current, as for update.
+   */
+  mutate(ref: TypeRef, namespace: string | undefined, name: string, change: (current: KubeObject) => unknown, options: WriteOptions = {}): KubeObject {
+    const type = resolveType(ref);
+    const current = this.get(type, namespace, name);
+    const next = checkObject(type, change(structuredClone(current)));
+    return this.replace(type, namespace, name, next, options);
+  }
+
+  /** pods/binding: sets spec.nodeName and the PodScheduled condition of a pending pod (409 when already bound). */
+  bind(namespace: string, name: string, binding: Binding, options: { dryRun?: boolean } = {}): KubeObject {
+    const type = resolveType('pods');
+    const current = this.get(type, namespace, name);
+    const next = bindPod(current, binding, timestamp(this.now()));
+    if (options.dryRun) return next;
+    return this.commit(type, 'MODIFIED', next, current);
+  }
+
+  delete(ref: TypeRef, namespace: string | undefined, name: string, options: DeleteOptions = {}): DeleteResult {
+    const type = resolveType(ref);
+    const current = this.get(type, namespace, name);
+    const { uid, resourceVersion } = options.preconditions ?? {};
+    if (uid !== undefined && uid !== current.metadata.uid) {
+      throw conflict(type.plural, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`, type.group);
+    }
+    if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion) {
+      throw conflict(type.plural, name, 'the object has been modified; please apply your changes to the latest version and try again', type.group);
+    }
+    const grace = options.gracePeriodSeconds ?? 0;
+    const finalizers = current.metadata.finalizers ?? [];
+    if (finalizers.length === 0 && grace <= 0) {
+      if (options.dryRun) return { object: current, removed: true };
+      if (type.plural === 'namespaces') this.removeNamespaceContents(name);
+      return { object: this.commit(type, 'DELETED', current, current), removed: true };
+    }
+    if (current.metadata.deletionTimestamp !== undefined) return { object: current, removed: false };
+    const marked: KubeObject = {
+      ...current,
+      metadata: { ...current.metadata, deletionTimestamp: timestamp(new Date(this.now().getTime() + grace * 1000)), deletionGracePeriodSeconds: grace },
+    };
+    if (options.dryRun) return { object: marked, removed: false };
+    return { object: this.commit(type, 'MODIFIED', marked, current), removed: false };
+  }
+
+  /** Starts a watch; events go to `send` synchronously as writes commit. Returns the function that stops it. */
+  watch(ref: TypeRef, options: WatchOptions, send: (event: WatchEvent) => void): () => void {
+    const type = resolveType(ref);
+    const watcher: Watcher = {
+      namespace: type.namespaced ? options.namespace || undefined : undefined,
+      labels: parseLabelSelector(options.labelSelector),
+      fields: parseFieldSelector(options.fieldSelector),
+      send,
+    };
+    const from = options.resourceVersion;
+    if (from === undefined || from === '' || from === '0') {
+      const prefix = watcher.namespace === undefined ? '' : `${watcher.namespace}/`;
+      for (const [key, object] of this.table(type)) {
+        if (key.startsWith(prefix) && this.matches(watcher, object)) send({ type: 'ADDED', object });
+      }
+    } else {
+      const rv = Number(from);
+      if (!/^\d+$/.test(from)) throw badRequest(`resourceVersion: invalid value "${from}"`);
+      if (rv < this.compactedRv) throw expired(`too old resource version: ${rv} (${this.compactedRv})`);
+      const key = typeKey(type);
+      for (let i = firstAfter(this.history, rv); i < this.history.length; i++) {
+        const entry = this.history[i]!;
+        if (entry.key === key) this.deliver(watcher, entry);
+      }
+    }
+    const set = this.watchers.get(typeKey(type)) ?? new Set();
+    this.watchers.set(typeKey(type), set);
+    set.add(watcher);
+    return () => set.delete(watcher);
+  }
+
+  snapshot(): StoreSnapshot {
+    const objects: Record<string, KubeObject[]> = {};
+    for (const [key, table] of this.objects) objects[key] = [...table.values()];
+    return { resourceVersion: this.rv, objects };
+  }
+
+  /** Replaces all state with a snapshot; history starts empty, so older watches must relist. */
+  restore(snapshot: StoreSnapshot): void {
+    for (const table of this.objects.values()) table.clear();
+    for (const [key, items] of Object.entries(snapshot.objects)) {
+      const table = this.objects.get(key);
+      if (!table) continue;
+      for (const object of items) table.set(objectKey(object.metadata.namespace, object.metadata.name ?? ''), object);
+    }
+    this.rv = Math.max(this.rv, snapshot.resourceVersion);
+    this.history = [];
+    this.compactedRv = this.rv;
+  }
+
+  private replace(type: ResourceType, namespace: string | undefined, name: string, input: KubeObject, options: WriteOptions): KubeObject {
+    const current = this.get(type, namespace, name);
+    if (input.metadata.name !== undefined && input.metadata.name !== name) {
+      throw badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const ns = type.namespaced ? namespace : undefined;
+    if (input.metadata.namespace !== undefined && ns !== undefined && input.metadata.namespace !== ns) {
+      throw badRequest(`the namespace of the object (${input.metadata.namespace}) does not match the namespace on the URL (${ns})`);
+    }
+    const precondition = input.metadata.resourceVersion;
+    if (precondition !== undefined && precondition !== '' && precondition !== current.metadata.resourceVersion) {
+      throw conflict(type.plural, name, 'the object has been modified; please apply your changes to the latest version and try again', type.group);
+    }
+    const next = this.prepareUpdate(type, current, input, options.subresource);
+    if (isDeepStrictEqual(next, current)) return current;
+    if (options.dryRun) return next;
+    const finished = next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0;
+    if (finished) return this.commit(type, 'DELETED', next, current);
+    return this.commit(type, 'MODIFIED', next, current);
+  }
+
+  /** What a write may change: system metadata is kept, and status and spec are split by subresource. */
+  private prepareUpdate(type: ResourceType, current: KubeObject, input: KubeObject, subresource: 'status' | undefined): KubeObject {
+    if (subresource === 'status') return { ...current, ...(input.status === undefined ? {} : { status: input.status }) };
+    const m = current.metadata;
+    const next: KubeObject = {
+      ...input,
+      apiVersion: current.apiVersion,
+      kind: current.kind,
+      metadata: {
+        ...input.metadata,
+        name: m.name,
+        ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+        uid: m.uid,
+        resourceVersion: m.resourceVersion,
+        generation: m.generation,
+        creationTimestamp: m.creationTimestamp,
+        ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp, deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),
+      },
+    };
+    if (hasStatus(type)) {
+      if (current.status === undefined) delete next.status;
+      else next.status = current.status;
+    }
+    if (type.plural === 'pods') checkPodUpdate(current, next);
+    if (!isDeepStrictEqual(withoutMetaAndStatus(next), withoutMetaAndStatus(current))) next.metadata.generation = (m.generation ?? 0) + 1;
+    return next;
+  }
+
+  private commit(type: ResourceType, eventType: HistoryEntry['type'], object: KubeObject, previous: KubeObject | undefined): KubeObject {
+    this.rv++;
+    const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(this.rv) } };
+    const table = this.table(type);
+    const key = objectKey(stored.metadata.namespace, stored.metadata.name ?? '');
+    if (eventType === 'DELETED') table.delete(key);
+    else table.set(key, stored);
+    const entry: HistoryEntry = { rv: this.rv, key: typeKey(type), type: eventType, object: stored, previous };
+    this.history.push(entry);
+    // Trim in chunks so the amortized cost of a write stays constant.
+    if (this.history.length > this.historySize * 1.25 + 16) {
+      const drop = this.history.length - this.historySize;
+      this.compactedRv = this.history[drop - 1]!.rv;
+      this.history = this.history.slice(drop);
+    }
+    for (const watcher of this.watchers.get(entry.key) ?? []) this.deliver(watcher, entry);
+    for (const listener of this.changeListeners) listener();
+    return stored;
+  }
+
+  /** Sends one change as the watcher sees it: objects entering or leaving its selection arrive as ADDED or DELETED. */
+  private deliver(watcher: Watcher, entry: HistoryEntry): void {
+    const now = this.matches(watcher, entry.object);
+    const before = entry.previous !== undefined && entry.type !== 'DELETED' ? this.matches(watcher, entry.previous) : now;
+    let type: WatchEventType | undefined;
+    if (entry.type === 'MODIFIED') type = before && now ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
+    else type = now ? entry.type : undefined;
+    if (type === undefined) return;
+    try {
+      watcher.send({ type, object: entry.object });
+    } catch {
+      // A failing watcher (a closed socket) must not stop the write or the other watchers.
+    }
+  }
+
+  private matches(watcher: Watcher, object: KubeObject): boolean {
+    return (
+      (watcher.namespace === undefined || object.metadata.namespace === watcher.namespace) &&
+      matchesLabels(watcher.labels, object.metadata.labels) &&
+      matchesFields(watcher.fields, object)
+    );
+  }
+
+  private namespaceFor(type: ResourceType, requested: string | undefined, inBody: string | undefined): string | undefined {
+    if (!type.namespaced) return undefined;
+    if (inBody !== undefined && requested !== undefined && inBody !== requested) {
+      throw badRequest(`the namespace of the provided object (${inBody}) does not match the namespace sent on the request (${requested})`);
+    }
+    const namespace = requested ?? inBody;
+    if (!namespace) throw badRequest('metadata.namespace: Required value: a namespaced object needs a namespace');
+    return namespace;
+  }
+
+  private removeNamespaceContents(namespace: string): void {
+    for (const type of RESOURCE_TYPES) {
+      if (!type.namespaced) continue;
+      for (const [key, object] of [...this.table(type)]) if (key.startsWith(`${namespace}/`)) this.commit(type, 'DELETED', object, object);
+    }
+  }
+
+  private table(type: ResourceType): Map<string, KubeObject> {
+    return this.objects.get(typeKey(type))!;
+  }
+}
+
+/** `pods`, `nodes`, `leases.coordination.k8s.io`, or a ResourceType itself. */
+export function resolveType(ref: TypeRef): ResourceType {
+  if (typeof ref !== 'string') return ref;
+  const dot = ref.indexOf('.');
+  const plural = dot < 0 ? ref : ref.slice(0, dot);
+  const group = dot < 0 ? '' : ref.slice(dot + 1);
+  const type = RESOURCE_TYPES.find((t) => t.plural === plural && t.group === group) ?? findType(group, 'v1', plural);
+  if (!type) throw badRequest(`unknown resource type "${ref}"`);
+  return type;
+}
+
+/** Pod rules the API server enforces that the embedded cluster relies on: a bound pod stays on its node. */
+function checkPodUpdate(current: KubeObject, next: KubeObject): void {
+  const before = (current.spec as { nodeName?: string } | undefined)?.nodeName;
+  const after = (next.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (before && before !== after) {
+    throw badRequest(`spec.nodeName: Forbidden: pod updates may not change nodeName (pod is bound to ${before})`);
+  }
+}
+
+function withoutMetaAndStatus(object: KubeObject): Record<string, unknown> {
+  const { metadata: _m, status: _s, ...rest } = object;
+  return rest;
+}
+
+const objectKey = (namespace: string | undefined, name: string): string => (namespace === undefined ? name : `${namespace}/${name}`);
+
+/** RFC 3339 with seconds, as Kubernetes writes Time fields. */
+const timestamp = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
+
+const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+function randomSuffix(): string {
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += SUFFIX_ALPHABET[Math.floor(Math.random() * SUFFIX_ALPHABET.length)];
+  return suffix;
+}
+
+function firstAfter(history: readonly HistoryEntry[], rv: number): number {
+  let lo = 0;
+  let hi = history.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (history[mid]!.rv <= rv) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function encodeContinue(key: string, rv: number): string {
+  return Buffer.from(JSON.stringify({ k: key, rv })).toString('base64url');
+}
+
+function decodeContinue(token: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { k?: unknown }).k === 'string') return (parsed as { k: string }).k;
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest('continue: invalid continue token');
+}

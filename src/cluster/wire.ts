@@ -1,0 +1,134 @@
+/**
+ * Request and response encoding: body decoding by content type, query parameters, DeleteOptions, and the JSON
+ * of objects, lists and watch events. Stored objects are immutable, so each one is serialized once and reused by
+ * every list and watcher that sends it.
+ */
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { KubeObject } from './objects.js';
+import { PATCH_CONTENT_TYPES, type PatchKind } from './patch.js';
+import { apiVersionOf, type ResourceType } from './resources.js';
+import type { DeleteOptions, ListResult, WatchEventType } from './store.js';
+import { KubeStatusError, badRequest } from './status.js';
+
+const serialized = new WeakMap<KubeObject, string>();
+
+export function objectJson(object: KubeObject): string {
+  let json = serialized.get(object);
+  if (json === undefined) {
+    json = JSON.stringify(object);
+    serialized.set(object, json);
+  }
+  return json;
+}
+
+export function listJson(type: ResourceType, list: ListResult): string {
+  const metadata = {
+    resourceVersion: list.resourceVersion,
+    ...(list.continue !== undefined ? { continue: list.continue, remainingItemCount: list.remainingItemCount } : {}),
+  };
+  const head = JSON.stringify({ kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata });
+  return `${head.slice(0, -1)},"items":[${list.items.map(objectJson).join(',')}]}`;
+}
+
+export const watchLine = (type: WatchEventType | 'ERROR', object: KubeObject | object): string =>
+  `{"type":"${type}","object":${'metadata' in object && (object as KubeObject).metadata ? objectJson(object as KubeObject) : JSON.stringify(object)}}\n`;
+
+const mediaType = (contentType: string | undefined): string => (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+
+function unsupported(contentType: string | undefined, accepted: string[]): KubeStatusError {
+  return new KubeStatusError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format (${mediaType(contentType) || 'none'}) - accepted media types include: ${accepted.join(', ')}`,
+  );
+}
+
+function decode(body: Buffer | undefined, yaml: boolean): unknown {
+  const text = body?.toString('utf8') ?? '';
+  if (text.trim() === '') throw badRequest('the request body is empty; an object is required');
+  try {
+    return yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (cause) {
+    throw badRequest(`the request body is not valid ${yaml ? 'YAML' : 'JSON'}: ${(cause as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Body of a create or update: JSON, or YAML as kube-apiserver also accepts. */
+export function decodeObjectBody(contentType: string | undefined, body: Buffer | undefined): unknown {
+  const type = mediaType(contentType);
+  if (type === 'application/json' || type === '') return decode(body, false);
+  if (type === 'application/yaml') return decode(body, true);
+  throw unsupported(contentType, ['application/json', 'application/yaml']);
+}
+
+export function decodePatchBody(contentType: string | undefined, body: Buffer | undefined): { kind: PatchKind; patch: unknown } {
+  const type = mediaType(contentType);
+  const kind = (Object.keys(PATCH_CONTENT_TYPES) as PatchKind[]).find((k) => PATCH_CONTENT_TYPES[k] === type);
+  if (!kind) throw unsupported(contentType, Object.values(PATCH_CONTENT_TYPES));
+  return { kind, patch: decode(body, false) };
+}
+
+const deleteOptionsSchema = {
+  type: 'object',
+  properties: {
+    kind: { const: 'DeleteOptions' },
+    apiVersion: { type: 'string' },
+    gracePeriodSeconds: { type: ['integer', 'null'], minimum: 0 },
+    propagationPolicy: { enum: ['Orphan', 'Background', 'Foreground', null] },
+    orphanDependents: { type: ['boolean', 'null'] },
+    dryRun: { type: 'array', items: { const: 'All' } },
+    preconditions: {
+      type: ['object', 'null'],
+      properties: { uid: { type: ['string', 'null'] }, resourceVersion: { type: ['string', 'null'] } },
+      additionalProperties: false,
+    },
+  },
+} as const;
+
+const validateDeleteOptions = new Ajv().compile(deleteOptionsSchema);
+
+interface DeleteOptionsBody {
+  gracePeriodSeconds?: number | null;
+  dryRun?: string[];
+  preconditions?: { uid?: string | null; resourceVersion?: string | null } | null;
+}
+
+/** DeleteOptions from the optional body and the query (`gracePeriodSeconds`, `dryRun`), the query winning. */
+export function decodeDeleteOptions(contentType: string | undefined, body: Buffer | undefined, query: URLSearchParams): DeleteOptions {
+  const parsed: DeleteOptionsBody = body && body.length > 0 ? (decodeObjectBody(contentType, body) as DeleteOptionsBody) : {};
+  if (!validateDeleteOptions(parsed)) {
+    const first = validateDeleteOptions.errors?.[0];
+    throw badRequest(`DeleteOptions${first?.instancePath.replaceAll('/', '.') ?? ''}: ${first?.message ?? 'invalid'}`);
+  }
+  const grace = integerParam(query, 'gracePeriodSeconds') ?? parsed.gracePeriodSeconds ?? undefined;
+  const preconditions = {
+    ...(parsed.preconditions?.uid ? { uid: parsed.preconditions.uid } : {}),
+    ...(parsed.preconditions?.resourceVersion ? { resourceVersion: parsed.preconditions.resourceVersion } : {}),
+  };
+  return {
+    ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
+    preconditions,
+    dryRun: isDryRun(query) || (parsed.dryRun ?? []).includes('All'),
+  };
+}
+
+export function integerParam(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name}: invalid value "${raw}": must be a non-negative integer`);
+  return Number(raw);
+}
+
+export function booleanParam(query: URLSearchParams, name: string): boolean {
+  const raw = query.get(name);
+  if (raw === null || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw badRequest(`${name}: invalid value "${raw}": must be true or false`);
+}
+
+export function isDryRun(query: URLSearchParams): boolean {
+  const values = query.getAll('dryRun');
+  for (const value of values) if (value !== 'All') throw badRequest(`dryRun: Unsupported value: "${value}": supported values: "All"`);
+  return values.length > 0;
+}
