@@ -45,16 +45,37 @@ export function gradientPlacement(node: ShareNodeView, pod: ShareShape, fragment
     if (gpus.length < pod.gpus) return null;
     return { score: fgdScoreOf(before, fragment(nodeAfter(node, pod, gpus))), gpus };
   }
+  // One scratch copy of the node with the pod's CPU taken; each candidate GPU is taken and given back in turn.
+  const gpuLeft = Array.from(node.gpuLeft);
+  const after: ShareNodeView = { model: node.model, cpuLeft: node.cpuLeft - pod.cpu, gpuLeft, gpuTasks: node.gpuTasks };
   const tried = new Set<number>();
   let best: SharePlacement | null = null;
-  for (let i = 0; i < node.gpuLeft.length; i++) {
-    const left = node.gpuLeft[i] ?? 0;
+  for (let i = 0; i < gpuLeft.length; i++) {
+    const left = gpuLeft[i] ?? 0;
     if (left < pod.milli || tried.has(left)) continue;
     tried.add(left);
-    const score = fgdScoreOf(before, fragment(nodeAfter(node, pod, [i])));
+    gpuLeft[i] = left - pod.milli;
+    const score = fgdScoreOf(before, fragment(after));
+    gpuLeft[i] = left;
     if (best === null || score > best.score) best = { score, gpus: [i] };
   }
   return best;
+}
+
+/**
+ * `fragment` memoized per node state: nodes that carry a `version` keep their fragment until it moves, so the
+ * "before" half of every gradient is computed once per node change rather than once per request shape.
+ */
+export function memoizedFragment(fragment: (node: ShareNodeView) => number): (node: ShareNodeView) => number {
+  const memo = new WeakMap<ShareNodeView, { version: number; value: number }>();
+  return (node) => {
+    if (node.version === undefined) return fragment(node);
+    const hit = memo.get(node);
+    if (hit && hit.version === node.version) return hit.value;
+    const value = fragment(node);
+    memo.set(node, { version: node.version, value });
+    return value;
+  };
 }
 
 export function fgdPlacement(node: ShareNodeView, pod: ShareShape, typical: readonly TypicalShape[]): SharePlacement | null {
@@ -62,5 +83,6 @@ export function fgdPlacement(node: ShareNodeView, pod: ShareShape, typical: read
 }
 
 export function createFgdPolicy(context: ShareRunContext): SharePolicy {
-  return { name: 'fgd', place: (node, pod) => fgdPlacement(node, pod, context.typical) };
+  const fragment = memoizedFragment((n) => nodeFragmentation(n, context.typical));
+  return { name: 'fgd', place: (node, pod) => gradientPlacement(node, pod, fragment) };
 }

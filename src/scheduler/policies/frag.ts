@@ -10,6 +10,8 @@ export interface ShareNodeView {
   readonly gpuLeft: ArrayLike<number>;
   /** Requests running on each GPU. */
   readonly gpuTasks: ArrayLike<number>;
+  /** Moves whenever the node changes, so policies may memoize per node state; absent on scratch copies. */
+  readonly version?: number;
 }
 
 /** A request shape: CPU milli, milli-GPU per GPU, GPU count, allowed models (empty = any). */

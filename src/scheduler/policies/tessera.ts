@@ -12,7 +12,7 @@
  * cost of GPU packing (measured: full weight loses on multigpu50, half weight wins on all four traces; see
  * docs/policy.md). Score, GPU choice and rank tie-break are FGD's.
  */
-import { gradientPlacement } from './fgd.js';
+import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
 
 export const STRANDED_WEIGHT = 0.5;
@@ -49,7 +49,8 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
 }
 
 export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy {
-  return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, (n) => reachFragmentation(n, context.typical)) };
+  const fragment = memoizedFragment((n) => reachFragmentation(n, context.typical));
+  return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, fragment) };
 }
 
 /** Insertion sort: a node has at most a handful of GPUs, and this runs in the innermost loop. */
