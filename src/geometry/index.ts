@@ -1,0 +1,26 @@
+/**
+ * The GPU catalog and the MIG geometry engine (pure: no I/O, no clock). Entry points:
+ * - catalog: `resolveGpuModel`, `listGpuModels`, `wholeGpuModel`, `findProfile`
+ * - layouts: `validateLayout`, `placeGeometry`, `geometryPlacements`
+ * - engine: `planMig` (ranked plans), `planOps` (the steps of a plan), baselines `hamiV210Plan`, `hamiV29Plan`
+ */
+export type {
+  DemandMix,
+  GpuModel,
+  MigGeometry,
+  MigInstance,
+  MigOp,
+  MigPlan,
+  MigPlanKind,
+  MigProfile,
+  MigRequest,
+  MigSpec,
+  PlanOptions,
+} from './types.js';
+export { OPENB_UNKNOWN_MODEL_MEMORY_MIB } from './catalog.js';
+export { findProfile, listGpuModels, normaliseModelName, resolveGpuModel, wholeGpuModel } from './models.js';
+export { validateLayout } from './layout.js';
+export { geometryPlacements, placeGeometry, type PlacedInstance } from './geometries.js';
+export { DEFAULT_PLAN_LIMIT, planMig, planOps } from './engine.js';
+export { MAX_PLAN_SCORE } from './score.js';
+export { hamiV210Plan, hamiV29Plan } from './baselines.js';
