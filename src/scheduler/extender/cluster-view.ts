@@ -5,6 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { TESSERA_NODE, HAMI_POD } from '../../api/annotations.js';
+import type { Decision } from '../../api/decision.js';
+import { pinsGpus, shapeOf, type PodShape } from '../../api/inflight.js';
 import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
 import { TesseraError } from '../../errors.js';
 import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
@@ -47,12 +49,15 @@ export class ClusterView {
   private readonly pods = new Map<string, PodLike>();
   /** Pods this process is binding now: informer events about them wait for the bind's own outcome. */
   private readonly binding = new Set<string>();
+  /** Shapes of granted pods, by uid, computed when first needed (src/api/inflight.ts). */
+  private readonly shapes = new Map<string, PodShape>();
 
   constructor(private readonly options: ClusterViewOptions) {
     this.state = new ClusterState([], options.migPlanner ? { migPlanner: options.migPlanner } : {});
     this.book = new Reservations<Allocation>({
       apply: (r) => this.applyGrant(r),
       release: (r) => {
+        this.shapes.delete(r.podUid);
         // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
         if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
       },
@@ -75,6 +80,33 @@ export class ClusterView {
 
   isBinding(podUid: string): boolean {
     return this.binding.has(podUid);
+  }
+
+  /** The in-flight shape of a decision for a pod with these annotations (see src/api/inflight.ts). */
+  shapeOf(decision: Decision, annotations: Readonly<Record<string, string>> | undefined): PodShape {
+    const gpus = this.state.node(decision.node)?.gpus ?? [];
+    return shapeOf(decision, { modelOf: (uuid) => gpus.find((g) => g.uuid === uuid)?.model, pinned: pinsGpus(annotations) });
+  }
+
+  /** Shapes of the pods in flight on `node` (granted, not yet confirmed allocated), other than `exceptUid`. */
+  inFlightShapes(node: string, exceptUid?: string): PodShape[] {
+    const out: PodShape[] = [];
+    for (const r of this.book.onNode(node)) {
+      if (r.phase !== 'reserved' || r.podUid === exceptUid) continue;
+      let shape = this.shapes.get(r.podUid);
+      if (!shape) {
+        shape = this.shapeOf(r.decision, this.pod(r.decision.pod.namespace, r.decision.pod.name)?.metadata?.annotations);
+        this.shapes.set(r.podUid, shape);
+      }
+      out.push(shape);
+    }
+    return out;
+  }
+
+  /** True when some pod is in flight on `node`. */
+  hasInFlight(node: string): boolean {
+    for (const r of this.book.onNode(node)) if (r.phase === 'reserved') return true;
+    return false;
   }
 
   /** The pod as last seen by the informer (bind reads it from here rather than from the API). */

@@ -5,10 +5,11 @@
  */
 import type { Logger } from 'pino';
 import type { Decision } from '../../api/decision.js';
+import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
 import { signDecision } from '../../api/signing.js';
 import { TesseraError } from '../../errors.js';
 import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
-import { decide, parsePodRequest, reasonText, schedule, type NodeFit, type PodRequest, type RequestConfig } from '../core/index.js';
+import { allocationOf, decide, parsePodRequest, reasonText, schedule, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
@@ -91,17 +92,38 @@ export class Extender implements ExtenderService {
     const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context });
     const scores = new Map<string, { version: number; score: number }>();
     const fit: string[] = [];
+    const failed: Record<string, string> = {};
+    const unresolvable: Record<string, string> = {};
     for (const r of result.ranked) {
+      const waits = this.inFlightConflict(request, args.pod.metadata.annotations, r);
+      if (waits) {
+        // Unschedulable for now, on this node and for this shape only: the node stays open to other shapes.
+        failed[r.node] = waits;
+        continue;
+      }
       fit.push(r.node);
       scores.set(r.node, { version: view.state.node(r.node)?.version ?? -1, score: r.score });
     }
-    const failed: Record<string, string> = {};
-    const unresolvable: Record<string, string> = {};
     for (const f of result.failed) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: result.failed.length }, 'filter');
     this.cycles.set(request.pod.uid, { request, scores });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return filterReply(args, fit, failed, unresolvable);
+  }
+
+  /** Why the pod may not be in flight on the ranked node now, or undefined when it may (src/api/inflight.ts). */
+  private inFlightConflict(request: PodRequest, annotations: Record<string, string> | undefined, ranked: RankedNode): string | undefined {
+    const { view } = this.o;
+    if (!view.hasInFlight(ranked.node)) return undefined;
+    const allocation = allocationOf(view.state, request, ranked.placement);
+    return allocation.ok ? this.joinConflict(allocation.value, annotations) : reasonText(allocation.error);
+  }
+
+  private joinConflict(allocation: Allocation, annotations: Record<string, string> | undefined): string | undefined {
+    const { view } = this.o;
+    const shape = view.shapeOf(decisionOf(allocation, ''), annotations);
+    const verdict = mayJoinInFlight(view.inFlightShapes(allocation.node, allocation.pod.uid), shape);
+    return verdict.join ? undefined : describeInFlightConflict(verdict.conflict);
   }
 
   async prioritize(args: FilterArgs): Promise<HostScore[]> {
@@ -168,6 +190,8 @@ export class Extender implements ExtenderService {
     const request = this.cycles.get(ref.uid)?.request ?? this.request(pod);
     const decided = decide(view.state, request, node, this.o.policy, this.o.context);
     if (!decided.ok) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod: ${fitText(decided.error)}`, { field: 'Node' });
+    const waits = this.joinConflict(decided.value, pod.metadata?.annotations);
+    if (waits) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod now: ${waits}`, { field: 'Node' });
     const decision = signDecision(decisionOf(decided.value, new Date(this.o.now()).toISOString()), this.o.key);
     view.book.hold({ podUid: ref.uid, node, decision, allocation: decided.value, phase: 'reserved', since: this.o.now() });
     return decision;

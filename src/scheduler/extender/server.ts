@@ -5,7 +5,7 @@
  * errors are ignored by kube-scheduler), the webhook answers 400.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../../errors.js';
@@ -40,7 +40,7 @@ export type ExtenderServer = FastifyInstance<RawServerDefault, IncomingMessage, 
 
 export function buildServer(options: ServerOptions): ExtenderServer {
   const { service, log } = options;
-  const app = Fastify({ loggerInstance: log, bodyLimit: BODY_LIMIT, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: log, bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) });
 
   function logFailure(route: string, error: unknown): void {
     if (error instanceof TesseraError) log.warn({ route, code: error.code, field: error.field }, error.message);

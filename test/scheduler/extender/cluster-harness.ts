@@ -1,0 +1,51 @@
+/** An extender started against the embedded cluster exactly as `tessera scheduler` starts it, for tests. */
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import type { EmbeddedCluster } from '../../../src/cluster/index.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
+import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { DEFAULT_CONFIG, type ExtenderConfig } from '../../../src/scheduler/extender/config.js';
+import { startExtender, type RunningExtender, type StartExtenderOptions } from '../../../src/scheduler/extender/service.js';
+import { silentLog } from './harness.js';
+
+export function testConfig(overrides: Partial<ExtenderConfig> = {}, leaderElection: Partial<ExtenderConfig['leaderElection']> = { enabled: false }): ExtenderConfig {
+  return { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, syncWaitSeconds: 5, ...overrides, leaderElection: { ...DEFAULT_CONFIG.leaderElection, ...leaderElection } };
+}
+
+export function startTestExtender(cluster: EmbeddedCluster, key: Buffer, config: ExtenderConfig = testConfig(), extra: Partial<StartExtenderOptions> = {}): Promise<RunningExtender> {
+  return startExtender({ config, kubeConfig: cluster.kubeConfig(), signingKey: key, requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog, ...extra });
+}
+
+export const newKey = (): Buffer => randomBytes(32);
+
+export async function postJson(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
+}
+
+/** Polls until `check` holds (informers deliver asynchronously); fails with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => T | Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)?.slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Filter, prioritize and bind one pod the way kube-scheduler does, binding on the best-scored node. */
+export async function schedulePod(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
+  const filter = (await postJson(`${extender.url}/filter`, { Pod: pod, Nodes: null, NodeNames: nodeNames })).json as { NodeNames: string[] | null; Error: string };
+  if (filter.Error) return { error: filter.Error };
+  const fit = filter.NodeNames ?? [];
+  if (fit.length === 0) return { error: 'no node fits' };
+  const scores = (await postJson(`${extender.url}/prioritize`, { Pod: pod, Nodes: null, NodeNames: fit })).json as Array<{ Host: string; Score: number }>;
+  const best = [...scores].sort((a, b) => b.Score - a.Score || (a.Host < b.Host ? -1 : 1))[0]?.Host ?? '';
+  const bind = (await postJson(`${extender.url}/bind`, { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: best })).json as { Error: string };
+  return { node: best, error: bind.Error };
+}
+
+export function coreApi(cluster: EmbeddedCluster): CoreV1Api {
+  return cluster.kubeConfig().makeApiClient(CoreV1Api);
+}
