@@ -19,7 +19,8 @@ export interface GfdMigProfile {
   /** Profile name (`1g.10gb`, `1g.10gb+me`). */
   name: string;
   memoryMiB: number;
-  multiprocessors: number;
+  /** Null when unknown: the `multiprocessors` label is then left out. */
+  multiprocessors: number | null;
   /** GPU-instance (memory) slices and compute-instance slices the profile spans. */
   giSlices: number;
   ciSlices: number;
@@ -63,7 +64,7 @@ function singleStrategyLabels(gpus: GfdGpu[]): Record<string, string> {
     [`${GFD_PREFIX}gpu.product`]: `${labelValue(first.product)}-MIG-${profile.name}`,
     [`${GFD_PREFIX}gpu.count`]: String(gpus.reduce((n, g) => n + g.migInstances.length, 0)),
     [`${GFD_PREFIX}gpu.memory`]: String(profile.memoryMiB),
-    [`${GFD_PREFIX}gpu.multiprocessors`]: String(profile.multiprocessors),
+    ...(profile.multiprocessors === null ? {} : { [`${GFD_PREFIX}gpu.multiprocessors`]: String(profile.multiprocessors) }),
     [`${GFD_PREFIX}gpu.slices.gi`]: String(profile.giSlices),
     [`${GFD_PREFIX}gpu.slices.ci`]: String(profile.ciSlices),
   };
@@ -81,7 +82,7 @@ function mixedProfileLabels(gpus: GfdGpu[]): Record<string, string> {
     const key = `${GFD_PREFIX}mig-${migResourceSuffix(name)}`;
     labels[`${key}.count`] = String(count);
     labels[`${key}.memory`] = String(profile.memoryMiB);
-    labels[`${key}.multiprocessors`] = String(profile.multiprocessors);
+    if (profile.multiprocessors !== null) labels[`${key}.multiprocessors`] = String(profile.multiprocessors);
     labels[`${key}.slices.gi`] = String(profile.giSlices);
     labels[`${key}.slices.ci`] = String(profile.ciSlices);
   }

@@ -1,0 +1,173 @@
+/**
+ * The scheduler's view of the GPUs as Prometheus series: HAMi's scheduler metric names (so HAMi dashboards keep
+ * working) and Tessera's own gauges. Pure: `collectSchedulerView(view)` turns node inventories
+ * (`tessera.io/node-inventory`) and pod decisions (`tessera.io/decision`) into samples. The exporter feeds it from
+ * informers; the extender can register it on its own registry with `registerSchedulerView` (registry.ts).
+ */
+import type { BindPhase } from '../api/annotations.js';
+import type { Decision } from '../api/decision.js';
+import type { InventoryGpu, NodeInventory } from '../api/inventory.js';
+import type { MigProfileLookup } from '../fakeoperator/profiles.js';
+import { SampleSet, type MetricFamily, type Samples } from './samples.js';
+
+/** A bound pod as the scheduler sees it: its decision and where its bind stands. */
+export interface ViewPod {
+  decision: Decision;
+  bindPhase: BindPhase | null;
+}
+
+export interface SchedulerView {
+  nodes: readonly NodeInventory[];
+  pods: readonly ViewPod[];
+}
+
+export interface SchedulerViewOptions {
+  /** MIG profile facts (placement sizes) by GPU model, from the catalog. */
+  profiles: MigProfileLookup;
+  /** Also emit HAMi's pre-2.5 `nodeGPUMigInstance{nodeid,deviceuuid,deviceidx,migname}` (0 idle, 1 used). */
+  legacyMigMetric?: boolean;
+}
+
+const MIB = 1024 * 1024;
+/** HAMi wraps every scheduler series in this constant label; dashboards filter on it. */
+const ZONE = { zone: 'vGPU' } as const;
+
+const GPU = ['zone', 'node', 'device_uuid', 'device_index', 'device_type'] as const;
+
+export const SCHEDULER_VIEW_FAMILIES = {
+  memoryAllocated: { name: 'hami_gpu_memory_allocated_bytes', help: 'Device memory allocated for a certain GPU.', labelNames: [...GPU, 'device_cores'] },
+  coreAllocated: { name: 'hami_gpu_core_allocated_ratio', help: 'Device cores allocated for a certain GPU (percent of its SMs).', labelNames: GPU },
+  sharedCount: { name: 'hami_gpu_shared_count', help: 'Number of containers sharing this GPU.', labelNames: GPU },
+  overview: {
+    name: 'hami_node_gpu_overview',
+    help: 'GPU overview on a certain node: memory allocated, with the device capacity as labels (device_memory_limit in MiB).',
+    labelNames: [...GPU, 'device_cores', 'device_memory_limit'],
+  },
+  vgpuMemory: {
+    name: 'hami_vgpu_memory_allocated_bytes',
+    help: 'vGPU memory allocated to a container.',
+    labelNames: ['zone', 'namespace', 'node', 'pod', 'container_index', 'device_uuid'],
+  },
+  migInstance: {
+    name: 'hami_node_gpu_mig_instance_info',
+    help: 'MIG instances that exist, with identity and placement (always 1).',
+    labelNames: ['zone', 'node', 'device_uuid', 'device_index', 'mig_uuid', 'profile', 'gpu_instance_id', 'compute_instance_id', 'placement_start', 'placement_size'],
+  },
+  legacyMigInstance: {
+    name: 'nodeGPUMigInstance',
+    help: 'MIG instances on a GPU (HAMi legacy name): 1 in use, 0 idle.',
+    labelNames: ['zone', 'nodeid', 'deviceuuid', 'deviceidx', 'migname'],
+  },
+  inFlight: { name: 'tessera_pods_in_flight', help: 'Pods bound by the scheduler whose device plugin has not confirmed yet.', labelNames: ['node'] },
+  fragmentation: {
+    name: 'tessera_gpu_fragmentation_ratio',
+    help: 'Share of the node\'s free GPU memory that sits on partly used GPUs (free memory no whole-GPU request can use).',
+    labelNames: ['node'],
+  },
+  migUnused: { name: 'tessera_mig_instances_idle', help: 'MIG instances that exist but no pod uses.', labelNames: ['node'] },
+} as const satisfies Record<string, MetricFamily>;
+
+interface GpuUse {
+  memoryMiB: number;
+  cores: number;
+  containers: number;
+  /** `<profile>@<start>` of the MIG instances pods use on this GPU. */
+  migInUse: Set<string>;
+}
+
+const migKey = (profile: string, start: number): string => `${profile}@${start}`;
+
+/** Live pods' use of each GPU, by GPU UUID; failed binds hold nothing. */
+function gpuUse(pods: readonly ViewPod[]): Map<string, GpuUse> {
+  const use = new Map<string, GpuUse>();
+  for (const pod of pods) {
+    if (pod.bindPhase === 'failed') continue;
+    for (const container of pod.decision.containers) {
+      for (const device of container.devices) {
+        const entry = use.get(device.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0, migInUse: new Set<string>() };
+        entry.memoryMiB += device.memoryMiB;
+        entry.cores += device.cores;
+        entry.containers += 1;
+        if (device.mig) entry.migInUse.add(migKey(device.mig.profile, device.mig.start));
+        use.set(device.uuid, entry);
+      }
+    }
+  }
+  return use;
+}
+
+/**
+ * Fragmentation of one node: free memory on GPUs that hold something, over all free memory.
+ * Details: sum over partly used GPUs of (memory - allocated) / sum over all GPUs of (memory - allocated); 0 when
+ * nothing is free. 0 means every free MiB sits on an empty GPU; 1 means none does.
+ */
+export function fragmentation(gpus: readonly InventoryGpu[], use: ReadonlyMap<string, GpuUse>): number {
+  let free = 0;
+  let stranded = 0;
+  for (const gpu of gpus) {
+    const allocated = use.get(gpu.uuid)?.memoryMiB ?? 0;
+    const left = Math.max(0, gpu.memoryMiB - allocated);
+    free += left;
+    if (allocated > 0) stranded += left;
+  }
+  return free === 0 ? 0 : stranded / free;
+}
+
+/** Every scheduler-view series for the cluster. */
+export function collectSchedulerView(view: SchedulerView, options: SchedulerViewOptions): Samples {
+  const set = new SampleSet();
+  const F = SCHEDULER_VIEW_FAMILIES;
+  const use = gpuUse(view.pods);
+  for (const inventory of view.nodes) {
+    const node = inventory.node;
+    let idleInstances = 0;
+    for (const gpu of inventory.gpus) {
+      const used = use.get(gpu.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0, migInUse: new Set<string>() };
+      const labels = { ...ZONE, node, device_uuid: gpu.uuid, device_index: String(gpu.index), device_type: gpu.model };
+      set.add(F.memoryAllocated, { ...labels, device_cores: String(gpu.coreUnits) }, used.memoryMiB * MIB);
+      set.add(F.coreAllocated, labels, used.cores);
+      set.add(F.sharedCount, labels, used.containers);
+      set.add(F.overview, { ...labels, device_cores: String(gpu.coreUnits), device_memory_limit: String(gpu.memoryMiB) }, used.memoryMiB * MIB);
+      for (const instance of gpu.mig.instances) {
+        const inUse = used.migInUse.has(migKey(instance.profile, instance.start));
+        if (!inUse) idleInstances++;
+        set.add(
+          F.migInstance,
+          {
+            ...ZONE,
+            node,
+            device_uuid: gpu.uuid,
+            device_index: String(gpu.index),
+            mig_uuid: instance.migDeviceUuid,
+            profile: instance.profile,
+            gpu_instance_id: String(instance.gpuInstanceId),
+            compute_instance_id: '0',
+            placement_start: String(instance.start),
+            placement_size: String(options.profiles(gpu.model, instance.profile)?.memorySlices ?? ''),
+          },
+          1,
+        );
+        if (options.legacyMigMetric) {
+          set.add(F.legacyMigInstance, { ...ZONE, nodeid: node, deviceuuid: gpu.uuid, deviceidx: String(gpu.index), migname: instance.profile }, inUse ? 1 : 0);
+        }
+      }
+    }
+    set.add(F.fragmentation, { node }, fragmentation(inventory.gpus, use));
+    set.add(F.migUnused, { node }, idleInstances);
+    set.add(F.inFlight, { node }, view.pods.filter((p) => p.decision.node === node && p.bindPhase === 'allocating').length);
+  }
+  for (const pod of view.pods) {
+    if (pod.bindPhase === 'failed') continue;
+    const { namespace, name } = pod.decision.pod;
+    pod.decision.containers.forEach((container, index) => {
+      for (const device of container.devices) {
+        set.add(
+          F.vgpuMemory,
+          { ...ZONE, namespace, node: pod.decision.node, pod: name, container_index: String(index), device_uuid: device.uuid },
+          device.memoryMiB * MIB,
+        );
+      }
+    });
+  }
+  return set.samples();
+}

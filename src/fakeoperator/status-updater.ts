@@ -1,0 +1,278 @@
+/**
+ * `tessera status-updater`: keeps each fake GPU node's topology ConfigMap and labels in step with the cluster.
+ * Watches nodes, pods and the topology ConfigMaps; on a change marks the affected nodes dirty; one worker takes
+ * dirty nodes one at a time: pure decision (`reconcileNode`, `nodeLabels`), then the writes (ConfigMap, node
+ * labels). A utilization schedule re-marks its node when its value is due to change.
+ */
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { TesseraError } from '../errors.js';
+import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
+import { watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
+import { labelPatch, nodeLabels } from './node-labels.js';
+import type { MigProfileLookup } from './profiles.js';
+import { reconcileNode, type PodFacts } from './reconcile.js';
+import { configMapNode, TopologyStore } from './topology-store.js';
+import {
+  NODE_TOPOLOGY_LABEL,
+  TOPOLOGY_CONFIGMAP,
+  TOPOLOGY_KEY,
+  nodeFromPool,
+  nodeTopologyConfigMapName,
+  parseNodeTopology,
+  renderClusterTopology,
+  renderNodeTopology,
+  type ConfigMapData,
+  type NodeTopology,
+} from './topology.js';
+
+/** Marks ConfigMaps the status updater created from a pool, so it deletes them with their node. */
+export const POOL_LABEL = 'tessera.io/node-pool';
+const COMPONENT = 'tessera-status-updater';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface StatusUpdaterOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of the topology ConfigMaps. */
+  namespace: string;
+  log: Logger;
+  profiles: MigProfileLookup;
+  now?: () => number;
+}
+
+export interface StatusUpdater {
+  /** Resolves once the watches have listed everything. */
+  readonly synced: Promise<void>;
+  /** Resolves when no node is waiting to be reconciled (for tests and orderly shutdown). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const timeOf = (value: Date | string | undefined): number | null => {
+  if (value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+};
+
+function podFacts(pod: V1Pod): PodFacts {
+  const running = pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
+  return {
+    uid: pod.metadata?.uid ?? '',
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    containers: (pod.spec?.containers ?? []).map((c) => c.name),
+    annotations: pod.metadata?.annotations ?? {},
+    runningSinceMs: running ? (timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp) ?? 0) : null,
+  };
+}
+
+export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater {
+  const { kubeConfig, namespace, log, profiles } = options;
+  const now = options.now ?? Date.now;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const store = new TopologyStore();
+  /** ConfigMaps whose latest version was refused: never overwritten until fixed, so the edit stays visible. */
+  const refused = new Set<string>();
+  const dirty = new Set<string>();
+  let clusterDirty = false;
+  const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+  let working: Promise<void> = Promise.resolve();
+  let draining = false;
+
+  const watch: ClusterWatch = watchCluster({ kubeConfig, namespace, log, onChange });
+
+  function onChange(change: WatchedObject, deleted: boolean): void {
+    if (change.kind === 'configmap') {
+      const name = change.object.metadata?.name ?? '';
+      const node = configMapNode(name);
+      if (node === undefined) return;
+      if (deleted) {
+        store.remove(name);
+        refused.delete(name);
+      } else {
+        const result = store.apply(name, change.object.data ?? {});
+        if (result.ok) refused.delete(name);
+        else void refuse(change.object, result.error);
+      }
+      if (node === null) clusterDirty = true;
+      else dirty.add(node);
+    } else if (change.kind === 'node') {
+      dirty.add(change.object.metadata?.name ?? '');
+    } else {
+      const node = change.object.spec?.nodeName;
+      if (node) dirty.add(node);
+    }
+    schedule();
+  }
+
+  async function refuse(cm: V1ConfigMap, error: TesseraError): Promise<void> {
+    const name = cm.metadata?.name ?? '';
+    refused.add(name);
+    log.error({ configMap: `${namespace}/${name}`, field: error.field, code: error.code, err: error.message }, 'topology refused; the previous topology stays in force');
+    const stamp = new Date(now());
+    try {
+      await core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${name}.`, namespace },
+          involvedObject: { kind: 'ConfigMap', namespace, name, uid: cm.metadata?.uid ?? '', apiVersion: 'v1' },
+          reason: 'InvalidTopology',
+          message: `${error.message} (the previous topology stays in force)`,
+          type: 'Warning',
+          source: { component: COMPONENT },
+          firstTimestamp: stamp,
+          lastTimestamp: stamp,
+          count: 1,
+        },
+      });
+    } catch (cause) {
+      log.warn({ err: cause, configMap: name }, 'could not record the InvalidTopology event');
+    }
+  }
+
+  function schedule(): void {
+    if (stopped || draining) return;
+    draining = true;
+    working = working.then(drain).finally(() => (draining = false));
+  }
+
+  async function drain(): Promise<void> {
+    await watch.synced;
+    // Let a burst of watch events settle into one pass.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (!stopped && (clusterDirty || dirty.size > 0)) {
+      if (clusterDirty) {
+        clusterDirty = false;
+        await reconcileCluster();
+      }
+      const nodes = [...dirty];
+      dirty.clear();
+      for (const node of nodes) {
+        try {
+          await reconcile(node);
+        } catch (error) {
+          log.error({ err: error, node }, 'reconcile failed; will retry on the next change');
+        }
+      }
+    }
+  }
+
+  /** Pools changed, or a seeds'-format topology arrived: give every node its ConfigMap, newer format. */
+  async function reconcileCluster(): Promise<void> {
+    const topology = store.topology();
+    if (store.clusterIsLegacy() && !refused.has(TOPOLOGY_CONFIGMAP)) {
+      for (const [node, data] of Object.entries(topology.nodes)) {
+        if (!store.hasNodeConfigMap(node)) await writeNodeConfigMap(node, data, null);
+      }
+      await writeConfigMap(TOPOLOGY_CONFIGMAP, renderClusterTopology(topology), {});
+      log.info({ nodes: Object.keys(topology.nodes).length }, "converted the seeds' topology to the newer format");
+    }
+    for (const node of watch.nodes()) dirty.add(node.metadata?.name ?? '');
+  }
+
+  async function writeConfigMap(name: string, data: ConfigMapData, labels: Record<string, string>): Promise<void> {
+    await readModifyWrite(
+      async () => {
+        try {
+          return await core.readNamespacedConfigMap({ name, namespace });
+        } catch (error) {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        }
+      },
+      async (current) => {
+        if (!current) return core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace, labels }, data } });
+        if (current.data?.[TOPOLOGY_KEY] === data[TOPOLOGY_KEY]) return current;
+        return core.replaceNamespacedConfigMap({ name, namespace, body: { ...current, metadata: { ...current.metadata, labels: { ...current.metadata?.labels, ...labels } }, data } });
+      },
+    );
+  }
+
+  function writeNodeConfigMap(node: string, topology: NodeTopology, pool: string | null): Promise<void> {
+    return writeConfigMap(nodeTopologyConfigMapName(node), renderNodeTopology(topology), { [NODE_TOPOLOGY_LABEL]: node, ...(pool ? { [POOL_LABEL]: pool } : {}) });
+  }
+
+  async function deletePoolConfigMap(node: string): Promise<void> {
+    const cm = watch.configMaps().find((c) => c.metadata?.name === nodeTopologyConfigMapName(node));
+    if (!cm?.metadata?.labels?.[POOL_LABEL]) return;
+    try {
+      await withRetry(() => core.deleteNamespacedConfigMap({ name: nodeTopologyConfigMapName(node), namespace }));
+      log.info({ node }, 'node gone; deleted its pool topology');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async function reconcile(name: string): Promise<void> {
+    const node: V1Node | undefined = watch.nodes().find((n) => n.metadata?.name === name);
+    if (!node) return deletePoolConfigMap(name);
+    const topology = store.topology();
+    const pool = node.metadata?.labels?.[topology.nodePoolLabelKey];
+    let base = store.node(name);
+    if (!base) {
+      const spec = pool === undefined ? undefined : topology.nodePools[pool];
+      if (!spec) return; // not a fake GPU node
+      base = nodeFromPool(name, spec);
+      log.info({ node: name, pool }, 'pool node: creating its topology');
+    }
+    const pods = watch.pods().filter((p) => p.spec?.nodeName === name).map(podFacts);
+    const result = reconcileNode({
+      base,
+      node: { name, labels: node.metadata?.labels ?? {}, annotations: node.metadata?.annotations ?? {} },
+      pods,
+      nowMs: now(),
+      profiles,
+    });
+    for (const problem of result.problems) log.warn({ node: name, field: problem.field, err: problem.message }, 'ignored input');
+    scheduleWake(name, result.nextChangeMs);
+
+    const cmName = nodeTopologyConfigMapName(name);
+    const rendered = renderNodeTopology(result.topology);
+    const check = parseNodeTopology(name, rendered, topology.migStrategy);
+    if (!check.ok) {
+      log.error({ node: name, err: check.error.message }, 'reconciled topology does not validate; keeping the previous one');
+      return;
+    }
+    if (!refused.has(cmName)) {
+      const current = watch.configMaps().find((c) => c.metadata?.name === cmName);
+      if (current?.data?.[TOPOLOGY_KEY] !== rendered[TOPOLOGY_KEY]) await writeNodeConfigMap(name, result.topology, store.hasNodeConfigMap(name) ? null : (pool ?? null));
+    }
+    const patch = labelPatch(node.metadata?.labels ?? {}, nodeLabels(result.topology, profiles));
+    if (patch) {
+      await withRetry(() => core.patchNode({ name, body: { metadata: { labels: patch } } }, mergePatch));
+    }
+  }
+
+  function scheduleWake(node: string, inMs: number | null): void {
+    clearTimeout(timers.get(node));
+    timers.delete(node);
+    if (inMs === null || stopped) return;
+    // Timers beyond ~24 days overflow; a schedule that far out is re-armed by any change before then.
+    const timer = setTimeout(() => {
+      timers.delete(node);
+      dirty.add(node);
+      schedule();
+    }, Math.min(inMs + 1, 2 ** 31 - 1));
+    timer.unref();
+    timers.set(node, timer);
+  }
+
+  return {
+    synced: watch.synced,
+    async idle() {
+      await watch.synced;
+      while (draining || dirty.size > 0 || clusterDirty) {
+        if (!draining) schedule();
+        await working;
+      }
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
+      await watch.stop();
+      await working.catch(() => undefined);
+    },
+  };
+}
