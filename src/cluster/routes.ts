@@ -1,4 +1,5 @@
 /** Turns a request path into what it addresses: a discovery document or a resource (type, namespace, name, subresource). Pure. */
+import { openApiDocument, openApiIndex } from './openapi.js';
 import { apiGroup, apiGroups, findType, resourceList, type ResourceType } from './resources.js';
 import { KubeStatusError, notFound } from './status.js';
 
@@ -26,6 +27,10 @@ export function route(path: string): Route {
   const [root, ...rest] = segments;
   if (root === 'version' && rest.length === 0) return { kind: 'document', body: SERVER_VERSION };
   if ((root === 'healthz' || root === 'livez' || root === 'readyz') && rest.length === 0) return { kind: 'document', body: 'ok' };
+  if (root === 'openapi' && rest[0] === 'v3') {
+    const body = rest.length === 1 ? openApiIndex() : openApiDocument(rest.slice(1).join('/'));
+    if (body) return { kind: 'document', body };
+  }
   if (root === 'api') {
     if (rest.length === 0) return { kind: 'document', body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] } };
     if (rest[0] !== 'v1') throw notFoundPath(path);

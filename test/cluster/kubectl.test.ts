@@ -1,0 +1,95 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedCluster } from '../../src/cluster/index.js';
+
+const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+const hasKubectl = existsSync(KUBECTL);
+if (!hasKubectl) console.warn(`skipping kubectl tests: ${KUBECTL} not found (CI installs Debian's kubernetes-client; set KUBECTL to another path)`);
+
+const run = promisify(execFile);
+
+const MANIFEST = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: main
+    image: nginx:1
+    env: [{name: MODE, value: "one"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {level: "1"}
+`;
+
+describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
+  let cluster: EmbeddedCluster;
+  let dir: string;
+  let kubeconfig: string;
+  const kubectl = async (...args: string[]): Promise<string> =>
+    (await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 })).stdout;
+
+  beforeAll(async () => {
+    cluster = await EmbeddedCluster.start();
+    dir = mkdtempSync(join(tmpdir(), 'tessera-kubectl-'));
+    kubeconfig = join(dir, 'kubeconfig');
+    await cluster.writeKubeconfig(kubeconfig);
+  });
+  afterAll(async () => {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies a manifest, then re-applies a change as a strategic merge patch', async () => {
+    const file = join(dir, 'manifest.yaml');
+    writeFileSync(file, MANIFEST);
+    expect(await kubectl('apply', '-f', file)).toMatch(/pod\/web created[\s\S]*configmap\/settings created/);
+    writeFileSync(file, MANIFEST.replace('value: "one"', 'value: "two"'));
+    expect(await kubectl('apply', '-f', file)).toMatch(/pod\/web configured[\s\S]*configmap\/settings unchanged/);
+    const pod = JSON.parse(await kubectl('get', 'pod', 'web', '-o', 'json')) as { spec: { containers: { env: unknown[] }[] } };
+    expect(pod.spec.containers[0]?.env).toEqual([{ name: 'MODE', value: 'two' }]);
+  });
+
+  it('labels, annotates and patches with all three patch types', async () => {
+    await kubectl('label', 'pod', 'web', 'tier=gpu');
+    await kubectl('annotate', 'pod', 'web', 'owner=team-a');
+    await kubectl('patch', 'pod', 'web', '--type=merge', '-p', '{"metadata":{"labels":{"merge":"yes"}}}');
+    await kubectl('patch', 'pod', 'web', '--type=json', '-p', '[{"op":"add","path":"/metadata/labels/json","value":"yes"}]');
+    await kubectl('patch', 'pod', 'web', '--type=strategic', '-p', '{"spec":{"containers":[{"name":"main","image":"nginx:2"}]}}');
+    const pod = JSON.parse(await kubectl('get', 'pod', 'web', '-o', 'json')) as {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: { containers: { name: string; image: string; env: unknown[] }[] };
+    };
+    expect(pod.metadata.labels).toEqual({ app: 'web', tier: 'gpu', merge: 'yes', json: 'yes' });
+    expect(pod.metadata.annotations.owner).toBe('team-a');
+    expect(pod.spec.containers).toEqual([{ name: 'main', image: 'nginx:2', env: [{ name: 'MODE', value: 'two' }] }]);
+  });
+
+  it('get -w sees a change', async () => {
+    const watcher = spawn(KUBECTL, ['--kubeconfig', kubeconfig, 'get', 'configmaps', '-w', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    watcher.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      for (let i = 0; i < 200 && !out.includes('configmap/settings'); i++) await new Promise((r) => setTimeout(r, 25));
+      const late = join(dir, 'late.yaml');
+      writeFileSync(late, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late}\ndata: {a: "1"}\n');
+      await kubectl('apply', '-f', late);
+      for (let i = 0; i < 200 && !out.includes('configmap/late'); i++) await new Promise((r) => setTimeout(r, 25));
+    } finally {
+      watcher.kill('SIGTERM');
+    }
+    expect(out).toContain('configmap/late');
+  });
+
+  it('deletes and then reports NotFound', async () => {
+    expect(await kubectl('delete', 'pod', 'web')).toContain('pod "web" deleted');
+    await expect(kubectl('get', 'pod', 'web')).rejects.toThrow(/NotFound|not found/);
+  });
+});
