@@ -6,8 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BenchResult, BenchSuite } from './harness.js';
+import { allocatorBench } from './allocator.bench.js';
+import { simulatorSuite } from './simulator.bench.js';
 
-const SUITES: BenchSuite[] = [];
+const SUITES: BenchSuite[] = [
+  allocatorBench,
+  simulatorSuite,
+];
 
 function format(value: number | undefined, digits: number): string {
   return value === undefined || Number.isNaN(value) ? '' : value.toFixed(digits);

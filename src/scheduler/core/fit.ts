@@ -1,23 +1,70 @@
 /**
- * Whether a pod fits one node, and if so which devices the policy picks there. Node-wide checks come first and
- * cost O(1) (mode, CPU, memory, the node's largest free GPU memory and cores); only nodes that pass visit their
- * GPUs. Outcomes follow kube-scheduler: `unresolvable` when no pod leaving the node could help.
+ * Whether a pod fits one node, and which devices the policy would pick there. The per-pod work is done once per
+ * decision (`prepare`, kube-scheduler's PreFilter); per node, the O(1) checks come first (mode, CPU, memory, the
+ * node's largest free GPU memory and cores, GPUs with a free slot), then an allocation-free scan of the GPUs.
+ * Device choice runs only when something reads the placement: policies that score on the totals a pod adds
+ * (`Fitting.added`) never pay for it on nodes that are not chosen. Outcomes follow kube-scheduler:
+ * `unresolvable` when no pod leaving the node could help.
  */
 import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
-import type { GpuState, NodeState } from './state.js';
-import type { DeviceOption, NodePlacement } from './view.js';
+import { largestOf, type GpuState, type NodeState } from './state.js';
+import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
 import type { GpuDemand, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
+
+/** A node the pod fits: what it would add, and the devices (chosen on first read). */
+export interface Fitting {
+  readonly added: GpuTotals;
+  placement(): NodePlacement;
+}
 
 export interface FitResult {
   readonly fit: NodeFit;
-  readonly placement: NodePlacement | null;
+  readonly fitting: Fitting | null;
 }
 
-const failed = (node: string, outcome: NodeFit['outcome'], reason: Reason): FitResult => ({
-  fit: { node, outcome, reasons: [reason] },
-  placement: null,
-});
+/** What `fitNode` reads about the pod, computed once per decision. */
+export interface PreparedRequest {
+  readonly request: PodRequest;
+  readonly policy: Policy;
+  readonly context: RunContext;
+  readonly gpuDirection: PackingDirection;
+  readonly planner: MigPlanner | undefined;
+  /** Per app container, its GPU demand or null. */
+  readonly demands: readonly (GpuDemand | null)[];
+  readonly gpuPod: boolean;
+  /** The demand when exactly one container asks for GPUs (the common case, checked without simulation). */
+  readonly single: GpuDemand | null;
+  readonly filtered: boolean;
+  /** Whether failures keep their reasons (false: one shared record, no garbage). */
+  readonly explain: boolean;
+  /** Identifies what the GPU verdict depends on: the demands and the filters. */
+  readonly shapeKey: string;
+}
+
+export function prepare(request: PodRequest, policy: Policy, context: RunContext, planner: MigPlanner | undefined, explain: boolean): PreparedRequest {
+  const demands = request.containers.map((c) => c.gpu);
+  const withGpu = demands.filter((d): d is GpuDemand => d !== null);
+  return {
+    request,
+    policy,
+    context,
+    gpuDirection: request.gpuPolicy ?? context.gpuPolicy,
+    planner,
+    demands,
+    gpuPod: withGpu.length > 0,
+    single: withGpu.length === 1 ? (withGpu[0] ?? null) : null,
+    filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
+    explain,
+    shapeKey: JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids]),
+  };
+}
+
+const UNEXPLAINED: NodeFit = { node: '', outcome: 'unschedulable', reasons: [] };
+
+function failed(p: PreparedRequest, node: string, outcome: NodeFit['outcome'], reason: Reason): FitResult {
+  return { fit: p.explain ? { node, outcome, reasons: [reason] } : UNEXPLAINED, fitting: null };
+}
 
 /** Memory one vGPU takes on `gpu`: absolute, or a percentage of what the GPU offers (rounded down, as HAMi). */
 export function memoryNeed(demand: GpuDemand, gpu: { memoryMiB: number }): number {
@@ -32,9 +79,6 @@ export function gpuAllowed(request: PodRequest, gpu: GpuState): boolean {
   if (request.useGpuUuids.length > 0 && !request.useGpuUuids.includes(gpu.uuid)) return false;
   return !request.noUseGpuUuids.includes(gpu.uuid);
 }
-
-const hasFilters = (r: PodRequest): boolean =>
-  r.useGpuTypes.length + r.noUseGpuTypes.length + r.useGpuUuids.length + r.noUseGpuUuids.length > 0;
 
 /** Use added on one GPU by earlier picks of the same pod. */
 interface Pending {
@@ -59,10 +103,10 @@ function sharedGpuFits(gpu: GpuState, splitCount: number, memory: number, cores:
 
 function migOptions(planner: MigPlanner, gpu: GpuState, memory: number, pending: Pending | undefined): readonly MigOption[] {
   if (pending?.instances) return planner.options(gpu.model, pending.instances, memory);
-  let options = gpu.planCache.get(memory);
+  let options = gpu.planCache?.get(memory);
   if (options === undefined) {
     options = planner.options(gpu.model, gpu.migInstances ?? [], memory);
-    gpu.planCache.set(memory, options);
+    gpu.planCache?.set(memory, options);
   }
   return options;
 }
@@ -70,93 +114,141 @@ function migOptions(planner: MigPlanner, gpu: GpuState, memory: number, pending:
 /** The instance a MIG option would hold, in core units (floored so that full layouts never exceed the GPU). */
 export const migCores = (option: MigOption, gpu: { coreUnits: number }): number => Math.floor(option.computeShare * gpu.coreUnits);
 
-export interface FitInputs {
-  readonly request: PodRequest;
-  readonly policy: Policy;
-  readonly context: RunContext;
-  readonly gpuDirection: PackingDirection;
-  readonly planner: MigPlanner | undefined;
-}
-
-/** Checks one node and, when the pod fits, lets the policy pick its devices. */
-export function fitNode(node: NodeState, inputs: FitInputs): FitResult {
-  const { request } = inputs;
+/** Checks one node; when the pod fits, returns what it adds and a lazy device choice. */
+export function fitNode(node: NodeState, p: PreparedRequest): FitResult {
+  const { request } = p;
   const name = node.name;
-  const demands = request.containers.map((c) => c.gpu);
-  const gpuPod = demands.some((d) => d !== null);
-  if (gpuPod && request.mode !== null && request.mode !== node.mode) {
-    return failed(name, 'unresolvable', { kind: 'ModeMismatch', requested: request.mode, node: node.mode });
+  if (p.gpuPod && request.mode !== null && request.mode !== node.mode) {
+    return failed(p, name, 'unresolvable', { kind: 'ModeMismatch', requested: request.mode, node: node.mode });
   }
-  for (const [resource, requested, used, capacity] of [
-    ['cpu', request.cpuMilli, node.cpuUsedMilli, node.cpuMilli],
-    ['memory', request.memoryMiB, node.memoryUsedMiB, node.memoryMiB],
-  ] as const) {
-    if (requested > capacity - used) {
-      return failed(name, requested > capacity ? 'unresolvable' : 'unschedulable', { kind: 'InsufficientResource', resource, requested, used, capacity });
-    }
+  if (request.cpuMilli > node.cpuMilli - node.cpuUsedMilli) {
+    const reason: Reason = { kind: 'InsufficientResource', resource: 'cpu', requested: request.cpuMilli, used: node.cpuUsedMilli, capacity: node.cpuMilli };
+    return failed(p, name, request.cpuMilli > node.cpuMilli ? 'unresolvable' : 'unschedulable', reason);
   }
-  if (!gpuPod) return { fit: { node: name, outcome: 'fits', reasons: [] }, placement: { node: name, containers: demands.map(() => []), added: NO_GPU } };
-  if (node.mode === 'mig' && !inputs.planner) {
-    return failed(name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
+  if (request.memoryMiB > node.memoryMiB - node.memoryUsedMiB) {
+    const reason: Reason = { kind: 'InsufficientResource', resource: 'memory', requested: request.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB };
+    return failed(p, name, request.memoryMiB > node.memoryMiB ? 'unresolvable' : 'unschedulable', reason);
   }
-
-  const eligible = eligibleGpus(node, request);
-  if (!Array.isArray(eligible)) return failed(name, eligible.outcome, eligible.reason);
-  const quick = node.mode === 'hami-core' ? quickReject(node, demands, eligible) : null;
-  if (quick) return quick;
-  return place(node, eligible, demands, inputs);
+  if (!p.gpuPod) return { fit: node.fitsRecord, fitting: new LazyFitting(node, [], p, NO_GPU) };
+  if (node.mode === 'mig' && !p.planner) {
+    return failed(p, name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
+  }
+  if (p.single && node.mode === 'hami-core' && (node.uniformMemory || 'mib' in p.single.memory)) {
+    const verdict = memoizedVerdict(node, p, p.single);
+    if ('reason' in verdict) return { fit: p.explain ? verdict.fit : UNEXPLAINED, fitting: null };
+    return { fit: node.fitsRecord, fitting: new LazyFitting(node, eligibleOf(node, p), p, verdict.added) };
+  }
+  const eligible = eligibleOf(node, p);
+  const refused = refusal(node, p, eligible);
+  if (refused) return failed(p, name, refused[0], refused[1]);
+  const placed = place(node, eligible, p);
+  if (Array.isArray(placed)) return failed(p, name, placed[0], placed[1]);
+  return { fit: node.fitsRecord, fitting: new LazyFitting(node, eligible, p, placed.added, placed) };
 }
 
-const NO_GPU = { slots: 0, cores: 0, memoryMiB: 0 };
+const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
+  p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus;
 
-function eligibleGpus(node: NodeState, request: PodRequest): GpuState[] | { outcome: NodeFit['outcome']; reason: Reason } {
-  const healthy = node.gpus.filter((g) => g.healthy);
-  const eligible = hasFilters(request) ? healthy.filter((g) => gpuAllowed(request, g)) : healthy;
-  if (eligible.length === 0) {
-    if (node.gpus.length === 0) return { outcome: 'unresolvable', reason: { kind: 'TooFewGpus', requested: 1, usable: 0 } };
-    if (healthy.length === 0) return { outcome: 'unschedulable', reason: { kind: 'NoEligibleGpu', filter: 'health' } };
-    const byType = healthy.some((g) => gpuAllowed({ ...request, useGpuUuids: [], noUseGpuUuids: [] }, g));
-    return { outcome: 'unresolvable', reason: { kind: 'NoEligibleGpu', filter: byType ? 'uuid' : 'type' } };
-  }
-  for (const demand of request.containers) {
-    if (demand.gpu && node.mode === 'hami-core' && demand.gpu.count > eligible.length) {
-      return { outcome: 'unresolvable', reason: { kind: 'TooFewGpus', requested: demand.gpu.count, usable: eligible.length } };
+function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
+  if (eligible.length === 0) return noEligible(node, p.request);
+  return node.mode === 'hami-core' ? sharedReject(node, p, eligible) : null;
+}
+
+/** The GPU verdict for one container's vGPUs on a hami-core node: what they add, or why they cannot go. */
+export type GpuVerdict = { readonly added: GpuTotals } | { readonly reason: Reason; readonly fit: NodeFit };
+
+/**
+ * One container asks for GPUs: its vGPUs go on distinct GPUs, each judged on the node as it is, so counting the
+ * GPUs with room decides the fit, and the choice can wait until someone reads it. The verdict depends only on the
+ * node's version and the pod's GPU shape, so it is kept per node (a few shapes) and reused until the node changes.
+ */
+function memoizedVerdict(node: NodeState, p: PreparedRequest, single: GpuDemand): GpuVerdict {
+  const memo = node.verdicts.get(p.shapeKey);
+  if (memo && memo.version === node.version) return memo.verdict;
+  const verdict = sharedVerdict(node, p, single);
+  if (node.verdicts.size >= MAX_MEMO_SHAPES) node.verdicts.clear();
+  node.verdicts.set(p.shapeKey, { version: node.version, verdict });
+  return verdict;
+}
+
+/** Shapes remembered per node: enough for a workload's common pods, small enough to stay cheap per node. */
+const MAX_MEMO_SHAPES = 8;
+
+function sharedVerdict(node: NodeState, p: PreparedRequest, single: GpuDemand): GpuVerdict {
+  const eligible = eligibleOf(node, p);
+  let refused = refusal(node, p, eligible);
+  if (!refused) {
+    let room = 0;
+    for (const gpu of eligible) if (sharedGpuFits(gpu, node.splitCount, memoryNeed(single, gpu), single.cores, undefined)) room++;
+    if (room >= single.count) {
+      const memory = memoryNeed(single, eligible[0] as GpuState);
+      return { added: { slots: single.count, cores: single.count * single.cores, memoryMiB: single.count * memory } };
     }
+    refused = shortage(node, eligible, single, p.planner);
   }
-  return eligible;
+  const [outcome, reason] = refused;
+  return { reason, fit: { node: node.name, outcome, reasons: [reason] } };
+}
+
+const NO_GPU: GpuTotals = { slots: 0, cores: 0, memoryMiB: 0 };
+
+/** A fitting node whose devices are chosen on the first `placement()` (a class: no closure per node). */
+class LazyFitting implements Fitting {
+  constructor(
+    private readonly node: NodeState,
+    private readonly eligible: readonly GpuState[],
+    private readonly prepared: PreparedRequest,
+    readonly added: GpuTotals,
+    private chosen: NodePlacement | null = null,
+  ) {}
+
+  placement(): NodePlacement {
+    if (this.chosen === null) {
+      const placed = place(this.node, this.eligible, this.prepared);
+      // fitNode counted room for every vGPU, so the choice cannot run out of devices; were that broken, the empty
+      // placement makes `allocationOf` report the inconsistency instead of granting a wrong device.
+      this.chosen = Array.isArray(placed) ? { node: this.node.name, containers: [], added: NO_GPU } : placed;
+    }
+    return this.chosen;
+  }
+}
+
+function noEligible(node: NodeState, request: PodRequest): [NodeFit['outcome'], Reason] {
+  if (node.gpus.length === 0) return ['unresolvable', { kind: 'TooFewGpus', requested: 1, usable: 0 }];
+  if (node.healthyGpus.length === 0) return ['unschedulable', { kind: 'NoEligibleGpu', filter: 'health' }];
+  const byType = node.healthyGpus.some((g) => gpuAllowed({ ...request, useGpuUuids: [], noUseGpuUuids: [] }, g));
+  return ['unresolvable', { kind: 'NoEligibleGpu', filter: byType ? 'uuid' : 'type' }];
 }
 
 /**
- * Rejects a hami-core node from its summaries alone: no GPU could ever hold one vGPU (unresolvable), or, right
- * now, too few GPUs have a free slot or none has the memory or cores (unschedulable).
+ * Rejects a hami-core node without visiting its GPUs' use: a container wants more GPUs than pass the filters, or
+ * no GPU could ever hold one vGPU (unresolvable); right now too few GPUs have a free slot, or none has the memory
+ * or the cores (unschedulable).
  */
-function quickReject(node: NodeState, demands: readonly (GpuDemand | null)[], eligible: readonly GpuState[]): FitResult | null {
-  for (const d of demands) {
+function sharedReject(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
+  const largest = p.filtered ? largestOf(eligible) : node.largestGpu;
+  for (const d of p.demands) {
     if (d === null) continue;
-    const needs = eligible.map((g) => memoryNeed(d, g));
-    if (eligible.every((g, i) => (needs[i] ?? 0) > g.memoryMiB)) {
-      return failed(node.name, 'unresolvable', { kind: 'InsufficientResource', resource: 'gpumem', requested: Math.min(...needs), used: 0, capacity: Math.max(...eligible.map((g) => g.memoryMiB)) });
+    if (d.count > eligible.length) return ['unresolvable', { kind: 'TooFewGpus', requested: d.count, usable: eligible.length }];
+    // A percentage always fits an empty GPU; only an absolute size can exceed every GPU.
+    if ('mib' in d.memory && d.memory.mib > largest.memoryMiB) {
+      return ['unresolvable', { kind: 'InsufficientResource', resource: 'gpumem', requested: d.memory.mib, used: 0, capacity: largest.memoryMiB }];
     }
-    if (eligible.every((g) => d.cores > g.coreUnits)) {
-      return failed(node.name, 'unresolvable', { kind: 'InsufficientResource', resource: 'gpucores', requested: d.cores, used: 0, capacity: Math.max(...eligible.map((g) => g.coreUnits)) });
-    }
-    if (node.gpusWithFreeSlot < d.count) {
-      return failed(node.name, 'unschedulable', { kind: 'InsufficientResource', resource: 'gpuslots', requested: d.count, used: node.gpuUsed.slots, capacity: node.gpuCapacity.slots });
-    }
+    if (d.cores > largest.coreUnits) return ['unresolvable', { kind: 'InsufficientResource', resource: 'gpucores', requested: d.cores, used: 0, capacity: largest.coreUnits }];
+    const used = node.gpuUsed;
+    const capacity = node.gpuCapacity;
+    if (node.gpusWithFreeSlot < d.count) return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpuslots', requested: d.count, used: used.slots, capacity: capacity.slots }];
     if ('mib' in d.memory && d.memory.mib > node.maxFreeMemoryMiB) {
-      return failed(node.name, 'unschedulable', { kind: 'InsufficientResource', resource: 'gpumem', requested: d.memory.mib, used: node.gpuUsed.memoryMiB, capacity: node.gpuCapacity.memoryMiB });
+      return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpumem', requested: d.memory.mib, used: used.memoryMiB, capacity: capacity.memoryMiB }];
     }
-    if (d.cores > node.maxFreeCores) {
-      return failed(node.name, 'unschedulable', { kind: 'InsufficientResource', resource: 'gpucores', requested: d.cores, used: node.gpuUsed.cores, capacity: node.gpuCapacity.cores });
-    }
+    if (d.cores > node.maxFreeCores) return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpucores', requested: d.cores, used: used.cores, capacity: capacity.cores }];
   }
   return null;
 }
 
 /** Picks devices vGPU by vGPU, each time offering the policy every device that can still serve the next one. */
-function place(node: NodeState, eligible: readonly GpuState[], demands: readonly (GpuDemand | null)[], inputs: FitInputs): FitResult {
-  const { request, policy, context, gpuDirection, planner } = inputs;
-  const position = new Map(node.gpus.map((g, i) => [g, i]));
+function place(node: NodeState, eligible: readonly GpuState[], p: PreparedRequest): NodePlacement | [NodeFit['outcome'], Reason] {
+  const { request, policy, context, gpuDirection, planner, demands } = p;
   let pending: Map<GpuState, Pending> | undefined;
   const picked: DeviceOption[][] = [];
   const added = { slots: 0, cores: 0, memoryMiB: 0 };
@@ -168,22 +260,21 @@ function place(node: NodeState, eligible: readonly GpuState[], demands: readonly
     for (let v = 0; v < demand.count; v++) {
       const options: DeviceOption[] = [];
       for (const gpu of eligible) {
-        const gpuAt = position.get(gpu) ?? -1;
         const memory = memoryNeed(demand, gpu);
         const extra = pending?.get(gpu);
         if (gpu.migInstances === null) {
-          if (mine.some((o) => o.gpu === gpuAt)) continue;
-          if (sharedGpuFits(gpu, node.splitCount, memory, demand.cores, extra)) options.push({ gpu: gpuAt, memoryMiB: memory, cores: demand.cores });
+          if (mine.some((o) => o.gpu === gpu.position)) continue;
+          if (sharedGpuFits(gpu, node.splitCount, memory, demand.cores, extra)) options.push({ gpu: gpu.position, memoryMiB: memory, cores: demand.cores });
         } else if (planner) {
           for (const mig of migOptions(planner, gpu, memory, extra)) {
-            options.push({ gpu: gpuAt, memoryMiB: mig.memoryMiB, cores: migCores(mig, gpu), mig });
+            options.push({ gpu: gpu.position, memoryMiB: mig.memoryMiB, cores: migCores(mig, gpu), mig });
           }
         }
       }
-      if (options.length === 0) return failed(node.name, ...shortage(node, eligible, demand, planner));
+      if (options.length === 0) return shortage(node, eligible, demand, planner);
       const input: ChooseInput = { node, request, container: c, vgpu: v, options, picked, direction: gpuDirection, context };
-      const choice = options[policy.chooseDevice(input)] ?? options[0];
-      if (!choice) return failed(node.name, 'error', { kind: 'Inconsistent', message: 'the policy chose no device' });
+      const choice = options[policy.chooseDevice(input)];
+      if (!choice) return ['error', { kind: 'Inconsistent', message: `policy ${policy.name} chose no device` }];
       mine.push(choice);
       added.slots += 1;
       added.cores += choice.cores;
@@ -192,7 +283,7 @@ function place(node: NodeState, eligible: readonly GpuState[], demands: readonly
       note(pending, node.gpus[choice.gpu] as GpuState, choice);
     }
   }
-  return { fit: { node: node.name, outcome: 'fits', reasons: [] }, placement: { node: node.name, containers: picked, added } };
+  return { node: node.name, containers: picked, added };
 }
 
 /** Records a pick so later vGPUs of the same pod see it (and, on MIG, the layout it leaves). */
@@ -202,12 +293,13 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
   entry.cores += choice.cores;
   entry.slots += 1;
   if (choice.mig) {
+    const { profile, start, plan } = choice.mig;
     let instances = [...(entry.instances ?? gpu.migInstances ?? [])];
-    for (const op of choice.mig.plan) {
+    for (const op of plan) {
       if (op.action === 'destroy') instances = instances.filter((i) => !(i.start === op.start && i.profile === op.profile));
       else instances.push({ profile: op.profile, start: op.start, inUse: false });
     }
-    instances = instances.map((i) => (i.start === choice.mig?.start && i.profile === choice.mig.profile ? { ...i, inUse: true } : i));
+    instances = instances.map((i) => (i.start === start && i.profile === profile ? { ...i, inUse: true } : i));
     entry.instances = instances.sort((a, b) => a.start - b.start);
   }
   pending.set(gpu, entry);
@@ -215,17 +307,17 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
 
 /** Why no device could take the next vGPU: the resource that ran out, or a MIG request no profile can hold. */
 function shortage(node: NodeState, eligible: readonly GpuState[], demand: GpuDemand, planner: MigPlanner | undefined): [NodeFit['outcome'], Reason] {
-  if (node.mode === 'mig') {
-    const memory = Math.min(...eligible.map((g) => memoryNeed(demand, g)));
-    const model = eligible[0]?.model ?? node.model;
-    const largest = planner?.largestInstanceMiB(model) ?? 0;
-    if (memory > largest) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];
-    return ['unschedulable', { kind: 'InsufficientResource', resource: 'mig', requested: memory, used: node.gpuUsed.memoryMiB, capacity: node.gpuCapacity.memoryMiB }];
-  }
   const used = node.gpuUsed;
   const capacity = node.gpuCapacity;
-  if (node.gpusWithFreeSlot < demand.count) return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpuslots', requested: demand.count, used: used.slots, capacity: capacity.slots }];
   const memory = Math.min(...eligible.map((g) => memoryNeed(demand, g)));
+  if (node.mode === 'mig') {
+    const model = eligible[0]?.model ?? node.model;
+    if (memory > (planner?.largestInstanceMiB(model) ?? 0)) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];
+    return ['unschedulable', { kind: 'InsufficientResource', resource: 'mig', requested: memory, used: used.memoryMiB, capacity: capacity.memoryMiB }];
+  }
+  if (eligible.filter((g) => g.usedSlots < node.splitCount).length < demand.count) {
+    return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpuslots', requested: demand.count, used: used.slots, capacity: capacity.slots }];
+  }
   if (eligible.filter((g) => g.memoryMiB - g.usedMemoryMiB >= memoryNeed(demand, g)).length < demand.count) {
     return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpumem', requested: memory, used: used.memoryMiB, capacity: capacity.memoryMiB }];
   }

@@ -4,11 +4,11 @@
  * the allocation (`ClusterState.apply`) once it commits to it.
  */
 import { err, ok, type Result } from '../../errors.js';
-import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext } from '../policies/policy.js';
-import { fitNode, type FitInputs } from './fit.js';
+import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from '../policies/policy.js';
+import { fitNode, prepare, type Fitting } from './fit.js';
 import type { ClusterState, NodeState } from './state.js';
-import type { NodePlacement } from './view.js';
-import type { Allocation, NodeFit, PodRequest, Reason } from './types.js';
+import type { GpuTotals, NodePlacement, NodeView } from './view.js';
+import type { Allocation, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
 
 export interface ScheduleOptions {
   /** Only these nodes (the extender's candidate list); unknown names fail with `UnknownNode`. Default: all. */
@@ -16,7 +16,7 @@ export interface ScheduleOptions {
   readonly context?: RunContext;
   /** Keep only the best `limit` ranked nodes (the simulator needs one). Default: all. */
   readonly limit?: number;
-  /** Record why each failed node failed (default true; the simulator skips it to save the garbage). */
+  /** Record why each failed node failed (default true; without it `failed` stays empty and makes no garbage). */
   readonly explain?: boolean;
 }
 
@@ -24,6 +24,7 @@ export interface RankedNode {
   readonly node: string;
   /** The policy's score in [0, MAX_NODE_SCORE]. */
   readonly score: number;
+  /** The devices the policy picks on this node (computed on first read). */
   readonly placement: NodePlacement;
 }
 
@@ -33,45 +34,34 @@ export interface ScheduleResult {
   readonly failed: readonly NodeFit[];
 }
 
-function inputsFor(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): FitInputs {
-  return {
-    request,
-    policy,
-    context,
-    gpuDirection: request.gpuPolicy ?? context.gpuPolicy,
-    planner: state.migPlanner,
-  };
-}
-
 /** Filters every candidate node, scores those that fit, and ranks them. */
 export function schedule(state: ClusterState, request: PodRequest, policy: Policy, options: ScheduleOptions = {}): ScheduleResult {
   const context = options.context ?? DEFAULT_RUN_CONTEXT;
-  const inputs = inputsFor(state, request, policy, context);
-  const direction = request.nodePolicy ?? context.nodePolicy;
   const explain = options.explain ?? true;
+  const prepared = prepare(request, policy, context, state.migPlanner, explain);
+  const direction = request.nodePolicy ?? context.nodePolicy;
   const limit = options.limit ?? Infinity;
-  const rankOf = (node: string): number => context.nodeRank?.(node) ?? Number.MAX_SAFE_INTEGER;
-  const better = (a: RankedNode, b: RankedNode): number => b.score - a.score || rankOf(a.node) - rankOf(b.node) || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+  const rankOf = context.nodeRank;
 
-  const ranked: RankedNode[] = [];
+  const ranked: Entry[] = [];
   const failed: NodeFit[] = [];
   const visit = (node: NodeState): void => {
-    const { fit, placement } = fitNode(node, inputs);
-    if (placement === null) {
+    const { fit, fitting } = fitNode(node, prepared);
+    if (fitting === null) {
       if (explain) failed.push(fit);
       return;
     }
-    const entry = { node: node.name, score: policy.scoreNode({ node, request, placement, direction, context }), placement };
+    const score = policy.scoreNode(new NodeScoreInput(node, request, fitting, direction, context));
+    const entry = new Entry(node.name, score, rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER, fitting);
     if (ranked.length < limit) {
       ranked.push(entry);
       if (ranked.length === limit) ranked.sort(better);
       return;
     }
     // Full: keep the best `limit`, sorted (insertion into a short list).
-    const worst = ranked[ranked.length - 1] as RankedNode;
-    if (better(entry, worst) >= 0) return;
+    if (better(entry, ranked[ranked.length - 1] as Entry) >= 0) return;
     let at = ranked.length - 1;
-    while (at > 0 && better(entry, ranked[at - 1] as RankedNode) < 0) at--;
+    while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
     ranked.splice(at, 0, entry);
     ranked.pop();
   };
@@ -89,10 +79,47 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   return { ranked, failed };
 }
 
+/** A ranked node (classes with prototype getters: no closures per node on the hot path). */
+class Entry implements RankedNode {
+  constructor(
+    readonly node: string,
+    readonly score: number,
+    readonly rank: number,
+    private readonly fitting: Fitting,
+  ) {}
+
+  get placement(): NodePlacement {
+    return this.fitting.placement();
+  }
+}
+
+const better = (a: Entry, b: Entry): number => b.score - a.score || a.rank - b.rank || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+
+/** The policy's view of one fitting node; the placement is chosen only if the policy reads it. */
+class NodeScoreInput implements ScoreInput {
+  readonly added: GpuTotals;
+
+  constructor(
+    readonly node: NodeView,
+    readonly request: PodRequest,
+    private readonly fitting: Fitting,
+    readonly direction: PackingDirection,
+    readonly context: RunContext,
+  ) {
+    this.added = fitting.added;
+  }
+
+  get placement(): NodePlacement {
+    return this.fitting.placement();
+  }
+}
+
 /** The allocation a placement stands for (plain data, ready for `ClusterState.apply` and the annotations). */
 export function allocationOf(state: ClusterState, request: PodRequest, placement: NodePlacement): Result<Allocation, Reason> {
   const node = state.internalNode(placement.node);
   if (!node) return err({ kind: 'UnknownNode', node: placement.node });
+  const complete = request.containers.every((c, i) => (placement.containers[i]?.length ?? 0) === (c.gpu?.count ?? 0));
+  if (!complete) return err({ kind: 'Inconsistent', message: `the placement on ${placement.node} does not cover every vGPU the pod asks for` });
   return ok({
     pod: { ...request.pod },
     node: node.name,
@@ -120,8 +147,8 @@ export function decide(
 ): Result<Allocation, NodeFit> {
   const node = state.internalNode(nodeName);
   if (!node) return err({ node: nodeName, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: nodeName }] });
-  const { fit, placement } = fitNode(node, inputsFor(state, request, policy, context));
-  if (placement === null) return err(fit);
-  const allocation = allocationOf(state, request, placement);
+  const { fit, fitting } = fitNode(node, prepare(request, policy, context, state.migPlanner, true));
+  if (fitting === null) return err(fit);
+  const allocation = allocationOf(state, request, fitting.placement());
   return allocation.ok ? allocation : err({ node: nodeName, outcome: 'error', reasons: [allocation.error] });
 }

@@ -8,7 +8,8 @@
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import type { GpuTotals, GpuView, NodeView } from './view.js';
-import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
+import type { GpuVerdict } from './fit.js';
+import type { AllocatedDevice, Allocation, GpuSpec, NodeFit, NodeMode, NodeSpec, Reason } from './types.js';
 
 interface MigSlot extends MigInstanceView {
   inUse: boolean;
@@ -23,6 +24,8 @@ interface MutableTotals {
 export class GpuState implements GpuView {
   readonly uuid: string;
   readonly index: number;
+  /** Position in the node's `gpus` (index order). */
+  readonly position: number;
   readonly model: string;
   /** Lower-cased model for HAMi's case-insensitive type filters. */
   readonly modelLower: string;
@@ -34,12 +37,13 @@ export class GpuState implements GpuView {
   usedCores = 0;
   usedSlots = 0;
   readonly migInstances: MigSlot[] | null;
-  /** MIG options per requested MiB for the current layout; cleared whenever the GPU changes. */
-  readonly planCache = new Map<number, readonly MigOption[]>();
+  /** MIG GPUs: options per requested MiB for the current layout, cleared whenever the GPU changes. */
+  readonly planCache: Map<number, readonly MigOption[]> | null;
 
-  constructor(spec: GpuSpec, mode: NodeMode, memoryScaling: number) {
+  constructor(spec: GpuSpec, position: number, mode: NodeMode, memoryScaling: number) {
     this.uuid = spec.uuid;
     this.index = spec.index;
+    this.position = position;
     this.model = spec.model;
     this.modelLower = spec.model.toLowerCase();
     // Memory overcommit applies to software sharing only: a MIG instance's memory is physical.
@@ -47,9 +51,21 @@ export class GpuState implements GpuView {
     this.coreUnits = spec.coreUnits;
     this.healthy = spec.healthy;
     this.numa = spec.numa;
+    this.planCache = mode === 'mig' ? new Map() : null;
     this.migInstances =
       mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
   }
+}
+
+/** The most memory and core units one of `gpus` offers. */
+export function largestOf(gpus: readonly GpuState[]): { memoryMiB: number; coreUnits: number } {
+  let memoryMiB = 0;
+  let coreUnits = 0;
+  for (const g of gpus) {
+    memoryMiB = Math.max(memoryMiB, g.memoryMiB);
+    coreUnits = Math.max(coreUnits, g.coreUnits);
+  }
+  return { memoryMiB, coreUnits };
 }
 
 const byStart = (a: { start: number }, b: { start: number }): number => a.start - b.start;
@@ -65,11 +81,20 @@ export class NodeState implements NodeView {
   cpuUsedMilli = 0;
   memoryUsedMiB = 0;
   readonly gpus: GpuState[];
+  readonly healthyGpus: GpuState[];
+  /** Whether every healthy GPU offers the same memory (a percentage then means the same MiB on each). */
+  readonly uniformMemory: boolean;
+  /** The most memory and core units one healthy GPU offers (when empty). */
+  readonly largestGpu: { readonly memoryMiB: number; readonly coreUnits: number };
   readonly byUuid: Map<string, GpuState>;
   readonly gpuCapacity: GpuTotals;
   readonly gpuUsed: MutableTotals = { slots: 0, cores: 0, memoryMiB: 0 };
   readonly model: string;
   readonly gpuLeft: number[];
+  /** The fit record every fitting pod shares on this node (fit records are immutable). */
+  readonly fitsRecord: NodeFit;
+  /** GPU verdicts per pod shape, valid while `version` stays (see fit.ts). */
+  readonly verdicts = new Map<string, { version: number; verdict: GpuVerdict }>();
   /** Largest free memory and cores on one healthy GPU, and healthy GPUs with a free slot. */
   maxFreeMemoryMiB = 0;
   maxFreeCores = 0;
@@ -77,14 +102,18 @@ export class NodeState implements NodeView {
 
   constructor(spec: NodeSpec) {
     this.name = spec.name;
+    this.fitsRecord = { node: spec.name, outcome: 'fits', reasons: [] };
     this.mode = spec.mode;
     this.labels = { ...spec.labels };
     this.splitCount = spec.splitCount;
     this.cpuMilli = spec.cpuMilli;
     this.memoryMiB = spec.memoryMiB;
-    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g) => new GpuState(g, spec.mode, spec.memoryScaling));
+    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g, i) => new GpuState(g, i, spec.mode, spec.memoryScaling));
     this.byUuid = new Map(this.gpus.map((g) => [g.uuid, g]));
     const healthy = this.gpus.filter((g) => g.healthy);
+    this.healthyGpus = healthy;
+    this.uniformMemory = healthy.every((g) => g.memoryMiB === healthy[0]?.memoryMiB);
+    this.largestGpu = largestOf(healthy);
     this.gpuCapacity = {
       slots: healthy.length * spec.splitCount,
       cores: healthy.reduce((s, g) => s + g.coreUnits, 0),
@@ -294,7 +323,7 @@ export class ClusterState {
         }
         inContainer.add(device.uuid);
         undo.push({ gpu, device, layout: problem.layout });
-        gpu.planCache.clear();
+        gpu.planCache?.clear();
       }
     }
     node.cpuUsedMilli += allocation.cpuMilli;
@@ -378,7 +407,7 @@ function giveBack(u: DeviceUndo): void {
   gpu.usedSlots -= 1;
   gpu.usedMemoryMiB -= device.memoryMiB;
   gpu.usedCores -= device.cores;
-  gpu.planCache.clear();
+  gpu.planCache?.clear();
   const instances = gpu.migInstances;
   if (!instances || !layout || !device.mig) return;
   if (sameLayout(instances, layout.after)) {

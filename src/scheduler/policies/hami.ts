@@ -18,9 +18,9 @@ export const HAMI_RAW_MAX = 30;
 const fraction = (used: number, capacity: number): number => (capacity > 0 ? used / capacity : 1);
 
 /** HAMi's raw node score after placement, in [0, HAMI_RAW_MAX]. */
-export function hamiRawScore(input: Pick<ScoreInput, 'node' | 'placement'>): number {
+export function hamiRawScore(input: Pick<ScoreInput, 'node' | 'added'>): number {
   const { gpuCapacity: capacity, gpuUsed: used } = input.node;
-  const added = input.placement.added;
+  const added = input.added;
   return (
     10 *
     (fraction(used.slots + added.slots, capacity.slots) +

@@ -13,9 +13,9 @@ import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
 export const packingPolicy: Policy = {
   name: 'packing',
   chooseDevice: chooseByPacking,
-  scoreNode({ node, request, placement, direction }) {
+  scoreNode({ node, request, added, direction }) {
     const terms: [number, number][] = [
-      [node.gpuUsed.memoryMiB + placement.added.memoryMiB, node.gpuCapacity.memoryMiB],
+      [node.gpuUsed.memoryMiB + added.memoryMiB, node.gpuCapacity.memoryMiB],
       [node.cpuUsedMilli + request.cpuMilli, node.cpuMilli],
       [node.memoryUsedMiB + request.memoryMiB, node.memoryMiB],
     ];

@@ -4,7 +4,7 @@
  * chosen node serves the pod. The allocator (`src/scheduler/core/schedule.ts`) gathers the inputs, calls these, and
  * keeps the arithmetic out of its own code.
  */
-import type { DeviceOption, NodePlacement, NodeView } from '../core/view.js';
+import type { DeviceOption, GpuTotals, NodePlacement, NodeView } from '../core/view.js';
 import type { PackingDirection, PodRequest } from '../core/types.js';
 
 /** Node scores fall in [0, MAX_NODE_SCORE]; higher is better. The extender maps them to its 0..10 scale. */
@@ -44,7 +44,9 @@ export interface ChooseInput {
 export interface ScoreInput {
   readonly node: NodeView;
   readonly request: PodRequest;
-  /** The devices the policy's own `chooseDevice` picked on this node. */
+  /** What the pod adds to `node.gpuUsed`; known without choosing devices, so reading it costs nothing. */
+  readonly added: GpuTotals;
+  /** The devices the policy's own `chooseDevice` picks on this node: computed on first read. */
   readonly placement: NodePlacement;
   /** The pod's node packing direction (annotation, else the run default). */
   readonly direction: PackingDirection;

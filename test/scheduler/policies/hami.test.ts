@@ -13,7 +13,7 @@ function scored(state: ClusterState, request: PodRequest, nodePolicy: 'binpack' 
   const top = schedule(state, request, hamiPolicy, { context }).ranked[0];
   const view = state.node('a');
   if (!top || !view) throw new Error('expected node a to fit');
-  return { raw: hamiRawScore({ node: view, placement: top.placement }), score: top.score };
+  return { raw: hamiRawScore({ node: view, added: top.placement.added }), score: top.score };
 }
 
 describe('hami node score: 10 x (slots + cores + memory fractions), after placement', () => {
