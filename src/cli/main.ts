@@ -2,9 +2,10 @@
 import { TesseraError } from '../errors.js';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, type Command } from './command.js';
 import { simulateCommand } from './commands/simulate.js';
+import { upCommand } from './commands/up.js';
 
 /** Every subcommand, in the order `tessera help` lists them. */
-const COMMANDS: Command[] = [simulateCommand];
+const COMMANDS: Command[] = [upCommand, simulateCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);

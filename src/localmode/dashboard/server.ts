@@ -5,8 +5,9 @@
  * keeps rates fresh and proxies from closing an idle stream.
  */
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type RawServerDefault } from 'fastify';
+import type { Logger } from 'pino';
 import type { DashboardView } from './view.js';
 
 export interface DashboardSource {
@@ -14,6 +15,8 @@ export interface DashboardSource {
   /** Calls `listener` whenever something the view shows may have changed; returns the function that stops it. */
   subscribe(listener: () => void): () => void;
 }
+
+export type DashboardServer = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
 
 export const UPDATE_INTERVAL_MS = 200;
 export const HEARTBEAT_MS = 2000;
@@ -29,8 +32,9 @@ function sendEvent(stream: ServerResponse, view: DashboardView): void {
   stream.write(`event: snapshot\ndata: ${JSON.stringify(view)}\n\n`);
 }
 
-/** Adds the dashboard's routes to `app`: `/`, `/static/<file>`, `/api/snapshot`, `/api/events`. */
-export async function registerDashboard(app: FastifyInstance, source: DashboardSource): Promise<void> {
+/** The dashboard's HTTP server (not listening yet): `/`, `/static/<file>`, `/api/snapshot`, `/api/events`. */
+export async function buildDashboardServer(source: DashboardSource, log: Logger): Promise<DashboardServer> {
+  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
   for (const [name, type] of Object.entries(STATIC_FILES)) {
     const body = await readFile(new URL(name, STATIC_DIR));
     const serve = async (_request: unknown, reply: FastifyReply) => reply.type(type).send(body);
@@ -67,4 +71,5 @@ export async function registerDashboard(app: FastifyInstance, source: DashboardS
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
   });
+  return app;
 }

@@ -1,0 +1,139 @@
+/**
+ * `tessera up` (what `npm start` runs): the whole Tessera stack on this machine, with a dashboard. Flags are
+ * checked first; then everything starts, the addresses are printed, and Ctrl-C (SIGINT) or SIGTERM stops it all.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { TesseraError } from '../../errors.js';
+import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/up.js';
+import { EXIT_OK, type Command } from '../command.js';
+
+const DEFAULTS = {
+  topology: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
+  schedulerConfig: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
+  kubeconfig: join(tmpdir(), 'tessera', 'kubeconfig'),
+  host: '127.0.0.1',
+  apiPort: 6443,
+  extenderPort: 8888,
+  dashboardPort: 8080,
+  logLevel: 'warn',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const USAGE = `Usage: tessera up [options]
+
+Starts a local GPU cluster in one process: an embedded Kubernetes API server, the Tessera scheduler extender,
+a scheduling driver that calls it exactly as kube-scheduler does, fake GPU nodes, and a live dashboard.
+
+Options:
+  --topology <file>          nodes and GPUs to simulate (default: config/local-topology.yaml)
+  --scheduler-config <file>  KubeSchedulerConfiguration to follow (default: config/scheduler-config.yaml)
+  --kubeconfig <file>        where to write the kubeconfig for kubectl (default: ${DEFAULTS.kubeconfig})
+  --state <file>             keep the cluster's state in this file across restarts
+  --host <address>           address every server listens on (default ${DEFAULTS.host})
+  --api-port <n>             Kubernetes API server port (default ${DEFAULTS.apiPort}; 0 picks a free one)
+  --extender-port <n>        scheduler extender port (default ${DEFAULTS.extenderPort})
+  --dashboard-port <n>       dashboard port (default ${DEFAULTS.dashboardPort})
+  --demo / --no-demo         submit a small workload mix at start (default: on)
+  --log-level <level>        ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel}); logs go to stderr as JSON`;
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new TesseraError('INVALID_INPUT', `must be a port number (0-65535), got '${value}'`, { field: `--${flag}` });
+  return n;
+}
+
+export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+      options: {
+        topology: { type: 'string' },
+        'scheduler-config': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        state: { type: 'string' },
+        host: { type: 'string' },
+        'api-port': { type: 'string' },
+        'extender-port': { type: 'string' },
+        'dashboard-port': { type: 'string' },
+        demo: { type: 'boolean', default: true },
+        'log-level': { type: 'string' },
+      },
+    }));
+  } catch (cause) {
+    throw new TesseraError('INVALID_INPUT', (cause as Error).message, { field: 'flags', cause });
+  }
+  const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new TesseraError('INVALID_INPUT', `must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, { field: '--log-level' });
+  return {
+    topologyPath: values.topology ?? DEFAULTS.topology,
+    schedulerConfigPath: values['scheduler-config'] ?? DEFAULTS.schedulerConfig,
+    kubeconfigPath: values.kubeconfig ?? DEFAULTS.kubeconfig,
+    ...(values.state ? { statePath: values.state } : {}),
+    host: values.host ?? DEFAULTS.host,
+    apiPort: port(values['api-port'], 'api-port', DEFAULTS.apiPort),
+    extenderPort: port(values['extender-port'], 'extender-port', DEFAULTS.extenderPort),
+    dashboardPort: port(values['dashboard-port'], 'dashboard-port', DEFAULTS.dashboardPort),
+    demo: values.demo,
+    logLevel,
+  };
+}
+
+function banner(local: LocalCluster): string {
+  const kubectl = `kubectl --kubeconfig ${local.kubeconfigPath}`;
+  const gpus = local.topology.nodes.reduce((sum, n) => sum + n.gpuCount, 0);
+  return [
+    `Tessera local cluster is up: ${local.topology.nodes.length} nodes, ${gpus} GPUs.`,
+    '',
+    `  dashboard    ${local.urls.dashboard}`,
+    `  API server   ${local.urls.api}   (kubeconfig: ${local.kubeconfigPath})`,
+    `  extender     ${local.urls.extender}`,
+    ...(local.demoPods > 0 ? ['', `Submitted ${local.demoPods} demo pods (start with --no-demo for an idle cluster).`] : []),
+    '',
+    'Try:',
+    `  ${kubectl} apply -f examples/`,
+    `  ${kubectl} get pods -o wide`,
+    `  ${kubectl} describe pod invalid-gpucores`,
+    '',
+    'Ctrl-C stops everything.',
+  ].join('\n');
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const handler = (signal: string): void => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'run the whole stack locally (embedded cluster, extender, fake GPU nodes) with a live dashboard',
+  usage: USAGE,
+  async run(argv) {
+    const { logLevel, ...options } = parseUpArgs(argv);
+    const log = pino({ level: logLevel }, pino.destination(2));
+    const stopped = stopSignal();
+    const local = await startLocalCluster({ ...options, log });
+    console.log(banner(local));
+    const signal = await stopped;
+    console.log(`\n${signal}: stopping…`);
+    await local.stop();
+    console.log(options.statePath ? `Stopped. State saved to ${options.statePath}.` : 'Stopped.');
+    return EXIT_OK;
+  },
+};
