@@ -26,7 +26,11 @@ export interface LeaderElectionOptions {
 
 export interface LeaderElector {
   isLeader(): boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops campaigning. By default a leader releases the lease so a follower takes over at once; with
+   * `release: false` it just goes quiet, as a crashed process would, and a follower waits out the lease.
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
 }
 
 /** kube-scheduler's defaults. */
@@ -76,7 +80,9 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       return true;
     }
     const holder = lease.spec?.holderIdentity ?? '';
-    const renewTime = String(lease.spec?.renewTime?.toISOString() ?? '');
+    // client-node hands MicroTime back as a string or a Date depending on the path; only changes matter here.
+    const renewed: unknown = lease.spec?.renewTime;
+    const renewTime = renewed instanceof Date ? renewed.toISOString() : String(renewed ?? '');
     if (!observed || observed.holder !== holder || observed.renewTime !== renewTime) observed = { holder, renewTime, seenAt: Date.now() };
     const duration = (lease.spec?.leaseDurationSeconds ?? settings.leaseDurationSeconds) * 1000;
     const expired = observed.seenAt + duration < Date.now();
@@ -109,12 +115,13 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
 
   return {
     isLeader: () => leading,
-    async stop() {
+    async stop({ release = true } = {}) {
       stopped = true;
       clearTimeout(timer);
       await round;
       if (!leading) return;
       setLeading(false);
+      if (!release) return;
       try {
         const lease = await api.readNamespacedLease({ name, namespace });
         if (lease.spec?.holderIdentity !== identity) return;

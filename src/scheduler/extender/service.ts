@@ -39,8 +39,11 @@ export interface RunningExtender {
   readonly metrics: ExtenderMetrics;
   readonly server: ExtenderServer;
   isLeader(): boolean;
-  /** Stops serving, releases the lease (so a follower takes over at once) and stops the informers. */
-  stop(): Promise<void>;
+  /**
+   * Stops serving and the informers. The lease is released so a follower takes over at once, unless
+   * `releaseLease` is false (what a crash leaves behind: a follower waits out the lease).
+   */
+  stop(options?: { releaseLease?: boolean }): Promise<void>;
 }
 
 export async function startExtender(options: StartExtenderOptions): Promise<RunningExtender> {
@@ -157,10 +160,10 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     metrics,
     server,
     isLeader,
-    async stop() {
+    async stop({ releaseLease = true } = {}) {
       clearInterval(sweeper);
       await server.close();
-      await elector?.stop();
+      await elector?.stop({ release: releaseLease });
       await Promise.all([nodes.stop(), pods.stop()]);
     },
   };
