@@ -24,3 +24,4 @@ export { geometryPlacements, placeGeometry, type PlacedInstance } from './geomet
 export { DEFAULT_PLAN_LIMIT, planMig, planOps } from './engine.js';
 export { MAX_PLAN_SCORE } from './score.js';
 export { hamiV210Plan, hamiV29Plan } from './baselines.js';
+export { parseMigInstances } from './instances-schema.js';
