@@ -1,0 +1,72 @@
+/**
+ * The dashboard in a real browser: `tessera up` started in-process (demo on), headless Chromium driven by
+ * playwright-core loads the page, which must show the default topology, then a pod applied with the real kubectl
+ * must appear on the page without a reload. A screenshot is written under the OS temp dir for review.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT, startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const run = promisify(execFile);
+const missing = [existsSync(CHROMIUM) ? undefined : `${CHROMIUM} (apt-get install chromium)`, (await run('kubectl', ['version', '--client']).then(() => undefined, () => 'kubectl (apt-get install kubernetes-client)'))].filter(Boolean);
+if (missing.length > 0) console.warn(`skipping the dashboard browser test: missing ${missing.join(', ')}; .ci/run installs them`);
+
+let dir: string;
+let local: LocalCluster;
+let browser: Browser;
+let page: Page;
+
+describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-browser-'));
+    local = await startLocalCluster({
+      topologyPath: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
+      schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
+      kubeconfigPath: join(dir, 'kubeconfig'),
+      host: '127.0.0.1',
+      apiPort: 0,
+      extenderPort: 0,
+      dashboardPort: 0,
+      demo: true,
+      log: pino({ level: 'silent' }),
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await local?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows the default topology and its headline figures', async () => {
+    await page.goto(local.urls.dashboard);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    const names = await page.locator('article.node').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node')));
+    expect(names).toEqual(local.topology.nodes.map((n) => n.name).sort());
+    expect(await page.locator('[data-figure="nodes"] .value').textContent()).toBe(String(local.topology.nodes.length));
+    for (const id of ['allocation', 'fragmentation', 'rate', 'p99']) expect(await page.locator(`[data-figure="${id}"] .value`).textContent()).not.toBe('');
+  });
+
+  it('updates live when a pod is applied with kubectl', async () => {
+    await run('kubectl', ['--kubeconfig', local.kubeconfigPath, 'apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')]);
+    const entry = page.locator('[data-pending="default/invalid-gpucores"]');
+    await entry.waitFor({ timeout: 10_000 });
+    await expect.poll(() => entry.locator('.reason').textContent(), { timeout: 10_000 }).toContain('nvidia.com/gpucores: must be at most 100');
+    const screenshot = join(tmpdir(), 'tessera-dashboard.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(`dashboard screenshot: ${screenshot}`);
+  });
+});
