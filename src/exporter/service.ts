@@ -1,0 +1,159 @@
+/**
+ * `tessera exporter`: serves `/metrics` with the DCGM-style series of the fake GPUs (from the topology
+ * ConfigMaps), the scheduler-view series (from node inventories and pod decisions), and Tessera's decision
+ * events (from pod changes). Watches feed in-memory state; every scrape computes the series from it.
+ */
+import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { HAMI_POD, TESSERA_NODE, TESSERA_POD, type BindPhase } from '../api/annotations.js';
+import { decodeDecision, type Decision } from '../api/decision.js';
+import { decodeInventory, type NodeInventory } from '../api/inventory.js';
+import { watchCluster, type ClusterWatch, type WatchedObject } from '../fakeoperator/cluster-watch.js';
+import type { MigProfileLookup } from '../fakeoperator/profiles.js';
+import { TopologyStore } from '../fakeoperator/topology-store.js';
+import type { UtilizationRange } from '../fakeoperator/topology.js';
+import { collectDcgm, DCGM_FAMILIES } from './dcgm.js';
+import { createDecisionMetrics, podTransition, type DecisionMetrics, type PodSighting } from './decision-events.js';
+import { registerFamilies, registerSchedulerView } from './registry.js';
+import type { ViewPod } from './scheduler-view.js';
+
+export interface ExporterOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of the topology ConfigMaps. */
+  namespace: string;
+  log: Logger;
+  profiles: MigProfileLookup;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  legacyMigMetric?: boolean;
+  /** Chooses a utilization within a usage's range; random by default, as a real GPU wanders. */
+  pickUtilization?: (range: UtilizationRange) => number;
+}
+
+export interface Exporter {
+  readonly url: string;
+  readonly registry: Registry;
+  readonly synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const randomWithin = (range: UtilizationRange): number => range.min + Math.round(Math.random() * (range.max - range.min));
+
+const timeOf = (value: Date | string | undefined): number | null => {
+  if (value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+};
+
+/** The cluster as the exporter keeps it between scrapes: decoded once per change, read on every scrape. */
+class ExporterState {
+  readonly topology = new TopologyStore();
+  readonly inventories = new Map<string, NodeInventory>();
+  readonly pods = new Map<string, ViewPod>();
+  private readonly sightings = new Map<string, PodSighting>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly events: DecisionMetrics,
+  ) {}
+
+  apply(change: WatchedObject, deleted: boolean): void {
+    if (change.kind === 'configmap') this.applyConfigMap(change.object.metadata?.name ?? '', change.object.data ?? {}, deleted);
+    else if (change.kind === 'node') this.applyNode(change.object, deleted);
+    else this.applyPod(change.object, deleted);
+  }
+
+  private applyConfigMap(name: string, data: Record<string, string>, deleted: boolean): void {
+    if (deleted) return this.topology.remove(name);
+    const result = this.topology.apply(name, data);
+    if (!result.ok) this.log.error({ configMap: name, field: result.error.field, err: result.error.message }, 'topology refused; exporting the previous one');
+  }
+
+  private applyNode(node: V1Node, deleted: boolean): void {
+    const name = node.metadata?.name ?? '';
+    const text = node.metadata?.annotations?.[TESSERA_NODE.inventory];
+    if (deleted || text === undefined) {
+      this.inventories.delete(name);
+      return;
+    }
+    try {
+      this.inventories.set(name, decodeInventory(text));
+    } catch (error) {
+      this.log.warn({ node: name, err: (error as Error).message }, 'node inventory unreadable; keeping the previous one');
+    }
+  }
+
+  private applyPod(pod: V1Pod, deleted: boolean): void {
+    const uid = pod.metadata?.uid ?? '';
+    const finished = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+    const decision = this.decisionOf(pod);
+    if (deleted) {
+      this.pods.delete(uid);
+      this.sightings.delete(uid);
+      return;
+    }
+    const rejected = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    const { sighting, events } = podTransition(this.sightings.get(uid), {
+      decision,
+      rejectionReason: rejected?.reason ?? null,
+      rejectionMessage: rejected?.message ?? null,
+      createdAtMs: timeOf(pod.metadata?.creationTimestamp),
+    });
+    this.sightings.set(uid, sighting);
+    for (const event of events) this.events.observe(event);
+    if (decision && !finished) this.pods.set(uid, { decision, bindPhase: (pod.metadata?.annotations?.[HAMI_POD.bindPhase] as BindPhase | undefined) ?? null });
+    else this.pods.delete(uid);
+  }
+
+  private decisionOf(pod: V1Pod): Decision | null {
+    const text = pod.metadata?.annotations?.[TESSERA_POD.decision];
+    if (text === undefined) return null;
+    try {
+      return decodeDecision(text);
+    } catch (error) {
+      this.log.warn({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, err: (error as Error).message }, 'decision unreadable; pod left out');
+      return null;
+    }
+  }
+}
+
+export async function startExporter(options: ExporterOptions): Promise<Exporter> {
+  const { log, profiles } = options;
+  const registry = new Registry();
+  const state = new ExporterState(log, createDecisionMetrics(registry));
+  const pickUtilization = options.pickUtilization ?? randomWithin;
+  registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: state.topology.topology(), profiles, pickUtilization }));
+  registerSchedulerView(registry, () => ({ nodes: [...state.inventories.values()], pods: [...state.pods.values()] }), {
+    profiles,
+    legacyMigMetric: options.legacyMigMetric ?? false,
+  });
+  const watch: ClusterWatch = watchCluster({ kubeConfig: options.kubeConfig, namespace: options.namespace, log, onChange: (change, deleted) => state.apply(change, deleted) });
+
+  const app: FastifyInstance = Fastify({ logger: false });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await Promise.race([watch.synced.then(() => true), Promise.resolve(false)]);
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  log.info({ url }, 'exporter listening');
+  return {
+    url,
+    registry,
+    synced: watch.synced,
+    async stop() {
+      await app.close();
+      await watch.stop();
+    },
+  };
+}
