@@ -1,7 +1,7 @@
 /** Turns a request path into what it addresses: a discovery document or a resource (type, namespace, name, subresource). Pure. */
 import { openApiDocument, openApiIndex } from './openapi.js';
 import { apiGroup, apiGroups, findType, resourceList, type ResourceType } from './resources.js';
-import { KubeStatusError, notFound } from './status.js';
+import { KubeStatusError, badRequest, notFound } from './status.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -23,7 +23,7 @@ export type Route =
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
 export function route(path: string): Route {
-  const segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const segments = path.split('/').filter((s) => s !== '').map((segment) => decodeSegment(segment, path));
   const [root, ...rest] = segments;
   if (root === 'version' && rest.length === 0) return { kind: 'document', body: SERVER_VERSION };
   if ((root === 'healthz' || root === 'livez' || root === 'readyz') && rest.length === 0) return { kind: 'document', body: 'ok' };
@@ -66,6 +66,14 @@ function resourceRoute(group: string, version: string, segments: string[], path:
   if (!type || extra.length > 0 || (namespace !== undefined && !type.namespaced)) throw notFoundPath(path);
   if (subresource !== undefined && !type.subresources.includes(subresource)) throw notFoundPath(path);
   return { kind: 'resource', type, namespace, name, subresource, legacyWatch };
+}
+
+function decodeSegment(segment: string, path: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`malformed percent-encoding in path ${path}`);
+  }
 }
 
 function notFoundPath(path: string): KubeStatusError {

@@ -52,7 +52,15 @@ export class ApiServer {
     this.faults = options.faults;
     this.log = options.log;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
-    this.app = Fastify({ bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: true });
+    this.app = Fastify({
+      bodyLimit: BODY_LIMIT,
+      return503OnClosing: false,
+      forceCloseConnections: true,
+      // Requests fastify refuses before routing (a malformed URL) still get a Status body.
+      frameworkErrors: (error, _request, reply) => {
+        void (reply as FastifyReply).code(400).type('application/json').send(JSON.stringify(failureStatus(400, 'BadRequest', error.message)));
+      },
+    });
     this.app.removeAllContentTypeParsers();
     // Bodies are decoded by the handlers, which know the media types each verb accepts and answer with a Status.
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
