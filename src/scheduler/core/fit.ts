@@ -71,6 +71,11 @@ export function memoryNeed(demand: GpuDemand, gpu: { memoryMiB: number }): numbe
   return 'mib' in demand.memory ? demand.memory.mib : Math.floor((gpu.memoryMiB * demand.memory.percent) / 100);
 }
 
+/** On a MIG GPU a percentage is of the largest instance (what "the whole GPU" is to a MIG pod). */
+function migMemoryNeed(demand: GpuDemand, gpu: GpuState, planner: MigPlanner): number {
+  return 'mib' in demand.memory ? demand.memory.mib : memoryNeed(demand, { memoryMiB: planner.largestInstanceMiB(gpu.model) });
+}
+
 /** Whether the pod's type and UUID filters let it use `gpu`. */
 export function gpuAllowed(request: PodRequest, gpu: GpuState): boolean {
   const matches = (t: string): boolean => (request.gpuTypeMatch === 'exact' ? gpu.model === t : gpu.modelLower.includes(t));
@@ -260,13 +265,13 @@ function place(node: NodeState, eligible: readonly GpuState[], p: PreparedReques
     for (let v = 0; v < demand.count; v++) {
       const options: DeviceOption[] = [];
       for (const gpu of eligible) {
-        const memory = memoryNeed(demand, gpu);
         const extra = pending?.get(gpu);
         if (gpu.migInstances === null) {
+          const memory = memoryNeed(demand, gpu);
           if (mine.some((o) => o.gpu === gpu.position)) continue;
           if (sharedGpuFits(gpu, node.splitCount, memory, demand.cores, extra)) options.push({ gpu: gpu.position, memoryMiB: memory, cores: demand.cores });
-        } else if (planner) {
-          for (const mig of migOptions(planner, gpu, memory, extra)) {
+        } else if (planner && gpu.usedSlots + (extra?.slots ?? 0) < node.splitCount) {
+          for (const mig of migOptions(planner, gpu, migMemoryNeed(demand, gpu, planner), extra)) {
             options.push({ gpu: gpu.position, memoryMiB: mig.memoryMiB, cores: migCores(mig, gpu), mig });
           }
         }
@@ -309,12 +314,13 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
 function shortage(node: NodeState, eligible: readonly GpuState[], demand: GpuDemand, planner: MigPlanner | undefined): [NodeFit['outcome'], Reason] {
   const used = node.gpuUsed;
   const capacity = node.gpuCapacity;
-  const memory = Math.min(...eligible.map((g) => memoryNeed(demand, g)));
-  if (node.mode === 'mig') {
+  if (node.mode === 'mig' && planner) {
+    const memory = Math.min(...eligible.map((g) => migMemoryNeed(demand, g, planner)));
     const model = eligible[0]?.model ?? node.model;
-    if (memory > (planner?.largestInstanceMiB(model) ?? 0)) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];
+    if (memory > planner.largestInstanceMiB(model)) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];
     return ['unschedulable', { kind: 'InsufficientResource', resource: 'mig', requested: memory, used: used.memoryMiB, capacity: capacity.memoryMiB }];
   }
+  const memory = Math.min(...eligible.map((g) => memoryNeed(demand, g)));
   if (eligible.filter((g) => g.usedSlots < node.splitCount).length < demand.count) {
     return ['unschedulable', { kind: 'InsufficientResource', resource: 'gpuslots', requested: demand.count, used: used.slots, capacity: capacity.slots }];
   }

@@ -12,3 +12,4 @@ export { ClusterState, type ClusterStateOptions, type NodeSnapshot } from './sta
 export { memoryNeed } from './fit.js';
 export { allocationOf, decide, schedule, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 export { reasonText } from './reasons.js';
+export { createGeometryPlanner, type GeometryPlannerOptions } from './geometry-planner.js';

@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
+import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { POLICIES, hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { nodeSpecArb, requestArb } from './arbitraries.js';
+import { node, pod } from './builders.js';
+
+const GPU = 'nvidia.com/gpu';
+const MEM = 'nvidia.com/gpumem';
+const A100 = 'NVIDIA A100-SXM4-40GB';
+const planner = createGeometryPlanner();
+
+function place(state: ClusterState, request: PodRequest, nodeName: string): Allocation {
+  const decided = decide(state, request, nodeName, hamiPolicy);
+  if (!decided.ok) throw new Error(`expected a fit: ${JSON.stringify(decided.error)}`);
+  const applied = state.apply(decided.value);
+  if (!applied.ok) throw new Error(`apply refused: ${JSON.stringify(applied.error)}`);
+  return decided.value;
+}
+
+describe('MIG through the geometry engine', () => {
+  it('creates the smallest instance that holds the request, and records the plan', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    const allocation = place(state, pod().container({ [GPU]: 1, [MEM]: 9000 }).request(), 'm');
+    const device = allocation.containers[0]?.devices[0];
+    // 1g.5gb holds 4,864 MiB: too small; 1g.10gb and 2g.10gb hold 9,856 MiB; the engine prefers the smaller compute.
+    expect(device?.mig?.profile).toBe('1g.10gb');
+    expect(device?.memoryMiB).toBe(9856);
+    expect(device?.mig?.plan).toEqual([{ action: 'create', profile: '1g.10gb', start: device?.mig?.start }]);
+    // 1 of 7 compute slices: floor(100 / 7) = 14 core units.
+    expect(device?.cores).toBe(14);
+  });
+
+  it('reuses a free instance without any op, and never hands out an instance twice', () => {
+    const spec = node('m', 'mig').gpus(1, A100, 40_960, { migInstances: [{ profile: '3g.20gb', start: 4 }] }).spec();
+    const state = new ClusterState([spec], { migPlanner: planner });
+    const first = place(state, pod('p1').container({ [GPU]: 1, [MEM]: 19_000 }).request(), 'm');
+    expect(first.containers[0]?.devices[0]?.mig).toEqual({ profile: '3g.20gb', start: 4, plan: [] });
+    const second = place(state, pod('p2').container({ [GPU]: 1, [MEM]: 19_000 }).request(), 'm');
+    expect(second.containers[0]?.devices[0]?.mig).toMatchObject({ start: 0 });
+    const third = decide(state, pod('p3').container({ [GPU]: 1, [MEM]: 19_000 }).request(), 'm', hamiPolicy);
+    expect(third).toMatchObject({ ok: false, error: { outcome: 'unschedulable', reasons: [{ kind: 'InsufficientResource', resource: 'mig' }] } });
+  });
+
+  it('puts several instances of one container on one GPU', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    const allocation = place(state, pod().container({ [GPU]: 3, [MEM]: 4000 }).request(), 'm');
+    const starts = allocation.containers[0]?.devices.map((d) => d.mig?.start);
+    expect(new Set(starts).size).toBe(3);
+  });
+
+  it('says no profile can hold a request larger than the GPU, and maps 100% to the largest instance', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    expect(decide(state, pod().container({ [GPU]: 1, [MEM]: 41_000 }).request(), 'm', hamiPolicy)).toMatchObject({
+      ok: false,
+      error: { outcome: 'unresolvable', reasons: [{ kind: 'NoMigProfile', memoryMiB: 41_000 }] },
+    });
+    const whole = place(state, pod().container({ [GPU]: 1 }).request(), 'm');
+    expect(whole.containers[0]?.devices[0]).toMatchObject({ memoryMiB: 40_192, cores: 100, mig: { profile: '7g.40gb' } });
+  });
+
+  it('serves a pod without vgpu-mode from either pool, and one that names a mode from that pool only', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec(), node('h').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    const either = schedule(state, pod().container({ [GPU]: 1, [MEM]: 4000 }).request(), hamiPolicy).ranked.map((r) => r.node);
+    expect(either.sort()).toEqual(['h', 'm']);
+    const mig = schedule(state, pod().container({ [GPU]: 1, [MEM]: 4000 }).annotate('nvidia.com/vgpu-mode', 'mig').request(), hamiPolicy);
+    expect(mig.ranked.map((r) => r.node)).toEqual(['m']);
+  });
+
+  it('refuses a MIG allocation that would take an instance in use or destroy one', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    const held = place(state, pod('p1').container({ [GPU]: 1, [MEM]: 4000 }).request(), 'm');
+    const device = held.containers[0]?.devices[0];
+    if (!device?.mig) throw new Error('expected a MIG device');
+    const same = { ...held, pod: { ...held.pod, uid: 'p2' }, containers: [{ name: 'c', devices: [{ ...device, mig: { ...device.mig, plan: [] } }] }] };
+    expect(state.apply(same)).toMatchObject({ ok: false, error: { kind: 'Inconsistent' } });
+    const destroy = { ...same, containers: [{ name: 'c', devices: [{ ...device, mig: { ...device.mig, plan: [{ action: 'destroy' as const, profile: device.mig.profile, start: device.mig.start }, ...device.mig.plan] } }] }] };
+    expect(state.apply(destroy)).toMatchObject({ ok: false, error: { kind: 'Inconsistent' } });
+  });
+});
+
+describe('allocator properties (mixed MIG and hami-core)', () => {
+  const MODELS = [{ model: A100, memoryMiB: 40_960 }];
+  const clusterArb: fc.Arbitrary<NodeSpec[]> = fc.tuple(nodeSpecArb('mig0', 'mig', MODELS), nodeSpecArb('mig1', 'mig', MODELS), nodeSpecArb('core0', 'hami-core', MODELS));
+  const model = resolveGpuModel(A100);
+  let placed = 0;
+  afterAll(() => expect(placed).toBeGreaterThan(100));
+
+  it('never gives an instance twice, never moves or destroys one in use, keeps layouts legal, and releases exactly', () => {
+    if (!model.ok) throw new Error('catalog lacks the A100');
+    const steps = fc.array(fc.tuple(requestArb('x'), fc.constantFrom(...Object.keys(POLICIES)), fc.nat(), fc.boolean()), { maxLength: 25 });
+    fc.assert(
+      fc.property(clusterArb, steps, (specs, stream) => {
+        const state = new ClusterState(specs, { migPlanner: planner });
+        let uid = 0;
+        for (const [template, policyName, pick, release] of stream) {
+          if (release) {
+            const held = state.allocations();
+            const victim = held[pick % Math.max(1, held.length)];
+            if (victim) expect(state.release(victim.pod.uid).ok).toBe(true);
+          } else {
+            const request = { ...template, pod: { ...template.pod, uid: `u${uid++}` } };
+            const policy = POLICIES[policyName] ?? hamiPolicy;
+            const top = schedule(state, request, policy).ranked[0];
+            if (top) {
+              const decided = decide(state, request, top.node, policy);
+              if (!decided.ok) throw new Error(`ranked node refused: ${JSON.stringify(decided.error)}`);
+              const before = state.snapshot(top.node);
+              expect(state.apply(decided.value).ok).toBe(true);
+              expect(state.release(request.pod.uid).ok).toBe(true);
+              expect(state.snapshot(top.node)).toEqual(before);
+              expect(state.apply(decided.value).ok).toBe(true);
+              placed++;
+            }
+          }
+          // Every held MIG device names an instance that exists, is in use, and is held by nobody else.
+          for (const spec of specs.filter((s) => s.mode === 'mig')) {
+            const view = state.node(spec.name);
+            const held = state.allocations().filter((a) => a.node === spec.name).flatMap((a) => a.containers.flatMap((c) => c.devices));
+            for (const gpu of view?.gpus ?? []) {
+              const instances = gpu.migInstances ?? [];
+              expect(validateLayout(model.value, instances).ok).toBe(true);
+              const mine = held.filter((d) => d.uuid === gpu.uuid).map((d) => `${d.mig?.profile}@${d.mig?.start}`);
+              expect(new Set(mine).size).toBe(mine.length);
+              expect(instances.filter((i) => i.inUse).map((i) => `${i.profile}@${i.start}`).sort()).toEqual([...mine].sort());
+              expect(gpu.usedMemoryMiB).toBeLessThanOrEqual(gpu.memoryMiB);
+              expect(gpu.usedCores).toBeLessThanOrEqual(gpu.coreUnits);
+            }
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
