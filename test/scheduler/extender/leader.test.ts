@@ -40,11 +40,8 @@ describe('leader election', () => {
   it('lets exactly one replica decide; a crashed leader is replaced within the lease, grants intact', async () => {
     const a = await replica('replica-a');
     const b = await replica('replica-b');
-    const [leader, follower] = await eventually(
-      'one leader',
-      async () => [a, b].map((r) => ({ r, ready: r.isLeader() })),
-      (states) => states.filter((s) => s.ready).length === 1,
-    ).then((states) => [states.find((s) => s.ready)?.r as RunningExtender, states.find((s) => !s.ready)?.r as RunningExtender]);
+    const leader = await eventually('one leader', () => [a, b].filter((r) => r.isLeader()), (leaders) => leaders.length === 1).then((l) => l[0] as RunningExtender);
+    const follower = leader === a ? b : a;
     await eventually('leader ready', () => ready(leader), Boolean);
     expect(await ready(follower)).toBe(false);
 
