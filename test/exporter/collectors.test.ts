@@ -1,0 +1,152 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DCGM_FAMILIES, collectDcgm, midpoint } from '../../src/exporter/dcgm.js';
+import { createDecisionMetrics, podTransition } from '../../src/exporter/decision-events.js';
+import { registerFamilies, registerSchedulerView } from '../../src/exporter/registry.js';
+import { fragmentation, type SchedulerView } from '../../src/exporter/scheduler-view.js';
+import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
+import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import { decision, inventoryOf, topologyNode } from '../fakeoperator/fixtures.js';
+import { parseScrape, series } from './scrape.js';
+
+const MIB = 1024 * 1024;
+
+async function render(register: (registry: Registry) => void) {
+  const registry = new Registry();
+  register(registry);
+  return parseScrape(await registry.metrics());
+}
+
+function withUse(node: NodeTopology): NodeTopology {
+  const copy = structuredClone(node);
+  copy.gpus[0]!.status = {
+    allocatedBy: { namespace: 'team', pod: 'p', container: 'a' },
+    usage: {
+      'u/a': { utilization: { min: 60, max: 80 }, fbUsedMiB: 10000, isInferencePod: false, allocatedBy: { namespace: 'team', pod: 'p', container: 'a' } },
+      'u/b': { utilization: { min: 10, max: 10 }, fbUsedMiB: 2000, isInferencePod: false, allocatedBy: { namespace: 'team', pod: 'p', container: 'b' } },
+    },
+  };
+  return copy;
+}
+
+describe('DCGM series from the topology', () => {
+  const hami = withUse(topologyNode('h1', 'NVIDIA-A100-SXM4-80GB', 81920, 2));
+  const mig = topologyNode('m1', 'NVIDIA-A100-SXM4-40GB', 40960, 1, 'mixed', true);
+  mig.gpus[0]!.migDevices = [
+    { id: 'MIG-a', profile: '3g.20gb', position: 4, gpuInstanceId: 2, status: { allocatedBy: null, usage: { u: { utilization: { min: 90, max: 100 }, fbUsedMiB: 5000, isInferencePod: false, allocatedBy: null } } } },
+    { id: 'MIG-b', profile: '1g.5gb', position: 0, gpuInstanceId: 13, status: { allocatedBy: null, usage: {} } },
+  ];
+  const topology = { nodes: { h1: hami, m1: mig } };
+
+  it('reports each container on a whole GPU with its own figures, and idle GPUs unlabelled', async () => {
+    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint })));
+    const gpu0 = { Hostname: 'h1', gpu: '0', UUID: hami.gpus[0]!.id, device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-80GB' };
+    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', { ...gpu0, container: 'a', pod: 'p', namespace: 'team' }).map((s) => s.value)).toEqual([70]);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_USED', { ...gpu0, container: 'b' }).map((s) => s.value)).toEqual([2000]);
+    // 81920 - 10000 - 2000
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { ...gpu0, container: 'a' }).map((s) => s.value)).toEqual([69920]);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'h1', gpu: '1' })).toEqual([
+      { labels: { gpu: '1', UUID: hami.gpus[1]!.id, device: 'nvidia1', modelName: 'NVIDIA-A100-SXM4-80GB', Hostname: 'h1', container: '', namespace: '', pod: '' }, value: 81920 },
+    ]);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_USED', { Hostname: 'h1' }).every((s) => !('GPU_I_PROFILE' in s.labels))).toBe(true);
+  });
+
+  it('reports MIG instances with profile, GPU instance ID and driver version, no pod labels and no utilization (seed 000)', async () => {
+    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint })));
+    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', { Hostname: 'm1' })).toEqual([]);
+    const used = series(scraped, 'DCGM_FI_DEV_FB_USED', { Hostname: 'm1', GPU_I_PROFILE: '3g.20gb' });
+    expect(used).toEqual([
+      {
+        labels: { gpu: '0', UUID: mig.gpus[0]!.id, device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-40GB', Hostname: 'm1', container: '', namespace: '', pod: '', GPU_I_PROFILE: '3g.20gb', GPU_I_ID: '2', DCGM_FI_DRIVER_VERSION: '550.54.15' },
+        value: 5000,
+      },
+    ]);
+    // 3g.20gb is 19968 MiB on an A100-40GB; 1g.5gb 4864 MiB.
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '2' })[0]?.value).toBe(14968);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '13' })[0]?.value).toBe(4864);
+  });
+});
+
+describe('scheduler view', () => {
+  const hami = topologyNode('h1', 'NVIDIA-A100-SXM4-80GB', 81920, 2);
+  const mig = topologyNode('m1', 'NVIDIA-A100-SXM4-40GB', 40960, 1, 'mixed', true);
+  const [h0, h1] = hami.gpus.map((g) => g.id) as [string, string];
+  const m0 = mig.gpus[0]!.id;
+  const view: SchedulerView = {
+    nodes: [inventoryOf('h1', hami, 'hami-core'), inventoryOf('m1', mig, 'mig', { 0: [{ profile: '3g.20gb', start: 4, gpuInstanceId: 2, migDeviceUuid: 'MIG-a' }, { profile: '1g.5gb', start: 0, gpuInstanceId: 13, migDeviceUuid: 'MIG-b' }] })],
+    pods: [
+      {
+        decision: decision({ uid: 'u1', name: 'p1', namespace: 'team' }, 'h1', [
+          ['a', [{ uuid: h0, index: 0, memoryMiB: 20480, cores: 30 }]],
+          ['b', [{ uuid: h0, index: 0, memoryMiB: 10240, cores: 20 }]],
+        ]),
+        bindPhase: 'success',
+      },
+      { decision: decision({ uid: 'u2', name: 'p2' }, 'm1', [['main', [{ uuid: m0, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [{ action: 'create', profile: '3g.20gb', start: 4 }] } }]]], 'mig'), bindPhase: 'allocating' },
+      { decision: decision({ uid: 'u3', name: 'p3' }, 'h1', [['main', [{ uuid: h1, index: 1, memoryMiB: 1000, cores: 10 }]]]), bindPhase: 'failed' },
+    ],
+  };
+
+  it("speaks HAMi's names and labels, per GPU and per container", async () => {
+    const scraped = await render((r) => registerSchedulerView(r, () => view, { profiles: catalogProfiles, legacyMigMetric: true }));
+    const gpu0 = { zone: 'vGPU', node: 'h1', device_uuid: h0, device_index: '0', device_type: 'NVIDIA-A100-SXM4-80GB' };
+    expect(series(scraped, 'hami_gpu_memory_allocated_bytes', gpu0).map((s) => s.value)).toEqual([30720 * MIB]);
+    expect(series(scraped, 'hami_gpu_core_allocated_ratio', gpu0).map((s) => s.value)).toEqual([50]);
+    expect(series(scraped, 'hami_gpu_shared_count', gpu0).map((s) => s.value)).toEqual([2]);
+    expect(series(scraped, 'hami_node_gpu_overview', { ...gpu0, device_memory_limit: '81920', device_cores: '100' }).map((s) => s.value)).toEqual([30720 * MIB]);
+    // The failed bind holds nothing.
+    expect(series(scraped, 'hami_gpu_shared_count', { node: 'h1', device_index: '1' }).map((s) => s.value)).toEqual([0]);
+    expect(series(scraped, 'hami_vgpu_memory_allocated_bytes', { namespace: 'team', pod: 'p1' }).map((s) => [s.labels.container_index, s.value])).toEqual([
+      ['0', 20480 * MIB],
+      ['1', 10240 * MIB],
+    ]);
+    expect(series(scraped, 'hami_node_gpu_mig_instance_info', { node: 'm1', profile: '3g.20gb' })[0]?.labels).toMatchObject({ gpu_instance_id: '2', mig_uuid: 'MIG-a', placement_start: '4', placement_size: '4' });
+    expect(series(scraped, 'nodeGPUMigInstance', { nodeid: 'm1' }).map((s) => [s.labels.migname, s.value])).toEqual([
+      ['3g.20gb', 1],
+      ['1g.5gb', 0],
+    ]);
+  });
+
+  it("adds Tessera's gauges: pods in flight, idle MIG instances, fragmentation", async () => {
+    const scraped = await render((r) => registerSchedulerView(r, () => view, { profiles: catalogProfiles }));
+    expect(scraped.has('nodeGPUMigInstance')).toBe(false);
+    expect(series(scraped, 'tessera_pods_in_flight', { node: 'm1' })[0]?.value).toBe(1);
+    expect(series(scraped, 'tessera_mig_instances_idle', { node: 'm1' })[0]?.value).toBe(1);
+    // h1: GPU0 has 81920 - 30720 = 51200 free and is partly used; GPU1 is empty (81920 free): 51200 / 133120.
+    expect(series(scraped, 'tessera_gpu_fragmentation_ratio', { node: 'h1' })[0]?.value).toBeCloseTo(51200 / 133120, 10);
+  });
+
+  it('fragmentation is 0 with nothing free and with nothing used', () => {
+    const gpus = inventoryOf('h1', hami, 'hami-core').gpus;
+    expect(fragmentation(gpus, new Map())).toBe(0);
+    const full = new Map(gpus.map((g) => [g.uuid, { memoryMiB: g.memoryMiB, cores: 100, containers: 1, migInUse: new Set<string>() }]));
+    expect(fragmentation(gpus, full)).toBe(0);
+  });
+});
+
+describe('decision events', () => {
+  const d = decision({ uid: 'u', name: 'p' }, 'm1', [['main', [{ uuid: 'GPU-1', index: 0, memoryMiB: 1, cores: 1, mig: { profile: '1g.5gb', start: 0, plan: [{ action: 'create', profile: '1g.5gb', start: 0 }] } }]]], 'mig');
+
+  it('counts a decision once, with its latency from pod creation, and its MIG reconfigurations', async () => {
+    const created = Date.parse(d.decidedAt) - 1500;
+    const first = podTransition(undefined, { decision: d, rejectionReason: null, rejectionMessage: null, createdAtMs: created });
+    expect(first.events).toEqual([{ kind: 'decided', mode: 'mig', latencySeconds: 1.5, migReconfigurations: [{ node: 'm1', gpu: 'GPU-1' }] }]);
+    expect(podTransition(first.sighting, { decision: d, rejectionReason: null, rejectionMessage: null, createdAtMs: created }).events).toEqual([]);
+    const scraped = await render((r) => {
+      const metrics = createDecisionMetrics(r);
+      first.events.forEach((e) => metrics.observe(e));
+      metrics.observe({ kind: 'rejected', reason: 'Unschedulable' });
+    });
+    expect(series(scraped, 'tessera_decisions_total', { mode: 'mig' })[0]?.value).toBe(1);
+    expect(series(scraped, 'tessera_mig_reconfigurations_total', { node: 'm1' })[0]?.value).toBe(1);
+    expect(series(scraped, 'tessera_rejections_total', { reason: 'Unschedulable' })[0]?.value).toBe(1);
+    expect(series(scraped, 'tessera_decision_latency_seconds')[0]?.value).toBe(1);
+  });
+
+  it('counts a rejection each time its message changes', () => {
+    const a = podTransition(undefined, { decision: null, rejectionReason: 'Unschedulable', rejectionMessage: 'no GPU', createdAtMs: 0 });
+    const b = podTransition(a.sighting, { decision: null, rejectionReason: 'Unschedulable', rejectionMessage: 'no GPU', createdAtMs: 0 });
+    const c = podTransition(b.sighting, { decision: null, rejectionReason: 'Unschedulable', rejectionMessage: 'no memory', createdAtMs: 0 });
+    expect([a, b, c].map((t) => t.events.length)).toEqual([1, 0, 1]);
+  });
+});
