@@ -44,9 +44,9 @@ export function decodeLayout(tables: SpecTables, instances: readonly MigInstance
     if (k < 0) return { index: i, reason: `${profile.name} cannot start at ${String(instance.start)} (legal starts: ${profile.starts.join(', ')})` };
     const mask = tables.masks[p]?.[k] ?? 0;
     if ((mask & occupied) !== 0) return { index: i, reason: `${profile.name}@${instance.start} overlaps another instance` };
+    if (profile.mediaExtensions && ++mediaCount > 1) return { index: i, reason: `a second +me instance (${profile.name}); at most one per GPU` };
     counts[p] = (counts[p] ?? 0) + 1;
     if ((counts[p] ?? 0) > profile.maxCount) return { index: i, reason: `more than ${profile.maxCount} ${profile.name} instances` };
-    if (profile.mediaExtensions && ++mediaCount > 1) return { index: i, reason: `a second +me instance (${profile.name}); at most one per GPU` };
     occupied |= mask;
     if (instance.inUse) inUse |= mask;
     profileOf.push(p);

@@ -1,0 +1,217 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  findProfile,
+  geometryPlacements,
+  hamiV29Plan,
+  listGpuModels,
+  MAX_PLAN_SCORE,
+  planMig,
+  planOps,
+  resolveGpuModel,
+  validateLayout,
+  type GpuModel,
+  type MigGeometry,
+  type MigInstance,
+  type MigPlan,
+} from '../../src/geometry/index.js';
+import { engineChooser, hamiV210Chooser, randomEvents, replay } from './replay.js';
+
+const MIG_MODELS = listGpuModels().filter((m) => m.mig);
+
+function model(name: string): GpuModel {
+  const resolved = resolveGpuModel(name);
+  if (!resolved.ok) throw resolved.error;
+  return resolved.value;
+}
+
+const key = (i: { profile: string; start: number }): string => `${i.profile}@${i.start}`;
+
+/** Every invariant a plan must keep, checked against the layout it was planned on. */
+function checkPlan(gpu: GpuModel, before: readonly MigInstance[], memoryMiB: number, plan: MigPlan): void {
+  expect(validateLayout(gpu, plan.layout)).toEqual({ ok: true, value: undefined });
+  expect(findProfile(gpu, plan.target.profile)?.memoryMiB ?? -1).toBeGreaterThanOrEqual(memoryMiB);
+  expect(plan.destroy.every((i) => !i.inUse)).toBe(true);
+  for (const held of before.filter((i) => i.inUse)) expect(plan.layout).toContainEqual(held);
+  const target = plan.layout.filter((i) => key(i) === key(plan.target));
+  expect(target).toHaveLength(1);
+  expect(target[0]?.inUse).toBe(true);
+  expect(before.some((i) => i.inUse && key(i) === key(plan.target))).toBe(false);
+  // The layout is exactly: before - destroyed + created (the target marked in use).
+  const destroyed = new Set(plan.destroy.map(key));
+  const expected = [...before.filter((i) => !destroyed.has(key(i))).map(key), ...plan.create.map(key)].sort();
+  expect(plan.layout.map(key).sort()).toEqual(expected);
+  expect(plan.cost).toEqual({ destroyed: plan.destroy.length, created: plan.create.length });
+  expect(plan.kind === 'reuse').toBe(plan.destroy.length === 0 && plan.create.length === 0);
+  expect(plan.kind === 'reconfigure').toBe(plan.destroy.length > 0);
+  expect(planOps(plan).map((op) => op.action)).toEqual([...plan.destroy.map(() => 'destroy'), ...plan.create.map(() => 'create')]);
+  expect(plan.score).toBeGreaterThanOrEqual(0);
+  expect(plan.score).toBeLessThanOrEqual(MAX_PLAN_SCORE);
+}
+
+type Step = { kind: 'arrive'; size: number; pick: number } | { kind: 'release'; which: number };
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('arrive' as const), size: fc.nat({ max: 200_000 }), pick: fc.nat({ max: 40 }) }),
+  fc.record({ kind: fc.constant('release' as const), which: fc.nat({ max: 64 }) }),
+);
+
+/** Applies random requests (taking any of the ranked plans) and releases, checking every plan on the way. */
+function runSteps(gpu: GpuModel, steps: readonly Step[], geometries?: readonly MigGeometry[]): void {
+  let layout: MigInstance[] = [];
+  let next = 0;
+  for (const step of steps) {
+    if (step.kind === 'release') {
+      const held = layout.filter((i) => i.inUse);
+      const victim = held[step.which % Math.max(1, held.length)];
+      if (victim) layout = layout.map((i) => (i === victim ? { ...i, inUse: false } : i));
+      continue;
+    }
+    const memoryMiB = step.size % (gpu.memoryMiB + 1);
+    const plans = planMig(gpu, layout, { memoryMiB }, { limit: 50, ...(geometries ? { allowedGeometries: geometries } : {}) });
+    for (let i = 1; i < plans.length; i++) expect((plans[i - 1]?.score ?? 0) >= (plans[i]?.score ?? 0)).toBe(true);
+    const plan = plans[step.pick % Math.max(1, plans.length)];
+    if (!plan) continue;
+    checkPlan(gpu, layout, memoryMiB, plan);
+    if (geometries) {
+      const placed = geometries.flatMap((g) => {
+        const p = geometryPlacements(gpu, g);
+        return p.ok ? p.value : [];
+      });
+      const names = gpu.mig?.profiles ?? [];
+      const asKeys = (xs: readonly { p: number; start: number }[]): string => xs.map((x) => `${names[x.p]?.name}@${x.start}`).sort().join(' ');
+      expect(placed.map(asKeys)).toContain(plan.layout.map(key).sort().join(' '));
+    }
+    layout = plan.layout.map((i) => (key(i) === key(plan.target) ? { ...i, id: `pod-${next++}` } : i));
+  }
+}
+
+describe('planMig invariants over random request/release sequences', () => {
+  it.each(MIG_MODELS.map((m) => [m.name, m] as const))('%s: legal layouts, nothing in use touched, enough memory', (_name, gpu) => {
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 40 }), (steps) => runSteps(gpu, steps)), { numRuns: 100 });
+  });
+
+  it('keeps layouts within the allowed geometries when the operator restricts the model', () => {
+    const gpu = model('A100-SXM4-40GB');
+    const geometries: MigGeometry[] = [
+      [{ profile: '1g.5gb', count: 7 }],
+      [{ profile: '2g.10gb', count: 3 }, { profile: '1g.5gb', count: 1 }],
+      [{ profile: '3g.20gb', count: 2 }],
+      [{ profile: '7g.40gb', count: 1 }],
+    ];
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 30 }), (steps) => runSteps(gpu, steps, geometries)), { numRuns: 100 });
+  });
+});
+
+describe('planMig cases', () => {
+  const h100 = model('H100-SXM5-80GB');
+
+  it('reuses a free instance that fits before creating one (equal score, lower cost)', () => {
+    const layout: MigInstance[] = [
+      { profile: '3g.40gb', start: 4, inUse: true },
+      { profile: '1g.10gb', start: 3, inUse: false, id: 'mig-a' },
+    ];
+    const [best] = planMig(h100, layout, { memoryMiB: 9000 });
+    expect(best?.kind).toBe('reuse');
+    expect(best?.target).toEqual({ profile: '1g.10gb', start: 3 });
+    expect(best?.layout).toContainEqual({ profile: '1g.10gb', start: 3, inUse: true, id: 'mig-a' });
+  });
+
+  it('on an empty GPU puts a 1g where it blocks the fewest larger profiles (not at slice 0, as HAMi does)', () => {
+    const [best] = planMig(h100, [], { memoryMiB: 9000 });
+    // 1g@6 keeps 7g? no (7g needs all), but keeps 4g@0, 3g@0, 2g@0/2/4, 1g.20gb@0/2/4: the most capacity.
+    expect(best?.target).toEqual({ profile: '1g.10gb', start: 6 });
+    expect(hamiV210Chooser(h100, [], { memoryMiB: 9000 })?.target).toEqual({ profile: '1g.10gb', start: 0 });
+  });
+
+  it('reconfigures free instances, never one in use, when nothing else serves', () => {
+    const layout: MigInstance[] = [
+      { profile: '1g.10gb', start: 0, inUse: false },
+      { profile: '1g.10gb', start: 1, inUse: false },
+      { profile: '1g.10gb', start: 2, inUse: false },
+      { profile: '1g.10gb', start: 3, inUse: false },
+      { profile: '3g.40gb', start: 4, inUse: true },
+    ];
+    const plans = planMig(h100, layout, { memoryMiB: 30_000 });
+    expect(plans.map((p) => [p.kind, key(p.target), p.cost.destroyed])).toEqual([
+      ['reconfigure', '3g.40gb@0', 4],
+      ['reconfigure', '4g.40gb@0', 4],
+    ]);
+  });
+
+  it('answers no plan (and no exception) for what does not fit, an unknown profile, an illegal layout or a whole GPU', () => {
+    expect(planMig(h100, [{ profile: '7g.80gb', start: 0, inUse: true }], { memoryMiB: 1 })).toEqual([]);
+    expect(planMig(h100, [], { memoryMiB: 90_000 })).toEqual([]);
+    expect(planMig(h100, [], { memoryMiB: 1, profile: '1g.5gb' })).toEqual([]);
+    expect(planMig(h100, [{ profile: '3g.40gb', start: 2, inUse: false }], { memoryMiB: 1 })).toEqual([]);
+    expect(planMig(model('T4'), [], { memoryMiB: 1 })).toEqual([]);
+  });
+
+  it('offers +me only when asked by name, and at most once', () => {
+    expect(planMig(h100, [], { memoryMiB: 1 }, { limit: 100 }).some((p) => p.target.profile.endsWith('+me'))).toBe(false);
+    const me = planMig(h100, [], { memoryMiB: 1, profile: '1g.10gb+me' });
+    expect(me[0]?.target.profile).toBe('1g.10gb+me');
+    expect(planMig(h100, [{ profile: '1g.10gb+me', start: 0, inUse: true }], { memoryMiB: 1, profile: '1g.10gb+me' })).toEqual([]);
+  });
+
+  it('honours minComputeSlices and the limit', () => {
+    const plans = planMig(h100, [], { memoryMiB: 15_000, minComputeSlices: 2 }, { limit: 100 });
+    expect(plans.every((p) => (findProfile(h100, p.target.profile)?.computeSlices ?? 0) >= 2)).toBe(true);
+    expect(planMig(h100, [], { memoryMiB: 0 }, { limit: 3 })).toHaveLength(3);
+  });
+
+  it('weighs the demand mix', () => {
+    // 1g@6 in use: a new 1g at 4 or 5 keeps 4g@0 (score 1000); at 0-3 it blocks the only 4g start (score 0).
+    const held: MigInstance[] = [{ profile: '1g.10gb', start: 6, inUse: true }];
+    const [fourG] = planMig(h100, held, { memoryMiB: 9000 }, { demand: { byProfile: { '4g.40gb': 1 } } });
+    expect([fourG?.target.start, fourG?.score]).toEqual([4, MAX_PLAN_SCORE]);
+    // 40,000 MiB is served by 3g.40gb: a 1g at 0-3 leaves no 3g (4-7 holds the 1g@6), so the 1g goes to 4.
+    const [byMemory] = planMig(h100, held, { memoryMiB: 9000 }, { demand: { byMemoryMiB: [{ memoryMiB: 40_000, weight: 1 }] } });
+    expect(byMemory?.target.start).toBe(4);
+    // Without a demand mix, every profile counts: still not slice 0, which would block 4g, 3g@0 and 2g@0.
+    expect(planMig(h100, held, { memoryMiB: 9000 })[0]?.target.start).not.toBe(0);
+  });
+});
+
+describe('HAMi baselines', () => {
+  const a100 = model('A100-SXM4-40GB');
+  const geometries: MigGeometry[] = [[{ profile: '1g.5gb', count: 7 }], [{ profile: '3g.20gb', count: 2 }]];
+
+  it('v2.9 lays out the first geometry that fits on an idle GPU, then uses only its free instances', () => {
+    const first = hamiV29Plan(a100, [], { memoryMiB: 4000 }, geometries);
+    expect(first?.create).toHaveLength(7);
+    const big = hamiV29Plan(a100, [], { memoryMiB: 15_000 }, geometries);
+    expect(big?.layout.map(key)).toEqual(['3g.20gb@0', '3g.20gb@4']);
+    expect(hamiV29Plan(a100, first?.layout ?? [], { memoryMiB: 15_000 }, geometries)).toBeNull();
+    expect(hamiV29Plan(a100, first?.layout ?? [], { memoryMiB: 4000 }, geometries)?.kind).toBe('reuse');
+  });
+
+  it('v2.10 takes the smallest fitting profile at the lowest free start, never destroying', () => {
+    const plan = hamiV210Chooser(a100, [{ profile: '1g.5gb', start: 0, inUse: true }], { memoryMiB: 9000 });
+    expect(plan?.target).toEqual({ profile: '1g.10gb', start: 2 });
+  });
+});
+
+describe('the engine against HAMi v2.10 over random request sequences', () => {
+  // 100 seeded sequences of 300 events on 4 GPUs; each request goes to the first GPU with a plan.
+  const SEEDS = 100;
+  const totals = (gpu: GpuModel, destroyOnRelease: boolean): { engine: number; hami: number } => {
+    let engine = 0;
+    let hami = 0;
+    for (let seed = 0; seed < SEEDS; seed++) {
+      const events = randomEvents(gpu, seed, 300);
+      engine += replay(gpu, 4, events, engineChooser, destroyOnRelease).served;
+      hami += replay(gpu, 4, events, hamiV210Chooser, destroyOnRelease).served;
+    }
+    return { engine, hami };
+  };
+
+  it.each(['A100-SXM4-40GB', 'H100-SXM5-80GB'])('%s: serves at least as many requests', (name) => {
+    const gpu = model(name);
+    // Released instances stay until a plan destroys them (MIG's own behaviour): HAMi never reclaims them.
+    const kept = totals(gpu, false);
+    expect(kept.engine).toBeGreaterThanOrEqual(kept.hami * 1.2);
+    // Released instances vanish for free: placement alone decides.
+    const vanished = totals(gpu, true);
+    expect(vanished.engine).toBeGreaterThanOrEqual(vanished.hami);
+  });
+});
