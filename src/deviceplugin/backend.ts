@@ -1,0 +1,37 @@
+/**
+ * The one interface the device plugin talks to GPUs through. `nvml` drives a real node with nvidia-smi; `fake`
+ * simulates one from the fake GPU operator's topology. Both report GPUs the same way and create or destroy MIG
+ * instances at explicit placements; instance IDs are the driver's (opaque, never a function of the placement).
+ */
+export interface MigInstance {
+  profile: string;
+  /** Placement start (first memory slice). */
+  start: number;
+  gpuInstanceId: number;
+  /** MIG device UUID (`MIG-...`). */
+  migDeviceUuid: string;
+}
+
+export interface GpuInfo {
+  uuid: string;
+  /** nvidia-smi index. */
+  index: number;
+  /** Product name as the driver reports it (`NVIDIA A100-SXM4-80GB`). */
+  model: string;
+  memoryMiB: number;
+  /** NUMA node, or null when the platform reports none. */
+  numa: number | null;
+  healthy: boolean;
+  migEnabled: boolean;
+  migInstances: MigInstance[];
+}
+
+export interface GpuBackend {
+  readonly name: 'nvml' | 'fake';
+  /** The node's GPUs now, in index order. */
+  discover(): Promise<GpuInfo[]>;
+  /** Creates a GPU instance (and its default compute instance) of `profile` at `start` on GPU `gpuUuid`. */
+  createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance>;
+  /** Destroys the instance with this GPU-instance ID (its compute instances first). */
+  destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void>;
+}

@@ -1,0 +1,129 @@
+/**
+ * A simulated node for the device plugin, driven by the fake GPU operator's topology (src/fakeoperator). GPUs
+ * take their model, memory and health from the topology, their starting MIG instances too; creating and
+ * destroying instances then works on the backend's own state, and fails wherever the topology says MIG
+ * operations fail. GPU-instance IDs are given the way the driver gives them on an 8-slice GPU (mig.md): the lowest
+ * free ID in the range for the instance's size (whole GPU 0; half 1-2; quarter 3-6; eighth 7-14), so they depend
+ * on what exists and in which order it was made, never on the placement.
+ */
+import { createHash } from 'node:crypto';
+import { TesseraError } from '../errors.js';
+import { gpuHealth, migOperationsFail, type NodeTopology } from '../fakeoperator/topology.js';
+import { findProfile, resolveGpuModel } from '../geometry/index.js';
+import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
+
+/** Memory slices of a model's GPUs and of one profile on it, from the geometry catalog. */
+function slicesOf(model: string, profile: string): { total: number; size: number } | undefined {
+  const resolved = resolveGpuModel(model);
+  const spec = resolved.ok ? resolved.value.mig : null;
+  const found = resolved.ok ? findProfile(resolved.value, profile) : undefined;
+  return spec && found ? { total: spec.totalMemorySlices, size: found.memorySlices } : undefined;
+}
+
+/** The GPU-instance IDs the driver may give an instance of `size` slices on a GPU of `total` slices. */
+export function gpuInstanceIdRange(total: number, size: number): [number, number] | undefined {
+  const ratio = total / size;
+  const level = Math.log2(ratio);
+  if (!Number.isInteger(level) || level < 0) return undefined;
+  const first = 2 ** level - 1;
+  return [first, 2 * first];
+}
+
+function migDeviceUuid(gpuUuid: string, gpuInstanceId: number, generation: number): string {
+  const hex = createHash('sha256').update(`${gpuUuid}/${gpuInstanceId}/${generation}`).digest('hex');
+  return `MIG-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export class FakeBackend implements GpuBackend {
+  readonly name = 'fake';
+  private topology: NodeTopology;
+  private readonly instances = new Map<string, MigInstance[]>();
+  private generation = 0;
+
+  constructor(topology: NodeTopology) {
+    this.topology = topology;
+    for (const gpu of topology.gpus) {
+      this.instances.set(
+        gpu.id,
+        gpu.migDevices.map((m, i) => ({
+          profile: m.profile,
+          start: m.position ?? 0,
+          gpuInstanceId: m.gpuInstanceId ?? i,
+          migDeviceUuid: m.id ?? migDeviceUuid(gpu.id, m.gpuInstanceId ?? i, this.generation++),
+        })),
+      );
+    }
+  }
+
+  /** Takes a changed topology (health, failure switches); MIG instances stay as the backend made them. */
+  setTopology(topology: NodeTopology): void {
+    this.topology = topology;
+    for (const gpu of topology.gpus) if (!this.instances.has(gpu.id)) this.instances.set(gpu.id, []);
+  }
+
+  discover(): Promise<GpuInfo[]> {
+    const node = this.topology;
+    return Promise.resolve(
+      node.gpus.map((gpu, index) => {
+        const instances = this.instances.get(gpu.id) ?? [];
+        return {
+          uuid: gpu.id,
+          index,
+          model: node.gpuProduct,
+          memoryMiB: node.gpuMemoryMiB,
+          numa: null,
+          healthy: gpuHealth(node, gpu) === 'Healthy',
+          migEnabled: node.dynamicMig || node.migStrategy !== 'none' || instances.length > 0,
+          migInstances: instances.map((m) => ({ ...m })),
+        };
+      }),
+    );
+  }
+
+  private gpu(gpuUuid: string, operation: string): MigInstance[] {
+    const gpu = this.topology.gpus.find((g) => g.id === gpuUuid);
+    const instances = this.instances.get(gpuUuid);
+    if (!gpu || !instances) throw new TesseraError('NOT_FOUND', `no GPU ${gpuUuid} on this node`, { field: 'gpu' });
+    if (migOperationsFail(this.topology, gpu)) {
+      throw new TesseraError('UNAVAILABLE', `${operation} on ${gpuUuid} failed: the topology marks MIG operations on this GPU as failing`);
+    }
+    return instances;
+  }
+
+  createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+    try {
+      const instances = this.gpu(gpuUuid, `creating ${profile}@${start}`);
+      const model = this.topology.gpuProduct;
+      const slices = slicesOf(model, profile);
+      const range = slices ? gpuInstanceIdRange(slices.total, slices.size) : undefined;
+      if (!slices || !range) throw new TesseraError('INVALID_INPUT', `${model} has no MIG profile ${profile}`, { field: 'profile' });
+      const { total, size } = slices;
+      const overlaps = instances.some((m) => {
+        const other = slicesOf(model, m.profile)?.size ?? 1;
+        return start < m.start + other && m.start < start + size;
+      });
+      if (overlaps || start + size > total) throw new TesseraError('INVALID_INPUT', `${profile}@${start} overlaps an instance or the end of ${gpuUuid}`, { field: 'start' });
+      const taken = new Set(instances.map((m) => m.gpuInstanceId));
+      let id = range[0];
+      while (id <= range[1] && taken.has(id)) id++;
+      if (id > range[1]) throw new TesseraError('UNAVAILABLE', `no free GPU-instance ID for ${profile} on ${gpuUuid}`);
+      const instance = { profile, start, gpuInstanceId: id, migDeviceUuid: migDeviceUuid(gpuUuid, id, this.generation++) };
+      instances.push(instance);
+      return Promise.resolve({ ...instance });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void> {
+    try {
+      const instances = this.gpu(gpuUuid, `destroying GPU instance ${gpuInstanceId}`);
+      const at = instances.findIndex((m) => m.gpuInstanceId === gpuInstanceId);
+      if (at < 0) throw new TesseraError('NOT_FOUND', `no GPU instance ${gpuInstanceId} on ${gpuUuid}`, { field: 'gpuInstanceId' });
+      instances.splice(at, 1);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+}

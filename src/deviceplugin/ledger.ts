@@ -1,0 +1,206 @@
+/**
+ * Which grant a kubelet Allocate call is for, without the pod's identity (docs/allocate-design.md). Pure: the
+ * daemon feeds it the pods in flight on the node and kubelet's calls, and applies what it answers.
+ *
+ * kubelet admits one pod at a time and calls once per GPU container, in order. So a call either continues the pod
+ * being admitted (the cursor: same grant, next container, matching count) or starts a new pod, whose first call
+ * carries only its lead count. A new pod's call is answered only when every grant not yet handed out with that
+ * lead count has the same shape (the extender's `mayJoinInFlight` keeps it so); then any of them is right, and the
+ * pod that really received it is learned afterwards (kubelet's pod-resources API) and recorded, swapping grants
+ * between interchangeable pods when kubelet's order differed from the ledger's pick.
+ */
+import type { Decision, DecisionDevice } from '../api/decision.js';
+import { leadCount, type PodShape } from '../api/inflight.js';
+import { gpuOfReplica } from './devices.js';
+
+export interface PodRef {
+  uid: string;
+  namespace: string;
+  name: string;
+}
+
+/** A pod bound to this node with a verified decision, not yet allocated. */
+export interface PendingGrant {
+  pod: PodRef;
+  decision: Decision;
+  shape: PodShape;
+  /** Decision creation order, for a stable pick among interchangeable grants. */
+  order: number;
+}
+
+/** One answered Allocate call. */
+export interface Handout {
+  deviceIds: string[];
+  /** The pod whose grant was handed out (its decision at the time). */
+  grantOf: string;
+  /** The grant's content, for matching after swaps: canonical text of what it grants. */
+  content: string;
+  /** Index among the pod's GPU containers. */
+  position: number;
+  /** What the container was given (MIG device UUID and instance ID filled in). */
+  devices: DecisionDevice[];
+}
+
+export type Resolution =
+  | {
+      ok: true;
+      grant: PendingGrant;
+      position: number;
+      devices: DecisionDevice[];
+      last: boolean;
+      /** The pod being admitted, when only one pod could be (else learned later from kubelet). */
+      known: PodRef | undefined;
+    }
+  | { ok: false; reason: 'no-grant' | 'ambiguous'; message: string };
+
+/** The containers kubelet calls for: those with devices. */
+export const gpuContainersOf = (decision: Decision): DecisionDevice[][] => decision.containers.filter((c) => c.devices.length > 0).map((c) => c.devices);
+
+/** Canonical text of what a decision grants (GPUs, shares, MIG placements), independent of the pod. */
+export function contentOf(decision: Decision): string {
+  return JSON.stringify([decision.mode, gpuContainersOf(decision).map((devices) => devices.map((d) => [d.uuid, d.memoryMiB, d.cores, d.mig?.profile ?? null, d.mig?.start ?? null]))]);
+}
+
+function matchesDeviceIds(devices: DecisionDevice[], deviceIds: readonly string[]): boolean {
+  const gpus = deviceIds.map(gpuOfReplica).sort();
+  return JSON.stringify(devices.map((d) => d.uuid).sort()) === JSON.stringify(gpus);
+}
+
+interface Cursor {
+  grantOf: string;
+  content: string;
+  next: number;
+  known: PodRef | undefined;
+}
+
+/**
+ * `target` granted `devices`: its GPU containers (in order) take them, the rest of target (pod, container names,
+ * mode) stays. Unsigned: the caller signs the result.
+ */
+export function withGrant(target: Decision, devices: readonly DecisionDevice[][]): Decision {
+  let next = 0;
+  const { signature: _dropped, ...unsigned } = target;
+  return {
+    ...unsigned,
+    containers: target.containers.map((c) => (c.devices.length > 0 ? { ...c, devices: devices[next++] ?? [] } : c)),
+  };
+}
+
+export class Ledger {
+  private pending = new Map<string, PendingGrant>();
+  private handouts: Handout[] = [];
+  private cursor: Cursor | undefined;
+
+  /** Replaces the pods in flight (from the API). Handouts of pods no longer in flight are dropped. */
+  setPending(grants: Iterable<PendingGrant>): void {
+    this.pending = new Map([...grants].map((g) => [g.pod.uid, g]));
+    const contents = new Set([...this.pending.values()].map((g) => contentOf(g.decision)));
+    this.handouts = this.handouts.filter((h) => contents.has(h.content));
+    if (this.cursor && !contents.has(this.cursor.content)) this.cursor = undefined;
+  }
+
+  pendingGrants(): PendingGrant[] {
+    return [...this.pending.values()];
+  }
+
+  unresolvedHandouts(): readonly Handout[] {
+    return this.handouts;
+  }
+
+  /** Forgets the pod being admitted: kubelet restarted, or it gave up on the pod after a refused call. */
+  resetCursor(): void {
+    this.cursor = undefined;
+  }
+
+  /** How many pods' worth of each content has been handed out from position 0. */
+  private startedByContent(): Map<string, number> {
+    const started = new Map<string, number>();
+    for (const h of this.handouts) if (h.position === 0) started.set(h.content, (started.get(h.content) ?? 0) + 1);
+    return started;
+  }
+
+  /** Grants not yet handed out, the oldest first (a content held by k pods and started j times leaves k - j). */
+  private available(): PendingGrant[] {
+    const started = this.startedByContent();
+    const out: PendingGrant[] = [];
+    for (const grant of [...this.pending.values()].sort((a, b) => a.order - b.order || (a.pod.uid < b.pod.uid ? -1 : 1))) {
+      const content = contentOf(grant.decision);
+      const left = started.get(content) ?? 0;
+      if (left > 0) started.set(content, left - 1);
+      else out.push(grant);
+    }
+    return out;
+  }
+
+  /** Which grant and container a call of `deviceIds` answers; changes nothing. */
+  resolve(deviceIds: readonly string[]): Resolution {
+    const count = deviceIds.length;
+    const cursor = this.cursor;
+    if (cursor) {
+      const grant = [...this.pending.values()].find((g) => g.pod.uid === cursor.grantOf && contentOf(g.decision) === cursor.content)
+        ?? [...this.pending.values()].find((g) => contentOf(g.decision) === cursor.content);
+      const devices = grant ? gpuContainersOf(grant.decision)[cursor.next] : undefined;
+      if (grant && devices && devices.length === count) {
+        return { ok: true, grant, position: cursor.next, devices, last: cursor.next === gpuContainersOf(grant.decision).length - 1, known: cursor.known };
+      }
+    }
+    const candidates = this.available().filter((g) => leadCount(g.shape) === count);
+    if (candidates.length === 0) return { ok: false, reason: 'no-grant', message: `no pod in flight on this node has a first GPU container of ${count} device(s)` };
+    const shapes = new Set(candidates.map((g) => g.shape.key));
+    if (shapes.size > 1) {
+      return { ok: false, reason: 'ambiguous', message: `${candidates.length} pods of ${shapes.size} different shapes could be this call (${count} device(s)); refusing rather than guessing` };
+    }
+    // Prefer the grant on the GPUs kubelet picked (GetPreferredAllocation steers it there), so its records match.
+    const grant = candidates.find((g) => matchesDeviceIds(gpuContainersOf(g.decision)[0] ?? [], deviceIds)) ?? candidates[0];
+    if (!grant) return { ok: false, reason: 'no-grant', message: 'no candidate' };
+    const containers = gpuContainersOf(grant.decision);
+    return { ok: true, grant, position: 0, devices: containers[0] ?? [], last: containers.length === 1, known: candidates.length === 1 ? grant.pod : undefined };
+  }
+
+  /** Records an answered call and moves the cursor. */
+  commit(resolution: Extract<Resolution, { ok: true }>, deviceIds: readonly string[], given: DecisionDevice[]): Handout {
+    const content = contentOf(resolution.grant.decision);
+    const handout = { deviceIds: [...deviceIds], grantOf: resolution.grant.pod.uid, content, position: resolution.position, devices: given };
+    this.handouts.push(handout);
+    this.cursor = resolution.last ? undefined : { grantOf: resolution.grant.pod.uid, content, next: resolution.position + 1, known: resolution.known };
+    return handout;
+  }
+
+  /**
+   * kubelet says pod `pod` holds `deviceIds` per GPU container (in order). When they are all handouts of one
+   * grant, returns the grant it really received and, when that grant was another pod's, that pod (it takes the
+   * receiver's grant in exchange). The handouts are settled and the pods leave the pending set; undefined while
+   * kubelet's record is incomplete.
+   */
+  learn(pod: PodRef, deviceIds: readonly (readonly string[])[]): { received: PendingGrant; swappedWith: PendingGrant | undefined } | undefined {
+    const own = this.pending.get(pod.uid);
+    if (!own) return undefined;
+    const matched = deviceIds.map((ids) => this.handouts.find((h) => h.deviceIds.length === ids.length && h.deviceIds.every((id) => ids.includes(id))));
+    const first = matched[0];
+    if (!first || matched.some((h) => !h || h.content !== first.content)) return undefined;
+    if (matched.length !== gpuContainersOf(own.decision).length) return undefined;
+    this.handouts = this.handouts.filter((h) => !matched.includes(h));
+    if (this.cursor?.content === first.content && this.cursor.grantOf === first.grantOf) this.cursor = undefined;
+    const ownContent = contentOf(own.decision);
+    this.pending.delete(pod.uid);
+    // Another pending pod holding the content received takes this pod's original grant.
+    const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h?.devices ?? [])) };
+    if (ownContent === first.content) return { received, swappedWith: undefined };
+    const holder = [...this.pending.values()].find((g) => contentOf(g.decision) === first.content);
+    if (!holder) return { received, swappedWith: undefined };
+    const swapped = { ...holder, decision: withGrant(holder.decision, gpuContainersOf(own.decision)) };
+    this.pending.set(holder.pod.uid, swapped);
+    return { received, swappedWith: swapped };
+  }
+
+  /** The pod is known (it was the only candidate): its handouts settle now; returns the grant it received. */
+  settle(pod: PodRef): PendingGrant | undefined {
+    const own = this.pending.get(pod.uid);
+    if (!own) return undefined;
+    const content = contentOf(own.decision);
+    const mine = this.handouts.filter((h) => h.content === content && h.grantOf === pod.uid).sort((a, b) => a.position - b.position);
+    this.handouts = this.handouts.filter((h) => !mine.includes(h));
+    this.pending.delete(pod.uid);
+    return { ...own, decision: withGrant(own.decision, mine.map((h) => h.devices)) };
+  }
+}

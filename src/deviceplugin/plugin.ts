@@ -1,0 +1,374 @@
+/**
+ * The device-plugin daemon: discovers the node's GPUs through a backend, serves kubelet, and hands each container
+ * exactly what the scheduler decided for its pod (docs/allocate-design.md). Handler -> pure decision (Ledger,
+ * verifyGrant, containerResponse) -> effects (MIG operations, Records).
+ */
+import { credentials } from '@grpc/grpc-js';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { TESSERA_API_VERSION, type NodeMode } from '../api/annotations.js';
+import type { DecisionDevice } from '../api/decision.js';
+import { pinsGpus, shapeOf } from '../api/inflight.js';
+import { INVENTORY_KIND, type NodeInventory } from '../api/inventory.js';
+import { TesseraError } from '../errors.js';
+import { runInformer, type RunningInformer } from '../kube/informer.js';
+import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../scheduler/core/index.js';
+import { kubeletApis, unixTarget, type AllocateRequest, type AllocateResponse, type ListPodResourcesResponse, type PreferredAllocationRequest, type PreferredAllocationResponse } from './api.js';
+import type { GpuBackend, GpuInfo } from './backend.js';
+import { advertisedDevices, preferredIds } from './devices.js';
+import { DevicePluginServer } from './grpc-server.js';
+import { Ledger, gpuContainersOf, type PendingGrant, type PodRef } from './ledger.js';
+import { Records } from './records.js';
+import { DEFAULT_HAMI_CORE_MOUNTS, containerResponse, type HamiCoreMounts } from './response.js';
+import { controlDisabled, grantState, verifyGrant, type PodLike } from './verify.js';
+
+export interface DevicePluginConfig {
+  node: string;
+  mode: NodeMode;
+  backend: GpuBackend;
+  kubeConfig: KubeConfig;
+  signingKey: Buffer;
+  log: Logger;
+  deviceDir: string;
+  podResourcesSocket: string;
+  /** Socket name of this plugin in deviceDir. */
+  endpoint?: string;
+  /** HAMi's deviceSplitCount: tasks per GPU (hami-core replicas). */
+  splitCount: number;
+  /** Most MIG instances one GPU can hold (its replicas on MIG nodes). */
+  migSlotsPerGpu?: number;
+  requestConfig?: RequestConfig;
+  mounts?: HamiCoreMounts;
+  /** Idle MIG instances no pod uses or plans are destroyed after this long (ms); 0 turns reclaiming off. */
+  migIdleGraceMs?: number;
+  /** How often GPUs are re-read (health, reclaiming), ms. */
+  pollMs?: number;
+  now?: () => number;
+}
+
+const LEARN_ATTEMPTS = 40;
+const LEARN_DELAY_MS = 25;
+
+const refOf = (pod: PodLike): PodRef => ({ uid: pod.metadata?.uid ?? '', namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '' });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class DevicePluginDaemon {
+  private readonly ledger = new Ledger();
+  private readonly records: Records;
+  private readonly server: DevicePluginServer;
+  private readonly pods = new Map<string, V1Pod>();
+  private informer: RunningInformer<V1Pod> | undefined;
+  private gpus: GpuInfo[] = [];
+  private published = '';
+  /** MIG operations run one at a time per GPU. */
+  private readonly gpuQueues = new Map<string, Promise<unknown>>();
+  /** MIG device UUIDs handed to a container and not yet seen in a pod's record. */
+  private readonly migHandedOut = new Set<string>();
+  private readonly idleSince = new Map<string, number>();
+  private learning: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly requestConfig: RequestConfig;
+
+  constructor(private readonly config: DevicePluginConfig) {
+    this.now = config.now ?? Date.now;
+    this.requestConfig = config.requestConfig ?? DEFAULT_REQUEST_CONFIG;
+    this.records = new Records(config.kubeConfig, config.signingKey, config.log, this.now);
+    this.server = new DevicePluginServer({
+      deviceDir: config.deviceDir,
+      endpoint: config.endpoint ?? 'tessera-gpu.sock',
+      resourceName: this.requestConfig.resourceCountName,
+      log: config.log,
+      handlers: {
+        devices: () => advertisedDevices(this.gpus, (gpu) => (this.config.mode === 'mig' && gpu.migEnabled ? (this.config.migSlotsPerGpu ?? 7) : this.config.splitCount)),
+        preferredAllocation: (r) => this.preferredAllocation(r),
+        allocate: (r) => this.allocate(r),
+        kubeletRestarted: () => this.ledger.resetCursor(),
+      },
+    });
+  }
+
+  get socketPath(): string {
+    return this.server.socketPath;
+  }
+
+  async start(): Promise<void> {
+    this.gpus = await this.config.backend.discover();
+    const informer = runInformer<V1Pod>({
+      kubeConfig: this.config.kubeConfig,
+      path: '/api/v1/pods',
+      list: () => this.records.podsOn(this.config.node).then((items) => ({ apiVersion: 'v1', kind: 'PodList', metadata: {}, items })),
+      handlers: {
+        upsert: (pod) => this.podChanged(pod, false),
+        remove: (pod) => this.podChanged(pod, true),
+      },
+      log: this.config.log,
+    });
+    this.informer = informer;
+    await informer.synced;
+    await this.publishNode();
+    await this.server.start();
+    const pollMs = this.config.pollMs ?? 5000;
+    if (pollMs > 0) this.timer = setInterval(() => void this.poll(), pollMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.server.stop();
+    await this.informer?.stop();
+    await this.learning;
+  }
+
+  // --- pods ---------------------------------------------------------------------------------------------------
+
+  private podChanged(pod: V1Pod, removed: boolean): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    if (removed || pod.spec?.nodeName !== this.config.node) this.pods.delete(uid);
+    else this.pods.set(uid, pod);
+    this.refreshPending();
+  }
+
+  private refreshPending(): void {
+    const grants: PendingGrant[] = [];
+    this.migInUse.clear();
+    for (const pod of this.pods.values()) {
+      const state = grantState(pod);
+      const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+      if (terminal || (state !== 'allocating' && state !== 'success')) continue;
+      const verified = verifyGrant(pod, this.config.node, this.config.signingKey, this.requestConfig);
+      if (!verified.ok) continue;
+      const decision = verified.value;
+      for (const d of decision.containers.flatMap((c) => c.devices)) if (d.mig) this.migInUse.add(`${d.uuid}/${d.mig.profile}@${d.mig.start}`);
+      if (state !== 'allocating') continue;
+      const models = new Map(this.gpus.map((g) => [g.uuid, g.model]));
+      const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
+      grants.push({ pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) });
+    }
+    this.ledger.setPending(grants);
+  }
+
+  /** MIG placements held or planned by a pod on this node (`<gpu>/<profile>@<start>`). */
+  private readonly migInUse = new Set<string>();
+
+  /** Re-reads the node's pods from the API (kubelet may ask before the watch delivers a freshly bound pod). */
+  private async relist(): Promise<void> {
+    for (const pod of await this.records.podsOn(this.config.node)) if (pod.metadata?.uid) this.pods.set(pod.metadata.uid, pod);
+    this.refreshPending();
+  }
+
+  // --- kubelet calls ------------------------------------------------------------------------------------------
+
+  private async resolve(deviceIds: readonly string[]) {
+    let resolution = this.ledger.resolve(deviceIds);
+    if (!resolution.ok && resolution.reason === 'no-grant') {
+      await this.relist();
+      resolution = this.ledger.resolve(deviceIds);
+    }
+    return resolution;
+  }
+
+  private async preferredAllocation(request: PreferredAllocationRequest): Promise<PreferredAllocationResponse> {
+    const container_responses = [];
+    for (const c of request.container_requests) {
+      const probe = c.available_deviceIDs.slice(0, c.allocation_size);
+      const resolution = await this.resolve(probe);
+      const preferred = resolution.ok ? preferredIds(resolution.devices, c.available_deviceIDs, c.must_include_deviceIDs, c.allocation_size) : undefined;
+      container_responses.push({ deviceIDs: preferred ?? [...c.must_include_deviceIDs, ...c.available_deviceIDs.filter((id) => !c.must_include_deviceIDs.includes(id))].slice(0, c.allocation_size) });
+    }
+    return { container_responses };
+  }
+
+  private async allocate(request: AllocateRequest): Promise<AllocateResponse> {
+    const container_responses = [];
+    for (const c of request.container_requests) {
+      const resolution = await this.resolve(c.devices_ids);
+      if (!resolution.ok) {
+        this.ledger.resetCursor();
+        throw new TesseraError(resolution.reason === 'ambiguous' ? 'CONFLICT' : 'NOT_FOUND', resolution.message, { field: 'devices_ids' });
+      }
+      const { grant } = resolution;
+      let given: DecisionDevice[];
+      try {
+        given = grant.decision.mode === 'mig' ? await Promise.all(resolution.devices.map((d) => this.ensureMigInstance(d))) : resolution.devices;
+      } catch (error) {
+        this.ledger.resetCursor();
+        const message = `allocation failed: ${(error as Error).message}`;
+        if (resolution.known) void this.records.failed(resolution.known, 'TesseraAllocateFailed', message);
+        this.config.log.error({ err: error, pod: resolution.known }, 'MIG operation failed; the pod gets nothing');
+        throw error;
+      }
+      const handout = this.ledger.commit(resolution, c.devices_ids, given);
+      for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.add(d.mig.migDeviceUuid);
+      const pod = this.pods.get(grant.pod.uid);
+      const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
+      container_responses.push(
+        containerResponse(grant.decision.mode, given, {
+          controlDisabled: pod ? controlDisabled(pod, containerName) : false,
+          cacheKey: `${this.config.node}/${handout.deviceIds.join(',')}`,
+          ...(this.config.mounts ? { mounts: this.config.mounts } : { mounts: DEFAULT_HAMI_CORE_MOUNTS }),
+        }),
+      );
+      if (resolution.last) this.afterPod(resolution.known);
+    }
+    return { container_responses };
+  }
+
+  /** Records the pod that was just admitted: now when it is known, else once kubelet's records tell which. */
+  private afterPod(known: PodRef | undefined): void {
+    if (known) {
+      const received = this.ledger.settle(known);
+      if (received) this.learning = this.learning.then(() => this.record(received.pod, received.decision, undefined));
+      return;
+    }
+    this.learning = this.learning.then(() => this.learnFromKubelet());
+  }
+
+  private async record(pod: PodRef, decision: PendingGrant['decision'], swapped: PendingGrant | undefined): Promise<void> {
+    try {
+      await this.records.allocated(pod, decision);
+      if (swapped) await this.records.regranted(swapped.pod, swapped.decision);
+      this.config.log.info({ pod: `${pod.namespace}/${pod.name}`, swappedWith: swapped ? `${swapped.pod.namespace}/${swapped.pod.name}` : undefined }, 'pod allocated');
+    } catch (error) {
+      this.config.log.error({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not record the allocation');
+    }
+  }
+
+  /** Asks kubelet's pod-resources API which pod holds the devices handed out, until every handout is placed. */
+  private async learnFromKubelet(): Promise<void> {
+    const resource = this.requestConfig.resourceCountName;
+    for (let attempt = 0; attempt < LEARN_ATTEMPTS && this.ledger.unresolvedHandouts().length > 0; attempt++) {
+      let listed: ListPodResourcesResponse;
+      try {
+        listed = await this.listPodResources();
+      } catch (error) {
+        this.config.log.warn({ err: error }, 'pod-resources List failed');
+        await sleep(LEARN_DELAY_MS * 4);
+        continue;
+      }
+      for (const entry of listed.pod_resources) {
+        const grant = this.ledger.pendingGrants().find((g) => g.pod.name === entry.name && g.pod.namespace === entry.namespace);
+        if (!grant) continue;
+        const ids = gpuContainersOf(grant.decision).map((_, i) => {
+          const name = grant.decision.containers.filter((c) => c.devices.length > 0)[i]?.name;
+          return entry.containers.find((c) => c.name === name)?.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids) ?? [];
+        });
+        if (ids.some((list) => list.length === 0)) continue;
+        const learned = this.ledger.learn(grant.pod, ids);
+        if (learned) await this.record(learned.received.pod, learned.received.decision, learned.swappedWith);
+      }
+      if (this.ledger.unresolvedHandouts().length > 0) await sleep(LEARN_DELAY_MS);
+    }
+  }
+
+  private listPodResources(): Promise<ListPodResourcesResponse> {
+    const client = new (kubeletApis().PodResourcesLister)(unixTarget(this.config.podResourcesSocket), credentials.createInsecure());
+    const list = client.List as (request: object, options: { deadline: number }, callback: (error: Error | null, response?: ListPodResourcesResponse) => void) => void;
+    return new Promise((resolve, reject) => {
+      list.call(client, {}, { deadline: Date.now() + 2000 }, (error, response) => {
+        client.close();
+        if (error || !response) reject(error ?? new Error('empty pod-resources response'));
+        else resolve(response);
+      });
+    });
+  }
+
+  // --- MIG ----------------------------------------------------------------------------------------------------
+
+  private onGpu<T>(gpuUuid: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.gpuQueues.get(gpuUuid) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.gpuQueues.set(gpuUuid, next.catch(() => undefined));
+    return next;
+  }
+
+  /** Applies the device's plan (idempotent: what exists is kept, what is gone is not destroyed again). */
+  private ensureMigInstance(device: DecisionDevice): Promise<DecisionDevice> {
+    const mig = device.mig;
+    if (!mig) return Promise.reject(new TesseraError('INVALID_INPUT', 'a MIG grant without a MIG placement', { field: 'mig' }));
+    const { backend } = this.config;
+    return this.onGpu(device.uuid, async () => {
+      const current = async () => (await backend.discover()).find((g) => g.uuid === device.uuid)?.migInstances ?? [];
+      for (const op of mig.plan) {
+        const existing = (await current()).find((m) => m.profile === op.profile && m.start === op.start);
+        if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
+        if (op.action === 'destroy' && existing && !this.migHandedOut.has(existing.migDeviceUuid)) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
+      }
+      const instance = (await current()).find((m) => m.profile === mig.profile && m.start === mig.start) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
+      this.gpus = await backend.discover();
+      return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
+    });
+  }
+
+  /** Destroys MIG instances that no pod holds or plans once they have been idle for the grace period. */
+  private async reclaimIdle(): Promise<void> {
+    const grace = this.config.migIdleGraceMs ?? 0;
+    if (grace <= 0 || this.config.mode !== 'mig') return;
+    const now = this.now();
+    for (const gpu of this.gpus) {
+      for (const instance of gpu.migInstances) {
+        const key = `${gpu.uuid}/${instance.profile}@${instance.start}`;
+        if (this.migInUse.has(key)) {
+          this.idleSince.delete(instance.migDeviceUuid);
+          continue;
+        }
+        const since = this.idleSince.get(instance.migDeviceUuid) ?? now;
+        this.idleSince.set(instance.migDeviceUuid, since);
+        if (now - since < grace) continue;
+        await this.onGpu(gpu.uuid, async () => {
+          this.refreshPending();
+          if (this.migInUse.has(key)) return;
+          await this.config.backend.destroyMigInstance(gpu.uuid, instance.gpuInstanceId);
+          this.migHandedOut.delete(instance.migDeviceUuid);
+          this.idleSince.delete(instance.migDeviceUuid);
+          this.config.log.info({ gpu: gpu.uuid, profile: instance.profile, start: instance.start }, 'reclaimed an idle MIG instance');
+        }).catch((error: unknown) => this.config.log.warn({ err: error, gpu: gpu.uuid }, 'could not reclaim an idle MIG instance'));
+      }
+    }
+  }
+
+  // --- node ---------------------------------------------------------------------------------------------------
+
+  /** One tick: re-read GPUs (health), reclaim idle instances, republish what changed. */
+  async poll(): Promise<void> {
+    try {
+      this.gpus = await this.config.backend.discover();
+      await this.reclaimIdle();
+      this.gpus = await this.config.backend.discover();
+      await this.publishNode();
+    } catch (error) {
+      this.config.log.warn({ err: error }, 'GPU poll failed');
+    }
+  }
+
+  inventory(): NodeInventory {
+    return {
+      apiVersion: TESSERA_API_VERSION,
+      kind: INVENTORY_KIND,
+      node: this.config.node,
+      mode: this.config.mode,
+      splitCount: this.config.splitCount,
+      gpus: this.gpus.map((g) => ({
+        uuid: g.uuid,
+        index: g.index,
+        model: g.model,
+        memoryMiB: g.memoryMiB,
+        coreUnits: 100,
+        numa: g.numa,
+        health: g.healthy ? 'Healthy' : 'Unhealthy',
+        mig: { enabled: g.migEnabled, instances: g.migInstances.map((m) => ({ ...m })) },
+      })),
+      observedAt: new Date(this.now()).toISOString(),
+    };
+  }
+
+  /** Publishes inventory (and kubelet's device list) when the GPUs changed. */
+  private async publishNode(): Promise<void> {
+    const inventory = this.inventory();
+    const text = JSON.stringify({ ...inventory, observedAt: '' });
+    if (text === this.published) return;
+    await this.records.node(this.config.node, inventory, {});
+    this.published = text;
+    this.server.publishDevices();
+  }
+}

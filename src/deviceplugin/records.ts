@@ -1,0 +1,114 @@
+/**
+ * What the device plugin writes to the API: the grant a pod really received (bind-phase=success, the decision
+ * re-signed with the devices and MIG instances it got), a grant moved to an interchangeable pod, a failed
+ * allocation (bind-phase=failed, the reason, an Event), and the node's inventory annotation and labels. Every
+ * write is a merge patch conditional on the resourceVersion just read, retried on conflict and 5xx.
+ */
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { HAMI_POD, TESSERA_NODE, TESSERA_POD } from '../api/annotations.js';
+import { encodeDecision, type Decision } from '../api/decision.js';
+import { encodeHamiDevices, hamiDevicesOf } from '../api/hami.js';
+import { encodeInventory, type NodeInventory } from '../api/inventory.js';
+import { signDecision } from '../api/signing.js';
+import { readModifyWrite, withRetry } from '../kube/retry.js';
+import type { PodRef } from './ledger.js';
+
+export const COMPONENT = 'tessera-device-plugin';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const unixSeconds = (ms: number): string => String(Math.floor(ms / 1000));
+
+export class Records {
+  private readonly api: CoreV1Api;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly key: Buffer,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.api = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Pods bound to `node` (a fresh read, for when kubelet asks about a pod the watch has not delivered yet). */
+  async podsOn(node: string): Promise<V1Pod[]> {
+    const list = await withRetry(() => this.api.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }));
+    return list.items.filter((p) => p.spec?.nodeName === node);
+  }
+
+  private patchPod(pod: PodRef, annotations: Record<string, string | null>): Promise<void> {
+    return readModifyWrite(
+      () => this.api.readNamespacedPod({ name: pod.name, namespace: pod.namespace }),
+      async (current) => {
+        if (current.metadata?.uid !== pod.uid) return;
+        await this.api.patchNamespacedPod(
+          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata.resourceVersion, annotations } } },
+          mergePatch,
+        );
+      },
+    );
+  }
+
+  /** The pod received `decision` (its own, or an interchangeable pod's moved to it): signed and marked success. */
+  async allocated(pod: PodRef, decision: Decision): Promise<void> {
+    const signed = signDecision(decision, this.key);
+    const devices = encodeHamiDevices(hamiDevicesOf(signed));
+    await this.patchPod(pod, {
+      [HAMI_POD.bindPhase]: 'success',
+      [HAMI_POD.bindTime]: unixSeconds(this.now()),
+      [HAMI_POD.devicesToAllocate]: devices,
+      [HAMI_POD.devicesAllocated]: devices,
+      [TESSERA_POD.decision]: encodeDecision(signed),
+    });
+  }
+
+  /** A pod still in flight now holds `decision` (the grant of the pod that was admitted in its place). */
+  async regranted(pod: PodRef, decision: Decision): Promise<void> {
+    const signed = signDecision(decision, this.key);
+    const devices = encodeHamiDevices(hamiDevicesOf(signed));
+    await this.patchPod(pod, { [HAMI_POD.devicesToAllocate]: devices, [HAMI_POD.devicesAllocated]: devices, [TESSERA_POD.decision]: encodeDecision(signed) });
+  }
+
+  /** bind-phase=failed with the reason, and a Warning Event; best effort (the pod may be gone). */
+  async failed(pod: PodRef, reason: string, message: string): Promise<void> {
+    try {
+      await this.patchPod(pod, { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message });
+    } catch (error) {
+      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not mark the pod failed');
+    }
+    await this.event(pod, reason, message);
+  }
+
+  private async event(pod: PodRef, reason: string, message: string): Promise<void> {
+    const now = new Date(this.now());
+    try {
+      await withRetry(() =>
+        this.api.createNamespacedEvent({
+          namespace: pod.namespace,
+          body: {
+            metadata: { generateName: `${pod.name}.`, namespace: pod.namespace },
+            involvedObject: { kind: 'Pod', apiVersion: 'v1', name: pod.name, namespace: pod.namespace, uid: pod.uid },
+            type: 'Warning',
+            reason,
+            message,
+            source: { component: COMPONENT },
+            reportingComponent: COMPONENT,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        }),
+      );
+    } catch (error) {
+      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'could not record an event');
+    }
+  }
+
+  /** Publishes the inventory annotation and labels on the node (labels set to null are removed). */
+  async node(node: string, inventory: NodeInventory, labels: Record<string, string | null>): Promise<void> {
+    await withRetry(() =>
+      this.api.patchNode({ name: node, body: { metadata: { annotations: { [TESSERA_NODE.inventory]: encodeInventory(inventory) }, labels } } }, mergePatch),
+    );
+  }
+}

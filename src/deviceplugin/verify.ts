@@ -1,0 +1,60 @@
+/**
+ * Whether a pod's decision is one the device plugin may act on: well-formed, signed with the cluster's key, for
+ * this very pod and node, and granting each container exactly the devices its request asks for. Anything else
+ * gets nothing. Pure: pod JSON and key in, the verified grant or the reason out.
+ */
+import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
+import { decodeDecision, type Decision } from '../api/decision.js';
+import { verifyDecision } from '../api/signing.js';
+import { err, ok, type Result } from '../errors.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type RequestConfig } from '../scheduler/core/index.js';
+
+/** The pod fields read here (a client-node V1Pod fits). */
+export interface PodLike {
+  metadata?: { uid?: string; name?: string; namespace?: string; annotations?: Record<string, string>; creationTimestamp?: unknown };
+  spec?: { nodeName?: string; containers?: { name: string; env?: { name: string; value?: string }[] }[] };
+  status?: { phase?: string };
+}
+
+export type GrantState = 'allocating' | 'success' | 'failed' | 'none';
+
+/** Where the pod's grant stands, from HAMi's bind-phase annotation. */
+export function grantState(pod: PodLike): GrantState {
+  const phase = pod.metadata?.annotations?.[HAMI_POD.bindPhase];
+  return phase === 'allocating' || phase === 'success' || phase === 'failed' ? phase : 'none';
+}
+
+export function verifyGrant(pod: PodLike, node: string, key: Buffer, config: RequestConfig = DEFAULT_REQUEST_CONFIG): Result<Decision, string> {
+  const text = pod.metadata?.annotations?.[TESSERA_POD.decision];
+  if (text === undefined) return err('the pod carries no decision');
+  let decision: Decision;
+  try {
+    decision = decodeDecision(text);
+  } catch (error) {
+    return err((error as Error).message);
+  }
+  if (decision.pod.uid !== pod.metadata?.uid) return err(`the decision is for pod ${decision.pod.uid}, not ${pod.metadata?.uid ?? '?'}`);
+  if (!verifyDecision(decision, key)) return err('the decision signature does not verify');
+  if (decision.node !== node) return err(`the decision is for node ${decision.node}, not ${node}`);
+  if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== node) return err(`the pod is bound to ${pod.spec.nodeName}, not ${node}`);
+  const request = parsePodRequest(pod, config);
+  if (!request.ok) return err(`the pod's request is invalid: ${reasonText(request.error)}`);
+  if (request.value.mode !== null && request.value.mode !== decision.mode) return err(`the pod asks for ${request.value.mode}, the decision grants ${decision.mode}`);
+  const asked = request.value.containers;
+  if (asked.length !== decision.containers.length) return err(`the pod has ${asked.length} containers, the decision ${decision.containers.length}`);
+  for (let i = 0; i < asked.length; i++) {
+    const want = asked[i];
+    const got = decision.containers[i];
+    if (!want || !got || want.name !== got.name) return err(`container ${i} is ${want?.name ?? '?'} in the pod, ${got?.name ?? '?'} in the decision`);
+    const count = want.gpu?.count ?? 0;
+    if (got.devices.length !== count) return err(`container ${want.name} asks ${count} GPU(s), the decision grants ${got.devices.length}`);
+    if (decision.mode === 'mig' && got.devices.some((d) => !d.mig)) return err(`container ${want.name} is granted a device without a MIG instance on a MIG node`);
+  }
+  return ok(decision);
+}
+
+/** Containers (by name) that turned HAMi-core off with `CUDA_DISABLE_CONTROL=true`. */
+export function controlDisabled(pod: PodLike, container: string): boolean {
+  const spec = pod.spec?.containers?.find((c) => c.name === container);
+  return spec?.env?.some((e) => e.name === 'CUDA_DISABLE_CONTROL' && e.value === 'true') ?? false;
+}

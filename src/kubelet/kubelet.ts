@@ -1,0 +1,109 @@
+/**
+ * A simulated kubelet for one node: watches the pods bound to it, admits them one at a time through the device
+ * manager (so device plugins see exactly kubelet's calls), and reports the outcome in the pod's status: Running,
+ * or Failed with reason UnexpectedAdmissionError as kubelet does when Allocate fails. Deleted or finished pods
+ * give their devices back. Used by the device-plugin tests and by local mode.
+ */
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { runInformer, type RunningInformer } from '../kube/informer.js';
+import { withRetry } from '../kube/retry.js';
+import { DeviceManager, type AdmissionPod } from './device-manager.js';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface SimKubeletOptions {
+  node: string;
+  kubeConfig: KubeConfig;
+  deviceDir: string;
+  podResourcesSocket: string;
+  log: Logger;
+}
+
+/** The extended resources each app container asks for (limits, else requests), as integer counts. */
+export function admissionPodOf(pod: V1Pod): AdmissionPod {
+  return {
+    uid: pod.metadata?.uid ?? '',
+    namespace: pod.metadata?.namespace ?? 'default',
+    name: pod.metadata?.name ?? '',
+    containers: (pod.spec?.containers ?? []).map((c) => {
+      const resources: Record<string, number> = {};
+      for (const [name, value] of Object.entries({ ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) })) {
+        if (!name.includes('/') || name.startsWith('kubernetes.io/')) continue;
+        const count = Number(value);
+        if (Number.isInteger(count) && count > 0) resources[name] = count;
+      }
+      return { name: c.name, resources };
+    }),
+  };
+}
+
+export class SimKubelet {
+  readonly devices: DeviceManager;
+  private readonly api: CoreV1Api;
+  private informer: RunningInformer<V1Pod> | undefined;
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly options: SimKubeletOptions) {
+    this.devices = new DeviceManager({ deviceDir: options.deviceDir, podResourcesSocket: options.podResourcesSocket, log: options.log });
+    this.api = options.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async start(): Promise<void> {
+    await this.devices.start();
+    const informer = runInformer<V1Pod>({
+      kubeConfig: this.options.kubeConfig,
+      path: '/api/v1/pods',
+      list: () => this.api.listPodForAllNamespaces(),
+      handlers: { upsert: (pod) => this.podChanged(pod), remove: (pod) => this.podGone(pod) },
+      log: this.options.log,
+    });
+    this.informer = informer;
+    await informer.synced;
+  }
+
+  async stop(): Promise<void> {
+    await this.informer?.stop();
+    await this.devices.stop();
+  }
+
+  /** Simulates a kubelet restart: kubelet.sock is recreated and plugins must register again. */
+  restart(): Promise<void> {
+    return this.devices.restart();
+  }
+
+  private podGone(pod: V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    this.seen.delete(uid);
+    this.devices.release(uid);
+  }
+
+  private podChanged(pod: V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (!uid || pod.spec?.nodeName !== this.options.node) return;
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      this.devices.release(uid);
+      return;
+    }
+    if (this.seen.has(uid) || (phase !== undefined && phase !== 'Pending')) return;
+    this.seen.add(uid);
+    const admission = admissionPodOf(pod);
+    this.devices.admit(admission).then(
+      () => this.setPhase(admission, 'Running', undefined, undefined),
+      (error: unknown) => this.setPhase(admission, 'Failed', 'UnexpectedAdmissionError', (error as Error).message),
+    );
+  }
+
+  private async setPhase(pod: AdmissionPod, phase: 'Running' | 'Failed', reason: string | undefined, message: string | undefined): Promise<void> {
+    try {
+      await withRetry(() =>
+        this.api.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status: { phase, ...(reason ? { reason, message } : {}) } } }, mergePatch),
+      );
+      this.options.log.info({ pod: `${pod.namespace}/${pod.name}`, phase, reason }, 'pod admitted');
+    } catch (error) {
+      this.options.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not update pod status');
+    }
+  }
+}

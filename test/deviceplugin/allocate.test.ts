@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESSERA_POD } from '../../src/api/annotations.js';
+import { signDecision } from '../../src/api/signing.js';
+import { randomBytes } from 'node:crypto';
+import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
+import { bindPhase, recordedDecision, settled, TestNode } from './harness.js';
+
+describe('device plugin on a hami-core node', () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await TestNode.start({ mode: 'hami-core', gpus: 4 });
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it('allocates a bound pod exactly its decision and records success', async () => {
+    const { pod, decision } = await node.createDecided(node.podJson('one', [{ gpus: 2, memoryMiB: 10_000, cores: 30 }]));
+    await node.bind(pod);
+    const done = await node.waitFor('one', settled);
+    expect(done.status?.message ?? '').toBe('');
+    expect(done.status?.phase).toBe('Running');
+    expect(bindPhase(done)).toBe('success');
+    const response = node.kubelet.devices.responses(pod.metadata?.uid ?? '')?.get('c0');
+    const devices = decision.containers[0]?.devices ?? [];
+    expect(response?.envs.NVIDIA_VISIBLE_DEVICES).toBe(devices.map((d) => d.uuid).join(','));
+    expect(response?.envs.CUDA_DEVICE_MEMORY_LIMIT_0).toBe('10000m');
+    expect(response?.envs.CUDA_DEVICE_MEMORY_LIMIT_1).toBe('10000m');
+    expect(response?.envs.CUDA_DEVICE_SM_LIMIT).toBe('30');
+    expect(response?.mounts.map((m) => m.container_path)).toEqual(['/usr/local/vgpu/libvgpu.so', '/etc/ld.so.preload']);
+    expect(recordedDecision(done).containers).toEqual(decision.containers);
+    // kubelet's device IDs name the GPUs the container really got (GetPreferredAllocation steered them).
+    const ids = node.kubelet.devices.deviceIds(pod.metadata?.uid ?? '', 'c0', 'nvidia.com/gpu');
+    expect(ids.map((id) => id.split('::')[0]).sort()).toEqual(devices.map((d) => d.uuid).sort());
+  });
+
+  it('gives a forged decision nothing', async () => {
+    const created = await node.create(node.podJson('forged', [{ gpus: 1, memoryMiB: 1000, cores: 10 }]));
+    const real = node.decide(created);
+    const forged = signDecision(real, randomBytes(32));
+    await node.annotate(created, decisionAnnotations(forged, Date.now()));
+    await node.bind(created);
+    const done = await node.waitFor('forged', settled);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.reason).toBe('UnexpectedAdmissionError');
+    expect(node.kubelet.devices.responses(created.metadata?.uid ?? '')).toBeUndefined();
+    expect(bindPhase(done)).toBe('allocating');
+  });
+
+  it('gives a decision copied from another pod nothing', async () => {
+    const { pod: donor } = await node.createDecided(node.podJson('donor', [{ gpus: 1, memoryMiB: 1000, cores: 10 }]));
+    const thief = await node.create(node.podJson('thief', [{ gpus: 1, memoryMiB: 1000, cores: 10 }]));
+    await node.annotate(thief, { [TESSERA_POD.decision]: donor.metadata?.annotations?.[TESSERA_POD.decision] ?? '', 'hami.io/bind-phase': 'allocating' });
+    await node.bind(thief);
+    const done = await node.waitFor('thief', settled);
+    expect(done.status?.phase).toBe('Failed');
+    await node.bind(donor);
+    expect((await node.waitFor('donor', settled)).status?.phase).toBe('Running');
+  });
+
+  it('registers again when kubelet restarts', async () => {
+    const before = node.kubelet.devices.registrations;
+    await node.kubelet.restart();
+    await node.kubelet.devices.waitForDevices('nvidia.com/gpu');
+    expect(node.kubelet.devices.registrations).toBe(before + 1);
+    const { pod } = await node.createDecided(node.podJson('after-restart', [{ gpus: 1, memoryMiB: 2000, cores: 10 }]));
+    await node.bind(pod);
+    expect((await node.waitFor('after-restart', settled)).status?.phase).toBe('Running');
+  });
+});
