@@ -7,11 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BenchResult, BenchSuite } from './harness.js';
 import { allocatorBench } from './allocator.bench.js';
+import { clusterBench } from './cluster.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
 const SUITES: BenchSuite[] = [
   allocatorBench,
   simulatorSuite,
+  clusterBench,
 ];
 
 function format(value: number | undefined, digits: number): string {
