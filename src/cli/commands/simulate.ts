@@ -1,6 +1,7 @@
 /**
- * `tessera simulate`: replays the openb trace (the FGD paper's protocol) through the scheduling policies, with no
- * Kubernetes, and reports the allocation ratio per policy and seed.
+ * `tessera simulate`: replays a workload through the scheduling policies, with no Kubernetes: the openb trace under
+ * the FGD paper's protocol (`--fgd-nodes/--fgd-pods`), or a timed trace with departures on any cluster of MIG and
+ * HAMi-core nodes (`--cluster/--trace`). Reports placements and allocation ratios per policy and seed.
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -8,26 +9,35 @@ import { TesseraError } from '../../errors.js';
 import { DEFAULT_LOAD } from '../../simulator/openb/protocol.js';
 import { runOpenb, type OpenbReport } from '../../simulator/openb/run.js';
 import { SHARE_POLICIES } from '../../simulator/policies/index.js';
+import { TRACE_POLICIES } from '../../simulator/trace/policies.js';
+import { runTrace, type TraceReport } from '../../simulator/trace/run.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera simulate --fgd-nodes <csv> --fgd-pods <csv> [options]
+       tessera simulate --cluster <yaml> --trace <jsonl> [options]
 
-Replays an openb trace (FGD paper protocol: seeded shuffle, inflation to --load x GPU capacity, each pod
-scheduled once, no departures) and reports the GPU allocation ratio at that load.
+The first form replays an openb trace (FGD paper protocol: seeded shuffle, inflation to --load x GPU capacity,
+each pod scheduled once, no departures) and reports the GPU allocation ratio at that load. The second replays
+timed arrivals ({"at": s, "pod": {...}}) and departures ({"at": s, "delete": "ns/name"}) on a cluster of MIG
+and HAMi-core nodes (see bench/fixtures/mig/ for both files).
 
 Options:
   --fgd-nodes <csv>     openb node list (sn,cpu_milli,memory_mib,gpu,model)
   --fgd-pods <csv>      openb pod list (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec])
-  --policy <name>       policy to run; repeat to compare (default: tessera). Known: ${Object.keys(SHARE_POLICIES).join(', ')}
-  --seeds <n>           run seeds 0..n-1 (default 1)
+  --cluster <yaml>      cluster file (node groups: name, count, mode, gpu {model, count})
+  --trace <jsonl>       timed trace
+  --policy <name>       policy to run; repeat to compare (default: tessera).
+                        openb: ${Object.keys(SHARE_POLICIES).join(', ')}; trace: ${Object.keys(TRACE_POLICIES).join(', ')}
+  --seeds <n>           openb: run seeds 0..n-1 (default 1)
   --seed-list <a,b,..>  run exactly these seeds
   --load <x>            arrived GPU request as a multiple of capacity (default ${DEFAULT_LOAD})
   --json                one JSON document on stdout
   --layouts             with --json: the final milli left on every GPU`;
 
+type Input = { kind: 'openb'; nodesFile: string; podsFile: string } | { kind: 'trace'; clusterFile: string; traceFile: string };
+
 interface SimulateOptions {
-  nodesFile: string;
-  podsFile: string;
+  input: Input;
   policies: string[];
   seeds: number[];
   load: number;
@@ -45,6 +55,8 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
       options: {
         'fgd-nodes': { type: 'string' },
         'fgd-pods': { type: 'string' },
+        cluster: { type: 'string' },
+        trace: { type: 'string' },
         policy: { type: 'string', multiple: true },
         seeds: { type: 'string' },
         'seed-list': { type: 'string' },
@@ -56,17 +68,28 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
   } catch (cause) {
     throw new TesseraError('INVALID_INPUT', (cause as Error).message, { cause });
   }
-  const nodesFile = values['fgd-nodes'];
-  const podsFile = values['fgd-pods'];
-  if (!nodesFile) throw new TesseraError('INVALID_INPUT', 'required', { field: '--fgd-nodes' });
-  if (!podsFile) throw new TesseraError('INVALID_INPUT', 'required', { field: '--fgd-pods' });
+  const input = inputOf(values['fgd-nodes'], values['fgd-pods'], values.cluster, values.trace);
   if (values.seeds !== undefined && values['seed-list'] !== undefined) {
     throw new TesseraError('INVALID_INPUT', 'give --seeds or --seed-list, not both', { field: '--seed-list' });
   }
   const load = values.load === undefined ? DEFAULT_LOAD : Number(values.load);
   if (!Number.isFinite(load) || load <= 0 || load > 10) throw new TesseraError('INVALID_INPUT', `must be a number in (0, 10], got '${values.load}'`, { field: '--load' });
   if (values.layouts && !values.json) throw new TesseraError('INVALID_INPUT', 'needs --json', { field: '--layouts' });
-  return { nodesFile, podsFile, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, json: values.json, layouts: values.layouts };
+  return { input, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, json: values.json, layouts: values.layouts };
+}
+
+function inputOf(nodesFile?: string, podsFile?: string, clusterFile?: string, traceFile?: string): Input {
+  const openb = nodesFile !== undefined || podsFile !== undefined;
+  const trace = clusterFile !== undefined || traceFile !== undefined;
+  if (openb && trace) throw new TesseraError('INVALID_INPUT', 'give --fgd-nodes/--fgd-pods or --cluster/--trace, not both', { field: '--cluster' });
+  if (trace) {
+    if (!clusterFile) throw new TesseraError('INVALID_INPUT', 'required with --trace', { field: '--cluster' });
+    if (!traceFile) throw new TesseraError('INVALID_INPUT', 'required with --cluster', { field: '--trace' });
+    return { kind: 'trace', clusterFile, traceFile };
+  }
+  if (!nodesFile) throw new TesseraError('INVALID_INPUT', 'required (or --cluster/--trace)', { field: '--fgd-nodes' });
+  if (!podsFile) throw new TesseraError('INVALID_INPUT', 'required', { field: '--fgd-pods' });
+  return { kind: 'openb', nodesFile, podsFile };
 }
 
 function parseSeeds(count: string | undefined, list: string | undefined): number[] {
@@ -82,17 +105,22 @@ function parseSeeds(count: string | undefined, list: string | undefined): number
   return Array.from({ length: n }, (_, i) => i);
 }
 
+function traceTable(report: TraceReport): string {
+  const header = ['policy', 'placed', 'failed', 'alloc % (time avg)', 'MIG reconfigs', 'MIG ops', 'decisions/s'];
+  const rows = report.results.map((r) => [r.policy, String(r.placed), String(r.failed), r.allocationRatio.toFixed(2), String(r.migReconfigurations), String(r.migOperations), String(r.decisionsPerSec)]);
+  return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events`, ...aligned(header, rows)].join('\n');
+}
+
+function aligned(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
 function table(report: OpenbReport): string {
   const header = ['policy', 'seeds', 'alloc % (mean)', 'std', 's/seed'];
   const rows = report.summary.map((s) => [s.policy, String(s.seeds), s.meanAllocationRatio.toFixed(2), s.stdAllocationRatio.toFixed(2), s.meanSecondsPerSeed.toFixed(2)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  return [
-    `openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}`,
-    line(header),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.map(line),
-  ].join('\n');
+  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}`, ...aligned(header, rows)].join('\n');
 }
 
 export const simulateCommand: Command = {
@@ -101,9 +129,18 @@ export const simulateCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const options = parseSimulateArgs(argv);
+    if (options.input.kind === 'trace') {
+      const report = runTrace({ ...options.input, policies: options.policies, layouts: options.layouts });
+      console.log(options.json ? JSON.stringify(report) : traceTable(report));
+      return EXIT_OK;
+    }
     const bar = !options.json && process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
     const report = runOpenb({
-      ...options,
+      ...options.input,
+      policies: options.policies,
+      seeds: options.seeds,
+      load: options.load,
+      layouts: options.layouts,
       onStart: (total) => bar?.start(total, 0),
       onProgress: (n) => bar?.increment(n),
     });

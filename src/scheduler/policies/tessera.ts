@@ -12,7 +12,10 @@
  * cost of GPU packing (measured: full weight loses on multigpu50, half weight wins on all four traces; see
  * docs/policy.md). Score, GPU choice and rank tie-break are FGD's.
  */
+import type { DeviceOption } from '../core/view.js';
 import { gradientPlacement, memoizedFragment } from './fgd.js';
+import { firstBy } from './gpu-choice.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
 import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
 
 export const STRANDED_WEIGHT = 0.5;
@@ -65,3 +68,30 @@ function sortAscending(values: number[]): void {
     values[j + 1] = v;
   }
 }
+
+/**
+ * Tessera on the allocator's node views (MIG and HAMi-core nodes alike). GPU choice: on MIG GPUs, a GPU that
+ * already runs instances before an idle one (idle GPUs stay whole for the largest profiles), then the fewest MIG
+ * changes, then the planner's order (most future capacity kept); on HAMi-core GPUs, the fullest GPU that fits
+ * (what the fragment gradient picks when the typical mix is unknown). Node score: how full the node's GPUs are
+ * after placement, so work gathers and whole GPUs and nodes stay free:
+ *
+ *   score = MAX × (used memory + added memory) / GPU memory            (truncated)
+ */
+export const tesseraPolicy: Policy = {
+  name: 'tessera',
+  chooseDevice(input) {
+    const busy = (o: DeviceOption): number => ((input.node.gpus[o.gpu]?.usedSlots ?? 0) > 0 ? 0 : 1);
+    const changes = (o: DeviceOption): number => o.mig?.plan.length ?? 0;
+    const left = (o: DeviceOption): number => {
+      const gpu = input.node.gpus[o.gpu];
+      return gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0;
+    };
+    return firstBy(input.options, (a, b) => (a.mig || b.mig ? busy(a) - busy(b) || changes(a) - changes(b) : left(a) - left(b)));
+  },
+  scoreNode(input) {
+    const { gpuCapacity: capacity, gpuUsed: used } = input.node;
+    if (capacity.memoryMiB === 0) return 0;
+    return toNodeScore((MAX_NODE_SCORE * (used.memoryMiB + input.added.memoryMiB)) / capacity.memoryMiB);
+  },
+};

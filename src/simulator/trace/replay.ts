@@ -1,0 +1,159 @@
+/**
+ * Replays a timed trace on a cluster through the allocator (ClusterState, schedule, decide) with one policy and
+ * MIG planner: arrivals are scheduled once (failures dropped), departures release. Counts MIG layout changes.
+ */
+import type { DemandMix } from '../../geometry/index.js';
+import { ClusterState, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../scheduler/core/index.js';
+import { DEFAULT_RUN_CONTEXT } from '../../scheduler/policies/policy.js';
+import { TesseraError } from '../../errors.js';
+import type { TracePolicy } from './policies.js';
+import type { TraceEvent } from './trace-file.js';
+
+export interface GpuLayout {
+  node: string;
+  gpu: number;
+  model: string;
+  /** MIG GPUs: every instance, with the pod holding it (null: free). */
+  instances?: { profile: string; start: number; pod: string | null }[];
+  /** HAMi-core GPUs: the pods sharing it. */
+  pods?: { pod: string; memoryMiB: number; cores: number }[];
+}
+
+export interface TraceOutcome {
+  placed: number;
+  failed: number;
+  /**
+   * GPU memory held by pods / all GPU memory, %, averaged over the trace's time span (from the first to the last
+   * event): with departures, the end state alone says little.
+   */
+  allocationRatio: number;
+  /** Free GPU memory on GPUs that cannot take the trace's most common request now, % of all GPU memory. */
+  gpuFragmentation: number;
+  /** Placements that changed a GPU's MIG layout, and the create/destroy operations they took. */
+  migReconfigurations: number;
+  migOperations: number;
+  decisions: number;
+  layouts: GpuLayout[];
+}
+
+/** Instance memory each MIG request asks for, weighted by how often: the demand the planner keeps room for. */
+export function demandOf(events: readonly TraceEvent[]): DemandMix {
+  const counts = new Map<number, number>();
+  for (const e of events) {
+    if (e.kind !== 'pod') continue;
+    for (const memory of gpuMemories(e.request)) counts.set(memory, (counts.get(memory) ?? 0) + 1);
+  }
+  return { byMemoryMiB: [...counts].map(([memoryMiB, weight]) => ({ memoryMiB, weight })) };
+}
+
+function gpuMemories(request: PodRequest): number[] {
+  return request.containers.flatMap((c) => (c.gpu && 'mib' in c.gpu.memory ? Array.from({ length: c.gpu.count }, () => (c.gpu && 'mib' in c.gpu.memory ? c.gpu.memory.mib : 0)) : []));
+}
+
+export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
+  const state = new ClusterState(nodes, { migPlanner: chosen.planner });
+  const running = new Map<string, string>();
+  let placed = 0;
+  let failed = 0;
+  let migReconfigurations = 0;
+  let migOperations = 0;
+  let decisions = 0;
+  const capacity = nodes.reduce((sum, n) => sum + n.gpus.reduce((s, g) => s + g.memoryMiB, 0), 0);
+  let held = 0;
+  let heldTime = 0;
+  const start = events[0]?.at ?? 0;
+  let last = start;
+  for (const event of events) {
+    heldTime += held * (event.at - last);
+    last = event.at;
+    if (event.kind === 'delete') {
+      const uid = running.get(event.key);
+      if (uid === undefined) continue; // never placed (failed or unknown): nothing to release
+      const released = state.release(uid);
+      if (!released.ok) throw new TesseraError('INTERNAL', `release of ${event.key} failed: ${JSON.stringify(released.error)}`);
+      running.delete(event.key);
+      held -= memoryOf(released.value);
+      continue;
+    }
+    decisions++;
+    if (running.has(event.key)) throw new TesseraError('INVALID_INPUT', `pod ${event.key} is already running`, { field: `line ${event.line}: pod.metadata.name` });
+    const top = schedule(state, event.request, chosen.policy, { limit: 1, explain: false, context: DEFAULT_RUN_CONTEXT }).ranked[0];
+    const allocation = top ? decide(state, event.request, top.node, chosen.policy, DEFAULT_RUN_CONTEXT) : null;
+    if (!allocation?.ok) {
+      failed++;
+      continue;
+    }
+    const applied = state.apply(allocation.value);
+    if (!applied.ok) throw new TesseraError('INTERNAL', `apply of ${event.key} failed: ${JSON.stringify(applied.error)}`);
+    running.set(event.key, event.request.pod.uid);
+    held += memoryOf(allocation.value);
+    placed++;
+    const ops = migOpsOf(allocation.value);
+    migOperations += ops.total;
+    migReconfigurations += ops.gpus;
+  }
+  const span = last - start;
+  const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
+  return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, events), layouts: layoutsOf(state) };
+}
+
+const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
+
+function migOpsOf(allocation: Allocation): { total: number; gpus: number } {
+  const changed = new Set<string>();
+  let total = 0;
+  for (const device of allocation.containers.flatMap((c) => c.devices)) {
+    const ops = device.mig?.plan.length ?? 0;
+    total += ops;
+    if (ops > 0) changed.add(device.uuid);
+  }
+  return { total, gpus: changed.size };
+}
+
+function fragmentationOf(state: ClusterState, events: readonly TraceEvent[]): number {
+  const demand = demandOf(events).byMemoryMiB ?? [];
+  const common = demand.reduce((best, d) => (d.weight > best.weight ? d : best), { memoryMiB: 0, weight: 0 }).memoryMiB;
+  let capacity = 0;
+  let stranded = 0;
+  for (const node of state.nodes()) {
+    for (const gpu of node.gpus) {
+      capacity += gpu.memoryMiB;
+      const free = gpu.memoryMiB - gpu.usedMemoryMiB;
+      const usable = gpu.migInstances === null ? free >= common : (state.migPlanner?.options(gpu.model, gpu.migInstances, common).length ?? 0) > 0;
+      if (!usable) stranded += free;
+    }
+  }
+  return capacity ? (100 * stranded) / capacity : 0;
+}
+
+function layoutsOf(state: ClusterState): GpuLayout[] {
+  const holders = new Map<string, { pod: string; memoryMiB: number; cores: number; mig?: { profile: string; start: number } }[]>();
+  for (const allocation of state.allocations()) {
+    for (const device of allocation.containers.flatMap((c) => c.devices)) {
+      const list = holders.get(device.uuid) ?? [];
+      list.push({
+        pod: `${allocation.pod.namespace}/${allocation.pod.name}`,
+        memoryMiB: device.memoryMiB,
+        cores: device.cores,
+        ...(device.mig ? { mig: { profile: device.mig.profile, start: device.mig.start } } : {}),
+      });
+      holders.set(device.uuid, list);
+    }
+  }
+  return state.nodes().flatMap((node) =>
+    node.gpus.map((gpu): GpuLayout => {
+      const held = holders.get(gpu.uuid) ?? [];
+      if (gpu.migInstances === null) return { node: node.name, gpu: gpu.index, model: gpu.model, pods: held.map(({ pod, memoryMiB, cores }) => ({ pod, memoryMiB, cores })) };
+      return {
+        node: node.name,
+        gpu: gpu.index,
+        model: gpu.model,
+        instances: gpu.migInstances.map((i) => ({
+          profile: i.profile,
+          start: i.start,
+          pod: held.find((h) => h.mig?.profile === i.profile && h.mig.start === i.start)?.pod ?? null,
+        })),
+      };
+    }),
+  );
+}
