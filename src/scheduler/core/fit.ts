@@ -2,26 +2,15 @@
  * Whether a pod fits one node, and which devices the policy would pick there. The per-pod work is done once per
  * decision (`prepare`, kube-scheduler's PreFilter); per node, the O(1) checks come first (mode, CPU, memory, the
  * node's largest free GPU memory and cores, GPUs with a free slot), then an allocation-free scan of the GPUs.
- * Device choice runs only when something reads the placement: policies that score on the totals a pod adds
- * (`Fitting.added`) never pay for it on nodes that are not chosen. Outcomes follow kube-scheduler:
- * `unresolvable` when no pod leaving the node could help.
+ * Device choice runs only when something reads the placement (`placementOn`): policies that score on the totals a
+ * pod adds (`added`) never pay for it on nodes that are not chosen. Verdicts are kept per node and pod shape until
+ * the node changes. Outcomes follow kube-scheduler: `unresolvable` when no pod leaving the node could help.
  */
 import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
-import { largestOf, type GpuState, type NodeState } from './state.js';
+import { largestOf, type ClusterState, type GpuState, type NodeState } from './state.js';
 import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
 import type { GpuDemand, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
-
-/** A node the pod fits: what it would add, and the devices (chosen on first read). */
-export interface Fitting {
-  readonly added: GpuTotals;
-  placement(): NodePlacement;
-}
-
-export interface FitResult {
-  readonly fit: NodeFit;
-  readonly fitting: Fitting | null;
-}
 
 /** What `fitNode` reads about the pod, computed once per decision. */
 export interface PreparedRequest {
@@ -36,34 +25,34 @@ export interface PreparedRequest {
   /** The demand when exactly one container asks for GPUs (the common case, checked without simulation). */
   readonly single: GpuDemand | null;
   readonly filtered: boolean;
-  /** Whether failures keep their reasons (false: one shared record, no garbage). */
-  readonly explain: boolean;
-  /** Identifies what the GPU verdict depends on: the demands and the filters. */
-  readonly shapeKey: string;
+  /** Interned id of what the GPU verdict depends on: the demands and the filters. */
+  readonly shapeId: number;
+  /** Interned id of the shape, the policy and the GPU direction: what a verdict that chose devices depends on. */
+  readonly choiceId: number;
 }
 
-export function prepare(request: PodRequest, policy: Policy, context: RunContext, planner: MigPlanner | undefined, explain: boolean): PreparedRequest {
+export function prepare(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): PreparedRequest {
   const demands = request.containers.map((c) => c.gpu);
   const withGpu = demands.filter((d): d is GpuDemand => d !== null);
+  const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids]);
+  const gpuDirection = request.gpuPolicy ?? context.gpuPolicy;
   return {
     request,
     policy,
     context,
-    gpuDirection: request.gpuPolicy ?? context.gpuPolicy,
-    planner,
+    gpuDirection,
+    planner: state.migPlanner,
     demands,
     gpuPod: withGpu.length > 0,
     single: withGpu.length === 1 ? (withGpu[0] ?? null) : null,
     filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
-    explain,
-    shapeKey: JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids]),
+    shapeId: state.shapeId(shapeKey),
+    choiceId: state.shapeId(`${shapeKey}|${policy.name}|${gpuDirection}`),
   };
 }
 
-const UNEXPLAINED: NodeFit = { node: '', outcome: 'unschedulable', reasons: [] };
-
-function failed(p: PreparedRequest, node: string, outcome: NodeFit['outcome'], reason: Reason): FitResult {
-  return { fit: p.explain ? { node, outcome, reasons: [reason] } : UNEXPLAINED, fitting: null };
+function failed(node: string, outcome: NodeFit['outcome'], reason: Reason): GpuVerdict {
+  return { reason, fit: { node, outcome, reasons: [reason] } };
 }
 
 /** Memory one vGPU takes on `gpu`: absolute, or a percentage of what the GPU offers (rounded down, as HAMi). */
@@ -119,36 +108,41 @@ function migOptions(planner: MigPlanner, gpu: GpuState, memory: number, pending:
 /** The instance a MIG option would hold, in core units (floored so that full layouts never exceed the GPU). */
 export const migCores = (option: MigOption, gpu: { coreUnits: number }): number => Math.floor(option.computeShare * gpu.coreUnits);
 
-/** Checks one node; when the pod fits, returns what it adds and a lazy device choice. */
-export function fitNode(node: NodeState, p: PreparedRequest): FitResult {
+/**
+ * Checks one node: what the pod would add there (and the devices, when they had to be chosen to know), or why it
+ * cannot go. Verdicts may be shared between calls: treat them as immutable.
+ */
+export function fitNode(node: NodeState, p: PreparedRequest): GpuVerdict {
   const { request } = p;
   const name = node.name;
   if (p.gpuPod && request.mode !== null && request.mode !== node.mode) {
-    return failed(p, name, 'unresolvable', { kind: 'ModeMismatch', requested: request.mode, node: node.mode });
+    return failed(name, 'unresolvable', { kind: 'ModeMismatch', requested: request.mode, node: node.mode });
   }
   if (request.cpuMilli > node.cpuMilli - node.cpuUsedMilli) {
     const reason: Reason = { kind: 'InsufficientResource', resource: 'cpu', requested: request.cpuMilli, used: node.cpuUsedMilli, capacity: node.cpuMilli };
-    return failed(p, name, request.cpuMilli > node.cpuMilli ? 'unresolvable' : 'unschedulable', reason);
+    return failed(name, request.cpuMilli > node.cpuMilli ? 'unresolvable' : 'unschedulable', reason);
   }
   if (request.memoryMiB > node.memoryMiB - node.memoryUsedMiB) {
     const reason: Reason = { kind: 'InsufficientResource', resource: 'memory', requested: request.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB };
-    return failed(p, name, request.memoryMiB > node.memoryMiB ? 'unresolvable' : 'unschedulable', reason);
+    return failed(name, request.memoryMiB > node.memoryMiB ? 'unresolvable' : 'unschedulable', reason);
   }
-  if (!p.gpuPod) return { fit: node.fitsRecord, fitting: new LazyFitting(node, [], p, NO_GPU) };
+  if (!p.gpuPod) return NO_GPU_VERDICT;
   if (node.mode === 'mig' && !p.planner) {
-    return failed(p, name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
+    return failed(name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
   }
-  if (p.single && node.mode === 'hami-core' && (node.uniformMemory || 'mib' in p.single.memory)) {
-    const verdict = memoizedVerdict(node, p, p.single);
-    if ('reason' in verdict) return { fit: p.explain ? verdict.fit : UNEXPLAINED, fitting: null };
-    return { fit: node.fitsRecord, fitting: new LazyFitting(node, eligibleOf(node, p), p, verdict.added) };
-  }
-  const eligible = eligibleOf(node, p);
-  const refused = refusal(node, p, eligible);
-  if (refused) return failed(p, name, refused[0], refused[1]);
-  const placed = place(node, eligible, p);
-  if (Array.isArray(placed)) return failed(p, name, placed[0], placed[1]);
-  return { fit: node.fitsRecord, fitting: new LazyFitting(node, eligible, p, placed.added, placed) };
+  // One container on a hami-core node: counting GPUs with room decides, and the choice can wait (sharedVerdict).
+  const counted = p.single !== null && node.mode === 'hami-core' && (node.uniformMemory || 'mib' in p.single.memory);
+  return memoizedVerdict(node, p, counted);
+}
+
+/** The devices the policy picks for the pod on a node it fits (already chosen, or chosen now). */
+export function placementOn(node: NodeState, p: PreparedRequest, verdict: { readonly placement: NodePlacement | null }): NodePlacement {
+  if (verdict.placement) return verdict.placement;
+  if (!p.gpuPod) return { node: node.name, containers: p.demands.map(() => []), added: NO_GPU };
+  const placed = place(node, eligibleOf(node, p), p);
+  // fitNode counted room for every vGPU, so the choice cannot run out of devices; were that broken, the empty
+  // placement makes `allocationOf` report the inconsistency instead of granting a wrong device.
+  return Array.isArray(placed) ? { node: node.name, containers: [], added: NO_GPU } : placed;
 }
 
 const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
@@ -159,64 +153,67 @@ function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuStat
   return node.mode === 'hami-core' ? sharedReject(node, p, eligible) : null;
 }
 
-/** The GPU verdict for one container's vGPUs on a hami-core node: what they add, or why they cannot go. */
-export type GpuVerdict = { readonly added: GpuTotals } | { readonly reason: Reason; readonly fit: NodeFit };
+/** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
+export type GpuVerdict =
+  | { readonly added: GpuTotals; readonly placement: NodePlacement | null }
+  | { readonly reason: Reason; readonly fit: NodeFit };
 
 /**
- * One container asks for GPUs: its vGPUs go on distinct GPUs, each judged on the node as it is, so counting the
- * GPUs with room decides the fit, and the choice can wait until someone reads it. The verdict depends only on the
- * node's version and the pod's GPU shape, so it is kept per node (a few shapes) and reused until the node changes.
+ * The verdict depends only on the node's version and the pod's GPU shape (plus, when devices had to be chosen to
+ * know it, the policy and GPU direction), so it is kept per node for a few shapes and reused until the node changes.
  */
-function memoizedVerdict(node: NodeState, p: PreparedRequest, single: GpuDemand): GpuVerdict {
-  const memo = node.verdicts.get(p.shapeKey);
-  if (memo && memo.version === node.version) return memo.verdict;
-  const verdict = sharedVerdict(node, p, single);
-  if (node.verdicts.size >= MAX_MEMO_SHAPES) node.verdicts.clear();
-  node.verdicts.set(p.shapeKey, { version: node.version, verdict });
+function memoizedVerdict(node: NodeState, p: PreparedRequest, counted: boolean): GpuVerdict {
+  const id = counted ? p.shapeId : p.choiceId;
+  const memo = node.verdicts;
+  for (let i = 0; i < memo.length; i++) {
+    const entry = memo[i] as VerdictMemo;
+    if (entry.shape === id) {
+      if (entry.version === node.version) return entry.verdict;
+      memo.splice(i, 1);
+      break;
+    }
+  }
+  const verdict = counted && p.single ? sharedVerdict(node, p, p.single) : placedVerdict(node, p);
+  if (memo.length >= MAX_MEMO_SHAPES) memo.pop();
+  memo.unshift({ shape: id, version: node.version, verdict });
   return verdict;
 }
 
-/** Shapes remembered per node: enough for a workload's common pods, small enough to stay cheap per node. */
+/** One remembered verdict of a node: for which shape, at which node version. */
+export interface VerdictMemo {
+  readonly shape: number;
+  readonly version: number;
+  readonly verdict: GpuVerdict;
+}
+
+/** Shapes remembered per node, most recent first: enough for a workload's common pods, cheap to scan. */
 const MAX_MEMO_SHAPES = 8;
 
+const refused = (node: NodeState, [outcome, reason]: [NodeFit['outcome'], Reason]): GpuVerdict => failed(node.name, outcome, reason);
+
+/** One container's vGPUs go on distinct GPUs, each judged on the node as it is: counting GPUs with room decides. */
 function sharedVerdict(node: NodeState, p: PreparedRequest, single: GpuDemand): GpuVerdict {
   const eligible = eligibleOf(node, p);
-  let refused = refusal(node, p, eligible);
-  if (!refused) {
-    let room = 0;
-    for (const gpu of eligible) if (sharedGpuFits(gpu, node.splitCount, memoryNeed(single, gpu), single.cores, undefined)) room++;
-    if (room >= single.count) {
-      const memory = memoryNeed(single, eligible[0] as GpuState);
-      return { added: { slots: single.count, cores: single.count * single.cores, memoryMiB: single.count * memory } };
-    }
-    refused = shortage(node, eligible, single, p.planner);
-  }
-  const [outcome, reason] = refused;
-  return { reason, fit: { node: node.name, outcome, reasons: [reason] } };
+  const refusedNow = refusal(node, p, eligible);
+  if (refusedNow) return refused(node, refusedNow);
+  let room = 0;
+  for (const gpu of eligible) if (sharedGpuFits(gpu, node.splitCount, memoryNeed(single, gpu), single.cores, undefined)) room++;
+  if (room < single.count) return refused(node, shortage(node, eligible, single, p.planner));
+  const memory = memoryNeed(single, eligible[0] as GpuState);
+  return { added: { slots: single.count, cores: single.count * single.cores, memoryMiB: single.count * memory }, placement: null };
+}
+
+/** Several containers share GPUs, or MIG instance sizes depend on the choice: choose the devices to know. */
+function placedVerdict(node: NodeState, p: PreparedRequest): GpuVerdict {
+  const eligible = eligibleOf(node, p);
+  const refusedNow = refusal(node, p, eligible);
+  if (refusedNow) return refused(node, refusedNow);
+  const placed = place(node, eligible, p);
+  return Array.isArray(placed) ? refused(node, placed) : { added: placed.added, placement: placed };
 }
 
 const NO_GPU: GpuTotals = { slots: 0, cores: 0, memoryMiB: 0 };
-
-/** A fitting node whose devices are chosen on the first `placement()` (a class: no closure per node). */
-class LazyFitting implements Fitting {
-  constructor(
-    private readonly node: NodeState,
-    private readonly eligible: readonly GpuState[],
-    private readonly prepared: PreparedRequest,
-    readonly added: GpuTotals,
-    private chosen: NodePlacement | null = null,
-  ) {}
-
-  placement(): NodePlacement {
-    if (this.chosen === null) {
-      const placed = place(this.node, this.eligible, this.prepared);
-      // fitNode counted room for every vGPU, so the choice cannot run out of devices; were that broken, the empty
-      // placement makes `allocationOf` report the inconsistency instead of granting a wrong device.
-      this.chosen = Array.isArray(placed) ? { node: this.node.name, containers: [], added: NO_GPU } : placed;
-    }
-    return this.chosen;
-  }
-}
+const NO_GPU_VERDICT: GpuVerdict = { added: NO_GPU, placement: null };
 
 function noEligible(node: NodeState, request: PodRequest): [NodeFit['outcome'], Reason] {
   if (node.gpus.length === 0) return ['unresolvable', { kind: 'TooFewGpus', requested: 1, usable: 0 }];

@@ -5,9 +5,9 @@
  */
 import { err, ok, type Result } from '../../errors.js';
 import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from '../policies/policy.js';
-import { fitNode, prepare, type Fitting } from './fit.js';
+import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
 import type { ClusterState, NodeState } from './state.js';
-import type { GpuTotals, NodePlacement, NodeView } from './view.js';
+import type { GpuTotals, NodePlacement } from './view.js';
 import type { Allocation, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
 
 export interface ScheduleOptions {
@@ -38,28 +38,32 @@ export interface ScheduleResult {
 export function schedule(state: ClusterState, request: PodRequest, policy: Policy, options: ScheduleOptions = {}): ScheduleResult {
   const context = options.context ?? DEFAULT_RUN_CONTEXT;
   const explain = options.explain ?? true;
-  const prepared = prepare(request, policy, context, state.migPlanner, explain);
-  const direction = request.nodePolicy ?? context.nodePolicy;
+  const prepared = prepare(state, request, policy, context);
   const limit = options.limit ?? Infinity;
   const rankOf = context.nodeRank;
+  const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
 
   const ranked: Entry[] = [];
   const failed: NodeFit[] = [];
   const visit = (node: NodeState): void => {
-    const { fit, fitting } = fitNode(node, prepared);
-    if (fitting === null) {
-      if (explain) failed.push(fit);
+    const verdict = fitNode(node, prepared);
+    if ('reason' in verdict) {
+      if (explain) failed.push(verdict.fit);
       return;
     }
-    const score = policy.scoreNode(new NodeScoreInput(node, request, fitting, direction, context));
-    const entry = new Entry(node.name, score, rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER, fitting);
+    const score = policy.scoreNode(input.at(node, verdict));
+    const rank = rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER;
+    if (ranked.length >= limit) {
+      // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
+      const worst = ranked[ranked.length - 1] as Entry;
+      if (compareRanked(score, rank, node.name, worst.score, worst.rank, worst.node) >= 0) return;
+    }
+    const entry = new Entry(node, score, rank, prepared, input.chosen ?? verdict);
     if (ranked.length < limit) {
       ranked.push(entry);
       if (ranked.length === limit) ranked.sort(better);
       return;
     }
-    // Full: keep the best `limit`, sorted (insertion into a short list).
-    if (better(entry, ranked[ranked.length - 1] as Entry) >= 0) return;
     let at = ranked.length - 1;
     while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
     ranked.splice(at, 0, entry);
@@ -79,38 +83,68 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   return { ranked, failed };
 }
 
-/** A ranked node (classes with prototype getters: no closures per node on the hot path). */
+/** Highest score first, then the lowest rank, then the name. */
+function compareRanked(scoreA: number, rankA: number, nodeA: string, scoreB: number, rankB: number, nodeB: string): number {
+  return scoreB - scoreA || rankA - rankB || (nodeA < nodeB ? -1 : nodeA > nodeB ? 1 : 0);
+}
+
+const better = (a: Entry, b: Entry): number => compareRanked(a.score, a.rank, a.node, b.score, b.rank, b.node);
+
+type Fits = { readonly added: GpuTotals; readonly placement: NodePlacement | null };
+
+/** A ranked node; its placement is chosen on first read (a class with a prototype getter: no closure per node). */
 class Entry implements RankedNode {
+  readonly node: string;
+  private chosen: NodePlacement | null;
+
   constructor(
-    readonly node: string,
+    private readonly state: NodeState,
     readonly score: number,
     readonly rank: number,
-    private readonly fitting: Fitting,
-  ) {}
+    private readonly prepared: PreparedRequest,
+    fits: Fits,
+  ) {
+    this.node = state.name;
+    this.chosen = fits.placement;
+  }
 
   get placement(): NodePlacement {
-    return this.fitting.placement();
+    return (this.chosen ??= placementOn(this.state, this.prepared, { placement: null }));
   }
 }
 
-const better = (a: Entry, b: Entry): number => b.score - a.score || a.rank - b.rank || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
-
-/** The policy's view of one fitting node; the placement is chosen only if the policy reads it. */
+/**
+ * The policy's view of one fitting node, one object per decision re-aimed at each node (policies must not keep
+ * it); the placement is chosen only if the policy reads it, and then kept for the node's ranked entry.
+ */
 class NodeScoreInput implements ScoreInput {
-  readonly added: GpuTotals;
+  readonly request: PodRequest;
+  readonly context: RunContext;
+  node!: NodeState;
+  added: GpuTotals = { slots: 0, cores: 0, memoryMiB: 0 };
+  /** The node's placement once the policy has read it. */
+  chosen: { readonly added: GpuTotals; readonly placement: NodePlacement } | null = null;
+  private fits!: Fits;
 
   constructor(
-    readonly node: NodeView,
-    readonly request: PodRequest,
-    private readonly fitting: Fitting,
+    private readonly prepared: PreparedRequest,
     readonly direction: PackingDirection,
-    readonly context: RunContext,
   ) {
-    this.added = fitting.added;
+    this.request = prepared.request;
+    this.context = prepared.context;
+  }
+
+  at(node: NodeState, fits: Fits): this {
+    this.node = node;
+    this.added = fits.added;
+    this.fits = fits;
+    this.chosen = null;
+    return this;
   }
 
   get placement(): NodePlacement {
-    return this.fitting.placement();
+    this.chosen ??= { added: this.added, placement: placementOn(this.node, this.prepared, this.fits) };
+    return this.chosen.placement;
   }
 }
 
@@ -147,8 +181,9 @@ export function decide(
 ): Result<Allocation, NodeFit> {
   const node = state.internalNode(nodeName);
   if (!node) return err({ node: nodeName, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: nodeName }] });
-  const { fit, fitting } = fitNode(node, prepare(request, policy, context, state.migPlanner, true));
-  if (fitting === null) return err(fit);
-  const allocation = allocationOf(state, request, fitting.placement());
+  const prepared = prepare(state, request, policy, context);
+  const verdict = fitNode(node, prepared);
+  if ('reason' in verdict) return err(verdict.fit);
+  const allocation = allocationOf(state, request, placementOn(node, prepared, verdict));
   return allocation.ok ? allocation : err({ node: nodeName, outcome: 'error', reasons: [allocation.error] });
 }

@@ -8,8 +8,8 @@
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import type { GpuTotals, GpuView, NodeView } from './view.js';
-import type { GpuVerdict } from './fit.js';
-import type { AllocatedDevice, Allocation, GpuSpec, NodeFit, NodeMode, NodeSpec, Reason } from './types.js';
+import type { VerdictMemo } from './fit.js';
+import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
 
 interface MigSlot extends MigInstanceView {
   inUse: boolean;
@@ -91,10 +91,8 @@ export class NodeState implements NodeView {
   readonly gpuUsed: MutableTotals = { slots: 0, cores: 0, memoryMiB: 0 };
   readonly model: string;
   readonly gpuLeft: number[];
-  /** The fit record every fitting pod shares on this node (fit records are immutable). */
-  readonly fitsRecord: NodeFit;
-  /** GPU verdicts per pod shape, valid while `version` stays (see fit.ts). */
-  readonly verdicts = new Map<string, { version: number; verdict: GpuVerdict }>();
+  /** GPU verdicts per pod shape, most recent first, each valid while `version` stays (see fit.ts). */
+  readonly verdicts: VerdictMemo[] = [];
   /** Largest free memory and cores on one healthy GPU, and healthy GPUs with a free slot. */
   maxFreeMemoryMiB = 0;
   maxFreeCores = 0;
@@ -102,7 +100,6 @@ export class NodeState implements NodeView {
 
   constructor(spec: NodeSpec) {
     this.name = spec.name;
-    this.fitsRecord = { node: spec.name, outcome: 'fits', reasons: [] };
     this.mode = spec.mode;
     this.labels = { ...spec.labels };
     this.splitCount = spec.splitCount;
@@ -189,6 +186,8 @@ interface Held {
   readonly undo: readonly DeviceUndo[];
 }
 
+const MAX_SHAPES = 4096;
+
 const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', message });
 
 export interface ClusterStateOptions {
@@ -201,6 +200,8 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
+  private readonly shapes = new Map<string, number>();
+  private nextShape = 0;
 
   constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
     this.migPlanner = options.migPlanner;
@@ -223,6 +224,20 @@ export class ClusterState {
       if (!result.ok) rejected.push({ allocation, reason: result.error });
     }
     return { state, rejected };
+  }
+
+  /**
+   * A number for a pod shape key, so nodes remember verdicts by integer. Numbers are never reused: when the table
+   * grows past its bound it starts afresh and old shapes simply get new numbers (a memo miss, never a mix-up).
+   */
+  shapeId(key: string): number {
+    let id = this.shapes.get(key);
+    if (id === undefined) {
+      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+      id = this.nextShape++;
+      this.shapes.set(key, id);
+    }
+    return id;
   }
 
   /** Adds or replaces a node; replacing one that holds allocations is refused (release them first). */

@@ -55,7 +55,11 @@ export interface ScoreInput {
 
 export interface Policy {
   readonly name: string;
-  /** Index into `input.options` of the device to take. Must be pure and deterministic. */
+  /**
+   * Index into `input.options` of the device to take. Must be pure and deterministic, and depend only on the node,
+   * the pod's GPU demands and filters, the direction and the context: the allocator reuses a node's choice for
+   * the same GPU shape until the node's version changes.
+   */
   chooseDevice(input: ChooseInput): number;
   /** Integer in [0, MAX_NODE_SCORE]. Must be pure; may memoize per node on `node.version`. */
   scoreNode(input: ScoreInput): number;
