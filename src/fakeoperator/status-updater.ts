@@ -7,7 +7,8 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { TesseraError } from '../errors.js';
-import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
+import { isNotFound, withRetry } from '../kube/retry.js';
+import { upsertConfigMap } from './configmaps.js';
 import { watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
 import { labelPatch, nodeLabels } from './node-labels.js';
 import type { MigProfileLookup } from './profiles.js';
@@ -171,25 +172,11 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     for (const node of watch.nodes()) dirty.add(node.metadata?.name ?? '');
   }
 
-  async function writeConfigMap(name: string, data: ConfigMapData, labels: Record<string, string>): Promise<void> {
-    await readModifyWrite(
-      async () => {
-        try {
-          return await core.readNamespacedConfigMap({ name, namespace });
-        } catch (error) {
-          if (isNotFound(error)) return undefined;
-          throw error;
-        }
-      },
-      async (current) => {
-        if (!current) return core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace, labels }, data } });
-        if (current.data?.[TOPOLOGY_KEY] === data[TOPOLOGY_KEY]) return current;
-        return core.replaceNamespacedConfigMap({ name, namespace, body: { ...current, metadata: { ...current.metadata, labels: { ...current.metadata?.labels, ...labels } }, data } });
-      },
-    );
+  function writeConfigMap(name: string, data: ConfigMapData, labels: Record<string, string>): Promise<unknown> {
+    return upsertConfigMap(core, namespace, name, data, labels);
   }
 
-  function writeNodeConfigMap(node: string, topology: NodeTopology, pool: string | null): Promise<void> {
+  function writeNodeConfigMap(node: string, topology: NodeTopology, pool: string | null): Promise<unknown> {
     return writeConfigMap(nodeTopologyConfigMapName(node), renderNodeTopology(topology), { [NODE_TOPOLOGY_LABEL]: node, ...(pool ? { [POOL_LABEL]: pool } : {}) });
   }
 
