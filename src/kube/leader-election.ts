@@ -8,6 +8,7 @@
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { makeKeepAliveClient } from './client.js';
 import { isConflict, isNotFound } from './retry.js';
 
 export interface LeaderElectionOptions {
@@ -41,7 +42,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   if (!(settings.retryPeriodSeconds < settings.renewDeadlineSeconds && settings.renewDeadlineSeconds < settings.leaseDurationSeconds)) {
     throw new Error('leader election needs retryPeriod < renewDeadline < leaseDuration');
   }
-  const api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+  const api = makeKeepAliveClient(options.kubeConfig, CoordinationV1Api);
   const { namespace, name, identity, log } = options;
   let leading = false;
   let lastRenewal = 0;

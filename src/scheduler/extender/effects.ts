@@ -4,6 +4,7 @@
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { makeKeepAliveClient } from '../../kube/client.js';
 import type { Logger } from 'pino';
 import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
 import { encodeDecision, type Decision } from '../../api/decision.js';
@@ -46,7 +47,7 @@ export class PodEffects {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
+    this.api = makeKeepAliveClient(kubeConfig, CoreV1Api);
   }
 
   /** Reads the pod, refusing one that was replaced (same name, new uid) since kube-scheduler asked. */
