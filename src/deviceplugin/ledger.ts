@@ -90,10 +90,24 @@ export class Ledger {
   private pending = new Map<string, PendingGrant>();
   private handouts: Handout[] = [];
   private cursor: Cursor | undefined;
+  /**
+   * What the ledger knows ahead of the API: pods it settled (still `allocating` there until the record lands) and
+   * grants it moved (the old decision still there). Kept until the API shows the same, so that a stale read never
+   * offers a grant twice.
+   */
+  private readonly settled = new Set<string>();
+  private readonly moved = new Map<string, PendingGrant>();
 
   /** Replaces the pods in flight (from the API). Handouts of pods no longer in flight are dropped. */
   setPending(grants: Iterable<PendingGrant>): void {
-    this.pending = new Map([...grants].map((g) => [g.pod.uid, g]));
+    const incoming = new Map([...grants].map((g) => [g.pod.uid, g]));
+    for (const uid of this.settled) if (!incoming.has(uid)) this.settled.delete(uid);
+    for (const [uid, grant] of this.moved) {
+      const now = incoming.get(uid);
+      if (!now || contentOf(now.decision) === contentOf(grant.decision)) this.moved.delete(uid);
+    }
+    this.pending = new Map();
+    for (const [uid, grant] of incoming) if (!this.settled.has(uid)) this.pending.set(uid, this.moved.get(uid) ?? grant);
     const contents = new Set([...this.pending.values()].map((g) => contentOf(g.decision)));
     this.handouts = this.handouts.filter((h) => contents.has(h.content));
     if (this.cursor && !contents.has(this.cursor.content)) this.cursor = undefined;
@@ -154,7 +168,10 @@ export class Ledger {
     const grant = candidates.find((g) => matchesDeviceIds(gpuContainersOf(g.decision)[0] ?? [], deviceIds)) ?? candidates[0];
     if (!grant) return { ok: false, reason: 'no-grant', message: 'no candidate' };
     const containers = gpuContainersOf(grant.decision);
-    return { ok: true, grant, position: 0, devices: containers[0] ?? [], last: containers.length === 1, known: candidates.length === 1 ? grant.pod : undefined };
+    // The pod is known only when it is the one pod of its shape in flight: once a grant of a shape went to a pod
+    // not yet identified, any pod of that shape may be the one still to come.
+    const sameShape = [...this.pending.values()].filter((g) => g.shape.key === grant.shape.key);
+    return { ok: true, grant, position: 0, devices: containers[0] ?? [], last: containers.length === 1, known: sameShape.length === 1 ? grant.pod : undefined };
   }
 
   /** Records an answered call and moves the cursor. */
@@ -183,6 +200,7 @@ export class Ledger {
     if (this.cursor?.content === first.content && this.cursor.grantOf === first.grantOf) this.cursor = undefined;
     const ownContent = contentOf(own.decision);
     this.pending.delete(pod.uid);
+    this.settled.add(pod.uid);
     // Another pending pod holding the content received takes this pod's original grant.
     const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h?.devices ?? [])) };
     if (ownContent === first.content) return { received, swappedWith: undefined };
@@ -190,6 +208,7 @@ export class Ledger {
     if (!holder) return { received, swappedWith: undefined };
     const swapped = { ...holder, decision: withGrant(holder.decision, gpuContainersOf(own.decision)) };
     this.pending.set(holder.pod.uid, swapped);
+    this.moved.set(holder.pod.uid, swapped);
     return { received, swappedWith: swapped };
   }
 
@@ -201,6 +220,7 @@ export class Ledger {
     const mine = this.handouts.filter((h) => h.content === content && h.grantOf === pod.uid).sort((a, b) => a.position - b.position);
     this.handouts = this.handouts.filter((h) => !mine.includes(h));
     this.pending.delete(pod.uid);
+    this.settled.add(pod.uid);
     return { ...own, decision: withGrant(own.decision, mine.map((h) => h.devices)) };
   }
 }

@@ -1,0 +1,113 @@
+/**
+ * The ledger against a model of kubelet: pods admitted by the in-flight rule, admitted by kubelet in any order
+ * with any interleaving of what the plugin learns afterwards. Every container must be answered with a grant of
+ * its own pod's shape, and in the end every pod is recorded with exactly what it was handed, the grants only
+ * moved between pods of one shape.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Decision, DecisionDevice } from '../../src/api/decision.js';
+import { mayJoinInFlight, shapeOf, type PodShape } from '../../src/api/inflight.js';
+import { Ledger, contentOf, gpuContainersOf, type PendingGrant } from '../../src/deviceplugin/ledger.js';
+
+const context = { modelOf: () => 'A100', pinned: false };
+const GPUS = ['GPU-a', 'GPU-b', 'GPU-c', 'GPU-d'];
+
+function decisionFor(uid: string, containers: { count: number; memoryMiB: number }[], gpuOffset: number): Decision {
+  return {
+    apiVersion: 'tessera.io/v1',
+    kind: 'GpuDecision',
+    pod: { uid, namespace: 'ns', name: uid },
+    node: 'n1',
+    mode: 'hami-core',
+    containers: containers.map((c, i) => ({
+      name: `c${i}`,
+      devices: Array.from({ length: c.count }, (_, k): DecisionDevice => {
+        const g = (gpuOffset + k) % GPUS.length;
+        return { uuid: GPUS[g] ?? '', index: g, memoryMiB: c.memoryMiB, cores: 10 };
+      }),
+    })),
+    decidedAt: '2026-01-01T00:00:00Z',
+  };
+}
+
+const podArb = fc.record({
+  containers: fc.array(fc.record({ count: fc.integer({ min: 0, max: 3 }), memoryMiB: fc.constantFrom(1000, 2000) }), { minLength: 1, maxLength: 3 }),
+  gpuOffset: fc.nat(3),
+});
+
+describe('Ledger', () => {
+  it('answers every kubelet call with the admitted pod\'s own shape and records each pod with what it got', () => {
+    fc.assert(
+      fc.property(fc.array(podArb, { minLength: 1, maxLength: 8 }), fc.infiniteStream(fc.nat()), (specs, choices) => {
+        const shapes: PodShape[] = [];
+        const grants: PendingGrant[] = [];
+        specs.forEach((spec, i) => {
+          const decision = decisionFor(`p${i}`, spec.containers, spec.gpuOffset);
+          const shape = shapeOf(decision, context);
+          if (shape.containers.length === 0 || !mayJoinInFlight(shapes, shape).join) return;
+          shapes.push(shape);
+          grants.push({ pod: decision.pod, decision, shape, order: i });
+        });
+        const ledger = new Ledger();
+        ledger.setPending(grants);
+        const pick = choices[Symbol.iterator]();
+        const next = (n: number): number => (pick.next().value as number) % n;
+        const toAdmit = [...grants];
+        const admitted: { grant: PendingGrant; ids: string[][]; got: DecisionDevice[][] }[] = [];
+        let serial = 0;
+        const learnOne = (): void => {
+          const i = admitted.findIndex((a) => ledger.pendingGrants().some((g) => g.pod.uid === a.grant.pod.uid));
+          const a = admitted[i];
+          if (!a) return;
+          const learned = ledger.learn(a.grant.pod, a.ids);
+          expect(learned).toBeDefined();
+        };
+        while (toAdmit.length > 0) {
+          if (next(3) === 0) learnOne();
+          const [grant] = toAdmit.splice(next(toAdmit.length), 1);
+          if (!grant) break;
+          const ids: string[][] = [];
+          const got: DecisionDevice[][] = [];
+          for (const want of gpuContainersOf(grant.decision)) {
+            const callIds = want.map(() => `dev::${serial++}`);
+            const resolution = ledger.resolve(callIds);
+            expect(resolution.ok).toBe(true);
+            if (!resolution.ok) return;
+            // Same shape as the container kubelet is really allocating.
+            expect(resolution.devices.map((d) => [d.memoryMiB, d.cores])).toEqual(want.map((d) => [d.memoryMiB, d.cores]));
+            if (resolution.known) expect(resolution.known.uid).toBe(grant.pod.uid);
+            ledger.commit(resolution, callIds, resolution.devices);
+            ids.push(callIds);
+            got.push(resolution.devices);
+          }
+          admitted.push({ grant, ids, got });
+        }
+        // Learn the rest, in whatever order kubelet's list gives them.
+        for (const a of admitted) if (ledger.pendingGrants().some((g) => g.pod.uid === a.grant.pod.uid)) ledger.learn(a.grant.pod, a.ids);
+        expect(ledger.pendingGrants()).toEqual([]);
+        // What was handed out is the multiset of what was decided: grants moved, never duplicated or invented.
+        const decided = grants.map((g) => contentOf(g.decision)).sort();
+        const handed = admitted.map((a) => contentOf({ ...a.grant.decision, containers: a.got.map((devices, i) => ({ name: `c${i}`, devices })) })).sort();
+        expect(handed).toEqual(decided);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a call two shapes could answer rather than guess', () => {
+    const a = decisionFor('a', [{ count: 1, memoryMiB: 1000 }], 0);
+    const b = decisionFor('b', [{ count: 1, memoryMiB: 2000 }], 1);
+    const ledger = new Ledger();
+    ledger.setPending([a, b].map((d, order) => ({ pod: d.pod, decision: d, shape: shapeOf(d, context), order })));
+    const resolution = ledger.resolve(['x::0']);
+    expect(resolution).toMatchObject({ ok: false, reason: 'ambiguous' });
+  });
+
+  it('answers nothing for a count no pod in flight asks', () => {
+    const a = decisionFor('a', [{ count: 1, memoryMiB: 1000 }], 0);
+    const ledger = new Ledger();
+    ledger.setPending([{ pod: a.pod, decision: a, shape: shapeOf(a, context), order: 0 }]);
+    expect(ledger.resolve(['x::0', 'x::1'])).toMatchObject({ ok: false, reason: 'no-grant' });
+  });
+});
