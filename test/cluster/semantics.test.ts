@@ -1,5 +1,5 @@
-import { PatchStrategy, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ describe('optimistic concurrency', () => {
     let conflicts = 0;
     await Promise.all(
       clients.map(async (kc) => {
-        const core = kc.makeApiClient((await import('@kubernetes/client-node')).CoreV1Api);
+        const core = kc.makeApiClient(CoreV1Api);
         for (let attempt = 0; attempt < 15; attempt++) {
           const current = await core.readNamespacedConfigMap({ name: 'counter', namespace: 'default' });
           const next = { ...current, data: { n: String(Number(current.data?.n) + 1) } };
@@ -141,17 +141,42 @@ describe('persistence', () => {
     const path = join(dir, 'state.json');
     try {
       const first = await EmbeddedCluster.start({ persistPath: path });
-      const created = await first.kubeConfig().makeApiClient((await import('@kubernetes/client-node')).CoreV1Api)
+      const created = await first.kubeConfig().makeApiClient(CoreV1Api)
         .createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'kept' }, data: { a: '1' } } });
       await first.stop();
       expect(readdirSync(dir)).toEqual(['state.json']);
       const second = await EmbeddedCluster.start({ persistPath: path });
-      const core = second.kubeConfig().makeApiClient((await import('@kubernetes/client-node')).CoreV1Api);
+      const core = second.kubeConfig().makeApiClient(CoreV1Api);
       const kept = await core.readNamespacedConfigMap({ name: 'kept', namespace: 'default' });
       expect(kept.metadata?.uid).toBe(created.metadata?.uid);
       const next = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'after' } } });
       expect(Number(next.metadata?.resourceVersion)).toBeGreaterThan(Number(created.metadata?.resourceVersion));
       await second.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('saves soon after a change, without waiting for stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-state-'));
+    const path = join(dir, 'state.json');
+    const cluster = await EmbeddedCluster.start({ persistPath: path, persistDebounceMs: 20 });
+    try {
+      cluster.store.create('configmaps', { metadata: { name: 'early', namespace: 'default' } });
+      for (let i = 0; i < 100 && !(existsSync(path) && readFileSync(path, 'utf8').includes('"early"')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(readFileSync(path, 'utf8')).toContain('"early"');
+    } finally {
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a damaged state file with an error naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-state-'));
+    const path = join(dir, 'state.json');
+    try {
+      writeFileSync(path, '{"format":"tessera-embedded-cluster/v1","resourceVersion":');
+      await expect(EmbeddedCluster.start({ persistPath: path })).rejects.toThrow(/state\.json is not valid JSON/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

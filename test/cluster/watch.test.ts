@@ -125,4 +125,25 @@ describe('watches', () => {
     expect(informer.list().map((p) => p.metadata?.name).sort()).toEqual(['i-1', 'i-2', 'i-3', 'i-4']);
     await informer.stop();
   });
+
+  it('an informer whose resume point fell out of the history gets 410 and relists', async () => {
+    await h.core.createNamespace({ body: { metadata: { name: 'relist' } } });
+    let lists = 0;
+    const informer = makeInformer(h.cluster.kubeConfig(), '/api/v1/namespaces/relist/configmaps', () => {
+      lists++;
+      return h.core.listNamespacedConfigMap({ namespace: 'relist' });
+    });
+    const names = new Set<string>();
+    informer.on('add', (c) => names.add(c.metadata!.name!));
+    await informer.start();
+    // Hold the re-watch back while more changes than the history keeps (20) go by.
+    h.cluster.faults.addLatency(400, { verb: 'watch', resource: 'configmaps' });
+    h.cluster.closeWatches();
+    for (let i = 0; i < 30; i++) h.cluster.store.create('configmaps', { metadata: { name: `r-${i}`, namespace: 'relist' } });
+    h.cluster.faults.clear();
+    for (let i = 0; i < 300 && names.size < 30; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(names.size).toBe(30);
+    expect(lists).toBe(2);
+    await informer.stop();
+  });
 });
