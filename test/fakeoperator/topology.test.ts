@@ -74,6 +74,19 @@ describe("the seeds' format", () => {
   });
 });
 
+describe('the example files in config/', () => {
+  it('config/topology.yaml (newer format, ConfigMap manifests) loads: pools, nodes, MIG devices, health', () => {
+    const topology = parsed(parseTopologyFile(readFileSync(new URL('../../config/topology.yaml', import.meta.url), 'utf8'), 'config/topology.yaml'));
+    expect(Object.keys(topology.nodePools)).toEqual(['a100-mig', 'a100-shared']);
+    expect(topology.nodes['gpu-mig-1']?.gpus[0]?.migDevices.map((m) => m.profile)).toEqual(['3g.20gb', '2g.10gb']);
+    expect(topology.nodes['gpu-shared-1']?.gpus[3]?.health).toBe('Unhealthy');
+  });
+
+  it("config/topology-legacy.yaml (the seeds' format) loads as a bare file too", () => {
+    expect(parsed(parseTopologyFile(legacyText))).toEqual(parsed(parseTopology({ [TOPOLOGY_KEY]: legacyText })));
+  });
+});
+
 describe('the newer format', () => {
   it('round-trips any topology through its ConfigMaps', () => {
     fc.assert(
