@@ -173,7 +173,14 @@ export function toMigGeometry(entries: readonly GeometryEntry[]): MigGeometry {
 /** Validates a parsed device config (e.g. from a ConfigMap) and fills in the defaults. */
 export function parseDeviceConfig(input: unknown): Result<DeviceConfig> {
   const value = input ?? {};
-  if (!checkSchema(value)) return err(validationError(checkSchema.errors, '', 'INVALID_CONFIG'));
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return err(new TesseraError('INVALID_CONFIG', 'must be a mapping with nvidia: and nodeconfig:', { field: 'device-config' }));
+  }
+  if (!checkSchema(value)) {
+    const error = validationError(checkSchema.errors, '', 'INVALID_CONFIG');
+    // A key ajv cannot name (the empty key) still gets a field: the document itself.
+    return err(error.field ? error : new TesseraError('INVALID_CONFIG', `${error.message} (a key is empty)`, { field: 'device-config' }));
+  }
   const config: DeviceConfig = {
     nvidia: { ...DEFAULT_DEVICE_CONFIG.nvidia, ...value.nvidia },
     nodeconfig: value.nodeconfig ?? [],
