@@ -126,7 +126,7 @@ describe('device config', () => {
         try {
           result = parseDeviceConfig(input);
         } catch (error) {
-          throw new Error(`threw ${isTesseraError(error) ? error.message : String(error)}`);
+          throw new Error(`threw ${isTesseraError(error) ? error.message : String(error)}`, { cause: error });
         }
         if (!result.ok) expect(result.error.field).toBeTruthy();
       }),
