@@ -115,14 +115,15 @@ export function operatorTopology(topology: LocalTopology): Topology {
 /** The label local mode puts on its nodes, naming their GPU mode (what HAMi's nodeconfig keys on). */
 export const LOCAL_MODE_LABEL = 'tessera.io/mode';
 
-/** The Node object for a local node before any kubelet reports on it (extended resources come from the kubelet). */
-export function nodeObject(node: LocalNode): V1Node {
+/** The Node object for a local node, Ready as its kubelet starts with it (GPU inventory comes from the device plugin). */
+export function nodeObject(node: LocalNode, now: Date): V1Node {
   const resources = { cpu: node.cpu, memory: node.memory, pods: String(node.pods) };
+  const ready = { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'simulated kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now };
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', [LOCAL_MODE_LABEL]: node.mode } },
     spec: {},
-    status: { capacity: resources, allocatable: resources },
+    status: { capacity: resources, allocatable: resources, conditions: [ready] },
   };
 }

@@ -1,18 +1,27 @@
 /**
  * `tessera up`: the whole stack in one process. In start order: the embedded API server (optionally persisted),
- * the topology's Nodes, the scheduler extender, the scheduling driver playing kube-scheduler against it, and the
- * dashboard; then, if asked, the demo workload. Everything is stopped in reverse order, also when a later part
- * fails to start.
+ * the topology's Nodes and the fake GPU operator's ConfigMaps, the scheduler extender, one simulated kubelet and
+ * one device plugin per node, the status updater and the exporter, the scheduling driver playing kube-scheduler
+ * against the extender, and the dashboard; then, if asked, the demo workload. Everything stops in reverse order, also when a later part fails to start.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EmbeddedCluster } from '../cluster/index.js';
-import { isConflict, withRetry } from '../kube/retry.js';
-import { DEFAULT_REQUEST_CONFIG } from '../scheduler/core/index.js';
+import { publishTopology } from '../fakeoperator/configmaps.js';
+import { catalogProfiles } from '../fakeoperator/profiles.js';
+import { startStatusUpdater } from '../fakeoperator/status-updater.js';
+import { TOPOLOGY_CONFIGMAP, type Topology } from '../fakeoperator/topology.js';
+import { startExporter } from '../exporter/service.js';
+import { allowedGeometriesFor, loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
+import { TesseraError } from '../errors.js';
+import { listGpuModels, resolveGpuModel, type MigGeometry } from '../geometry/index.js';
+import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
+import { createGeometryPlanner } from '../scheduler/core/geometry-planner.js';
+import type { RequestConfig } from '../scheduler/core/index.js';
 import { DEFAULT_CONFIG } from '../scheduler/extender/config.js';
 import { startExtender } from '../scheduler/extender/service.js';
 import { policyByName } from '../scheduler/policies/index.js';
@@ -20,10 +29,13 @@ import { buildDashboardServer } from './dashboard/server.js';
 import { dashboardView } from './dashboard/view.js';
 import { submitDemo } from './demo.js';
 import { SchedulingDriver } from './driver.js';
-import { migShapes } from './mig-shapes.js';
+import { startGpuNodes } from './gpu-nodes.js';
 import { ClusterMirror } from './mirror.js';
 import { loadSchedulerSettings } from './scheduler-config.js';
-import { loadLocalTopology, nodeObject, type LocalTopology } from './topology.js';
+import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
+
+/** Where the fake GPU operator's topology ConfigMaps live. */
+export const OPERATOR_NAMESPACE = 'gpu-operator';
 
 /** The repository (or installed package) root, which holds config/ and examples/. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,11 +44,14 @@ export interface UpOptions {
   topologyPath: string;
   /** The KubeSchedulerConfiguration the driver follows (its extender's urlPrefix is replaced by ours). */
   schedulerConfigPath: string;
+  /** HAMi device config: resource names, defaults, knownMigGeometries. */
+  deviceConfigPath: string;
   kubeconfigPath: string;
   host: string;
   apiPort: number;
   extenderPort: number;
   dashboardPort: number;
+  exporterPort: number;
   /** Persist the API server's state here (and load it on start). */
   statePath?: string;
   demo: boolean;
@@ -47,21 +62,61 @@ export interface LocalCluster {
   kubeConfig: KubeConfig;
   kubeconfigPath: string;
   topology: LocalTopology;
-  urls: { api: string; extender: string; dashboard: string };
+  urls: { api: string; extender: string; dashboard: string; exporter: string };
   /** Pods the demo submitted (0 without --demo or when they existed already). */
   demoPods: number;
   stop(): Promise<void>;
 }
 
-/** Creates the topology's Nodes; ones that exist (restored state) are kept as they are. */
-async function createNodes(kubeConfig: KubeConfig, topology: LocalTopology): Promise<void> {
+async function readDeviceConfig(path: string): Promise<DeviceConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field: path, cause });
+  }
+  const config = loadDeviceConfig(text);
+  if (!config.ok) throw config.error;
+  return config.value;
+}
+
+/** knownMigGeometries per catalog model, as the MIG planner takes them. */
+function allowedGeometries(config: DeviceConfig): Map<string, MigGeometry[]> {
+  const byModel = new Map<string, MigGeometry[]>();
+  for (const model of listGpuModels()) {
+    const allowed = allowedGeometriesFor(config, model);
+    if (allowed) byModel.set(model.name, allowed);
+  }
+  return byModel;
+}
+
+const catalogName = (reported: string): string => {
+  const resolved = resolveGpuModel(reported);
+  return resolved.ok ? resolved.value.name : reported;
+};
+
+/** Creates an object unless it exists (restored state keeps what it holds). */
+async function createUnlessExists(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await withRetry(create);
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+}
+
+/**
+ * The Nodes, and the fake GPU operator's topology ConfigMaps that the status updater and the exporter read. A
+ * restored state keeps its own ConfigMaps: the status updater has written device use into them.
+ */
+async function createNodes(kubeConfig: KubeConfig, topology: LocalTopology, operator: Topology): Promise<void> {
   const api = kubeConfig.makeApiClient(CoreV1Api);
-  for (const node of topology.nodes) {
-    try {
-      await withRetry(() => api.createNode({ body: nodeObject(node) }));
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
+  for (const node of topology.nodes) await createUnlessExists(() => api.createNode({ body: nodeObject(node, new Date()) }));
+  await createUnlessExists(() => api.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } }));
+  try {
+    await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace: OPERATOR_NAMESPACE });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await publishTopology(api, OPERATOR_NAMESPACE, operator);
   }
 }
 
@@ -69,6 +124,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const { log } = options;
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
+  const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
+  const requestConfig: RequestConfig = deviceConfig.nvidia;
   const policy = policyByName(DEFAULT_CONFIG.policy);
   if (!policy.ok) throw policy.error;
   const stoppers: Array<() => Promise<void>> = [];
@@ -88,7 +145,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
-    await createNodes(kubeConfig, topology);
+    const operator = operatorTopology(topology);
+    await createNodes(kubeConfig, topology, operator);
 
     // One process: the extender and the device plugins share the decision-signing key in memory.
     const signingKey = randomBytes(32);
@@ -96,12 +154,22 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       config: { ...DEFAULT_CONFIG, host: options.host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey,
-      requestConfig: DEFAULT_REQUEST_CONFIG,
-      memoryScaling: 1,
+      requestConfig,
+      memoryScaling: deviceConfig.nvidia.deviceMemoryScaling,
       policy: policy.value,
+      migPlanner: createGeometryPlanner({ allowedGeometries: allowedGeometries(deviceConfig) }),
+      resolveModel: catalogName,
       log: log.child({ component: 'extender' }),
     });
     stoppers.push(() => extender.stop());
+
+    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, signingKey, requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
+    stoppers.push(() => gpuNodes.stop());
+
+    const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });
+    stoppers.push(() => statusUpdater.stop());
+    const exporter = await startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host: options.host, port: options.exporterPort, log: log.child({ component: 'exporter' }) });
+    stoppers.push(() => exporter.stop());
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
     stoppers.push(() => mirror.stop());
@@ -109,14 +177,14 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     stoppers.push(() => driver.stop());
 
     const dashboard = await buildDashboardServer(
-      { view: () => dashboardView(mirror.nodes(), mirror.pods(), driver.snapshot(), migShapes), subscribe: (listener) => mirror.subscribe(() => listener()) },
+      { view: () => dashboardView(mirror.nodes(), mirror.pods(), driver.snapshot()), subscribe: (listener) => mirror.subscribe(() => listener()) },
       log.child({ component: 'dashboard' }),
     );
     const dashboardUrl = (await dashboard.listen({ host: options.host, port: options.dashboardPort })).replace('0.0.0.0', '127.0.0.1');
     stoppers.push(() => dashboard.close());
 
     const demoPods = options.demo ? await submitDemo(kubeConfig, settings.schedulerName) : 0;
-    return { kubeConfig, kubeconfigPath: options.kubeconfigPath, topology, urls: { api: cluster.url, extender: extender.url, dashboard: dashboardUrl }, demoPods, stop };
+    return { kubeConfig, kubeconfigPath: options.kubeconfigPath, topology, urls: { api: cluster.url, extender: extender.url, dashboard: dashboardUrl, exporter: exporter.url }, demoPods, stop };
   } catch (error) {
     await stop();
     throw error;

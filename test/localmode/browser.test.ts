@@ -30,11 +30,13 @@ describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
     local = await startLocalCluster({
       topologyPath: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
       schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
+      deviceConfigPath: join(PACKAGE_ROOT, 'config/device-config.yaml'),
       kubeconfigPath: join(dir, 'kubeconfig'),
       host: '127.0.0.1',
       apiPort: 0,
       extenderPort: 0,
       dashboardPort: 0,
+      exporterPort: 0,
       demo: true,
       log: pino({ level: 'silent' }),
     });

@@ -4,12 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { TESSERA_API_VERSION, TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { DECISION_KIND, encodeDecision, type Decision, type DecisionDevice } from '../../src/api/decision.js';
 import { INVENTORY_KIND, encodeInventory, type InventoryGpu, type NodeInventory } from '../../src/api/inventory.js';
-import { dashboardView, type MigShapes } from '../../src/localmode/dashboard/view.js';
+import { dashboardView } from '../../src/localmode/dashboard/view.js';
 import type { DriverStats } from '../../src/localmode/stats.js';
-import { migShapes } from '../../src/localmode/mig-shapes.js';
 import { decisionArb, inventoryArb } from '../api/arbitraries.js';
 
-const shapes: MigShapes = migShapes;
 const stats: DriverStats = { bound: 3, unschedulable: 1, errors: 0, decisionsPerSecond: 0.4, p99DecisionMs: 2.5, queued: 1, failures: { 'default/waiting': 'extender filter: not ready' } };
 
 const gpu = (index: number, model: string, memoryMiB: number, instances: Array<{ profile: string; start: number }> = []): InventoryGpu => ({
@@ -42,7 +40,7 @@ describe('dashboard view model', () => {
       podOn('a', 'mig-1', 'mig', [{ uuid: 'GPU-0', index: 0, memoryMiB: 19968, cores: 43, mig: { profile: '3g.20gb', start: 4, plan: [] } }]),
       podOn('b', 'mig-1', 'mig', [{ uuid: 'GPU-0', index: 0, memoryMiB: 9856, cores: 29, mig: { profile: '2g.10gb', start: 2, plan: [{ action: 'create', profile: '2g.10gb', start: 2 }] } }]),
     ];
-    const view = dashboardView([node], pods, stats, shapes);
+    const view = dashboardView([node], pods, stats);
     const shown = view.nodes[0]?.gpus[0];
     if (shown?.kind !== 'mig') throw new Error('expected a MIG GPU');
     expect(shown.slices).toBe(8);
@@ -58,7 +56,7 @@ describe('dashboard view model', () => {
   it('shows HAMi-core shares per pod and counts the larger of memory and core share', () => {
     const node = nodeWith({ node: 'hami-1', mode: 'hami-core', gpus: [gpu(0, 'NVIDIA A100-SXM4-80GB', 81920), gpu(1, 'NVIDIA A100-SXM4-80GB', 81920)] });
     const pods = [podOn('x', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 20480, cores: 50 }]), podOn('y', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 40960, cores: 10 }])];
-    const view = dashboardView([node], pods, stats, shapes);
+    const view = dashboardView([node], pods, stats);
     const first = view.nodes[0]?.gpus[0];
     if (first?.kind !== 'hami-core') throw new Error('expected a HAMi-core GPU');
     expect(first.shares).toEqual([{ pod: 'ml/x', memoryMiB: 20480, cores: 50 }, { pod: 'ml/y', memoryMiB: 40960, cores: 10 }]);
@@ -78,7 +76,7 @@ describe('dashboard view model', () => {
     ];
     const broken: V1Pod = { metadata: { name: 'bad', namespace: 'ml', annotations: { [TESSERA_POD.decision]: '{nope' } }, spec: { nodeName: 'n', containers: [] } };
     const bare: V1Node = { metadata: { name: 'n' } };
-    const view = dashboardView([bare], [...pending, broken], stats, shapes);
+    const view = dashboardView([bare], [...pending, broken], stats);
     expect(view.pending).toEqual([
       { pod: 'default/stuck', reason: '0/4 nodes are available: 4 Insufficient gpumem.' },
       { pod: 'default/waiting', reason: 'extender filter: not ready' },
@@ -93,7 +91,7 @@ describe('dashboard view model', () => {
       fc.property(fc.array(inventoryArb, { maxLength: 3 }), fc.array(decisionArb, { maxLength: 6 }), (inventories, decisions) => {
         const nodes: V1Node[] = inventories.map((inv, i) => ({ metadata: { name: `n${i}`, annotations: { [TESSERA_NODE.inventory]: encodeInventory(inv) } } }));
         const pods: V1Pod[] = decisions.map((d, i) => ({ metadata: { name: `p${i}`, namespace: 'x', annotations: { [TESSERA_POD.decision]: encodeDecision(d) } }, spec: { nodeName: `n${i % 3}`, containers: [] } }));
-        const view = dashboardView(nodes, pods, stats, shapes);
+        const view = dashboardView(nodes, pods, stats);
         const { allocationRatio, fragmentation } = view.headline;
         for (const figure of [allocationRatio, fragmentation]) expect(figure >= 0 && figure <= 1).toBe(true);
         expect(view.nodes.map((n) => n.gpus.length)).toEqual(inventories.map((inv) => inv.gpus.length));

@@ -13,11 +13,13 @@ import { EXIT_OK, type Command } from '../command.js';
 const DEFAULTS = {
   topology: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
   schedulerConfig: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
+  deviceConfig: join(PACKAGE_ROOT, 'config/device-config.yaml'),
   kubeconfig: join(tmpdir(), 'tessera', 'kubeconfig'),
   host: '127.0.0.1',
   apiPort: 6443,
   extenderPort: 8888,
   dashboardPort: 8080,
+  exporterPort: 9400,
   logLevel: 'warn',
 };
 
@@ -31,12 +33,14 @@ a scheduling driver that calls it exactly as kube-scheduler does, fake GPU nodes
 Options:
   --topology <file>          nodes and GPUs to simulate (default: config/local-topology.yaml)
   --scheduler-config <file>  KubeSchedulerConfiguration to follow (default: config/scheduler-config.yaml)
+  --device-config <file>     HAMi device config (default: config/device-config.yaml)
   --kubeconfig <file>        where to write the kubeconfig for kubectl (default: ${DEFAULTS.kubeconfig})
   --state <file>             keep the cluster's state in this file across restarts
   --host <address>           address every server listens on (default ${DEFAULTS.host})
   --api-port <n>             Kubernetes API server port (default ${DEFAULTS.apiPort}; 0 picks a free one)
   --extender-port <n>        scheduler extender port (default ${DEFAULTS.extenderPort})
   --dashboard-port <n>       dashboard port (default ${DEFAULTS.dashboardPort})
+  --exporter-port <n>        Prometheus exporter port (default ${DEFAULTS.exporterPort})
   --demo / --no-demo         submit a small workload mix at start (default: on)
   --log-level <level>        ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel}); logs go to stderr as JSON`;
 
@@ -58,12 +62,14 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
       options: {
         topology: { type: 'string' },
         'scheduler-config': { type: 'string' },
+        'device-config': { type: 'string' },
         kubeconfig: { type: 'string' },
         state: { type: 'string' },
         host: { type: 'string' },
         'api-port': { type: 'string' },
         'extender-port': { type: 'string' },
         'dashboard-port': { type: 'string' },
+        'exporter-port': { type: 'string' },
         demo: { type: 'boolean', default: true },
         'log-level': { type: 'string' },
       },
@@ -76,12 +82,14 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
   return {
     topologyPath: values.topology ?? DEFAULTS.topology,
     schedulerConfigPath: values['scheduler-config'] ?? DEFAULTS.schedulerConfig,
+    deviceConfigPath: values['device-config'] ?? DEFAULTS.deviceConfig,
     kubeconfigPath: values.kubeconfig ?? DEFAULTS.kubeconfig,
     ...(values.state ? { statePath: values.state } : {}),
     host: values.host ?? DEFAULTS.host,
     apiPort: port(values['api-port'], 'api-port', DEFAULTS.apiPort),
     extenderPort: port(values['extender-port'], 'extender-port', DEFAULTS.extenderPort),
     dashboardPort: port(values['dashboard-port'], 'dashboard-port', DEFAULTS.dashboardPort),
+    exporterPort: port(values['exporter-port'], 'exporter-port', DEFAULTS.exporterPort),
     demo: values.demo,
     logLevel,
   };
@@ -96,6 +104,7 @@ function banner(local: LocalCluster): string {
     `  dashboard    ${local.urls.dashboard}`,
     `  API server   ${local.urls.api}   (kubeconfig: ${local.kubeconfigPath})`,
     `  extender     ${local.urls.extender}`,
+    `  metrics      ${local.urls.exporter}/metrics`,
     ...(local.demoPods > 0 ? ['', `Submitted ${local.demoPods} demo pods (start with --no-demo for an idle cluster).`] : []),
     '',
     'Try:',

@@ -14,15 +14,9 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { TESSERA_NODE, TESSERA_POD } from '../../api/annotations.js';
 import { decodeDecision, type Decision } from '../../api/decision.js';
 import { decodeInventory, type InventoryGpu } from '../../api/inventory.js';
+import { catalogProfiles } from '../../fakeoperator/profiles.js';
+import { resolveGpuModel } from '../../geometry/index.js';
 import type { DriverStats } from '../stats.js';
-
-/** What the view needs from the MIG catalog (src/geometry): slice counts per model and profile. */
-export interface MigShapes {
-  /** Memory slices of a GPU of `model`, or undefined when the model has no MIG. */
-  memorySlices(model: string): number | undefined;
-  /** Memory slices an instance of `profile` occupies on `model`, or undefined when the profile is unknown. */
-  profileSlices(model: string, profile: string): number | undefined;
-}
 
 export interface InstanceView {
   profile: string;
@@ -112,9 +106,11 @@ function grantsByNode(pods: readonly V1Pod[], problems: string[]): Map<string, G
   return byNode;
 }
 
-function migGpu(gpu: InventoryGpu, grants: readonly Grant[], shapes: MigShapes): GpuViewModel {
-  const slices = shapes.memorySlices(gpu.model) ?? 0;
-  const size = (profile: string): number => shapes.profileSlices(gpu.model, profile) ?? 1;
+function migGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
+  const model = resolveGpuModel(gpu.model);
+  const slices = (model.ok ? model.value.mig?.totalMemorySlices : undefined) ?? 0;
+  // An instance of a profile the catalog does not know is drawn one slice wide.
+  const size = (profile: string): number => catalogProfiles(gpu.model, profile)?.memorySlices ?? 1;
   const holders = new Map<string, string>();
   for (const { pod, decision } of grants) {
     for (const device of decision.containers.flatMap((c) => c.devices)) {
@@ -151,14 +147,14 @@ function common(gpu: InventoryGpu, allocated: number): GpuCommon {
   return { index: gpu.index, uuid: gpu.uuid, model: gpu.model, memoryMiB: gpu.memoryMiB, healthy: gpu.health === 'Healthy', allocated };
 }
 
-function nodeView(node: V1Node, grants: readonly Grant[], shapes: MigShapes): NodeViewModel {
+function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
   const name = node.metadata?.name ?? '';
   const ready = (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
   const text = node.metadata?.annotations?.[TESSERA_NODE.inventory];
   if (!text) return { name, mode: 'unknown', ready, problem: 'no GPU inventory published yet', gpus: [] };
   try {
     const inventory = decodeInventory(text);
-    const gpus = inventory.gpus.map((gpu) => (inventory.mode === 'mig' ? migGpu(gpu, grants, shapes) : hamiGpu(gpu, grants)));
+    const gpus = inventory.gpus.map((gpu) => (inventory.mode === 'mig' ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
     return { name, mode: inventory.mode, ready, problem: null, gpus };
   } catch (error) {
     return { name, mode: 'unknown', ready, problem: (error as Error).message, gpus: [] };
@@ -171,10 +167,10 @@ function pendingReason(pod: V1Pod, stats: DriverStats): string {
   return condition?.message ?? stats.failures[keyOf(pod)] ?? 'waiting for its first scheduling attempt';
 }
 
-export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], stats: DriverStats, shapes: MigShapes): DashboardView {
+export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], stats: DriverStats): DashboardView {
   const problems: string[] = [];
   const grants = grantsByNode(pods, problems);
-  const nodeViews = nodes.map((node) => nodeView(node, grants.get(node.metadata?.name ?? '') ?? [], shapes));
+  const nodeViews = nodes.map((node) => nodeView(node, grants.get(node.metadata?.name ?? '') ?? []));
   const healthy = nodeViews.flatMap((n) => n.gpus).filter((g) => g.healthy);
   const free = (g: GpuViewModel): number => 1 - g.allocated;
   const freeTotal = healthy.reduce((sum, g) => sum + free(g), 0);

@@ -47,8 +47,7 @@ function block(left, width, label, title, attributes) {
 
 function migBar(gpu) {
   const slices = Math.max(gpu.slices, 1);
-  const bar = el('div', { class: 'bar' });
-  bar.style.setProperty('--slice', `${100 / slices}%`);
+  const bar = el('div', { class: 'bar mig' }, el('div', { class: 'slices' }, Array.from({ length: slices }, () => el('span'))));
   for (const i of gpu.instances) {
     const label = i.pod ? `${i.profile} ${podName(i.pod)}` : i.profile;
     const title = `${i.profile} at slice ${i.start} (${i.size} of ${gpu.slices}): ${i.pod ?? 'idle'}${i.state === 'creating' ? ', being created' : ''}`;
@@ -57,8 +56,8 @@ function migBar(gpu) {
   return bar;
 }
 
-function shareBar(gpu, amount, total, unit) {
-  const bar = el('div', { class: 'bar thin' });
+function shareBar(gpu, what, amount, total, unit) {
+  const bar = el('div', { class: 'bar thin', 'data-share': what }, el('span', { class: 'axis' }, what));
   let left = 0;
   for (const share of gpu.shares) {
     const width = (amount(share) / total) * 100;
@@ -72,13 +71,13 @@ function hamiBars(gpu) {
   return el(
     'div',
     { class: 'shares' },
-    shareBar(gpu, (s) => s.memoryMiB, gpu.memoryMiB, (s) => `${(s.memoryMiB / GIB).toFixed(1)} GiB memory`),
-    shareBar(gpu, (s) => s.cores, gpu.coreUnits, (s) => `${s.cores}% cores`),
+    shareBar(gpu, 'memory', (s) => s.memoryMiB, gpu.memoryMiB, (s) => `${(s.memoryMiB / GIB).toFixed(1)} GiB memory`),
+    shareBar(gpu, 'cores', (s) => s.cores, gpu.coreUnits, (s) => `${s.cores}% of the SMs`),
   );
 }
 
 function renderGpu(gpu) {
-  const model = gpu.model.replace(/^NVIDIA /, '');
+  const model = gpu.model.replace(/^NVIDIA[- ]/, '');
   const name = el('div', { class: 'name', title: `${gpu.uuid} · ${gpu.model} · ${Math.round(gpu.memoryMiB / GIB)} GiB · ${percent(gpu.allocated)} allocated` }, `GPU ${gpu.index} · ${model}`);
   return el('div', { class: `gpu ${gpu.healthy ? '' : 'unhealthy'}`, 'data-gpu': gpu.uuid }, name, gpu.kind === 'mig' ? migBar(gpu) : hamiBars(gpu));
 }

@@ -1,0 +1,74 @@
+/**
+ * The fake GPU nodes: per node, a simulated kubelet (src/kubelet) serving the real device-plugin gRPC API on its
+ * own kubelet.sock, and the Tessera device plugin (src/deviceplugin) on the fake backend, which takes its GPUs from
+ * the fake GPU operator's topology. The plugin registers with its kubelet, publishes the node's GPU inventory and
+ * answers Allocate for the pods bound there; the kubelet moves them to Running and gives devices back on deletion.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { TesseraError } from '../errors.js';
+import { FakeBackend } from '../deviceplugin/fake-backend.js';
+import { DevicePluginDaemon } from '../deviceplugin/plugin.js';
+import type { Topology } from '../fakeoperator/topology.js';
+import { SimKubelet } from '../kubelet/kubelet.js';
+import type { RequestConfig } from '../scheduler/core/index.js';
+import type { LocalTopology } from './topology.js';
+
+export interface GpuNodesOptions {
+  topology: LocalTopology;
+  operator: Topology;
+  kubeConfig: KubeConfig;
+  signingKey: Buffer;
+  requestConfig: RequestConfig;
+  /** HAMi's deviceSplitCount. */
+  splitCount: number;
+  log: Logger;
+}
+
+export interface GpuNodes {
+  stop(): Promise<void>;
+}
+
+/** Starts every node's kubelet, then its device plugin (which registers with that kubelet). */
+export async function startGpuNodes(options: GpuNodesOptions): Promise<GpuNodes> {
+  // Short paths: a unix socket path must fit in 108 bytes.
+  const root = await mkdtemp(join(tmpdir(), 'tsr-'));
+  const running: Array<{ stop(): Promise<void> }> = [];
+  const stop = async (): Promise<void> => {
+    for (const part of running.reverse()) await part.stop();
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    for (const [i, node] of options.topology.nodes.entries()) {
+      const deviceDir = join(root, String(i));
+      const podResourcesSocket = join(deviceDir, 'pod-resources.sock');
+      const log = options.log.child({ node: node.name });
+      const kubelet = new SimKubelet({ node: node.name, kubeConfig: options.kubeConfig, deviceDir, podResourcesSocket, log: log.child({ component: 'kubelet' }) });
+      await kubelet.start();
+      running.push(kubelet);
+      const nodeTopology = options.operator.nodes[node.name];
+      if (!nodeTopology) throw new TesseraError('INTERNAL', `the operator topology lacks node ${node.name}`);
+      const plugin = new DevicePluginDaemon({
+        node: node.name,
+        mode: node.mode,
+        backend: new FakeBackend(nodeTopology),
+        kubeConfig: options.kubeConfig,
+        signingKey: options.signingKey,
+        log: log.child({ component: 'device-plugin' }),
+        deviceDir,
+        podResourcesSocket,
+        splitCount: options.splitCount,
+        requestConfig: options.requestConfig,
+      });
+      await plugin.start();
+      running.push(plugin);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { stop };
+}
