@@ -16,14 +16,14 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
   return { status: response.statusCode, json: response.json() };
 }
 
-/** Gives `pod` a signed grant on `node`, delivered as the pod informer would deliver it. */
-function grant(pod: ReturnType<typeof gpuPod>, node: string): void {
+/** Gives `pod` a signed grant on `node`, delivered as the pod informer would deliver it (running unless told). */
+function grant(pod: ReturnType<typeof gpuPod>, node: string, phase = 'Running'): void {
   const request = parsePodRequest(pod, DEFAULT_REQUEST_CONFIG);
   if (!request.ok) throw new Error('bad fixture');
   const decided = decide(h.view.state, request.value, node, hamiPolicy, { nodePolicy: 'binpack', gpuPolicy: 'spread' });
   if (!decided.ok) throw new Error(`fixture does not fit ${node}`);
   const decision = signDecision(decisionOf(decided.value, new Date().toISOString()), h.key);
-  h.view.upsertPod({ ...pod, spec: { ...pod.spec, nodeName: node }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } } });
+  h.view.upsertPod({ ...pod, spec: { ...pod.spec, nodeName: node }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } }, status: { phase } });
 }
 
 beforeAll(() => {
@@ -92,6 +92,22 @@ describe('filter over HTTP', () => {
     expect(missing.json.Error).toBe('ExtenderArgs.Pod: is required');
     const prioritize = await post('/prioritize', { Pod: { metadata: {} }, NodeNames: [] });
     expect(prioritize.status).toBe(400);
+  });
+});
+
+describe('pods in flight on one node', () => {
+  it('holds back only pods kubelet could not tell apart from one in flight: per node and per shape, not a node lock', async () => {
+    h.view.upsertNode(gpuNode('flight', { gpus: 4 }));
+    // Granted and bound, not yet allocated by the device plugin (Pending).
+    grant(gpuPod('in-flight', { uid: 'in-flight', memoryMiB: 10000 }), 'flight', 'Pending');
+    const offered = { NodeNames: ['flight', 'big-2'] };
+    const sameShape = (await post('/filter', { Pod: gpuPod('twin', { uid: 'twin', memoryMiB: 10000 }), ...offered })).json;
+    expect(sameShape.NodeNames).toEqual(['flight', 'big-2']);
+    const otherShape = (await post('/filter', { Pod: gpuPod('other', { uid: 'other', memoryMiB: 12000 }), ...offered })).json;
+    expect(otherShape.NodeNames).toEqual(['big-2']);
+    expect((otherShape.FailedNodes as Record<string, string>).flight).toMatch(/being allocated on this node/);
+    const otherCount = (await post('/filter', { Pod: gpuPod('pair', { uid: 'pair', gpus: 2, memoryMiB: 12000 }), ...offered })).json;
+    expect(otherCount.NodeNames).toEqual(['flight', 'big-2']);
   });
 });
 

@@ -29,8 +29,8 @@ beforeAll(async () => {
   for (const name of NODES) await api.createNode({ body: gpuNode(name, { memoryMiB: GPU_MIB }) });
   extender = await startTestExtender(cluster, key);
   await Promise.all(Array.from({ length: PODS }, (_, i) => api.createNamespacedPod({ namespace: 'default', body: gpuPod(`storm-pod-${i}`, { memoryMiB: SHARE_MIB, cores: 20 }) })));
-  await eventually('every pod in the view', () => extender.view.book.size + [...Array(PODS).keys()].filter((i) => extender.view.pod('default', `storm-pod-${i}`)).length, (n) => n === PODS, 30_000);
-}, 60_000);
+  await eventually('every pod in the view', () => extender.view.book.size + [...Array(PODS).keys()].filter((i) => extender.view.pod('default', `storm-pod-${i}`)).length, (n) => n === PODS, 90_000);
+}, 120_000);
 
 afterAll(async () => {
   await extender?.stop();
@@ -84,5 +84,5 @@ describe('bind storm', () => {
       const overlapping = list.some((a, i) => list.some((b, j) => i !== j && a.start < b.end && b.start < a.end));
       expect(overlapping, node).toBe(true);
     }
-  }, 60_000);
+  }, 120_000);
 });
