@@ -8,12 +8,14 @@ import { parseArgs } from 'node:util';
 import type { BenchResult, BenchSuite } from './harness.js';
 import { allocatorBench } from './allocator.bench.js';
 import { clusterBench } from './cluster.bench.js';
+import { geometryBench } from './geometry.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
 const SUITES: BenchSuite[] = [
   allocatorBench,
   simulatorSuite,
   clusterBench,
+  geometryBench,
 ];
 
 function format(value: number | undefined, digits: number): string {
