@@ -11,6 +11,9 @@ import type { DecisionDevice } from '../api/decision.js';
 import { pinsGpus, shapeOf } from '../api/inflight.js';
 import { INVENTORY_KIND, type NodeInventory } from '../api/inventory.js';
 import { TesseraError } from '../errors.js';
+import { labelPatch } from '../fakeoperator/node-labels.js';
+import type { MigStrategy } from '../fakeoperator/topology.js';
+import { resolveGpuModel } from '../geometry/index.js';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
 import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../scheduler/core/index.js';
 import { kubeletApis, unixTarget, type AllocateRequest, type AllocateResponse, type ListPodResourcesResponse, type PreferredAllocationRequest, type PreferredAllocationResponse } from './api.js';
@@ -18,6 +21,7 @@ import type { GpuBackend, GpuInfo } from './backend.js';
 import { advertisedDevices, preferredIds } from './devices.js';
 import { DevicePluginServer } from './grpc-server.js';
 import { Ledger, gpuContainersOf, type PendingGrant, type PodRef } from './ledger.js';
+import { MIG_CONFIG_STATE_LABEL, featureLabels, type MigConfigState } from './labels.js';
 import { Records } from './records.js';
 import { DEFAULT_HAMI_CORE_MOUNTS, containerResponse, type HamiCoreMounts } from './response.js';
 import { controlDisabled, grantState, verifyGrant, type PodLike } from './verify.js';
@@ -35,8 +39,8 @@ export interface DevicePluginConfig {
   endpoint?: string;
   /** HAMi's deviceSplitCount: tasks per GPU (hami-core replicas). */
   splitCount: number;
-  /** Most MIG instances one GPU can hold (its replicas on MIG nodes). */
-  migSlotsPerGpu?: number;
+  /** GFD's MIG strategy for the labels (default: mixed on MIG nodes, none otherwise). */
+  migStrategy?: MigStrategy;
   requestConfig?: RequestConfig;
   mounts?: HamiCoreMounts;
   /** Idle MIG instances no pod uses or plans are destroyed after this long (ms); 0 turns reclaiming off. */
@@ -60,6 +64,7 @@ export class DevicePluginDaemon {
   private informer: RunningInformer<V1Pod> | undefined;
   private gpus: GpuInfo[] = [];
   private published = '';
+  private publishedLabels: Record<string, string> = {};
   /** MIG operations run one at a time per GPU. */
   private readonly gpuQueues = new Map<string, Promise<unknown>>();
   /** MIG device UUIDs handed to a container and not yet seen in a pod's record. */
@@ -80,7 +85,7 @@ export class DevicePluginDaemon {
       resourceName: this.requestConfig.resourceCountName,
       log: config.log,
       handlers: {
-        devices: () => advertisedDevices(this.gpus, (gpu) => (this.config.mode === 'mig' && gpu.migEnabled ? (this.config.migSlotsPerGpu ?? 7) : this.config.splitCount)),
+        devices: () => advertisedDevices(this.gpus, (gpu) => this.replicas(gpu)),
         preferredAllocation: (r) => this.preferredAllocation(r),
         allocate: (r) => this.allocate(r),
         kubeletRestarted: () => this.ledger.resetCursor(),
@@ -90,6 +95,13 @@ export class DevicePluginDaemon {
 
   get socketPath(): string {
     return this.server.socketPath;
+  }
+
+  /** Device IDs a GPU is offered as: its split count, or on a MIG node the most instances it can hold. */
+  private replicas(gpu: GpuInfo): number {
+    if (this.config.mode !== 'mig' || !gpu.migEnabled) return this.config.splitCount;
+    const model = resolveGpuModel(gpu.model);
+    return model.ok && model.value.mig ? model.value.mig.totalComputeSlices : 0;
   }
 
   async start(): Promise<void> {
@@ -289,13 +301,24 @@ export class DevicePluginDaemon {
     const { backend } = this.config;
     return this.onGpu(device.uuid, async () => {
       const current = async () => (await backend.discover()).find((g) => g.uuid === device.uuid)?.migInstances ?? [];
-      for (const op of mig.plan) {
-        const existing = (await current()).find((m) => m.profile === op.profile && m.start === op.start);
-        if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
-        if (op.action === 'destroy' && existing && !this.migHandedOut.has(existing.migDeviceUuid)) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
+      const find = async (profile: string, start: number) => (await current()).find((m) => m.profile === profile && m.start === start);
+      let instance = await find(mig.profile, mig.start);
+      if (instance) return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
+      await this.migState('pending');
+      try {
+        for (const op of mig.plan) {
+          const existing = await find(op.profile, op.start);
+          if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
+          if (op.action === 'destroy' && existing && !this.migHandedOut.has(existing.migDeviceUuid)) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
+        }
+        instance = (await find(mig.profile, mig.start)) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
+      } catch (error) {
+        await this.migState('failed');
+        throw error;
       }
-      const instance = (await current()).find((m) => m.profile === mig.profile && m.start === mig.start) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
+      await this.migState('success');
       this.gpus = await backend.discover();
+      void this.publishNode().catch((error: unknown) => this.config.log.warn({ err: error }, 'could not publish the node inventory'));
       return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
     });
   }
@@ -362,13 +385,23 @@ export class DevicePluginDaemon {
     };
   }
 
-  /** Publishes inventory (and kubelet's device list) when the GPUs changed. */
+  /** Publishes inventory, feature labels (and kubelet's device list) when the GPUs changed. */
   private async publishNode(): Promise<void> {
     const inventory = this.inventory();
     const text = JSON.stringify({ ...inventory, observedAt: '' });
     if (text === this.published) return;
-    await this.records.node(this.config.node, inventory, {});
+    const labels = featureLabels(this.gpus, this.config.migStrategy ?? (this.config.mode === 'mig' ? 'mixed' : 'none'));
+    await this.records.node(this.config.node, inventory, labelPatch(this.publishedLabels, labels) ?? {});
     this.published = text;
+    this.publishedLabels = labels;
     this.server.publishDevices();
+  }
+
+  private async migState(state: MigConfigState): Promise<void> {
+    try {
+      await this.records.node(this.config.node, undefined, { [MIG_CONFIG_STATE_LABEL]: state });
+    } catch (error) {
+      this.config.log.warn({ err: error, state }, 'could not set the MIG config state label');
+    }
   }
 }

@@ -105,10 +105,9 @@ export class Records {
     }
   }
 
-  /** Publishes the inventory annotation and labels on the node (labels set to null are removed). */
-  async node(node: string, inventory: NodeInventory, labels: Record<string, string | null>): Promise<void> {
-    await withRetry(() =>
-      this.api.patchNode({ name: node, body: { metadata: { annotations: { [TESSERA_NODE.inventory]: encodeInventory(inventory) }, labels } } }, mergePatch),
-    );
+  /** Publishes the inventory annotation (when given) and label changes (null removes a label) on the node. */
+  async node(node: string, inventory: NodeInventory | undefined, labels: Record<string, string | null>): Promise<void> {
+    const annotations = inventory ? { [TESSERA_NODE.inventory]: encodeInventory(inventory) } : {};
+    await withRetry(() => this.api.patchNode({ name: node, body: { metadata: { annotations, labels } } }, mergePatch));
   }
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { HAMI_POD, TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision, type Decision } from '../../src/api/decision.js';
@@ -100,7 +100,7 @@ export class TestNode {
       labels: {},
       splitCount: options.splitCount ?? 10,
       memoryScaling: 1,
-      gpus: topology.gpus.map((g, index) => ({ uuid: g.id, index, model: product, memoryMiB, coreUnits: 100, healthy: true, numa: null })),
+      gpus: topology.gpus.map((g, index) => ({ uuid: g.id, index, model: product, memoryMiB, coreUnits: 100, healthy: true, numa: null, ...(options.mode === 'mig' ? { migInstances: [] } : {}) })),
     });
     const daemon = new DevicePluginDaemon({
       node: name,
@@ -120,6 +120,11 @@ export class TestNode {
     return node;
   }
 
+  /** UUID of GPU `index`. */
+  inventoryGpu(index: number): string {
+    return this.daemon.inventory().gpus[index]?.uuid ?? '';
+  }
+
   async stop(): Promise<void> {
     await this.daemon.stop();
     await this.kubelet.stop();
@@ -128,11 +133,11 @@ export class TestNode {
   }
 
   /** A pod JSON with one container per request. */
-  podJson(name: string, requests: GpuRequest[]): V1Pod {
+  podJson(name: string, requests: GpuRequest[], annotations: Record<string, string> = {}): V1Pod {
     return {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name, namespace: 'default' },
+      metadata: { name, namespace: 'default', annotations },
       spec: {
         containers: requests.map((r, i) => ({
           name: `c${i}`,
@@ -199,6 +204,10 @@ export class TestNode {
       if (Date.now() > deadline) throw new Error(`pod ${name} never got there: ${JSON.stringify({ phase: pod.status?.phase, annotations: pod.metadata?.annotations })}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  readNode(): Promise<V1Node> {
+    return this.api.readNode({ name: this.name });
   }
 
   events(): Promise<{ reason?: string; message?: string; involvedObject: { name?: string } }[]> {

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESSERA_NODE } from '../../src/api/annotations.js';
+import { decodeInventory } from '../../src/api/inventory.js';
+import { MIG_CONFIG_STATE_LABEL } from '../../src/deviceplugin/labels.js';
+import { bindPhase, recordedDecision, settled, TestNode } from './harness.js';
+
+describe('device plugin on a MIG node', () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await TestNode.start({ mode: 'mig', gpus: 2, failMigOn: [0] });
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  const gpu = (i: number): string => node.inventoryGpu(i);
+
+  it('creates the planned instance, hands out its MIG UUID and records it', async () => {
+    const { pod, decision } = await node.createDecided(node.podJson('mig-ok', [{ gpus: 1, memoryMiB: 9000 }], { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gpuuuid': gpu(1) }));
+    expect(decision.containers[0]?.devices[0]?.mig?.plan.length).toBeGreaterThan(0);
+    await node.bind(pod);
+    const done = await node.waitFor('mig-ok', settled);
+    expect(done.status?.phase).toBe('Running');
+    const granted = recordedDecision(done).containers[0]?.devices[0];
+    const instances = (await node.backend.discover())[1]?.migInstances ?? [];
+    const instance = instances.find((m) => m.profile === granted?.mig?.profile && m.start === granted.mig.start);
+    expect(instance).toBeDefined();
+    expect(granted?.mig?.migDeviceUuid).toBe(instance?.migDeviceUuid);
+    expect(granted?.mig?.gpuInstanceId).toBe(instance?.gpuInstanceId);
+    const response = node.kubelet.devices.responses(pod.metadata?.uid ?? '')?.get('c0');
+    expect(response?.envs).toEqual({ NVIDIA_VISIBLE_DEVICES: instance?.migDeviceUuid });
+    const published = await node.readNode();
+    expect(published.metadata?.labels?.[MIG_CONFIG_STATE_LABEL]).toBe('success');
+    expect(published.metadata?.labels?.['nvidia.com/mig.strategy']).toBe('mixed');
+    const inventory = decodeInventory(published.metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
+    expect(inventory.gpus[1]?.mig.instances.map((m) => m.migDeviceUuid)).toContain(instance?.migDeviceUuid);
+  });
+
+  it('fails only the pod whose MIG operation fails, with an Event, and keeps serving', async () => {
+    const { pod } = await node.createDecided(node.podJson('mig-bad', [{ gpus: 1, memoryMiB: 9000 }], { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gpuuuid': gpu(0) }));
+    await node.bind(pod);
+    const failed = await node.waitFor('mig-bad', (p) => p.status?.phase === 'Failed' && bindPhase(p) === 'failed');
+    expect(failed.metadata?.annotations?.['tessera.io/bind-error']).toMatch(/MIG operations on this GPU as failing/);
+    expect((await node.events()).some((e) => e.involvedObject.name === 'mig-bad' && e.reason === 'TesseraAllocateFailed')).toBe(true);
+    expect((await node.readNode()).metadata?.labels?.[MIG_CONFIG_STATE_LABEL]).toBe('failed');
+    const { pod: next } = await node.createDecided(node.podJson('mig-next', [{ gpus: 1, memoryMiB: 9000 }], { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gpuuuid': gpu(1) }));
+    await node.bind(next);
+    expect((await node.waitFor('mig-next', settled)).status?.phase).toBe('Running');
+  });
+});
