@@ -95,14 +95,12 @@ function sharedGpuFits(gpu: GpuState, splitCount: number, memory: number, cores:
   return !(cores === 0 && usedCores >= gpu.coreUnits);
 }
 
+/**
+ * MIG options for one more instance on `gpu`, given this pod's earlier picks there. The node's verdict memo keeps
+ * the result, so each GPU is planned once per pod shape and node version.
+ */
 function migOptions(planner: MigPlanner, gpu: GpuState, memory: number, pending: Pending | undefined): readonly MigOption[] {
-  if (pending?.instances) return planner.options(gpu.model, pending.instances, memory);
-  let options = gpu.planCache?.get(memory);
-  if (options === undefined) {
-    options = planner.options(gpu.model, gpu.migInstances ?? [], memory);
-    gpu.planCache?.set(memory, options);
-  }
-  return options;
+  return planner.options(gpu.model, pending?.instances ?? gpu.migInstances ?? [], memory);
 }
 
 /** The instance a MIG option would hold, in core units (floored so that full layouts never exceed the GPU). */

@@ -6,7 +6,7 @@
  * taken away again, a destroyed free one comes back): the model stays a function of the allocations held.
  */
 import { err, ok, type Result } from '../../errors.js';
-import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
+import type { MigInstanceView, MigPlanner } from './mig.js';
 import type { GpuTotals, GpuView, NodeView } from './view.js';
 import type { VerdictMemo } from './fit.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
@@ -37,8 +37,8 @@ export class GpuState implements GpuView {
   usedCores = 0;
   usedSlots = 0;
   readonly migInstances: MigSlot[] | null;
-  /** MIG GPUs: options per requested MiB for the current layout, cleared whenever the GPU changes. */
-  readonly planCache: Map<number, readonly MigOption[]> | null;
+  /** Counts MIG layout changes, so a release can tell whether a later plan touched the layout. */
+  layoutVersion = 0;
 
   constructor(spec: GpuSpec, position: number, mode: NodeMode, memoryScaling: number) {
     this.uuid = spec.uuid;
@@ -51,7 +51,6 @@ export class GpuState implements GpuView {
     this.coreUnits = spec.coreUnits;
     this.healthy = spec.healthy;
     this.numa = spec.numa;
-    this.planCache = mode === 'mig' ? new Map() : null;
     this.migInstances =
       mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
   }
@@ -168,22 +167,16 @@ export interface NodeSnapshot {
   }[];
 }
 
-/** MIG layouts around one device's plan: release restores `before` when the GPU still shows `after`. */
+/** A MIG GPU's layout before one device's plan; release restores it while the GPU is still at `version`. */
 interface LayoutChange {
   readonly before: MigSlot[];
-  readonly after: readonly MigInstanceView[];
-}
-
-/** What apply did on one GPU for one device, so release can undo it. */
-interface DeviceUndo {
-  readonly gpu: GpuState;
-  readonly device: AllocatedDevice;
-  readonly layout: LayoutChange | null;
+  readonly version: number;
 }
 
 interface Held {
   readonly allocation: Allocation;
-  readonly undo: readonly DeviceUndo[];
+  /** Per device in allocation order, what its MIG plan replaced; null when the pod holds no MIG device. */
+  readonly layouts: (LayoutChange | null)[] | null;
 }
 
 const MAX_SHAPES = 4096;
@@ -318,7 +311,7 @@ export class ClusterState {
     if (node.memoryUsedMiB + allocation.memoryMiB > node.memoryMiB) {
       return err({ kind: 'InsufficientResource', resource: 'memory', requested: allocation.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB });
     }
-    const undo: DeviceUndo[] = [];
+    const taken: { gpu: GpuState; device: AllocatedDevice; layout: LayoutChange | null }[] = [];
     for (const container of allocation.containers) {
       const inContainer = new Set<string>();
       for (const device of container.devices) {
@@ -332,19 +325,19 @@ export class ClusterState {
                 ? inconsistent(`container ${container.name} names GPU ${device.uuid} twice`)
                 : takeDevice(gpu, device, node.splitCount);
         if (gpu === undefined || 'kind' in problem) {
-          for (const u of undo.reverse()) giveBack(u);
+          for (const t of taken.reverse()) giveBack(t.gpu, t.device, t.layout);
           node.refresh();
           return err('kind' in problem ? problem : inconsistent('unreachable'));
         }
         inContainer.add(device.uuid);
-        undo.push({ gpu, device, layout: problem.layout });
-        gpu.planCache?.clear();
+        taken.push({ gpu, device, layout: problem.layout });
       }
     }
     node.cpuUsedMilli += allocation.cpuMilli;
     node.memoryUsedMiB += allocation.memoryMiB;
     node.refresh();
-    this.held.set(allocation.pod.uid, { allocation, undo });
+    const layouts = taken.some((t) => t.layout !== null) ? taken.map((t) => t.layout) : null;
+    this.held.set(allocation.pod.uid, { allocation, layouts });
     return ok(undefined);
   }
 
@@ -355,7 +348,12 @@ export class ClusterState {
     const node = this.nodeMap.get(held.allocation.node);
     this.held.delete(podUid);
     if (!node) return ok(held.allocation);
-    for (const u of [...held.undo].reverse()) giveBack(u);
+    const devices = held.allocation.containers.flatMap((c) => c.devices);
+    for (let i = devices.length - 1; i >= 0; i--) {
+      const device = devices[i] as AllocatedDevice;
+      const gpu = node.byUuid.get(device.uuid);
+      if (gpu) giveBack(gpu, device, held.layouts?.[i] ?? null);
+    }
     node.cpuUsedMilli -= held.allocation.cpuMilli;
     node.memoryUsedMiB -= held.allocation.memoryMiB;
     node.refresh();
@@ -402,7 +400,8 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
     target.inUse = true;
     next.sort(byStart);
     const before = gpu.migInstances.splice(0, gpu.migInstances.length, ...next);
-    layout = { before, after: next.map((i) => ({ ...i })) };
+    gpu.layoutVersion++;
+    layout = { before, version: gpu.layoutVersion };
   }
   gpu.usedSlots += 1;
   gpu.usedMemoryMiB += device.memoryMiB;
@@ -410,23 +409,19 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
   return { layout };
 }
 
-const sameLayout = (a: readonly MigInstanceView[], b: readonly MigInstanceView[]): boolean =>
-  a.length === b.length && a.every((x, i) => x.profile === b[i]?.profile && x.start === b[i]?.start && x.inUse === b[i]?.inUse);
-
 /**
  * Undoes one device. When the GPU's layout is still what this device left, the layout before it comes back
  * exactly; otherwise (a later pod re-planned the GPU) the instance is freed, and dropped if its plan created it.
  */
-function giveBack(u: DeviceUndo): void {
-  const { gpu, device, layout } = u;
+function giveBack(gpu: GpuState, device: AllocatedDevice, layout: LayoutChange | null): void {
   gpu.usedSlots -= 1;
   gpu.usedMemoryMiB -= device.memoryMiB;
   gpu.usedCores -= device.cores;
-  gpu.planCache?.clear();
   const instances = gpu.migInstances;
   if (!instances || !layout || !device.mig) return;
-  if (sameLayout(instances, layout.after)) {
-    instances.splice(0, instances.length, ...layout.before.map((i) => ({ ...i })));
+  if (gpu.layoutVersion === layout.version) {
+    instances.splice(0, instances.length, ...layout.before);
+    gpu.layoutVersion--;
     return;
   }
   const { profile, start, plan } = device.mig;
@@ -434,5 +429,6 @@ function giveBack(u: DeviceUndo): void {
   const target = instances[at];
   if (!target) return;
   target.inUse = false;
+  gpu.layoutVersion++;
   if (plan.some((op) => op.action === 'create' && op.start === start && op.profile === profile)) instances.splice(at, 1);
 }
