@@ -1,0 +1,71 @@
+/**
+ * A real node through nvidia-smi: GPUs from `-q -x`, MIG placements from `mig -lgi`, MIG device UUIDs from `-L`
+ * (its device order is `-q -x`'s, which names each device's GPU instance). Instances are created at an explicit
+ * placement with their default compute instance (`mig -cgi <profile>:<start> -C`) and destroyed compute instances
+ * first (`-dci`, then `-dgi`). Every command goes through the Executor.
+ */
+import { TesseraError } from '../../errors.js';
+import type { GpuBackend, GpuInfo, MigInstance } from '../backend.js';
+import { commandError, type Executor } from './executor.js';
+import { parseCreatedInstance, parseDeviceList, parseGpuInstances, parseQueryXml } from './parse.js';
+
+export const NVIDIA_SMI = 'nvidia-smi';
+
+export class NvmlBackend implements GpuBackend {
+  readonly name = 'nvml';
+
+  constructor(private readonly exec: Executor) {}
+
+  async discover(): Promise<GpuInfo[]> {
+    const queried = parseQueryXml((await this.exec.run(NVIDIA_SMI, ['-q', '-x'])).stdout);
+    const anyMig = queried.some((g) => g.migEnabled);
+    const instances = anyMig ? await this.listInstances() : [];
+    const migUuids = anyMig ? parseDeviceList((await this.exec.run(NVIDIA_SMI, ['-L'])).stdout) : new Map<string, string[]>();
+    return queried.map((gpu) => {
+      const uuids = migUuids.get(gpu.uuid) ?? [];
+      const migInstances: MigInstance[] = gpu.migDeviceGis.flatMap((gi, device) => {
+        const listed = instances.find((i) => i.gpuIndex === gpu.index && i.gpuInstanceId === gi);
+        const uuid = uuids[device];
+        return listed && uuid ? [{ profile: listed.profile, start: listed.start, gpuInstanceId: gi, migDeviceUuid: uuid }] : [];
+      });
+      return { uuid: gpu.uuid, index: gpu.index, model: gpu.model, memoryMiB: gpu.memoryMiB, numa: null, healthy: gpu.healthy, migEnabled: gpu.migEnabled, migInstances };
+    });
+  }
+
+  private async listInstances() {
+    try {
+      return parseGpuInstances((await this.exec.run(NVIDIA_SMI, ['mig', '-lgi'])).stdout);
+    } catch (error) {
+      // nvidia-smi exits non-zero when no GPU instance exists yet; its message says so.
+      if (error instanceof TesseraError && /No GPU instances found/i.test(error.message)) return [];
+      throw error;
+    }
+  }
+
+  private async indexOf(gpuUuid: string): Promise<number> {
+    const gpu = (await this.discover()).find((g) => g.uuid === gpuUuid);
+    if (!gpu) throw new TesseraError('NOT_FOUND', `no GPU ${gpuUuid} on this node`, { field: 'gpu' });
+    return gpu.index;
+  }
+
+  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+    const index = String(await this.indexOf(gpuUuid));
+    const args = ['mig', '-i', index, '-cgi', `${profile}:${start}`, '-C'];
+    const output = await this.exec.run(NVIDIA_SMI, args);
+    let gi: number;
+    try {
+      gi = parseCreatedInstance(output.stdout);
+    } catch {
+      throw commandError(NVIDIA_SMI, args, 'did not create the instance', output);
+    }
+    const created = (await this.discover()).find((g) => g.uuid === gpuUuid)?.migInstances.find((m) => m.gpuInstanceId === gi);
+    if (!created) throw commandError(NVIDIA_SMI, args, `reported GPU instance ${gi}, which nvidia-smi then does not list`, output);
+    return created;
+  }
+
+  async destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void> {
+    const index = String(await this.indexOf(gpuUuid));
+    await this.exec.run(NVIDIA_SMI, ['mig', '-i', index, '-gi', String(gpuInstanceId), '-dci']);
+    await this.exec.run(NVIDIA_SMI, ['mig', '-i', index, '-gi', String(gpuInstanceId), '-dgi']);
+  }
+}
