@@ -5,12 +5,13 @@ import { clusterCommand } from './commands/cluster.js';
 import { configCommand } from './commands/config.js';
 import { exporterCommand } from './commands/exporter.js';
 import { migCommand } from './commands/mig.js';
+import { schedulerCommand } from './commands/scheduler.js';
 import { simulateCommand } from './commands/simulate.js';
 import { statusUpdaterCommand } from './commands/status-updater.js';
 import { upCommand } from './commands/up.js';
 
 /** Every subcommand, in the order `tessera help` lists them. */
-const COMMANDS: Command[] = [upCommand, simulateCommand, migCommand, configCommand, clusterCommand, statusUpdaterCommand, exporterCommand];
+const COMMANDS: Command[] = [upCommand, simulateCommand, migCommand, configCommand, clusterCommand, statusUpdaterCommand, exporterCommand, schedulerCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);

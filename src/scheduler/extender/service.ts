@@ -2,6 +2,8 @@
  * `tessera scheduler` assembled: informers feed the cluster view, a Lease decides who may decide, the extender
  * answers kube-scheduler over HTTP, and a sweeper takes back grants the device plugin never confirmed.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../../kube/informer.js';
@@ -87,7 +89,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
         kubeConfig,
         namespace: le.namespace,
         name: le.name,
-        identity: le.identity,
+        identity: le.identity || `${hostname()}-${randomUUID().slice(0, 8)}`,
         leaseDurationSeconds: le.leaseDurationSeconds,
         renewDeadlineSeconds: le.renewDeadlineSeconds,
         retryPeriodSeconds: le.retryPeriodSeconds,

@@ -1,0 +1,111 @@
+/**
+ * `tessera scheduler`: the scheduler extender kube-scheduler calls (filter, prioritize, bind), with the admission
+ * webhook and metrics on the same port. Settings are validated before anything starts; SIGINT or SIGTERM stops
+ * it cleanly (the lease is released so another replica takes over at once).
+ */
+import { readFileSync } from 'node:fs';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { signingKeyFromFileContent, signingKeyFromSecretData } from '../../api/signing.js';
+import { loadDeviceConfig } from '../../config/device-config.js';
+import { TesseraError } from '../../errors.js';
+import { withRetry } from '../../kube/retry.js';
+import { configFromArgs, DEFAULT_CONFIG, type ExtenderConfig } from '../../scheduler/extender/config.js';
+import { extenderDeviceOptions } from '../../scheduler/extender/device-options.js';
+import { startExtender } from '../../scheduler/extender/service.js';
+import { POLICIES, policyByName } from '../../scheduler/policies/index.js';
+import { EXIT_OK, type Command } from '../command.js';
+
+const USAGE = `Usage: tessera scheduler [options]
+
+Runs the scheduler extender: kube-scheduler calls POST /filter, /prioritize and /bind (see
+config/scheduler-config.yaml); the API server calls POST /webhook; GET /healthz, /readyz and /metrics.
+Options may also come from a YAML file (--config, see config/extender.yaml); flags win.
+
+Options:
+  --config <file>              settings file
+  --host <address>             listen address (default ${DEFAULT_CONFIG.host})
+  --port <n>                   listen port (default ${DEFAULT_CONFIG.port}; 0 picks a free one)
+  --kubeconfig <file>          kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)
+  --device-config <file>       HAMi device config (default ${DEFAULT_CONFIG.deviceConfig})
+  --policy <name>              scoring policy: ${Object.keys(POLICIES).join(', ')} (default ${DEFAULT_CONFIG.policy})
+  --node-policy <p>            node packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.nodePolicy})
+  --gpu-policy <p>             GPU packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.gpuPolicy})
+  --scheduler-name <name>      schedulerName the webhook sets on GPU pods (default: leave it)
+  --signing-key-file <file>    decision signing key (at least 32 bytes), or
+  --signing-key-secret <ns/n>  a Secret holding it under 'signing-key'
+  --reservation-ttl <s>        seconds a grant may wait for the device plugin (default ${DEFAULT_CONFIG.reservationTtlSeconds})
+  --sync-wait <s>              seconds filter waits for the first sync (default ${DEFAULT_CONFIG.syncWaitSeconds})
+  --leader-elect <bool>        elect a leader on a Lease (default ${DEFAULT_CONFIG.leaderElection.enabled})
+  --lease-namespace <ns>       Lease namespace (default ${DEFAULT_CONFIG.leaderElection.namespace})
+  --lease-name <name>          Lease name (default ${DEFAULT_CONFIG.leaderElection.name})
+  --identity <id>              this replica's identity (default: hostname and a random suffix)
+  --lease-duration <s>         (default ${DEFAULT_CONFIG.leaderElection.leaseDurationSeconds})
+  --renew-deadline <s>         (default ${DEFAULT_CONFIG.leaderElection.renewDeadlineSeconds})
+  --retry-period <s>           (default ${DEFAULT_CONFIG.leaderElection.retryPeriodSeconds})
+  --log-level <level>          fatal, error, warn, info, debug, trace (default ${DEFAULT_CONFIG.logLevel})`;
+
+function readFile(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field, cause });
+  }
+}
+
+function kubeConfigFor(path: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (path === '') kubeConfig.loadFromDefault();
+    else kubeConfig.loadFromFile(path);
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be loaded (${(cause as Error).message})`, { field: '--kubeconfig', cause });
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new TesseraError('INVALID_CONFIG', 'names no current cluster', { field: '--kubeconfig' });
+  return kubeConfig;
+}
+
+async function signingKey(config: ExtenderConfig, kubeConfig: KubeConfig): Promise<Buffer> {
+  if (config.signingKeyFile !== '') return signingKeyFromFileContent(readFile(config.signingKeyFile, '--signing-key-file'));
+  const [namespace = '', name = ''] = config.signingKeySecret.split('/');
+  const secret = await withRetry(() => kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace }));
+  return signingKeyFromSecretData(secret.data, config.signingKeySecret);
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export const schedulerCommand: Command = {
+  name: 'scheduler',
+  summary: 'run the scheduler extender kube-scheduler calls (filter, prioritize, bind, admission webhook)',
+  usage: USAGE,
+  async run(argv) {
+    const config = configFromArgs(argv);
+    const deviceConfig = loadDeviceConfig(readFile(config.deviceConfig, '--device-config').toString('utf8'));
+    if (!deviceConfig.ok) throw deviceConfig.error;
+    const policy = policyByName(config.policy, '--policy');
+    if (!policy.ok) throw policy.error;
+    const log = pino({ level: config.logLevel });
+    const kubeConfig = kubeConfigFor(config.kubeconfig);
+    const running = await startExtender({
+      config,
+      kubeConfig,
+      signingKey: await signingKey(config, kubeConfig),
+      policy: policy.value,
+      log,
+      ...extenderDeviceOptions(deviceConfig.value),
+    });
+    log.info({ url: running.url }, 'tessera scheduler listening');
+    await waitForSignal(log);
+    await running.stop();
+    return EXIT_OK;
+  },
+};

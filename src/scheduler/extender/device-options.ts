@@ -1,0 +1,32 @@
+/**
+ * What the extender takes from the HAMi device config: resource names and defaults for reading requests, memory
+ * scaling, the MIG planner over the geometry engine (restricted to the operator's knownMigGeometries), and the
+ * catalog's names for the models nodes report. One place, for `tessera scheduler` and anything else that starts
+ * the extender from a device config.
+ */
+import { allowedGeometriesFor, type DeviceConfig } from '../../config/device-config.js';
+import { listGpuModels, resolveGpuModel, type MigGeometry } from '../../geometry/index.js';
+import { createGeometryPlanner } from '../core/geometry-planner.js';
+import type { StartExtenderOptions } from './service.js';
+
+export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'migPlanner' | 'resolveModel'>;
+
+/** The catalog's name for a model as the driver reports it; the reported name when the catalog does not know it. */
+export function catalogModelName(reported: string): string {
+  const resolved = resolveGpuModel(reported);
+  return resolved.ok ? resolved.value.name : reported;
+}
+
+export function extenderDeviceOptions(config: DeviceConfig): DeviceOptions {
+  const allowed = new Map<string, MigGeometry[]>();
+  for (const model of listGpuModels()) {
+    const geometries = allowedGeometriesFor(config, model);
+    if (geometries) allowed.set(model.name, geometries);
+  }
+  return {
+    requestConfig: config.nvidia,
+    memoryScaling: config.nvidia.deviceMemoryScaling,
+    migPlanner: createGeometryPlanner({ allowedGeometries: allowed }),
+    resolveModel: catalogModelName,
+  };
+}
