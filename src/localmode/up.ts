@@ -14,7 +14,7 @@ import { EmbeddedCluster } from '../cluster/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
-import { TOPOLOGY_CONFIGMAP, type Topology } from '../fakeoperator/topology.js';
+import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology } from '../fakeoperator/topology.js';
 import { startExporter } from '../exporter/service.js';
 import { allowedGeometriesFor, loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
 import { TesseraError } from '../errors.js';
@@ -52,6 +52,8 @@ export interface UpOptions {
   extenderPort: number;
   dashboardPort: number;
   exporterPort: number;
+  /** The extender's scoring policy (src/scheduler/policies). */
+  policy: string;
   /** Persist the API server's state here (and load it on start). */
   statePath?: string;
   demo: boolean;
@@ -105,19 +107,30 @@ async function createUnlessExists(create: () => Promise<unknown>): Promise<void>
 }
 
 /**
- * The Nodes, and the fake GPU operator's topology ConfigMaps that the status updater and the exporter read. A
- * restored state keeps its own ConfigMaps: the status updater has written device use into them.
+ * The Nodes, and the fake GPU operator's topology ConfigMaps that the fake device plugins, the status updater and
+ * the exporter read. A restored state keeps its own: its ConfigMaps hold the MIG instances that existed when it was
+ * saved, which the fake GPUs must come back with, as real ones would.
  */
-async function createNodes(kubeConfig: KubeConfig, topology: LocalTopology, operator: Topology): Promise<void> {
+async function prepareCluster(kubeConfig: KubeConfig, topology: LocalTopology): Promise<Topology> {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   for (const node of topology.nodes) await createUnlessExists(() => api.createNode({ body: nodeObject(node, new Date()) }));
   await createUnlessExists(() => api.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } }));
+  let cluster;
   try {
-    await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace: OPERATOR_NAMESPACE });
+    cluster = await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace: OPERATOR_NAMESPACE });
   } catch (error) {
     if (!isNotFound(error)) throw error;
+    const operator = operatorTopology(topology);
     await publishTopology(api, OPERATOR_NAMESPACE, operator);
+    return operator;
   }
+  const perNode = await api.listNamespacedConfigMap({ namespace: OPERATOR_NAMESPACE, labelSelector: NODE_TOPOLOGY_LABEL });
+  const nodes = Object.fromEntries(perNode.items.map((cm) => [cm.metadata?.labels?.[NODE_TOPOLOGY_LABEL] ?? '', cm.data ?? {}]));
+  const restored = parseTopology(cluster.data ?? {}, nodes);
+  if (!restored.ok) throw restored.error;
+  const missing = topology.nodes.find((n) => !restored.value.nodes[n.name]);
+  if (missing) throw new TesseraError('INVALID_CONFIG', `node ${missing.name} is not in the saved state; start with the topology the state was saved with, or a new --state file`, { field: '--topology' });
+  return restored.value;
 }
 
 export async function startLocalCluster(options: UpOptions): Promise<LocalCluster> {
@@ -126,7 +139,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
   const requestConfig: RequestConfig = deviceConfig.nvidia;
-  const policy = policyByName(DEFAULT_CONFIG.policy);
+  const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
@@ -145,13 +158,12 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
-    const operator = operatorTopology(topology);
-    await createNodes(kubeConfig, topology, operator);
+    const operator = await prepareCluster(kubeConfig, topology);
 
     // One process: the extender and the device plugins share the decision-signing key in memory.
     const signingKey = randomBytes(32);
     const extender = await startExtender({
-      config: { ...DEFAULT_CONFIG, host: options.host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host: options.host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey,
       requestConfig,

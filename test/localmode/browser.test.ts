@@ -37,6 +37,7 @@ describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
       extenderPort: 0,
       dashboardPort: 0,
       exporterPort: 0,
+      policy: 'hami',
       demo: true,
       log: pino({ level: 'silent' }),
     });

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
 import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/up.js';
+import { DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
+import { POLICIES } from '../../scheduler/policies/index.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const DEFAULTS = {
@@ -41,6 +43,7 @@ Options:
   --extender-port <n>        scheduler extender port (default ${DEFAULTS.extenderPort})
   --dashboard-port <n>       dashboard port (default ${DEFAULTS.dashboardPort})
   --exporter-port <n>        Prometheus exporter port (default ${DEFAULTS.exporterPort})
+  --policy <name>            extender scoring policy: ${Object.keys(POLICIES).join(', ')} (default ${DEFAULT_CONFIG.policy})
   --demo / --no-demo         submit a small workload mix at start (default: on)
   --log-level <level>        ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel}); logs go to stderr as JSON`;
 
@@ -70,6 +73,7 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
         'extender-port': { type: 'string' },
         'dashboard-port': { type: 'string' },
         'exporter-port': { type: 'string' },
+        policy: { type: 'string' },
         demo: { type: 'boolean', default: true },
         'log-level': { type: 'string' },
       },
@@ -90,6 +94,7 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
     extenderPort: port(values['extender-port'], 'extender-port', DEFAULTS.extenderPort),
     dashboardPort: port(values['dashboard-port'], 'dashboard-port', DEFAULTS.dashboardPort),
     exporterPort: port(values['exporter-port'], 'exporter-port', DEFAULTS.exporterPort),
+    policy: values.policy ?? DEFAULT_CONFIG.policy,
     demo: values.demo,
     logLevel,
   };

@@ -1,0 +1,91 @@
+/**
+ * `tessera up` end to end without a browser: a GPU pod goes from kubectl-style creation to Running through the
+ * driver, the extender, the simulated kubelet and the fake device plugin; with --state, a restart comes back with
+ * the same pods, nodes and MIG instances.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
+import { decodeDecision } from '../../src/api/decision.js';
+import { decodeInventory } from '../../src/api/inventory.js';
+import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../src/localmode/up.js';
+import type { DashboardView } from '../../src/localmode/dashboard/view.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-up-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const options: UpOptions = {
+  topologyPath: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
+  schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
+  deviceConfigPath: join(PACKAGE_ROOT, 'config/device-config.yaml'),
+  kubeconfigPath: join(dir, 'kubeconfig'),
+  statePath: join(dir, 'state.json'),
+  host: '127.0.0.1',
+  apiPort: 0,
+  extenderPort: 0,
+  dashboardPort: 0,
+  exporterPort: 0,
+  policy: 'hami',
+  demo: false,
+  log: pino({ level: 'silent' }),
+};
+
+const migPod: V1Pod = {
+  metadata: { name: 'mig-10g', namespace: 'default', annotations: { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gputype': 'H100' } },
+  spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '9000' } } }] },
+};
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function snapshot(local: LocalCluster): Promise<DashboardView> {
+  return (await (await fetch(`${local.urls.dashboard}/api/snapshot`)).json()) as DashboardView;
+}
+
+describe('tessera up', () => {
+  it('runs a MIG pod to Running, shows it on the dashboard, and keeps it across a restart with --state', async () => {
+    let local = await startLocalCluster(options);
+    try {
+      const api = local.kubeConfig.makeApiClient(CoreV1Api);
+      await api.createNamespacedPod({ namespace: 'default', body: migPod });
+      const running = await until(() => api.readNamespacedPod({ name: 'mig-10g', namespace: 'default' }), (p) => p.status?.phase === 'Running', 'the pod to run');
+      expect(running.spec?.nodeName).toBe('h100-mig-1');
+      const device = decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').containers[0]?.devices[0];
+      expect(device?.mig?.profile).toMatch(/^\dg\.\d+gb$/);
+      const view = await until(() => snapshot(local), (v) => v.nodes.some((n) => n.gpus.some((g) => g.kind === 'mig' && g.instances.some((i) => i.pod === 'default/mig-10g' && i.state === 'in-use'))), 'the dashboard to show the instance in use');
+      expect(view.headline.runningPods).toBe(1);
+    } finally {
+      await local.stop();
+    }
+
+    local = await startLocalCluster(options);
+    try {
+      const api = local.kubeConfig.makeApiClient(CoreV1Api);
+      expect((await api.listNode()).items.map((n) => n.metadata?.name).sort()).toEqual(local.topology.nodes.map((n) => n.name).sort());
+      const pod = await api.readNamespacedPod({ name: 'mig-10g', namespace: 'default' });
+      expect(pod.status?.phase).toBe('Running');
+      const decision = decodeDecision(pod.metadata?.annotations?.[TESSERA_POD.decision] ?? '');
+      const held = decision.containers[0]?.devices[0];
+      // The fake GPU comes back with the instance the pod holds.
+      const inventory = await until(
+        async () => decodeInventory((await api.readNode({ name: 'h100-mig-1' })).metadata?.annotations?.[TESSERA_NODE.inventory] ?? ''),
+        (inv) => inv.gpus.some((g) => g.uuid === held?.uuid && g.mig.instances.some((i) => i.profile === held.mig?.profile && i.start === held.mig?.start)),
+        'the restored MIG instance',
+      );
+      expect(inventory.node).toBe('h100-mig-1');
+    } finally {
+      await local.stop();
+    }
+  });
+});
