@@ -8,11 +8,11 @@
  * smallest profile (memory, then compute), then the lowest start. Pure and deterministic; an illegal input layout
  * or an unknown profile yields no plans, never an exception.
  */
-import { geometryPlacements, type PlacedInstance } from './geometries.js';
+import { cachedGeometryPlacements, type PlacedInstance } from './geometries.js';
 import { decodeLayout, isLayoutFault, type DecodedLayout } from './layout.js';
 import { capacityScore, profileWeights, type ProfileWeights } from './score.js';
 import { tablesFor, type SpecTables } from './tables.js';
-import type { GpuModel, MigInstance, MigOp, MigPlan, MigPlanKind, MigRequest, PlanOptions } from './types.js';
+import type { GpuModel, MigInstance, MigOp, MigPlan, MigPlanKind, MigProfile, MigRequest, PlanOptions } from './types.js';
 
 export const DEFAULT_PLAN_LIMIT = 16;
 
@@ -30,6 +30,16 @@ interface Candidate {
   /** Instances created besides the target (geometry mode). */
   extra: readonly PlacedInstance[];
   score: number;
+  /** Tie-break among equal scores, low first: cost, then target memory, compute, start, profile (see orderKey). */
+  order: number;
+}
+
+const NO_EXTRA: readonly PlacedInstance[] = [];
+
+/** cost, memory MiB (< 2^24), compute slices, start and profile index (each < 16) packed into one number. */
+function orderKey(tables: SpecTables, p: number, start: number, cost: number): number {
+  const profile = tables.profiles[p];
+  return (((cost * 2 ** 24 + (profile?.memoryMiB ?? 0)) * 16 + (profile?.computeSlices ?? 0)) * 16 + start) * 16 + p;
 }
 
 export function planMig(model: GpuModel, instances: readonly MigInstance[], request: MigRequest, options: PlanOptions = {}): MigPlan[] {
@@ -43,7 +53,7 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
   const candidates = options.allowedGeometries
     ? geometryCandidates(model, tables, weights, instances, layout, servable, options.allowedGeometries)
     : freeFormCandidates(tables, weights, layout, servable);
-  candidates.sort((a, b) => compareCandidates(tables, a, b));
+  candidates.sort(compareCandidates);
   const limit = options.limit ?? DEFAULT_PLAN_LIMIT;
   const plans: MigPlan[] = [];
   for (let i = 0; i < candidates.length && i < limit; i++) plans.push(writePlan(tables, instances, candidates[i] as Candidate));
@@ -53,12 +63,13 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
 /** Bit p set: profile p serves `request` (memory, compute, name; `+me` only when named). */
 function servableProfiles(tables: SpecTables, request: MigRequest): number {
   let bits = 0;
-  tables.profiles.forEach((profile, p) => {
-    if (request.profile !== undefined ? profile.name !== request.profile : profile.mediaExtensions) return;
-    if (!(profile.memoryMiB >= request.memoryMiB)) return;
-    if (request.minComputeSlices !== undefined && !(profile.computeSlices >= request.minComputeSlices)) return;
+  for (let p = 0; p < tables.profiles.length; p++) {
+    const profile = tables.profiles[p] as MigProfile;
+    if (request.profile !== undefined ? profile.name !== request.profile : profile.mediaExtensions) continue;
+    if (!(profile.memoryMiB >= request.memoryMiB)) continue;
+    if (request.minComputeSlices !== undefined && !(profile.computeSlices >= request.minComputeSlices)) continue;
     bits |= 1 << p;
-  });
+  }
   return bits;
 }
 
@@ -100,7 +111,9 @@ function freeFormCandidates(tables: SpecTables, weights: ProfileWeights, layout:
         if (profile.mediaExtensions && layout.mediaCount - mediaDestroyed > 0) continue;
       }
       const score = capacityScore(tables, weights, tables.fullMask & ~(layout.inUse | mask));
-      candidates.push({ kind, reused: kind === 'reuse', p, start, mask, destroyBits, destroyed, extra: [], score });
+      const reused = kind === 'reuse';
+      const order = orderKey(tables, p, start, destroyed + (reused ? 0 : 1));
+      candidates.push({ kind, reused, p, start, mask, destroyBits, destroyed, extra: NO_EXTRA, score, order });
     }
   }
   return candidates;
@@ -118,7 +131,7 @@ function geometryCandidates(
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   for (const geometry of geometries) {
-    const placements = geometryPlacements(model, geometry);
+    const placements = cachedGeometryPlacements(model, geometry);
     if (!placements.ok) continue;
     for (const placement of placements.value) {
       const inputOf = matchExisting(instances, layout, placement);
@@ -142,7 +155,8 @@ function geometryCandidates(
         const reused = i >= 0;
         const kind: MigPlanKind = destroyed > 0 ? 'reconfigure' : reused && extra.length === 0 ? 'reuse' : 'create';
         const score = capacityScore(tables, weights, tables.fullMask & ~(layout.inUse | target.mask));
-        candidates.push({ kind, reused, p: target.p, start: target.start, mask: target.mask, destroyBits, destroyed, extra, score });
+        const order = orderKey(tables, target.p, target.start, destroyed + (reused ? 0 : 1) + extra.length);
+        candidates.push({ kind, reused, p: target.p, start: target.start, mask: target.mask, destroyBits, destroyed, extra, score, order });
       });
     }
   }
@@ -163,37 +177,31 @@ function matchExisting(instances: readonly MigInstance[], layout: DecodedLayout,
   return inputOf;
 }
 
-function compareCandidates(tables: SpecTables, a: Candidate, b: Candidate): number {
-  if (a.score !== b.score) return b.score - a.score;
-  const costA = a.destroyed + (a.reused ? 0 : 1) + a.extra.length;
-  const costB = b.destroyed + (b.reused ? 0 : 1) + b.extra.length;
-  if (costA !== costB) return costA - costB;
-  const pa = tables.profiles[a.p];
-  const pb = tables.profiles[b.p];
-  if (pa && pb && pa.memoryMiB !== pb.memoryMiB) return pa.memoryMiB - pb.memoryMiB;
-  if (pa && pb && pa.computeSlices !== pb.computeSlices) return pa.computeSlices - pb.computeSlices;
-  return a.start - b.start || a.p - b.p;
+function compareCandidates(a: Candidate, b: Candidate): number {
+  return b.score - a.score || a.order - b.order;
 }
 
+const byStart = (a: { start: number }, b: { start: number }): number => a.start - b.start;
+
 function writePlan(tables: SpecTables, instances: readonly MigInstance[], c: Candidate): MigPlan {
-  const name = (p: number): string => tables.profiles[p]?.name ?? '';
+  const targetName = tables.profiles[c.p]?.name ?? '';
   const destroy: MigInstance[] = [];
   const layout: MigInstance[] = [];
   for (let i = 0; i < instances.length; i++) {
     const instance = instances[i] as MigInstance;
     if ((c.destroyBits & (1 << i)) !== 0) destroy.push(instance);
-    else if (c.reused && instance.start === c.start && !instance.inUse && tables.indexOf.get(instance.profile) === c.p) {
-      layout.push({ ...instance, inUse: true });
-    } else layout.push(instance);
+    // Instances of a legal layout never share a start, so the start names the reused one.
+    else if (c.reused && instance.start === c.start) layout.push({ ...instance, inUse: true });
+    else layout.push(instance);
   }
-  const create = c.reused ? [] : [{ profile: name(c.p), start: c.start }];
-  for (const x of c.extra) create.push({ profile: name(x.p), start: x.start });
-  create.sort((a, b) => a.start - b.start);
-  for (const x of create) layout.push({ profile: x.profile, start: x.start, inUse: x.start === c.start && x.profile === name(c.p) });
-  layout.sort((a, b) => a.start - b.start);
+  const create: { profile: string; start: number }[] = c.reused ? [] : [{ profile: targetName, start: c.start }];
+  for (const x of c.extra) create.push({ profile: tables.profiles[x.p]?.name ?? '', start: x.start });
+  if (c.extra.length > 0) create.sort(byStart);
+  for (const x of create) layout.push({ profile: x.profile, start: x.start, inUse: !c.reused && x.start === c.start });
+  layout.sort(byStart);
   return {
     kind: c.kind,
-    target: { profile: name(c.p), start: c.start },
+    target: { profile: targetName, start: c.start },
     destroy,
     create,
     cost: { destroyed: destroy.length, created: create.length },

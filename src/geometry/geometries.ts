@@ -65,6 +65,26 @@ export function geometryPlacements(model: GpuModel, geometry: MigGeometry, limit
   return ok(found);
 }
 
+const placementsByGeometry = new WeakMap<MigGeometry, Map<GpuModel['mig'], Result<PlacedInstance[][]>>>();
+
+/**
+ * `geometryPlacements` remembered per geometry object and model (the engine sees the same configured geometries on
+ * every call; treat them as immutable).
+ */
+export function cachedGeometryPlacements(model: GpuModel, geometry: MigGeometry): Result<PlacedInstance[][]> {
+  let perSpec = placementsByGeometry.get(geometry);
+  if (!perSpec) {
+    perSpec = new Map();
+    placementsByGeometry.set(geometry, perSpec);
+  }
+  let placements = perSpec.get(model.mig);
+  if (!placements) {
+    placements = geometryPlacements(model, geometry);
+    perSpec.set(model.mig, placements);
+  }
+  return placements;
+}
+
 /**
  * The first placement of `geometry` on `model` (largest profiles at their lowest starts), or an error that names
  * the model and the profile that does not fit.

@@ -15,12 +15,24 @@ export const MAX_PLAN_SCORE = 1000;
 export type ProfileWeights = Float64Array;
 
 const defaultWeights = new WeakMap<SpecTables, ProfileWeights>();
+/** Per demand object (callers pass one mix for many GPUs; treat it as immutable), per model. */
+const weightsByDemand = new WeakMap<DemandMix, Map<SpecTables, ProfileWeights>>();
 
 /** Weights for `demand` on the tables' model; every non-`+me` profile alike when the demand names nothing usable. */
 export function profileWeights(tables: SpecTables, demand: DemandMix | undefined): ProfileWeights {
   if (demand) {
-    const raw = rawDemandWeights(tables, demand);
-    if (raw.some((w) => w > 0)) return normalise(tables, raw);
+    let perModel = weightsByDemand.get(demand);
+    if (!perModel) {
+      perModel = new Map();
+      weightsByDemand.set(demand, perModel);
+    }
+    let weights = perModel.get(tables);
+    if (!weights) {
+      const raw = rawDemandWeights(tables, demand);
+      weights = raw.some((w) => w > 0) ? normalise(tables, raw) : profileWeights(tables, undefined);
+      perModel.set(tables, weights);
+    }
+    return weights;
   }
   let weights = defaultWeights.get(tables);
   if (!weights) {
