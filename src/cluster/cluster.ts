@@ -4,11 +4,10 @@
  * stop it. `store` and `faults` are for test setup and fault injection only.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Faults } from './faults.js';
-import { loadSnapshot, saveSnapshot } from './persistence.js';
+import { loadSnapshot, saveSnapshot, writeFileAtomic } from './persistence.js';
 import { ApiServer } from './server.js';
 import { Store } from './store.js';
 
@@ -79,7 +78,7 @@ export class EmbeddedCluster {
 
   /** Writes a kubeconfig file for kubectl (`kubectl --kubeconfig <path> get pods`). */
   async writeKubeconfig(path: string): Promise<void> {
-    await writeFile(path, this.kubeConfig().exportConfig(), { mode: 0o600 });
+    await writeFileAtomic(path, this.kubeConfig().exportConfig(), 0o600);
   }
 
   /** Ends every open watch, cleanly or by dropping the connection: clients must re-watch or relist. */

@@ -10,11 +10,16 @@ import { TesseraError } from '../errors.js';
 const FORMAT = 'tessera-embedded-cluster/v1';
 
 export async function saveSnapshot(path: string, snapshot: StoreSnapshot): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify({ format: FORMAT, ...snapshot }));
+}
+
+/** Writes `text` to `path` so that readers see the old content or the new, never a part. */
+export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  const file = await open(temporary, 'w');
+  const file = await open(temporary, 'w', mode);
   try {
-    await file.writeFile(JSON.stringify({ format: FORMAT, ...snapshot }));
+    await file.writeFile(text);
     await file.sync();
   } finally {
     await file.close();

@@ -122,7 +122,10 @@ export class ApiServer {
     const { type, namespace, name, subresource } = req.route;
     const dryRun = isDryRun(req.query);
     const sub = subresource === 'status' ? 'status' : undefined;
-    if (type.readOnly && !['get', 'list', 'watch'].includes(verb)) throw methodNotAllowed(verb, type);
+    const reading = verb === 'get' || verb === 'list' || verb === 'watch';
+    if (type.readOnly && !reading) throw methodNotAllowed(verb, type);
+    // A namespaced type's cluster-wide path (/api/v1/pods) only lists and watches, as in kube-apiserver.
+    if (type.namespaced && namespace === undefined && !reading) throw methodNotAllowed(verb, type);
     switch (verb) {
       case 'get':
         return ok(200, this.store.get(type, namespace, name!));

@@ -154,7 +154,7 @@ export class Store {
         generation: 1,
         creationTimestamp: timestamp(this.now()),
       },
-      ...(type.plural === 'namespaces' ? { spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } : {}),
+      ...serverSetFields(type),
     };
     if (options.dryRun) return { ...object, metadata: { ...object.metadata, resourceVersion: this.resourceVersion } };
     return this.commit(type, 'ADDED', object, undefined);
@@ -422,6 +422,17 @@ export function resolveType(ref: TypeRef): ResourceType {
   const type = RESOURCE_TYPES.find((t) => t.plural === plural && t.group === group) ?? findType(group, 'v1', plural);
   if (!type) throw badRequest(`unknown resource type "${ref}"`);
   return type;
+}
+
+/**
+ * Fields kube-apiserver sets on create whatever the client sent: a pod starts Pending (its status belongs to the
+ * kubelet and the scheduler, written through /status and /binding), a namespace Active.
+ */
+function serverSetFields(type: ResourceType): Partial<KubeObject> {
+  if (type.group !== '') return {};
+  if (type.plural === 'pods') return { status: { phase: 'Pending' } };
+  if (type.plural === 'namespaces') return { spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
+  return {};
 }
 
 /** Pod rules the API server enforces that the embedded cluster relies on: a bound pod stays on its node. */
