@@ -3,6 +3,7 @@ import { TesseraError } from '../errors.js';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, type Command } from './command.js';
 import { clusterCommand } from './commands/cluster.js';
 import { configCommand } from './commands/config.js';
+import { devicePluginCommand } from './commands/device-plugin.js';
 import { exporterCommand } from './commands/exporter.js';
 import { migCommand } from './commands/mig.js';
 import { schedulerCommand } from './commands/scheduler.js';
@@ -11,7 +12,7 @@ import { statusUpdaterCommand } from './commands/status-updater.js';
 import { upCommand } from './commands/up.js';
 
 /** Every subcommand, in the order `tessera help` lists them. */
-const COMMANDS: Command[] = [upCommand, simulateCommand, migCommand, configCommand, clusterCommand, statusUpdaterCommand, exporterCommand, schedulerCommand];
+const COMMANDS: Command[] = [upCommand, simulateCommand, migCommand, configCommand, clusterCommand, statusUpdaterCommand, exporterCommand, schedulerCommand, devicePluginCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 4);

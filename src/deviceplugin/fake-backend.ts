@@ -36,7 +36,7 @@ function migDeviceUuid(gpuUuid: string, gpuInstanceId: number, generation: numbe
 
 export class FakeBackend implements GpuBackend {
   readonly name = 'fake';
-  private topology: NodeTopology;
+  private readonly topology: NodeTopology;
   private readonly instances = new Map<string, MigInstance[]>();
   private generation = 0;
 
@@ -53,12 +53,6 @@ export class FakeBackend implements GpuBackend {
         })),
       );
     }
-  }
-
-  /** Takes a changed topology (health, failure switches); MIG instances stay as the backend made them. */
-  setTopology(topology: NodeTopology): void {
-    this.topology = topology;
-    for (const gpu of topology.gpus) if (!this.instances.has(gpu.id)) this.instances.set(gpu.id, []);
   }
 
   discover(): Promise<GpuInfo[]> {

@@ -1,0 +1,183 @@
+/**
+ * `tessera device-plugin`: the per-node daemon (a DaemonSet in a cluster). Serves kubelet's device-plugin API for
+ * `nvidia.com/gpu`, hands each container its pod's signed decision, and publishes the node's inventory and labels.
+ * Backends: `nvml` (nvidia-smi on a real node) or `fake` (the fake GPU operator's topology ConfigMaps).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { NODE_MODES } from '../../api/annotations.js';
+import { signingKeyFromFileContent, signingKeyFromSecretData } from '../../api/signing.js';
+import { compileChecker } from '../../api/validate.js';
+import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
+import type { GpuBackend } from '../../deviceplugin/backend.js';
+import { FakeBackend } from '../../deviceplugin/fake-backend.js';
+import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
+import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
+import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
+import { TesseraError } from '../../errors.js';
+import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
+import { EXIT_OK, type Command } from '../command.js';
+
+const USAGE = `Usage: tessera device-plugin --node NAME [options]
+
+Runs the device plugin for one node until SIGINT or SIGTERM.
+  --node NAME                  this node (default: $NODE_NAME)
+  --mode hami-core|mig         how the node's GPUs are shared (default hami-core)
+  --backend nvml|fake          nvidia-smi, or the fake GPU operator's topology (default nvml)
+  --topology-namespace NS      where the fake backend reads the 'topology' ConfigMaps (default gpu-operator)
+  --kubeconfig FILE            default: in-cluster, else $KUBECONFIG or ~/.kube/config
+  --signing-key-file FILE      decision signing key (at least 32 bytes), or
+  --signing-key-secret NS/NAME a Secret holding it under 'signing-key'
+  --device-plugin-dir DIR      kubelet's device-plugins directory (default ${DEFAULT_DEVICE_PLUGIN_DIR})
+  --pod-resources-socket PATH  kubelet's pod-resources socket (default ${DEFAULT_POD_RESOURCES_SOCKET})
+  --split-count N              tasks per GPU on hami-core nodes (default 10)
+  --mig-idle-grace SECONDS     destroy MIG instances idle this long (default 300; 0 keeps them)
+  --poll-interval SECONDS      re-read GPUs this often (default 5)`;
+
+export interface DevicePluginFlags {
+  node: string;
+  mode: 'hami-core' | 'mig';
+  backend: 'nvml' | 'fake';
+  topologyNamespace: string;
+  kubeconfig: string;
+  signingKeyFile: string;
+  signingKeySecret: string;
+  devicePluginDir: string;
+  podResourcesSocket: string;
+  splitCount: number;
+  migIdleGrace: number;
+  pollInterval: number;
+}
+
+const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const checkFlags = compileChecker<DevicePluginFlags>(
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['node', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    properties: {
+      node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
+      mode: { enum: NODE_MODES },
+      backend: { enum: ['nvml', 'fake'] },
+      topologyNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+      kubeconfig: { type: 'string', maxLength: 4096 },
+      signingKeyFile: { type: 'string', maxLength: 4096 },
+      signingKeySecret: { type: 'string', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' },
+      devicePluginDir: path,
+      podResourcesSocket: path,
+      splitCount: { type: 'integer', minimum: 1, maximum: 1024 },
+      migIdleGrace: { type: 'integer', minimum: 0 },
+      pollInterval: { type: 'integer', minimum: 1 },
+    },
+  },
+  'flags',
+);
+
+const integer = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN);
+
+export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): DevicePluginFlags {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: Object.fromEntries(
+        ['node', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+      ),
+    }));
+  } catch (cause) {
+    throw new TesseraError('INVALID_INPUT', (cause as Error).message, { cause });
+  }
+  const flags = checkFlags({
+    node: values.node ?? env.NODE_NAME ?? '',
+    mode: values.mode ?? 'hami-core',
+    backend: values.backend ?? 'nvml',
+    topologyNamespace: values['topology-namespace'] ?? 'gpu-operator',
+    kubeconfig: values.kubeconfig ?? '',
+    signingKeyFile: values['signing-key-file'] ?? '',
+    signingKeySecret: values['signing-key-secret'] ?? '',
+    devicePluginDir: values['device-plugin-dir'] ?? DEFAULT_DEVICE_PLUGIN_DIR,
+    podResourcesSocket: values['pod-resources-socket'] ?? DEFAULT_POD_RESOURCES_SOCKET,
+    splitCount: integer(values['split-count'], 10),
+    migIdleGrace: integer(values['mig-idle-grace'], 300),
+    pollInterval: integer(values['poll-interval'], 5),
+  });
+  if ((flags.signingKeyFile === '') === (flags.signingKeySecret === '')) {
+    throw new TesseraError('INVALID_INPUT', 'give exactly one of --signing-key-file and --signing-key-secret', { field: '--signing-key-file' });
+  }
+  return flags;
+}
+
+function kubeConfigFor(file: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (file === '') kubeConfig.loadFromDefault();
+    else kubeConfig.loadFromFile(file);
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be loaded (${(cause as Error).message})`, { field: '--kubeconfig', cause });
+  }
+  return kubeConfig;
+}
+
+async function signingKey(flags: DevicePluginFlags, api: CoreV1Api): Promise<Buffer> {
+  if (flags.signingKeyFile !== '') {
+    try {
+      return signingKeyFromFileContent(readFileSync(flags.signingKeyFile));
+    } catch (cause) {
+      if (cause instanceof TesseraError) throw cause;
+      throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field: '--signing-key-file', cause });
+    }
+  }
+  const [namespace = '', name = ''] = flags.signingKeySecret.split('/');
+  const secret = await api.readNamespacedSecret({ name, namespace });
+  return signingKeyFromSecretData(secret.data, flags.signingKeySecret);
+}
+
+/** The fake backend from the topology ConfigMaps (the cluster one, and this node's when it exists). */
+async function fakeBackend(flags: DevicePluginFlags, api: CoreV1Api): Promise<FakeBackend> {
+  const namespace = flags.topologyNamespace;
+  const cluster = await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace });
+  const own = await api.readNamespacedConfigMap({ name: nodeTopologyConfigMapName(flags.node), namespace }).catch(() => undefined);
+  const parsed = parseTopology(cluster.data ?? {}, own?.data ? { [flags.node]: own.data } : {});
+  if (!parsed.ok) throw parsed.error;
+  const node = parsed.value.nodes[flags.node];
+  if (!node) throw new TesseraError('INVALID_CONFIG', `has no node ${flags.node}`, { field: `configmap ${namespace}/${TOPOLOGY_CONFIGMAP} ${TOPOLOGY_KEY}` });
+  return new FakeBackend(node);
+}
+
+export const devicePluginCommand: Command = {
+  name: 'device-plugin',
+  summary: 'run the kubelet device plugin on a GPU node (nvml or fake backend)',
+  usage: USAGE,
+  async run(argv: string[]): Promise<number> {
+    const flags = parseDevicePluginFlags(argv);
+    const log = pino({ level: 'info' }).child({ component: 'device-plugin', node: flags.node });
+    const kubeConfig = kubeConfigFor(flags.kubeconfig);
+    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const backend: GpuBackend = flags.backend === 'fake' ? await fakeBackend(flags, api) : new NvmlBackend(execFileExecutor());
+    const daemon = new DevicePluginDaemon({
+      node: flags.node,
+      mode: flags.mode,
+      backend,
+      kubeConfig,
+      signingKey: await signingKey(flags, api),
+      log,
+      deviceDir: flags.devicePluginDir,
+      podResourcesSocket: flags.podResourcesSocket,
+      splitCount: flags.splitCount,
+      migIdleGraceMs: flags.migIdleGrace * 1000,
+      pollMs: flags.pollInterval * 1000,
+    });
+    await daemon.start();
+    log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    await daemon.stop();
+    log.info({ signal }, 'device plugin stopped');
+    return EXIT_OK;
+  },
+};
