@@ -382,8 +382,12 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
     if (device.mig) return inconsistent(`GPU ${gpu.uuid} is not in MIG mode`);
   } else {
     if (!device.mig) return inconsistent(`GPU ${gpu.uuid} is in MIG mode; the device names no instance`);
+    const { profile, start } = device.mig;
     const next = gpu.migInstances.map((i) => ({ ...i }));
-    for (const op of device.mig.plan) {
+    // The instance already there and free means its plan has run (a state rebuilt from the node's inventory):
+    // take it as it is.
+    const ready = next.some((i) => i.start === start && i.profile === profile && !i.inUse);
+    for (const op of ready ? [] : device.mig.plan) {
       const at = next.findIndex((i) => i.start === op.start && i.profile === op.profile);
       if (op.action === 'destroy') {
         if (at < 0) return inconsistent(`GPU ${gpu.uuid} has no ${op.profile}@${op.start} to destroy`);
@@ -394,9 +398,9 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
         next.push({ profile: op.profile, start: op.start, inUse: false });
       }
     }
-    const target = next.find((i) => i.start === device.mig?.start && i.profile === device.mig.profile);
-    if (!target) return inconsistent(`GPU ${gpu.uuid} has no ${device.mig.profile}@${device.mig.start} after the plan`);
-    if (target.inUse) return inconsistent(`GPU ${gpu.uuid}: ${device.mig.profile}@${device.mig.start} is already in use`);
+    const target = next.find((i) => i.start === start && i.profile === profile);
+    if (!target) return inconsistent(`GPU ${gpu.uuid} has no ${profile}@${start} after the plan`);
+    if (target.inUse) return inconsistent(`GPU ${gpu.uuid}: ${profile}@${start} is already in use`);
     target.inUse = true;
     next.sort(byStart);
     const before = gpu.migInstances.splice(0, gpu.migInstances.length, ...next);

@@ -80,7 +80,7 @@ export interface GpuSpec {
   /** Model as the catalog names it (or a whole-GPU model name). */
   readonly model: string;
   readonly memoryMiB: number;
-  /** Core units the GPU offers (default 100; the openb simulator uses 1000). */
+  /** Core units the GPU offers, after HAMi's deviceCoreScaling (default 100; the openb simulator uses 1000). */
   readonly coreUnits: number;
   readonly healthy: boolean;
   /** NUMA node, or null when unknown. */

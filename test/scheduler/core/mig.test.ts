@@ -68,6 +68,19 @@ describe('MIG through the geometry engine', () => {
     expect(mig.ranked.map((r) => r.node)).toEqual(['m']);
   });
 
+  it('rebuilds from the node inventory after a restart: instances already created are taken as they are', () => {
+    const spec = node('m', 'mig').gpus(1, A100, 40_960).spec();
+    const before = new ClusterState([spec], { migPlanner: planner });
+    const held = place(before, pod('p1').container({ [GPU]: 1, [MEM]: 9000 }).request(), 'm');
+    const device = held.containers[0]?.devices[0];
+    expect(device?.mig?.plan.length).toBeGreaterThan(0);
+    // The device plugin created the instance; the inventory now reports it.
+    const created = { ...spec, gpus: spec.gpus.map((g) => ({ ...g, migInstances: [{ profile: device?.mig?.profile ?? '', start: device?.mig?.start ?? -1 }] })) };
+    const { state, rejected } = ClusterState.fromAllocations([created], [held], { migPlanner: planner });
+    expect(rejected).toEqual([]);
+    expect(state.snapshot('m')).toEqual(before.snapshot('m'));
+  });
+
   it('refuses a MIG allocation that would take an instance in use or destroy one', () => {
     const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
     const held = place(state, pod('p1').container({ [GPU]: 1, [MEM]: 4000 }).request(), 'm');
