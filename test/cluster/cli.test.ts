@@ -1,9 +1,10 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { clusterCommand } from '../../src/cli/commands/cluster.js';
 
 const cli = ['--import', 'tsx', 'src/cli/main.ts', 'cluster'];
 
@@ -28,9 +29,9 @@ describe('tessera cluster', () => {
     }
   });
 
-  it('rejects a bad port with exit code 2 naming the flag', () => {
-    const result = spawnSync(process.execPath, [...cli, '--port', 'http'], { encoding: 'utf8' });
-    expect(result.status).toBe(2);
-    expect(result.stderr).toContain('--port');
+  it('rejects a bad port or an unknown flag as bad input naming it', async () => {
+    await expect(clusterCommand.run(['--port', 'http'])).rejects.toMatchObject({ code: 'INVALID_INPUT', field: '--port' });
+    await expect(clusterCommand.run(['--port', '70000'])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(clusterCommand.run(['--bogus'])).rejects.toThrow(/bogus/);
   });
 });
