@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import type { BenchResult, BenchSuite } from './harness.js';
 import { allocatorBench } from './allocator.bench.js';
 import { clusterBench } from './cluster.bench.js';
+import { devicePluginBench } from './deviceplugin.bench.js';
+import { exporterBench } from './exporter.bench.js';
 import { geometryBench } from './geometry.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
@@ -16,6 +18,8 @@ const SUITES: BenchSuite[] = [
   simulatorSuite,
   clusterBench,
   geometryBench,
+  exporterBench,
+  devicePluginBench,
 ];
 
 function format(value: number | undefined, digits: number): string {
