@@ -34,6 +34,9 @@ Options:
   --scheduler-name <name>      schedulerName the webhook sets on GPU pods (default: leave it)
   --signing-key-file <file>    decision signing key (at least 32 bytes), or
   --signing-key-secret <ns/n>  a Secret holding it under 'signing-key'
+  --tls-cert-file <file>       serving certificate for the HTTPS listener (the webhook needs TLS)
+  --tls-key-file <file>        its private key
+  --webhook-port <n>           HTTPS listener port (default ${DEFAULT_CONFIG.webhookPort})
   --reservation-ttl <s>        seconds a grant may wait for the device plugin (default ${DEFAULT_CONFIG.reservationTtlSeconds})
   --sync-wait <s>              seconds filter waits for the first sync (default ${DEFAULT_CONFIG.syncWaitSeconds})
   --leader-elect <bool>        elect a leader on a Lease (default ${DEFAULT_CONFIG.leaderElection.enabled})
@@ -99,11 +102,12 @@ export const schedulerCommand: Command = {
       config,
       kubeConfig,
       signingKey: await signingKey(config, kubeConfig),
+      ...(config.tlsCertFile ? { tls: { cert: readFile(config.tlsCertFile, '--tls-cert-file'), key: readFile(config.tlsKeyFile, '--tls-key-file') } } : {}),
       policy: policy.value,
       log,
       ...extenderDeviceOptions(deviceConfig.value),
     });
-    log.info({ url: running.url }, 'tessera scheduler listening');
+    log.info({ url: running.url, secureUrl: running.secureUrl }, 'tessera scheduler listening');
     await waitForSignal(log);
     await running.stop();
     return EXIT_OK;

@@ -25,6 +25,11 @@ export interface ExtenderConfig {
   /** Signing key: a file, or a Secret as `namespace/name` (exactly one). */
   signingKeyFile: string;
   signingKeySecret: string;
+  /** Serving certificate and key for the HTTPS listener the API server calls the webhook on (both or neither). */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** Port of the HTTPS listener (same routes as the plain one, which kube-scheduler calls on loopback). */
+  webhookPort: number;
   /** How long a granted pod may stay unconfirmed by the device plugin before its capacity is taken back. */
   reservationTtlSeconds: number;
   /** How long filter waits for the first sync before answering not-ready. */
@@ -53,6 +58,9 @@ export const DEFAULT_CONFIG: ExtenderConfig = {
   schedulerName: '',
   signingKeyFile: '',
   signingKeySecret: '',
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  webhookPort: 8443,
   reservationTtlSeconds: 300,
   syncWaitSeconds: 3,
   leaderElection: {
@@ -84,6 +92,9 @@ const configSchema = {
     schedulerName: { type: 'string', maxLength: 253 },
     signingKeyFile: text,
     signingKeySecret: { type: 'string', pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$' },
+    tlsCertFile: text,
+    tlsKeyFile: text,
+    webhookPort: { type: 'integer', minimum: 0, maximum: 65535 },
     reservationTtlSeconds: positive,
     syncWaitSeconds: { type: 'number', minimum: 0, maximum: 60 },
     leaderElection: {
@@ -116,6 +127,9 @@ const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'numb
   'scheduler-name': { path: ['schedulerName'], kind: 'string' },
   'signing-key-file': { path: ['signingKeyFile'], kind: 'string' },
   'signing-key-secret': { path: ['signingKeySecret'], kind: 'string' },
+  'tls-cert-file': { path: ['tlsCertFile'], kind: 'string' },
+  'tls-key-file': { path: ['tlsKeyFile'], kind: 'string' },
+  'webhook-port': { path: ['webhookPort'], kind: 'integer' },
   'reservation-ttl': { path: ['reservationTtlSeconds'], kind: 'integer' },
   'sync-wait': { path: ['syncWaitSeconds'], kind: 'number' },
   'leader-elect': { path: ['leaderElection', 'enabled'], kind: 'boolean' },
@@ -181,6 +195,9 @@ export function resolveConfig(partial: Record<string, unknown>, source: string):
   }
   if (config.signingKeyFile === '' && config.signingKeySecret === '') {
     throw new TesseraError('INVALID_CONFIG', 'a signing key is required (--signing-key-file or --signing-key-secret namespace/name)', { field: `${source}.signingKeyFile` });
+  }
+  if ((config.tlsCertFile === '') !== (config.tlsKeyFile === '')) {
+    throw new TesseraError('INVALID_CONFIG', 'give both tlsCertFile and tlsKeyFile, or neither', { field: `${source}.${config.tlsCertFile === '' ? 'tlsCertFile' : 'tlsKeyFile'}` });
   }
   const le = config.leaderElection;
   if (!(le.retryPeriodSeconds < le.renewDeadlineSeconds && le.renewDeadlineSeconds < le.leaseDurationSeconds)) {

@@ -24,6 +24,8 @@ export interface ExtenderService {
 
 export interface ServerOptions {
   service: ExtenderService;
+  /** Serve HTTPS with this certificate (the admission webhook must be called over TLS). */
+  https?: { cert: Buffer; key: Buffer };
   webhook: WebhookOptions;
   metrics: Registry;
   log: Logger;
@@ -40,7 +42,9 @@ export type ExtenderServer = FastifyInstance<RawServerDefault, IncomingMessage, 
 
 export function buildServer(options: ServerOptions): ExtenderServer {
   const { service, log } = options;
-  const app = Fastify({ loggerInstance: log, bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) });
+  const common = { loggerInstance: log, bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) };
+  // The HTTPS instance differs only in its transport; the routes below treat both alike.
+  const app = (options.https ? Fastify({ ...common, https: options.https }) : Fastify(common)) as unknown as ExtenderServer;
 
   function logFailure(route: string, error: unknown): void {
     if (error instanceof TesseraError) log.warn({ route, code: error.code, field: error.field }, error.message);

@@ -30,6 +30,8 @@ export interface StartExtenderOptions {
   resolveModel?: (reported: string) => string;
   log: Logger;
   now?: () => number;
+  /** Serving certificate for the HTTPS listener on config.webhookPort (none: no HTTPS listener). */
+  tls?: { cert: Buffer; key: Buffer };
   /** Replaces the API-server effects (fault-injection tests wrap the real ones). */
   wrapEffects?: (effects: BindEffects) => BindEffects;
 }
@@ -37,6 +39,8 @@ export interface StartExtenderOptions {
 export interface RunningExtender {
   /** Base URL the extender listens on (`http://127.0.0.1:<port>`). */
   readonly url: string;
+  /** Base URL of the HTTPS listener, when TLS is configured. */
+  readonly secureUrl: string | undefined;
   readonly view: ClusterView;
   readonly metrics: ExtenderMetrics;
   readonly server: ExtenderServer;
@@ -130,14 +134,18 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     syncWaitMs: config.syncWaitSeconds * 1000,
   });
 
-  const server = buildServer({
+  const serverOptions = {
     service: extender,
     webhook: { request: options.requestConfig, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
     metrics: metrics.registry,
     log,
-  });
+  };
+  const server = buildServer(serverOptions);
   const address = await server.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1');
+  // The API server calls admission webhooks over TLS only; kube-scheduler stays on the plain loopback listener.
+  const secure = options.tls ? buildServer({ ...serverOptions, https: options.tls }) : undefined;
+  const secureUrl = secure ? (await secure.listen({ host: config.host, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
 
   // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
   // which every replica then reads back through its pod informer.
@@ -158,6 +166,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
 
   return {
     url,
+    secureUrl,
     view,
     metrics,
     server,
@@ -165,6 +174,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     async stop({ releaseLease = true } = {}) {
       clearInterval(sweeper);
       await server.close();
+      await secure?.close();
       await elector?.stop({ release: releaseLease });
       await Promise.all([nodes.stop(), pods.stop()]);
     },

@@ -64,6 +64,7 @@ describe('helm chart', () => {
     const extender = deployment.spec.template.spec.containers.find((c) => c.name === 'extender');
     const flags = (extender?.args ?? []).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]);
     for (const flag of flags) expect(FLAG_NAMES, flag).toContain(flag);
-    expect(extender?.ports?.[0]?.containerPort).toBe(lookup('scheduler.extenderPort'));
+    expect(extender?.ports?.map((p) => p.containerPort)).toEqual([lookup('scheduler.extenderPort'), lookup('webhook.port')]);
+    expect(extender?.args).toContain(`--webhook-port=${String(lookup('webhook.port'))}`);
   });
 });

@@ -1,7 +1,8 @@
 /** `tessera scheduler` as an operator runs it: a real process against the embedded cluster, stopped by SIGTERM. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,6 +48,36 @@ describe('tessera scheduler', () => {
     await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 15_000);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('tessera_extender_synced 1');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 30_000);
+
+  const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+  it.skipIf(!haveOpenssl)('serves the admission webhook over TLS when given a certificate (skipped without openssl)', async () => {
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    expect(spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=tessera-scheduler']).status).toBe(0);
+    const args = ['--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--webhook-port', '0', '--leader-elect=false'];
+    const child = tessera([...args, '--tls-cert-file', cert, '--tls-key-file', key]);
+    const exited = exitCode(child);
+    const secureUrl = await new Promise<string>((found, fail) => {
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        const entry = JSON.parse(line) as { msg?: string; secureUrl?: string };
+        if (entry.msg === 'tessera scheduler listening' && entry.secureUrl) found(entry.secureUrl);
+      });
+      void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
+    });
+    const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r', operation: 'CREATE', object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpumem': '1000' } } }] } } } };
+    const reply = await new Promise<string>((done, fail) => {
+      const req = request(`${secureUrl}/webhook`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => done(body));
+      });
+      req.on('error', fail);
+      req.end(JSON.stringify(review));
+    });
+    expect(JSON.parse(reply)).toMatchObject({ response: { uid: 'r', allowed: true, patchType: 'JSONPatch' } });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 30_000);
