@@ -51,5 +51,9 @@ export async function loadSnapshot(path: string): Promise<StoreSnapshot | undefi
   if (state.format !== FORMAT || typeof state.resourceVersion !== 'number' || state.objects === null || typeof state.objects !== 'object') {
     throw new TesseraError('INVALID_CONFIG', `${path} is not an embedded cluster state file (${FORMAT})`, { field: 'state' });
   }
+  for (const [type, items] of Object.entries(state.objects)) {
+    const named = Array.isArray(items) && items.every((item) => typeof (item as { metadata?: { name?: unknown } } | null)?.metadata?.name === 'string');
+    if (!named) throw new TesseraError('INVALID_CONFIG', `${path}: every stored ${type} object needs metadata.name`, { field: `objects.${type}` });
+  }
   return { resourceVersion: state.resourceVersion, objects: state.objects as StoreSnapshot['objects'] };
 }

@@ -157,7 +157,9 @@ export class ApiServer {
         const options = decodeDeleteOptions(req.contentType, req.body, req.query);
         const result = this.store.delete(type, namespace, name!, options);
         if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, options.gracePeriodSeconds ?? 0);
-        return ok(200, result.object);
+        if (!result.removed || returnsDeletedObject(type)) return ok(200, result.object);
+        const { uid } = result.object.metadata;
+        return { code: 200, json: JSON.stringify(successStatus(200, { name, group: type.group, kind: type.plural, ...(uid ? { uid } : {}) })) };
       }
       case 'deletecollection': {
         const options = decodeDeleteOptions(req.contentType, req.body, req.query);
@@ -253,6 +255,9 @@ function write(res: ServerResponse, line: string): void {
 }
 
 const ok = (code: number, object: KubeObject): Answer => ({ code, json: objectJson(object) });
+
+/** kube-apiserver answers a finished delete with the object for these types and with a Status for the rest. */
+const returnsDeletedObject = (type: ResourceType): boolean => type.group === '' && (type.plural === 'pods' || type.plural === 'namespaces');
 
 function verbOf(method: string, req: Request): Verb {
   const { name, subresource, legacyWatch, type } = req.route;

@@ -23,6 +23,7 @@ export type StatusReason =
 
 export interface StatusDetails {
   name?: string;
+  uid?: string;
   group?: string;
   kind?: string;
 }

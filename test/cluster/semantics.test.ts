@@ -87,6 +87,15 @@ describe('deletion', () => {
     expect(await statusOf(h.core.readNamespacedPod({ name: 'graceful', namespace: 'default' }))).toBe(404);
   });
 
+  it('answers a finished delete with the pod itself, and with a Success Status for other types', async () => {
+    await h.core.createNamespacedPod({ namespace: 'default', body: pod('gone-pod') });
+    await h.core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'gone-cm' } } });
+    const podAnswer = (await (await fetch(`${h.cluster.url}/api/v1/namespaces/default/pods/gone-pod`, { method: 'DELETE' })).json()) as { kind: string };
+    expect(podAnswer.kind).toBe('Pod');
+    const cmAnswer = (await (await fetch(`${h.cluster.url}/api/v1/namespaces/default/configmaps/gone-cm`, { method: 'DELETE' })).json()) as object;
+    expect(cmAnswer).toMatchObject({ kind: 'Status', status: 'Success', details: { name: 'gone-cm', kind: 'configmaps' } });
+  });
+
   it('honours a uid precondition, and deleting a namespace deletes what is in it', async () => {
     await h.core.createNamespace({ body: { metadata: { name: 'doomed' } } });
     await h.core.createNamespacedConfigMap({ namespace: 'doomed', body: { metadata: { name: 'c' } } });
