@@ -6,11 +6,12 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { TESSERA_NODE } from '../api/annotations.js';
 import type { TesseraError } from '../errors.js';
 import { isNotFound, withRetry } from '../kube/retry.js';
 import { upsertConfigMap } from './configmaps.js';
 import { watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
-import { labelPatch, nodeLabels } from './node-labels.js';
+import { DEPLOY_LABELS, labelPatch, nodeLabels } from './node-labels.js';
 import type { MigProfileLookup } from './profiles.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
 import { configMapNode, TopologyStore } from './topology-store.js';
@@ -225,7 +226,11 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       const current = watch.configMaps().find((c) => c.metadata?.name === cmName);
       if (current?.data?.[TOPOLOGY_KEY] !== rendered[TOPOLOGY_KEY]) await writeNodeConfigMap(name, result.topology, store.hasNodeConfigMap(name) ? null : (pool ?? null));
     }
-    const patch = labelPatch(node.metadata?.labels ?? {}, nodeLabels(result.topology, profiles));
+    // One writer per label: where a device plugin publishes an inventory, it sees the instances first-hand and
+    // keeps the GFD labels; the status updater then keeps only the deploy labels.
+    const pluginOwnsGfd = node.metadata?.annotations?.[TESSERA_NODE.inventory] !== undefined;
+    const desired = pluginOwnsGfd ? DEPLOY_LABELS : nodeLabels(result.topology, profiles);
+    const patch = labelPatch(node.metadata?.labels ?? {}, desired, !pluginOwnsGfd);
     if (patch) {
       await withRetry(() => core.patchNode({ name, body: { metadata: { labels: patch } } }, mergePatch));
     }

@@ -9,7 +9,7 @@ import { RUNAI } from '../../src/fakeoperator/runai.js';
 import { startStatusUpdater, type StatusUpdater } from '../../src/fakeoperator/status-updater.js';
 import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_KEY, parseNodeTopology, renderNodeTopology, type NodeTopology } from '../../src/fakeoperator/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
-import { TestCluster, eventually } from './cluster-helpers.js';
+import { TestCluster, eventually, mergePatch } from './cluster-helpers.js';
 import { decision, inventoryOf, topologyNode } from './fixtures.js';
 
 const NS = 'gpu-operator';
@@ -97,16 +97,9 @@ describe('tessera status-updater', () => {
     await k8s.annotateNode('mig-1', { [TESSERA_NODE.inventory]: instances([['3g.20gb', 4, 2], ['3g.20gb', 0, 1]]) });
     await eventually(async () => {
       expect((await nodeTopology('mig-1')).gpus[0]!.migDevices.map((m) => `${m.profile}@${m.position}#${m.gpuInstanceId}`)).toEqual(['3g.20gb@4#2', '3g.20gb@0#1']);
-      expect((await k8s.readNode('mig-1')).metadata?.labels?.['nvidia.com/mig-3g.20gb.count']).toBe('2');
     });
     await k8s.annotateNode('mig-1', { [TESSERA_NODE.inventory]: instances([['3g.20gb', 4, 2], ['2g.10gb', 0, 3], ['1g.5gb', 2, 9], ['1g.5gb', 3, 10]]) });
-    await eventually(async () => {
-      expect((await nodeTopology('mig-1')).gpus[0]!.migDevices).toHaveLength(4);
-      const labels = (await k8s.readNode('mig-1')).metadata?.labels ?? {};
-      expect(labels['nvidia.com/mig-3g.20gb.count']).toBe('1');
-      expect(labels['nvidia.com/mig-1g.5gb.count']).toBe('2');
-      expect(labels['nvidia.com/mig-2g.10gb.memory']).toBe('9856');
-    });
+    await eventually(async () => expect((await nodeTopology('mig-1')).gpus[0]!.migDevices).toHaveLength(4));
   });
 
   it("honours run:ai's MIG protocol: mig.config, then mig-mapping, then the pod's runai-mig-device", async () => {
@@ -119,6 +112,23 @@ describe('tessera status-updater', () => {
     await eventually(async () =>
       expect((await nodeTopology('pool-1')).gpus[1]!.migDevices[0]!.status.allocatedBy).toEqual({ namespace: 'team', pod: 'runai-job', container: 'job' }),
     );
+  });
+
+  it('keeps the GFD labels from the topology where no device plugin publishes an inventory, and leaves them to it where one does', async () => {
+    // pool-1 has no inventory: the status updater labels its MIG devices (the run:ai test gives GPU 1 instances).
+    const labels = await eventually(async () => {
+      const current = (await k8s.readNode('pool-1')).metadata?.labels ?? {};
+      expect(current['nvidia.com/mig-1g.5gb.count']).toBe('1');
+      return current;
+    });
+    expect(labels['nvidia.com/mig-3g.20gb.memory']).toBe('19968');
+    // mig-1 has an inventory: a label the device plugin set stays; the deploy labels are still the status updater's.
+    await k8s.core.patchNode({ name: 'mig-1', body: { metadata: { labels: { 'nvidia.com/mig-7g.40gb.count': '1' } } } }, mergePatch);
+    await k8s.annotateNode('mig-1', { 'example.com/touch': '1' });
+    await updater.idle();
+    const mig1 = (await k8s.readNode('mig-1')).metadata?.labels ?? {};
+    expect(mig1['nvidia.com/mig-7g.40gb.count']).toBe('1');
+    expect(mig1['nvidia.com/gpu.deploy.device-plugin']).toBe('true');
   });
 
   it('applies a topology edit live, and keeps the pods it tracks', async () => {
