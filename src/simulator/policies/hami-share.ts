@@ -1,31 +1,36 @@
 /**
- * HAMi's own scoring (hami.md "How it decides") on the fractional-share model, as the `hami` baseline of the
- * openb replay. With cores and memory both proportional to milli-GPU:
+ * HAMi's own node score (hami.md "How it decides"; the allocator's `hami` policy) on the fractional-share model,
+ * as the `hami` baseline of the openb replay. With cores and memory both proportional to milli-GPU and the pod
+ * counted as placed:
  *
- *   node score = 10 × (tasks / (10 × GPUs) + 2 × used milli / (1000 × GPUs))      before placement; binpack: highest
+ *   raw = 10 × ((tasks + gpus) / (10 × G) + 2 × (used + milli × gpus) / (1000 × G))      binpack: highest wins
  *
- * GPU choice: spread, the least used GPUs with room (usage = tasks / 10 + 2 × used / 1000), lowest index first.
+ * over the node's G GPUs. GPU choice: spread, the least used GPUs with room (use = used / 1000, as the allocator's
+ * gpu-choice.ts weighs memory and cores), lowest index first.
  */
-import { MILLI_PER_GPU, type ShareNodeView, type SharePolicy } from '../../scheduler/policies/frag.js';
+import { MILLI_PER_GPU, totalLeft, type ShareNodeView, type SharePolicy } from '../../scheduler/policies/frag.js';
 
 /** HAMi's default deviceSplitCount: task slots per GPU. */
 const SPLIT_COUNT = 10;
-
-function gpuUsage(node: ShareNodeView, g: number): number {
-  return (node.gpuTasks[g] ?? 0) / SPLIT_COUNT + (2 * (MILLI_PER_GPU - (node.gpuLeft[g] ?? 0))) / MILLI_PER_GPU;
-}
 
 export function createHamiSharePolicy(): SharePolicy {
   return {
     name: 'hami',
     place(node, pod) {
       const count = node.gpuLeft.length;
-      let usage = 0;
-      for (let g = 0; g < count; g++) usage += gpuUsage(node, g);
-      const candidates: number[] = [];
-      for (let g = 0; g < count; g++) if ((node.gpuLeft[g] ?? 0) >= pod.milli) candidates.push(g);
-      candidates.sort((a, b) => gpuUsage(node, a) - gpuUsage(node, b) || a - b);
-      return { score: count === 0 ? 0 : (10 * usage) / count, gpus: candidates.slice(0, pod.gpus) };
+      if (count === 0) return { score: 0, gpus: [] };
+      let tasks = 0;
+      for (let g = 0; g < count; g++) tasks += node.gpuTasks[g] ?? 0;
+      const used = count * MILLI_PER_GPU - totalLeft(node.gpuLeft) + pod.milli * pod.gpus;
+      const raw = 10 * ((tasks + pod.gpus) / (SPLIT_COUNT * count) + (2 * used) / (MILLI_PER_GPU * count));
+      return { score: raw, gpus: leastUsedGpus(node, pod.milli, pod.gpus) };
     },
   };
+}
+
+function leastUsedGpus(node: ShareNodeView, milli: number, gpus: number): number[] {
+  const candidates: number[] = [];
+  for (let g = 0; g < node.gpuLeft.length; g++) if ((node.gpuLeft[g] ?? 0) >= milli) candidates.push(g);
+  candidates.sort((a, b) => (node.gpuLeft[b] ?? 0) - (node.gpuLeft[a] ?? 0) || a - b);
+  return candidates.slice(0, gpus);
 }

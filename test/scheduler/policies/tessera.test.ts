@@ -7,9 +7,10 @@ const view = (cpuLeft: number, gpuLeft: number[]): ShareNodeView => ({ model: 'G
 const T: TypicalShape = { cpu: 2000, milli: 500, gpus: 1, models: [], freq: 1 };
 
 describe('tessera fragment', () => {
-  it('counts GPU room the CPU cannot reach at half weight', () => {
+  it('counts GPU room the CPU cannot reach at STRANDED_WEIGHT', () => {
     // 2.5 cores reach floor(2500 / 2000) = 1 copy of T; two GPUs have room, so the smaller room (1000) is stranded.
-    // FGD sees no fragment; tessera sees 0 + 0.5 x 1000 = 500.
+    // FGD sees no fragment; tessera sees 0 + 1/8 x 1000 = 125.
+    expect(STRANDED_WEIGHT).toBe(0.125);
     const node = view(2500, [1000, 1000]);
     expect(nodeFragmentation(node, [T])).toBe(0);
     expect(reachFragmentation(node, [T])).toBe(STRANDED_WEIGHT * 1000);
@@ -18,8 +19,8 @@ describe('tessera fragment', () => {
   });
 
   it('strands the smallest rooms first', () => {
-    // 1 copy reachable among rooms [600, 900, 700]: 600 and 700 stranded -> 0.5 x 1300.
-    expect(reachFragmentation(view(2000, [600, 900, 700]), [T])).toBe(650);
+    // 1 copy reachable among rooms [600, 900, 700]: 600 and 700 stranded -> 1/8 x 1300.
+    expect(reachFragmentation(view(2000, [600, 900, 700]), [T])).toBe(162.5);
   });
 
   it('lies between FGD fragment and all GPU left, and equals FGD when CPU is plentiful', () => {
