@@ -105,8 +105,7 @@ export class ClusterView {
 
   /** True when some pod is in flight on `node`. */
   hasInFlight(node: string): boolean {
-    for (const r of this.book.onNode(node)) if (r.phase === 'reserved') return true;
-    return false;
+    return this.book.reservedOn(node) > 0;
   }
 
   /** The pod as last seen by the informer (bind reads it from here rather than from the API). */

@@ -27,6 +27,8 @@ export interface CapacityHooks<A> {
 export class Reservations<A> {
   private readonly byUid = new Map<string, Reservation<A>>();
   private readonly byNode = new Map<string, Set<Reservation<A>>>();
+  /** Unconfirmed grants per node, so filter can skip the in-flight check on the many nodes that have none. */
+  private readonly reservedByNode = new Map<string, number>();
 
   constructor(private readonly hooks: CapacityHooks<A>) {}
 
@@ -36,6 +38,17 @@ export class Reservations<A> {
 
   onNode(node: string): ReadonlySet<Reservation<A>> {
     return this.byNode.get(node) ?? new Set();
+  }
+
+  /** How many grants on `node` still await the device plugin. */
+  reservedOn(node: string): number {
+    return this.reservedByNode.get(node) ?? 0;
+  }
+
+  private countReserved(node: string, delta: number): void {
+    const count = (this.reservedByNode.get(node) ?? 0) + delta;
+    if (count === 0) this.reservedByNode.delete(node);
+    else this.reservedByNode.set(node, count);
   }
 
   get size(): number {
@@ -50,12 +63,15 @@ export class Reservations<A> {
     let onNode = this.byNode.get(reservation.node);
     if (!onNode) this.byNode.set(reservation.node, (onNode = new Set()));
     onNode.add(reservation);
+    if (reservation.phase === 'reserved') this.countReserved(reservation.node, 1);
     return true;
   }
 
   confirm(podUid: string): void {
     const reservation = this.byUid.get(podUid);
-    if (reservation) reservation.phase = 'confirmed';
+    if (reservation?.phase !== 'reserved') return;
+    reservation.phase = 'confirmed';
+    this.countReserved(reservation.node, -1);
   }
 
   /** Frees the pod's capacity; a pod without a grant is a no-op, so release is idempotent. */
@@ -66,6 +82,7 @@ export class Reservations<A> {
     const onNode = this.byNode.get(reservation.node);
     onNode?.delete(reservation);
     if (onNode?.size === 0) this.byNode.delete(reservation.node);
+    if (reservation.phase === 'reserved') this.countReserved(reservation.node, -1);
     this.hooks.release(reservation);
     return reservation;
   }

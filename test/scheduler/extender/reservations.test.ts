@@ -42,6 +42,7 @@ describe('reservations book', () => {
         for (const r of book.all()) expected.set(r.node, (expected.get(r.node) ?? 0) + 1);
         for (const [node, count] of held) expect(count, node).toBe(expected.get(node) ?? 0);
         for (const [node, count] of expected) expect(book.onNode(node).size).toBe(count);
+        for (let n = 0; n < 3; n++) expect(book.reservedOn(`n${n}`)).toBe([...book.onNode(`n${n}`)].filter((r) => r.phase === 'reserved').length);
       }),
       { numRuns: 200 },
     );
