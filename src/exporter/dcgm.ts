@@ -7,7 +7,8 @@
  *   when idle.
  * - A GPU with MIG instances: per instance `FB_USED`/`FB_FREE` with `GPU_I_PROFILE`, `GPU_I_ID` (the GPU instance
  *   ID, as real dcgm-exporter reports it) and `DCGM_FI_DRIVER_VERSION`; container, namespace and pod stay empty
- *   and there is no GPU_UTIL, because DCGM does not support it on MIG instances.
+ *   and there is no GPU_UTIL, because DCGM does not support it on MIG instances. A dynamic-MIG node (seed 000)
+ *   reports no GPU_UTIL at all, even for a GPU that has no instance at the moment.
  * Pure: `pickUtilization` chooses a value in a usage's [min, max] (random at the edge, fixed in tests).
  */
 import type { MigProfileLookup } from '../fakeoperator/profiles.js';
@@ -55,14 +56,14 @@ function addWholeGpu(set: SampleSet, inputs: DcgmInputs, id: GpuIdentity, node: 
   const users = Object.values(gpu.status.usage);
   if (users.length === 0) {
     const labels = labelsOf(id, null);
-    set.add(DCGM_FAMILIES.gpuUtil, labels, 0);
+    if (!node.dynamicMig) set.add(DCGM_FAMILIES.gpuUtil, labels, 0);
     set.add(DCGM_FAMILIES.fbUsed, labels, 0);
     set.add(DCGM_FAMILIES.fbFree, labels, free);
     return;
   }
   for (const usage of users) {
     const labels = labelsOf(id, usage.allocatedBy ?? gpu.status.allocatedBy);
-    set.add(DCGM_FAMILIES.gpuUtil, labels, inputs.pickUtilization(usage.utilization));
+    if (!node.dynamicMig) set.add(DCGM_FAMILIES.gpuUtil, labels, inputs.pickUtilization(usage.utilization));
     set.add(DCGM_FAMILIES.fbUsed, labels, usage.fbUsedMiB);
     set.add(DCGM_FAMILIES.fbFree, labels, free);
   }

@@ -65,6 +65,14 @@ describe('DCGM series from the topology', () => {
     expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '2' })[0]?.value).toBe(14968);
     expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '13' })[0]?.value).toBe(4864);
   });
+
+  it('reports no utilization on a dynamic-MIG node even for a GPU without instances', async () => {
+    const bare = { ...mig, gpus: mig.gpus.map((g) => ({ ...g, migDevices: [] })) };
+    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: { nodes: { m1: bare } }, profiles: catalogProfiles, pickUtilization: midpoint })));
+    expect(scraped.has('DCGM_FI_DEV_GPU_UTIL')).toBe(true);
+    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL')).toEqual([]);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1' }).map((s) => s.value)).toEqual([40960]);
+  });
 });
 
 describe('scheduler view', () => {
