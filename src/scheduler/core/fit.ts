@@ -8,7 +8,7 @@
  */
 import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
-import { largestOf, type ClusterState, type GpuState, type NodeState } from './state.js';
+import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
 import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
 import type { GpuDemand, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
 
@@ -25,10 +25,10 @@ export interface PreparedRequest {
   /** The demand when exactly one container asks for GPUs (the common case, checked without simulation). */
   readonly single: GpuDemand | null;
   readonly filtered: boolean;
-  /** Interned id of what the GPU verdict depends on: the demands and the filters. */
-  readonly shapeId: number;
-  /** Interned id of the shape, the policy and the GPU direction: what a verdict that chose devices depends on. */
-  readonly choiceId: number;
+  /** Verdicts of this GPU shape (the demands and the filters). */
+  readonly shapeVerdicts: VerdictColumn;
+  /** Verdicts of this shape, policy and GPU direction: what a verdict that chose devices depends on. */
+  readonly choiceVerdicts: VerdictColumn;
 }
 
 export function prepare(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): PreparedRequest {
@@ -46,8 +46,8 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
     gpuPod: withGpu.length > 0,
     single: withGpu.length === 1 ? (withGpu[0] ?? null) : null,
     filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
-    shapeId: state.shapeId(shapeKey),
-    choiceId: state.shapeId(`${shapeKey}|${policy.name}|${gpuDirection}`),
+    shapeVerdicts: state.verdictColumn(shapeKey),
+    choiceVerdicts: state.verdictColumn(`${shapeKey}|${policy.name}|${gpuDirection}`),
   };
 }
 
@@ -158,34 +158,17 @@ export type GpuVerdict =
 
 /**
  * The verdict depends only on the node's version and the pod's GPU shape (plus, when devices had to be chosen to
- * know it, the policy and GPU direction), so it is kept per node for a few shapes and reused until the node changes.
+ * know it, the policy and GPU direction), so it is kept per shape and node and reused until the node changes.
  */
 function memoizedVerdict(node: NodeState, p: PreparedRequest, counted: boolean): GpuVerdict {
-  const id = counted ? p.shapeId : p.choiceId;
-  const memo = node.verdicts;
-  for (let i = 0; i < memo.length; i++) {
-    const entry = memo[i] as VerdictMemo;
-    if (entry.shape === id) {
-      if (entry.version === node.version) return entry.verdict;
-      memo.splice(i, 1);
-      break;
-    }
+  const column = counted ? p.shapeVerdicts : p.choiceVerdicts;
+  let verdict = column.get(node);
+  if (verdict === undefined) {
+    verdict = counted && p.single ? sharedVerdict(node, p, p.single) : placedVerdict(node, p);
+    column.set(node, verdict);
   }
-  const verdict = counted && p.single ? sharedVerdict(node, p, p.single) : placedVerdict(node, p);
-  if (memo.length >= MAX_MEMO_SHAPES) memo.pop();
-  memo.unshift({ shape: id, version: node.version, verdict });
   return verdict;
 }
-
-/** One remembered verdict of a node: for which shape, at which node version. */
-export interface VerdictMemo {
-  readonly shape: number;
-  readonly version: number;
-  readonly verdict: GpuVerdict;
-}
-
-/** Shapes remembered per node, most recent first: enough for a workload's common pods, cheap to scan. */
-const MAX_MEMO_SHAPES = 8;
 
 const refused = (node: NodeState, [outcome, reason]: [NodeFit['outcome'], Reason]): GpuVerdict => failed(node.name, outcome, reason);
 

@@ -8,7 +8,7 @@
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
 import type { GpuTotals, GpuView, NodeView } from './view.js';
-import type { VerdictMemo } from './fit.js';
+import type { GpuVerdict } from './fit.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
 
 interface MigSlot extends MigInstanceView {
@@ -90,14 +90,16 @@ export class NodeState implements NodeView {
   readonly gpuUsed: MutableTotals = { slots: 0, cores: 0, memoryMiB: 0 };
   readonly model: string;
   readonly gpuLeft: number[];
-  /** GPU verdicts per pod shape, most recent first, each valid while `version` stays (see fit.ts). */
-  readonly verdicts: VerdictMemo[] = [];
   /** Largest free memory and cores on one healthy GPU, and healthy GPUs with a free slot. */
   maxFreeMemoryMiB = 0;
   maxFreeCores = 0;
   gpusWithFreeSlot = 0;
 
-  constructor(spec: NodeSpec) {
+  constructor(
+    spec: NodeSpec,
+    /** Stable small number of the node in its ClusterState: verdict columns are indexed by it. */
+    readonly ordinal: number,
+  ) {
     this.name = spec.name;
     this.mode = spec.mode;
     this.labels = { ...spec.labels };
@@ -179,7 +181,31 @@ interface Held {
   readonly layouts: (LayoutChange | null)[] | null;
 }
 
-const MAX_SHAPES = 4096;
+/**
+ * The GPU verdicts of one pod shape, by node ordinal, each valid while the node's version is the one recorded.
+ * Kept by shape rather than by node so that a decision reads one pair of arrays in node order.
+ */
+export class VerdictColumn {
+  private versions = new Float64Array(0);
+  private readonly verdicts: (GpuVerdict | undefined)[] = [];
+
+  get(node: NodeState): GpuVerdict | undefined {
+    return this.versions[node.ordinal] === node.version ? this.verdicts[node.ordinal] : undefined;
+  }
+
+  set(node: NodeState, verdict: GpuVerdict): void {
+    if (node.ordinal >= this.versions.length) {
+      const grown = new Float64Array(Math.max(64, node.ordinal * 2)).fill(-1);
+      grown.set(this.versions);
+      this.versions = grown;
+    }
+    this.versions[node.ordinal] = node.version;
+    this.verdicts[node.ordinal] = verdict;
+  }
+}
+
+/** Pod shapes whose verdicts are kept (least recently used dropped first). */
+const MAX_SHAPES = 64;
 
 const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', message });
 
@@ -193,8 +219,8 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
-  private readonly shapes = new Map<string, number>();
-  private nextShape = 0;
+  private readonly columns = new Map<string, VerdictColumn>();
+  private nextOrdinal = 0;
 
   constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
     this.migPlanner = options.migPlanner;
@@ -219,18 +245,18 @@ export class ClusterState {
     return { state, rejected };
   }
 
-  /**
-   * A number for a pod shape key, so nodes remember verdicts by integer. Numbers are never reused: when the table
-   * grows past its bound it starts afresh and old shapes simply get new numbers (a memo miss, never a mix-up).
-   */
-  shapeId(key: string): number {
-    let id = this.shapes.get(key);
-    if (id === undefined) {
-      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
-      id = this.nextShape++;
-      this.shapes.set(key, id);
+  /** The verdict column of a pod shape key (see fit.ts), created on first use. */
+  verdictColumn(key: string): VerdictColumn {
+    let column = this.columns.get(key);
+    if (column) {
+      // Re-insert so the map's order is least recently used first.
+      this.columns.delete(key);
+    } else {
+      column = new VerdictColumn();
+      if (this.columns.size >= MAX_SHAPES) this.columns.delete(this.columns.keys().next().value as string);
     }
-    return id;
+    this.columns.set(key, column);
+    return column;
   }
 
   /** Adds or replaces a node; replacing one that holds allocations is refused (release them first). */
@@ -239,10 +265,12 @@ export class ClusterState {
     if (existing && (existing.gpuUsed.slots > 0 || existing.cpuUsedMilli > 0 || existing.memoryUsedMiB > 0 || this.holdsOn(spec.name))) {
       return err(inconsistent(`node ${spec.name} holds allocations; release them before replacing it`));
     }
-    const node = new NodeState(spec);
+    // A replacement keeps the ordinal and moves past the old version, so no verdict of the old node applies.
+    const node = new NodeState(spec, existing?.ordinal ?? this.nextOrdinal++);
     if (existing) node.version = existing.version + 1;
     this.nodeMap.set(spec.name, node);
-    this.nodeList = existing ? this.nodeList.map((n) => (n === existing ? node : n)) : [...this.nodeList, node];
+    if (existing) this.nodeList = this.nodeList.map((n) => (n === existing ? node : n));
+    else this.nodeList.push(node);
     return ok(undefined);
   }
 
