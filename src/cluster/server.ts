@@ -11,6 +11,7 @@ import type { Faults, Verb } from './faults.js';
 import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { route } from './routes.js';
+import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
@@ -33,6 +34,8 @@ interface Request {
   route: ResourceRoute;
   query: URLSearchParams;
   contentType: string | undefined;
+  /** Server-side printing asked for (kubectl's `as=Table`). */
+  table: boolean;
   body: Buffer | undefined;
 }
 
@@ -93,7 +96,13 @@ export class ApiServer {
         await reply.code(200).type('application/json').send(JSON.stringify(target.body));
         return;
       }
-      const req: Request = { route: target, query: url.searchParams, contentType: request.headers['content-type'], body: request.body as Buffer | undefined };
+      const req: Request = {
+        route: target,
+        query: url.searchParams,
+        contentType: request.headers['content-type'],
+        table: wantsTable(request.headers.accept),
+        body: request.body as Buffer | undefined,
+      };
       const verb = verbOf(request.method, req);
       const resource = target.subresource ? `${target.type.plural}/${target.subresource}` : target.type.plural;
       const delay = this.faults.delayFor(verb, resource);
@@ -127,8 +136,10 @@ export class ApiServer {
     // A namespaced type's cluster-wide path (/api/v1/pods) only lists and watches, as in kube-apiserver.
     if (type.namespaced && namespace === undefined && !reading) throw methodNotAllowed(verb, type);
     switch (verb) {
-      case 'get':
-        return ok(200, this.store.get(type, namespace, name!));
+      case 'get': {
+        const object = this.store.get(type, namespace, name!);
+        return req.table ? { code: 200, json: JSON.stringify(toTable(type, [object], new Date())) } : ok(200, object);
+      }
       case 'list': {
         const list = this.store.list(type, {
           namespace,
@@ -137,7 +148,9 @@ export class ApiServer {
           limit: integerParam(req.query, 'limit'),
           continue: req.query.get('continue') || undefined,
         });
-        return { code: 200, json: listJson(type, list) };
+        if (!req.table) return { code: 200, json: listJson(type, list) };
+        const metadata = { resourceVersion: list.resourceVersion, ...(list.continue ? { continue: list.continue } : {}) };
+        return { code: 200, json: JSON.stringify(toTable(type, list.items, new Date(), metadata)) };
       }
       case 'watch':
         this.watch(req, reply);
@@ -229,18 +242,15 @@ export class ApiServer {
     this.watches.add(stream);
     res.on('close', () => stream.end(false));
     const bookmark = (annotations?: Record<string, string>): void => {
-      write(res, watchLine('BOOKMARK', {
-        kind: type.kind,
-        apiVersion: apiVersionOf(type),
-        metadata: { resourceVersion: this.store.resourceVersion, ...(annotations ? { annotations } : {}) },
-      }));
+      const object = { kind: type.kind, apiVersion: apiVersionOf(type), metadata: { resourceVersion: this.store.resourceVersion, ...(annotations ? { annotations } : {}) } };
+      write(res, watchLine('BOOKMARK', JSON.stringify(object)));
     };
     try {
       stop = this.store.watch(type, { namespace, labelSelector, fieldSelector, resourceVersion: req.query.get('resourceVersion') ?? undefined }, (event) =>
-        write(res, watchLine(event.type, event.object)),
+        write(res, watchLine(event.type, req.table ? JSON.stringify(toTable(type, [event.object], new Date())) : objectJson(event.object))),
       );
     } catch (error) {
-      write(res, watchLine('ERROR', this.toStatus(error)));
+      write(res, watchLine('ERROR', JSON.stringify(this.toStatus(error))));
       stream.end(false);
       return;
     }

@@ -31,8 +31,8 @@ export function listJson(type: ResourceType, list: ListResult): string {
   return `${head.slice(0, -1)},"items":[${list.items.map(objectJson).join(',')}]}`;
 }
 
-export const watchLine = (type: WatchEventType | 'ERROR', object: KubeObject | object): string =>
-  `{"type":"${type}","object":${'metadata' in object && (object as KubeObject).metadata ? objectJson(object as KubeObject) : JSON.stringify(object)}}\n`;
+/** One watch event line; `objectJson` is the event's object already serialized. */
+export const watchLine = (type: WatchEventType | 'ERROR', objectJson: string): string => `{"type":"${type}","object":${objectJson}}\n`;
 
 const mediaType = (contentType: string | undefined): string => (contentType ?? '').split(';')[0]!.trim().toLowerCase();
 

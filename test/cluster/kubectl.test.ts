@@ -57,6 +57,11 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
     expect(pod.spec.containers[0]?.env).toEqual([{ name: 'MODE', value: 'two' }]);
   });
 
+  it('prints server-side tables with the columns kubectl users expect', async () => {
+    expect(await kubectl('get', 'pods', '-o', 'wide')).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+NODE\nweb\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\n$/);
+    expect(await kubectl('get', 'configmap', 'settings')).toMatch(/^NAME\s+DATA\s+AGE\nsettings\s+1\s+\d+s\n$/);
+  });
+
   it('labels, annotates and patches with all three patch types', async () => {
     await kubectl('label', 'pod', 'web', 'tier=gpu');
     await kubectl('annotate', 'pod', 'web', 'owner=team-a');
