@@ -11,6 +11,7 @@ import { clusterBench } from './cluster.bench.js';
 import { devicePluginBench } from './deviceplugin.bench.js';
 import { exporterBench } from './exporter.bench.js';
 import { geometryBench } from './geometry.bench.js';
+import { localModeBench } from './localmode.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
 const SUITES: BenchSuite[] = [
@@ -20,6 +21,7 @@ const SUITES: BenchSuite[] = [
   geometryBench,
   exporterBench,
   devicePluginBench,
+  localModeBench,
 ];
 
 function format(value: number | undefined, digits: number): string {

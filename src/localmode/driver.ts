@@ -2,8 +2,9 @@
  * The scheduling driver: plays kube-scheduler's part for one profile, over HTTP, exactly as a stock kube-scheduler
  * configured with the same KubeSchedulerConfiguration would. One pod at a time: its own filters
  * (`node-fit.ts`), then the extender's filter (NodeNames when nodeCacheCapable), prioritize (scores x weight,
- * skipped when one node is left), the best node (ties by name), and bind (through the extender when it binds and
- * the pod asks for a managed resource, otherwise a Binding of its own). A pod that fits nowhere gets
+ * skipped when one node is left), and the best node (ties by name); the pod is assumed there and bound in the
+ * background (through the extender when it binds and the pod asks for a managed resource, otherwise a Binding of
+ * its own) while the next pod is scheduled. A pod that fits nowhere gets
  * PodScheduled=False with kube-scheduler's summary and a FailedScheduling Event, and is retried with backoff when
  * the cluster changes.
  */
@@ -28,7 +29,7 @@ export interface DriverOptions {
 }
 
 /** How an attempt ended. */
-type Outcome = { kind: 'bound'; node: string } | { kind: 'unschedulable'; message: string } | { kind: 'error'; message: string };
+type Outcome = { kind: 'chosen'; node: string } | { kind: 'unschedulable'; message: string } | { kind: 'error'; message: string };
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -42,6 +43,8 @@ export class SchedulingDriver {
   private readonly assumed = new Map<string, { node: string; pod: V1Pod }>();
   /** The last failure message recorded per pending pod, so retries do not repeat the same Event. */
   private readonly lastFailure = new Map<string, string>();
+  /** Binding cycles running in the background. */
+  private readonly binding = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
   private running = true;
   private wakeLoop: () => void = () => undefined;
@@ -99,6 +102,10 @@ export class SchedulingDriver {
     }
   }
 
+  /**
+   * The scheduling cycle for one pod. When it picks a node, the pod is assumed there (its requests count against the
+   * node at once) and the binding cycle runs in the background, as in kube-scheduler, so the next pod does not wait.
+   */
   private async scheduleOne(key: string): Promise<void> {
     const pod = this.options.mirror.pod(key);
     if (!pod || !this.isPendingHere(pod)) {
@@ -108,31 +115,50 @@ export class SchedulingDriver {
     const started = performance.now();
     let outcome: Outcome;
     try {
-      outcome = await this.attempt(pod, started);
+      outcome = await this.attempt(pod);
     } catch (error) {
       outcome = { kind: 'error', message: (error as Error).message };
     }
-    const log = this.options.log.child({ pod: key, attempt: this.queue.attemptsOf(key) + 1 });
-    if (outcome.kind === 'bound') {
-      this.queue.remove(key);
-      this.lastFailure.delete(key);
+    if (outcome.kind === 'chosen') {
+      this.stats.decided(performance.now() - started);
       this.assumed.set(key, { node: outcome.node, pod });
-      this.stats.bound(this.now());
-      log.info({ node: outcome.node }, 'pod bound');
+      const binding = this.bindCycle(key, pod, outcome.node).finally(() => this.binding.delete(binding));
+      this.binding.add(binding);
       return;
     }
-    this.queue.retryLater(key, this.now(), outcome.kind === 'unschedulable');
-    if (outcome.kind === 'unschedulable') this.stats.unschedulable(this.now());
-    else this.stats.failed();
-    log.info({ outcome: outcome.kind, reason: outcome.message }, 'pod not scheduled');
-    if (this.lastFailure.get(key) !== outcome.message) {
-      this.lastFailure.set(key, outcome.message);
-      await this.recordFailure(pod, outcome.kind === 'unschedulable' ? 'Unschedulable' : 'SchedulerError', outcome.message);
-    }
+    await this.failed(key, pod, outcome.kind, outcome.message);
   }
 
-  /** One scheduling cycle; decision latency runs from `started` to the chosen node (bind excluded, as in kube-scheduler's metric). */
-  private async attempt(pod: V1Pod, started: number): Promise<Outcome> {
+  private async bindCycle(key: string, pod: V1Pod, node: string): Promise<void> {
+    const log = this.options.log.child({ pod: key, node, attempt: this.queue.attemptsOf(key) + 1 });
+    try {
+      if (this.extender.isInterested(pod) && this.extender.isBinder) await this.extender.bind(pod, node);
+      else await this.bindItself(pod, node);
+    } catch (error) {
+      this.assumed.delete(key);
+      await this.failed(key, pod, 'error', `binding rejected: ${(error as Error).message}`);
+      return;
+    }
+    this.queue.remove(key);
+    this.lastFailure.delete(key);
+    this.stats.bound(this.now());
+    log.info('pod bound');
+  }
+
+  /** Backs the pod off (parks it when unschedulable) and, when the reason is new, records it on the pod. */
+  private async failed(key: string, pod: V1Pod, kind: 'unschedulable' | 'error', message: string): Promise<void> {
+    this.queue.retryLater(key, this.now(), kind === 'unschedulable');
+    if (kind === 'unschedulable') this.stats.unschedulable(this.now());
+    else this.stats.failed();
+    this.options.log.info({ pod: key, attempt: this.queue.attemptsOf(key), outcome: kind, reason: message }, 'pod not scheduled');
+    this.wakeLoop();
+    if (this.lastFailure.get(key) === message) return;
+    this.lastFailure.set(key, message);
+    await this.recordFailure(pod, kind === 'unschedulable' ? 'Unschedulable' : 'SchedulerError', message);
+  }
+
+  /** kube-scheduler's own filters, then the extender's filter and prioritize; the node to bind to, or why none. */
+  private async attempt(pod: V1Pod): Promise<Outcome> {
     const nodes = this.options.mirror.nodes();
     const ignored = new Set(this.options.settings.extender.managedResources.filter((r) => r.ignoredByScheduler).map((r) => r.name));
     const interested = this.extender.isInterested(pod);
@@ -162,15 +188,7 @@ export class SchedulingDriver {
       }
     }
     if (feasible.length === 0) return { kind: 'unschedulable', message: unschedulableMessage(nodes.length, reasons) };
-    const node = pickNode(feasible, await this.scores(pod, candidates, feasible, interested));
-    this.stats.decided(performance.now() - started);
-    try {
-      if (interested && this.extender.isBinder) await this.extender.bind(pod, node);
-      else await this.bindItself(pod, node);
-    } catch (error) {
-      return { kind: 'error', message: `binding rejected: ${(error as Error).message}` };
-    }
-    return { kind: 'bound', node };
+    return { kind: 'chosen', node: pickNode(feasible, await this.scores(pod, candidates, feasible, interested)) };
   }
 
   /** kube-scheduler skips scoring when one node is left; prioritize errors are ignored, as there. */
@@ -256,5 +274,6 @@ export class SchedulingDriver {
     this.unsubscribe();
     this.wakeLoop();
     await this.loop;
+    await Promise.all(this.binding);
   }
 }

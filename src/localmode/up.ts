@@ -16,13 +16,11 @@ import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
 import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology } from '../fakeoperator/topology.js';
 import { startExporter } from '../exporter/service.js';
-import { allowedGeometriesFor, loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
+import { loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
 import { TesseraError } from '../errors.js';
-import { listGpuModels, resolveGpuModel, type MigGeometry } from '../geometry/index.js';
 import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
-import { createGeometryPlanner } from '../scheduler/core/geometry-planner.js';
-import type { RequestConfig } from '../scheduler/core/index.js';
 import { DEFAULT_CONFIG } from '../scheduler/extender/config.js';
+import { extenderDeviceOptions } from '../scheduler/extender/device-options.js';
 import { startExtender } from '../scheduler/extender/service.js';
 import { policyByName } from '../scheduler/policies/index.js';
 import { buildDashboardServer } from './dashboard/server.js';
@@ -82,21 +80,6 @@ async function readDeviceConfig(path: string): Promise<DeviceConfig> {
   return config.value;
 }
 
-/** knownMigGeometries per catalog model, as the MIG planner takes them. */
-function allowedGeometries(config: DeviceConfig): Map<string, MigGeometry[]> {
-  const byModel = new Map<string, MigGeometry[]>();
-  for (const model of listGpuModels()) {
-    const allowed = allowedGeometriesFor(config, model);
-    if (allowed) byModel.set(model.name, allowed);
-  }
-  return byModel;
-}
-
-const catalogName = (reported: string): string => {
-  const resolved = resolveGpuModel(reported);
-  return resolved.ok ? resolved.value.name : reported;
-};
-
 /** Creates an object unless it exists (restored state keeps what it holds). */
 async function createUnlessExists(create: () => Promise<unknown>): Promise<void> {
   try {
@@ -138,7 +121,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
-  const requestConfig: RequestConfig = deviceConfig.nvidia;
+  const deviceOptions = extenderDeviceOptions(deviceConfig);
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const stoppers: Array<() => Promise<void>> = [];
@@ -166,16 +149,13 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       config: { ...DEFAULT_CONFIG, policy: options.policy, host: options.host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey,
-      requestConfig,
-      memoryScaling: deviceConfig.nvidia.deviceMemoryScaling,
       policy: policy.value,
-      migPlanner: createGeometryPlanner({ allowedGeometries: allowedGeometries(deviceConfig) }),
-      resolveModel: catalogName,
+      ...deviceOptions,
       log: log.child({ component: 'extender' }),
     });
     stoppers.push(() => extender.stop());
 
-    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, signingKey, requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
+    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, signingKey, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
     stoppers.push(() => gpuNodes.stop());
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });
