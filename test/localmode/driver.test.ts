@@ -114,9 +114,18 @@ describe('scheduling driver', () => {
     expect(pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message).toContain('gpucores');
   });
 
+  it('retries a pod whose bind was rejected, and records why', async () => {
+    cluster.faults.failNext({ verb: 'create', resource: 'pods/binding', status: 403 });
+    await api.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'rebind' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '1' } } }] } } });
+    await until('rebind', bound);
+    const events = await api.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=rebind' });
+    expect(events.items.map((e) => e.message)).toContainEqual(expect.stringMatching(/^binding rejected: /));
+  });
+
   it('reports its figures', () => {
     const stats = driver.snapshot();
-    expect(stats.bound).toBeGreaterThanOrEqual(5);
+    expect(stats.bound).toBeGreaterThanOrEqual(6);
+    expect(stats.errors).toBeGreaterThanOrEqual(1);
     expect(stats.unschedulable).toBeGreaterThanOrEqual(3);
     expect(stats.p99DecisionMs).toBeGreaterThan(0);
   });
