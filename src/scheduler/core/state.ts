@@ -205,7 +205,7 @@ export class VerdictColumn {
 }
 
 /** Pod shapes whose verdicts are kept (least recently used dropped first). */
-const MAX_SHAPES = 64;
+const MAX_SHAPES = 32;
 
 const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', message });
 
