@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { HAMI_POD, TESSERA_NODE, TESSERA_POD, type BindPhase } from '../api/annotations.js';
 import { decodeDecision, type Decision } from '../api/decision.js';
 import { decodeInventory, type NodeInventory } from '../api/inventory.js';
-import { watchCluster, type ClusterWatch, type WatchedObject } from '../fakeoperator/cluster-watch.js';
+import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../fakeoperator/cluster-watch.js';
 import type { MigProfileLookup } from '../fakeoperator/profiles.js';
 import { TopologyStore } from '../fakeoperator/topology-store.js';
 import type { UtilizationRange } from '../fakeoperator/topology.js';
@@ -41,12 +41,6 @@ export interface Exporter {
 }
 
 const randomWithin = (range: UtilizationRange): number => range.min + Math.round(Math.random() * (range.max - range.min));
-
-const timeOf = (value: Date | string | undefined): number | null => {
-  if (value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
-};
 
 /** The cluster as the exporter keeps it between scrapes: decoded once per change, read on every scrape. */
 class ExporterState {
@@ -100,7 +94,7 @@ class ExporterState {
       decision,
       rejectionReason: rejected?.reason ?? null,
       rejectionMessage: rejected?.message ?? null,
-      createdAtMs: timeOf(pod.metadata?.creationTimestamp),
+      createdAtMs: timestampMs(pod.metadata?.creationTimestamp),
     });
     this.sightings.set(uid, sighting);
     for (const event of events) this.events.observe(event);
@@ -138,10 +132,9 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     return registry.metrics();
   });
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_request, reply) => {
-    const ready = await Promise.race([watch.synced.then(() => true), Promise.resolve(false)]);
-    return reply.code(ready ? 200 : 503).send({ ready });
-  });
+  let synced = false;
+  void watch.synced.then(() => (synced = true));
+  app.get('/readyz', async (_request, reply) => reply.code(synced ? 200 : 503).send({ ready: synced }));
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

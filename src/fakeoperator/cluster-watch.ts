@@ -8,6 +8,13 @@ import { runInformer, type RunningInformer } from '../kube/informer.js';
 
 export type WatchedObject = { kind: 'node'; object: V1Node } | { kind: 'pod'; object: V1Pod } | { kind: 'configmap'; object: V1ConfigMap };
 
+/** A Kubernetes timestamp (client-node gives Date objects; raw JSON gives strings) in ms, or null. */
+export function timestampMs(value: Date | string | undefined): number | null {
+  if (value === undefined) return null;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
 export interface ClusterWatch {
   readonly synced: Promise<void>;
   nodes(): readonly V1Node[];

@@ -10,7 +10,7 @@ import { TESSERA_NODE } from '../api/annotations.js';
 import type { TesseraError } from '../errors.js';
 import { isNotFound, withRetry } from '../kube/retry.js';
 import { upsertConfigMap } from './configmaps.js';
-import { watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
+import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
 import { DEPLOY_LABELS, labelPatch, nodeLabels } from './node-labels.js';
 import type { MigProfileLookup } from './profiles.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
@@ -24,7 +24,6 @@ import {
   parseNodeTopology,
   renderClusterTopology,
   renderNodeTopology,
-  type ConfigMapData,
   type NodeTopology,
 } from './topology.js';
 
@@ -50,12 +49,6 @@ export interface StatusUpdater {
   stop(): Promise<void>;
 }
 
-const timeOf = (value: Date | string | undefined): number | null => {
-  if (value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
-};
-
 function podFacts(pod: V1Pod): PodFacts {
   const running = pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
   return {
@@ -64,7 +57,7 @@ function podFacts(pod: V1Pod): PodFacts {
     name: pod.metadata?.name ?? '',
     containers: (pod.spec?.containers ?? []).map((c) => c.name),
     annotations: pod.metadata?.annotations ?? {},
-    runningSinceMs: running ? (timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp) ?? 0) : null,
+    runningSinceMs: running ? (timestampMs(pod.status?.startTime) ?? timestampMs(pod.metadata?.creationTimestamp) ?? 0) : null,
   };
 }
 
@@ -167,18 +160,14 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       for (const [node, data] of Object.entries(topology.nodes)) {
         if (!store.hasNodeConfigMap(node)) await writeNodeConfigMap(node, data, null);
       }
-      await writeConfigMap(TOPOLOGY_CONFIGMAP, renderClusterTopology(topology), {});
+      await upsertConfigMap(core, namespace, TOPOLOGY_CONFIGMAP, renderClusterTopology(topology));
       log.info({ nodes: Object.keys(topology.nodes).length }, "converted the seeds' topology to the newer format");
     }
     for (const node of watch.nodes()) dirty.add(node.metadata?.name ?? '');
   }
 
-  function writeConfigMap(name: string, data: ConfigMapData, labels: Record<string, string>): Promise<unknown> {
-    return upsertConfigMap(core, namespace, name, data, labels);
-  }
-
   function writeNodeConfigMap(node: string, topology: NodeTopology, pool: string | null): Promise<unknown> {
-    return writeConfigMap(nodeTopologyConfigMapName(node), renderNodeTopology(topology), { [NODE_TOPOLOGY_LABEL]: node, ...(pool ? { [POOL_LABEL]: pool } : {}) });
+    return upsertConfigMap(core, namespace, nodeTopologyConfigMapName(node), renderNodeTopology(topology), { [NODE_TOPOLOGY_LABEL]: node, ...(pool ? { [POOL_LABEL]: pool } : {}) });
   }
 
   async function deletePoolConfigMap(node: string): Promise<void> {

@@ -136,6 +136,11 @@ export function syntheticGpuUuid(node: string, index: number): string {
   return `GPU-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** GPU `index` of `node` as a pool or a bare count describes it: healthy, idle, with a stable UUID. */
+function idleGpu(node: string, index: number): GpuTopology {
+  return { id: syntheticGpuUuid(node, index), health: 'Healthy', failMigOperations: false, status: emptyStatus(), migDevices: [] };
+}
+
 /** A node's topology as its pool describes it: `gpuCount` idle GPUs with stable UUIDs. */
 export function nodeFromPool(node: string, pool: NodePool): NodeTopology {
   return {
@@ -146,13 +151,7 @@ export function nodeFromPool(node: string, pool: NodePool): NodeTopology {
     dynamicMig: pool.dynamicMig,
     health: 'Healthy',
     failMigOperations: false,
-    gpus: Array.from({ length: pool.gpuCount }, (_, i) => ({
-      id: syntheticGpuUuid(node, i),
-      health: 'Healthy' as const,
-      failMigOperations: false,
-      status: emptyStatus(),
-      migDevices: [],
-    })),
+    gpus: Array.from({ length: pool.gpuCount }, (_, i) => idleGpu(node, i)),
   };
 }
 
@@ -371,16 +370,12 @@ function fromLegacy(raw: RawLegacy, field: string): Topology {
       dynamicMig: n['is-dynamic-mig-enabled'] ?? false,
       health: n.health ?? 'Healthy',
       failMigOperations: n['fail-mig-operations'] ?? false,
-      gpus: [...listed, ...nodeFromPool(name, { ...poolDefaults(n['gpu-product'], n['gpu-memory']), gpuCount: n['gpu-count'] }).gpus.slice(listed.length)],
+      gpus: Array.from({ length: n['gpu-count'] }, (_, i) => listed[i] ?? idleGpu(name, i)),
     };
     checkNodeRules(node, nodeField, KEBAB);
     nodes[name] = node;
   }
   return { migStrategy, nodePoolLabelKey: DEFAULT_NODE_POOL_LABEL_KEY, nodePools: {}, nodes };
-}
-
-function poolDefaults(gpuProduct: string, gpuMemoryMiB: number): NodePool {
-  return { gpuProduct, gpuMemoryMiB, gpuCount: 0, driverVersion: DEFAULT_DRIVER_VERSION, migStrategy: 'none', dynamicMig: false };
 }
 
 function fromCluster(raw: RawCluster): Omit<Topology, 'nodes'> {
