@@ -13,7 +13,7 @@ import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { route } from './routes.js';
 import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
-import type { KubeObject, Store } from './store.js';
+import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
 import { booleanParam, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, objectJson, watchLine } from './wire.js';
 
@@ -168,8 +168,7 @@ export class ApiServer {
       }
       case 'delete': {
         const options = decodeDeleteOptions(req.contentType, req.body, req.query);
-        const result = this.store.delete(type, namespace, name!, options);
-        if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, options.gracePeriodSeconds ?? 0);
+        const result = this.deleteOne(type, namespace, name!, options);
         if (!result.removed || returnsDeletedObject(type)) return ok(200, result.object);
         const { uid } = result.object.metadata;
         return { code: 200, json: JSON.stringify(successStatus(200, { name, group: type.group, kind: type.plural, ...(uid ? { uid } : {}) })) };
@@ -181,7 +180,7 @@ export class ApiServer {
           labelSelector: req.query.get('labelSelector') ?? undefined,
           fieldSelector: req.query.get('fieldSelector') ?? undefined,
         });
-        const deleted = items.map((item) => this.store.delete(type, item.metadata.namespace, item.metadata.name!, { ...options, preconditions: {} }).object);
+        const deleted = items.map((item) => this.deleteOne(type, item.metadata.namespace, item.metadata.name!, { ...options, preconditions: {} }).object);
         return { code: 200, json: listJson(type, { items: deleted, resourceVersion: this.store.resourceVersion }) };
       }
     }
@@ -196,6 +195,12 @@ export class ApiServer {
     if (!podName) throw new KubeStatusError(400, 'BadRequest', 'metadata.name: Required value: the pod to bind');
     this.store.bind(req.route.namespace!, podName, binding, { dryRun });
     return { code: 201, json: JSON.stringify(successStatus(201)) };
+  }
+
+  private deleteOne(type: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions): DeleteResult {
+    const result = this.store.delete(type, namespace, name, options);
+    if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, options.gracePeriodSeconds ?? 0);
+    return result;
   }
 
   /** A graceful deletion without finalizers completes when the grace period ends, as the kubelet would make it. */
