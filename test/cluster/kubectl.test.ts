@@ -74,6 +74,7 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
     };
     expect(pod.metadata.labels).toEqual({ app: 'web', tier: 'gpu', merge: 'yes', json: 'yes' });
     expect(pod.metadata.annotations.owner).toBe('team-a');
+    expect(await kubectl('describe', 'pod', 'web')).toMatch(/Name:\s+web[\s\S]*tier=gpu[\s\S]*owner: team-a/);
     expect(pod.spec.containers).toEqual([{ name: 'main', image: 'nginx:2', env: [{ name: 'MODE', value: 'two' }] }]);
   });
 
