@@ -1,12 +1,14 @@
 /**
  * MIG planners for the allocator (`MigPlanner`, core/mig.ts) over the geometry engine: Tessera's, which ranks the
  * engine's legal plans by the future capacity they keep for the expected demand (the MIG side of fragmentation
- * awareness), and HAMi's v2.10 and v2.9 rules as baselines. Legality has one source, the engine; only the choice
- * differs.
+ * awareness; the allocator's own `createGeometryPlanner`), and HAMi's v2.10 and v2.9 rules as baselines, which
+ * pick one of the engine's plans. Legality has one source, the engine; only the choice differs.
  */
-import { findProfile, hamiV210Plan, hamiV29Plan, planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
+import { findProfile, hamiV210Plan, hamiV29Plan, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
+import { createGeometryPlanner } from '../core/geometry-planner.js';
 import type { MigInstanceView, MigOption, MigPlanner } from '../core/mig.js';
 
+/** The HAMi rules choose one plan; this turns their choice into the allocator's options. */
 type Choose = (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 
 function plannerOf(choose: Choose): MigPlanner {
@@ -51,7 +53,7 @@ const toInstance = (i: MigInstanceView): MigInstance => ({ profile: i.profile, s
  * future capacity kept for `demand` (the workload's mix of instance sizes) first.
  */
 export function tesseraMigPlanner(demand?: DemandMix): MigPlanner {
-  return plannerOf((model, instances, memoryMiB) => planMig(model, instances, { memoryMiB }, demand ? { demand } : {}));
+  return createGeometryPlanner(demand ? { demand } : {});
 }
 
 /** HAMi v2.10: the smallest profile whose memory fits and that has a free placement; no look-ahead. */
