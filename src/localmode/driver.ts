@@ -12,10 +12,11 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Nod
 import type { Logger } from 'pino';
 import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
 import { ExtenderClient } from './extender-client.js';
-import { podKey, type ClusterMirror, type MirrorChange } from './mirror.js';
+import type { ClusterMirror, MirrorChange } from './mirror.js';
 import { addUsage, holdsResources, nodeMisfit, pickNode, unschedulableMessage, type ResourceAmounts } from './node-fit.js';
+import { isFinished, podKey } from './pods.js';
 import { SchedulingQueue, type BackoffSettings } from './queue.js';
-import type { SchedulerSettings } from './scheduler-config.js';
+import { DEFAULT_SCHEDULER_NAME, type SchedulerSettings } from './scheduler-config.js';
 import { DriverStatsRecorder, type DriverStats } from './stats.js';
 
 export interface DriverOptions {
@@ -62,8 +63,7 @@ export class SchedulingDriver {
 
   /** A pod this profile must place: unbound, named for this scheduler, not being deleted, not finished. */
   private isPendingHere(pod: V1Pod): boolean {
-    const phase = pod.status?.phase;
-    return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? 'default-scheduler') === this.options.settings.schedulerName && !pod.metadata?.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed';
+    return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.options.settings.schedulerName && !pod.metadata?.deletionTimestamp && !isFinished(pod);
   }
 
   private onChange(change: MirrorChange): void {

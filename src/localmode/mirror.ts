@@ -5,12 +5,11 @@
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
+import { podKey } from './pods.js';
 
 export type MirrorChange = { kind: 'pod'; type: 'upsert' | 'remove'; object: V1Pod; previous: V1Pod | undefined } | { kind: 'node'; type: 'upsert' | 'remove'; object: V1Node };
 
 export type MirrorListener = (change: MirrorChange) => void;
-
-export const podKey = (pod: V1Pod): string => `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
 
 export class ClusterMirror {
   private readonly podsByKey = new Map<string, V1Pod>();

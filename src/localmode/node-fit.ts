@@ -6,6 +6,7 @@
  */
 import type { V1Container, V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { parseQuantity, quantityCeil } from '../scheduler/core/quantity.js';
+import { isFinished } from './pods.js';
 
 /** Resource amounts in milli-units, so CPU (`500m`) and counts share one integer scale. */
 export type ResourceAmounts = Map<string, number>;
@@ -38,8 +39,7 @@ export function podRequests(pod: V1Pod): ResourceAmounts {
 
 /** Whether a pod still holds its node's resources (kube-scheduler counts every assigned pod not yet finished). */
 export function holdsResources(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  return Boolean(pod.spec?.nodeName) && phase !== 'Succeeded' && phase !== 'Failed';
+  return Boolean(pod.spec?.nodeName) && !isFinished(pod);
 }
 
 function tolerates(tolerations: readonly V1Toleration[], taint: V1Taint): boolean {

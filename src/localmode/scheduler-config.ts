@@ -32,7 +32,7 @@ export interface SchedulerSettings {
 }
 
 /** kube-scheduler's defaults: profile `default-scheduler`, extender httpTimeout 5s. */
-const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
+export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const DEFAULT_HTTP_TIMEOUT_MS = 5000;
 
 const verb = { type: 'string', maxLength: 253 } as const;

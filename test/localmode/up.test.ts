@@ -64,7 +64,7 @@ describe('tessera up', () => {
       const device = decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').containers[0]?.devices[0];
       expect(device?.mig?.profile).toMatch(/^\dg\.\d+gb$/);
       const view = await until(() => snapshot(local), (v) => v.nodes.some((n) => n.gpus.some((g) => g.kind === 'mig' && g.instances.some((i) => i.pod === 'default/mig-10g' && i.state === 'in-use'))), 'the dashboard to show the instance in use');
-      expect(view.headline.runningPods).toBe(1);
+      expect(view.headline.placedPods).toBe(1);
     } finally {
       await local.stop();
     }

@@ -65,7 +65,7 @@ describe('dashboard view model', () => {
     // Two GPUs: (0.75 + 0) / 2 allocated; free 0.25 + 1, of which 0.25 sits on a partly used GPU.
     expect(view.headline.allocationRatio).toBe(0.375);
     expect(view.headline.fragmentation).toBeCloseTo(0.25 / 1.25, 10);
-    expect(view.headline.runningPods).toBe(2);
+    expect(view.headline.placedPods).toBe(2);
   });
 
   it('lists pending pods with the reason from their condition, else the driver, and reports unreadable records', () => {

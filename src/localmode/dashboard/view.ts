@@ -16,6 +16,7 @@ import { decodeDecision, type Decision } from '../../api/decision.js';
 import { decodeInventory, type InventoryGpu } from '../../api/inventory.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { resolveGpuModel } from '../../geometry/index.js';
+import { isFinished, podKey } from '../pods.js';
 import type { DriverStats } from '../stats.js';
 
 export interface InstanceView {
@@ -64,7 +65,8 @@ export interface PendingViewModel {
 export interface Headline {
   nodes: number;
   gpus: number;
-  runningPods: number;
+  /** Pods bound to a node and not finished. */
+  placedPods: number;
   pendingPods: number;
   allocationRatio: number;
   fragmentation: number;
@@ -80,10 +82,6 @@ export interface DashboardView {
   problems: string[];
 }
 
-const keyOf = (pod: V1Pod): string => `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
-
-const isLive = (pod: V1Pod): boolean => !['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');
-
 interface Grant {
   pod: string;
   decision: Decision;
@@ -95,12 +93,12 @@ function grantsByNode(pods: readonly V1Pod[], problems: string[]): Map<string, G
   for (const pod of pods) {
     const text = pod.metadata?.annotations?.[TESSERA_POD.decision];
     const node = pod.spec?.nodeName;
-    if (!text || !node || !isLive(pod)) continue;
+    if (!text || !node || isFinished(pod)) continue;
     try {
       const decision = decodeDecision(text);
-      byNode.set(node, [...(byNode.get(node) ?? []), { pod: keyOf(pod), decision }]);
+      byNode.set(node, [...(byNode.get(node) ?? []), { pod: podKey(pod), decision }]);
     } catch (error) {
-      problems.push(`${keyOf(pod)}: ${(error as Error).message}`);
+      problems.push(`${podKey(pod)}: ${(error as Error).message}`);
     }
   }
   return byNode;
@@ -164,7 +162,7 @@ function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
 /** The reason a pending pod waits: its PodScheduled=False message, else the driver's last failure, else none yet. */
 function pendingReason(pod: V1Pod, stats: DriverStats): string {
   const condition = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
-  return condition?.message ?? stats.failures[keyOf(pod)] ?? 'waiting for its first scheduling attempt';
+  return condition?.message ?? stats.failures[podKey(pod)] ?? 'waiting for its first scheduling attempt';
 }
 
 export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], stats: DriverStats): DashboardView {
@@ -175,12 +173,12 @@ export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], 
   const free = (g: GpuViewModel): number => 1 - g.allocated;
   const freeTotal = healthy.reduce((sum, g) => sum + free(g), 0);
   const freeStranded = healthy.filter((g) => g.allocated > 0).reduce((sum, g) => sum + free(g), 0);
-  const pending = pods.filter((p) => !p.spec?.nodeName && !p.metadata?.deletionTimestamp && isLive(p));
+  const pending = pods.filter((p) => !p.spec?.nodeName && !p.metadata?.deletionTimestamp && !isFinished(p));
   return {
     headline: {
       nodes: nodeViews.length,
       gpus: healthy.length,
-      runningPods: pods.filter((p) => p.spec?.nodeName && isLive(p)).length,
+      placedPods: pods.filter((p) => p.spec?.nodeName && !isFinished(p)).length,
       pendingPods: pending.length,
       allocationRatio: healthy.length > 0 ? healthy.reduce((sum, g) => sum + g.allocated, 0) / healthy.length : 0,
       fragmentation: freeTotal > 0 ? freeStranded / freeTotal : 0,
@@ -188,7 +186,7 @@ export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], 
       p99DecisionMs: stats.p99DecisionMs,
     },
     nodes: nodeViews,
-    pending: pending.map((pod) => ({ pod: keyOf(pod), reason: pendingReason(pod, stats) })).sort((a, b) => a.pod.localeCompare(b.pod)),
+    pending: pending.map((pod) => ({ pod: podKey(pod), reason: pendingReason(pod, stats) })).sort((a, b) => a.pod.localeCompare(b.pod)),
     problems,
   };
 }

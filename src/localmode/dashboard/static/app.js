@@ -32,7 +32,7 @@ function renderHeadline(h) {
   return [
     figure('nodes', h.nodes, 'nodes'),
     figure('healthy GPUs', h.gpus, 'gpus'),
-    figure('pods running', h.runningPods, 'running'),
+    figure('pods placed', h.placedPods, 'placed'),
     figure('pods pending', h.pendingPods, 'pending'),
     figure('allocation ratio', percent(h.allocationRatio), 'allocation'),
     figure('fragmentation', percent(h.fragmentation), 'fragmentation'),
