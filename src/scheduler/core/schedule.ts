@@ -41,6 +41,7 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   const prepared = prepare(state, request, policy, context);
   const limit = options.limit ?? Infinity;
   const rankOf = context.nodeRank;
+  const byName = state.nameOrder();
   const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
 
   const ranked: Entry[] = [];
@@ -56,9 +57,9 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
     if (ranked.length >= limit) {
       // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
       const worst = ranked[ranked.length - 1] as Entry;
-      if (compareRanked(score, rank, node.name, worst.score, worst.rank, worst.node) >= 0) return;
+      if (compareRanked(score, rank, byName[node.ordinal] ?? 0, worst.score, worst.rank, worst.nameRank) >= 0) return;
     }
-    const entry = new Entry(node, score, rank, prepared, input.chosen ?? verdict);
+    const entry = new Entry(node, score, rank, byName[node.ordinal] ?? 0, prepared, input.chosen ?? verdict);
     if (ranked.length < limit) {
       ranked.push(entry);
       if (ranked.length === limit) ranked.sort(better);
@@ -83,12 +84,12 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   return { ranked, failed };
 }
 
-/** Highest score first, then the lowest rank, then the name. */
-function compareRanked(scoreA: number, rankA: number, nodeA: string, scoreB: number, rankB: number, nodeB: string): number {
-  return scoreB - scoreA || rankA - rankB || (nodeA < nodeB ? -1 : nodeA > nodeB ? 1 : 0);
+/** Highest score first, then the lowest rank, then the name (by its place in name order: numbers compare faster). */
+function compareRanked(scoreA: number, rankA: number, nameA: number, scoreB: number, rankB: number, nameB: number): number {
+  return scoreB - scoreA || rankA - rankB || nameA - nameB;
 }
 
-const better = (a: Entry, b: Entry): number => compareRanked(a.score, a.rank, a.node, b.score, b.rank, b.node);
+const better = (a: Entry, b: Entry): number => compareRanked(a.score, a.rank, a.nameRank, b.score, b.rank, b.nameRank);
 
 type Fits = { readonly added: GpuTotals; readonly placement: NodePlacement | null };
 
@@ -101,6 +102,8 @@ class Entry implements RankedNode {
     private readonly state: NodeState,
     readonly score: number,
     readonly rank: number,
+    /** Place of the node's name in name order. */
+    readonly nameRank: number,
     private readonly prepared: PreparedRequest,
     fits: Fits,
   ) {

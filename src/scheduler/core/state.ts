@@ -220,6 +220,8 @@ export class ClusterState {
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
   private readonly columns = new Map<string, VerdictColumn>();
+  /** By node ordinal, the node's place in name order; rebuilt after the node set changes. */
+  private nameRanks: number[] | null = null;
   private nextOrdinal = 0;
 
   constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
@@ -243,6 +245,16 @@ export class ClusterState {
       if (!result.ok) rejected.push({ allocation, reason: result.error });
     }
     return { state, rejected };
+  }
+
+  /** By node ordinal, the place of the node's name in name order (the last tie-break of a ranking). */
+  nameOrder(): readonly number[] {
+    if (this.nameRanks === null) {
+      const ranks: number[] = [];
+      [...this.nodeList].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).forEach((n, i) => (ranks[n.ordinal] = i));
+      this.nameRanks = ranks;
+    }
+    return this.nameRanks;
   }
 
   /** The verdict column of a pod shape key (see fit.ts), created on first use. */
@@ -271,6 +283,7 @@ export class ClusterState {
     this.nodeMap.set(spec.name, node);
     if (existing) this.nodeList = this.nodeList.map((n) => (n === existing ? node : n));
     else this.nodeList.push(node);
+    this.nameRanks = null;
     return ok(undefined);
   }
 
@@ -278,6 +291,7 @@ export class ClusterState {
     if (this.holdsOn(name)) return err(inconsistent(`node ${name} holds allocations; release them before removing it`));
     if (!this.nodeMap.delete(name)) return err({ kind: 'UnknownNode', node: name });
     this.nodeList = this.nodeList.filter((n) => n.name !== name);
+    this.nameRanks = null;
     return ok(undefined);
   }
 
