@@ -94,7 +94,7 @@ describe('the newer format', () => {
         const { cluster, nodes } = renderTopology(t);
         expect(parsed(parseTopology(cluster, nodes))).toEqual(t);
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
@@ -103,7 +103,7 @@ describe('the newer format', () => {
       fc.property(topology, (t) => {
         expect(parsed(parseTopologyFile(renderManifests(t, 'gpu-operator')))).toEqual(t);
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
@@ -195,7 +195,7 @@ describe('bad topologies', () => {
         const result = parseTopology(cluster, nodes);
         if (!result.ok) expect(result.error.field).toMatch(/^topology(-[a-z0-9-]+)?\.topology\.yml/);
       }),
-      { numRuns: 200 },
+      { numRuns: 120 },
     );
   });
 });
