@@ -67,9 +67,12 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, options:
 
 /**
  * Read-modify-write with optimistic concurrency: `read` the object, let `write` send a change carrying its
- * resourceVersion; on 409 read again and retry, on transient errors back off. `write` may return undefined to
- * say that nothing needs writing (the object already holds the change).
+ * resourceVersion; on 409 read again and retry, on transient errors back off. A `cached` copy (an informer's)
+ * saves the first read: if it is stale, the write's 409 sends the next attempt to the API server.
  */
-export function readModifyWrite<O, R>(read: () => Promise<O>, write: (current: O) => Promise<R>, options: BackoffOptions = {}): Promise<R> {
-  return withRetry(async () => write(await read()), { ...options, retryable: (error) => isConflict(error) || isTransient(error) });
+export function readModifyWrite<O, R>(read: () => Promise<O>, write: (current: O) => Promise<R>, options: BackoffOptions & { cached?: O } = {}): Promise<R> {
+  return withRetry(async (attempt) => write(attempt === 0 && options.cached !== undefined ? options.cached : await read()), {
+    ...options,
+    retryable: (error) => isConflict(error) || isTransient(error),
+  });
 }

@@ -59,8 +59,11 @@ export class PodEffects {
     return current;
   }
 
-  /** Writes the decision annotations, conditional on the resourceVersion just read (409: read again). */
-  async recordDecision(pod: PodRef, decision: Decision): Promise<void> {
+  /**
+   * Writes the decision annotations, conditional on the resourceVersion of `cached` (the informer's copy) or of a
+   * fresh read; a 409 reads again.
+   */
+  async recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<void> {
     const annotations = decisionAnnotations(decision, this.now());
     await readModifyWrite(
       () => this.readPod(pod),
@@ -74,6 +77,7 @@ export class PodEffects {
           mergePatch,
         );
       },
+      cached?.metadata?.uid === pod.uid ? { cached } : {},
     );
   }
 

@@ -3,6 +3,7 @@
  * cluster view, asks the allocator (pure), and for bind hands the result to the effects. No node lock: capacity is
  * taken in the book synchronously when bind decides, so concurrent binds on one node each see the others' grants.
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Decision } from '../../api/decision.js';
 import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
@@ -20,7 +21,8 @@ import { MAX_EXTENDER_PRIORITY, filterReply, offeredNodeNames, type BindArgs, ty
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {
-  recordDecision(pod: PodRef, decision: Decision): Promise<void>;
+  /** `cached` is the informer's copy of the pod, which saves a read when it is current. */
+  recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<void>;
   bind(pod: PodRef, node: string): Promise<void>;
   markFailed(pod: PodRef, reason: string, message: string): Promise<void>;
 }
@@ -161,7 +163,7 @@ export class Extender implements ExtenderService {
     view.beginBind(ref.uid);
     try {
       const decision = this.grant(ref, args.node);
-      await effects.recordDecision(ref, decision);
+      await effects.recordDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined);
       await effects.bind(ref, args.node);
       this.o.metrics.binds.inc({ outcome: 'bound' });
       log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');

@@ -42,7 +42,15 @@ export type ExtenderServer = FastifyInstance<RawServerDefault, IncomingMessage, 
 
 export function buildServer(options: ServerOptions): ExtenderServer {
   const { service, log } = options;
-  const common = { loggerInstance: log, bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) };
+  const common = {
+    loggerInstance: log,
+    bodyLimit: BODY_LIMIT,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Bodies are read field by field into fresh objects, never merged into others, so `__proto__` keys are inert;
+    // skipping the poisoning scan makes parsing a 5,000-node filter body several times cheaper.
+    onProtoPoisoning: 'ignore' as const,
+    onConstructorPoisoning: 'ignore' as const,
+  };
   // The HTTPS instance differs only in its transport; the routes below treat both alike.
   const app = (options.https ? Fastify({ ...common, https: options.https }) : Fastify(common)) as unknown as ExtenderServer;
 

@@ -34,16 +34,33 @@ export async function eventually<T>(what: string, probe: () => T | Promise<T>, c
   }
 }
 
-/** Filter, prioritize and bind one pod the way kube-scheduler does, binding on the best-scored node. */
-export async function schedulePod(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
+/**
+ * Filter and prioritize one pod the way kube-scheduler does, then start the bind on the best-scored node without
+ * waiting for it (kube-scheduler binds in the background). Resolves once the bind is under way; `bound` gives the
+ * bind's error ('' when bound).
+ */
+export async function schedulePodInBackground(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ bound: Promise<string> }> {
+  const chosen = await chooseNode(extender, pod, nodeNames);
+  if (!chosen.node) return { bound: Promise.resolve(chosen.error) };
+  const body = { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: chosen.node };
+  return { bound: postJson(`${extender.url}/bind`, body).then((reply) => (reply.json as { Error: string }).Error) };
+}
+
+async function chooseNode(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
   const filter = (await postJson(`${extender.url}/filter`, { Pod: pod, Nodes: null, NodeNames: nodeNames })).json as { NodeNames: string[] | null; Error: string };
   if (filter.Error) return { error: filter.Error };
   const fit = filter.NodeNames ?? [];
   if (fit.length === 0) return { error: 'no node fits' };
   const scores = (await postJson(`${extender.url}/prioritize`, { Pod: pod, Nodes: null, NodeNames: fit })).json as Array<{ Host: string; Score: number }>;
-  const best = [...scores].sort((a, b) => b.Score - a.Score || (a.Host < b.Host ? -1 : 1))[0]?.Host ?? '';
-  const bind = (await postJson(`${extender.url}/bind`, { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: best })).json as { Error: string };
-  return { node: best, error: bind.Error };
+  return { node: [...scores].sort((a, b) => b.Score - a.Score || (a.Host < b.Host ? -1 : 1))[0]?.Host ?? '', error: '' };
+}
+
+/** Filter, prioritize and bind one pod the way kube-scheduler does, binding on the best-scored node. */
+export async function schedulePod(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
+  const chosen = await chooseNode(extender, pod, nodeNames);
+  if (!chosen.node) return chosen;
+  const body = { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: chosen.node };
+  return { node: chosen.node, error: ((await postJson(`${extender.url}/bind`, body)).json as { Error: string }).Error };
 }
 
 export function coreApi(cluster: EmbeddedCluster): CoreV1Api {
