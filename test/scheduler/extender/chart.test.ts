@@ -51,10 +51,16 @@ describe('helm chart', () => {
     expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'DaemonSet', 'ClusterRole', 'ConfigMap', 'MutatingWebhookConfiguration']));
   });
 
-  it('embeds the same KubeSchedulerConfiguration as config/scheduler-config.yaml', () => {
-    const shipped = parse(readFileSync(join(root, 'config/scheduler-config.yaml'), 'utf8')) as Record<string, unknown>;
-    const embedded = parse(find('ConfigMap', 'tessera-scheduler-config').data?.['scheduler-config.yaml'] ?? '') as Record<string, unknown>;
-    expect(embedded.extenders).toEqual(shipped.extenders);
+  it('embeds the same KubeSchedulerConfiguration as config/scheduler-config.yaml, calling the extender through its Service', () => {
+    type Extender = { urlPrefix: string } & Record<string, unknown>;
+    const shipped = parse(readFileSync(join(root, 'config/scheduler-config.yaml'), 'utf8')) as { extenders: Extender[] } & Record<string, unknown>;
+    const embedded = parse(find('ConfigMap', 'tessera-scheduler-config').data?.['scheduler-config.yaml'] ?? '') as { extenders: Extender[] } & Record<string, unknown>;
+    const withoutUrl = (list: Extender[]): unknown[] => list.map(({ urlPrefix: _url, ...rest }) => rest);
+    expect(withoutUrl(embedded.extenders)).toEqual(withoutUrl(shipped.extenders));
+    // The leading kube-scheduler may be in another pod than the leading extender: the Service finds the latter.
+    const service = find('Service', 'tessera-scheduler') as { spec: { ports: Array<{ name: string; port: number }> } };
+    const httpPort = service.spec.ports.find((p) => p.name === 'http')?.port;
+    expect(embedded.extenders[0]?.urlPrefix).toBe(`http://tessera-scheduler.${NAMESPACE}.svc:${String(httpPort)}`);
     expect(embedded.profiles).toEqual(shipped.profiles);
     expect(embedded.percentageOfNodesToScore).toBe(100);
   });
