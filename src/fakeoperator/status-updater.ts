@@ -39,6 +39,8 @@ export interface StatusUpdaterOptions {
   log: Logger;
   profiles: MigProfileLookup;
   now?: () => number;
+  /** Wait before retrying a node whose writes failed even after backoff (default 1 s). */
+  retryDelayMs?: number;
 }
 
 export interface StatusUpdater {
@@ -64,6 +66,7 @@ function podFacts(pod: V1Pod): PodFacts {
 export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater {
   const { kubeConfig, namespace, log, profiles } = options;
   const now = options.now ?? Date.now;
+  const retryDelayMs = options.retryDelayMs ?? 1000;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const store = new TopologyStore();
   /** ConfigMaps whose latest version was refused: never overwritten until fixed, so the edit stays visible. */
@@ -129,7 +132,11 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
   function schedule(): void {
     if (stopped || draining) return;
     draining = true;
-    working = working.then(drain).finally(() => (draining = false));
+    working = working
+      .then(drain)
+      // A failed pass must not stop the next: the chain stays fulfilled, and the next change retries.
+      .catch((error: unknown) => log.error({ err: error }, 'reconcile pass failed; will retry on the next change'))
+      .finally(() => (draining = false));
   }
 
   async function drain(): Promise<void> {
@@ -139,7 +146,15 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     while (!stopped && (clusterDirty || dirty.size > 0)) {
       if (clusterDirty) {
         clusterDirty = false;
-        await reconcileCluster();
+        try {
+          await reconcileCluster();
+        } catch (error) {
+          log.error({ err: error, retryInMs: retryDelayMs }, 'cluster topology reconcile failed; retrying');
+          setTimeout(() => {
+            clusterDirty = true;
+            schedule();
+          }, retryDelayMs).unref();
+        }
       }
       const nodes = [...dirty];
       dirty.clear();
@@ -147,7 +162,8 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
         try {
           await reconcile(node);
         } catch (error) {
-          log.error({ err: error, node }, 'reconcile failed; will retry on the next change');
+          log.error({ err: error, node, retryInMs: retryDelayMs }, 'reconcile failed; retrying');
+          scheduleWake(node, retryDelayMs);
         }
       }
     }

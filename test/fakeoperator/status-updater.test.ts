@@ -39,7 +39,7 @@ beforeAll(async () => {
   await k8s.node('pool-1', { [DEFAULT_NODE_POOL_LABEL_KEY]: 'a100', [RUNAI.dynamicMigLabel]: 'true', [RUNAI.migEnabledLabel]: 'true' });
   await k8s.node('hami-1');
   await k8s.node('mig-1');
-  updater = startStatusUpdater({ kubeConfig: cluster.kubeConfig(), namespace: NS, log: pino({ level: 'silent' }), profiles: catalogProfiles });
+  updater = startStatusUpdater({ kubeConfig: cluster.kubeConfig(), namespace: NS, log: pino({ level: 'silent' }), profiles: catalogProfiles, retryDelayMs: 100 });
   await updater.synced;
 });
 
@@ -168,6 +168,16 @@ describe('tessera status-updater', () => {
       expect((await k8s.readNode('hami-1')).metadata?.labels?.['nvidia.com/gpu.product']).toBe('NVIDIA-A100-SXM4-80GB');
       expect(Object.keys((await nodeTopology('hami-1')).gpus[1]!.status.usage)).toHaveLength(1);
     });
+  });
+
+  it('retries a write the API server keeps refusing, until it lands', async () => {
+    const [, g1] = hami.gpus.map((g) => g.id) as [string, string];
+    // More failures than one write's backoff absorbs (6 attempts), so the node is retried later as a whole.
+    cluster.faults.failNext({ verb: 'update', resource: 'configmaps', status: 503, count: 8 });
+    await k8s.runningPod('hami-1', 'stubborn', ['main'], (uid) =>
+      TestCluster.decisionAnnotation(decision({ uid, name: 'stubborn', namespace: 'team' }, 'hami-1', [['main', [{ uuid: g1, index: 1, memoryMiB: 2000, cores: 10 }]]])),
+    );
+    await eventually(async () => expect(Object.values((await nodeTopology('hami-1')).gpus[1]!.status.usage).map((u) => u.allocatedBy?.pod)).toContain('stubborn'), 15_000);
   });
 
   it('plays a utilization schedule over time', async () => {
