@@ -50,6 +50,13 @@ export interface DevicePluginConfig {
   now?: () => number;
 }
 
+/** A pod on the node: its grant when in flight, and the MIG placements its decision holds or plans. */
+interface PodGrant {
+  pod: V1Pod;
+  pending: PendingGrant | undefined;
+  migPlacements: string[];
+}
+
 const LEARN_ATTEMPTS = 40;
 const LEARN_DELAY_MS = 25;
 
@@ -60,7 +67,8 @@ export class DevicePluginDaemon {
   private readonly ledger = new Ledger();
   private readonly records: Records;
   private readonly server: DevicePluginServer;
-  private readonly pods = new Map<string, V1Pod>();
+  /** The node's pods and what each holds, by uid. */
+  private readonly grants = new Map<string, PodGrant>();
   private informer: RunningInformer<V1Pod> | undefined;
   private gpus: GpuInfo[] = [];
   private published = '';
@@ -71,6 +79,7 @@ export class DevicePluginDaemon {
   private readonly migHandedOut = new Set<string>();
   private readonly idleSince = new Map<string, number>();
   private learning: Promise<void> = Promise.resolve();
+  private readonly podWrites = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly requestConfig: RequestConfig;
@@ -136,28 +145,30 @@ export class DevicePluginDaemon {
   private podChanged(pod: V1Pod, removed: boolean): void {
     const uid = pod.metadata?.uid;
     if (!uid) return;
-    if (removed || pod.spec?.nodeName !== this.config.node) this.pods.delete(uid);
-    else this.pods.set(uid, pod);
+    if (removed || pod.spec?.nodeName !== this.config.node) this.grants.delete(uid);
+    else this.grants.set(uid, this.grantOf(pod));
     this.refreshPending();
   }
 
+  /** What one pod holds: verified once per change of the pod, not on every refresh (HMAC, schema, request). */
+  private grantOf(pod: V1Pod): PodGrant {
+    const state = grantState(pod);
+    const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+    if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [] };
+    const verified = verifyGrant(pod, this.config.node, this.config.signingKey, this.requestConfig);
+    if (!verified.ok) return { pod, pending: undefined, migPlacements: [] };
+    const decision = verified.value;
+    const migPlacements = decision.containers.flatMap((c) => c.devices.flatMap((d) => (d.mig ? [`${d.uuid}/${d.mig.profile}@${d.mig.start}`] : [])));
+    if (state !== 'allocating') return { pod, pending: undefined, migPlacements };
+    const models = new Map(this.gpus.map((g) => [g.uuid, g.model]));
+    const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
+    return { pod, pending: { pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) }, migPlacements };
+  }
+
   private refreshPending(): void {
-    const grants: PendingGrant[] = [];
     this.migInUse.clear();
-    for (const pod of this.pods.values()) {
-      const state = grantState(pod);
-      const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-      if (terminal || (state !== 'allocating' && state !== 'success')) continue;
-      const verified = verifyGrant(pod, this.config.node, this.config.signingKey, this.requestConfig);
-      if (!verified.ok) continue;
-      const decision = verified.value;
-      for (const d of decision.containers.flatMap((c) => c.devices)) if (d.mig) this.migInUse.add(`${d.uuid}/${d.mig.profile}@${d.mig.start}`);
-      if (state !== 'allocating') continue;
-      const models = new Map(this.gpus.map((g) => [g.uuid, g.model]));
-      const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
-      grants.push({ pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) });
-    }
-    this.ledger.setPending(grants);
+    for (const view of this.grants.values()) for (const placement of view.migPlacements) this.migInUse.add(placement);
+    this.ledger.setPending([...this.grants.values()].flatMap((view) => (view.pending ? [view.pending] : [])));
   }
 
   /** MIG placements held or planned by a pod on this node (`<gpu>/<profile>@<start>`). */
@@ -165,7 +176,7 @@ export class DevicePluginDaemon {
 
   /** Re-reads the node's pods from the API (kubelet may ask before the watch delivers a freshly bound pod). */
   private async relist(): Promise<void> {
-    for (const pod of await this.records.podsOn(this.config.node)) if (pod.metadata?.uid) this.pods.set(pod.metadata.uid, pod);
+    for (const pod of await this.records.podsOn(this.config.node)) if (pod.metadata?.uid) this.grants.set(pod.metadata.uid, this.grantOf(pod));
     this.refreshPending();
   }
 
@@ -212,7 +223,7 @@ export class DevicePluginDaemon {
       }
       const handout = this.ledger.commit(resolution, c.devices_ids, given);
       for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.add(d.mig.migDeviceUuid);
-      const pod = this.pods.get(grant.pod.uid);
+      const pod = this.grants.get(grant.pod.uid)?.pod;
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
       container_responses.push(
         containerResponse(grant.decision.mode, given, {
@@ -236,10 +247,22 @@ export class DevicePluginDaemon {
     this.learning = this.learning.then(() => this.learnFromKubelet());
   }
 
+  /** Writes to one pod in the order the ledger decided them; writes to different pods run side by side. */
+  private onPod(uid: string, write: () => Promise<void>): Promise<void> {
+    const next = (this.podWrites.get(uid) ?? Promise.resolve()).then(write);
+    const settledWrite = next.catch(() => undefined);
+    this.podWrites.set(uid, settledWrite);
+    void settledWrite.then(() => {
+      if (this.podWrites.get(uid) === settledWrite) this.podWrites.delete(uid);
+    });
+    return next;
+  }
+
   private async record(pod: PodRef, decision: PendingGrant['decision'], swapped: PendingGrant | undefined): Promise<void> {
     try {
-      await this.records.allocated(pod, decision);
-      if (swapped) await this.records.regranted(swapped.pod, swapped.decision);
+      const writes = [this.onPod(pod.uid, () => this.records.allocated(pod, decision))];
+      if (swapped) writes.push(this.onPod(swapped.pod.uid, () => this.records.regranted(swapped.pod, swapped.decision)));
+      await Promise.all(writes);
       this.config.log.info({ pod: `${pod.namespace}/${pod.name}`, swappedWith: swapped ? `${swapped.pod.namespace}/${swapped.pod.name}` : undefined }, 'pod allocated');
     } catch (error) {
       this.config.log.error({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not record the allocation');
@@ -249,7 +272,8 @@ export class DevicePluginDaemon {
   /** Asks kubelet's pod-resources API which pod holds the devices handed out, until every handout is placed. */
   private async learnFromKubelet(): Promise<void> {
     const resource = this.requestConfig.resourceCountName;
-    for (let attempt = 0; attempt < LEARN_ATTEMPTS && this.ledger.unresolvedHandouts().length > 0; attempt++) {
+    // Attempts count only while nothing is learned: kubelet records a container as soon as Allocate returns.
+    for (let idle = 0; idle < LEARN_ATTEMPTS && this.ledger.unresolvedHandouts().length > 0; idle++) {
       let listed: ListPodResourcesResponse;
       try {
         listed = await this.listPodResources();
@@ -258,6 +282,7 @@ export class DevicePluginDaemon {
         await sleep(LEARN_DELAY_MS * 4);
         continue;
       }
+      const recording: Promise<void>[] = [];
       for (const entry of listed.pod_resources) {
         const grant = this.ledger.pendingGrants().find((g) => g.pod.name === entry.name && g.pod.namespace === entry.namespace);
         if (!grant) continue;
@@ -267,9 +292,12 @@ export class DevicePluginDaemon {
         });
         if (ids.some((list) => list.length === 0)) continue;
         const learned = this.ledger.learn(grant.pod, ids);
-        if (learned) await this.record(learned.received.pod, learned.received.decision, learned.swappedWith);
+        if (!learned) continue;
+        idle = -1;
+        recording.push(this.record(learned.received.pod, learned.received.decision, learned.swappedWith));
       }
-      if (this.ledger.unresolvedHandouts().length > 0) await sleep(LEARN_DELAY_MS);
+      await Promise.all(recording);
+      if (this.ledger.unresolvedHandouts().length > 0 && idle >= 0) await sleep(LEARN_DELAY_MS);
     }
   }
 
@@ -359,6 +387,7 @@ export class DevicePluginDaemon {
       await this.reclaimIdle();
       this.gpus = await this.config.backend.discover();
       await this.publishNode();
+      if (this.ledger.unresolvedHandouts().length > 0) this.learning = this.learning.then(() => this.learnFromKubelet());
     } catch (error) {
       this.config.log.warn({ err: error }, 'GPU poll failed');
     }

@@ -18,6 +18,8 @@ export interface SimKubeletOptions {
   deviceDir: string;
   podResourcesSocket: string;
   log: Logger;
+  /** false: pods are not admitted on their own; the caller scripts kubelet's order through `devices.admit`. */
+  admitPods?: boolean;
 }
 
 /** The extended resources each app container asks for (limits, else requests), as integer counts. */
@@ -87,7 +89,7 @@ export class SimKubelet {
       this.devices.release(uid);
       return;
     }
-    if (this.seen.has(uid) || (phase !== undefined && phase !== 'Pending')) return;
+    if (this.options.admitPods === false || this.seen.has(uid) || (phase !== undefined && phase !== 'Pending')) return;
     this.seen.add(uid);
     const admission = admissionPodOf(pod);
     this.devices.admit(admission).then(

@@ -32,6 +32,8 @@ export interface NodeOptions {
   /** GPU indexes whose MIG operations fail. */
   failMigOn?: number[];
   splitCount?: number;
+  /** false: the test or bench drives kubelet's admissions itself. */
+  kubeletAdmits?: boolean;
 }
 
 export interface GpuRequest {
@@ -90,7 +92,7 @@ export class TestNode {
     const dir = mkdtempSync('/tmp/tdp-');
     const deviceDir = join(dir, 'dp');
     const podResourcesSocket = join(dir, 'pr', 'kubelet.sock');
-    const kubelet = new SimKubelet({ node: name, kubeConfig, deviceDir, podResourcesSocket, log });
+    const kubelet = new SimKubelet({ node: name, kubeConfig, deviceDir, podResourcesSocket, log, admitPods: options.kubeletAdmits ?? true });
     await kubelet.start();
     const node = new TestNode(cluster, kubeConfig, kubelet, undefined as unknown as DevicePluginDaemon, backend, dir, {
       name,
