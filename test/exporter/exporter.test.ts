@@ -148,4 +148,17 @@ describe('tessera exporter /metrics', () => {
     // Counters keep counting what happened.
     expect(series(metrics, 'tessera_decisions_total', { mode: 'mig' })[0]?.value).toBe(2);
   });
+
+  it('keeps following the cluster after its watches drop', async () => {
+    cluster.closeWatches({ abrupt: true });
+    const h1 = hami.gpus[1]!.id;
+    await k8s.runningPod('hami-1', 'after-drop', ['main'], (uid) =>
+      TestCluster.decisionAnnotation(decision({ uid, name: 'after-drop', namespace: 'team' }, 'hami-1', [['main', [{ uuid: h1, index: 1, memoryMiB: 3000, cores: 10 }]]])),
+    );
+    await eventually(async () => {
+      const m = await scrape(exporter.url);
+      expect(series(m, 'hami_vgpu_memory_allocated_bytes', { pod: 'after-drop' }).map((s) => s.value)).toEqual([3000 * MIB]);
+      expect(series(m, 'DCGM_FI_DEV_FB_USED', { ...hamiGpu(1), pod: 'after-drop' }).map((s) => s.value)).toEqual([3000]);
+    }, 15_000);
+  });
 });
