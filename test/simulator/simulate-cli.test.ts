@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { simulateCommand } from '../../src/cli/commands/simulate.js';
+import { runOpenb } from '../../src/simulator/openb/run.js';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -27,6 +29,7 @@ describe('tessera simulate (CLI)', () => {
   writeFileSync(pods, 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\np1,4000,8192,1,500,\np2,4000,8192,1,500,T4\np3,2000,1024,0,0,\np4,8000,8192,2,1000,\n');
   writeFileSync(badPods, 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\np1,4000,8192,1,500,\np2,4000,8192,1,1500,\n');
 
+  // One real process: the exit code and the message on stderr are what a user sees.
   it('reports a bad pod file with its path, line and column, and exits 2', async () => {
     const result = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', badPods]);
     expect(result.code).toBe(2);
@@ -34,18 +37,16 @@ describe('tessera simulate (CLI)', () => {
   });
 
   it('rejects an unknown policy and a missing file by option name', async () => {
-    const unknown = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', pods, '--policy', 'nope']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("--policy: unknown policy 'nope'");
-    const missing = await tessera(['simulate', '--fgd-nodes', path.join(dir, 'absent.csv'), '--fgd-pods', pods]);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('--fgd-nodes: cannot read');
+    await expect(simulateCommand.run(['--fgd-nodes', nodes, '--fgd-pods', pods, '--policy', 'nope'])).rejects.toMatchObject({ field: '--policy' });
+    await expect(simulateCommand.run(['--fgd-nodes', path.join(dir, 'absent.csv'), '--fgd-pods', pods])).rejects.toMatchObject({ field: '--fgd-nodes' });
+    await expect(simulateCommand.run(['--fgd-nodes', nodes, '--cluster', nodes])).rejects.toMatchObject({ field: '--cluster' });
+    await expect(simulateCommand.run(['--fgd-nodes', nodes, '--fgd-pods', pods, '--seeds', '0'])).rejects.toMatchObject({ field: '--seeds' });
   });
 
-  it('prints one JSON document with every policy and seed', async () => {
-    const result = await tessera(['simulate', '--fgd-nodes', nodes, '--fgd-pods', pods, '--policy', 'fgd', '--policy', 'tessera', '--seed-list', '4,9', '--json', '--layouts']);
-    expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { results: { policy: string; seed: number; placed: number; failed: number; allocationRatio: number; layouts: unknown[] }[] };
+  it('reports every policy and seed, with layouts on request', () => {
+    const report = JSON.parse(JSON.stringify(runOpenb({ nodesFile: nodes, podsFile: pods, policies: ['fgd', 'tessera'], seeds: [4, 9], load: 1.3, layouts: true }))) as {
+      results: { policy: string; seed: number; placed: number; failed: number; allocationRatio: number; layouts: unknown[] }[];
+    };
     expect(report.results.map((r) => `${r.policy}/${r.seed}`)).toEqual(['fgd/4', 'fgd/9', 'tessera/4', 'tessera/9']);
     for (const r of report.results) {
       expect(r.placed + r.failed).toBeGreaterThanOrEqual(4);

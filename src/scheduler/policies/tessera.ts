@@ -21,31 +21,34 @@ import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type Sha
 
 export const STRANDED_WEIGHT = 0.125;
 
-export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[]): number {
+/** `scratch` (at least one slot per GPU) lets a caller in a hot loop spare the allocation. */
+export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number {
   const all = totalLeft(node.gpuLeft);
+  const count = node.gpuLeft.length;
+  // Rooms of the GPUs with space for t, reused across t.
+  const roomy = scratch && scratch.length >= count ? scratch : new Float64Array(count);
   let frag = 0;
-  const roomy: number[] = [];
   for (const t of typical) {
     if (t.gpus === 0 || t.milli === 0 || node.cpuLeft < t.cpu || !modelAllowed(node, t)) {
       frag += t.freq * all;
       continue;
     }
-    roomy.length = 0;
+    let rooms = 0;
     let unusable = 0;
-    for (let i = 0; i < node.gpuLeft.length; i++) {
+    for (let i = 0; i < count; i++) {
       const left = node.gpuLeft[i] ?? 0;
-      if (left >= t.milli) roomy.push(left);
+      if (left >= t.milli) roomy[rooms++] = left;
       else unusable += left;
     }
-    if (roomy.length < t.gpus) {
+    if (rooms < t.gpus) {
       frag += t.freq * all;
       continue;
     }
-    const reachable = t.cpu > 0 ? Math.floor(node.cpuLeft / t.cpu) * t.gpus : roomy.length;
+    const reachable = t.cpu > 0 ? Math.floor(node.cpuLeft / t.cpu) * t.gpus : rooms;
     let stranded = 0;
-    if (reachable < roomy.length) {
-      sortAscending(roomy);
-      for (let i = 0; i < roomy.length - reachable; i++) stranded += roomy[i] ?? 0;
+    if (reachable < rooms) {
+      sortPrefix(roomy, rooms);
+      for (let i = 0; i < rooms - reachable; i++) stranded += roomy[i] ?? 0;
     }
     frag += t.freq * (unusable + STRANDED_WEIGHT * stranded);
   }
@@ -53,21 +56,12 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
 }
 
 export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy {
-  const fragment = memoizedFragment((n) => reachFragmentation(n, context.typical));
+  let scratch = new Float64Array(8);
+  const fragment = memoizedFragment((n) => {
+    if (scratch.length < n.gpuLeft.length) scratch = new Float64Array(n.gpuLeft.length);
+    return reachFragmentation(n, context.typical, scratch);
+  });
   return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, fragment) };
-}
-
-/** Insertion sort: a node has at most a handful of GPUs, and this runs in the innermost loop. */
-function sortAscending(values: number[]): void {
-  for (let i = 1; i < values.length; i++) {
-    const v = values[i] ?? 0;
-    let j = i - 1;
-    while (j >= 0 && (values[j] ?? 0) > v) {
-      values[j + 1] = values[j] ?? 0;
-      j--;
-    }
-    values[j + 1] = v;
-  }
 }
 
 /**
@@ -96,3 +90,16 @@ export const tesseraPolicy: Policy = {
     return toNodeScore((MAX_NODE_SCORE * (used.memoryMiB + input.added.memoryMiB)) / capacity.memoryMiB);
   },
 };
+
+/** Sorts the first `n` values ascending in place: insertion sort, as a node has a handful of GPUs. */
+function sortPrefix(values: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = values[i] ?? 0;
+    let j = i - 1;
+    while (j >= 0 && (values[j] ?? 0) > v) {
+      values[j + 1] = values[j] ?? 0;
+      j--;
+    }
+    values[j + 1] = v;
+  }
+}
