@@ -38,6 +38,13 @@ export const SCHEDULER_VIEW_FAMILIES = {
   memoryAllocated: { name: 'hami_gpu_memory_allocated_bytes', help: 'Device memory allocated for a certain GPU.', labelNames: [...GPU, 'device_cores'] },
   coreAllocated: { name: 'hami_gpu_core_allocated_ratio', help: 'Device cores allocated for a certain GPU (percent of its SMs).', labelNames: GPU },
   sharedCount: { name: 'hami_gpu_shared_count', help: 'Number of containers sharing this GPU.', labelNames: GPU },
+  memoryLimit: { name: 'hami_gpu_memory_limit_bytes', help: 'Device memory of a certain GPU.', labelNames: GPU },
+  coreLimit: { name: 'hami_gpu_core_limit_ratio', help: 'Device cores of a certain GPU (100 = the whole GPU).', labelNames: GPU },
+  memoryRatio: {
+    name: 'hami_node_gpu_memory_allocated_ratio',
+    help: 'Share of a GPU\'s memory allocated (0-1).',
+    labelNames: ['zone', 'node', 'device_uuid', 'device_index'],
+  },
   overview: {
     name: 'hami_node_gpu_overview',
     help: 'GPU overview on a certain node: memory allocated, with the device capacity as labels (device_memory_limit in MiB).',
@@ -134,6 +141,9 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
       set.add(F.memoryAllocated, { zone: ZONE, node, device_uuid, device_index, device_type, device_cores }, used.memoryMiB * MIB);
       set.add(F.coreAllocated, labels, used.cores);
       set.add(F.sharedCount, labels, used.containers);
+      set.add(F.memoryLimit, labels, gpu.memoryMiB * MIB);
+      set.add(F.coreLimit, labels, gpu.coreUnits);
+      set.add(F.memoryRatio, { zone: ZONE, node, device_uuid, device_index }, used.memoryMiB / gpu.memoryMiB);
       set.add(F.overview, { zone: ZONE, node, device_uuid, device_index, device_type, device_cores, device_memory_limit: String(gpu.memoryMiB) }, used.memoryMiB * MIB);
       for (const instance of gpu.mig.instances) {
         const inUse = used.migInUse.has(migKey(instance.profile, instance.start));

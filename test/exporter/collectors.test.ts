@@ -101,6 +101,10 @@ describe('scheduler view', () => {
     expect(series(scraped, 'hami_gpu_memory_allocated_bytes', gpu0).map((s) => s.value)).toEqual([30720 * MIB]);
     expect(series(scraped, 'hami_gpu_core_allocated_ratio', gpu0).map((s) => s.value)).toEqual([50]);
     expect(series(scraped, 'hami_gpu_shared_count', gpu0).map((s) => s.value)).toEqual([2]);
+    expect(series(scraped, 'hami_gpu_memory_limit_bytes', gpu0).map((s) => s.value)).toEqual([81920 * MIB]);
+    expect(series(scraped, 'hami_gpu_core_limit_ratio', gpu0).map((s) => s.value)).toEqual([100]);
+    // 30720 of 81920 MiB
+    expect(series(scraped, 'hami_node_gpu_memory_allocated_ratio', { node: 'h1', device_index: '0' }).map((s) => s.value)).toEqual([0.375]);
     expect(series(scraped, 'hami_node_gpu_overview', { ...gpu0, device_memory_limit: '81920', device_cores: '100' }).map((s) => s.value)).toEqual([30720 * MIB]);
     // The failed bind holds nothing.
     expect(series(scraped, 'hami_gpu_shared_count', { node: 'h1', device_index: '1' }).map((s) => s.value)).toEqual([0]);
