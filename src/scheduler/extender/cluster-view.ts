@@ -3,6 +3,7 @@
  * every grant (the book) from pods' signed decisions plus this process's own binds in flight. The allocator's
  * `ClusterState` is derived from both and always holds exactly the book's grants on the known nodes.
  */
+import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
 import { TESSERA_NODE, HAMI_POD } from '../../api/annotations.js';
 import type { Decision } from '../../api/decision.js';
@@ -49,6 +50,8 @@ export class ClusterView {
   private readonly pods = new Map<string, PodLike>();
   /** Pods this process is binding now: informer events about them wait for the bind's own outcome. */
   private readonly binding = new Set<string>();
+  /** Decisions already verified, so a granted pod's further events cost no HMAC (bounded: an LRU). */
+  private readonly verified = new LRUMap<string, Decision>(20_000);
   /** Shapes of granted pods, by uid, computed when first needed (src/api/inflight.ts). */
   private readonly shapes = new Map<string, PodShape>();
 
@@ -182,7 +185,7 @@ export class ClusterView {
     this.pods.set(podKey(namespace, name), pod);
     // An older event of a pod being bound (say, the failure mark of its previous attempt) must not undo the grant.
     if (this.binding.has(uid)) return;
-    const grant = podGrant(pod, this.options.key);
+    const grant = podGrant(pod, this.options.key, this.verified);
     if (grant.kind === 'over') {
       this.book.release(uid);
       return;

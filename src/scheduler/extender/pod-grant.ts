@@ -25,20 +25,29 @@ export type PodGrant =
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
 
-export function podGrant(pod: PodLike, key: Buffer): PodGrant {
+/** Decisions already decoded and verified, by annotation text: a pod's later events repeat the same text. */
+export interface VerifiedDecisions {
+  get(text: string): Decision | undefined;
+  set(text: string, decision: Decision): unknown;
+}
+
+export function podGrant(pod: PodLike, key: Buffer, verified?: VerifiedDecisions): PodGrant {
   const annotations = pod.metadata?.annotations ?? {};
   if (TERMINAL.has(pod.status?.phase ?? '') || annotations[HAMI_POD.bindPhase] === 'failed') return { kind: 'over' };
   const text = annotations[TESSERA_POD.decision];
   if (text === undefined) return { kind: 'none' };
-  let decision: Decision;
-  try {
-    decision = decodeDecision(text);
-  } catch (error) {
-    if (error instanceof TesseraError) return { kind: 'refused', reason: error.message };
-    throw error;
+  let decision = verified?.get(text);
+  if (!decision) {
+    try {
+      decision = decodeDecision(text);
+    } catch (error) {
+      if (error instanceof TesseraError) return { kind: 'refused', reason: error.message };
+      throw error;
+    }
+    if (!verifyDecision(decision, key)) return { kind: 'refused', reason: 'decision signature does not verify' };
+    verified?.set(text, decision);
   }
   if (decision.pod.uid !== pod.metadata?.uid) return { kind: 'refused', reason: `decision is for pod ${decision.pod.uid}` };
-  if (!verifyDecision(decision, key)) return { kind: 'refused', reason: 'decision signature does not verify' };
   const nodeName = pod.spec?.nodeName;
   if (nodeName && nodeName !== decision.node) return { kind: 'refused', reason: `decision is for node ${decision.node}, pod runs on ${nodeName}` };
   const confirmed = annotations[HAMI_POD.bindPhase] === 'success' || pod.status?.phase === 'Running';

@@ -45,12 +45,12 @@ describe('tessera scheduler', () => {
       });
       void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
     });
-    await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 15_000);
+    await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 60_000);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('tessera_extender_synced 1');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
   it.skipIf(!haveOpenssl)('serves the admission webhook over TLS when given a certificate (skipped without openssl)', async () => {
@@ -80,7 +80,7 @@ describe('tessera scheduler', () => {
     expect(JSON.parse(reply)).toMatchObject({ response: { uid: 'r', allowed: true, patchType: 'JSONPatch' } });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   it('refuses bad settings before starting anything, naming the flag', async () => {
     const child = tessera(['--signing-key-file', join(dir, 'key'), '--lease-duration', '5', '--renew-deadline', '9']);
@@ -88,5 +88,5 @@ describe('tessera scheduler', () => {
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     expect(await exitCode(child)).toBe(2);
     expect(stderr).toContain('retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds');
-  }, 30_000);
+  }, 90_000);
 });

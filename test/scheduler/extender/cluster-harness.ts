@@ -1,5 +1,6 @@
 /** An extender started against the embedded cluster exactly as `tessera scheduler` starts it, for tests. */
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { EmbeddedCluster } from '../../../src/cluster/index.js';
 import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
@@ -18,9 +19,20 @@ export function startTestExtender(cluster: EmbeddedCluster, key: Buffer, config:
 
 export const newKey = (): Buffer => randomBytes(32);
 
-export async function postJson(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, json: await response.json() };
+// Keep-alive, like kube-scheduler's client to its extender.
+const agent = new Agent({ keepAlive: true });
+
+export function postJson(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }
 
 /** Polls until `check` holds (informers deliver asynchronously); fails with `what` after `timeoutMs`. */

@@ -46,6 +46,23 @@ describe('pod grant', () => {
     expect(podGrant({ metadata: { uid: 'u', annotations: { 'tessera.io/decision': '{not json' } } }, key)).toMatchObject({ kind: 'refused', reason: expect.stringContaining('tessera.io/decision') });
   });
 
+  it('answers the same with a cache of verified decisions, and caches only what verified', () => {
+    fc.assert(
+      fc.property(decisionArb, (decision) => {
+        const cache = new Map<string, Decision>();
+        const signed = signDecision(decision, key);
+        expect(podGrant(podFor(decision), key, cache).kind).toBe('refused');
+        expect(cache.size).toBe(0);
+        const first = podGrant(podFor(signed), key, cache);
+        expect(cache.size).toBe(1);
+        expect(podGrant(podFor(signed), key, cache)).toEqual(first);
+        // A cached decision copied onto another pod is still refused.
+        expect(podGrant(podFor(signed, { uid: `${decision.pod.uid}-other` }), key, cache).kind).toBe('refused');
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('frees the capacity of finished, failed and given-up pods', () => {
     fc.assert(
       fc.property(decisionArb, (decision) => {
