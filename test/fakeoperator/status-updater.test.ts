@@ -201,4 +201,12 @@ describe('tessera status-updater', () => {
       expect((await k8s.readNode('legacy-1')).metadata?.labels?.['nvidia.com/gpu.product']).toBe('Tesla-T4');
     });
   });
+
+  it("deletes a pool node's topology with the node, and keeps topologies a user wrote", async () => {
+    await k8s.core.deleteNode({ name: 'pool-1' });
+    await k8s.core.deleteNode({ name: 'hami-1' });
+    await eventually(async () => expect((await k8s.core.listNamespacedConfigMap({ namespace: NS })).items.map((c) => c.metadata?.name)).not.toContain('topology-pool-1'));
+    await updater.idle();
+    expect((await k8s.readConfigMap('topology-hami-1')).data?.[TOPOLOGY_KEY]).toContain('NVIDIA-A100-SXM4-80GB');
+  });
 });
