@@ -14,6 +14,8 @@ const percent = { type: 'integer', minimum: 0, maximum: 100 } as const;
 /** DNS-1123 subdomain, what Kubernetes accepts as a node name. */
 const nodeName = { type: 'string', maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' } as const;
 const deviceId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^,:;\\s]+$' } as const;
+/** Map keys (pool names, usage keys): no `__proto__`-like names can reach the plain objects the model is built in. */
+const mapKey = { type: 'string', maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]*$' } as const;
 
 /** Builds the status schemas for one key style (`kebab`: `allocated-by`; `camel`: `allocatedBy`). */
 function statusSchemas(keys: { allocatedBy: string; usage: string; fbUsed: string; inference: string }) {
@@ -39,7 +41,7 @@ function statusSchemas(keys: { allocatedBy: string; usage: string; fbUsed: strin
     additionalProperties: false,
     properties: {
       [keys.allocatedBy]: { anyOf: [containerRef, { type: 'null' }] },
-      [keys.usage]: { type: ['object', 'null'], maxProperties: 1024, additionalProperties: usage },
+      [keys.usage]: { type: ['object', 'null'], maxProperties: 1024, propertyNames: mapKey, additionalProperties: usage },
     },
   } as const;
   return { containerRef, status };
@@ -126,6 +128,7 @@ export const clusterTopologySchema = {
     nodePools: {
       type: ['object', 'null'],
       maxProperties: 1000,
+      propertyNames: mapKey,
       additionalProperties: {
         type: 'object',
         additionalProperties: false,

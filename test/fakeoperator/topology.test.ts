@@ -144,6 +144,13 @@ describe('bad topologies', () => {
     ['unknown strategy', { [TOPOLOGY_KEY]: 'migStrategy: half' }, {}, 'topology.topology.yml.migStrategy'],
     ['unknown field', { [TOPOLOGY_KEY]: 'nodePools: {p: {gpuProduct: X, gpuCount: 1, gpuMemory: 1, colour: red}}' }, {}, 'topology.topology.yml.nodePools.p.colour'],
     ['missing key', {}, {}, 'topology.topology.yml'],
+    ['a __proto__ pool', { [TOPOLOGY_KEY]: 'nodePools: {__proto__: {gpuProduct: X, gpuCount: 1, gpuMemory: 1}}' }, {}, 'topology.topology.yml.nodePools'],
+    [
+      'a __proto__ usage key',
+      { [TOPOLOGY_KEY]: '{}' },
+      { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1, status: {podGpuUsageStatus: {__proto__: {utilization: {min: 1, max: 2}, fbUsed: 1}}}}]' } },
+      'topology-n.topology.yml.gpus.0.status.podGpuUsageStatus',
+    ],
     ['not YAML', { [TOPOLOGY_KEY]: 'nodes: [' }, {}, 'topology.topology.yml'],
     ['repeated GPU', { [TOPOLOGY_KEY]: '{}' }, { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1}, {id: GPU-1}]' } }, 'topology-n.topology.yml.gpus.1.id'],
     ['MIG without a strategy', { [TOPOLOGY_KEY]: '{}' }, { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1, migDevices: [{name: 1g.5gb}]}]' } }, 'topology-n.topology.yml.gpus.0.migDevices'],
