@@ -57,7 +57,7 @@ export const SCHEDULER_VIEW_FAMILIES = {
   },
   migInstance: {
     name: 'hami_node_gpu_mig_instance_info',
-    help: 'MIG instances that exist, with identity and placement (always 1).',
+    help: 'MIG instances pods hold, with identity and placement (always 1).',
     labelNames: ['zone', 'node', 'device_uuid', 'device_index', 'mig_uuid', 'profile', 'gpu_instance_id', 'compute_instance_id', 'placement_start', 'placement_size'],
   },
   legacyMigInstance: {
@@ -148,7 +148,8 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
       for (const instance of gpu.mig.instances) {
         const inUse = used.migInUse.has(migKey(instance.profile, instance.start));
         if (!inUse) idleInstances++;
-        set.add(
+        // HAMi reports the instances pods hold; idle ones are counted by tessera_mig_instances_idle.
+        if (inUse) set.add(
           F.migInstance,
           {
             zone: ZONE,

@@ -112,7 +112,20 @@ describe('scheduler view', () => {
       ['0', 20480 * MIB],
       ['1', 10240 * MIB],
     ]);
-    expect(series(scraped, 'hami_node_gpu_mig_instance_info', { node: 'm1', profile: '3g.20gb' })[0]?.labels).toMatchObject({ gpu_instance_id: '2', mig_uuid: 'MIG-a', placement_start: '4', placement_size: '4' });
+    expect(series(scraped, 'hami_node_gpu_mig_instance_info', { node: 'm1' }).map((s) => s.labels)).toEqual([
+      {
+        zone: 'vGPU',
+        node: 'm1',
+        device_uuid: m0,
+        device_index: '0',
+        mig_uuid: 'MIG-a',
+        profile: '3g.20gb',
+        gpu_instance_id: '2',
+        compute_instance_id: '0',
+        placement_start: '4',
+        placement_size: '4',
+      },
+    ]);
     expect(series(scraped, 'nodeGPUMigInstance', { nodeid: 'm1' }).map((s) => [s.labels.migname, s.value])).toEqual([
       ['3g.20gb', 1],
       ['1g.5gb', 0],
