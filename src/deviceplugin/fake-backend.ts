@@ -34,15 +34,22 @@ function migDeviceUuid(gpuUuid: string, gpuInstanceId: number, generation: numbe
   return `MIG-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** Where the fake backend reads the node's topology: the ConfigMaps in a cluster, a value in tests. */
+export type TopologySource = () => Promise<NodeTopology>;
+
 export class FakeBackend implements GpuBackend {
   readonly name = 'fake';
-  private readonly topology: NodeTopology;
   private readonly instances = new Map<string, MigInstance[]>();
   private generation = 0;
 
-  constructor(topology: NodeTopology) {
-    this.topology = topology;
-    for (const gpu of topology.gpus) {
+  /** The topology is read again on every call, so health and failure switches follow it. */
+  constructor(private readonly source: TopologySource) {}
+
+  /** The topology, with the instances of GPUs seen for the first time taken from it. */
+  private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => MigInstance[] }> {
+    const node = await this.source();
+    for (const gpu of node.gpus) {
+      if (this.instances.has(gpu.id)) continue;
       this.instances.set(
         gpu.id,
         gpu.migDevices.map((m, i) => ({
@@ -53,71 +60,63 @@ export class FakeBackend implements GpuBackend {
         })),
       );
     }
+    return { node, instancesOf: (uuid) => this.instances.get(uuid) ?? [] };
   }
 
-  discover(): Promise<GpuInfo[]> {
-    const node = this.topology;
-    return Promise.resolve(
-      node.gpus.map((gpu, index) => {
-        const instances = this.instances.get(gpu.id) ?? [];
-        return {
-          uuid: gpu.id,
-          index,
-          model: node.gpuProduct,
-          memoryMiB: node.gpuMemoryMiB,
-          numa: null,
-          healthy: gpuHealth(node, gpu) === 'Healthy',
-          migEnabled: node.dynamicMig || node.migStrategy !== 'none' || instances.length > 0,
-          migInstances: instances.map((m) => ({ ...m })),
-        };
-      }),
-    );
+  async discover(): Promise<GpuInfo[]> {
+    const { node, instancesOf } = await this.read();
+    return node.gpus.map((gpu, index) => {
+      const instances = instancesOf(gpu.id);
+      return {
+        uuid: gpu.id,
+        index,
+        model: node.gpuProduct,
+        memoryMiB: node.gpuMemoryMiB,
+        numa: null,
+        healthy: gpuHealth(node, gpu) === 'Healthy',
+        migEnabled: node.dynamicMig || node.migStrategy !== 'none' || instances.length > 0,
+        migInstances: instances.map((m) => ({ ...m })),
+      };
+    });
   }
 
-  private gpu(gpuUuid: string, operation: string): MigInstance[] {
-    const gpu = this.topology.gpus.find((g) => g.id === gpuUuid);
+  /** The GPU's instances, for an operation the topology may say fails. */
+  private async gpu(gpuUuid: string, operation: string): Promise<{ node: NodeTopology; instances: MigInstance[] }> {
+    const { node } = await this.read();
+    const gpu = node.gpus.find((g) => g.id === gpuUuid);
     const instances = this.instances.get(gpuUuid);
     if (!gpu || !instances) throw new TesseraError('NOT_FOUND', `no GPU ${gpuUuid} on this node`, { field: 'gpu' });
-    if (migOperationsFail(this.topology, gpu)) {
+    if (migOperationsFail(node, gpu)) {
       throw new TesseraError('UNAVAILABLE', `${operation} on ${gpuUuid} failed: the topology marks MIG operations on this GPU as failing`);
     }
-    return instances;
+    return { node, instances };
   }
 
-  createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
-    try {
-      const instances = this.gpu(gpuUuid, `creating ${profile}@${start}`);
-      const model = this.topology.gpuProduct;
-      const slices = slicesOf(model, profile);
-      const range = slices ? gpuInstanceIdRange(slices.total, slices.size) : undefined;
-      if (!slices || !range) throw new TesseraError('INVALID_INPUT', `${model} has no MIG profile ${profile}`, { field: 'profile' });
-      const { total, size } = slices;
-      const overlaps = instances.some((m) => {
-        const other = slicesOf(model, m.profile)?.size ?? 1;
-        return start < m.start + other && m.start < start + size;
-      });
-      if (overlaps || start + size > total) throw new TesseraError('INVALID_INPUT', `${profile}@${start} overlaps an instance or the end of ${gpuUuid}`, { field: 'start' });
-      const taken = new Set(instances.map((m) => m.gpuInstanceId));
-      let id = range[0];
-      while (id <= range[1] && taken.has(id)) id++;
-      if (id > range[1]) throw new TesseraError('UNAVAILABLE', `no free GPU-instance ID for ${profile} on ${gpuUuid}`);
-      const instance = { profile, start, gpuInstanceId: id, migDeviceUuid: migDeviceUuid(gpuUuid, id, this.generation++) };
-      instances.push(instance);
-      return Promise.resolve({ ...instance });
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+    const { node, instances } = await this.gpu(gpuUuid, `creating ${profile}@${start}`);
+    const model = node.gpuProduct;
+    const slices = slicesOf(model, profile);
+    const range = slices ? gpuInstanceIdRange(slices.total, slices.size) : undefined;
+    if (!slices || !range) throw new TesseraError('INVALID_INPUT', `${model} has no MIG profile ${profile}`, { field: 'profile' });
+    const { total, size } = slices;
+    const overlaps = instances.some((m) => {
+      const other = slicesOf(model, m.profile)?.size ?? 1;
+      return start < m.start + other && m.start < start + size;
+    });
+    if (overlaps || start + size > total) throw new TesseraError('INVALID_INPUT', `${profile}@${start} overlaps an instance or the end of ${gpuUuid}`, { field: 'start' });
+    const taken = new Set(instances.map((m) => m.gpuInstanceId));
+    let id = range[0];
+    while (id <= range[1] && taken.has(id)) id++;
+    if (id > range[1]) throw new TesseraError('UNAVAILABLE', `no free GPU-instance ID for ${profile} on ${gpuUuid}`);
+    const instance = { profile, start, gpuInstanceId: id, migDeviceUuid: migDeviceUuid(gpuUuid, id, this.generation++) };
+    instances.push(instance);
+    return { ...instance };
   }
 
-  destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void> {
-    try {
-      const instances = this.gpu(gpuUuid, `destroying GPU instance ${gpuInstanceId}`);
-      const at = instances.findIndex((m) => m.gpuInstanceId === gpuInstanceId);
-      if (at < 0) throw new TesseraError('NOT_FOUND', `no GPU instance ${gpuInstanceId} on ${gpuUuid}`, { field: 'gpuInstanceId' });
-      instances.splice(at, 1);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void> {
+    const { instances } = await this.gpu(gpuUuid, `destroying GPU instance ${gpuInstanceId}`);
+    const at = instances.findIndex((m) => m.gpuInstanceId === gpuInstanceId);
+    if (at < 0) throw new TesseraError('NOT_FOUND', `no GPU instance ${gpuInstanceId} on ${gpuUuid}`, { field: 'gpuInstanceId' });
+    instances.splice(at, 1);
   }
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TESSERA_POD } from '../../src/api/annotations.js';
+import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
+import { decodeInventory } from '../../src/api/inventory.js';
+import { eventually } from '../scheduler/extender/cluster-harness.js';
 import { signDecision } from '../../src/api/signing.js';
 import { randomBytes } from 'node:crypto';
 import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
@@ -66,5 +68,24 @@ describe('device plugin on a hami-core node', () => {
     const { pod } = await node.createDecided(node.podJson('after-restart', [{ gpus: 1, memoryMiB: 2000, cores: 10 }]));
     await node.bind(pod);
     expect((await node.waitFor('after-restart', settled)).status?.phase).toBe('Running');
+  });
+
+  it('publishes the inventory and GFD labels, and streams health changes to kubelet', async () => {
+    const published = await node.readNode();
+    const inventory = decodeInventory(published.metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
+    expect(inventory.gpus.map((g) => [g.index, g.model, g.memoryMiB, g.health])).toEqual([0, 1, 2, 3].map((i) => [i, 'NVIDIA A100-SXM4-80GB', 81_920, 'Healthy']));
+    expect(published.metadata?.labels).toMatchObject({ 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', 'nvidia.com/gpu.count': '4', 'nvidia.com/gpu.memory': '81920', 'nvidia.com/mig.strategy': 'none' });
+    const sick = node.topology.gpus[1];
+    if (!sick) throw new Error('no GPU 1');
+    sick.health = 'Unhealthy';
+    try {
+      await node.daemon.poll();
+      await eventually('kubelet to see GPU 1 unhealthy', () => node.kubelet.devices.devices('nvidia.com/gpu').filter((d) => d.ID.startsWith(sick.id)).map((d) => d.health), (h) => h.length === 10 && h.every((x) => x === 'Unhealthy'));
+      const after = decodeInventory((await node.readNode()).metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
+      expect(after.gpus[1]?.health).toBe('Unhealthy');
+    } finally {
+      sick.health = 'Healthy';
+      await node.daemon.poll();
+    }
   });
 });

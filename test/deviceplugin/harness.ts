@@ -34,6 +34,7 @@ export interface NodeOptions {
   splitCount?: number;
   /** false: the test or bench drives kubelet's admissions itself. */
   kubeletAdmits?: boolean;
+  migIdleGraceMs?: number;
 }
 
 export interface GpuRequest {
@@ -50,8 +51,12 @@ export class TestNode {
   private readonly state: ClusterState;
   private readonly api: CoreV1Api;
   private decidedAt = Date.parse('2026-01-01T00:00:00Z');
+  /** Moves the daemon's clock ahead (idle grace periods). */
+  clockOffsetMs = 0;
 
   private constructor(
+    /** The node's topology as the fake backend reads it: tests change health and failure switches here. */
+    readonly topology: NodeTopology,
     readonly cluster: EmbeddedCluster,
     readonly kubeConfig: KubeConfig,
     readonly kubelet: SimKubelet,
@@ -88,13 +93,13 @@ export class TestNode {
         migDevices: [],
       })),
     };
-    const backend = new FakeBackend(topology);
+    const backend = new FakeBackend(() => Promise.resolve(topology));
     const dir = mkdtempSync('/tmp/tdp-');
     const deviceDir = join(dir, 'dp');
     const podResourcesSocket = join(dir, 'pr', 'kubelet.sock');
     const kubelet = new SimKubelet({ node: name, kubeConfig, deviceDir, podResourcesSocket, log, admitPods: options.kubeletAdmits ?? true });
     await kubelet.start();
-    const node = new TestNode(cluster, kubeConfig, kubelet, undefined as unknown as DevicePluginDaemon, backend, dir, {
+    const node = new TestNode(topology, cluster, kubeConfig, kubelet, undefined as unknown as DevicePluginDaemon, backend, dir, {
       name,
       mode: options.mode,
       cpuMilli: 64_000,
@@ -115,6 +120,8 @@ export class TestNode {
       podResourcesSocket,
       splitCount: options.splitCount ?? 10,
       pollMs: 0,
+      migIdleGraceMs: options.migIdleGraceMs ?? 0,
+      now: () => Date.now() + node.clockOffsetMs,
     });
     (node as { daemon: DevicePluginDaemon }).daemon = daemon;
     await daemon.start();
@@ -191,6 +198,10 @@ export class TestNode {
     const created = await this.create(pod);
     const decision = this.decide(created);
     return { pod: await this.annotate(created, decisionAnnotations(decision, Date.now())), decision };
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.api.deleteNamespacedPod({ name, namespace: 'default', gracePeriodSeconds: 0 });
   }
 
   read(name: string): Promise<V1Pod> {

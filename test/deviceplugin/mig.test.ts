@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { MIG_CONFIG_STATE_LABEL } from '../../src/deviceplugin/labels.js';
+import { eventually } from '../scheduler/extender/cluster-harness.js';
 import { bindPhase, recordedDecision, settled, TestNode } from './harness.js';
 
 describe('device plugin on a MIG node', () => {
   let node: TestNode;
   beforeAll(async () => {
-    node = await TestNode.start({ mode: 'mig', gpus: 2, failMigOn: [0] });
+    node = await TestNode.start({ mode: 'mig', gpus: 2, failMigOn: [0], migIdleGraceMs: 60_000 });
   });
   afterAll(async () => {
     await node?.stop();
@@ -46,5 +47,25 @@ describe('device plugin on a MIG node', () => {
     const { pod: next } = await node.createDecided(node.podJson('mig-next', [{ gpus: 1, memoryMiB: 9000 }], { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gpuuuid': gpu(1) }));
     await node.bind(next);
     expect((await node.waitFor('mig-next', settled)).status?.phase).toBe('Running');
+  });
+
+  it('reclaims MIG instances no pod holds once idle for the grace period, not before', async () => {
+    await node.delete('mig-ok');
+    await node.delete('mig-next');
+    const gpu1 = async () => (await node.backend.discover())[1]?.migInstances ?? [];
+    const before = (await gpu1()).length;
+    expect(before).toBeGreaterThan(0);
+    // Let the plugin's watch see both pods go; until then their instances are held.
+    await eventually('the pods to be gone', () => Promise.all(['mig-ok', 'mig-next'].map((n) => node.read(n).then(() => 1, () => 0))), (found) => found.every((f) => f === 0));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await node.daemon.poll();
+    node.clockOffsetMs += 59_000;
+    await node.daemon.poll();
+    expect((await gpu1()).length).toBe(before);
+    node.clockOffsetMs += 2_000;
+    await node.daemon.poll();
+    expect(await gpu1()).toEqual([]);
+    const inventory = decodeInventory((await node.readNode()).metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
+    expect(inventory.gpus[1]?.mig.instances).toEqual([]);
   });
 });

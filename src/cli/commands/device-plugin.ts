@@ -12,7 +12,7 @@ import { signingKeyFromFileContent, signingKeyFromSecretData } from '../../api/s
 import { compileChecker } from '../../api/validate.js';
 import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
 import type { GpuBackend } from '../../deviceplugin/backend.js';
-import { FakeBackend } from '../../deviceplugin/fake-backend.js';
+import { FakeBackend, type TopologySource } from '../../deviceplugin/fake-backend.js';
 import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
 import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
 import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
@@ -135,16 +135,18 @@ async function signingKey(flags: DevicePluginFlags, api: CoreV1Api): Promise<Buf
   return signingKeyFromSecretData(secret.data, flags.signingKeySecret);
 }
 
-/** The fake backend from the topology ConfigMaps (the cluster one, and this node's when it exists). */
-async function fakeBackend(flags: DevicePluginFlags, api: CoreV1Api): Promise<FakeBackend> {
+/** This node's topology from the ConfigMaps (the cluster one, and the node's own when it exists), read anew each time. */
+function topologySource(flags: DevicePluginFlags, api: CoreV1Api): TopologySource {
   const namespace = flags.topologyNamespace;
-  const cluster = await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace });
-  const own = await api.readNamespacedConfigMap({ name: nodeTopologyConfigMapName(flags.node), namespace }).catch(() => undefined);
-  const parsed = parseTopology(cluster.data ?? {}, own?.data ? { [flags.node]: own.data } : {});
-  if (!parsed.ok) throw parsed.error;
-  const node = parsed.value.nodes[flags.node];
-  if (!node) throw new TesseraError('INVALID_CONFIG', `has no node ${flags.node}`, { field: `configmap ${namespace}/${TOPOLOGY_CONFIGMAP} ${TOPOLOGY_KEY}` });
-  return new FakeBackend(node);
+  return async () => {
+    const cluster = await api.readNamespacedConfigMap({ name: TOPOLOGY_CONFIGMAP, namespace });
+    const own = await api.readNamespacedConfigMap({ name: nodeTopologyConfigMapName(flags.node), namespace }).catch(() => undefined);
+    const parsed = parseTopology(cluster.data ?? {}, own?.data ? { [flags.node]: own.data } : {});
+    if (!parsed.ok) throw parsed.error;
+    const node = parsed.value.nodes[flags.node];
+    if (!node) throw new TesseraError('INVALID_CONFIG', `has no node ${flags.node}`, { field: `configmap ${namespace}/${TOPOLOGY_CONFIGMAP} ${TOPOLOGY_KEY}` });
+    return node;
+  };
 }
 
 export const devicePluginCommand: Command = {
@@ -156,7 +158,7 @@ export const devicePluginCommand: Command = {
     const log = pino({ level: 'info' }).child({ component: 'device-plugin', node: flags.node });
     const kubeConfig = kubeConfigFor(flags.kubeconfig);
     const api = kubeConfig.makeApiClient(CoreV1Api);
-    const backend: GpuBackend = flags.backend === 'fake' ? await fakeBackend(flags, api) : new NvmlBackend(execFileExecutor());
+    const backend: GpuBackend = flags.backend === 'fake' ? new FakeBackend(topologySource(flags, api)) : new NvmlBackend(execFileExecutor());
     const daemon = new DevicePluginDaemon({
       node: flags.node,
       mode: flags.mode,
