@@ -47,6 +47,7 @@ export class ClusterView {
   readonly state: ClusterState;
   readonly book: Reservations<Allocation>;
   private readonly inventories = new Map<string, string>();
+  private changes = 0;
   private readonly pods = new Map<string, PodLike>();
   /** Pods this process is binding now: informer events about them wait for the bind's own outcome. */
   private readonly binding = new Set<string>();
@@ -60,6 +61,7 @@ export class ClusterView {
     this.book = new Reservations<Allocation>({
       apply: (r) => this.applyGrant(r),
       release: (r) => {
+        this.changes++;
         this.shapes.delete(r.podUid);
         // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
         if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
@@ -67,7 +69,13 @@ export class ClusterView {
     });
   }
 
+  /** Bumps on every change to nodes or grants: equal generations mean an unchanged cluster. */
+  get generation(): number {
+    return this.changes;
+  }
+
   private applyGrant(r: Reservation<Allocation>): void {
+    this.changes++;
     if (!this.state.node(r.node)) return;
     const applied = this.state.apply(r.allocation);
     if (!applied.ok) this.options.log.error({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a granted pod does not fit its node any more');
@@ -159,6 +167,7 @@ export class ClusterView {
       this.removeNode(name);
       return;
     }
+    this.changes++;
     // The allocator replaces a node only when it holds nothing: take the grants off, swap, put them back.
     const grants = [...this.book.onNode(name)];
     for (const r of grants) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
@@ -170,6 +179,7 @@ export class ClusterView {
 
   removeNode(name: string): void {
     if (!this.inventories.delete(name) && !this.state.node(name)) return;
+    this.changes++;
     for (const r of this.book.onNode(name)) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
     this.state.removeNode(name);
   }

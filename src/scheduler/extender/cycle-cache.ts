@@ -1,15 +1,21 @@
 /**
  * Per-pod work kept between filter and prioritize (kube-scheduler's PreFilter state): the parsed request and each
- * fitting node's score with the node version it was computed at. Prioritize reuses a score while the node's
- * version is unchanged and recomputes only nodes that changed (binds of other pods land in between).
+ * fitting node's score, with the node's version and the view's generation when it was computed. Prioritize reuses
+ * every score when nothing changed in between, and otherwise recomputes only the nodes whose version moved (binds
+ * of other pods land in between).
  */
 import { LRUMap } from 'mnemonist';
 import type { PodRequest } from '../core/index.js';
 
 export interface CycleEntry {
   request: PodRequest;
-  /** node -> score on the policy's scale, and the node version it was computed at. */
-  scores: Map<string, { version: number; score: number }>;
+  /** The cluster view's generation when the scores were computed (-1: none computed). */
+  generation: number;
+  /** The nodes that fit, in filter's order; `versions` and `scores` are parallel to it. */
+  nodes: string[];
+  versions: number[];
+  /** On the policy's 0..MAX_NODE_SCORE scale. */
+  scores: number[];
 }
 
 export class CycleCache {

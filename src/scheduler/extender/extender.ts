@@ -12,7 +12,7 @@ import { TesseraError } from '../../errors.js';
 import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
 import { allocationOf, decide, parsePodRequest, reasonText, schedule, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
-import { CycleCache } from './cycle-cache.js';
+import { CycleCache, type CycleEntry } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
 import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
@@ -91,9 +91,11 @@ export class Extender implements ExtenderService {
     const stale = view.book.get(request.pod.uid);
     if (stale && !view.isBinding(request.pod.uid)) view.book.release(request.pod.uid);
 
+    const generation = view.generation;
     const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context });
-    const scores = new Map<string, { version: number; score: number }>();
     const fit: string[] = [];
+    const versions: number[] = [];
+    const scores: number[] = [];
     const failed: Record<string, string> = {};
     const unresolvable: Record<string, string> = {};
     for (const r of result.ranked) {
@@ -104,11 +106,12 @@ export class Extender implements ExtenderService {
         continue;
       }
       fit.push(r.node);
-      scores.set(r.node, { version: view.state.node(r.node)?.version ?? -1, score: r.score });
+      versions.push(view.state.node(r.node)?.version ?? -1);
+      scores.push(r.score);
     }
     for (const f of result.failed) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: result.failed.length }, 'filter');
-    this.cycles.set(request.pod.uid, { request, scores });
+    this.cycles.set(request.pod.uid, { request, generation, nodes: fit, versions, scores });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return filterReply(args, fit, failed, unresolvable);
   }
@@ -130,24 +133,46 @@ export class Extender implements ExtenderService {
 
   async prioritize(args: FilterArgs): Promise<HostScore[]> {
     const started = performance.now();
-    const { view } = this.o;
     const uid = args.pod.metadata.uid;
     const names = offeredNodeNames(args);
     let cycle = this.cycles.get(uid);
     if (!cycle) {
-      cycle = { request: this.request(args.pod), scores: new Map() };
+      cycle = { request: this.request(args.pod), generation: -1, nodes: [], versions: [], scores: [] };
       this.cycles.set(uid, cycle);
     }
-    const stale = names.filter((n) => cycle.scores.get(n)?.version !== view.state.node(n)?.version);
-    if (stale.length > 0) {
-      for (const n of stale) cycle.scores.delete(n);
-      for (const r of schedule(view.state, cycle.request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) {
-        cycle.scores.set(r.node, { version: view.state.node(r.node)?.version ?? -1, score: r.score });
-      }
-    }
-    const reply = names.map((n) => ({ Host: n, Score: extenderScore(cycle.scores.get(n)?.score ?? 0) }));
+    const reply = this.cachedScores(cycle, names) ?? this.rescore(cycle, names);
     this.o.metrics.latency.observe({ verb: 'prioritize' }, (performance.now() - started) / 1000);
     return reply;
+  }
+
+  /** The scores filter computed, when nothing changed since and kube-scheduler asks about exactly those nodes. */
+  private cachedScores(cycle: CycleEntry, names: readonly string[]): HostScore[] | undefined {
+    if (cycle.generation !== this.o.view.generation || names.length !== cycle.nodes.length) return undefined;
+    const reply: HostScore[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (name !== cycle.nodes[i]) return undefined;
+      reply[i] = { Host: name, Score: extenderScore(cycle.scores[i] ?? 0) };
+    }
+    return reply;
+  }
+
+  /** Scores kept where the node's version did not move, recomputed for the nodes that changed. */
+  private rescore(cycle: CycleEntry, names: readonly string[]): HostScore[] {
+    const { view } = this.o;
+    const known = new Map<string, number>();
+    cycle.nodes.forEach((node, i) => known.set(node, i));
+    const score = new Map<string, number>();
+    const stale: string[] = [];
+    for (const name of names) {
+      const i = known.get(name);
+      if (i !== undefined && cycle.versions[i] === view.state.node(name)?.version) score.set(name, cycle.scores[i] ?? 0);
+      else stale.push(name);
+    }
+    if (stale.length > 0) {
+      for (const r of schedule(view.state, cycle.request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) score.set(r.node, r.score);
+    }
+    return names.map((n) => ({ Host: n, Score: extenderScore(score.get(n) ?? 0) }));
   }
 
   /**

@@ -102,7 +102,7 @@ const filterSchema = {
     pod: podSchema,
     nodes: { anyOf: [{ type: 'null' }, { type: 'object', properties: { items: { anyOf: [{ type: 'null' }, { type: 'array', items: nodeSchema }] } } }] },
     // Names are only looked up (an unknown one is reported unresolvable), so thousands are checked for type only.
-    nodenames: { anyOf: [{ type: 'null' }, { type: 'array', items: { type: 'string' } }] },
+    nodenames: { type: ['array', 'null'], items: { type: 'string' } },
   },
 } as const;
 
@@ -166,8 +166,8 @@ export function offeredNodeNames(args: FilterArgs): string[] {
 }
 
 /** A filter reply in the mode the request came in: names back for nodeCacheCapable, full Node objects otherwise. */
-export function filterReply(args: FilterArgs, fit: readonly string[], failed: Record<string, string>, unresolvable: Record<string, string>): FilterReply {
-  if (args.nodeNames || !args.nodes) return { Nodes: null, NodeNames: [...fit], FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable, Error: '' };
+export function filterReply(args: FilterArgs, fit: string[], failed: Record<string, string>, unresolvable: Record<string, string>): FilterReply {
+  if (args.nodeNames || !args.nodes) return { Nodes: null, NodeNames: fit, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable, Error: '' };
   const keep = new Set(fit);
   return { Nodes: { metadata: {}, items: args.nodes.filter((n) => keep.has(n.metadata.name)) }, NodeNames: null, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable, Error: '' };
 }
