@@ -13,7 +13,7 @@ import type { Policy, RunContext } from '../policies/policy.js';
 import { ClusterView } from './cluster-view.js';
 import type { ExtenderConfig } from './config.js';
 import { PodEffects } from './effects.js';
-import { Extender, type BindEffects, type Readiness } from './extender.js';
+import { Extender, type Readiness } from './extender.js';
 import { createMetrics, type ExtenderMetrics } from './metrics.js';
 import { buildServer, type ExtenderServer } from './server.js';
 
@@ -32,8 +32,6 @@ export interface StartExtenderOptions {
   now?: () => number;
   /** Serving certificate for the HTTPS listener on config.webhookPort (none: no HTTPS listener). */
   tls?: { cert: Buffer; key: Buffer };
-  /** Replaces the API-server effects (fault-injection tests wrap the real ones). */
-  wrapEffects?: (effects: BindEffects) => BindEffects;
 }
 
 export interface RunningExtender {
@@ -117,8 +115,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       }),
   };
 
-  const podEffects = new PodEffects(kubeConfig, log, now);
-  const effects = options.wrapEffects ? options.wrapEffects(podEffects) : podEffects;
+  const effects = new PodEffects(kubeConfig, log, now);
   const context: RunContext = { nodePolicy: config.nodePolicy, gpuPolicy: config.gpuPolicy };
   const extender = new Extender({
     view,

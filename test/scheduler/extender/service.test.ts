@@ -146,6 +146,25 @@ describe('extender service against the embedded cluster', () => {
     expect(extender.view.state.allocations().length).toBe(grants.length);
   });
 
+  it('picks up a bind a crash cut short: the grant counts once, and kube-scheduler\'s retry lands once', async () => {
+    // What a crash between the annotation patch and the Binding leaves: a signed decision on an unbound pod.
+    const pod = await createPod('cut-short', { memoryMiB: 10000 });
+    await seen(pod);
+    // The same devices as retry-0's grant (room for both), signed for this pod as the extender would have.
+    const decision = signDecision({ ...decodeDecision((await api.readNamespacedPod({ name: 'retry-0', namespace: 'default' })).metadata?.annotations?.[TESSERA_POD.decision] ?? ''), pod: { uid: pod.metadata?.uid ?? '', namespace: 'default', name: 'cut-short' } }, key);
+    await api.patchNamespacedPod({ name: 'cut-short', namespace: 'default', body: [{ op: 'add', path: '/metadata/annotations', value: { [TESSERA_POD.decision]: JSON.stringify(decision), [HAMI_POD.bindPhase]: 'allocating' } }] });
+    await extender.stop();
+    extender = await startTestExtender(cluster, key);
+    await eventually('ready again', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
+    const before = used();
+    expect(extender.view.book.get(pod.metadata?.uid ?? '')?.node).toBe(decision.node);
+    // kube-scheduler retries the pod from the start: the old grant gives way to the new one, never both.
+    const retried = await schedulePod(extender, await api.readNamespacedPod({ name: 'cut-short', namespace: 'default' }), NODES);
+    expect(retried.error).toBe('');
+    expect(used()).toBe(before);
+    expect((await api.readNamespacedPod({ name: 'cut-short', namespace: 'default' })).spec?.nodeName).toBe(retried.node);
+  });
+
   it('takes back a grant the device plugin never confirmed, after the TTL', async () => {
     const short = await startTestExtender(cluster, key, testConfig({ reservationTtlSeconds: 1 }));
     try {
