@@ -121,6 +121,12 @@ export class Ledger {
     return this.handouts;
   }
 
+  /** Takes back handouts saved before a restart, those whose grant is still in flight. */
+  restoreHandouts(saved: readonly Handout[]): void {
+    const contents = new Set([...this.pending.values()].map((g) => contentOf(g.decision)));
+    for (const h of saved) if (contents.has(h.content) && !this.handouts.some((mine) => mine.deviceIds.join() === h.deviceIds.join())) this.handouts.push(h);
+  }
+
   /** Forgets the pod being admitted: kubelet restarted, or it gave up on the pod after a refused call. */
   resetCursor(): void {
     this.cursor = undefined;

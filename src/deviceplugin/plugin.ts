@@ -23,6 +23,7 @@ import { DevicePluginServer } from './grpc-server.js';
 import { Ledger, gpuContainersOf, type PendingGrant, type PodRef } from './ledger.js';
 import { MIG_CONFIG_STATE_LABEL, featureLabels, type MigConfigState } from './labels.js';
 import { Records } from './records.js';
+import { loadHandouts, saveHandouts } from './state-file.js';
 import { DEFAULT_HAMI_CORE_MOUNTS, containerResponse, type HamiCoreMounts } from './response.js';
 import { controlDisabled, grantState, verifyGrant, type PodLike } from './verify.js';
 
@@ -45,6 +46,8 @@ export interface DevicePluginConfig {
   mounts?: HamiCoreMounts;
   /** Idle MIG instances no pod uses or plans are destroyed after this long (ms); 0 turns reclaiming off. */
   migIdleGraceMs?: number;
+  /** Where handouts are kept across restarts (outside the device-plugins directory, which kubelet clears). */
+  stateFile?: string;
   /** How often GPUs are re-read (health, reclaiming), ms. */
   pollMs?: number;
   now?: () => number;
@@ -79,6 +82,7 @@ export class DevicePluginDaemon {
   private readonly migHandedOut = new Set<string>();
   private readonly idleSince = new Map<string, number>();
   private learning: Promise<void> = Promise.resolve();
+  private stopped = false;
   private readonly podWrites = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -127,6 +131,10 @@ export class DevicePluginDaemon {
     });
     this.informer = informer;
     await informer.synced;
+    if (this.config.stateFile) {
+      this.ledger.restoreHandouts(loadHandouts(this.config.stateFile, this.config.log));
+      if (this.ledger.unresolvedHandouts().length > 0) this.learning = this.learning.then(() => this.learnFromKubelet());
+    }
     await this.publishNode();
     await this.server.start();
     const pollMs = this.config.pollMs ?? 5000;
@@ -134,6 +142,7 @@ export class DevicePluginDaemon {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.server.stop();
     await this.informer?.stop();
@@ -222,6 +231,7 @@ export class DevicePluginDaemon {
         throw error;
       }
       const handout = this.ledger.commit(resolution, c.devices_ids, given);
+      this.saveState();
       for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.add(d.mig.migDeviceUuid);
       const pod = this.grants.get(grant.pod.uid)?.pod;
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
@@ -247,6 +257,16 @@ export class DevicePluginDaemon {
     this.learning = this.learning.then(() => this.learnFromKubelet());
   }
 
+  /** Keeps the handouts on disk before kubelet hears the answer, so a restart can still place them. */
+  private saveState(): void {
+    if (!this.config.stateFile) return;
+    try {
+      saveHandouts(this.config.stateFile, this.ledger.unresolvedHandouts());
+    } catch (error) {
+      this.config.log.warn({ err: error, file: this.config.stateFile }, 'could not save the device-plugin state');
+    }
+  }
+
   /** Writes to one pod in the order the ledger decided them; writes to different pods run side by side. */
   private onPod(uid: string, write: () => Promise<void>): Promise<void> {
     const next = (this.podWrites.get(uid) ?? Promise.resolve()).then(write);
@@ -259,6 +279,7 @@ export class DevicePluginDaemon {
   }
 
   private async record(pod: PodRef, decision: PendingGrant['decision'], swapped: PendingGrant | undefined): Promise<void> {
+    this.saveState();
     try {
       const writes = [this.onPod(pod.uid, () => this.records.allocated(pod, decision))];
       if (swapped) writes.push(this.onPod(swapped.pod.uid, () => this.records.regranted(swapped.pod, swapped.decision)));
@@ -273,7 +294,7 @@ export class DevicePluginDaemon {
   private async learnFromKubelet(): Promise<void> {
     const resource = this.requestConfig.resourceCountName;
     // Attempts count only while nothing is learned: kubelet records a container as soon as Allocate returns.
-    for (let idle = 0; idle < LEARN_ATTEMPTS && this.ledger.unresolvedHandouts().length > 0; idle++) {
+    for (let idle = 0; idle < LEARN_ATTEMPTS && !this.stopped && this.ledger.unresolvedHandouts().length > 0; idle++) {
       let listed: ListPodResourcesResponse;
       try {
         listed = await this.listPodResources();

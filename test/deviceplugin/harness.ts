@@ -13,7 +13,7 @@ import { decodeDecision, type Decision } from '../../src/api/decision.js';
 import { signDecision } from '../../src/api/signing.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
-import { DevicePluginDaemon } from '../../src/deviceplugin/plugin.js';
+import { DevicePluginDaemon, type DevicePluginConfig } from '../../src/deviceplugin/plugin.js';
 import type { NodeTopology } from '../../src/fakeoperator/topology.js';
 import { SimKubelet } from '../../src/kubelet/kubelet.js';
 import { ClusterState, createGeometryPlanner, decide, parsePodRequest, type NodeMode, type NodeSpec } from '../../src/scheduler/core/index.js';
@@ -51,6 +51,16 @@ export class TestNode {
   private readonly state: ClusterState;
   private readonly api: CoreV1Api;
   private decidedAt = Date.parse('2026-01-01T00:00:00Z');
+  daemon!: DevicePluginDaemon;
+  private daemonConfig!: DevicePluginConfig;
+
+  /** Stops the device plugin and starts a new one on the same node (what a DaemonSet pod restart does). */
+  async restartDaemon(overrides: Partial<DevicePluginConfig> = {}): Promise<void> {
+    await this.daemon.stop();
+    this.daemon = new DevicePluginDaemon({ ...this.daemonConfig, ...overrides });
+    await this.daemon.start();
+  }
+
   /** Moves the daemon's clock ahead (idle grace periods). */
   clockOffsetMs = 0;
 
@@ -60,7 +70,6 @@ export class TestNode {
     readonly cluster: EmbeddedCluster,
     readonly kubeConfig: KubeConfig,
     readonly kubelet: SimKubelet,
-    readonly daemon: DevicePluginDaemon,
     readonly backend: FakeBackend,
     private readonly dir: string,
     spec: NodeSpec,
@@ -99,7 +108,7 @@ export class TestNode {
     const podResourcesSocket = join(dir, 'pr', 'kubelet.sock');
     const kubelet = new SimKubelet({ node: name, kubeConfig, deviceDir, podResourcesSocket, log, admitPods: options.kubeletAdmits ?? true });
     await kubelet.start();
-    const node = new TestNode(topology, cluster, kubeConfig, kubelet, undefined as unknown as DevicePluginDaemon, backend, dir, {
+    const node = new TestNode(topology, cluster, kubeConfig, kubelet, backend, dir, {
       name,
       mode: options.mode,
       cpuMilli: 64_000,
@@ -109,7 +118,7 @@ export class TestNode {
       memoryScaling: 1,
       gpus: topology.gpus.map((g, index) => ({ uuid: g.id, index, model: product, memoryMiB, coreUnits: 100, healthy: true, numa: null, ...(options.mode === 'mig' ? { migInstances: [] } : {}) })),
     });
-    const daemon = new DevicePluginDaemon({
+    node.daemonConfig = {
       node: name,
       mode: options.mode,
       backend,
@@ -118,13 +127,14 @@ export class TestNode {
       log,
       deviceDir,
       podResourcesSocket,
+      stateFile: join(dir, 'state', 'handouts.json'),
       splitCount: options.splitCount ?? 10,
       pollMs: 0,
       migIdleGraceMs: options.migIdleGraceMs ?? 0,
       now: () => Date.now() + node.clockOffsetMs,
-    });
-    (node as { daemon: DevicePluginDaemon }).daemon = daemon;
-    await daemon.start();
+    };
+    node.daemon = new DevicePluginDaemon(node.daemonConfig);
+    await node.daemon.start();
     await kubelet.devices.waitForDevices(RESOURCE);
     return node;
   }

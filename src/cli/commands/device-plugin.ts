@@ -32,6 +32,7 @@ Runs the device plugin for one node until SIGINT or SIGTERM.
   --signing-key-secret NS/NAME a Secret holding it under 'signing-key'
   --device-plugin-dir DIR      kubelet's device-plugins directory (default ${DEFAULT_DEVICE_PLUGIN_DIR})
   --pod-resources-socket PATH  kubelet's pod-resources socket (default ${DEFAULT_POD_RESOURCES_SOCKET})
+  --state-file PATH            handouts kept across restarts (default /var/lib/tessera/device-plugin.json)
   --split-count N              tasks per GPU on hami-core nodes (default 10)
   --mig-idle-grace SECONDS     destroy MIG instances idle this long (default 300; 0 keeps them)
   --poll-interval SECONDS      re-read GPUs this often (default 5)`;
@@ -46,6 +47,7 @@ export interface DevicePluginFlags {
   signingKeySecret: string;
   devicePluginDir: string;
   podResourcesSocket: string;
+  stateFile: string;
   splitCount: number;
   migIdleGrace: number;
   pollInterval: number;
@@ -56,7 +58,7 @@ const checkFlags = compileChecker<DevicePluginFlags>(
   {
     type: 'object',
     additionalProperties: false,
-    required: ['node', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    required: ['node', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
     properties: {
       node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
       mode: { enum: NODE_MODES },
@@ -67,6 +69,7 @@ const checkFlags = compileChecker<DevicePluginFlags>(
       signingKeySecret: { type: 'string', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' },
       devicePluginDir: path,
       podResourcesSocket: path,
+      stateFile: path,
       splitCount: { type: 'integer', minimum: 1, maximum: 1024 },
       migIdleGrace: { type: 'integer', minimum: 0 },
       pollInterval: { type: 'integer', minimum: 1 },
@@ -84,7 +87,7 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['node', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+        ['node', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
       ),
     }));
   } catch (cause) {
@@ -100,6 +103,7 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
     signingKeySecret: values['signing-key-secret'] ?? '',
     devicePluginDir: values['device-plugin-dir'] ?? DEFAULT_DEVICE_PLUGIN_DIR,
     podResourcesSocket: values['pod-resources-socket'] ?? DEFAULT_POD_RESOURCES_SOCKET,
+    stateFile: values['state-file'] ?? '/var/lib/tessera/device-plugin.json',
     splitCount: integer(values['split-count'], 10),
     migIdleGrace: integer(values['mig-idle-grace'], 300),
     pollInterval: integer(values['poll-interval'], 5),
@@ -168,6 +172,7 @@ export const devicePluginCommand: Command = {
       log,
       deviceDir: flags.devicePluginDir,
       podResourcesSocket: flags.podResourcesSocket,
+      stateFile: flags.stateFile,
       splitCount: flags.splitCount,
       migIdleGraceMs: flags.migIdleGrace * 1000,
       pollMs: flags.pollInterval * 1000,
