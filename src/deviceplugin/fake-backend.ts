@@ -42,8 +42,12 @@ export class FakeBackend implements GpuBackend {
   private readonly instances = new Map<string, MigInstance[]>();
   private generation = 0;
 
-  /** The topology is read again on every call, so health and failure switches follow it. */
-  constructor(private readonly source: TopologySource) {}
+  private readonly source: TopologySource;
+
+  /** A source is read again on every call, so health and failure switches follow it; a value stays as given. */
+  constructor(topology: TopologySource | NodeTopology) {
+    this.source = typeof topology === 'function' ? topology : () => Promise.resolve(topology);
+  }
 
   /** The topology, with the instances of GPUs seen for the first time taken from it. */
   private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => MigInstance[] }> {
