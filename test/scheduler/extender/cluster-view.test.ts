@@ -37,7 +37,7 @@ function grantMig(view: ClusterView, uid: string): { profile: string; start: num
 
 describe('cluster view', () => {
   it('keeps a MIG grant when the device plugin reports the instance it created, and counts it once', () => {
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, memoryScaling: 1, now: Date.now, ...options });
+    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...options });
     view.upsertNode(migNode([]));
     const created = grantMig(view, 'first');
     view.upsertNode(migNode([created]));
@@ -47,7 +47,7 @@ describe('cluster view', () => {
   });
 
   it('keeps grants across a node leaving and coming back, applying them again', () => {
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, memoryScaling: 1, now: Date.now, ...options });
+    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...options });
     view.upsertNode(migNode([]));
     grantMig(view, 'held');
     view.removeNode('mig-1');
