@@ -4,10 +4,10 @@
  * gets nothing. Pure: pod JSON and key in, the verified grant or the reason out.
  */
 import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
-import { decodeDecision, type Decision } from '../api/decision.js';
+import { decodeDecision, type Decision, type DecisionDevice } from '../api/decision.js';
 import { verifyDecision } from '../api/signing.js';
 import { err, ok, type Result } from '../errors.js';
-import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type RequestConfig } from '../scheduler/core/index.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../scheduler/core/index.js';
 
 /** The pod fields read here (a client-node V1Pod fits). */
 export interface PodLike {
@@ -49,8 +49,25 @@ export function verifyGrant(pod: PodLike, node: string, key: Buffer, config: Req
     const count = want.gpu?.count ?? 0;
     if (got.devices.length !== count) return err(`container ${want.name} asks ${count} GPU(s), the decision grants ${got.devices.length}`);
     if (decision.mode === 'mig' && got.devices.some((d) => !d.mig)) return err(`container ${want.name} is granted a device without a MIG instance on a MIG node`);
+    const share = shareMismatch(decision.mode, want.gpu, got.devices);
+    if (share) return err(`container ${want.name} ${share}`);
   }
   return ok(decision);
+}
+
+/**
+ * What a granted device gives that the container did not ask: on hami-core the exact cores and, when the request
+ * names MiB, the exact memory; on MIG at least the MiB asked. (A percentage depends on the GPU's memory and the
+ * scaling, which the allocator applied.)
+ */
+function shareMismatch(mode: Decision['mode'], demand: GpuDemand | null, devices: readonly DecisionDevice[]): string | undefined {
+  if (!demand) return undefined;
+  const mib = 'mib' in demand.memory && demand.memory.mib > 0 ? demand.memory.mib : undefined;
+  for (const d of devices) {
+    if (mode === 'hami-core' && d.cores !== demand.cores) return `asks ${demand.cores}% of the cores, the decision grants ${d.cores}%`;
+    if (mib !== undefined && (mode === 'hami-core' ? d.memoryMiB !== mib : d.memoryMiB < mib)) return `asks ${mib} MiB, the decision grants ${d.memoryMiB} MiB`;
+  }
+  return undefined;
 }
 
 /** Containers (by name) that turned HAMi-core off with `CUDA_DISABLE_CONTROL=true`. */
