@@ -171,6 +171,10 @@ export class DevicePluginDaemon {
     if (state !== 'allocating') return { pod, pending: undefined, migPlacements };
     const models = new Map(this.gpus.map((g) => [g.uuid, g.model]));
     const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
+    // Containers that turn HAMi-core off get other mounts: never interchangeable with ones that do not (the
+    // extender's shape does not see the pod spec, so such a mix in flight is refused here rather than mixed up).
+    const uncontrolled = gpuContainersOf(decision).map((_, i) => controlDisabled(pod, decision.containers.filter((c) => c.devices.length > 0)[i]?.name ?? ''));
+    if (uncontrolled.some(Boolean)) shape.key = `${shape.key}|uncontrolled:${uncontrolled.map(Number).join('')}`;
     return { pod, pending: { pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) }, migPlacements };
   }
 

@@ -88,4 +88,16 @@ describe('device plugin on a hami-core node', () => {
       await node.daemon.poll();
     }
   });
+
+  it('leaves HAMi-core out of a container that sets CUDA_DISABLE_CONTROL=true', async () => {
+    const json = node.podJson('uncontrolled', [{ gpus: 1, memoryMiB: 1000, cores: 10 }]);
+    const container = json.spec?.containers[0];
+    if (container) container.env = [{ name: 'CUDA_DISABLE_CONTROL', value: 'true' }];
+    const { pod } = await node.createDecided(json);
+    await node.bind(pod);
+    expect((await node.waitFor('uncontrolled', settled)).status?.phase).toBe('Running');
+    const response = node.kubelet.devices.responses(pod.metadata?.uid ?? '')?.get('c0');
+    expect(response?.mounts).toEqual([]);
+    expect(response?.envs.CUDA_DEVICE_MEMORY_LIMIT_0).toBe('1000m');
+  });
 });
