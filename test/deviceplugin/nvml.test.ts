@@ -14,7 +14,14 @@ const fixture = (name: string): string => readFileSync(new URL(`../fixtures/nvid
  */
 class RecordedExecutor implements Executor {
   readonly calls: string[] = [];
-  constructor(private readonly script: Record<string, (CommandOutput | { fail: string })[]>) {}
+  constructor(
+    private readonly script: Record<string, (CommandOutput | { fail: string })[]>,
+    private readonly files: Record<string, string> = { '/sys/bus/pci/devices/0000:07:00.0/numa_node': '1\n', '/sys/bus/pci/devices/0000:0f:00.0/numa_node': '-1\n' },
+  ) {}
+
+  readFile(path: string): Promise<string | undefined> {
+    return Promise.resolve(this.files[path]);
+  }
 
   run(command: string, args: readonly string[]): Promise<CommandOutput> {
     const line = [command, ...args].join(' ');
@@ -43,7 +50,7 @@ describe('nvml backend', () => {
         index: 0,
         model: 'NVIDIA A100-SXM4-80GB',
         memoryMiB: 81920,
-        numa: null,
+        numa: 1,
         healthy: true,
         migEnabled: true,
         migInstances: [

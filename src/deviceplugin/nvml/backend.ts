@@ -2,12 +2,12 @@
  * A real node through nvidia-smi: GPUs from `-q -x`, MIG placements from `mig -lgi`, MIG device UUIDs from `-L`
  * (its device order is `-q -x`'s, which names each device's GPU instance). Instances are created at an explicit
  * placement with their default compute instance (`mig -cgi <profile>:<start> -C`) and destroyed compute instances
- * first (`-dci`, then `-dgi`). Every command goes through the Executor.
+ * first (`-dci`, then `-dgi`). NUMA nodes come from sysfs. Every command and file read goes through the Executor.
  */
 import { TesseraError } from '../../errors.js';
 import type { GpuBackend, GpuInfo, MigInstance } from '../backend.js';
 import { commandError, type Executor } from './executor.js';
-import { parseCreatedInstance, parseDeviceList, parseGpuInstances, parseQueryXml } from './parse.js';
+import { parseCreatedInstance, parseDeviceList, parseGpuInstances, parseNumaNode, parseQueryXml, sysfsPciPath } from './parse.js';
 
 export const NVIDIA_SMI = 'nvidia-smi';
 
@@ -21,15 +21,21 @@ export class NvmlBackend implements GpuBackend {
     const anyMig = queried.some((g) => g.migEnabled);
     const instances = anyMig ? await this.listInstances() : [];
     const migUuids = anyMig ? parseDeviceList((await this.exec.run(NVIDIA_SMI, ['-L'])).stdout) : new Map<string, string[]>();
-    return queried.map((gpu) => {
+    const numa = await Promise.all(queried.map((gpu) => this.numaOf(gpu.busId)));
+    return queried.map((gpu, i) => {
       const uuids = migUuids.get(gpu.uuid) ?? [];
       const migInstances: MigInstance[] = gpu.migDeviceGis.flatMap((gi, device) => {
         const listed = instances.find((i) => i.gpuIndex === gpu.index && i.gpuInstanceId === gi);
         const uuid = uuids[device];
         return listed && uuid ? [{ profile: listed.profile, start: listed.start, gpuInstanceId: gi, migDeviceUuid: uuid }] : [];
       });
-      return { uuid: gpu.uuid, index: gpu.index, model: gpu.model, memoryMiB: gpu.memoryMiB, numa: null, healthy: gpu.healthy, migEnabled: gpu.migEnabled, migInstances };
+      return { uuid: gpu.uuid, index: gpu.index, model: gpu.model, memoryMiB: gpu.memoryMiB, numa: numa[i] ?? null, healthy: gpu.healthy, migEnabled: gpu.migEnabled, migInstances };
     });
+  }
+
+  private async numaOf(busId: string | null): Promise<number | null> {
+    const path = busId ? sysfsPciPath(busId) : undefined;
+    return path ? parseNumaNode(await this.exec.readFile(`${path}/numa_node`)) : null;
   }
 
   private async listInstances() {

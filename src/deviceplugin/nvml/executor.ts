@@ -1,8 +1,10 @@
 /**
- * The narrow OS boundary of the nvml backend: run one command with arguments, get its output. The real one uses
- * execFile (no shell) with a timeout; a command that fails becomes an error carrying its output, never a crash.
+ * The narrow OS boundary of the nvml backend: run one command with arguments, get its output, or read one small
+ * file (sysfs). The real one uses execFile (no shell) with a timeout; a command that fails becomes an error
+ * carrying its output, never a crash.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { TesseraError } from '../../errors.js';
 
 export interface CommandOutput {
@@ -12,6 +14,8 @@ export interface CommandOutput {
 
 export interface Executor {
   run(command: string, args: readonly string[]): Promise<CommandOutput>;
+  /** The file's text, or undefined when it cannot be read. */
+  readFile(path: string): Promise<string | undefined>;
 }
 
 /** The error for a command that failed, with what it printed (the driver's reason is in there). */
@@ -31,6 +35,9 @@ export function execFileExecutor(timeoutMs = 30_000): Executor {
           } else resolve({ stdout, stderr });
         });
       });
+    },
+    readFile(path) {
+      return readFile(path, 'utf8').catch(() => undefined);
     },
   };
 }

@@ -104,6 +104,18 @@ export function parseQueryXml(xml: string): QueriedGpu[] {
   });
 }
 
+/** The sysfs directory of a PCI bus ID as nvidia-smi prints it (`00000000:07:00.0` -> `0000:07:00.0`). */
+export function sysfsPciPath(busId: string): string | undefined {
+  const match = /^[0-9A-Fa-f]{4}([0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/.exec(busId);
+  return match?.[1] ? `/sys/bus/pci/devices/${match[1].toLowerCase()}` : undefined;
+}
+
+/** A sysfs `numa_node` file: the node, or null for `-1` (no NUMA) and anything unreadable. */
+export function parseNumaNode(text: string | undefined): number | null {
+  const value = text?.trim();
+  return value !== undefined && /^\d{1,4}$/.test(value) ? Number(value) : null;
+}
+
 /** `nvidia-smi -L`: per GPU UUID, its MIG device UUIDs in device order. */
 export function parseDeviceList(output: string): Map<string, string[]> {
   const byGpu = new Map<string, string[]>();
