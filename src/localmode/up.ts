@@ -80,6 +80,16 @@ async function readDeviceConfig(path: string): Promise<DeviceConfig> {
   return config.value;
 }
 
+/** Starts a server on a port the user chose; a port already taken is the user's to fix, so the error names the flag. */
+async function listening<T>(flag: string, host: string, port: number, start: Promise<T>): Promise<T> {
+  try {
+    return await start;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new TesseraError('INVALID_INPUT', `${host}:${port} is already in use (another tessera up?); choose a free port, or 0 for any`, { field: flag, cause: error });
+  }
+}
+
 /** Creates an object unless it exists (restored state keeps what it holds). */
 async function createUnlessExists(create: () => Promise<unknown>): Promise<void> {
   try {
@@ -136,7 +146,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   };
 
   try {
-    const cluster = await EmbeddedCluster.start({ host: options.host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) });
+    const { host } = options;
+    const cluster = await listening('--api-port', host, options.apiPort, EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }));
     stoppers.push(() => cluster.stop());
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
     await cluster.writeKubeconfig(options.kubeconfigPath);
@@ -145,14 +156,14 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     // One process: the extender and the device plugins share the decision-signing key in memory.
     const signingKey = randomBytes(32);
-    const extender = await startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host: options.host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+    const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey,
       policy: policy.value,
       ...deviceOptions,
       log: log.child({ component: 'extender' }),
-    });
+    }));
     stoppers.push(() => extender.stop());
 
     const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, signingKey, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
@@ -160,7 +171,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });
     stoppers.push(() => statusUpdater.stop());
-    const exporter = await startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host: options.host, port: options.exporterPort, log: log.child({ component: 'exporter' }) });
+    const exporter = await listening('--exporter-port', host, options.exporterPort, startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host, port: options.exporterPort, log: log.child({ component: 'exporter' }) }));
     stoppers.push(() => exporter.stop());
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
@@ -172,7 +183,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       { view: () => dashboardView(mirror.nodes(), mirror.pods(), driver.snapshot()), subscribe: (listener) => mirror.subscribe(() => listener()) },
       log.child({ component: 'dashboard' }),
     );
-    const dashboardUrl = (await dashboard.listen({ host: options.host, port: options.dashboardPort })).replace('0.0.0.0', '127.0.0.1');
+    const dashboardUrl = (await listening('--dashboard-port', host, options.dashboardPort, dashboard.listen({ host, port: options.dashboardPort }))).replace('0.0.0.0', '127.0.0.1');
     stoppers.push(() => dashboard.close());
 
     const demoPods = options.demo ? await submitDemo(kubeConfig, settings.schedulerName) : 0;

@@ -4,6 +4,7 @@
  * the same pods, nodes and MIG instances.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
@@ -12,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision } from '../../src/api/decision.js';
 import { decodeInventory } from '../../src/api/inventory.js';
+import { TesseraError } from '../../src/errors.js';
 import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../src/localmode/up.js';
 import type { DashboardView } from '../../src/localmode/dashboard/view.js';
 
@@ -86,6 +88,23 @@ describe('tessera up', () => {
       expect(inventory.node).toBe('h100-mig-1');
     } finally {
       await local.stop();
+    }
+  });
+
+  it('refuses a port in use, naming the flag, after stopping what it had started', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const error = await startLocalCluster({ ...options, statePath: undefined, dashboardPort: port }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TesseraError);
+      expect((error as TesseraError).field).toBe('--dashboard-port');
+      expect((error as TesseraError).message).toContain(`127.0.0.1:${port} is already in use`);
+    } finally {
+      holder.close();
     }
   });
 });
