@@ -64,7 +64,9 @@ export class ClusterView {
         this.changes++;
         this.shapes.delete(r.podUid);
         // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
-        if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+        if (!this.state.allocation(r.podUid)) return;
+        this.state.release(r.podUid);
+        this.applyWaiting(r.node);
       },
     });
   }
@@ -74,11 +76,23 @@ export class ClusterView {
     return this.changes;
   }
 
-  private applyGrant(r: Reservation<Allocation>): void {
+  /** Applies a grant to the allocator's state; one that does not fit now waits for capacity on its node. */
+  private applyGrant(r: Reservation<Allocation>): boolean {
     this.changes++;
-    if (!this.state.node(r.node)) return;
+    if (!this.state.node(r.node)) return false;
     const applied = this.state.apply(r.allocation);
-    if (!applied.ok) this.options.log.error({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a granted pod does not fit its node any more');
+    if (applied.ok) return true;
+    // The device plugin swaps grants between interchangeable pods with two writes: between them one grant is
+    // briefly held twice. The second write frees it; until then the newcomer waits (and is counted once).
+    this.options.log.warn({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a grant does not fit its node now; it waits for capacity');
+    return false;
+  }
+
+  /** Grants on `node` the allocator does not hold yet, tried again now that capacity was freed there. */
+  private applyWaiting(node: string): void {
+    for (const r of this.book.onNode(node)) {
+      if (!this.state.allocation(r.podUid) && this.state.apply(r.allocation).ok) this.changes++;
+    }
   }
 
   beginBind(podUid: string): void {
@@ -206,7 +220,8 @@ export class ClusterView {
     }
     if (grant.kind === 'none') return;
     const held = this.book.get(uid);
-    if (held && held.node !== grant.decision.node) this.book.release(uid);
+    // A changed grant (another node, or devices swapped by the device plugin) replaces the one held.
+    if (held && (held.node !== grant.decision.node || held.decision.signature !== grant.decision.signature)) this.book.release(uid);
     if (!this.book.get(uid)) {
       const bindTime = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
       this.book.hold({

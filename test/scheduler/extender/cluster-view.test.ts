@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TESSERA_NODE } from '../../../src/api/annotations.js';
+import { TESSERA_NODE, TESSERA_POD } from '../../../src/api/annotations.js';
+import { encodeDecision, type Decision } from '../../../src/api/decision.js';
+import { signDecision } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { decide, parsePodRequest } from '../../../src/scheduler/core/index.js';
@@ -55,5 +57,34 @@ describe('cluster view', () => {
     expect(view.book.get('held')).toBeDefined();
     view.upsertNode(migNode([]));
     expect(view.state.allocation('held')).toBeDefined();
+  });
+
+  it('follows the device plugin swapping grants between two interchangeable pods, whatever the window between writes', () => {
+    const key = randomBytes(32);
+    const view = new ClusterView({ key, log: silentLog, now: Date.now, ...options });
+    view.upsertNode(gpuNode('pair', { gpus: 2 }));
+    const pods = ['a', 'b'].map((uid) => gpuPod(uid, { uid, gpus: 1 }));
+    const decisions: Decision[] = pods.map((pod) => {
+      const request = parsePodRequest(pod, options.requestConfig);
+      if (!request.ok) throw new Error('bad fixture');
+      const decided = decide(view.state, request.value, 'pair', hamiPolicy, CONTEXT);
+      if (!decided.ok) throw new Error('does not fit');
+      const decision = signDecision(decisionOf(decided.value, new Date(0).toISOString()), key);
+      view.upsertPod({ ...pod, spec: { nodeName: 'pair' }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } } });
+      return decision;
+    });
+    const gpuOf = (uid: string): string | undefined => view.state.allocation(uid)?.containers[0]?.devices[0]?.uuid;
+    const [a, b] = decisions as [Decision, Decision];
+    expect(gpuOf('a')).not.toBe(gpuOf('b'));
+    // The plugin records that a received b's grant and b received a's, one pod after the other.
+    const swapped = (pod: (typeof pods)[number], grant: Decision): void =>
+      view.upsertPod({ ...pod, spec: { nodeName: 'pair' }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name } }, key)) } } });
+    swapped(pods[0] as (typeof pods)[number], b);
+    // In between, a's new GPU is still b's: a waits rather than over-committing it.
+    expect(gpuOf('a')).toBeUndefined();
+    swapped(pods[1] as (typeof pods)[number], a);
+    expect(gpuOf('a')).toBe(b.containers[0]?.devices[0]?.uuid);
+    expect(gpuOf('b')).toBe(a.containers[0]?.devices[0]?.uuid);
+    expect(view.state.allocations()).toHaveLength(2);
   });
 });
