@@ -78,7 +78,7 @@ export class DevicePluginDaemon {
   private publishedLabels: Record<string, string> = {};
   /** MIG operations run one at a time per GPU. */
   private readonly gpuQueues = new Map<string, Promise<unknown>>();
-  /** MIG device UUIDs handed to a container and not yet seen in a pod's record. */
+  /** MIG device UUIDs handed to a container, never destroyed by a later plan (until reclaimed as idle). */
   private readonly migHandedOut = new Set<string>();
   private readonly idleSince = new Map<string, number>();
   private learning: Promise<void> = Promise.resolve();
@@ -362,7 +362,8 @@ export class DevicePluginDaemon {
         for (const op of mig.plan) {
           const existing = await find(op.profile, op.start);
           if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
-          if (op.action === 'destroy' && existing && !this.migHandedOut.has(existing.migDeviceUuid)) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
+          const held = existing && (this.migHandedOut.has(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
+          if (op.action === 'destroy' && existing && !held) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
         }
         instance = (await find(mig.profile, mig.start)) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
       } catch (error) {
