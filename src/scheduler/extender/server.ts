@@ -51,8 +51,9 @@ export function buildServer(options: ServerOptions): ExtenderServer {
     onProtoPoisoning: 'ignore' as const,
     onConstructorPoisoning: 'ignore' as const,
   };
-  // The HTTPS instance differs only in its transport; the routes below treat both alike.
-  const app = (options.https ? Fastify({ ...common, https: options.https }) : Fastify(common)) as unknown as ExtenderServer;
+  // The HTTPS instance differs only in its transport; the routes below treat both alike. Fastify's idle-connection
+  // closing does not reach an HTTPS server's kept-alive connections, which would hold a stopping process open.
+  const app = (options.https ? Fastify({ ...common, https: options.https, forceCloseConnections: true }) : Fastify(common)) as unknown as ExtenderServer;
 
   function logFailure(route: string, error: unknown): void {
     if (error instanceof TesseraError) log.warn({ route, code: error.code, field: error.field }, error.message);

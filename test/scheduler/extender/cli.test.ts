@@ -23,6 +23,20 @@ function exitCode(child: ReturnType<typeof spawn>): Promise<number | null> {
   return new Promise((done) => child.on('exit', (code) => done(code)));
 }
 
+/** The process's 'listening' log entry; fails with its stderr if it exits first. */
+function listening(child: ReturnType<typeof spawn>, exited: Promise<number | null>): Promise<{ url: string; secureUrl?: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((found, fail) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const entry = JSON.parse(line) as { msg?: string; url?: string; secureUrl?: string };
+      if (entry.msg === 'tessera scheduler listening' && entry.url) found({ url: entry.url, ...(entry.secureUrl ? { secureUrl: entry.secureUrl } : {}) });
+    });
+    void exited.then((code) => fail(new Error(`exited with ${code} before listening: ${stderr}`)));
+  });
+}
+
 beforeAll(async () => {
   cluster = await EmbeddedCluster.start();
   await coreApi(cluster).createNode({ body: gpuNode('gpu-1') });
@@ -37,14 +51,7 @@ describe('tessera scheduler', () => {
   it('starts, becomes ready against the cluster, and stops cleanly on SIGTERM', async () => {
     const child = tessera(['--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--leader-elect=false']);
     const exited = exitCode(child);
-    const url = await new Promise<string>((found, fail) => {
-      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-      lines.on('line', (line) => {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'tessera scheduler listening' && entry.url) found(entry.url);
-      });
-      void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
-    });
+    const { url } = await listening(child, exited);
     await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 60_000);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('tessera_extender_synced 1');
@@ -60,21 +67,18 @@ describe('tessera scheduler', () => {
     const args = ['--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--webhook-port', '0', '--leader-elect=false'];
     const child = tessera([...args, '--tls-cert-file', cert, '--tls-key-file', key]);
     const exited = exitCode(child);
-    const secureUrl = await new Promise<string>((found, fail) => {
-      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        const entry = JSON.parse(line) as { msg?: string; secureUrl?: string };
-        if (entry.msg === 'tessera scheduler listening' && entry.secureUrl) found(entry.secureUrl);
-      });
-      void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
-    });
+    const { secureUrl } = await listening(child, exited);
+    expect(secureUrl).toMatch(/^https:/);
     const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r', operation: 'CREATE', object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpumem': '1000' } } }] } } } };
+    // Node's global agent keeps the connection alive, as the API server does: stopping must not wait on it.
     const reply = await new Promise<string>((done, fail) => {
-      const req = request(`${secureUrl}/webhook`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, headers: { 'content-type': 'application/json' } }, (res) => {
+      const req = request(`${secureUrl ?? ''}/webhook`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, timeout: 20_000, headers: { 'content-type': 'application/json' } }, (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
         res.on('end', () => done(body));
       });
       req.on('error', fail);
+      req.on('timeout', () => req.destroy(new Error('webhook call timed out')));
       req.end(JSON.stringify(review));
     });
     expect(JSON.parse(reply)).toMatchObject({ response: { uid: 'r', allowed: true, patchType: 'JSONPatch' } });
