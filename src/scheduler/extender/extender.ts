@@ -17,7 +17,17 @@ import { decisionOf } from './decision-map.js';
 import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
 import type { ExtenderService } from './server.js';
-import { MAX_EXTENDER_PRIORITY, filterReply, offeredNodeNames, type BindArgs, type FilterArgs, type FilterReply, type HostScore } from './wire.js';
+import {
+  MAX_EXTENDER_PRIORITY,
+  filterReply,
+  offeredNodeNames,
+  type BindArgs,
+  type FilterArgs,
+  type FilterReply,
+  type HostScore,
+  type PreemptArgs,
+  type PreemptReply,
+} from './wire.js';
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {
@@ -173,6 +183,26 @@ export class Extender implements ExtenderService {
       for (const r of schedule(view.state, cycle.request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) score.set(r.node, r.score);
     }
     return names.map((n) => ({ Host: n, Score: extenderScore(score.get(n) ?? 0) }));
+  }
+
+  /**
+   * Preemption: of the victims kube-scheduler proposes per node, keeps the nodes where evicting them frees GPUs
+   * enough for the pod and drops the others (evicting there would not help). Each check takes the victims' grants
+   * off the allocator's state and puts them back in the same turn, so no other call ever sees the difference.
+   */
+  async preempt(args: PreemptArgs): Promise<PreemptReply> {
+    await this.ensureReady();
+    const request = this.request(args.pod);
+    const { state } = this.o.view;
+    const kept: PreemptReply['NodeNameToMetaVictims'] = {};
+    for (const [node, victims] of Object.entries(args.victims)) {
+      const taken = victims.uids.map((uid) => state.allocation(uid)).filter((a): a is Allocation => a?.node === node);
+      for (const a of taken) state.release(a.pod.uid);
+      const fits = decide(state, request, node, this.o.policy, this.o.context).ok;
+      for (const a of taken) state.apply(a);
+      if (fits) kept[node] = { Pods: victims.uids.map((UID) => ({ UID })), NumPDBViolations: victims.numPDBViolations };
+    }
+    return { NodeNameToMetaVictims: kept };
   }
 
   /**

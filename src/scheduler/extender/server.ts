@@ -2,14 +2,25 @@
  * The extender's HTTP surface. Each route parses and validates its body (wire.ts), hands plain data to the
  * service, and writes the reply in kube-scheduler's format. A malformed body never crashes anything: filter and
  * bind answer 200 with `Error` set (kube-scheduler reports it with the attempt), prioritize answers 400 (its
- * errors are ignored by kube-scheduler), the webhook answers 400.
+ * errors are ignored by kube-scheduler), preempt and the webhook answer 400.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../../errors.js';
-import { filterErrorReply, parseBindArgs, parseFilterArgs, type BindArgs, type FilterArgs, type FilterReply, type HostScore } from './wire.js';
+import {
+  filterErrorReply,
+  parseBindArgs,
+  parseFilterArgs,
+  parsePreemptArgs,
+  type BindArgs,
+  type FilterArgs,
+  type FilterReply,
+  type HostScore,
+  type PreemptArgs,
+  type PreemptReply,
+} from './wire.js';
 import { reviewAdmission, type WebhookOptions } from './webhook.js';
 
 /** What the routes need from the running extender. */
@@ -20,6 +31,7 @@ export interface ExtenderService {
   prioritize(args: FilterArgs): Promise<HostScore[]>;
   /** Resolves to an error message, or '' once the pod is bound. */
   bind(args: BindArgs): Promise<string>;
+  preempt(args: PreemptArgs): Promise<PreemptReply>;
 }
 
 export interface ServerOptions {
@@ -89,6 +101,18 @@ export function buildServer(options: ServerOptions): ExtenderServer {
     } catch (error) {
       logFailure('bind', error);
       return { Error: describe(error) };
+    }
+  });
+
+  // ExtenderPreemptionResult has no error field: failures are non-200 answers, which fail that preemption attempt.
+  app.post('/preempt', async (request, reply) => {
+    const notReady = service.notReadyReason();
+    if (notReady) return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    try {
+      return await service.preempt(parsePreemptArgs(request.body));
+    } catch (error) {
+      logFailure('preempt', error);
+      return reply.code(error instanceof TesseraError ? error.status : 500).send({ Error: describe(error) });
     }
   });
 

@@ -50,6 +50,16 @@ export interface HostScore {
   Score: number;
 }
 
+/** ExtenderPreemptionArgs, normalised: per node, the UIDs of the pods kube-scheduler would evict there. */
+export interface PreemptArgs {
+  pod: WirePod;
+  victims: Record<string, { uids: string[]; numPDBViolations: number }>;
+}
+
+export interface PreemptReply {
+  NodeNameToMetaVictims: Record<string, { Pods: Array<{ UID: string }>; NumPDBViolations: number }>;
+}
+
 /** kube-scheduler's MaxExtenderPriority: extender scores are 0..10 and multiplied by weight x 10. */
 export const MAX_EXTENDER_PRIORITY = 10;
 
@@ -112,7 +122,22 @@ const bindSchema = {
   properties: { podname: dnsName, podnamespace: dnsName, poduid: dnsName, node: dnsName },
 } as const;
 
+const victimsSchema = {
+  type: 'object',
+  additionalProperties: {
+    type: ['object', 'null'],
+    properties: { pods: { type: ['array', 'null'], items: { type: 'object' } }, numpdbviolations: { type: 'integer' } },
+  },
+} as const;
+
+const preemptSchema = {
+  type: 'object',
+  required: ['pod'],
+  properties: { pod: podSchema, nodenametovictims: { anyOf: [{ type: 'null' }, victimsSchema] }, nodenametometavictims: { anyOf: [{ type: 'null' }, victimsSchema] } },
+} as const;
+
 const checkFilter = ajv.compile(filterSchema);
+const checkPreempt = ajv.compile(preemptSchema);
 const checkBind = ajv.compile(bindSchema);
 const checkPod = ajv.compile(podSchema);
 
@@ -143,13 +168,40 @@ export function parseBindArgs(body: unknown): BindArgs {
   return { podName: args.podname as string, podNamespace: args.podnamespace as string, podUid: args.poduid as string, node: args.node as string };
 }
 
+/** Lower-cases the keys of a map's values (Victims / MetaVictims), as Go matches them. */
+function lowerValues(map: unknown): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [key, value] of Object.entries((map ?? {}) as Record<string, unknown>)) out[key] = value === null ? {} : lowerKeys(value, key);
+  return out;
+}
+
+/**
+ * Parses ExtenderPreemptionArgs: `NodeNameToMetaVictims` (nodeCacheCapable) or `NodeNameToVictims` (full pods),
+ * both reduced to victim UIDs per node.
+ */
+export function parsePreemptArgs(body: unknown): PreemptArgs {
+  const args = lowerKeys(body, 'ExtenderPreemptionArgs');
+  const normalised = { ...args, nodenametovictims: args.nodenametovictims && lowerValues(args.nodenametovictims), nodenametometavictims: args.nodenametometavictims && lowerValues(args.nodenametometavictims) };
+  if (!checkPreempt(normalised)) throw pascal(validationError(checkPreempt.errors, 'ExtenderPreemptionArgs'));
+  const meta = normalised.nodenametometavictims as Record<string, { pods?: Array<Record<string, unknown>> | null; numpdbviolations?: number }> | null | undefined;
+  const full = normalised.nodenametovictims as Record<string, { pods?: Array<{ metadata?: { uid?: unknown } }> | null; numpdbviolations?: number }> | null | undefined;
+  const victims: PreemptArgs['victims'] = {};
+  for (const [node, v] of Object.entries(meta ?? {})) {
+    victims[node] = { uids: (v.pods ?? []).map((p) => String(lowerKeys(p, node).uid ?? '')), numPDBViolations: v.numpdbviolations ?? 0 };
+  }
+  for (const [node, v] of Object.entries(meta ? {} : (full ?? {}))) {
+    victims[node] = { uids: (v.pods ?? []).map((p) => String(p.metadata?.uid ?? '')), numPDBViolations: v.numpdbviolations ?? 0 };
+  }
+  return { pod: normalised.pod as WirePod, victims };
+}
+
 /** Checks a Pod from elsewhere (the admission webhook, the informer) against what the extender reads. */
 export function parseWirePod(value: unknown, field: string): WirePod {
   if (!checkPod(value)) throw validationError(checkPod.errors, field);
   return value as WirePod;
 }
 
-const PASCAL: Record<string, string> = { pod: 'Pod', nodes: 'Nodes', nodenames: 'NodeNames', podname: 'PodName', podnamespace: 'PodNamespace', poduid: 'PodUID', node: 'Node' };
+const PASCAL: Record<string, string> = { pod: 'Pod', nodes: 'Nodes', nodenames: 'NodeNames', nodenametovictims: 'NodeNameToVictims', nodenametometavictims: 'NodeNameToMetaVictims', podname: 'PodName', podnamespace: 'PodNamespace', poduid: 'PodUID', node: 'Node' };
 
 /** Error fields in the caller's vocabulary (`ExtenderArgs.Pod.metadata.uid`), not our lower-cased one. */
 function pascal(error: TesseraError): TesseraError {

@@ -132,3 +132,27 @@ describe('prioritize over HTTP', () => {
     expect(cached).toEqual(fresh);
   });
 });
+
+describe('preempt over HTTP', () => {
+  it('keeps the nodes where evicting the proposed victims frees GPUs enough, drops the others', async () => {
+    // busy's only GPU is held exclusively by 'exclusive': evicting it makes room for one whole GPU. big-1 has room
+    // for one anyway. For eight whole GPUs, evicting one of big-1's two pods is not enough, and busy has one GPU.
+    const pod = gpuPod('urgent', { uid: 'urgent', gpus: 1 });
+    const { status, json } = await post('/preempt', {
+      Pod: pod,
+      NodeNameToMetaVictims: { busy: { Pods: [{ UID: 'exclusive' }], NumPDBViolations: 0 }, 'big-1': { Pods: [{ UID: 'running-a' }], NumPDBViolations: 1 } },
+    });
+    expect(status).toBe(200);
+    expect(json).toEqual({ NodeNameToMetaVictims: { busy: { Pods: [{ UID: 'exclusive' }], NumPDBViolations: 0 }, 'big-1': { Pods: [{ UID: 'running-a' }], NumPDBViolations: 1 } } });
+    const eightGpus = await post('/preempt', { pod: gpuPod('huge', { uid: 'huge', gpus: 8 }), nodeNameToMetaVictims: { 'big-1': { pods: [{ uid: 'running-a' }], numPDBViolations: 0 }, busy: { pods: [{ uid: 'exclusive' }] } } });
+    expect(eightGpus.json).toEqual({ NodeNameToMetaVictims: {} });
+    // Nothing moved: the victims still hold their GPUs.
+    expect(h.view.state.allocation('exclusive')?.node).toBe('busy');
+    expect(h.view.state.allocation('running-a')?.node).toBe('big-1');
+  });
+
+  it('reads full victim pods when kube-scheduler is not nodeCacheCapable', async () => {
+    const { json } = await post('/preempt', { Pod: gpuPod('urgent-2', { uid: 'urgent-2', gpus: 1 }), NodeNameToVictims: { busy: { Pods: [{ metadata: { uid: 'exclusive', name: 'exclusive' } }], NumPDBViolations: 0 } } });
+    expect(json).toEqual({ NodeNameToMetaVictims: { busy: { Pods: [{ UID: 'exclusive' }], NumPDBViolations: 0 } } });
+  });
+});
