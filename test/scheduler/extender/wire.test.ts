@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/errors.js';
-import { filterReply, offeredNodeNames, parseBindArgs, parseFilterArgs } from '../../../src/scheduler/extender/wire.js';
+import { filterReply, offeredNodeNames, parseBindArgs, parseFilterArgs, parsePreemptArgs } from '../../../src/scheduler/extender/wire.js';
 
 const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u-1' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
 
@@ -53,10 +53,11 @@ describe('extender wire format', () => {
     const body = fc.oneof(
       fc.json().map((t) => JSON.parse(t) as unknown),
       fc.record({ Pod: fc.oneof(fc.constant(pod as unknown), fc.anything()), NodeNames: fc.oneof(fc.array(fc.string()), fc.anything()), Nodes: fc.anything() }, { requiredKeys: [] }),
+      fc.record({ Pod: fc.constant(pod as unknown), NodeNameToMetaVictims: fc.dictionary(fc.string(), fc.oneof(fc.anything(), fc.record({ Pods: fc.array(fc.anything()) }))) }),
     );
     fc.assert(
       fc.property(body, (value) => {
-        for (const parse of [parseFilterArgs, parseBindArgs]) {
+        for (const parse of [parseFilterArgs, parseBindArgs, parsePreemptArgs]) {
           try {
             parse(value);
           } catch (error) {
