@@ -73,6 +73,7 @@ describe('dashboard view model', () => {
       { metadata: { name: 'stuck', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes are available: 4 Insufficient gpumem.' }] } },
       { metadata: { name: 'waiting', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Pending' } },
       { metadata: { name: 'done', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Succeeded' } },
+      { metadata: { name: 'refused', namespace: 'default' }, spec: { nodeName: 'n', containers: [] }, status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'nvidia.com/gpu: 1 requested, 0 free' } },
     ];
     const broken: V1Pod = { metadata: { name: 'bad', namespace: 'ml', annotations: { [TESSERA_POD.decision]: '{nope' } }, spec: { nodeName: 'n', containers: [] } };
     const bare: V1Node = { metadata: { name: 'n' } };
@@ -81,8 +82,8 @@ describe('dashboard view model', () => {
       { pod: 'default/stuck', reason: '0/4 nodes are available: 4 Insufficient gpumem.' },
       { pod: 'default/waiting', reason: 'extender filter: not ready' },
     ]);
-    expect(view.problems).toEqual([expect.stringMatching(/^ml\/bad: tessera.io\/decision: is not valid JSON/)]);
-    expect(view.nodes[0]).toMatchObject({ name: 'n', problem: 'no GPU inventory published yet', gpus: [] });
+    expect(view.problems).toEqual([expect.stringMatching(/^ml\/bad: tessera.io\/decision: is not valid JSON/), 'default/refused: UnexpectedAdmissionError: nvidia.com/gpu: 1 requested, 0 free']);
+    expect(view.nodes[0]).toMatchObject({ name: 'n', mode: null, problem: 'no GPU inventory published yet', gpus: [] });
     expect(view.headline).toMatchObject({ decisionsPerSecond: 0.4, p99DecisionMs: 2.5, pendingPods: 2 });
   });
 

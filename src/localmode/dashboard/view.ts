@@ -11,7 +11,7 @@
  *   capacity a whole-GPU pod cannot use (0 when nothing is free).
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { TESSERA_NODE, TESSERA_POD } from '../../api/annotations.js';
+import { TESSERA_NODE, TESSERA_POD, type NodeMode } from '../../api/annotations.js';
 import { decodeDecision, type Decision } from '../../api/decision.js';
 import { decodeInventory, type InventoryGpu } from '../../api/inventory.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
@@ -50,7 +50,8 @@ export type GpuViewModel = (GpuCommon & { kind: 'mig'; slices: number; instances
 
 export interface NodeViewModel {
   name: string;
-  mode: string;
+  /** null until the node's inventory can be read. */
+  mode: NodeMode | null;
   ready: boolean;
   /** Why the node's GPUs cannot be shown (no or bad inventory annotation). */
   problem: string | null;
@@ -78,7 +79,7 @@ export interface DashboardView {
   headline: Headline;
   nodes: NodeViewModel[];
   pending: PendingViewModel[];
-  /** Pods whose decision annotation cannot be read, with why. */
+  /** Pods whose decision annotation cannot be read, and pods their kubelet refused, with why. */
   problems: string[];
 }
 
@@ -149,13 +150,13 @@ function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
   const name = node.metadata?.name ?? '';
   const ready = (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
   const text = node.metadata?.annotations?.[TESSERA_NODE.inventory];
-  if (!text) return { name, mode: 'unknown', ready, problem: 'no GPU inventory published yet', gpus: [] };
+  if (!text) return { name, mode: null, ready, problem: 'no GPU inventory published yet', gpus: [] };
   try {
     const inventory = decodeInventory(text);
     const gpus = inventory.gpus.map((gpu) => (inventory.mode === 'mig' ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
     return { name, mode: inventory.mode, ready, problem: null, gpus };
   } catch (error) {
-    return { name, mode: 'unknown', ready, problem: (error as Error).message, gpus: [] };
+    return { name, mode: null, ready, problem: (error as Error).message, gpus: [] };
   }
 }
 
@@ -187,6 +188,6 @@ export function dashboardView(nodes: readonly V1Node[], pods: readonly V1Pod[], 
     },
     nodes: nodeViews,
     pending: pending.map((pod) => ({ pod: podKey(pod), reason: pendingReason(pod, stats) })).sort((a, b) => a.pod.localeCompare(b.pod)),
-    problems,
+    problems: [...problems, ...pods.filter((p) => p.status?.phase === 'Failed' && p.status.reason).map((p) => `${podKey(p)}: ${p.status?.reason}: ${p.status?.message ?? ''}`)],
   };
 }

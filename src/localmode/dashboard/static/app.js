@@ -83,7 +83,7 @@ function renderGpu(gpu) {
 }
 
 function renderNode(node) {
-  const title = el('h2', {}, node.name, el('span', { class: `badge ${node.mode}` }, node.mode), node.ready ? '' : el('span', { class: 'badge not-ready' }, 'not ready'));
+  const title = el('h2', {}, node.name, node.mode ? el('span', { class: `badge ${node.mode}` }, node.mode) : '', node.ready ? '' : el('span', { class: 'badge not-ready' }, 'not ready'));
   const body = node.problem ? [el('div', { class: 'problem' }, node.problem)] : node.gpus.map(renderGpu);
   return el('article', { class: 'node', 'data-node': node.name }, title, body);
 }
