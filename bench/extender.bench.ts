@@ -8,18 +8,20 @@
  *   binds run in the background, as kube-scheduler runs them. Goal: >= 1,000 pods/s.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { EmbeddedCluster } from '../src/cluster/index.js';
 import { DEFAULT_REQUEST_CONFIG, decide, parsePodRequest } from '../src/scheduler/core/index.js';
 import { decisionOf } from '../src/scheduler/extender/decision-map.js';
 import { hamiPolicy } from '../src/scheduler/policies/index.js';
-import { coreApi, eventually, newKey, postJson, schedulePodInBackground, startTestExtender } from '../test/scheduler/extender/cluster-harness.js';
+import { startExtender } from '../src/scheduler/extender/service.js';
+import { eventually, newKey, postJson, schedulePodInBackground, testConfig } from '../test/scheduler/extender/cluster-harness.js';
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
-import { buildHarness } from '../test/scheduler/extender/harness.js';
+import { buildHarness, silentLog } from '../test/scheduler/extender/harness.js';
 import { measureAsync, type BenchResult, type BenchSuite } from './harness.js';
 
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 const SERVER_ROLE = 'tessera-extender-bench-server';
+const CLUSTER_ROLE = 'tessera-extender-bench-cluster';
 const nodeName = (i: number): string => `node-${String(i).padStart(5, '0')}`;
 
 /** Fills every GPU to 80% of its memory and cores (one pod per GPU), and one node in ten completely. */
@@ -44,21 +46,42 @@ async function serveFilledExtender(nodes: number): Promise<{ url: string; grants
   return { url, grants, close: () => h.server.close() };
 }
 
-// In the worker: build the cluster, serve it, report the address, and close when told.
-if (!isMainThread && (workerData as { role?: string } | null)?.role === SERVER_ROLE) {
-  const served = await serveFilledExtender((workerData as { nodes: number }).nodes);
+// In a worker: serve a filled extender, or an embedded API server, report the address, and close when told.
+const role = isMainThread ? undefined : (workerData as { role?: string } | null)?.role;
+if (role === SERVER_ROLE || role === CLUSTER_ROLE) {
+  const served = role === SERVER_ROLE ? await serveFilledExtender((workerData as { nodes: number }).nodes) : await EmbeddedCluster.start().then((c) => ({ url: c.url, grants: 0, close: () => c.stop() }));
   parentPort?.postMessage({ url: served.url, grants: served.grants });
   parentPort?.once('message', () => void served.close().then(() => process.exit(0)));
 }
 
-async function filterPrioritize(nodes: number, goalMs: number): Promise<BenchResult> {
+/** Runs `role` in a worker thread (its own event loop, as a separate process would have) until `stop` is called. */
+async function inWorker(role: string, data: Record<string, unknown> = {}): Promise<{ url: string; grants: number; stop: () => Promise<void> }> {
   // Workers do not inherit tsx's loader: the worker registers it, then loads this very module.
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const worker = new Worker(boot, { eval: true, workerData: { role: SERVER_ROLE, nodes } });
+  const worker = new Worker(boot, { eval: true, workerData: { role, ...data } });
   const { url, grants } = await new Promise<{ url: string; grants: number }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
+  return {
+    url,
+    grants,
+    stop: async () => {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
+
+/** A KubeConfig for an API server at `url` (plain HTTP, as the embedded cluster serves). */
+function kubeConfigFor(url: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({ clusters: [{ name: 'bench', server: url, skipTLSVerify: true }], users: [{ name: 'bench' }], contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }], currentContext: 'bench' });
+  return kubeConfig;
+}
+
+async function filterPrioritize(nodes: number, goalMs: number): Promise<BenchResult> {
+  const { url, grants, stop } = await inWorker(SERVER_ROLE, { nodes });
   const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
   try {
     const result = await measureAsync(
@@ -74,16 +97,17 @@ async function filterPrioritize(nodes: number, goalMs: number): Promise<BenchRes
     );
     return { ...result, extra: { nodes, gpus: nodes * 8, grants, goalP99Ms: goalMs } };
   } finally {
-    worker.postMessage('close');
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await stop();
   }
 }
 
 async function throughput(nodes: number, pods: number): Promise<BenchResult> {
-  const cluster = await EmbeddedCluster.start();
-  const extender = await startTestExtender(cluster, newKey());
+  // The API server runs in a worker, as it would in its own process; the extender and kube-scheduler's part here.
+  const cluster = await inWorker(CLUSTER_ROLE);
+  const kubeConfig = kubeConfigFor(cluster.url);
+  const extender = await startExtender({ config: testConfig(), kubeConfig, signingKey: newKey(), requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog });
   try {
-    const api = coreApi(cluster);
+    const api = kubeConfig.makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
     await Promise.all(names.map((name) => api.createNode({ body: gpuNode(name) })));
     const created: V1Pod[] = [];
