@@ -27,6 +27,8 @@ export interface ClusterViewOptions {
   log: Logger;
   /** HAMi's deviceMemoryScaling (1: no overcommit). */
   memoryScaling: number;
+  /** Per-node overrides (the device config's nodeconfig `devicememoryscaling`). */
+  nodeMemoryScaling?: Readonly<Record<string, number>>;
   migPlanner?: MigPlanner;
   /** The catalog's name for a model as the driver reports it; identity when the catalog does not know it. */
   resolveModel?: (reported: string) => string;
@@ -147,7 +149,7 @@ export class ClusterView {
       memoryMiB: quantityOf(node.status?.allocatable, 'memory', 1n, BYTES_PER_MIB),
       labels: node.metadata?.labels ?? {},
       splitCount: inventory.splitCount,
-      memoryScaling: this.options.memoryScaling,
+      memoryScaling: this.options.nodeMemoryScaling?.[inventory.node] ?? this.options.memoryScaling,
       gpus: inventory.gpus.map((g) => ({
         uuid: g.uuid,
         index: g.index,

@@ -9,7 +9,7 @@ import { listGpuModels, resolveGpuModel, type MigGeometry } from '../../geometry
 import { createGeometryPlanner } from '../core/geometry-planner.js';
 import type { StartExtenderOptions } from './service.js';
 
-export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'migPlanner' | 'resolveModel'>;
+export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'nodeMemoryScaling' | 'migPlanner' | 'resolveModel'>;
 
 /** The catalog's name for a model as the driver reports it; the reported name when the catalog does not know it. */
 export function catalogModelName(reported: string): string {
@@ -26,6 +26,7 @@ export function extenderDeviceOptions(config: DeviceConfig): DeviceOptions {
   return {
     requestConfig: config.nvidia,
     memoryScaling: config.nvidia.deviceMemoryScaling,
+    nodeMemoryScaling: Object.fromEntries(config.nodeconfig.flatMap((n) => (n.devicememoryscaling === undefined ? [] : [[n.name, n.devicememoryscaling]]))),
     migPlanner: createGeometryPlanner({ allowedGeometries: allowed }),
     resolveModel: catalogModelName,
   };

@@ -25,6 +25,8 @@ export interface StartExtenderOptions {
   requestConfig: RequestConfig;
   /** HAMi's deviceMemoryScaling. */
   memoryScaling: number;
+  /** Per-node deviceMemoryScaling from the device config's nodeconfig. */
+  nodeMemoryScaling?: Readonly<Record<string, number>>;
   policy: Policy;
   migPlanner?: MigPlanner;
   resolveModel?: (reported: string) => string;
@@ -58,6 +60,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     key: options.signingKey,
     log,
     memoryScaling: options.memoryScaling,
+    ...(options.nodeMemoryScaling ? { nodeMemoryScaling: options.nodeMemoryScaling } : {}),
     now,
     ...(options.migPlanner ? { migPlanner: options.migPlanner } : {}),
     ...(options.resolveModel ? { resolveModel: options.resolveModel } : {}),

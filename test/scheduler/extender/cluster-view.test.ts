@@ -87,4 +87,13 @@ describe('cluster view', () => {
     expect(gpuOf('b')).toBe(a.containers[0]?.devices[0]?.uuid);
     expect(view.state.allocations()).toHaveLength(2);
   });
+
+  it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
+    const config = { ...DEFAULT_DEVICE_CONFIG, nodeconfig: [{ name: 'scaled', operatingmode: 'hami-core' as const, devicememoryscaling: 2 }] };
+    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...extenderDeviceOptions(config) });
+    view.upsertNode(gpuNode('scaled', { gpus: 1, memoryMiB: 40960 }));
+    view.upsertNode(gpuNode('plain', { gpus: 1, memoryMiB: 40960 }));
+    expect(view.state.node('scaled')?.gpus[0]?.memoryMiB).toBe(81920);
+    expect(view.state.node('plain')?.gpus[0]?.memoryMiB).toBe(40960);
+  });
 });
