@@ -9,6 +9,8 @@ import type { PodRequest } from '../core/index.js';
 
 export interface CycleEntry {
   request: PodRequest;
+  /** The pod's annotations as kube-scheduler sent them (bind may come before the pod informer catches up). */
+  annotations: Record<string, string> | undefined;
   /** The cluster view's generation when the scores were computed (-1: none computed). */
   generation: number;
   /** The nodes that fit, in filter's order; `versions` and `scores` are parallel to it. */

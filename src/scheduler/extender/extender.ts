@@ -121,7 +121,7 @@ export class Extender implements ExtenderService {
     }
     for (const f of result.failed) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: result.failed.length }, 'filter');
-    this.cycles.set(request.pod.uid, { request, generation, nodes: fit, versions, scores });
+    this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, generation, nodes: fit, versions, scores });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return filterReply(args, fit, failed, unresolvable);
   }
@@ -147,7 +147,7 @@ export class Extender implements ExtenderService {
     const names = offeredNodeNames(args);
     let cycle = this.cycles.get(uid);
     if (!cycle) {
-      cycle = { request: this.request(args.pod), generation: -1, nodes: [], versions: [], scores: [] };
+      cycle = { request: this.request(args.pod), annotations: args.pod.metadata.annotations, generation: -1, nodes: [], versions: [], scores: [] };
       this.cycles.set(uid, cycle);
     }
     const reply = this.cachedScores(cycle, names) ?? this.rescore(cycle, names);
@@ -242,12 +242,15 @@ export class Extender implements ExtenderService {
     const held = view.book.get(ref.uid);
     if (held?.node === node) return held.decision;
     if (held) view.book.release(ref.uid);
-    const pod = view.pod(ref.namespace, ref.name);
-    if (!pod || pod.metadata?.uid !== ref.uid) throw new TesseraError('NOT_FOUND', `pod ${ref.namespace}/${ref.name} (uid ${ref.uid}) is not known`, { field: 'PodUID' });
-    const request = this.cycles.get(ref.uid)?.request ?? this.request(pod);
+    // The pod as filter saw it, else as the informer has it (after a restart, filter may not have seen it).
+    const cycle = this.cycles.get(ref.uid);
+    const seen = view.pod(ref.namespace, ref.name);
+    const pod = seen?.metadata?.uid === ref.uid ? seen : undefined;
+    if (!cycle && !pod) throw new TesseraError('NOT_FOUND', `pod ${ref.namespace}/${ref.name} (uid ${ref.uid}) is not known`, { field: 'PodUID' });
+    const request = cycle?.request ?? this.request(pod);
     const decided = decide(view.state, request, node, this.o.policy, this.o.context);
     if (!decided.ok) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod: ${fitText(decided.error)}`, { field: 'Node' });
-    const waits = this.joinConflict(decided.value, pod.metadata?.annotations);
+    const waits = this.joinConflict(decided.value, cycle?.annotations ?? pod?.metadata?.annotations);
     if (waits) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod now: ${waits}`, { field: 'Node' });
     const decision = signDecision(decisionOf(decided.value, new Date(this.o.now()).toISOString()), this.o.key);
     view.book.hold({ podUid: ref.uid, node, decision, allocation: decided.value, phase: 'reserved', since: this.o.now() });
