@@ -266,7 +266,7 @@ export class SchedulingDriver {
 
   /** Counters, rates and the pending pods with their last reason, for the dashboard. */
   snapshot(): DriverStats {
-    return this.stats.snapshot(this.now(), this.queue.size, Object.fromEntries(this.lastFailure));
+    return this.stats.snapshot(this.now(), Object.fromEntries(this.lastFailure));
   }
 
   async stop(): Promise<void> {

@@ -30,10 +30,6 @@ export class SchedulingQueue {
 
   constructor(private readonly backoff: BackoffSettings = DEFAULT_BACKOFF) {}
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   has(key: string): boolean {
     return this.entries.has(key);
   }

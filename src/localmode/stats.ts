@@ -12,8 +12,6 @@ export interface DriverStats {
   decisionsPerSecond: number;
   /** p99 of the last `LATENCY_SAMPLES` decision latencies (ms, filter through node choice), null before any. */
   p99DecisionMs: number | null;
-  /** Pods waiting in the queue (ready, backing off or parked). */
-  queued: number;
   /** Pod key (`namespace/name`) -> the message of its last failed attempt. */
   failures: Record<string, string>;
 }
@@ -54,7 +52,7 @@ export class DriverStatsRecorder {
     this.errorCount++;
   }
 
-  snapshot(now: number, queued: number, failures: Record<string, string>): DriverStats {
+  snapshot(now: number, failures: Record<string, string>): DriverStats {
     while (this.decisionTimes.length > 0 && (this.decisionTimes[0] as number) <= now - RATE_WINDOW_MS) this.decisionTimes.shift();
     return {
       bound: this.boundCount,
@@ -62,7 +60,6 @@ export class DriverStatsRecorder {
       errors: this.errorCount,
       decisionsPerSecond: this.decisionTimes.length / (RATE_WINDOW_MS / 1000),
       p99DecisionMs: percentile(this.latencies.toArray() as number[], 0.99),
-      queued,
       failures,
     };
   }

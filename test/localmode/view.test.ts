@@ -8,7 +8,7 @@ import { dashboardView } from '../../src/localmode/dashboard/view.js';
 import type { DriverStats } from '../../src/localmode/stats.js';
 import { decisionArb, inventoryArb } from '../api/arbitraries.js';
 
-const stats: DriverStats = { bound: 3, unschedulable: 1, errors: 0, decisionsPerSecond: 0.4, p99DecisionMs: 2.5, queued: 1, failures: { 'default/waiting': 'extender filter: not ready' } };
+const stats: DriverStats = { bound: 3, unschedulable: 1, errors: 0, decisionsPerSecond: 0.4, p99DecisionMs: 2.5, failures: { 'default/waiting': 'extender filter: not ready' } };
 
 const gpu = (index: number, model: string, memoryMiB: number, instances: Array<{ profile: string; start: number }> = []): InventoryGpu => ({
   uuid: `GPU-${index}`,
