@@ -2,7 +2,8 @@
  * `tessera up`: the whole stack in one process. In start order: the embedded API server (optionally persisted),
  * the topology's Nodes and the fake GPU operator's ConfigMaps, the scheduler extender, one simulated kubelet and
  * one device plugin per node, the status updater and the exporter, the scheduling driver playing kube-scheduler
- * against the extender, and the dashboard; then, if asked, the demo workload. Everything stops in reverse order, also when a later part fails to start.
+ * against the extender, and the dashboard; then, if asked, the demo workload. Everything stops in reverse order,
+ * also when a later part fails to start.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -135,15 +136,18 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const stoppers: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    for (const stopOne of stoppers.reverse()) {
-      try {
-        await stopOne();
-      } catch (error) {
-        log.warn({ err: error }, 'a part did not stop cleanly');
+  let stopping: Promise<void> | undefined;
+  // Once, however often it is asked (a second Ctrl-C while stopping waits for the first).
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (const stopOne of [...stoppers].reverse()) {
+        try {
+          await stopOne();
+        } catch (error) {
+          log.warn({ err: error }, 'a part did not stop cleanly');
+        }
       }
-    }
-  };
+    })());
 
   try {
     const { host } = options;
