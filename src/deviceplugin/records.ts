@@ -11,6 +11,7 @@ import { encodeDecision, type Decision } from '../api/decision.js';
 import { encodeHamiDevices, hamiDevicesOf } from '../api/hami.js';
 import { encodeInventory, type NodeInventory } from '../api/inventory.js';
 import { signDecision } from '../api/signing.js';
+import { recordEvent } from '../kube/events.js';
 import { readModifyWrite, withRetry } from '../kube/retry.js';
 import type { PodRef } from './ledger.js';
 
@@ -81,28 +82,7 @@ export class Records {
   }
 
   private async event(pod: PodRef, reason: string, message: string): Promise<void> {
-    const now = new Date(this.now());
-    try {
-      await withRetry(() =>
-        this.api.createNamespacedEvent({
-          namespace: pod.namespace,
-          body: {
-            metadata: { generateName: `${pod.name}.`, namespace: pod.namespace },
-            involvedObject: { kind: 'Pod', apiVersion: 'v1', name: pod.name, namespace: pod.namespace, uid: pod.uid },
-            type: 'Warning',
-            reason,
-            message,
-            source: { component: COMPONENT },
-            reportingComponent: COMPONENT,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        }),
-      );
-    } catch (error) {
-      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'could not record an event');
-    }
+    await recordEvent(this.api, { kind: 'Pod', ...pod }, { type: 'Warning', reason, message, component: COMPONENT, at: this.now() }, this.log);
   }
 
   /** Publishes the inventory annotation (when given) and label changes (null removes a label) on the node. */

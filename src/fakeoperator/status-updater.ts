@@ -8,6 +8,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Con
 import type { Logger } from 'pino';
 import { TESSERA_NODE } from '../api/annotations.js';
 import type { TesseraError } from '../errors.js';
+import { recordEvent } from '../kube/events.js';
 import { isNotFound, withRetry } from '../kube/retry.js';
 import { upsertConfigMap } from './configmaps.js';
 import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
@@ -108,25 +109,12 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     const name = cm.metadata?.name ?? '';
     refused.add(name);
     log.error({ configMap: `${namespace}/${name}`, field: error.field, code: error.code, err: error.message }, 'topology refused; the previous topology stays in force');
-    const stamp = new Date(now());
-    try {
-      await core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${name}.`, namespace },
-          involvedObject: { kind: 'ConfigMap', namespace, name, uid: cm.metadata?.uid ?? '', apiVersion: 'v1' },
-          reason: 'InvalidTopology',
-          message: `${error.message} (the previous topology stays in force)`,
-          type: 'Warning',
-          source: { component: COMPONENT },
-          firstTimestamp: stamp,
-          lastTimestamp: stamp,
-          count: 1,
-        },
-      });
-    } catch (cause) {
-      log.warn({ err: cause, configMap: name }, 'could not record the InvalidTopology event');
-    }
+    await recordEvent(
+      core,
+      { kind: 'ConfigMap', namespace, name, uid: cm.metadata?.uid ?? '' },
+      { type: 'Warning', reason: 'InvalidTopology', message: `${error.message} (the previous topology stays in force)`, component: COMPONENT, at: now() },
+      log,
+    );
   }
 
   function schedule(): void {

@@ -10,6 +10,7 @@ import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
 import { encodeDecision, type Decision } from '../../api/decision.js';
 import { encodeHamiDevices, hamiDevicesOf } from '../../api/hami.js';
 import { TesseraError } from '../../errors.js';
+import { recordEvent } from '../../kube/events.js';
 import { isConflict, readModifyWrite, withRetry } from '../../kube/retry.js';
 
 export const COMPONENT = 'tessera-scheduler';
@@ -123,27 +124,6 @@ export class PodEffects {
   }
 
   async event(pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = new Date(this.now());
-    try {
-      await withRetry(() =>
-        this.api.createNamespacedEvent({
-          namespace: pod.namespace,
-          body: {
-            metadata: { generateName: `${pod.name}.`, namespace: pod.namespace },
-            involvedObject: { kind: 'Pod', apiVersion: 'v1', name: pod.name, namespace: pod.namespace, uid: pod.uid },
-            type,
-            reason,
-            message,
-            source: { component: COMPONENT },
-            reportingComponent: COMPONENT,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        }),
-      );
-    } catch (error) {
-      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'could not record an event');
-    }
+    await recordEvent(this.api, { kind: 'Pod', ...pod }, { type, reason, message, component: COMPONENT, at: this.now() }, this.log);
   }
 }
