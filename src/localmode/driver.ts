@@ -10,6 +10,7 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { recordEvent } from '../kube/events.js';
 import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
 import { ExtenderClient } from './extender-client.js';
 import type { ClusterMirror, MirrorChange } from './mirror.js';
@@ -230,8 +231,8 @@ export class SchedulingDriver {
   /** PodScheduled=False with the reason on the pod's status, and a FailedScheduling Event; the pod may be gone. */
   private async recordFailure(pod: V1Pod, reason: 'Unschedulable' | 'SchedulerError', message: string): Promise<void> {
     const { name = '', namespace = 'default', uid } = pod.metadata ?? {};
-    const now = new Date(this.now());
-    const condition: V1PodCondition = { type: 'PodScheduled', status: 'False', reason, message, lastTransitionTime: now };
+    const at = this.now();
+    const condition: V1PodCondition = { type: 'PodScheduled', status: 'False', reason, message, lastTransitionTime: new Date(at) };
     try {
       await readModifyWrite(
         () => this.api.readNamespacedPodStatus({ name, namespace }),
@@ -241,27 +242,16 @@ export class SchedulingDriver {
           await this.api.patchNamespacedPodStatus({ name, namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, status: { conditions } } }, mergePatch);
         },
       );
-      const component = this.options.settings.schedulerName;
-      await withRetry(() =>
-        this.api.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { generateName: `${name}.`, namespace },
-            involvedObject: { kind: 'Pod', apiVersion: 'v1', name, namespace, uid },
-            type: 'Warning',
-            reason: 'FailedScheduling',
-            message,
-            source: { component },
-            reportingComponent: component,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        }),
-      );
     } catch (error) {
+      // A pod deleted meanwhile needs no condition; anything else is worth a line, and the Event still goes out.
       if (!isNotFound(error)) this.options.log.warn({ pod: podKey(pod), err: error }, 'could not record the scheduling failure');
     }
+    await recordEvent(
+      this.api,
+      { kind: 'Pod', name, namespace, ...(uid ? { uid } : {}) },
+      { type: 'Warning', reason: 'FailedScheduling', message, component: this.options.settings.schedulerName, at },
+      this.options.log,
+    );
   }
 
   /** Counters, rates and the pending pods with their last reason, for the dashboard. */
