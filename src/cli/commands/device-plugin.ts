@@ -3,12 +3,10 @@
  * `nvidia.com/gpu`, hands each container its pod's signed decision, and publishes the node's inventory and labels.
  * Backends: `nvml` (nvidia-smi on a real node) or `fake` (the fake GPU operator's topology ConfigMaps).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { NODE_MODES } from '../../api/annotations.js';
-import { signingKeyFromFileContent, signingKeyFromSecretData } from '../../api/signing.js';
 import { compileChecker } from '../../api/validate.js';
 import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
 import type { GpuBackend } from '../../deviceplugin/backend.js';
@@ -19,6 +17,7 @@ import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
 import { TesseraError } from '../../errors.js';
 import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
 import { EXIT_OK, type Command } from '../command.js';
+import { loadKubeConfig, loadSigningKey, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
 
@@ -114,31 +113,6 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
   return flags;
 }
 
-function kubeConfigFor(file: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  try {
-    if (file === '') kubeConfig.loadFromDefault();
-    else kubeConfig.loadFromFile(file);
-  } catch (cause) {
-    throw new TesseraError('INVALID_CONFIG', `cannot be loaded (${(cause as Error).message})`, { field: '--kubeconfig', cause });
-  }
-  return kubeConfig;
-}
-
-async function signingKey(flags: DevicePluginFlags, api: CoreV1Api): Promise<Buffer> {
-  if (flags.signingKeyFile !== '') {
-    try {
-      return signingKeyFromFileContent(readFileSync(flags.signingKeyFile));
-    } catch (cause) {
-      if (cause instanceof TesseraError) throw cause;
-      throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field: '--signing-key-file', cause });
-    }
-  }
-  const [namespace = '', name = ''] = flags.signingKeySecret.split('/');
-  const secret = await api.readNamespacedSecret({ name, namespace });
-  return signingKeyFromSecretData(secret.data, flags.signingKeySecret);
-}
-
 /** This node's topology from the ConfigMaps (the cluster one, and the node's own when it exists), read anew each time. */
 function topologySource(flags: DevicePluginFlags, api: CoreV1Api): TopologySource {
   const namespace = flags.topologyNamespace;
@@ -160,7 +134,7 @@ export const devicePluginCommand: Command = {
   async run(argv: string[]): Promise<number> {
     const flags = parseDevicePluginFlags(argv);
     const log = pino({ level: 'info' }).child({ component: 'device-plugin', node: flags.node });
-    const kubeConfig = kubeConfigFor(flags.kubeconfig);
+    const kubeConfig = loadKubeConfig(flags.kubeconfig);
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const backend: GpuBackend = flags.backend === 'fake' ? new FakeBackend(topologySource(flags, api)) : new NvmlBackend(execFileExecutor());
     const daemon = new DevicePluginDaemon({
@@ -168,7 +142,7 @@ export const devicePluginCommand: Command = {
       mode: flags.mode,
       backend,
       kubeConfig,
-      signingKey: await signingKey(flags, api),
+      signingKey: await loadSigningKey({ file: flags.signingKeyFile, secret: flags.signingKeySecret }, kubeConfig),
       log,
       deviceDir: flags.devicePluginDir,
       podResourcesSocket: flags.podResourcesSocket,
@@ -179,10 +153,7 @@ export const devicePluginCommand: Command = {
     });
     await daemon.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await waitForSignal();
     await daemon.stop();
     log.info({ signal }, 'device plugin stopped');
     return EXIT_OK;

@@ -1,6 +1,6 @@
 /** `tessera exporter`: Prometheus metrics of the fake GPUs (DCGM-style) and of the scheduler's view (HAMi names). */
 import { pino } from 'pino';
-import { loadKubeConfig, parseFlags, portFlag, waitForSignal } from '../../fakeoperator/daemon.js';
+import { loadKubeConfig, parseFlags, portFlag, waitForSignal } from '../process.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startExporter } from '../../exporter/service.js';
 import { EXIT_OK, type Command } from '../command.js';

@@ -3,18 +3,14 @@
  * webhook and metrics on the same port. Settings are validated before anything starts; SIGINT or SIGTERM stops
  * it cleanly (the lease is released so another replica takes over at once).
  */
-import { readFileSync } from 'node:fs';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
-import { signingKeyFromFileContent, signingKeyFromSecretData } from '../../api/signing.js';
+import { pino } from 'pino';
 import { loadDeviceConfig } from '../../config/device-config.js';
-import { TesseraError } from '../../errors.js';
-import { withRetry } from '../../kube/retry.js';
-import { configFromArgs, DEFAULT_CONFIG, type ExtenderConfig } from '../../scheduler/extender/config.js';
+import { configFromArgs, DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
 import { extenderDeviceOptions } from '../../scheduler/extender/device-options.js';
 import { startExtender } from '../../scheduler/extender/service.js';
 import { POLICIES, policyByName } from '../../scheduler/policies/index.js';
 import { EXIT_OK, type Command } from '../command.js';
+import { loadKubeConfig, loadSigningKey, readFlagFile, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera scheduler [options]
 
@@ -48,67 +44,29 @@ Options:
   --retry-period <s>           (default ${DEFAULT_CONFIG.leaderElection.retryPeriodSeconds})
   --log-level <level>          fatal, error, warn, info, debug, trace (default ${DEFAULT_CONFIG.logLevel})`;
 
-function readFile(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (cause) {
-    throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field, cause });
-  }
-}
-
-function kubeConfigFor(path: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  try {
-    if (path === '') kubeConfig.loadFromDefault();
-    else kubeConfig.loadFromFile(path);
-  } catch (cause) {
-    throw new TesseraError('INVALID_CONFIG', `cannot be loaded (${(cause as Error).message})`, { field: '--kubeconfig', cause });
-  }
-  if (!kubeConfig.getCurrentCluster()) throw new TesseraError('INVALID_CONFIG', 'names no current cluster', { field: '--kubeconfig' });
-  return kubeConfig;
-}
-
-async function signingKey(config: ExtenderConfig, kubeConfig: KubeConfig): Promise<Buffer> {
-  if (config.signingKeyFile !== '') return signingKeyFromFileContent(readFile(config.signingKeyFile, '--signing-key-file'));
-  const [namespace = '', name = ''] = config.signingKeySecret.split('/');
-  const secret = await withRetry(() => kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace }));
-  return signingKeyFromSecretData(secret.data, config.signingKeySecret);
-}
-
-function waitForSignal(log: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
-
 export const schedulerCommand: Command = {
   name: 'scheduler',
   summary: 'run the scheduler extender kube-scheduler calls (filter, prioritize, bind, admission webhook)',
   usage: USAGE,
   async run(argv) {
     const config = configFromArgs(argv);
-    const deviceConfig = loadDeviceConfig(readFile(config.deviceConfig, '--device-config').toString('utf8'));
+    const deviceConfig = loadDeviceConfig(readFlagFile(config.deviceConfig, '--device-config').toString('utf8'));
     if (!deviceConfig.ok) throw deviceConfig.error;
     const policy = policyByName(config.policy, '--policy');
     if (!policy.ok) throw policy.error;
     const log = pino({ level: config.logLevel });
-    const kubeConfig = kubeConfigFor(config.kubeconfig);
+    const kubeConfig = loadKubeConfig(config.kubeconfig);
     const running = await startExtender({
       config,
       kubeConfig,
-      signingKey: await signingKey(config, kubeConfig),
-      ...(config.tlsCertFile ? { tls: { cert: readFile(config.tlsCertFile, '--tls-cert-file'), key: readFile(config.tlsKeyFile, '--tls-key-file') } } : {}),
+      signingKey: await loadSigningKey({ file: config.signingKeyFile, secret: config.signingKeySecret }, kubeConfig),
+      ...(config.tlsCertFile ? { tls: { cert: readFlagFile(config.tlsCertFile, '--tls-cert-file'), key: readFlagFile(config.tlsKeyFile, '--tls-key-file') } } : {}),
       policy: policy.value,
       log,
       ...extenderDeviceOptions(deviceConfig.value),
     });
     log.info({ url: running.url, secureUrl: running.secureUrl }, 'tessera scheduler listening');
-    await waitForSignal(log);
+    log.info({ signal: await waitForSignal() }, 'stopping');
     await running.stop();
     return EXIT_OK;
   },

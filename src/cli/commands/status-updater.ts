@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
 import { publishTopology } from '../../fakeoperator/configmaps.js';
-import { loadKubeConfig, parseFlags, waitForSignal } from '../../fakeoperator/daemon.js';
+import { loadKubeConfig, parseFlags, waitForSignal } from '../process.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../../fakeoperator/status-updater.js';
 import { parseTopologyFile } from '../../fakeoperator/topology.js';

@@ -1,0 +1,69 @@
+/** What every long-running `tessera` command shares at the process edge: flags, files, the kubeconfig, the signing key, signals. */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { signingKeyFromFileContent, signingKeyFromSecretData } from '../api/signing.js';
+import { TesseraError } from '../errors.js';
+import { withRetry } from '../kube/retry.js';
+
+/** Parses flags strictly; an unknown or malformed flag is an INVALID_INPUT error. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (cause) {
+    throw new TesseraError('INVALID_INPUT', (cause as Error).message, { cause });
+  }
+}
+
+/** A port flag, 0-65535. */
+export function portFlag(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new TesseraError('INVALID_INPUT', `must be a port number 0-65535, got '${value}'`, { field: flag });
+  return Number(value);
+}
+
+/** The bytes of a file named by a flag; an unreadable file is an INVALID_CONFIG error naming the flag. */
+export function readFlagFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be read (${(cause as Error).message})`, { field: flag, cause });
+  }
+}
+
+/** The kubeconfig at `path`, or the default one (KUBECONFIG, ~/.kube/config, or in-cluster) when it is empty. */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (path) kubeConfig.loadFromFile(path);
+    else kubeConfig.loadFromDefault();
+  } catch (cause) {
+    throw new TesseraError('INVALID_CONFIG', `cannot be loaded (${(cause as Error).message})`, { field: '--kubeconfig', cause });
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new TesseraError('INVALID_CONFIG', 'names no current cluster', { field: '--kubeconfig' });
+  return kubeConfig;
+}
+
+/**
+ * The HMAC key that signs scheduling decisions: from a file (`--signing-key-file`) or a Secret given as
+ * `namespace/name` (`--signing-key-secret`). The extender and the device plugin must load the same key.
+ */
+export async function loadSigningKey(source: { file: string; secret: string }, kubeConfig: KubeConfig): Promise<Buffer> {
+  if (source.file !== '') return signingKeyFromFileContent(readFlagFile(source.file, '--signing-key-file'));
+  const [namespace = '', name = ''] = source.secret.split('/');
+  const secret = await withRetry(() => kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace }));
+  return signingKeyFromSecretData(secret.data, source.secret);
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handler = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
