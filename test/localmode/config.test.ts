@@ -73,6 +73,7 @@ describe('tessera up flags', () => {
   });
 
   it('takes --no-demo, --state and ports', () => {
+    expect(parseUpArgs(['--demo']).demo).toBe(true);
     expect(parseUpArgs(['--no-demo', '--state', 's.json', '--api-port', '0', '--policy', 'bestfit'])).toMatchObject({ demo: false, statePath: 's.json', apiPort: 0, policy: 'bestfit' });
   });
 
@@ -80,6 +81,6 @@ describe('tessera up flags', () => {
     expect(fieldOf(() => parseUpArgs(['--dashboard-port', '80a']))).toBe('--dashboard-port');
     expect(fieldOf(() => parseUpArgs(['--api-port', '70000']))).toBe('--api-port');
     expect(fieldOf(() => parseUpArgs(['--log-level', 'loud']))).toBe('--log-level');
-    expect(fieldOf(() => parseUpArgs(['--frobnicate']))).toBe('flags');
+    expect(() => parseUpArgs(['--frobnicate'])).toThrow(/Unknown option '--frobnicate'/);
   });
 });

@@ -4,13 +4,13 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
 import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/up.js';
 import { DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
 import { POLICIES } from '../../scheduler/policies/index.js';
 import { EXIT_OK, type Command } from '../command.js';
+import { parseFlags, portFlag, waitForSignal } from '../process.js';
 
 const DEFAULTS = {
   topology: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
@@ -47,40 +47,23 @@ Options:
   --demo / --no-demo         submit a small workload mix at start (default: on)
   --log-level <level>        ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel}); logs go to stderr as JSON`;
 
-function port(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new TesseraError('INVALID_INPUT', `must be a port number (0-65535), got '${value}'`, { field: `--${flag}` });
-  return n;
-}
-
 export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel: string } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      allowNegative: true,
-      options: {
-        topology: { type: 'string' },
-        'scheduler-config': { type: 'string' },
-        'device-config': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        state: { type: 'string' },
-        host: { type: 'string' },
-        'api-port': { type: 'string' },
-        'extender-port': { type: 'string' },
-        'dashboard-port': { type: 'string' },
-        'exporter-port': { type: 'string' },
-        policy: { type: 'string' },
-        demo: { type: 'boolean', default: true },
-        'log-level': { type: 'string' },
-      },
-    }));
-  } catch (cause) {
-    throw new TesseraError('INVALID_INPUT', (cause as Error).message, { field: 'flags', cause });
-  }
+  const values = parseFlags(argv, {
+    topology: { type: 'string' },
+    'scheduler-config': { type: 'string' },
+    'device-config': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    state: { type: 'string' },
+    host: { type: 'string' },
+    'api-port': { type: 'string' },
+    'extender-port': { type: 'string' },
+    'dashboard-port': { type: 'string' },
+    'exporter-port': { type: 'string' },
+    policy: { type: 'string' },
+    demo: { type: 'boolean' },
+    'no-demo': { type: 'boolean' },
+    'log-level': { type: 'string' },
+  });
   const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new TesseraError('INVALID_INPUT', `must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, { field: '--log-level' });
   return {
@@ -90,12 +73,12 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
     kubeconfigPath: values.kubeconfig ?? DEFAULTS.kubeconfig,
     ...(values.state ? { statePath: values.state } : {}),
     host: values.host ?? DEFAULTS.host,
-    apiPort: port(values['api-port'], 'api-port', DEFAULTS.apiPort),
-    extenderPort: port(values['extender-port'], 'extender-port', DEFAULTS.extenderPort),
-    dashboardPort: port(values['dashboard-port'], 'dashboard-port', DEFAULTS.dashboardPort),
-    exporterPort: port(values['exporter-port'], 'exporter-port', DEFAULTS.exporterPort),
+    apiPort: portFlag(values['api-port'], DEFAULTS.apiPort, '--api-port'),
+    extenderPort: portFlag(values['extender-port'], DEFAULTS.extenderPort, '--extender-port'),
+    dashboardPort: portFlag(values['dashboard-port'], DEFAULTS.dashboardPort, '--dashboard-port'),
+    exporterPort: portFlag(values['exporter-port'], DEFAULTS.exporterPort, '--exporter-port'),
     policy: values.policy ?? DEFAULT_CONFIG.policy,
-    demo: values.demo,
+    demo: !values['no-demo'],
     logLevel,
   };
 }
@@ -121,19 +104,6 @@ function banner(local: LocalCluster): string {
   ].join('\n');
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const handler = (signal: string): void => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-      resolve(signal);
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
-}
-
 export const upCommand: Command = {
   name: 'up',
   summary: 'run the whole stack locally (embedded cluster, extender, fake GPU nodes) with a live dashboard',
@@ -141,7 +111,7 @@ export const upCommand: Command = {
   async run(argv) {
     const { logLevel, ...options } = parseUpArgs(argv);
     const log = pino({ level: logLevel }, pino.destination(2));
-    const stopped = stopSignal();
+    const stopped = waitForSignal();
     const local = await startLocalCluster({ ...options, log });
     console.log(banner(local));
     const signal = await stopped;
