@@ -6,15 +6,20 @@ import { TesseraError, err, ok, type Result } from '../../errors.js';
 import { bestfitPolicy } from './bestfit.js';
 import { hamiPolicy } from './hami.js';
 import { packingPolicy } from './packing.js';
+import { tesseraPolicy } from './tessera.js';
 import type { Policy } from './policy.js';
 
 export * from './policy.js';
-export { bestfitPolicy, hamiPolicy, packingPolicy };
+export { bestfitPolicy, hamiPolicy, packingPolicy, tesseraPolicy };
+
+/** The policy the scheduler uses when its config names none. */
+export const DEFAULT_POLICY = 'tessera';
 
 export const POLICIES: Readonly<Record<string, Policy>> = {
   [hamiPolicy.name]: hamiPolicy,
   [bestfitPolicy.name]: bestfitPolicy,
   [packingPolicy.name]: packingPolicy,
+  [tesseraPolicy.name]: tesseraPolicy,
 };
 
 /** The policy called `name`, or an error listing the known names. */
