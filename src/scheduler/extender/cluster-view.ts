@@ -57,6 +57,13 @@ export class ClusterView {
   private readonly verified = new LRUMap<string, Decision>(20_000);
   /** Shapes of granted pods, by uid, computed when first needed (src/api/inflight.ts). */
   private readonly shapes = new Map<string, PodShape>();
+  /**
+   * Grant changes on a node not applied yet, by pod uid. The device plugin exchanges grants between
+   * interchangeable pods with one write per pod, so a pod's new grant collides with another pod's old one until
+   * that pod's write arrives too. The old grants stay counted until all pending changes on the node apply together,
+   * so capacity is never shown free while a device is in use.
+   */
+  private readonly pendingChanges = new Map<string, Reservation<Allocation>>();
 
   constructor(private readonly options: ClusterViewOptions) {
     this.state = new ClusterState([], options.migPlanner ? { migPlanner: options.migPlanner } : {});
@@ -65,9 +72,11 @@ export class ClusterView {
       release: (r) => {
         this.changes++;
         this.shapes.delete(r.podUid);
+        this.pendingChanges.delete(r.podUid);
         // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
         if (!this.state.allocation(r.podUid)) return;
         this.state.release(r.podUid);
+        this.settleChanges(r.node);
         this.applyWaiting(r.node);
       },
     });
@@ -95,6 +104,40 @@ export class ClusterView {
     for (const r of this.book.onNode(node)) {
       if (!this.state.allocation(r.podUid) && this.state.apply(r.allocation).ok) this.changes++;
     }
+  }
+
+  /** Records a changed grant for a pod on the same node and applies every pending change there that now fits. */
+  private changeGrant(next: Reservation<Allocation>): void {
+    this.pendingChanges.set(next.podUid, next);
+    this.settleChanges(next.node);
+  }
+
+  /** Moves all pending changes on `node` from their old grants to their new ones at once, or none of them. */
+  private settleChanges(node: string): void {
+    const changes = [...this.pendingChanges.values()].filter((r) => r.node === node);
+    if (changes.length === 0) return;
+    const released: Allocation[] = [];
+    for (const r of changes) {
+      const old = this.state.release(r.podUid);
+      if (old.ok) released.push(old.value);
+    }
+    const applied: string[] = [];
+    for (const r of changes) {
+      if (!this.state.apply(r.allocation).ok) break;
+      applied.push(r.podUid);
+    }
+    if (applied.length === changes.length) {
+      for (const r of changes) {
+        this.pendingChanges.delete(r.podUid);
+        this.shapes.delete(r.podUid);
+        this.book.replace(r.podUid, r.decision, r.allocation);
+      }
+      this.changes++;
+      return;
+    }
+    // Not all of them fit yet (the other half of an exchange has not arrived): undo in reverse, old grants stay.
+    for (const uid of applied.reverse()) this.state.release(uid);
+    for (const allocation of released.reverse()) this.state.apply(allocation);
   }
 
   beginBind(podUid: string): void {
@@ -222,18 +265,26 @@ export class ClusterView {
     }
     if (grant.kind === 'none') return;
     const held = this.book.get(uid);
-    // A changed grant (another node, or devices swapped by the device plugin) replaces the one held.
-    if (held && (held.node !== grant.decision.node || held.decision.signature !== grant.decision.signature)) this.book.release(uid);
-    if (!this.book.get(uid)) {
-      const bindTime = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
-      this.book.hold({
-        podUid: uid,
-        node: grant.decision.node,
-        decision: grant.decision,
-        allocation: allocationOf(grant.decision),
-        phase: 'reserved',
-        since: Number.isFinite(bindTime) && bindTime > 0 ? bindTime * 1000 : this.options.now(),
-      });
+    const bindTime = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
+    const next: Reservation<Allocation> = {
+      podUid: uid,
+      node: grant.decision.node,
+      decision: grant.decision,
+      allocation: allocationOf(grant.decision),
+      phase: 'reserved',
+      since: Number.isFinite(bindTime) && bindTime > 0 ? bindTime * 1000 : this.options.now(),
+    };
+    if (!held) this.book.hold(next);
+    else if (held.node !== next.node) {
+      this.book.release(uid);
+      this.book.hold(next);
+    } else if (held.decision.signature !== next.decision.signature) {
+      // Devices exchanged by the device plugin: applied once the other side of the exchange is known.
+      if (this.state.allocation(uid)) this.changeGrant(next);
+      else {
+        this.book.release(uid);
+        this.book.hold(next);
+      }
     }
     if (grant.confirmed) this.book.confirm(uid);
   }

@@ -74,6 +74,17 @@ export class Reservations<A> {
     this.countReserved(reservation.node, -1);
   }
 
+  /**
+   * Replaces what a pod was granted on the same node (the device plugin exchanged it for an interchangeable grant)
+   * without touching capacity: the caller has already moved the allocator's state from the old grant to the new.
+   */
+  replace(podUid: string, decision: Decision, allocation: A): void {
+    const reservation = this.byUid.get(podUid);
+    if (!reservation) return;
+    reservation.decision = decision;
+    reservation.allocation = allocation;
+  }
+
   /** Frees the pod's capacity; a pod without a grant is a no-op, so release is idempotent. */
   release(podUid: string): Reservation<A> | undefined {
     const reservation = this.byUid.get(podUid);

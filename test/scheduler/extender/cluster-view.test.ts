@@ -80,12 +80,15 @@ describe('cluster view', () => {
     const swapped = (pod: (typeof pods)[number], grant: Decision): void =>
       view.upsertPod({ ...pod, spec: { nodeName: 'pair' }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name } }, key)) } } });
     swapped(pods[0] as (typeof pods)[number], b);
-    // In between, a's new GPU is still b's: a waits rather than over-committing it.
-    expect(gpuOf('a')).toBeUndefined();
+    // In between, a's new GPU is still b's: a keeps its old grant counted, so neither GPU looks free while in use.
+    expect(gpuOf('a')).toBe(a.containers[0]?.devices[0]?.uuid);
+    expect(gpuOf('b')).toBe(b.containers[0]?.devices[0]?.uuid);
+    expect(view.book.get('a')?.decision.signature).toBe(a.signature);
     swapped(pods[1] as (typeof pods)[number], a);
     expect(gpuOf('a')).toBe(b.containers[0]?.devices[0]?.uuid);
     expect(gpuOf('b')).toBe(a.containers[0]?.devices[0]?.uuid);
     expect(view.state.allocations()).toHaveLength(2);
+    expect(view.book.get('a')?.decision.containers[0]?.devices[0]?.uuid).toBe(b.containers[0]?.devices[0]?.uuid);
   });
 
   it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
