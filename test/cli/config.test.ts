@@ -29,7 +29,7 @@ async function failure(...args: string[]): Promise<string> {
 
 describe('tessera config check', () => {
   it('accepts the shipped device config', async () => {
-    expect(await check('config/device-config.yaml')).toContain('config/device-config.yaml: valid (4 knownMigGeometries entries');
+    expect(await check('config/device-config-hami-geometries.yaml')).toContain('config/device-config-hami-geometries.yaml: valid (4 knownMigGeometries entries');
   });
 
   it('rejects a geometry naming the field, the model, the geometry and the profile', async () => {

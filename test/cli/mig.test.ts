@@ -36,7 +36,7 @@ describe('tessera mig', () => {
   });
 
   it('plan prints a readable table, and applies knownMigGeometries from --device-config', async () => {
-    const result = await mig('plan', '--model', 'A100-SXM4-40GB', '--request', '15000', '--device-config', 'config/device-config.yaml', '--limit', '2');
+    const result = await mig('plan', '--model', 'A100-SXM4-40GB', '--request', '15000', '--device-config', 'config/device-config-hami-geometries.yaml', '--limit', '2');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('A100-SXM4-40GB: 2 plan(s) for 15000 MiB');
     expect(result.stdout).toContain('create 3g.20gb@0 3g.20gb@4');

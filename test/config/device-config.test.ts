@@ -6,7 +6,7 @@ import { allowedGeometriesFor, DEFAULT_DEVICE_CONFIG, loadDeviceConfig, parseDev
 import { isTesseraError } from '../../src/errors.js';
 import { placeGeometry, resolveGpuModel } from '../../src/geometry/index.js';
 
-const shipped = readFileSync(new URL('../../config/device-config.yaml', import.meta.url), 'utf8');
+const shipped = readFileSync(new URL('../../config/device-config-hami-geometries.yaml', import.meta.url), 'utf8');
 
 function fieldOf(text: string): string | undefined {
   const result = loadDeviceConfig(text);
