@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ajv, validationError } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
+import { DEFAULT_POLICY } from '../policies/index.js';
 
 export interface ExtenderConfig {
   host: string;
@@ -52,7 +53,7 @@ export const DEFAULT_CONFIG: ExtenderConfig = {
   port: 8888,
   kubeconfig: '',
   deviceConfig: 'config/device-config.yaml',
-  policy: 'hami',
+  policy: DEFAULT_POLICY,
   nodePolicy: 'binpack',
   gpuPolicy: 'spread',
   schedulerName: '',

@@ -141,11 +141,21 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     log,
   };
   const server = buildServer(serverOptions);
-  const address = await server.listen({ host: config.host, port: config.port });
-  const url = address.replace('0.0.0.0', '127.0.0.1');
   // The API server calls admission webhooks over TLS only; kube-scheduler stays on the plain loopback listener.
   const secure = options.tls ? buildServer({ ...serverOptions, https: options.tls }) : undefined;
-  const secureUrl = secure ? (await secure.listen({ host: config.host, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+  let url: string;
+  let secureUrl: string | undefined;
+  try {
+    url = (await server.listen({ host: config.host, port: config.port })).replace('0.0.0.0', '127.0.0.1');
+    secureUrl = secure ? (await secure.listen({ host: config.host, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+  } catch (error) {
+    // A port in use must not leave informers and the lease running behind the error: the process could not exit.
+    await server.close();
+    await secure?.close();
+    await elector?.stop({ release: true });
+    await Promise.all([nodes.stop(), pods.stop()]);
+    throw error;
+  }
 
   // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
   // which every replica then reads back through its pod informer.

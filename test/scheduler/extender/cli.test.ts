@@ -72,7 +72,7 @@ describe('tessera scheduler', () => {
     const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r', operation: 'CREATE', object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpumem': '1000' } } }] } } } };
     // Node's global agent keeps the connection alive, as the API server does: stopping must not wait on it.
     const reply = await new Promise<string>((done, fail) => {
-      const req = request(`${secureUrl ?? ''}/webhook`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, timeout: 20_000, headers: { 'content-type': 'application/json' } }, (res) => {
+      const req = request(`${secureUrl ?? ''}/webhook`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, timeout: 60_000, headers: { 'content-type': 'application/json' } }, (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
         res.on('end', () => done(body));
