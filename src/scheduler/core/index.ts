@@ -8,7 +8,7 @@ export type { GpuTotals, GpuView, NodeView, DeviceOption, NodePlacement } from '
 export type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 export { parseQuantity, quantityCeil, quantityInteger, type Quantity } from './quantity.js';
 export { DEFAULT_REQUEST_CONFIG, parsePodRequest, wantsGpu, type RequestConfig } from './request.js';
-export { ClusterState, type ClusterStateOptions, type NodeSnapshot } from './state.js';
+export { ClusterState, type ClusterStateOptions, type IdleMigInstances, type MigOpsApplied, type NodeSnapshot } from './state.js';
 export { memoryNeed } from './fit.js';
 export { allocationOf, decide, schedule, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 export { reasonText } from './reasons.js';

@@ -2,8 +2,11 @@
  * The cluster as the allocator sees it: nodes, their GPUs and what each allocation holds. `apply` and `release`
  * touch one node (cost proportional to its GPUs), bump its version, and keep per-node summaries (largest free
  * memory and cores, GPUs with a free slot) so a request skips nodes that cannot fit without visiting each GPU.
- * `release` returns the node to exactly what it was before `apply`, MIG layout included (a created instance is
- * taken away again, a destroyed free one comes back): the model stays a function of the allocations held.
+ * By default (`idleMigInstances: 'destroy'`) `release` returns the node to exactly what it was before `apply`, MIG
+ * layout included (a created instance is taken away again, a destroyed free one comes back): the model stays a
+ * function of the allocations held. With `idleMigInstances: 'keep'` (real nodes, where the device plugin reclaims
+ * idle instances only after a grace period) release frees the instance but leaves it in the GPU's layout, so a
+ * later request can reuse it; accounting (memory, cores, slots) still returns exactly to the values before `apply`.
  */
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
@@ -212,10 +215,29 @@ const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', messa
 export interface ClusterStateOptions {
   /** Plans MIG instances; required for clusters with MIG nodes (the geometry engine's planner). */
   readonly migPlanner?: MigPlanner;
+  /**
+   * What `release` does with a MIG instance: 'destroy' (default) restores the GPU's layout from before `apply`
+   * (an instance the plan created goes away); 'keep' leaves the instance in the layout, free, for later reuse.
+   */
+  readonly idleMigInstances?: IdleMigInstances;
+}
+
+export type IdleMigInstances = 'keep' | 'destroy';
+
+/** MIG instances created and destroyed by the plans of successful `apply` calls (ops skipped as already done excluded). */
+export interface MigOpsApplied {
+  created: number;
+  destroyed: number;
 }
 
 export class ClusterState {
   readonly migPlanner: MigPlanner | undefined;
+  readonly idleMigInstances: IdleMigInstances;
+  /**
+   * Running totals of the create/destroy ops `apply` carried out on MIG layouts. A release in 'destroy' mode that
+   * undoes a plan is not counted (it is the model forgetting the plan, not an op the device plugin runs).
+   */
+  readonly migOpsApplied: MigOpsApplied = { created: 0, destroyed: 0 };
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
@@ -226,6 +248,7 @@ export class ClusterState {
 
   constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
     this.migPlanner = options.migPlanner;
+    this.idleMigInstances = options.idleMigInstances ?? 'destroy';
     for (const spec of nodes) this.setNode(spec);
   }
 
@@ -353,7 +376,7 @@ export class ClusterState {
     if (node.memoryUsedMiB + allocation.memoryMiB > node.memoryMiB) {
       return err({ kind: 'InsufficientResource', resource: 'memory', requested: allocation.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB });
     }
-    const taken: { gpu: GpuState; device: AllocatedDevice; layout: LayoutChange | null }[] = [];
+    const taken: { gpu: GpuState; device: AllocatedDevice; layout: LayoutChange | null; ops: MigOpsApplied }[] = [];
     for (const container of allocation.containers) {
       const inContainer = new Set<string>();
       for (const device of container.devices) {
@@ -367,13 +390,17 @@ export class ClusterState {
                 ? inconsistent(`container ${container.name} names GPU ${device.uuid} twice`)
                 : takeDevice(gpu, device, node.splitCount);
         if (gpu === undefined || 'kind' in problem) {
-          for (const t of taken.reverse()) giveBack(t.gpu, t.device, t.layout);
+          for (const t of taken.reverse()) giveBack(t.gpu, t.device, t.layout, 'destroy');
           node.refresh();
           return err('kind' in problem ? problem : inconsistent('unreachable'));
         }
         inContainer.add(device.uuid);
-        taken.push({ gpu, device, layout: problem.layout });
+        taken.push({ gpu, device, layout: problem.layout, ops: problem.ops });
       }
+    }
+    for (const t of taken) {
+      this.migOpsApplied.created += t.ops.created;
+      this.migOpsApplied.destroyed += t.ops.destroyed;
     }
     node.cpuUsedMilli += allocation.cpuMilli;
     node.memoryUsedMiB += allocation.memoryMiB;
@@ -383,7 +410,10 @@ export class ClusterState {
     return ok(undefined);
   }
 
-  /** Releases a pod's allocation and returns it; the node ends exactly as before `apply`. */
+  /**
+   * Releases a pod's allocation and returns it. The node's accounting ends exactly as before `apply`; its MIG
+   * layout too in 'destroy' mode, while in 'keep' mode the pod's instances stay, free.
+   */
   release(podUid: string): Result<Allocation, Reason> {
     const held = this.held.get(podUid);
     if (!held) return err(inconsistent(`pod ${podUid} holds no allocation`));
@@ -394,7 +424,7 @@ export class ClusterState {
     for (let i = devices.length - 1; i >= 0; i--) {
       const device = devices[i] as AllocatedDevice;
       const gpu = node.byUuid.get(device.uuid);
-      if (gpu) giveBack(gpu, device, held.layouts?.[i] ?? null);
+      if (gpu) giveBack(gpu, device, held.layouts?.[i] ?? null, this.idleMigInstances);
     }
     node.cpuUsedMilli -= held.allocation.cpuMilli;
     node.memoryUsedMiB -= held.allocation.memoryMiB;
@@ -409,8 +439,9 @@ export class ClusterState {
 }
 
 /** Takes one device on a GPU, or says why it cannot (nothing changed then). */
-function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number): Reason | { layout: LayoutChange | null } {
+function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number): Reason | { layout: LayoutChange | null; ops: MigOpsApplied } {
   let layout: LayoutChange | null = null;
+  const ops: MigOpsApplied = { created: 0, destroyed: 0 };
   if (gpu.usedSlots >= splitCount) {
     return { kind: 'InsufficientResource', resource: 'gpuslots', requested: 1, used: gpu.usedSlots, capacity: splitCount };
   }
@@ -435,9 +466,11 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
         if (at < 0) return inconsistent(`GPU ${gpu.uuid} has no ${op.profile}@${op.start} to destroy`);
         if (next[at]?.inUse) return inconsistent(`GPU ${gpu.uuid}: ${op.profile}@${op.start} is in use and cannot be destroyed`);
         next.splice(at, 1);
+        ops.destroyed++;
       } else {
         if (next.some((i) => i.start === op.start)) return inconsistent(`GPU ${gpu.uuid} already has an instance at ${op.start}`);
         next.push({ profile: op.profile, start: op.start, inUse: false });
+        ops.created++;
       }
     }
     const target = next.find((i) => i.start === start && i.profile === profile);
@@ -452,19 +485,26 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
   gpu.usedSlots += 1;
   gpu.usedMemoryMiB += device.memoryMiB;
   gpu.usedCores += device.cores;
-  return { layout };
+  return { layout, ops };
 }
 
 /**
- * Undoes one device. When the GPU's layout is still what this device left, the layout before it comes back
- * exactly; otherwise (a later pod re-planned the GPU) the instance is freed, and dropped if its plan created it.
+ * Undoes one device. 'keep': the instance is only marked free and stays in the layout. 'destroy': when the GPU's
+ * layout is still what this device left, the layout before it comes back exactly; otherwise (a later pod
+ * re-planned the GPU) the instance is freed, and dropped if its plan created it.
  */
-function giveBack(gpu: GpuState, device: AllocatedDevice, layout: LayoutChange | null): void {
+function giveBack(gpu: GpuState, device: AllocatedDevice, layout: LayoutChange | null, idle: IdleMigInstances): void {
   gpu.usedSlots -= 1;
   gpu.usedMemoryMiB -= device.memoryMiB;
   gpu.usedCores -= device.cores;
   const instances = gpu.migInstances;
   if (!instances || !layout || !device.mig) return;
+  if (idle === 'keep') {
+    const kept = instances.find((i) => i.start === device.mig?.start && i.profile === device.mig.profile);
+    if (kept) kept.inUse = false;
+    gpu.layoutVersion++;
+    return;
+  }
   if (gpu.layoutVersion === layout.version) {
     instances.splice(0, instances.length, ...layout.before);
     gpu.layoutVersion--;

@@ -50,10 +50,22 @@ const toInstance = (i: MigInstanceView): MigInstance => ({ profile: i.profile, s
 
 /**
  * Tessera's planner: every legal plan (reuse, create, reconfigure free instances), in the engine's order: most
- * future capacity kept for `demand` (the workload's mix of instance sizes) first.
+ * future capacity kept for `demand` (the workload's mix of instance sizes) first, less oversized reuses.
  */
 export function tesseraMigPlanner(demand?: DemandMix): MigPlanner {
-  return createGeometryPlanner(demand ? { demand } : {});
+  const engine = createGeometryPlanner(demand ? { demand } : {});
+  return { ...engine, options: (modelName, instances, memoryMiB) => withoutOversizedReuse(engine.options(modelName, instances, memoryMiB)) };
+}
+
+/**
+ * With idle instances kept (the trace simulator), the engine's ranking may reuse a free instance much larger than
+ * the request (no op, no capacity used up in its score), which wastes the instance's memory while the pod runs.
+ * Such oversized reuses are dropped: the engine then also offers a plan for the smallest fitting instance (a
+ * create, or a reconfigure of free instances), which stays; the engine's order is kept otherwise.
+ */
+function withoutOversizedReuse(options: readonly MigOption[]): readonly MigOption[] {
+  const smallest = Math.min(...options.map((o) => o.memoryMiB));
+  return options.filter((o) => !(o.plan.length === 0 && o.memoryMiB > smallest));
 }
 
 /** HAMi v2.10: the smallest profile whose memory fits and that has a free placement; no look-ahead. */

@@ -1,6 +1,7 @@
 /**
  * Replays a timed trace on a cluster through the allocator (ClusterState, schedule, decide) with one policy and
- * MIG planner: arrivals are scheduled once (failures dropped), departures release. Counts MIG layout changes.
+ * MIG planner: arrivals are scheduled once (failures dropped), departures release. Idle MIG instances are kept
+ * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
 import { ClusterState, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../scheduler/core/index.js';
@@ -29,8 +30,13 @@ export interface TraceOutcome {
   allocationRatio: number;
   /** Free GPU memory on GPUs that cannot take the trace's most common request now, % of all GPU memory. */
   gpuFragmentation: number;
-  /** Placements that changed a GPU's MIG layout, and the create/destroy operations they took. */
+  /**
+   * MIG instances created plus instances destroyed by the plans the cluster state actually applied (its
+   * `migOpsApplied`, summed over successful `apply` calls; a reuse of a free instance counts 0, a reconfiguration
+   * that destroys 2 free instances and creates 1 counts 3). Releases count nothing: idle instances are kept.
+   */
   migReconfigurations: number;
+  /** Create/destroy ops named in the plans of placed pods (as decided; equals the above unless a plan was skipped). */
   migOperations: number;
   decisions: number;
   layouts: GpuLayout[];
@@ -51,11 +57,10 @@ function gpuMemories(request: PodRequest): number[] {
 }
 
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
-  const state = new ClusterState(nodes, { migPlanner: chosen.planner });
+  const state = new ClusterState(nodes, { migPlanner: chosen.planner, idleMigInstances: 'keep' });
   const running = new Map<string, string>();
   let placed = 0;
   let failed = 0;
-  let migReconfigurations = 0;
   let migOperations = 0;
   let decisions = 0;
   const capacity = nodes.reduce((sum, n) => sum + n.gpus.reduce((s, g) => s + g.memoryMiB, 0), 0);
@@ -88,10 +93,9 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     running.set(event.key, event.request.pod.uid);
     held += memoryOf(allocation.value);
     placed++;
-    const ops = migOpsOf(allocation.value);
-    migOperations += ops.total;
-    migReconfigurations += ops.gpus;
+    migOperations += migOpsOf(allocation.value);
   }
+  const migReconfigurations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
   const span = last - start;
   const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
   return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, events), layouts: layoutsOf(state) };
@@ -99,16 +103,7 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
 
-function migOpsOf(allocation: Allocation): { total: number; gpus: number } {
-  const changed = new Set<string>();
-  let total = 0;
-  for (const device of allocation.containers.flatMap((c) => c.devices)) {
-    const ops = device.mig?.plan.length ?? 0;
-    total += ops;
-    if (ops > 0) changed.add(device.uuid);
-  }
-  return { total, gpus: changed.size };
-}
+const migOpsOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + (d.mig?.plan.length ?? 0), 0), 0);
 
 function fragmentationOf(state: ClusterState, events: readonly TraceEvent[]): number {
   const demand = demandOf(events).byMemoryMiB ?? [];

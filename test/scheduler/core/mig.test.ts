@@ -93,6 +93,43 @@ describe('MIG through the geometry engine', () => {
   });
 });
 
+describe("idle MIG instances with idleMigInstances: 'keep'", () => {
+  it('release leaves the instance free in the layout, a second identical request reuses it, accounting returns exactly', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner, idleMigInstances: 'keep' });
+    const other = place(state, pod('p0').container({ [GPU]: 1, [MEM]: 19_000 }).request(), 'm');
+    const before = state.snapshot('m');
+    const first = place(state, pod('p1').container({ [GPU]: 1, [MEM]: 9000 }).request(), 'm');
+    const mig = first.containers[0]?.devices[0]?.mig;
+    if (!mig) throw new Error('expected a MIG device');
+    expect(mig.plan.some((op) => op.action === 'create')).toBe(true);
+    expect(state.migOpsApplied.created).toBeGreaterThanOrEqual(2);
+    expect(state.release('uid-p1').ok).toBe(true);
+    const released = state.snapshot('m');
+    const gpu = released?.gpus[0];
+    // Accounting back to exactly the values before apply; the instance stays, free.
+    expect({ ...released, gpus: released?.gpus.map((g) => ({ ...g, migInstances: null })) }).toEqual({ ...before, gpus: before?.gpus.map((g) => ({ ...g, migInstances: null })) });
+    expect(gpu?.migInstances).toContainEqual({ profile: mig.profile, start: mig.start, inUse: false });
+    // The instance in use (p0's) is untouched.
+    const held = other.containers[0]?.devices[0]?.mig;
+    expect(gpu?.migInstances).toContainEqual({ profile: held?.profile, start: held?.start, inUse: true });
+    const opsBefore = { ...state.migOpsApplied };
+    const second = place(state, pod('p2').container({ [GPU]: 1, [MEM]: 9000 }).request(), 'm');
+    const again = second.containers[0]?.devices[0]?.mig;
+    expect(again).toMatchObject({ profile: mig.profile, start: mig.start });
+    expect(again?.plan.some((op) => op.action === 'create')).toBe(false);
+    expect(state.migOpsApplied).toEqual(opsBefore);
+    expect(state.snapshot('m')?.gpus[0]?.migInstances).toContainEqual({ profile: held?.profile, start: held?.start, inUse: true });
+  });
+
+  it("defaults to 'destroy': release takes the created instance away", () => {
+    const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
+    const before = state.snapshot('m');
+    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 9000 }).request(), 'm');
+    expect(state.release('uid-p1').ok).toBe(true);
+    expect(state.snapshot('m')).toEqual(before);
+  });
+});
+
 describe('allocator properties (mixed MIG and hami-core)', () => {
   const MODELS = [{ model: A100, memoryMiB: 40_960 }];
   const clusterArb: fc.Arbitrary<NodeSpec[]> = fc.tuple(nodeSpecArb('mig0', 'mig', MODELS), nodeSpecArb('mig1', 'mig', MODELS), nodeSpecArb('core0', 'hami-core', MODELS));
