@@ -62,9 +62,10 @@ export function applyPatch<T>(target: T, kind: PatchKind, patch: unknown): T {
 
 function applyJsonPatch<T>(target: T, patch: unknown): T {
   if (!Array.isArray(patch)) throw badRequest('json patch body must be a JSON array of operations');
-  const error = fastJsonPatch.validate(patch as Operation[], target);
-  if (error) throw jsonPatchError(error);
   try {
+    // validate() dry-runs the operations and can itself throw (e.g. an op after one that removed the root).
+    const error = fastJsonPatch.validate(patch as Operation[], target);
+    if (error) throw error;
     return fastJsonPatch.applyPatch(target, patch as Operation[], false, false, true).newDocument;
   } catch (cause) {
     throw jsonPatchError(cause);

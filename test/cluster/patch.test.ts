@@ -90,4 +90,10 @@ describe('json patch (RFC 6902)', () => {
     expect(() => applyPatch(base, 'json', { op: 'add' })).toThrow(KubeStatusError);
     expect(() => applyPatch(base, 'json', [{ op: 'bogus', path: '/a' }])).toThrow(/invalid json patch/);
   });
+
+  it('answers a Status error when an operation follows one that removed the whole document (found by fuzzing)', () => {
+    const patch = [{ op: 'remove', path: '' }, { op: 'add', path: '/metadata', value: [] }];
+    expect(() => applyPatch(base, 'json', patch)).toThrow(KubeStatusError);
+    expect(base.metadata.name).toBe('p');
+  });
 });
