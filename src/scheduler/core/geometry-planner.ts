@@ -3,7 +3,7 @@
  * `planMig` for ranked plans (never touching an instance in use), and hands them over as `MigOption`s with the
  * ops the device plugin applies.
  */
-import { planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry } from '../../geometry/index.js';
+import { planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
 import type { MigOption, MigPlanner } from './mig.js';
 
 export interface GeometryPlannerOptions {
@@ -11,6 +11,11 @@ export interface GeometryPlannerOptions {
   readonly demand?: DemandMix;
   /** HAMi's legacy mode: per canonical model name, the only geometries a GPU may be left in. */
   readonly allowedGeometries?: ReadonlyMap<string, readonly MigGeometry[]>;
+  /**
+   * Another rule's choice among the engine's plans (the HAMi baselines); default: the engine's own ranking under
+   * `demand` and `allowedGeometries`.
+   */
+  readonly choosePlans?: (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 }
 
 export function createGeometryPlanner(options: GeometryPlannerOptions = {}): MigPlanner {
@@ -30,7 +35,9 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
       if (!model?.mig) return [];
       const { mig } = model;
       const allowed = options.allowedGeometries?.get(model.name);
-      const plans = planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...(allowed ? { allowedGeometries: allowed } : {}) });
+      const plans = options.choosePlans
+        ? options.choosePlans(model, instances, memoryMiB)
+        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...(allowed ? { allowedGeometries: allowed } : {}) });
       return plans.flatMap((plan) => {
         const profile = mig.profiles.find((p) => p.name === plan.target.profile);
         if (!profile) return [];

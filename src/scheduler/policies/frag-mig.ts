@@ -4,49 +4,9 @@
  * awareness; the allocator's own `createGeometryPlanner`), and HAMi's v2.10 and v2.9 rules as baselines, which
  * pick one of the engine's plans. Legality has one source, the engine; only the choice differs.
  */
-import { findProfile, hamiV210Plan, hamiV29Plan, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
+import { hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/geometry-planner.js';
-import type { MigInstanceView, MigOption, MigPlanner } from '../core/mig.js';
-
-/** The HAMi rules choose one plan; this turns their choice into the allocator's options. */
-type Choose = (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
-
-function plannerOf(choose: Choose): MigPlanner {
-  const models = new Map<string, GpuModel | null>();
-  const modelOf = (name: string): GpuModel | null => {
-    if (!models.has(name)) {
-      const resolved = resolveGpuModel(name);
-      models.set(name, resolved.ok && resolved.value.mig ? resolved.value : null);
-    }
-    return models.get(name) ?? null;
-  };
-  return {
-    options(modelName, instances, memoryMiB) {
-      const model = modelOf(modelName);
-      if (!model?.mig) return [];
-      const spec = model.mig;
-      return choose(model, instances.map(toInstance), memoryMiB).flatMap((plan): MigOption[] => {
-        const profile = findProfile(model, plan.target.profile);
-        if (!profile) return [];
-        return [
-          {
-            profile: plan.target.profile,
-            start: plan.target.start,
-            memoryMiB: profile.memoryMiB,
-            computeShare: profile.computeSlices / spec.totalComputeSlices,
-            plan: planOps(plan),
-          },
-        ];
-      });
-    },
-    largestInstanceMiB(modelName) {
-      const model = modelOf(modelName);
-      return model?.mig ? Math.max(0, ...model.mig.profiles.map((p) => p.memoryMiB)) : 0;
-    },
-  };
-}
-
-const toInstance = (i: MigInstanceView): MigInstance => ({ profile: i.profile, start: i.start, inUse: i.inUse });
+import type { MigOption, MigPlanner } from '../core/mig.js';
 
 /**
  * Tessera's planner: every legal plan (reuse, create, reconfigure free instances), in the engine's order: most
@@ -70,16 +30,20 @@ function withoutOversizedReuse(options: readonly MigOption[]): readonly MigOptio
 
 /** HAMi v2.10: the smallest profile whose memory fits and that has a free placement; no look-ahead. */
 export function hamiV210MigPlanner(): MigPlanner {
-  return plannerOf((model, instances, memoryMiB) => {
-    const plan = hamiV210Plan(model, instances, { memoryMiB });
-    return plan ? [plan] : [];
+  return createGeometryPlanner({
+    choosePlans: (model, instances, memoryMiB) => {
+      const plan = hamiV210Plan(model, instances, { memoryMiB });
+      return plan ? [plan] : [];
+    },
   });
 }
 
 /** HAMi up to v2.9: a geometry from `geometries(model)` chosen only on an idle GPU, fixed while anything runs. */
 export function hamiV29MigPlanner(geometries: (model: GpuModel) => readonly MigGeometry[]): MigPlanner {
-  return plannerOf((model, instances, memoryMiB) => {
-    const plan = hamiV29Plan(model, instances, { memoryMiB }, geometries(model));
-    return plan ? [plan] : [];
+  return createGeometryPlanner({
+    choosePlans: (model, instances, memoryMiB) => {
+      const plan = hamiV29Plan(model, instances, { memoryMiB }, geometries(model));
+      return plan ? [plan] : [];
+    },
   });
 }
