@@ -37,7 +37,8 @@ describe('tessera device-plugin (process)', () => {
     for (const [node, data] of Object.entries(maps.nodes)) await api.createNamespacedConfigMap({ namespace: 'gpu-operator', body: { metadata: { name: `topology-${node}` }, data } });
     dir = mkdtempSync('/tmp/tdc-');
     await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-    writeFileSync(join(dir, 'key'), randomBytes(32));
+    // Operators keep keys as text files (a trailing newline is dropped): 64 hex characters, never a stray newline byte.
+    writeFileSync(join(dir, 'key'), `${randomBytes(32).toString('hex')}\n`);
     kubelet = new SimKubelet({ node: 'gpu-node-1', kubeConfig: cluster.kubeConfig(), deviceDir: join(dir, 'dp'), podResourcesSocket: join(dir, 'pr.sock'), log });
     await kubelet.start();
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'device-plugin', '--node', 'gpu-node-1', '--backend', 'fake', '--topology-namespace', 'gpu-operator',

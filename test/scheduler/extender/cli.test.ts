@@ -42,7 +42,8 @@ beforeAll(async () => {
   await coreApi(cluster).createNode({ body: gpuNode('gpu-1') });
   dir = mkdtempSync(join(tmpdir(), 'tessera-scheduler-'));
   await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-  writeFileSync(join(dir, 'key'), randomBytes(32));
+  // Operators keep keys as text files (a trailing newline is dropped): 64 hex characters, never a stray newline byte.
+  writeFileSync(join(dir, 'key'), `${randomBytes(32).toString('hex')}\n`);
 });
 
 afterAll(async () => cluster?.stop());
