@@ -8,23 +8,13 @@
 import { loadavg } from 'node:os';
 import { ClusterState, createGeometryPlanner, decide, schedule, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest } from '../src/scheduler/core/index.js';
 import { hamiPolicy } from '../src/scheduler/policies/index.js';
+import { mulberry32 } from '../src/simulator/rng.js';
 import { heapGrowthMiB, measure, percentile, type BenchResult, type BenchSuite } from './harness.js';
 
 const GPUS_PER_NODE = 8;
 const GPU_MEMORY_MIB = 40_960;
 const FILL = 0.8;
 
-/** A deterministic generator (mulberry32), so every run measures the same cluster. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function nodeSpec(i: number): NodeSpec {
   const name = `node-${String(i).padStart(5, '0')}`;
@@ -109,7 +99,7 @@ function fill(state: ClusterState, nodes: readonly NodeSpec[], rng: () => number
 }
 
 function clusterBench(nodeCount: number): BenchResult[] {
-  const rng = random(nodeCount);
+  const rng = mulberry32(nodeCount);
   const specs = Array.from({ length: nodeCount }, (_, i) => nodeSpec(i));
   const { value: state, heapMiB } = heapGrowthMiB(() => {
     const built = new ClusterState(specs, { migPlanner: createGeometryPlanner() });

@@ -10,10 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { PACKAGE_ROOT, startLocalCluster } from '../src/localmode/up.js';
+import { startLocalCluster } from '../src/localmode/up.js';
 import type { BenchResult, BenchSuite } from './harness.js';
+import { ephemeralUpOptions } from '../test/localmode/options.js';
 
 /** Four HAMi-core nodes of 8 x A100-80GB: 32 GPUs, 10 shares each. */
 const TOPOLOGY = {
@@ -37,20 +37,7 @@ async function burst(): Promise<BenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
   const topologyPath = join(dir, 'topology.yaml');
   await writeFile(topologyPath, stringify(TOPOLOGY));
-  const local = await startLocalCluster({
-    topologyPath,
-    schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
-    deviceConfigPath: join(PACKAGE_ROOT, 'config/device-config.yaml'),
-    kubeconfigPath: join(dir, 'kubeconfig'),
-    host: '127.0.0.1',
-    apiPort: 0,
-    extenderPort: 0,
-    dashboardPort: 0,
-    exporterPort: 0,
-    policy: 'hami',
-    demo: false,
-    log: pino({ level: 'silent' }),
-  });
+  const local = await startLocalCluster(ephemeralUpOptions(dir, { topologyPath }));
   try {
     const api = local.kubeConfig.makeApiClient(CoreV1Api);
     const start = performance.now();

@@ -66,6 +66,21 @@ export class Rng {
   }
 }
 
+/**
+ * A small stream of floats in [0, 1) (mulberry32) for workload generators (benchmarks, test sequences) that need
+ * a fixed sequence per seed and none of `Rng`'s protocol guarantees.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

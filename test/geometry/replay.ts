@@ -3,6 +3,7 @@
  * best plan, or a HAMi baseline), applying each plan exactly as written. Used by the comparison test and the bench.
  */
 import { hamiV210Plan, planMig, type GpuModel, type MigInstance, type MigPlan, type MigRequest } from '../../src/geometry/index.js';
+import { mulberry32 } from '../../src/simulator/rng.js';
 
 export type Chooser = (model: GpuModel, instances: readonly MigInstance[], request: MigRequest) => MigPlan | null;
 
@@ -11,24 +12,13 @@ export const hamiV210Chooser: Chooser = hamiV210Plan;
 
 export type MigEvent = { kind: 'arrive'; id: number; memoryMiB: number } | { kind: 'release'; id: number };
 
-/** Deterministic 32-bit PRNG (mulberry32), so a seed names a sequence. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `length` events: arrivals ask the memory of a random non-`+me` profile (smaller ones more often: weight 1/slices),
  * releases free a random earlier arrival.
  */
 export function randomEvents(model: GpuModel, seed: number, length: number): MigEvent[] {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const profiles = (model.mig?.profiles ?? []).filter((p) => !p.mediaExtensions);
   const weights = profiles.map((p) => 1 / p.memorySlices);
   const total = weights.reduce((a, b) => a + b, 0);

@@ -9,10 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT, startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+import { ephemeralUpOptions } from './options.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
@@ -27,20 +27,7 @@ let page: Page;
 describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-browser-'));
-    local = await startLocalCluster({
-      topologyPath: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
-      schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
-      deviceConfigPath: join(PACKAGE_ROOT, 'config/device-config.yaml'),
-      kubeconfigPath: join(dir, 'kubeconfig'),
-      host: '127.0.0.1',
-      apiPort: 0,
-      extenderPort: 0,
-      dashboardPort: 0,
-      exporterPort: 0,
-      policy: 'hami',
-      demo: true,
-      log: pino({ level: 'silent' }),
-    });
+    local = await startLocalCluster(ephemeralUpOptions(dir, { demo: true }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

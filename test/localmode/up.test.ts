@@ -8,33 +8,19 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision } from '../../src/api/decision.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { TesseraError } from '../../src/errors.js';
-import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../src/localmode/up.js';
+import { startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
 import type { DashboardView } from '../../src/localmode/dashboard/view.js';
+import { ephemeralUpOptions } from './options.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-up-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const options: UpOptions = {
-  topologyPath: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
-  schedulerConfigPath: join(PACKAGE_ROOT, 'config/scheduler-config.yaml'),
-  deviceConfigPath: join(PACKAGE_ROOT, 'config/device-config.yaml'),
-  kubeconfigPath: join(dir, 'kubeconfig'),
-  statePath: join(dir, 'state.json'),
-  host: '127.0.0.1',
-  apiPort: 0,
-  extenderPort: 0,
-  dashboardPort: 0,
-  exporterPort: 0,
-  policy: 'hami',
-  demo: false,
-  log: pino({ level: 'silent' }),
-};
+const options = ephemeralUpOptions(dir, { statePath: join(dir, 'state.json') });
 
 const migPod: V1Pod = {
   metadata: { name: 'mig-10g', namespace: 'default', annotations: { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gputype': 'H100' } },
