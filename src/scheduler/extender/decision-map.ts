@@ -3,8 +3,8 @@
  * decision adds what the wire needs (version, time, signature) and keeps what the device plugin fills in later.
  */
 import { TESSERA_API_VERSION } from '../../api/annotations.js';
-import { DECISION_KIND, type Decision } from '../../api/decision.js';
-import type { Allocation } from '../core/types.js';
+import { DECISION_KIND, type Decision, type DecisionDevice } from '../../api/decision.js';
+import type { AllocatedDevice, Allocation } from '../core/types.js';
 
 /** The unsigned decision for an allocation made at `decidedAt` (RFC 3339). */
 export function decisionOf(allocation: Allocation, decidedAt: string): Decision {
@@ -16,16 +16,24 @@ export function decisionOf(allocation: Allocation, decidedAt: string): Decision 
     mode: allocation.mode,
     containers: allocation.containers.map((c) => ({
       name: c.name,
-      devices: c.devices.map((d) => ({
-        uuid: d.uuid,
-        index: d.index,
-        memoryMiB: d.memoryMiB,
-        cores: d.cores,
-        ...(d.mig ? { mig: { profile: d.mig.profile, start: d.mig.start, plan: d.mig.plan.map((op) => ({ ...op })) } } : {}),
-      })),
+      devices: c.devices.map(grantedDevice),
     })),
     resources: { cpuMilli: allocation.cpuMilli, memoryMiB: allocation.memoryMiB },
     decidedAt,
+  };
+}
+
+/**
+ * The granted part of a device, the same in an allocation and in a decision (the device plugin's MIG UUID and
+ * GPU-instance ID are left behind: they are not part of the grant).
+ */
+function grantedDevice(d: AllocatedDevice | DecisionDevice): AllocatedDevice & DecisionDevice {
+  return {
+    uuid: d.uuid,
+    index: d.index,
+    memoryMiB: d.memoryMiB,
+    cores: d.cores,
+    ...(d.mig ? { mig: { profile: d.mig.profile, start: d.mig.start, plan: d.mig.plan.map((op) => ({ ...op })) } } : {}),
   };
 }
 
@@ -39,13 +47,7 @@ export function allocationOf(decision: Decision): Allocation {
     memoryMiB: decision.resources?.memoryMiB ?? 0,
     containers: decision.containers.map((c) => ({
       name: c.name,
-      devices: c.devices.map((d) => ({
-        uuid: d.uuid,
-        index: d.index,
-        memoryMiB: d.memoryMiB,
-        cores: d.cores,
-        ...(d.mig ? { mig: { profile: d.mig.profile, start: d.mig.start, plan: d.mig.plan } } : {}),
-      })),
+      devices: c.devices.map(grantedDevice),
     })),
   };
 }
