@@ -81,6 +81,11 @@ export class EmbeddedCluster {
     await writeFileAtomic(path, this.kubeConfig().exportConfig(), 0o600);
   }
 
+  /** How many watch streams clients hold open now. */
+  openWatches(): number {
+    return this.server.openWatches();
+  }
+
   /** Ends every open watch, cleanly or by dropping the connection: clients must re-watch or relist. */
   closeWatches(options: { abrupt?: boolean } = {}): void {
     this.server.closeWatches(options);

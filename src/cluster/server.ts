@@ -76,6 +76,11 @@ export class ApiServer {
     this.app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/*', handler: (request, reply) => this.handle(request, reply) });
   }
 
+  /** How many watch streams are open now (kube-apiserver's apiserver_registered_watchers). */
+  openWatches(): number {
+    return this.watches.size;
+  }
+
   /** Ends every open watch: cleanly (the stream finishes) or abruptly (the connection drops). */
   closeWatches(options: { abrupt?: boolean } = {}): void {
     for (const watch of [...this.watches]) watch.end(options.abrupt ?? false);

@@ -55,12 +55,17 @@ export function runInformer<T extends KubernetesObject>(options: InformerOptions
     timer = setTimeout(() => void start(), delay);
   });
 
-  async function start(): Promise<void> {
-    if (stopped) return;
+  // The start in flight: client-node opens the watch after its list returns even when stop() came meanwhile, and
+  // that open watch would keep a stopping process alive, so stop() waits for it and stops the informer after.
+  let starting: Promise<void> = Promise.resolve();
+  function start(): Promise<void> {
+    if (stopped) return starting;
     // start() resolves once the list has been handed to the handlers and the watch is open; a failed list or
     // watch arrives as an 'error' event instead, which schedules the next start.
-    await informer.start();
-    if (listed) markSynced();
+    starting = informer.start().then(() => {
+      if (listed) markSynced();
+    });
+    return starting;
   }
   void start();
 
@@ -70,6 +75,8 @@ export function runInformer<T extends KubernetesObject>(options: InformerOptions
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await informer.stop();
+      await starting.catch(() => undefined);
       await informer.stop();
     },
   };
