@@ -81,6 +81,8 @@ interface Pending {
   slots: number;
   /** MIG: the layout with the earlier picks' instances in it. */
   instances: MigInstanceView[] | null;
+  /** MIG: an earlier pick's plan changes the layout. */
+  changed: boolean;
 }
 
 /** HAMi's per-GPU rules for one vGPU of `cores` units and `memory` MiB on a hami-core GPU. */
@@ -136,11 +138,11 @@ export function fitNode(node: NodeState, p: PreparedRequest): GpuVerdict {
 /** The devices the policy picks for the pod on a node it fits (already chosen, or chosen now). */
 export function placementOn(node: NodeState, p: PreparedRequest, verdict: { readonly placement: NodePlacement | null }): NodePlacement {
   if (verdict.placement) return verdict.placement;
-  if (!p.gpuPod) return { node: node.name, containers: p.demands.map(() => []), added: NO_GPU };
+  if (!p.gpuPod) return { node: node.name, containers: p.demands.map(() => []), added: NO_GPU, migLayoutChanges: 0 };
   const placed = place(node, eligibleOf(node, p), p);
   // fitNode counted room for every vGPU, so the choice cannot run out of devices; were that broken, the empty
   // placement makes `allocationOf` report the inconsistency instead of granting a wrong device.
-  return Array.isArray(placed) ? { node: node.name, containers: [], added: NO_GPU } : placed;
+  return Array.isArray(placed) ? { node: node.name, containers: [], added: NO_GPU, migLayoutChanges: 0 } : placed;
 }
 
 const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
@@ -266,17 +268,20 @@ function place(node: NodeState, eligible: readonly GpuState[], p: PreparedReques
       note(pending, node.gpus[choice.gpu] as GpuState, choice);
     }
   }
-  return { node: node.name, containers: picked, added };
+  let migLayoutChanges = 0;
+  if (pending) for (const entry of pending.values()) if (entry.changed) migLayoutChanges++;
+  return { node: node.name, containers: picked, added, migLayoutChanges };
 }
 
 /** Records a pick so later vGPUs of the same pod see it (and, on MIG, the layout it leaves). */
 function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOption): void {
-  const entry = pending.get(gpu) ?? { memoryMiB: 0, cores: 0, slots: 0, instances: null };
+  const entry = pending.get(gpu) ?? { memoryMiB: 0, cores: 0, slots: 0, instances: null, changed: false };
   entry.memoryMiB += choice.memoryMiB;
   entry.cores += choice.cores;
   entry.slots += 1;
   if (choice.mig) {
     const { profile, start, plan } = choice.mig;
+    entry.changed ||= plan.length > 0;
     let instances = [...(entry.instances ?? gpu.migInstances ?? [])];
     for (const op of plan) {
       if (op.action === 'destroy') instances = instances.filter((i) => !(i.start === op.start && i.profile === op.profile));

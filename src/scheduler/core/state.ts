@@ -225,9 +225,14 @@ export interface ClusterStateOptions {
 export type IdleMigInstances = 'keep' | 'destroy';
 
 /** MIG instances created and destroyed by the plans of successful `apply` calls (ops skipped as already done excluded). */
-export interface MigOpsApplied {
+export interface MigOpCounts {
   created: number;
   destroyed: number;
+}
+
+export interface MigOpsApplied extends MigOpCounts {
+  /** GPUs whose layout an apply changed, once per GPU per apply (one mig-parted run on the node each). */
+  reconfigurations: number;
 }
 
 export class ClusterState {
@@ -237,7 +242,7 @@ export class ClusterState {
    * Running totals of the create/destroy ops `apply` carried out on MIG layouts. A release in 'destroy' mode that
    * undoes a plan is not counted (it is the model forgetting the plan, not an op the device plugin runs).
    */
-  readonly migOpsApplied: MigOpsApplied = { created: 0, destroyed: 0 };
+  readonly migOpsApplied: MigOpsApplied = { created: 0, destroyed: 0, reconfigurations: 0 };
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
@@ -376,7 +381,7 @@ export class ClusterState {
     if (node.memoryUsedMiB + allocation.memoryMiB > node.memoryMiB) {
       return err({ kind: 'InsufficientResource', resource: 'memory', requested: allocation.memoryMiB, used: node.memoryUsedMiB, capacity: node.memoryMiB });
     }
-    const taken: { gpu: GpuState; device: AllocatedDevice; layout: LayoutChange | null; ops: MigOpsApplied }[] = [];
+    const taken: { gpu: GpuState; device: AllocatedDevice; layout: LayoutChange | null; ops: MigOpCounts }[] = [];
     for (const container of allocation.containers) {
       const inContainer = new Set<string>();
       for (const device of container.devices) {
@@ -398,10 +403,13 @@ export class ClusterState {
         taken.push({ gpu, device, layout: problem.layout, ops: problem.ops });
       }
     }
+    const reconfigured = new Set<GpuState>();
     for (const t of taken) {
       this.migOpsApplied.created += t.ops.created;
       this.migOpsApplied.destroyed += t.ops.destroyed;
+      if (t.ops.created + t.ops.destroyed > 0) reconfigured.add(t.gpu);
     }
+    this.migOpsApplied.reconfigurations += reconfigured.size;
     node.cpuUsedMilli += allocation.cpuMilli;
     node.memoryUsedMiB += allocation.memoryMiB;
     node.refresh();
@@ -439,9 +447,9 @@ export class ClusterState {
 }
 
 /** Takes one device on a GPU, or says why it cannot (nothing changed then). */
-function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number): Reason | { layout: LayoutChange | null; ops: MigOpsApplied } {
+function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number): Reason | { layout: LayoutChange | null; ops: MigOpCounts } {
   let layout: LayoutChange | null = null;
-  const ops: MigOpsApplied = { created: 0, destroyed: 0 };
+  const ops: MigOpCounts = { created: 0, destroyed: 0 };
   if (gpu.usedSlots >= splitCount) {
     return { kind: 'InsufficientResource', resource: 'gpuslots', requested: 1, used: gpu.usedSlots, capacity: splitCount };
   }

@@ -68,4 +68,6 @@ export interface NodePlacement {
   readonly containers: readonly (readonly DeviceOption[])[];
   /** What the placement adds to `NodeView.gpuUsed`. */
   readonly added: GpuTotals;
+  /** GPUs whose MIG layout the placement changes (each a reconfiguration the node's device plugin applies). */
+  readonly migLayoutChanges: number;
 }

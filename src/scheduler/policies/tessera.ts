@@ -68,10 +68,14 @@ export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy 
  * Tessera on the allocator's node views (MIG and HAMi-core nodes alike). GPU choice: on MIG GPUs, a GPU that
  * already runs instances before an idle one (idle GPUs stay whole for the largest profiles), then the fewest MIG
  * changes, then the planner's order (most future capacity kept); on HAMi-core GPUs, the fullest GPU that fits
- * (what the fragment gradient picks when the typical mix is unknown). Node score: how full the node's GPUs are
- * after placement, so work gathers and whole GPUs and nodes stay free:
+ * (what the fragment gradient picks when the typical mix is unknown). Node score: first whether the pod runs
+ * on the node as its MIG layouts stand (a free instance reused, HAMi-core shares), because every layout change is
+ * a mig-parted run on the node; then how full the node's GPUs are after placement, so work gathers and whole
+ * GPUs and nodes stay free:
  *
- *   score = MAX × (used memory + added memory) / GPU memory            (truncated)
+ *   score = MAX/2 × [no MIG layout change] + MAX/2 × (used memory + added memory) / GPU memory     (truncated)
+ *
+ * On bench/fixtures/mig the first term halves the reconfigurations and places more pods (docs/policy.md).
  */
 export const tesseraPolicy: Policy = {
   name: 'tessera',
@@ -87,7 +91,8 @@ export const tesseraPolicy: Policy = {
   scoreNode(input) {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
-    return toNodeScore((MAX_NODE_SCORE * (used.memoryMiB + input.added.memoryMiB)) / capacity.memoryMiB);
+    const fullness = (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    return toNodeScore((MAX_NODE_SCORE / 2) * ((input.node.mode !== 'mig' || input.placement.migLayoutChanges === 0 ? 1 : 0) + fullness));
   },
 };
 

@@ -31,12 +31,12 @@ export interface TraceOutcome {
   /** Free GPU memory on GPUs that cannot take the trace's most common request now, % of all GPU memory. */
   gpuFragmentation: number;
   /**
-   * MIG instances created plus instances destroyed by the plans the cluster state actually applied (its
-   * `migOpsApplied`, summed over successful `apply` calls; a reuse of a free instance counts 0, a reconfiguration
-   * that destroys 2 free instances and creates 1 counts 3). Releases count nothing: idle instances are kept.
+   * GPUs whose MIG layout a placement changed, once per GPU per placement: what the exporter's
+   * tessera_mig_reconfigurations_total counts (one geometry change the node's device plugin applies). A reuse of
+   * a free instance counts 0. Releases count nothing: idle instances are kept.
    */
   migReconfigurations: number;
-  /** Create/destroy ops named in the plans of placed pods (as decided; equals the above unless a plan was skipped). */
+  /** MIG instances created plus instances destroyed by those reconfigurations (destroying 2 and creating 1: 3). */
   migOperations: number;
   decisions: number;
   layouts: GpuLayout[];
@@ -61,7 +61,6 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   const running = new Map<string, string>();
   let placed = 0;
   let failed = 0;
-  let migOperations = 0;
   let decisions = 0;
   const capacity = nodes.reduce((sum, n) => sum + n.gpus.reduce((s, g) => s + g.memoryMiB, 0), 0);
   let held = 0;
@@ -93,9 +92,9 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     running.set(event.key, event.request.pod.uid);
     held += memoryOf(allocation.value);
     placed++;
-    migOperations += migOpsOf(allocation.value);
   }
-  const migReconfigurations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
+  const migReconfigurations = state.migOpsApplied.reconfigurations;
+  const migOperations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
   const span = last - start;
   const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
   return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, events), layouts: layoutsOf(state) };
@@ -103,7 +102,6 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
 
-const migOpsOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + (d.mig?.plan.length ?? 0), 0), 0);
 
 function fragmentationOf(state: ClusterState, events: readonly TraceEvent[]): number {
   const demand = demandOf(events).byMemoryMiB ?? [];

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
 import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
-import { POLICIES, hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { POLICIES, hamiPolicy, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
 import { node, pod } from './builders.js';
 
@@ -182,5 +182,43 @@ describe('allocator properties (mixed MIG and hami-core)', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('tessera and MIG layout changes', () => {
+  it('ranks a node that serves the pod from a free instance above a fuller node that must reconfigure', () => {
+    // 'full' runs a 3g.20gb (half its memory used) and has only empty slices left; 'idle-instance' runs nothing but
+    // holds a free 1g.10gb from an earlier pod. Fuller wins on packing alone; no change wins for tessera.
+    const nodes = [
+      node('full', 'mig').gpus(1, A100, 40_960, { migInstances: [{ profile: '3g.20gb', start: 4 }] }).spec(),
+      node('idle-instance', 'mig').gpus(1, A100, 40_960, { migInstances: [{ profile: '1g.10gb', start: 0 }] }).spec(),
+    ];
+    const state = new ClusterState(nodes, { migPlanner: planner, idleMigInstances: 'keep' });
+    place(state, pod('running').container({ [GPU]: 1, [MEM]: 19_000 }).request(), 'full');
+    const request = pod('next').container({ [GPU]: 1, [MEM]: 9000 }).request();
+    const ranked = schedule(state, request, tesseraPolicy).ranked;
+    expect(ranked.map((r) => r.node)).toEqual(['idle-instance', 'full']);
+    expect(ranked.map((r) => r.placement.migLayoutChanges)).toEqual([0, 1]);
+    const chosen = decide(state, request, 'idle-instance', tesseraPolicy);
+    expect(chosen.ok && chosen.value.containers[0]?.devices[0]?.mig).toEqual({ profile: '1g.10gb', start: 0, plan: [] });
+    // HAMi's formula packs onto the fuller node, which needs a create.
+    expect(schedule(state, request, hamiPolicy).ranked[0]?.node).toBe('full');
+  });
+
+  it('counts one reconfiguration per GPU whose layout an apply changes, and every op', () => {
+    const state = new ClusterState([node('m', 'mig').gpus(2, A100, 40_960, { migInstances: [{ profile: '1g.5gb', start: 0 }, { profile: '1g.5gb', start: 1 }] }).spec()], {
+      migPlanner: planner,
+      idleMigInstances: 'keep',
+    });
+    // Two 1g.5gb on GPU 0 are free: the first pod reuses one, no change.
+    place(state, pod('small').container({ [GPU]: 1, [MEM]: 4000 }).request(), 'm');
+    expect(state.migOpsApplied).toEqual({ created: 0, destroyed: 0, reconfigurations: 0 });
+    // A two-instance pod needing 20 GB each: new instances on both GPUs (or two on one), each GPU counted once.
+    const two = place(state, pod('two').container({ [GPU]: 2, [MEM]: 19_000 }).request(), 'm');
+    const gpus = new Set(two.containers[0]?.devices.filter((d) => (d.mig?.plan.length ?? 0) > 0).map((d) => d.uuid));
+    const ops = two.containers[0]?.devices.reduce((sum, d) => sum + (d.mig?.plan.length ?? 0), 0) ?? 0;
+    expect(state.migOpsApplied.reconfigurations).toBe(gpus.size);
+    expect(state.migOpsApplied.created + state.migOpsApplied.destroyed).toBe(ops);
+    expect(gpus.size).toBeGreaterThan(0);
   });
 });
