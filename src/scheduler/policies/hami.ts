@@ -17,16 +17,19 @@ export const HAMI_RAW_MAX = 30;
 
 const fraction = (used: number, capacity: number): number => (capacity > 0 ? used / capacity : 1);
 
+/**
+ * HAMi's raw score from the node's totals after placement (slots, cores, memory: used and capacity), in
+ * [0, HAMI_RAW_MAX]. Plain numbers, so the openb replay's share model uses the same formula in its hot loop.
+ */
+export function hamiRaw(slots: number, slotCapacity: number, cores: number, coreCapacity: number, memory: number, memoryCapacity: number): number {
+  return 10 * (fraction(slots, slotCapacity) + fraction(cores, coreCapacity) + fraction(memory, memoryCapacity));
+}
+
 /** HAMi's raw node score after placement, in [0, HAMI_RAW_MAX]. */
 export function hamiRawScore(input: Pick<ScoreInput, 'node' | 'added'>): number {
   const { gpuCapacity: capacity, gpuUsed: used } = input.node;
   const added = input.added;
-  return (
-    10 *
-    (fraction(used.slots + added.slots, capacity.slots) +
-      fraction(used.cores + added.cores, capacity.cores) +
-      fraction(used.memoryMiB + added.memoryMiB, capacity.memoryMiB))
-  );
+  return hamiRaw(used.slots + added.slots, capacity.slots, used.cores + added.cores, capacity.cores, used.memoryMiB + added.memoryMiB, capacity.memoryMiB);
 }
 
 export const hamiPolicy: Policy = {

@@ -1,7 +1,7 @@
 /**
- * HAMi's own node score (hami.md "How it decides"; the allocator's `hami` policy) on the fractional-share model,
- * as the `hami` baseline of the openb replay. With cores and memory both proportional to milli-GPU and the pod
- * counted as placed:
+ * HAMi's own node score (hami.md "How it decides"; the allocator's `hamiRaw`) on the fractional-share model, as
+ * the `hami` baseline of the openb replay. With cores and memory both proportional to milli-GPU and the pod
+ * counted as placed, it comes to:
  *
  *   raw = 10 × ((tasks + gpus) / (10 × G) + 2 × (used + milli × gpus) / (1000 × G))      binpack: highest wins
  *
@@ -9,6 +9,7 @@
  * gpu-choice.ts weighs memory and cores), lowest index first.
  */
 import { MILLI_PER_GPU, totalLeft, type ShareNodeView, type SharePolicy } from '../../scheduler/policies/frag.js';
+import { hamiRaw } from '../../scheduler/policies/hami.js';
 
 /** HAMi's default deviceSplitCount: task slots per GPU. */
 const SPLIT_COUNT = 10;
@@ -21,8 +22,10 @@ export function createHamiSharePolicy(): SharePolicy {
       if (count === 0) return { score: 0, gpus: [] };
       let tasks = 0;
       for (let g = 0; g < count; g++) tasks += node.gpuTasks[g] ?? 0;
+      // Cores and memory are both the milli-GPU share here.
       const used = count * MILLI_PER_GPU - totalLeft(node.gpuLeft) + pod.milli * pod.gpus;
-      const raw = 10 * ((tasks + pod.gpus) / (SPLIT_COUNT * count) + (2 * used) / (MILLI_PER_GPU * count));
+      const capacity = MILLI_PER_GPU * count;
+      const raw = hamiRaw(tasks + pod.gpus, SPLIT_COUNT * count, used, capacity, used, capacity);
       return { score: raw, gpus: leastUsedGpus(node, pod.milli, pod.gpus) };
     },
   };
