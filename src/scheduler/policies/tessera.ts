@@ -75,7 +75,7 @@ export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy 
  *
  *   score = MAX/2 × [no MIG layout change] + MAX/2 × (used memory + added memory) / GPU memory     (truncated)
  *
- * On bench/fixtures/mig the first term halves the reconfigurations and places more pods (docs/policy.md).
+ * On bench/fixtures/mig the first term cuts reconfigurations by 37% and places a few more pods (docs/policy.md).
  */
 export const tesseraPolicy: Policy = {
   name: 'tessera',
