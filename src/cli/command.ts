@@ -3,6 +3,8 @@ export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
+  /** Runs until SIGINT or SIGTERM; once `run` returns the process exits, whatever is still open. */
+  readonly daemon?: boolean;
   run(argv: string[]): Promise<number>;
 }
 

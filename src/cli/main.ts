@@ -47,4 +47,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+process.exitCode = await main(argv);
+// A daemon has stopped in order, or given up after its grace period: a request still open (an API server that
+// stopped answering) must not keep the process alive.
+if (COMMANDS.some((c) => c.daemon && c.name === argv[0])) process.exit();

@@ -55,7 +55,23 @@ export async function loadSigningKey(source: { file: string; secret: string }, k
   return signingKeyFromSecretData(secret.data, source.secret);
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/** How long a daemon's orderly stop may take after the signal (within Kubernetes' default 30 s grace period). */
+export const STOP_GRACE_MS = 10_000;
+
+/**
+ * Waits for a daemon's stop at most `graceMs`; true when it finished. A stop can hang on a request it cannot cancel
+ * (an API server that accepts connections and never answers): the daemon then says so, and `main` exits anyway.
+ */
+export async function stoppedWithinGrace(stopping: Promise<void>, log: { warn(details: object, message: string): void }, graceMs = STOP_GRACE_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+  const finished = await Promise.race([stopping.then(() => true as const), expired]);
+  clearTimeout(timer);
+  if (!finished) log.warn({ graceSeconds: graceMs / 1000 }, 'the stop did not finish within its grace period; exiting anyway (is the API server answering?)');
+  return finished;
+}
+
+/** Resolves on the first SIGINT or SIGTERM (a second one ends the process at once, Node's default). */
 export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const handler = (signal: NodeJS.Signals): void => {

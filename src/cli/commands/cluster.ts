@@ -1,8 +1,8 @@
 /** `tessera cluster`: runs the embedded Kubernetes API server on its own until SIGINT or SIGTERM. */
 import { pino } from 'pino';
 import { EmbeddedCluster } from '../../cluster/index.js';
-import { EXIT_OK, type Command } from '../command.js';
-import { parseFlags, portFlag, waitForSignal } from '../process.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera cluster [--port N] [--host ADDR] [--state file] [--kubeconfig out]
 
@@ -26,6 +26,7 @@ function clusterFlags(argv: string[]): ClusterFlags {
 
 export const clusterCommand: Command = {
   name: 'cluster',
+  daemon: true,
   summary: 'run the embedded Kubernetes API server standalone (for kubectl and local daemons)',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
@@ -35,8 +36,8 @@ export const clusterCommand: Command = {
     if (flags.kubeconfig) await cluster.writeKubeconfig(flags.kubeconfig);
     log.info({ url: cluster.url, kubeconfig: flags.kubeconfig, state: flags.state }, 'embedded cluster ready');
     const signal = await waitForSignal();
-    await cluster.stop();
+    const stopped = await stoppedWithinGrace(cluster.stop(), log);
     log.info({ signal, state: flags.state }, 'embedded cluster stopped');
-    return EXIT_OK;
+    return stopped ? EXIT_OK : EXIT_FAILURE;
   },
 };

@@ -16,8 +16,8 @@ import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
 import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
 import { TesseraError } from '../../errors.js';
 import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
-import { EXIT_OK, type Command } from '../command.js';
-import { loadKubeConfig, loadSigningKey, waitForSignal } from '../process.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { loadKubeConfig, loadSigningKey, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
 
@@ -129,6 +129,7 @@ function topologySource(flags: DevicePluginFlags, api: CoreV1Api): TopologySourc
 
 export const devicePluginCommand: Command = {
   name: 'device-plugin',
+  daemon: true,
   summary: 'run the kubelet device plugin on a GPU node (nvml or fake backend)',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
@@ -154,8 +155,8 @@ export const devicePluginCommand: Command = {
     await daemon.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
     const signal = await waitForSignal();
-    await daemon.stop();
+    const stopped = await stoppedWithinGrace(daemon.stop(), log);
     log.info({ signal }, 'device plugin stopped');
-    return EXIT_OK;
+    return stopped ? EXIT_OK : EXIT_FAILURE;
   },
 };

@@ -1,9 +1,9 @@
 /** `tessera exporter`: Prometheus metrics of the fake GPUs (DCGM-style) and of the scheduler's view (HAMi names). */
 import { pino } from 'pino';
-import { loadKubeConfig, parseFlags, portFlag, waitForSignal } from '../process.js';
+import { loadKubeConfig, parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startExporter } from '../../exporter/service.js';
-import { EXIT_OK, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera exporter [--kubeconfig file] [--namespace ns] [--port N] [--host ADDR] [--legacy-mig-metric]
 
@@ -17,6 +17,7 @@ Serves /metrics: DCGM_FI_DEV_* series of the fake GPUs from the topology ConfigM
 
 export const exporterCommand: Command = {
   name: 'exporter',
+  daemon: true,
   summary: 'Prometheus metrics: DCGM-style GPU/MIG series and the scheduler view (HAMi names)',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
@@ -39,8 +40,8 @@ export const exporterCommand: Command = {
     });
     log.info({ url: exporter.url }, 'exporter running');
     const signal = await waitForSignal();
-    await exporter.stop();
+    const stopped = await stoppedWithinGrace(exporter.stop(), log);
     log.info({ signal }, 'exporter stopped');
-    return EXIT_OK;
+    return stopped ? EXIT_OK : EXIT_FAILURE;
   },
 };

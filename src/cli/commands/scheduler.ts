@@ -9,8 +9,8 @@ import { configFromArgs, DEFAULT_CONFIG } from '../../scheduler/extender/config.
 import { extenderDeviceOptions } from '../../scheduler/extender/device-options.js';
 import { startExtender } from '../../scheduler/extender/service.js';
 import { POLICIES, policyByName } from '../../scheduler/policies/index.js';
-import { EXIT_OK, type Command } from '../command.js';
-import { loadKubeConfig, loadSigningKey, readFlagFile, waitForSignal } from '../process.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { loadKubeConfig, loadSigningKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera scheduler [options]
 
@@ -46,6 +46,7 @@ Options:
 
 export const schedulerCommand: Command = {
   name: 'scheduler',
+  daemon: true,
   summary: 'run the scheduler extender kube-scheduler calls (filter, prioritize, bind, admission webhook)',
   usage: USAGE,
   async run(argv) {
@@ -67,7 +68,6 @@ export const schedulerCommand: Command = {
     });
     log.info({ url: running.url, secureUrl: running.secureUrl }, 'tessera scheduler listening');
     log.info({ signal: await waitForSignal() }, 'stopping');
-    await running.stop();
-    return EXIT_OK;
+    return (await stoppedWithinGrace(running.stop(), log)) ? EXIT_OK : EXIT_FAILURE;
   },
 };

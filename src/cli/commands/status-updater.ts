@@ -4,11 +4,11 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
 import { publishTopology } from '../../fakeoperator/configmaps.js';
-import { loadKubeConfig, parseFlags, waitForSignal } from '../process.js';
+import { loadKubeConfig, parseFlags, stoppedWithinGrace, waitForSignal } from '../process.js';
 import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../../fakeoperator/status-updater.js';
 import { parseTopologyFile } from '../../fakeoperator/topology.js';
-import { EXIT_OK, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera status-updater [--kubeconfig file] [--namespace ns] [--topology file]
 
@@ -21,6 +21,7 @@ the pods Tessera (or run:ai) places there. Runs until SIGINT or SIGTERM.
 
 export const statusUpdaterCommand: Command = {
   name: 'status-updater',
+  daemon: true,
   summary: 'fake GPU operator: keep topology ConfigMaps and GPU labels in step with the pods',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
@@ -44,8 +45,8 @@ export const statusUpdaterCommand: Command = {
     await updater.synced;
     log.info({ namespace }, 'status updater running');
     const signal = await waitForSignal();
-    await updater.stop();
+    const stopped = await stoppedWithinGrace(updater.stop(), log);
     log.info({ signal }, 'status updater stopped');
-    return EXIT_OK;
+    return stopped ? EXIT_OK : EXIT_FAILURE;
   },
 };

@@ -9,8 +9,8 @@ import { TesseraError } from '../../errors.js';
 import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/up.js';
 import { DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
 import { POLICIES } from '../../scheduler/policies/index.js';
-import { EXIT_OK, type Command } from '../command.js';
-import { parseFlags, portFlag, waitForSignal } from '../process.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const DEFAULTS = {
   topology: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
@@ -106,6 +106,7 @@ function banner(local: LocalCluster): string {
 
 export const upCommand: Command = {
   name: 'up',
+  daemon: true,
   summary: 'run the whole stack locally (embedded cluster, extender, fake GPU nodes) with a live dashboard',
   usage: USAGE,
   async run(argv) {
@@ -116,7 +117,7 @@ export const upCommand: Command = {
     console.log(banner(local));
     const signal = await stopped;
     console.log(`\n${signal}: stopping…`);
-    await local.stop();
+    if (!(await stoppedWithinGrace(local.stop(), log))) return EXIT_FAILURE;
     console.log(options.statePath ? `Stopped. State saved to ${options.statePath}.` : 'Stopped.');
     return EXIT_OK;
   },

@@ -1,6 +1,7 @@
 /** `tessera scheduler` as an operator runs it: a real process against the embedded cluster, stopped by SIGTERM. */
 import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +86,30 @@ describe('tessera scheduler', () => {
     expect(JSON.parse(reply)).toMatchObject({ response: { uid: 'r', allowed: true, patchType: 'JSONPatch' } });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  }, 90_000);
+
+  it('exits after its grace period when the API server accepts connections and never answers', async () => {
+    // The informers' first list hangs on such a server, and no stop can cancel it cleanly.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const port = (silent.address() as AddressInfo).port;
+    const kubeconfig = join(dir, 'silent-kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
+    );
+    try {
+      const child = tessera(['--kubeconfig', kubeconfig, '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--leader-elect=false']);
+      const exited = exitCode(child);
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      await listening(child, exited);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(stdout).toContain('did not finish within its grace period');
+    } finally {
+      silent.close();
+    }
   }, 90_000);
 
   it('refuses bad settings before starting anything, naming the flag', async () => {
