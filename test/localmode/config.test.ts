@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseUpArgs } from '../../src/cli/commands/up.js';
 import { TesseraError } from '../../src/errors.js';
 import { loadLocalTopology, localTopology, nodeObject, operatorTopology } from '../../src/localmode/topology.js';
+import { fieldOf } from '../tessera-error.js';
 
-function fieldOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof TesseraError) return error.field;
-    throw error;
-  }
-  throw new Error('expected a TesseraError');
-}
 
 const node = { name: 'n1', mode: 'mig', gpuProduct: 'NVIDIA-A100-SXM4-40GB', gpuCount: 2, gpuMemory: 40960 };
 const doc = (nodes: unknown[]) => ({ apiVersion: 'tessera.io/v1', kind: 'LocalTopology', nodes });

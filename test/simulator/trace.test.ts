@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '../../src/errors.js';
 import { parseClusterFile } from '../../src/simulator/trace/cluster-file.js';
 import { tracePolicyByName } from '../../src/simulator/trace/policies.js';
 import { demandOf, replayTrace } from '../../src/simulator/trace/replay.js';
 import { parseTraceFile } from '../../src/simulator/trace/trace-file.js';
+import { fieldOf } from '../tessera-error.js';
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TesseraError) return e.field;
-    throw e;
-  }
-  throw new Error('expected a TesseraError');
-}
 
 const CLUSTER = `nodes:
   - name: a100

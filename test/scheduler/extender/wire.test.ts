@@ -2,18 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/errors.js';
 import { filterReply, offeredNodeNames, parseBindArgs, parseFilterArgs, parsePreemptArgs } from '../../../src/scheduler/extender/wire.js';
+import { fieldOf } from '../../tessera-error.js';
 
 const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u-1' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
 
-function fieldOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof TesseraError) return error.field;
-    throw error;
-  }
-  throw new Error('expected a TesseraError');
-}
 
 describe('extender wire format', () => {
   it('accepts PascalCase and camelCase alike, as Go decodes case-insensitively', () => {
