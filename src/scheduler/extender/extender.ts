@@ -12,7 +12,7 @@ import { TesseraError } from '../../errors.js';
 import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
 import { allocationOf, decide, parsePodRequest, reasonText, schedule, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
-import { CycleCache, type CycleEntry } from './cycle-cache.js';
+import { CycleCache, type CycleScores } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
 import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
@@ -104,8 +104,8 @@ export class Extender implements ExtenderService {
     const generation = view.generation;
     const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context });
     const fit: string[] = [];
-    const versions: number[] = [];
-    const scores: number[] = [];
+    const versions = new Float64Array(result.ranked.length);
+    const scores = new Float64Array(result.ranked.length);
     const failed: Record<string, string> = {};
     const unresolvable: Record<string, string> = {};
     for (const r of result.ranked) {
@@ -115,13 +115,13 @@ export class Extender implements ExtenderService {
         failed[r.node] = waits;
         continue;
       }
+      versions[fit.length] = view.state.node(r.node)?.version ?? -1;
+      scores[fit.length] = r.score;
       fit.push(r.node);
-      versions.push(view.state.node(r.node)?.version ?? -1);
-      scores.push(r.score);
     }
     for (const f of result.failed) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: result.failed.length }, 'filter');
-    this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, generation, nodes: fit, versions, scores });
+    this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored: { generation, nodes: fit, versions, scores } });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return filterReply(args, fit, failed, unresolvable);
   }
@@ -147,40 +147,42 @@ export class Extender implements ExtenderService {
     const names = offeredNodeNames(args);
     let cycle = this.cycles.get(uid);
     if (!cycle) {
-      cycle = { request: this.request(args.pod), annotations: args.pod.metadata.annotations, generation: -1, nodes: [], versions: [], scores: [] };
+      cycle = { request: this.request(args.pod), annotations: args.pod.metadata.annotations, scored: undefined };
       this.cycles.set(uid, cycle);
     }
-    const reply = this.cachedScores(cycle, names) ?? this.rescore(cycle, names);
+    const { scored } = cycle;
+    cycle.scored = undefined;
+    const reply = (scored && this.cachedScores(scored, names)) ?? this.rescore(cycle.request, scored, names);
     this.o.metrics.latency.observe({ verb: 'prioritize' }, (performance.now() - started) / 1000);
     return reply;
   }
 
   /** The scores filter computed, when nothing changed since and kube-scheduler asks about exactly those nodes. */
-  private cachedScores(cycle: CycleEntry, names: readonly string[]): HostScore[] | undefined {
-    if (cycle.generation !== this.o.view.generation || names.length !== cycle.nodes.length) return undefined;
+  private cachedScores(scored: CycleScores, names: readonly string[]): HostScore[] | undefined {
+    if (scored.generation !== this.o.view.generation || names.length !== scored.nodes.length) return undefined;
     const reply: HostScore[] = new Array(names.length);
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
-      if (name !== cycle.nodes[i]) return undefined;
-      reply[i] = { Host: name, Score: extenderScore(cycle.scores[i] ?? 0) };
+      if (name !== scored.nodes[i]) return undefined;
+      reply[i] = { Host: name, Score: extenderScore(scored.scores[i] ?? 0) };
     }
     return reply;
   }
 
-  /** Scores kept where the node's version did not move, recomputed for the nodes that changed. */
-  private rescore(cycle: CycleEntry, names: readonly string[]): HostScore[] {
+  /** Scores kept where the node's version did not move, recomputed for the nodes that changed (all without filter's). */
+  private rescore(request: PodRequest, scored: CycleScores | undefined, names: readonly string[]): HostScore[] {
     const { view } = this.o;
     const known = new Map<string, number>();
-    cycle.nodes.forEach((node, i) => known.set(node, i));
+    scored?.nodes.forEach((node, i) => known.set(node, i));
     const score = new Map<string, number>();
     const stale: string[] = [];
     for (const name of names) {
       const i = known.get(name);
-      if (i !== undefined && cycle.versions[i] === view.state.node(name)?.version) score.set(name, cycle.scores[i] ?? 0);
+      if (scored && i !== undefined && scored.versions[i] === view.state.node(name)?.version) score.set(name, scored.scores[i] ?? 0);
       else stale.push(name);
     }
     if (stale.length > 0) {
-      for (const r of schedule(view.state, cycle.request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) score.set(r.node, r.score);
+      for (const r of schedule(view.state, request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) score.set(r.node, r.score);
     }
     return names.map((n) => ({ Host: n, Score: extenderScore(score.get(n) ?? 0) }));
   }
