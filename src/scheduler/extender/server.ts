@@ -44,20 +44,11 @@ export interface ServerOptions {
 }
 
 /**
- * Reply schemas, so fastify serializes with a compiled serializer: at 5,000 nodes these replies are the largest
- * thing the extender writes, inside kube-scheduler's one-pod-at-a-time loop.
+ * The prioritize reply has a schema, so fastify serializes it with a compiled serializer (twice as fast as
+ * JSON.stringify on thousands of small objects). The filter reply has none: it is string arrays and maps, which
+ * JSON.stringify writes faster, and the compiled serializer allocated nine times the reply's size building it
+ * (measured at 1,000 nodes: a third of the extender's allocation).
  */
-const reasons = { type: 'object', additionalProperties: { type: 'string' } } as const;
-const filterReplySchema = {
-  type: 'object',
-  properties: {
-    Nodes: { type: ['object', 'null'], additionalProperties: true },
-    NodeNames: { type: ['array', 'null'], items: { type: 'string' } },
-    FailedNodes: reasons,
-    FailedAndUnresolvableNodes: reasons,
-    Error: { type: 'string' },
-  },
-} as const;
 const prioritizeReplySchema = { type: 'array', items: { type: 'object', properties: { Host: { type: 'string' }, Score: { type: 'integer' } } } } as const;
 const errorReplySchema = { type: 'object', properties: { Error: { type: 'string' } } } as const;
 
@@ -91,7 +82,7 @@ export function buildServer(options: ServerOptions): ExtenderServer {
   }
 
   // Filter waits (bounded) for the first sync itself, so it is not turned away here.
-  app.post('/filter', { schema: { response: { 200: filterReplySchema } } }, async (request) => {
+  app.post('/filter', async (request) => {
     try {
       return await service.filter(parseFilterArgs(request.body));
     } catch (error) {
