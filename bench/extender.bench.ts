@@ -5,7 +5,8 @@
  *   kube-scheduler runs both inside its one-pod-at-a-time loop. The extender runs in a worker thread, so the client
  *   (kube-scheduler's part) does not share its thread.
  * - Throughput against the embedded API server: pods go through filter and prioritize one at a time, and their
- *   binds run in the background, as kube-scheduler runs them. Goal: >= 1,000 pods/s.
+ *   binds run in the background, as kube-scheduler runs them. Goal: >= 1,000 pods/s. The API server, the extender
+ *   and the client each run in their own thread, as the three processes of a real cluster would.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -22,6 +23,7 @@ import { measureAsync, type BenchResult, type BenchSuite } from './harness.js';
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 const SERVER_ROLE = 'tessera-extender-bench-server';
 const CLUSTER_ROLE = 'tessera-extender-bench-cluster';
+const EXTENDER_ROLE = 'tessera-extender-bench-extender';
 const nodeName = (i: number): string => `node-${String(i).padStart(5, '0')}`;
 
 /** Fills every GPU to 80% of its memory and cores (one pod per GPU), and one node in ten completely. */
@@ -46,10 +48,24 @@ async function serveFilledExtender(nodes: number): Promise<{ url: string; grants
   return { url, grants, close: () => h.server.close() };
 }
 
-// In a worker: serve a filled extender, or an embedded API server, report the address, and close when told.
-const role = isMainThread ? undefined : (workerData as { role?: string } | null)?.role;
-if (role === SERVER_ROLE || role === CLUSTER_ROLE) {
-  const served = role === SERVER_ROLE ? await serveFilledExtender((workerData as { nodes: number }).nodes) : await EmbeddedCluster.start().then((c) => ({ url: c.url, grants: 0, close: () => c.stop() }));
+/** `tessera scheduler` against the API server at `clusterUrl`, once its informers have seen every pod named. */
+async function serveExtender(clusterUrl: string, podNames: string[]): Promise<{ url: string; grants: number; close: () => Promise<void> }> {
+  const extender = await startExtender({ config: testConfig(), kubeConfig: kubeConfigFor(clusterUrl), signingKey: newKey(), requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog });
+  await eventually('pods in the view', () => podNames.filter((name) => extender.view.pod('default', name)).length, (n) => n === podNames.length, 60_000);
+  return { url: extender.url, grants: 0, close: () => extender.stop() };
+}
+
+// In a worker: serve a filled extender, an embedded API server or an extender against one, report the address,
+// and close when told.
+const roles: Record<string, (data: Record<string, unknown>) => Promise<{ url: string; grants: number; close: () => Promise<void> }>> = {
+  [SERVER_ROLE]: (data) => serveFilledExtender(data.nodes as number),
+  [CLUSTER_ROLE]: () => EmbeddedCluster.start().then((c) => ({ url: c.url, grants: 0, close: () => c.stop() })),
+  [EXTENDER_ROLE]: (data) => serveExtender(data.clusterUrl as string, data.podNames as string[]),
+};
+const data = isMainThread ? undefined : (workerData as { role?: string } | null);
+const serve = data?.role === undefined ? undefined : roles[data.role];
+if (serve && data) {
+  const served = await serve(data);
   parentPort?.postMessage({ url: served.url, grants: served.grants });
   parentPort?.once('message', () => void served.close().then(() => process.exit(0)));
 }
@@ -102,12 +118,12 @@ async function filterPrioritize(nodes: number, goalMs: number): Promise<BenchRes
 }
 
 async function throughput(nodes: number, pods: number): Promise<BenchResult> {
-  // The API server runs in a worker, as it would in its own process; the extender and kube-scheduler's part here.
+  // The API server and the extender each run in a worker, as they would in their own processes; kube-scheduler's
+  // part runs here.
   const cluster = await inWorker(CLUSTER_ROLE);
-  const kubeConfig = kubeConfigFor(cluster.url);
-  const extender = await startExtender({ config: testConfig(), kubeConfig, signingKey: newKey(), requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog });
+  let extender: { url: string; stop: () => Promise<void> } | undefined;
   try {
-    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const api = kubeConfigFor(cluster.url).makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
     await Promise.all(names.map((name) => api.createNode({ body: gpuNode(name) })));
     const created: V1Pod[] = [];
@@ -115,7 +131,7 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
       const batch = Array.from({ length: Math.min(200, pods - i) }, (_, j) => api.createNamespacedPod({ namespace: 'default', body: gpuPod(`tp-${i + j}`, { memoryMiB: 4000, cores: 5 }) }));
       created.push(...(await Promise.all(batch)));
     }
-    await eventually('pods in the view', () => created.filter((p) => extender.view.pod('default', p.metadata?.name ?? '')).length, (n) => n === pods, 60_000);
+    extender = await inWorker(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: created.map((p) => p.metadata?.name ?? '') });
     const start = performance.now();
     const binds: Promise<string>[] = [];
     for (const pod of created) binds.push((await schedulePodInBackground(extender, pod, names)).bound);
@@ -124,7 +140,7 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
     if (errors.length > 0) throw new Error(`${errors.length} binds failed, first: ${errors[0]}`);
     return { name: `extender throughput, filter+prioritize+bind, ${nodes} nodes`, opsPerSec: Math.round(pods / seconds), extra: { pods, goalPodsPerSec: 1000 } };
   } finally {
-    await extender.stop();
+    await extender?.stop();
     await cluster.stop();
   }
 }

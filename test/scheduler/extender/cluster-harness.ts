@@ -46,19 +46,22 @@ export async function eventually<T>(what: string, probe: () => T | Promise<T>, c
   }
 }
 
+/** Where an extender listens (a RunningExtender, or one served by another thread). */
+type Listening = Pick<RunningExtender, 'url'>;
+
 /**
  * Filter and prioritize one pod the way kube-scheduler does, then start the bind on the best-scored node without
  * waiting for it (kube-scheduler binds in the background). Resolves once the bind is under way; `bound` gives the
  * bind's error ('' when bound).
  */
-export async function schedulePodInBackground(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ bound: Promise<string> }> {
+export async function schedulePodInBackground(extender: Listening, pod: V1Pod, nodeNames: string[]): Promise<{ bound: Promise<string> }> {
   const chosen = await chooseNode(extender, pod, nodeNames);
   if (!chosen.node) return { bound: Promise.resolve(chosen.error) };
   const body = { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: chosen.node };
   return { bound: postJson(`${extender.url}/bind`, body).then((reply) => (reply.json as { Error: string }).Error) };
 }
 
-async function chooseNode(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
+async function chooseNode(extender: Listening, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
   const filter = (await postJson(`${extender.url}/filter`, { Pod: pod, Nodes: null, NodeNames: nodeNames })).json as { NodeNames: string[] | null; Error: string };
   if (filter.Error) return { error: filter.Error };
   const fit = filter.NodeNames ?? [];
@@ -68,7 +71,7 @@ async function chooseNode(extender: RunningExtender, pod: V1Pod, nodeNames: stri
 }
 
 /** Filter, prioritize and bind one pod the way kube-scheduler does, binding on the best-scored node. */
-export async function schedulePod(extender: RunningExtender, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
+export async function schedulePod(extender: Listening, pod: V1Pod, nodeNames: string[]): Promise<{ node?: string; error: string }> {
   const chosen = await chooseNode(extender, pod, nodeNames);
   if (!chosen.node) return chosen;
   const body = { PodName: pod.metadata?.name, PodNamespace: pod.metadata?.namespace ?? 'default', PodUID: pod.metadata?.uid, Node: chosen.node };
