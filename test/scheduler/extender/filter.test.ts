@@ -131,6 +131,14 @@ describe('prioritize over HTTP', () => {
     const fresh = (await post('/prioritize', { Pod: { ...pod, metadata: { ...pod.metadata, uid: 'u-6-fresh' } }, NodeNames: ['big-1', 'big-2'] })).json;
     expect(cached).toEqual(fresh);
   });
+
+  it('answers a repeated prioritize (filter scores already used) by computing afresh, with the same scores', async () => {
+    const pod = gpuPod('r', { uid: 'u-7', memoryMiB: 20000 });
+    await post('/filter', { Pod: pod, NodeNames: ['big-1', 'big-2'] });
+    const first = (await post('/prioritize', { Pod: pod, NodeNames: ['big-1', 'big-2'] })).json;
+    const again = (await post('/prioritize', { Pod: pod, NodeNames: ['big-2', 'big-1'] })).json as unknown as Array<{ Host: string; Score: number }>;
+    expect([...again].reverse()).toEqual(first);
+  });
 });
 
 describe('preempt over HTTP', () => {
