@@ -52,7 +52,7 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
   const weights = profileWeights(tables, options.demand);
   const candidates = options.allowedGeometries
     ? geometryCandidates(model, tables, weights, instances, layout, servable, options.allowedGeometries)
-    : freeFormCandidates(tables, weights, layout, servable);
+    : freeFormCandidates(tables, weights, layout, servable, options.reconfigureBusy === false && layout.inUse !== 0);
   candidates.sort(compareCandidates);
   const limit = options.limit ?? DEFAULT_PLAN_LIMIT;
   const plans: MigPlan[] = [];
@@ -73,7 +73,7 @@ function servableProfiles(tables: SpecTables, request: MigRequest): number {
   return bits;
 }
 
-function freeFormCandidates(tables: SpecTables, weights: ProfileWeights, layout: DecodedLayout, servable: number): Candidate[] {
+function freeFormCandidates(tables: SpecTables, weights: ProfileWeights, layout: DecodedLayout, servable: number, keepFree: boolean): Candidate[] {
   const candidates: Candidate[] = [];
   const freeSlices = layout.occupied & ~layout.inUse;
   for (let p = 0; p < tables.profiles.length; p++) {
@@ -101,6 +101,7 @@ function freeFormCandidates(tables: SpecTables, weights: ProfileWeights, layout:
         }
         const exact = destroyed === 1 && sameProfileDestroyed === 1 && layout.maskOf[31 - Math.clz32(destroyBits)] === mask;
         kind = exact ? 'reuse' : 'reconfigure';
+        if (kind === 'reconfigure' && keepFree) continue;
         if (exact) {
           destroyBits = 0;
           destroyed = 0;

@@ -23,5 +23,6 @@ export { validateLayout } from './layout.js';
 export { geometryPlacements, placeGeometry, type PlacedInstance } from './geometries.js';
 export { DEFAULT_PLAN_LIMIT, planMig, planOps } from './engine.js';
 export { MAX_PLAN_SCORE } from './score.js';
+export { carveEmptySlices } from './fill.js';
 export { hamiV210Plan, hamiV29Plan } from './baselines.js';
 export { parseMigInstances } from './instances-schema.js';

@@ -42,7 +42,8 @@ export function profileWeights(tables: SpecTables, demand: DemandMix | undefined
   return weights;
 }
 
-function rawDemandWeights(tables: SpecTables, demand: DemandMix): number[] {
+/** Demand per profile index (each memory size counted on the smallest profile serving it), not normalised. */
+export function rawDemandWeights(tables: SpecTables, demand: DemandMix): number[] {
   const raw = tables.profiles.map(() => 0);
   for (const [name, weight] of Object.entries(demand.byProfile ?? {})) {
     const p = tables.indexOf.get(name);

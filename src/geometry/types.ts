@@ -71,6 +71,11 @@ export interface PlanOptions {
   allowedGeometries?: readonly MigGeometry[];
   /** Weights of future demand; default: every non-`+me` profile of the model weighs the same. */
   demand?: DemandMix;
+  /**
+   * Whether a plan may destroy free instances on a GPU where an instance is in use (default true). False: such a
+   * GPU only reuses free instances or creates in empty slices; a GPU with nothing in use may still be re-carved.
+   */
+  reconfigureBusy?: boolean;
   /** At most this many plans (best first); default DEFAULT_PLAN_LIMIT. */
   limit?: number;
 }

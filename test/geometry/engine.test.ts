@@ -172,6 +172,32 @@ describe('planMig cases', () => {
   });
 });
 
+describe('planMig with reconfigureBusy: false', () => {
+  const h100 = model('H100-SXM5-80GB');
+  const busy: MigInstance[] = [
+    { profile: '1g.10gb', start: 0, inUse: false },
+    { profile: '1g.10gb', start: 1, inUse: false },
+    { profile: '3g.40gb', start: 4, inUse: true },
+  ];
+
+  it('never destroys a free instance on a GPU that runs one: reuse or empty slices only', () => {
+    const plans = planMig(h100, busy, { memoryMiB: 9000 }, { reconfigureBusy: false, limit: 100 });
+    expect(plans.length).toBeGreaterThan(0);
+    expect(plans.every((p) => p.destroy.length === 0)).toBe(true);
+    // 19,000 MiB needs 1g.20gb or 2g.20gb: only slices 2-3 are empty, so 1g.20gb@2 or 2g.20gb@2, nothing else.
+    expect(planMig(h100, busy, { memoryMiB: 19_000 }, { reconfigureBusy: false, limit: 100 }).map((p) => key(p.target)).sort()).toEqual(['1g.20gb@2', '2g.20gb@2']);
+    // The default reshapes the free instances too.
+    expect(planMig(h100, busy, { memoryMiB: 19_000 }, { limit: 100 }).some((p) => p.destroy.length > 0)).toBe(true);
+  });
+
+  it('re-carves a GPU with nothing running', () => {
+    const idle = busy.map((i) => ({ ...i, inUse: false }));
+    const [best] = planMig(h100, idle, { memoryMiB: 70_000 }, { reconfigureBusy: false });
+    expect(best?.target).toEqual({ profile: '7g.80gb', start: 0 });
+    expect(best?.cost.destroyed).toBe(3);
+  });
+});
+
 describe('HAMi baselines', () => {
   const a100 = model('A100-SXM4-40GB');
   const geometries: MigGeometry[] = [[{ profile: '1g.5gb', count: 7 }], [{ profile: '3g.20gb', count: 2 }]];

@@ -3,8 +3,9 @@
  * `planMig` for ranked plans (never touching an instance in use), and hands them over as `MigOption`s with the
  * ops the device plugin applies.
  */
-import { planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
+import { MAX_PLAN_SCORE, carveEmptySlices, planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
 import type { MigOption, MigPlanner } from './mig.js';
+import type { MigPlanOp } from './types.js';
 
 export interface GeometryPlannerOptions {
   /** Weights of future demand the engine keeps capacity for (default: every profile the same). */
@@ -15,6 +16,14 @@ export interface GeometryPlannerOptions {
    * Another rule's choice among the engine's plans (the HAMi baselines); default: the engine's own ranking under
    * `demand` and `allowedGeometries`.
    */
+  /** False: never destroy free instances on a GPU that runs one (`PlanOptions.reconfigureBusy`). */
+  readonly reconfigureBusy?: boolean;
+  /**
+   * When a plan changes the layout anyway, also carve the GPU's remaining empty slices for this demand in the same
+   * change (geometry/fill.ts), so later requests reuse instead of each changing the layout again. Not on a model
+   * with allowed geometries: those layouts are the operator's.
+   */
+  readonly carve?: DemandMix;
   readonly choosePlans?: (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 }
 
@@ -37,7 +46,7 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
       const allowed = options.allowedGeometries?.get(model.name);
       const plans = options.choosePlans
         ? options.choosePlans(model, instances, memoryMiB)
-        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...(allowed ? { allowedGeometries: allowed } : {}) });
+        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...(allowed ? { allowedGeometries: allowed } : {}), ...(options.reconfigureBusy === false ? { reconfigureBusy: false } : {}) });
       return plans.flatMap((plan) => {
         const profile = mig.profiles.find((p) => p.name === plan.target.profile);
         if (!profile) return [];
@@ -47,7 +56,8 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
             start: plan.target.start,
             memoryMiB: profile.memoryMiB,
             computeShare: profile.computeSlices / mig.totalComputeSlices,
-            plan: planOps(plan),
+            keptCapacity: plan.score / MAX_PLAN_SCORE,
+            plan: options.carve && !allowed && plan.kind !== 'reuse' ? [...planOps(plan), ...carveOps(model, plan, options.carve)] : planOps(plan),
           },
         ];
       });
@@ -57,4 +67,8 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
       return model?.mig ? Math.max(0, ...model.mig.profiles.map((p) => p.memoryMiB)) : 0;
     },
   };
+}
+
+function carveOps(model: GpuModel, plan: MigPlan, demand: DemandMix): MigPlanOp[] {
+  return carveEmptySlices(model, plan.layout, demand).map((c) => ({ action: 'create', profile: c.profile, start: c.start }));
 }

@@ -20,6 +20,11 @@ export interface MigOption {
   readonly memoryMiB: number;
   /** Share of the GPU's compute slices, in [0, 1] (a 3g on a 7-slice GPU: 3/7). */
   readonly computeShare: number;
+  /**
+   * The planner's estimate of the GPU's capacity left for future requests once this option holds the pod, in
+   * [0, 1] (1: as much as an empty GPU).
+   */
+  readonly keptCapacity: number;
   /** Ops to apply in order (empty when a free instance of this profile already sits at `start`). */
   readonly plan: readonly MigPlanOp[];
 }

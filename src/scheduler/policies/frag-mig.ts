@@ -6,26 +6,23 @@
  */
 import { hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/geometry-planner.js';
-import type { MigOption, MigPlanner } from '../core/mig.js';
+import type { MigPlanner } from '../core/mig.js';
 
 /**
- * Tessera's planner: every legal plan (reuse, create, reconfigure free instances), in the engine's order: most
- * future capacity kept for `demand` (the workload's mix of instance sizes) first, less oversized reuses.
+ * Tessera's planner: the engine's legal plans, most future capacity kept for `demand` (the workload's mix of
+ * instance sizes) first. A GPU that runs an instance is never reshaped: its free instances are reused and its
+ * empty slices used, and only a GPU with nothing running is re-carved, so layouts change when they must. A plan
+ * that changes a layout also carves the GPU's remaining empty slices for `demand` in the same change
+ * (geometry/fill.ts), so the next requests reuse instead of each changing the layout again; not on models with
+ * `allowedGeometries` (HAMi's knownMigGeometries), whose layouts are the operator's.
  */
-export function tesseraMigPlanner(demand?: DemandMix): MigPlanner {
-  const engine = createGeometryPlanner(demand ? { demand } : {});
-  return { ...engine, options: (modelName, instances, memoryMiB) => withoutOversizedReuse(engine.options(modelName, instances, memoryMiB)) };
-}
-
-/**
- * With idle instances kept (the trace simulator), the engine's ranking may reuse a free instance much larger than
- * the request (no op, no capacity used up in its score), which wastes the instance's memory while the pod runs.
- * Such oversized reuses are dropped: the engine then also offers a plan for the smallest fitting instance (a
- * create, or a reconfigure of free instances), which stays; the engine's order is kept otherwise.
- */
-function withoutOversizedReuse(options: readonly MigOption[]): readonly MigOption[] {
-  const smallest = Math.min(...options.map((o) => o.memoryMiB));
-  return options.filter((o) => !(o.plan.length === 0 && o.memoryMiB > smallest));
+export function tesseraMigPlanner(options: { demand?: DemandMix; allowedGeometries?: ReadonlyMap<string, readonly MigGeometry[]> } = {}): MigPlanner {
+  const { demand, allowedGeometries } = options;
+  return createGeometryPlanner({
+    reconfigureBusy: false,
+    ...(demand ? { demand, carve: demand } : {}),
+    ...(allowedGeometries ? { allowedGeometries } : {}),
+  });
 }
 
 /** HAMi v2.10: the smallest profile whose memory fits and that has a free placement; no look-ahead. */

@@ -13,7 +13,9 @@
  * 1/4 ties on gpushare40, 1/8 and 1/10 win on all four; see docs/policy.md). Score, GPU choice and rank tie-break
  * are FGD's.
  */
-import type { DeviceOption } from '../core/view.js';
+import type { PodRequest } from '../core/types.js';
+import type { DeviceOption, GpuView, NodePlacement } from '../core/view.js';
+import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
 import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { firstBy } from './gpu-choice.js';
 import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
@@ -65,36 +67,76 @@ export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy 
 }
 
 /**
- * Tessera on the allocator's node views (MIG and HAMi-core nodes alike). GPU choice: on MIG GPUs, a GPU that
- * already runs instances before an idle one (idle GPUs stay whole for the largest profiles), then the fewest MIG
- * changes, then the planner's order (most future capacity kept); on HAMi-core GPUs, the fullest GPU that fits
- * (what the fragment gradient picks when the typical mix is unknown). Node score: first whether the pod runs
- * on the node as its MIG layouts stand (a free instance reused, HAMi-core shares), because every layout change is
- * a mig-parted run on the node; then how full the node's GPUs are after placement, so work gathers and whole
- * GPUs and nodes stay free:
+ * Tessera on the allocator's node views (MIG and HAMi-core nodes alike). Every MIG option is valued by
+ * `migOptionValue` (mig-value.ts: a free instance of about the pod's size first, then a layout change that keeps
+ * the most room for the workload, then an oversized free instance); the GPU choice takes the most valued option
+ * (ties: a GPU already running instances, so idle GPUs stay whole), and the node score is the least valued pick
+ * of the pod on that node, so node and device choice agree. A HAMi-core node ranks with the well-fitting free
+ * instances (a share changes no layout and wastes no memory), fuller nodes first so work gathers; its GPU choice
+ * is the fullest GPU that fits (what the fragment gradient picks when the typical mix is unknown).
  *
- *   score = MAX/2 × [no MIG layout change] + MAX/2 × (used memory + added memory) / GPU memory     (truncated)
- *
- * On bench/fixtures/mig the first term cuts reconfigurations by 37% and places a few more pods (docs/policy.md).
+ *   MIG:        score = MAX × min over picks of migOptionValue(pick)
+ *   HAMi-core:  score = MAX × (2/3 + 1/3 × (used memory + added memory) / GPU memory)          (truncated)
  */
 export const tesseraPolicy: Policy = {
   name: 'tessera',
   chooseDevice(input) {
-    const busy = (o: DeviceOption): number => ((input.node.gpus[o.gpu]?.usedSlots ?? 0) > 0 ? 0 : 1);
-    const changes = (o: DeviceOption): number => o.mig?.plan.length ?? 0;
-    const left = (o: DeviceOption): number => {
-      const gpu = input.node.gpus[o.gpu];
-      return gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0;
-    };
-    return firstBy(input.options, (a, b) => (a.mig || b.mig ? busy(a) - busy(b) || changes(a) - changes(b) : left(a) - left(b)));
+    const { options, node } = input;
+    if (options[0]?.mig) return mostValued(options, node.gpus, askedPerVgpuMiB(input.request.containers[input.container]?.gpu ?? null));
+    return firstBy(options, (a, b) => left(node.gpus[a.gpu], a) - left(node.gpus[b.gpu], b));
   },
   scoreNode(input) {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
-    const fullness = (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
-    return toNodeScore((MAX_NODE_SCORE / 2) * ((input.node.mode !== 'mig' || input.placement.migLayoutChanges === 0 ? 1 : 0) + fullness));
+    if (input.node.mode === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
+    return toNodeScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * ((used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB)));
   },
 };
+
+const left = (gpu: GpuView | undefined, o: DeviceOption): number => (gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0);
+
+/** Index of the most valued MIG option; ties go to a GPU already running instances, then the earliest. One pass. */
+function mostValued(options: readonly DeviceOption[], gpus: readonly GpuView[], asked: number): number {
+  let best = 0;
+  let bestValue = -1;
+  let bestIdle = true;
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i] as DeviceOption;
+    const value = o.mig ? migOptionValue(o.mig, asked) : 0;
+    const idle = (gpus[o.gpu]?.usedSlots ?? 0) === 0;
+    if (value > bestValue || (value === bestValue && bestIdle && !idle)) {
+      best = i;
+      bestValue = value;
+      bestIdle = idle;
+    }
+  }
+  return best;
+}
+
+/** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */
+const pickValues = new WeakMap<NodePlacement, number>();
+
+/**
+ * The least valued MIG pick of a placement (1 when it has none). MIG verdicts always carry their placement (instance
+ * sizes depend on it), so reading it costs no device choice; plain loops, as this runs for every MIG node.
+ */
+function leastPickValue(request: PodRequest, placement: NodePlacement): number {
+  let value = pickValues.get(placement);
+  if (value !== undefined) return value;
+  value = 1;
+  const containers = request.containers;
+  for (let c = 0; c < containers.length; c++) {
+    const picks = placement.containers[c];
+    if (!picks) continue;
+    const asked = askedPerVgpuMiB(containers[c]?.gpu ?? null);
+    for (let i = 0; i < picks.length; i++) {
+      const mig = picks[i]?.mig;
+      if (mig) value = Math.min(value, migOptionValue(mig, asked));
+    }
+  }
+  pickValues.set(placement, value);
+  return value;
+}
 
 /** Sorts the first `n` values ascending in place: insertion sort, as a node has a handful of GPUs. */
 function sortPrefix(values: Float64Array, n: number): void {

@@ -33,7 +33,7 @@ export function defaultGeometries(model: GpuModel): MigGeometry[] {
 }
 
 export const TRACE_POLICIES: Readonly<Record<string, (demand: DemandMix) => TracePolicy>> = {
-  tessera: (demand) => ({ policy: tesseraPolicy, planner: tesseraMigPlanner(demand) }),
+  tessera: (demand) => ({ policy: tesseraPolicy, planner: tesseraMigPlanner({ demand }) }),
   hami: () => ({ policy: hamiPolicy, planner: hamiV210MigPlanner() }),
   'hami-v2.10-mig': () => ({ policy: hamiPolicy, planner: hamiV210MigPlanner() }),
   'hami-v2.9-mig': () => ({ policy: hamiPolicy, planner: hamiV29MigPlanner(defaultGeometries) }),

@@ -3,16 +3,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
 import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
 import { POLICIES, hamiPolicy, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
+import { tesseraMigPlanner } from '../../../src/scheduler/policies/frag-mig.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
 import { node, pod } from './builders.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';
 const A100 = 'NVIDIA A100-SXM4-40GB';
+const H100 = 'NVIDIA H100-SXM5-80GB';
 const planner = createGeometryPlanner();
 
-function place(state: ClusterState, request: PodRequest, nodeName: string): Allocation {
-  const decided = decide(state, request, nodeName, hamiPolicy);
+function place(state: ClusterState, request: PodRequest, nodeName: string, policy = hamiPolicy): Allocation {
+  const decided = decide(state, request, nodeName, policy);
   if (!decided.ok) throw new Error(`expected a fit: ${JSON.stringify(decided.error)}`);
   const applied = state.apply(decided.value);
   if (!applied.ok) throw new Error(`apply refused: ${JSON.stringify(applied.error)}`);
@@ -140,9 +142,11 @@ describe('allocator properties (mixed MIG and hami-core)', () => {
   it('never gives an instance twice, never moves or destroys one in use, keeps layouts legal, and releases exactly', () => {
     if (!model.ok) throw new Error('catalog lacks the A100');
     const steps = fc.array(fc.tuple(requestArb('x'), fc.constantFrom(...Object.keys(POLICIES)), fc.nat(), fc.boolean()), { maxLength: 25 });
+    // The plain engine, and Tessera's planner, which carves and never reshapes a busy GPU.
+    const planners = [planner, tesseraMigPlanner({ demand: { byMemoryMiB: [{ memoryMiB: 4000, weight: 3 }, { memoryMiB: 19_000, weight: 1 }] } })];
     fc.assert(
-      fc.property(clusterArb, steps, (specs, stream) => {
-        const state = new ClusterState(specs, { migPlanner: planner });
+      fc.property(clusterArb, steps, fc.constantFrom(...planners), (specs, stream, migPlanner) => {
+        const state = new ClusterState(specs, { migPlanner });
         let uid = 0;
         for (const [template, policyName, pick, release] of stream) {
           if (release) {
@@ -220,5 +224,47 @@ describe('tessera and MIG layout changes', () => {
     expect(state.migOpsApplied.reconfigurations).toBe(gpus.size);
     expect(state.migOpsApplied.created + state.migOpsApplied.destroyed).toBe(ops);
     expect(gpus.size).toBeGreaterThan(0);
+  });
+
+  const demand = { byMemoryMiB: [{ memoryMiB: 9000, weight: 3 }, { memoryMiB: 38_000, weight: 1 }] };
+
+  it('puts a 40 GB pod where the change keeps the most room: half an H100, not all of an A100', () => {
+    const nodes = [node('a100', 'mig').gpus(1, A100, 40_960).spec(), node('h100', 'mig').gpus(1, H100, 81_920).spec()];
+    const state = new ClusterState(nodes, { migPlanner: tesseraMigPlanner({ demand }), idleMigInstances: 'keep' });
+    const request = pod('big').container({ [GPU]: 1, [MEM]: 38_000 }).request();
+    const [top] = schedule(state, request, tesseraPolicy).ranked;
+    expect(top?.node).toBe('h100');
+    expect(top?.placement.containers[0]?.[0]?.mig?.profile).toBe('3g.40gb');
+  });
+
+  it('carves the rest of the GPU in the same change, so the next pods reuse without changing anything', () => {
+    const state = new ClusterState([node('h100', 'mig').gpus(1, H100, 81_920).spec()], { migPlanner: tesseraMigPlanner({ demand }), idleMigInstances: 'keep' });
+    const first = place(state, pod('big').container({ [GPU]: 1, [MEM]: 38_000 }).request(), 'h100', tesseraPolicy);
+    const plan = first.containers[0]?.devices[0]?.mig?.plan ?? [];
+    expect(plan.filter((op) => op.action === 'create').map((op) => op.profile).sort()).toEqual(['1g.10gb', '1g.10gb', '1g.10gb', '1g.10gb', '3g.40gb']);
+    expect(state.migOpsApplied.reconfigurations).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      const small = decide(state, pod(`small-${i}`).container({ [GPU]: 1, [MEM]: 9000 }).request(), 'h100', tesseraPolicy);
+      if (!small.ok) throw new Error('a carved 1g.10gb should take it');
+      expect(small.value.containers[0]?.devices[0]?.mig?.plan).toEqual([]);
+      expect(state.apply(small.value).ok).toBe(true);
+    }
+    expect(state.migOpsApplied.reconfigurations).toBe(1);
+  });
+
+  it('takes a free instance of about the right size anywhere before a change, but re-carves an idle GPU before wasting a far larger one', () => {
+    const nodes = [
+      node('carved', 'mig').gpus(1, A100, 40_960, { migInstances: [{ profile: '2g.10gb', start: 0 }] }).spec(),
+      node('empty', 'mig').gpus(1, A100, 40_960).spec(),
+      node('whole', 'mig').gpus(1, A100, 40_960, { migInstances: [{ profile: '7g.40gb', start: 0 }] }).spec(),
+    ];
+    const state = new ClusterState(nodes, { migPlanner: tesseraMigPlanner(), idleMigInstances: 'keep' });
+    // 4,000 MiB in a free 2g.10gb (2.5x): no change, ranked first.
+    const ranked = schedule(state, pod('a').container({ [GPU]: 1, [MEM]: 4000 }).request(), tesseraPolicy).ranked;
+    expect(ranked[0]?.node).toBe('carved');
+    expect(ranked[0]?.placement.migLayoutChanges).toBe(0);
+    // 3,000 MiB in the free 7g.40gb would hold 13x its memory idle: creating a 1g.5gb on the empty GPU wins.
+    const small = schedule(state, pod('b').container({ [GPU]: 1, [MEM]: 3000 }).request(), tesseraPolicy).ranked;
+    expect(small.map((r) => r.node).indexOf('whole')).toBeGreaterThan(small.map((r) => r.node).indexOf('empty'));
   });
 });

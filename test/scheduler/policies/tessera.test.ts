@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeFragmentation, type ShareNodeView, type TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { STRANDED_WEIGHT, createTesseraSharePolicy, reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
+import type { MigOption } from '../../../src/scheduler/core/mig.js';
+import { OVERSIZE, WELL_FITTING, migOptionValue } from '../../../src/scheduler/policies/mig-value.js';
 
 const view = (cpuLeft: number, gpuLeft: number[]): ShareNodeView => ({ model: 'G2', cpuLeft, gpuLeft, gpuTasks: gpuLeft.map(() => 0) });
 const T: TypicalShape = { cpu: 2000, milli: 500, gpus: 1, models: [], freq: 1 };
@@ -47,5 +49,31 @@ describe('tessera fragment', () => {
     // After a 2-core pod, 2 cores remain: one more copy of T. Taking the 500 GPU leaves [0, 1000]: nothing
     // stranded. Taking the 1000 GPU leaves [500, 500]: one room stranded.
     expect(policy.place(view(4000, [500, 1000]), { cpu: 2000, milli: 500, gpus: 1, models: [] })?.gpus).toEqual([0]);
+  });
+});
+
+describe('migOptionValue', () => {
+  const option = (memoryMiB: number, changes: boolean, keptCapacity = 0.5): MigOption => ({
+    profile: 'x',
+    start: 0,
+    memoryMiB,
+    computeShare: 0.5,
+    keptCapacity,
+    plan: changes ? [{ action: 'create', profile: 'x', start: 0 }] : [],
+  });
+
+  it('ranks a fitting free instance over any change, any change over a free instance more than OVERSIZE times too big', () => {
+    const fitting = migOptionValue(option(4096 * OVERSIZE, false), 4096);
+    const bestChange = migOptionValue(option(4096, true, 1), 4096);
+    const worstChange = migOptionValue(option(40_000, true, 0), 4096);
+    const oversized = migOptionValue(option(4096 * OVERSIZE + 1, false), 4096);
+    expect(fitting).toBeGreaterThanOrEqual(WELL_FITTING);
+    expect(bestChange).toBeLessThanOrEqual(WELL_FITTING);
+    expect(worstChange).toBeGreaterThan(oversized);
+    // Within a band: tighter first; among changes, more capacity kept first.
+    expect(migOptionValue(option(5000, false), 4096)).toBeGreaterThan(migOptionValue(option(10_000, false), 4096));
+    expect(migOptionValue(option(5000, true, 0.9), 4096)).toBeGreaterThan(migOptionValue(option(5000, true, 0.2), 4096));
+    // A percentage or no memory asked fits anything.
+    expect(migOptionValue(option(80_000, false), 0)).toBe(1);
   });
 });
