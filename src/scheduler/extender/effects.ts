@@ -62,9 +62,9 @@ export class PodEffects {
 
   /**
    * Writes the decision annotations, conditional on the resourceVersion of `cached` (the informer's copy) or of a
-   * fresh read; a 409 reads again.
+   * fresh read; a 409 reads again. Resolves to the decision's annotation text.
    */
-  async recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<void> {
+  async recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string> {
     const annotations = decisionAnnotations(decision, this.now());
     await readModifyWrite(
       () => this.readPod(pod),
@@ -80,6 +80,7 @@ export class PodEffects {
       },
       cached?.metadata?.uid === pod.uid ? { cached } : {},
     );
+    return annotations[TESSERA_POD.decision] as string;
   }
 
   /** Creates the Binding; a pod already bound to this node counts as success, so retried binds are harmless. */

@@ -31,8 +31,8 @@ import {
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {
-  /** `cached` is the informer's copy of the pod, which saves a read when it is current. */
-  recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<void>;
+  /** `cached` is the informer's copy of the pod, which saves a read when it is current. Resolves to the text written. */
+  recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string>;
   bind(pod: PodRef, node: string): Promise<void>;
   markFailed(pod: PodRef, reason: string, message: string): Promise<void>;
 }
@@ -220,7 +220,7 @@ export class Extender implements ExtenderService {
     view.beginBind(ref.uid);
     try {
       const decision = this.grant(ref, args.node);
-      await effects.recordDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined);
+      view.trustDecision(await effects.recordDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined), decision);
       await effects.bind(ref, args.node);
       this.o.metrics.binds.inc({ outcome: 'bound' });
       log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');
