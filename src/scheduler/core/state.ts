@@ -10,7 +10,7 @@
  */
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
-import type { GpuTotals, GpuView, NodeView } from './view.js';
+import { MILLI_PER_GPU, type GpuTotals, type GpuView, type NodeView } from './view.js';
 import type { GpuVerdict } from './fit.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
 
@@ -60,6 +60,14 @@ export class GpuState implements GpuView {
 }
 
 /** The most memory and core units one of `gpus` offers. */
+/** FGD's one-dimensional view of a GPU: the fraction its scarcer resource has left, in milli-GPU (policies/gradient.ts). */
+function shareLeft(g: GpuState): number {
+  // Numerator first: exact integers wherever the use is a whole number of milli-GPU.
+  const memory = g.memoryMiB > 0 ? Math.floor((MILLI_PER_GPU * (g.memoryMiB - g.usedMemoryMiB)) / g.memoryMiB) : 0;
+  const cores = g.coreUnits > 0 ? Math.floor((MILLI_PER_GPU * (g.coreUnits - g.usedCores)) / g.coreUnits) : 0;
+  return Math.min(memory, cores);
+}
+
 export function largestOf(gpus: readonly GpuState[]): { memoryMiB: number; coreUnits: number } {
   let memoryMiB = 0;
   let coreUnits = 0;
@@ -147,7 +155,7 @@ export class NodeState implements NodeView {
       this.gpuUsed.slots += g.usedSlots;
       this.gpuUsed.cores += g.usedCores;
       this.gpuUsed.memoryMiB += g.usedMemoryMiB;
-      this.gpuLeft[i] = g.coreUnits - g.usedCores;
+      this.gpuLeft[i] = g.usedSlots < this.splitCount ? shareLeft(g) : 0;
       if (g.usedSlots < this.splitCount) freeSlot++;
       maxMemory = Math.max(maxMemory, g.memoryMiB - g.usedMemoryMiB);
       maxCores = Math.max(maxCores, g.coreUnits - g.usedCores);

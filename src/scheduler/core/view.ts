@@ -5,6 +5,9 @@
 import type { MigInstanceView, MigOption } from './mig.js';
 import type { NodeMode } from './types.js';
 
+/** A whole GPU in FGD's fractional-share units. */
+export const MILLI_PER_GPU = 1000;
+
 export interface GpuView {
   readonly uuid: string;
   readonly index: number;
@@ -49,7 +52,10 @@ export interface NodeView {
   readonly model: string;
   /** CPU left, milli. */
   readonly cpuLeft: number;
-  /** Core units left per GPU, by position in `gpus` (unhealthy GPUs: 0). */
+  /**
+   * Per GPU (by position in `gpus`), the fraction its scarcer resource (memory or cores) has left, in milli-GPU;
+   * 0 for an unhealthy GPU or one without a free slot. FGD's one-dimensional view of the node.
+   */
   readonly gpuLeft: ArrayLike<number>;
 }
 

@@ -2,6 +2,7 @@
  * Fragmentation of a node's shared GPUs against a mix of typical requests, after the FGD paper
  * (fgd.md §2-§3, `pkg/utils/frag.go`). Pure arithmetic on plain data: milli-GPU integers, float64 sums.
  */
+import { MILLI_PER_GPU } from '../core/view.js';
 
 /** A node as the fractional-share model sees it: CPU left and the milli-GPU left on each GPU (1000 = free). */
 export interface ShareNodeView {
@@ -27,7 +28,7 @@ export interface TypicalShape extends ShareShape {
   readonly freq: number;
 }
 
-export const MILLI_PER_GPU = 1000;
+export { MILLI_PER_GPU };
 /** Share of pods the typical set must cover (the published `podPopularityThreshold=95`). */
 export const TYPICAL_COVERAGE = 0.95;
 

@@ -1,16 +1,17 @@
 /**
  * The policy table: names (as the scheduler config and `tessera simulate --policy` spell them) to policies.
- * A policy that needs a run-wide context (fgd, tessera) registers a factory that takes it.
+ * Policies that keep room for the workload's typical requests (fgd, tessera) read them from the `RunContext`.
  */
 import { TesseraError, err, ok, type Result } from '../../errors.js';
 import { bestfitPolicy } from './bestfit.js';
+import { fgdPolicy } from './gradient.js';
 import { hamiPolicy } from './hami.js';
 import { packingPolicy } from './packing.js';
 import { tesseraPolicy } from './tessera.js';
 import type { Policy } from './policy.js';
 
 export * from './policy.js';
-export { bestfitPolicy, hamiPolicy, packingPolicy, tesseraPolicy };
+export { bestfitPolicy, fgdPolicy, hamiPolicy, packingPolicy, tesseraPolicy };
 
 /** The policy the scheduler uses when its config names none. */
 export const DEFAULT_POLICY = 'tessera';
@@ -19,6 +20,7 @@ export const POLICIES: Readonly<Record<string, Policy>> = {
   [hamiPolicy.name]: hamiPolicy,
   [bestfitPolicy.name]: bestfitPolicy,
   [packingPolicy.name]: packingPolicy,
+  [fgdPolicy.name]: fgdPolicy,
   [tesseraPolicy.name]: tesseraPolicy,
 };
 

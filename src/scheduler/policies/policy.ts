@@ -6,6 +6,7 @@
  */
 import type { DeviceOption, GpuTotals, NodePlacement, NodeView } from '../core/view.js';
 import type { PackingDirection, PodRequest } from '../core/types.js';
+import type { TypicalShape } from './frag.js';
 
 /** Node scores fall in [0, MAX_NODE_SCORE]; higher is better. The extender maps them to its 0..10 scale. */
 export const MAX_NODE_SCORE = 100;
@@ -21,6 +22,12 @@ export interface RunContext {
    * protocol needs first-fit in a fixed random node order.
    */
   readonly nodeRank?: (node: string) => number | undefined;
+  /**
+   * The workload's typical request shapes, in milli-GPU of `NodeView.gpuLeft` (frag.ts `typicalShapes`): what the
+   * fragmentation-aware policies (fgd, tessera) keep room for. Absent: fgd scores every node alike and tessera
+   * packs HAMi-core GPUs by fullness.
+   */
+  readonly typical?: readonly TypicalShape[];
 }
 
 export const DEFAULT_RUN_CONTEXT: RunContext = { nodePolicy: 'binpack', gpuPolicy: 'spread' };

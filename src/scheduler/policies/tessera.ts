@@ -15,6 +15,7 @@
  */
 import type { PodRequest } from '../core/types.js';
 import type { DeviceOption, GpuView, NodePlacement } from '../core/view.js';
+import { gradientScorer } from './gradient.js';
 import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
 import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { firstBy } from './gpu-choice.js';
@@ -83,15 +84,20 @@ export const tesseraPolicy: Policy = {
   chooseDevice(input) {
     const { options, node } = input;
     if (options[0]?.mig) return mostValued(options, node.gpus, askedPerVgpuMiB(input.request.containers[input.container]?.gpu ?? null));
+    if (input.context.typical?.length) return reach.choose(input);
     return firstBy(options, (a, b) => left(node.gpus[a.gpu], a) - left(node.gpus[b.gpu], b));
   },
   scoreNode(input) {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
     if (input.node.mode === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
-    return toNodeScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * ((used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB)));
+    const packing = input.context.typical?.length ? reach.score(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    return toNodeScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },
 };
+
+/** The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. */
+const reach = gradientScorer(reachFragmentation);
 
 const left = (gpu: GpuView | undefined, o: DeviceOption): number => (gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0);
 

@@ -4,8 +4,9 @@
  */
 import { TesseraError } from '../../errors.js';
 import { findProfile, type DemandMix, type GpuModel, type MigGeometry } from '../../geometry/index.js';
-import type { MigPlanner } from '../../scheduler/core/index.js';
+import { createGeometryPlanner, type MigPlanner } from '../../scheduler/core/index.js';
 import { hamiV210MigPlanner, hamiV29MigPlanner, tesseraMigPlanner } from '../../scheduler/policies/frag-mig.js';
+import { fgdPolicy } from '../../scheduler/policies/gradient.js';
 import { hamiPolicy } from '../../scheduler/policies/hami.js';
 import type { Policy } from '../../scheduler/policies/policy.js';
 import { tesseraPolicy } from '../../scheduler/policies/tessera.js';
@@ -34,6 +35,7 @@ export function defaultGeometries(model: GpuModel): MigGeometry[] {
 
 export const TRACE_POLICIES: Readonly<Record<string, (demand: DemandMix) => TracePolicy>> = {
   tessera: (demand) => ({ policy: tesseraPolicy, planner: tesseraMigPlanner({ demand }) }),
+  fgd: () => ({ policy: fgdPolicy, planner: createGeometryPlanner() }),
   hami: () => ({ policy: hamiPolicy, planner: hamiV210MigPlanner() }),
   'hami-v2.10-mig': () => ({ policy: hamiPolicy, planner: hamiV210MigPlanner() }),
   'hami-v2.9-mig': () => ({ policy: hamiPolicy, planner: hamiV29MigPlanner(defaultGeometries) }),

@@ -4,8 +4,9 @@
  * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../scheduler/core/index.js';
-import { DEFAULT_RUN_CONTEXT } from '../../scheduler/policies/policy.js';
+import { ClusterState, decide, schedule, type Allocation, type GpuSpec, type NodeSpec, type PodRequest } from '../../scheduler/core/index.js';
+import { MILLI_PER_GPU, typicalShapes, type ShareShape, type TypicalShape } from '../../scheduler/policies/frag.js';
+import { DEFAULT_RUN_CONTEXT, type RunContext } from '../../scheduler/policies/policy.js';
 import { TesseraError } from '../../errors.js';
 import type { TracePolicy } from './policies.js';
 import type { TraceEvent } from './trace-file.js';
@@ -56,7 +57,33 @@ function gpuMemories(request: PodRequest): number[] {
   return request.containers.flatMap((c) => (c.gpu && 'mib' in c.gpu.memory ? Array.from({ length: c.gpu.count }, () => (c.gpu && 'mib' in c.gpu.memory ? c.gpu.memory.mib : 0)) : []));
 }
 
+/**
+ * The trace's typical request shapes in FGD's units (RunContext.typical): each GPU pod's first GPU container as a
+ * share of the cluster's most common GPU (memory or cores, whichever is larger), its GPU count, CPU and GPU types.
+ */
+export function typicalOf(nodes: readonly NodeSpec[], events: readonly TraceEvent[]): TypicalShape[] {
+  const kinds = new Map<string, { gpu: GpuSpec; count: number }>();
+  for (const gpu of nodes.flatMap((n) => n.gpus)) {
+    const kind = kinds.get(`${gpu.memoryMiB}/${gpu.coreUnits}`);
+    if (kind) kind.count++;
+    else kinds.set(`${gpu.memoryMiB}/${gpu.coreUnits}`, { gpu, count: 1 });
+  }
+  const reference = [...kinds.values()].sort((a, b) => b.count - a.count)[0]?.gpu;
+  if (!reference) return [];
+  const shapes: ShareShape[] = [];
+  for (const e of events) {
+    if (e.kind !== 'pod') continue;
+    const demand = e.request.containers.find((c) => c.gpu)?.gpu;
+    if (!demand) continue;
+    const memoryMiB = 'mib' in demand.memory ? demand.memory.mib : (reference.memoryMiB * demand.memory.percent) / 100;
+    const milli = Math.min(MILLI_PER_GPU, Math.ceil(MILLI_PER_GPU * Math.max(memoryMiB / reference.memoryMiB, demand.cores / reference.coreUnits)));
+    shapes.push({ cpu: e.request.cpuMilli, milli, gpus: demand.count, models: e.request.useGpuTypes });
+  }
+  return typicalShapes(shapes);
+}
+
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
+  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical: typicalOf(nodes, events) };
   const state = new ClusterState(nodes, { migPlanner: chosen.planner, idleMigInstances: 'keep' });
   const running = new Map<string, string>();
   let placed = 0;
@@ -81,8 +108,8 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     }
     decisions++;
     if (running.has(event.key)) throw new TesseraError('INVALID_INPUT', `pod ${event.key} is already running`, { field: `line ${event.line}: pod.metadata.name` });
-    const top = schedule(state, event.request, chosen.policy, { limit: 1, explain: false, context: DEFAULT_RUN_CONTEXT }).ranked[0];
-    const allocation = top ? decide(state, event.request, top.node, chosen.policy, DEFAULT_RUN_CONTEXT) : null;
+    const top = schedule(state, event.request, chosen.policy, { limit: 1, explain: false, context }).ranked[0];
+    const allocation = top ? decide(state, event.request, top.node, chosen.policy, context) : null;
     if (!allocation?.ok) {
       failed++;
       continue;
