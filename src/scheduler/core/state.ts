@@ -244,7 +244,7 @@ export interface MigOpsApplied extends MigOpCounts {
 }
 
 export class ClusterState {
-  readonly migPlanner: MigPlanner | undefined;
+  private planner: MigPlanner | undefined;
   readonly idleMigInstances: IdleMigInstances;
   /**
    * Running totals of the create/destroy ops `apply` carried out on MIG layouts. A release in 'destroy' mode that
@@ -260,7 +260,7 @@ export class ClusterState {
   private nextOrdinal = 0;
 
   constructor(nodes: readonly NodeSpec[] = [], options: ClusterStateOptions = {}) {
-    this.migPlanner = options.migPlanner;
+    this.planner = options.migPlanner;
     this.idleMigInstances = options.idleMigInstances ?? 'destroy';
     for (const spec of nodes) this.setNode(spec);
   }
@@ -291,6 +291,24 @@ export class ClusterState {
       this.nameRanks = ranks;
     }
     return this.nameRanks;
+  }
+
+  get migPlanner(): MigPlanner | undefined {
+    return this.planner;
+  }
+
+  /**
+   * Plans MIG layouts with `planner` from now on (the extender, when the workload it learns changes). The verdicts
+   * kept per node were planned by the old one, so they are dropped and recomputed on demand.
+   */
+  setMigPlanner(planner: MigPlanner): void {
+    this.planner = planner;
+    this.forgetVerdicts();
+  }
+
+  /** Drops every kept verdict: for a caller whose policy inputs changed (`RunContext.typical`). */
+  forgetVerdicts(): void {
+    this.columns.clear();
   }
 
   /** The verdict column of a pod shape key (see fit.ts), created on first use. */

@@ -4,8 +4,8 @@
  * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, decide, schedule, type Allocation, type GpuSpec, type NodeSpec, type PodRequest } from '../../scheduler/core/index.js';
-import { MILLI_PER_GPU, typicalShapes, type ShareShape, type TypicalShape } from '../../scheduler/policies/frag.js';
+import { ClusterState, decide, schedule, type Allocation, type NodeSpec } from '../../scheduler/core/index.js';
+import { workloadProfile, type WorkloadProfile } from '../../scheduler/policies/workload.js';
 import { DEFAULT_RUN_CONTEXT, type RunContext } from '../../scheduler/policies/policy.js';
 import { TesseraError } from '../../errors.js';
 import type { TracePolicy } from './policies.js';
@@ -43,47 +43,17 @@ export interface TraceOutcome {
   layouts: GpuLayout[];
 }
 
-/** Instance memory each MIG request asks for, weighted by how often: the demand the planner keeps room for. */
-export function demandOf(events: readonly TraceEvent[]): DemandMix {
-  const counts = new Map<number, number>();
-  for (const e of events) {
-    if (e.kind !== 'pod') continue;
-    for (const memory of gpuMemories(e.request)) counts.set(memory, (counts.get(memory) ?? 0) + 1);
-  }
-  return { byMemoryMiB: [...counts].map(([memoryMiB, weight]) => ({ memoryMiB, weight })) };
-}
-
-function gpuMemories(request: PodRequest): number[] {
-  return request.containers.flatMap((c) => (c.gpu && 'mib' in c.gpu.memory ? Array.from({ length: c.gpu.count }, () => (c.gpu && 'mib' in c.gpu.memory ? c.gpu.memory.mib : 0)) : []));
-}
-
-/**
- * The trace's typical request shapes in FGD's units (RunContext.typical): each GPU pod's first GPU container as a
- * share of the cluster's most common GPU (memory or cores, whichever is larger), its GPU count, CPU and GPU types.
- */
-export function typicalOf(nodes: readonly NodeSpec[], events: readonly TraceEvent[]): TypicalShape[] {
-  const kinds = new Map<string, { gpu: GpuSpec; count: number }>();
-  for (const gpu of nodes.flatMap((n) => n.gpus)) {
-    const kind = kinds.get(`${gpu.memoryMiB}/${gpu.coreUnits}`);
-    if (kind) kind.count++;
-    else kinds.set(`${gpu.memoryMiB}/${gpu.coreUnits}`, { gpu, count: 1 });
-  }
-  const reference = [...kinds.values()].sort((a, b) => b.count - a.count)[0]?.gpu;
-  if (!reference) return [];
-  const shapes: ShareShape[] = [];
-  for (const e of events) {
-    if (e.kind !== 'pod') continue;
-    const demand = e.request.containers.find((c) => c.gpu)?.gpu;
-    if (!demand) continue;
-    const memoryMiB = 'mib' in demand.memory ? demand.memory.mib : (reference.memoryMiB * demand.memory.percent) / 100;
-    const milli = Math.min(MILLI_PER_GPU, Math.ceil(MILLI_PER_GPU * Math.max(memoryMiB / reference.memoryMiB, demand.cores / reference.coreUnits)));
-    shapes.push({ cpu: e.request.cpuMilli, milli, gpus: demand.count, models: e.request.useGpuTypes });
-  }
-  return typicalShapes(shapes);
+/** The trace's workload: what tessera's MIG planner and the fragment-aware policies keep room for. */
+export function profileOf(nodes: readonly NodeSpec[], events: readonly TraceEvent[]): WorkloadProfile {
+  return workloadProfile(
+    nodes.flatMap((n) => n.gpus),
+    events.flatMap((e) => (e.kind === 'pod' ? [e.request] : [])),
+  );
 }
 
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
-  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical: typicalOf(nodes, events) };
+  const profile = profileOf(nodes, events);
+  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
   const state = new ClusterState(nodes, { migPlanner: chosen.planner, idleMigInstances: 'keep' });
   const running = new Map<string, string>();
   let placed = 0;
@@ -124,14 +94,14 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   const migOperations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
   const span = last - start;
   const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
-  return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, events), layouts: layoutsOf(state) };
+  return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, profile.migDemand), layouts: layoutsOf(state) };
 }
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
 
 
-function fragmentationOf(state: ClusterState, events: readonly TraceEvent[]): number {
-  const demand = demandOf(events).byMemoryMiB ?? [];
+function fragmentationOf(state: ClusterState, migDemand: DemandMix): number {
+  const demand = migDemand.byMemoryMiB ?? [];
   const common = demand.reduce((best, d) => (d.weight > best.weight ? d : best), { memoryMiB: 0, weight: 0 }).memoryMiB;
   let capacity = 0;
   let stranded = 0;

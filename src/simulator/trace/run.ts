@@ -5,7 +5,7 @@
 import { readTextFile } from '../openb/run.js';
 import { parseClusterFile } from './cluster-file.js';
 import { tracePolicyByName } from './policies.js';
-import { demandOf, replayTrace, type TraceOutcome } from './replay.js';
+import { profileOf, replayTrace, type TraceOutcome } from './replay.js';
 import { parseTraceFile } from './trace-file.js';
 
 export interface TraceRunResult extends Omit<TraceOutcome, 'layouts'> {
@@ -33,7 +33,7 @@ export interface TraceRunOptions {
 export function runTrace(options: TraceRunOptions): TraceReport {
   const nodes = parseClusterFile(options.clusterFile, readTextFile(options.clusterFile, '--cluster'));
   const events = parseTraceFile(options.traceFile, readTextFile(options.traceFile, '--trace'));
-  const demand = demandOf(events);
+  const demand = profileOf(nodes, events).migDemand;
   const chosen = options.policies.map((name) => [name, tracePolicyByName(name, demand)] as const);
   const results = chosen.map(([policy, pair]): TraceRunResult => {
     const t0 = performance.now();

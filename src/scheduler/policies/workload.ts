@@ -1,0 +1,56 @@
+/**
+ * What the fragmentation-aware policies keep room for, learned from a set of requests (a trace, or the pods the
+ * extender knows): the typical request shapes in FGD's units (`RunContext.typical`) and the MIG demand mix (the
+ * instance memory each vGPU asks for, weighted by how often: `tesseraMigPlanner`). Pure.
+ */
+import type { DemandMix } from '../../geometry/index.js';
+import type { PodRequest } from '../core/types.js';
+import { MILLI_PER_GPU, typicalShapes, type ShareShape, type TypicalShape } from './frag.js';
+
+export interface WorkloadProfile {
+  readonly typical: readonly TypicalShape[];
+  readonly migDemand: DemandMix;
+}
+
+/** A GPU as the profile measures shares against. */
+export interface GpuSize {
+  readonly memoryMiB: number;
+  readonly coreUnits: number;
+}
+
+/**
+ * Typical shapes: each GPU pod's first GPU container as a share of the most common GPU among `gpus` (memory or
+ * cores, whichever is larger, in milli-GPU), its GPU count, CPU and GPU types. MIG demand: every vGPU asking an
+ * absolute memory, counted by that memory.
+ */
+export function workloadProfile(gpus: readonly GpuSize[], requests: readonly PodRequest[]): WorkloadProfile {
+  const reference = mostCommon(gpus);
+  const shapes: ShareShape[] = [];
+  const demand = new Map<number, number>();
+  for (const request of requests) {
+    const first = request.containers.find((c) => c.gpu)?.gpu;
+    if (first && reference) {
+      const memoryMiB = 'mib' in first.memory ? first.memory.mib : (reference.memoryMiB * first.memory.percent) / 100;
+      const share = Math.max(Math.ceil((MILLI_PER_GPU * memoryMiB) / reference.memoryMiB), Math.ceil((MILLI_PER_GPU * first.cores) / reference.coreUnits));
+      shapes.push({ cpu: request.cpuMilli, milli: Math.min(MILLI_PER_GPU, share), gpus: first.count, models: request.useGpuTypes });
+    }
+    for (const c of request.containers) {
+      if (c.gpu && 'mib' in c.gpu.memory) demand.set(c.gpu.memory.mib, (demand.get(c.gpu.memory.mib) ?? 0) + c.gpu.count);
+    }
+  }
+  return { typical: typicalShapes(shapes), migDemand: { byMemoryMiB: [...demand].map(([memoryMiB, weight]) => ({ memoryMiB, weight })) } };
+}
+
+function mostCommon(gpus: readonly GpuSize[]): GpuSize | undefined {
+  const kinds = new Map<string, { gpu: GpuSize; count: number }>();
+  for (const gpu of gpus) {
+    if (gpu.memoryMiB <= 0 || gpu.coreUnits <= 0) continue;
+    const key = `${gpu.memoryMiB}/${gpu.coreUnits}`;
+    const kind = kinds.get(key);
+    if (kind) kind.count++;
+    else kinds.set(key, { gpu, count: 1 });
+  }
+  let best: { gpu: GpuSize; count: number } | undefined;
+  for (const kind of kinds.values()) if (!best || kind.count > best.count) best = kind;
+  return best?.gpu;
+}
