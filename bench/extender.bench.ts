@@ -117,6 +117,23 @@ async function filterPrioritize(nodes: number, goalMs: number): Promise<BenchRes
   }
 }
 
+/** Pods through filter and prioritize one at a time, binds in the background; resolves to the binds' errors. */
+async function scheduleAll(extender: { url: string }, pods: V1Pod[], nodeNames: string[]): Promise<string[]> {
+  const binds: Promise<string>[] = [];
+  for (const pod of pods) binds.push((await schedulePodInBackground(extender, pod, nodeNames)).bound);
+  return (await Promise.all(binds)).filter((e) => e !== '');
+}
+
+/** Creates `count` pods named `prefix-<i>`, of the throughput figure's one shape. */
+async function createPods(api: CoreV1Api, prefix: string, count: number): Promise<V1Pod[]> {
+  const created: V1Pod[] = [];
+  for (let i = 0; i < count; i += 200) {
+    const batch = Array.from({ length: Math.min(200, count - i) }, (_, j) => api.createNamespacedPod({ namespace: 'default', body: gpuPod(`${prefix}-${i + j}`, { memoryMiB: 4000, cores: 5 }) }));
+    created.push(...(await Promise.all(batch)));
+  }
+  return created;
+}
+
 async function throughput(nodes: number, pods: number): Promise<BenchResult> {
   // The API server and the extender each run in a worker, as they would in their own processes; kube-scheduler's
   // part runs here.
@@ -125,17 +142,18 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
   try {
     const api = kubeConfigFor(cluster.url).makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
-    await Promise.all(names.map((name) => api.createNode({ body: gpuNode(name) })));
-    const created: V1Pod[] = [];
-    for (let i = 0; i < pods; i += 200) {
-      const batch = Array.from({ length: Math.min(200, pods - i) }, (_, j) => api.createNamespacedPod({ namespace: 'default', body: gpuPod(`tp-${i + j}`, { memoryMiB: 4000, cores: 5 }) }));
-      created.push(...(await Promise.all(batch)));
-    }
-    extender = await inWorker(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: created.map((p) => p.metadata?.name ?? '') });
+    // Warm-up, as the latency figures have: a long-running scheduler's code is compiled, a fresh thread's is not
+    // (cold, the extender spent a fifth more CPU per pod while V8 compiled). It runs on nodes of its own, so the timed
+    // pods find the same empty nodes.
+    const warmNames = Array.from({ length: 10 }, (_, i) => `warm-${i}`);
+    await Promise.all([...names, ...warmNames].map((name) => api.createNode({ body: gpuNode(name) })));
+    const created = await createPods(api, 'tp', pods);
+    const warm = await createPods(api, 'warm', 500);
+    extender = await inWorker(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: [...created, ...warm].map((p) => p.metadata?.name ?? '') });
+    const warmErrors = await scheduleAll(extender, warm, warmNames);
+    if (warmErrors.length > 0) throw new Error(`${warmErrors.length} warm-up binds failed, first: ${warmErrors[0]}`);
     const start = performance.now();
-    const binds: Promise<string>[] = [];
-    for (const pod of created) binds.push((await schedulePodInBackground(extender, pod, names)).bound);
-    const errors = (await Promise.all(binds)).filter((e) => e !== '');
+    const errors = await scheduleAll(extender, created, names);
     const seconds = (performance.now() - start) / 1000;
     if (errors.length > 0) throw new Error(`${errors.length} binds failed, first: ${errors[0]}`);
     return { name: `extender throughput, filter+prioritize+bind, ${nodes} nodes`, opsPerSec: Math.round(pods / seconds), extra: { pods, goalPodsPerSec: 1000 } };
