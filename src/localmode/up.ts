@@ -132,7 +132,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
-  const deviceOptions = extenderDeviceOptions(deviceConfig);
+  const deviceOptions = extenderDeviceOptions(deviceConfig, options.policy);
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const stoppers: Array<() => Promise<void>> = [];

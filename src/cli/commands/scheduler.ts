@@ -35,6 +35,7 @@ Options:
   --webhook-port <n>           HTTPS listener port (default ${DEFAULT_CONFIG.webhookPort})
   --reservation-ttl <s>        seconds a grant may wait for the device plugin (default ${DEFAULT_CONFIG.reservationTtlSeconds})
   --sync-wait <s>              seconds filter waits for the first sync (default ${DEFAULT_CONFIG.syncWaitSeconds})
+  --workload-refresh <s>       seconds between relearning the workload from the pods; 0: never (default ${DEFAULT_CONFIG.workloadRefreshSeconds})
   --leader-elect <bool>        elect a leader on a Lease (default ${DEFAULT_CONFIG.leaderElection.enabled})
   --lease-namespace <ns>       Lease namespace (default ${DEFAULT_CONFIG.leaderElection.namespace})
   --lease-name <name>          Lease name (default ${DEFAULT_CONFIG.leaderElection.name})
@@ -64,7 +65,7 @@ export const schedulerCommand: Command = {
       ...(config.tlsCertFile ? { tls: { cert: readFlagFile(config.tlsCertFile, '--tls-cert-file'), key: readFlagFile(config.tlsKeyFile, '--tls-key-file') } } : {}),
       policy: policy.value,
       log,
-      ...extenderDeviceOptions(deviceConfig.value),
+      ...extenderDeviceOptions(deviceConfig.value, policy.value.name),
     });
     log.info({ url: running.url, secureUrl: running.secureUrl }, 'tessera scheduler listening');
     log.info({ signal: await waitForSignal() }, 'stopping');

@@ -183,6 +183,11 @@ export class ClusterView {
     return this.book.reservedOn(node) > 0;
   }
 
+  /** Every pod the informer has shown and not yet deleted. */
+  knownPods(): IterableIterator<PodLike> {
+    return this.pods.values();
+  }
+
   /** The pod as last seen by the informer (bind reads it from here rather than from the API). */
   pod(namespace: string, name: string): PodLike | undefined {
     return this.pods.get(podKey(namespace, name));

@@ -35,6 +35,11 @@ export interface ExtenderConfig {
   reservationTtlSeconds: number;
   /** How long filter waits for the first sync before answering not-ready. */
   syncWaitSeconds: number;
+  /**
+   * How often the typical requests and MIG demand the policy keeps room for are relearned from the pods known
+   * (extender/workload.ts); 0: never (tessera then packs HAMi-core GPUs by fullness and does not carve MIG GPUs).
+   */
+  workloadRefreshSeconds: number;
   leaderElection: {
     enabled: boolean;
     namespace: string;
@@ -64,6 +69,7 @@ export const DEFAULT_CONFIG: ExtenderConfig = {
   webhookPort: 8443,
   reservationTtlSeconds: 300,
   syncWaitSeconds: 3,
+  workloadRefreshSeconds: 60,
   leaderElection: {
     enabled: true,
     namespace: 'kube-system',
@@ -98,6 +104,7 @@ const configSchema = {
     webhookPort: { type: 'integer', minimum: 0, maximum: 65535 },
     reservationTtlSeconds: positive,
     syncWaitSeconds: { type: 'number', minimum: 0, maximum: 60 },
+    workloadRefreshSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
     leaderElection: {
       type: 'object',
       additionalProperties: false,
@@ -133,6 +140,7 @@ const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'numb
   'webhook-port': { path: ['webhookPort'], kind: 'integer' },
   'reservation-ttl': { path: ['reservationTtlSeconds'], kind: 'integer' },
   'sync-wait': { path: ['syncWaitSeconds'], kind: 'number' },
+  'workload-refresh': { path: ['workloadRefreshSeconds'], kind: 'integer' },
   'leader-elect': { path: ['leaderElection', 'enabled'], kind: 'boolean' },
   'lease-namespace': { path: ['leaderElection', 'namespace'], kind: 'string' },
   'lease-name': { path: ['leaderElection', 'name'], kind: 'string' },

@@ -7,9 +7,11 @@
 import { allowedGeometriesFor, type DeviceConfig } from '../../config/device-config.js';
 import { listGpuModels, resolveGpuModel, type MigGeometry } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/geometry-planner.js';
+import { tesseraMigPlanner } from '../policies/frag-mig.js';
+import { tesseraPolicy } from '../policies/tessera.js';
 import type { StartExtenderOptions } from './service.js';
 
-export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'nodeMemoryScaling' | 'migPlanner' | 'resolveModel'>;
+export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'nodeMemoryScaling' | 'migPlanner' | 'migPlannerFor' | 'resolveModel'>;
 
 /** The catalog's name for a model as the driver reports it; the reported name when the catalog does not know it. */
 export function catalogModelName(reported: string): string {
@@ -17,7 +19,11 @@ export function catalogModelName(reported: string): string {
   return resolved.ok ? resolved.value.name : reported;
 }
 
-export function extenderDeviceOptions(config: DeviceConfig): DeviceOptions {
+/**
+ * `policy` picks the MIG planner: tessera's (carves for the learned demand, reshapes only idle GPUs) for the
+ * tessera policy, the engine's ranking for the others.
+ */
+export function extenderDeviceOptions(config: DeviceConfig, policy: string): DeviceOptions {
   const allowed = new Map<string, MigGeometry[]>();
   for (const model of listGpuModels()) {
     const geometries = allowedGeometriesFor(config, model);
@@ -27,7 +33,9 @@ export function extenderDeviceOptions(config: DeviceConfig): DeviceOptions {
     requestConfig: config.nvidia,
     memoryScaling: config.nvidia.deviceMemoryScaling,
     nodeMemoryScaling: Object.fromEntries(config.nodeconfig.flatMap((n) => (n.devicememoryscaling === undefined ? [] : [[n.name, n.devicememoryscaling]]))),
-    migPlanner: createGeometryPlanner({ allowedGeometries: allowed }),
+    ...(policy === tesseraPolicy.name
+      ? { migPlanner: tesseraMigPlanner({ allowedGeometries: allowed }), migPlannerFor: (demand) => tesseraMigPlanner({ allowedGeometries: allowed, demand }) }
+      : { migPlanner: createGeometryPlanner({ allowedGeometries: allowed }) }),
     resolveModel: catalogModelName,
   };
 }

@@ -72,6 +72,11 @@ export class Extender implements ExtenderService {
     return this.o.readiness.notReadyReason();
   }
 
+  /** The workload learner's typical shapes, for the decisions from now on. */
+  setTypical(typical: NonNullable<RunContext['typical']>): void {
+    this.o.context = { ...this.o.context, typical };
+  }
+
   private async ensureReady(): Promise<void> {
     if (this.o.readiness.notReadyReason() === undefined) return;
     await this.o.readiness.waitSynced(this.o.syncWaitMs);

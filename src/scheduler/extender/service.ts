@@ -8,6 +8,7 @@ import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../../kube/informer.js';
 import { startLeaderElection, type LeaderElector } from '../../kube/leader-election.js';
+import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner, RequestConfig } from '../core/index.js';
 import type { Policy, RunContext } from '../policies/policy.js';
 import { ClusterView } from './cluster-view.js';
@@ -16,6 +17,7 @@ import { PodEffects } from './effects.js';
 import { Extender, type Readiness } from './extender.js';
 import { createMetrics, type ExtenderMetrics } from './metrics.js';
 import { buildServer, type ExtenderServer } from './server.js';
+import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
 
 export interface StartExtenderOptions {
   config: ExtenderConfig;
@@ -29,6 +31,8 @@ export interface StartExtenderOptions {
   nodeMemoryScaling?: Readonly<Record<string, number>>;
   policy: Policy;
   migPlanner?: MigPlanner;
+  /** The MIG planner for a learned demand mix (device-options.ts); absent: `migPlanner` whatever the workload. */
+  migPlannerFor?: (demand: DemandMix) => MigPlanner;
   resolveModel?: (reported: string) => string;
   log: Logger;
   now?: () => number;
@@ -82,8 +86,20 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     log,
   });
   let synced = false;
+  let learner: WorkloadLearner | undefined;
   const allSynced = Promise.all([nodes.synced, pods.synced]).then(() => {
     synced = true;
+    if (config.workloadRefreshSeconds > 0) {
+      learner = startWorkloadLearner({
+        view,
+        requestConfig: options.requestConfig,
+        refreshMs: config.workloadRefreshSeconds * 1000,
+        ...(options.migPlannerFor ? { plannerFor: options.migPlannerFor } : {}),
+        setTypical: (typical) => extender.setTypical(typical),
+        log,
+      });
+      learner.refresh();
+    }
     metrics.synced.set(1);
     log.info({ nodes: view.state.nodes().length, grants: view.book.size }, 'informers synced');
   });
@@ -152,6 +168,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     // A port in use must not leave informers and the lease running behind the error: the process could not exit.
     await server.close();
     await secure?.close();
+    learner?.stop();
     await elector?.stop({ release: true });
     await Promise.all([nodes.stop(), pods.stop()]);
     throw error;
@@ -183,6 +200,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     isLeader,
     async stop({ releaseLease = true } = {}) {
       clearInterval(sweeper);
+      learner?.stop();
       await server.close();
       await secure?.close();
       await elector?.stop({ release: releaseLease });

@@ -6,14 +6,14 @@ import { signDecision } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { decide, parsePodRequest } from '../../../src/scheduler/core/index.js';
-import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { DEFAULT_POLICY, hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { ClusterView } from '../../../src/scheduler/extender/cluster-view.js';
 import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
 import { silentLog } from './harness.js';
 
-const options = extenderDeviceOptions(DEFAULT_DEVICE_CONFIG);
+const options = extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, DEFAULT_POLICY);
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 
 function migNode(instances: Array<{ profile: string; start: number }>): ReturnType<typeof gpuNode> {
@@ -93,7 +93,7 @@ describe('cluster view', () => {
 
   it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
     const config = { ...DEFAULT_DEVICE_CONFIG, nodeconfig: [{ name: 'scaled', operatingmode: 'hami-core' as const, devicememoryscaling: 2 }] };
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...extenderDeviceOptions(config) });
+    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...extenderDeviceOptions(config, DEFAULT_POLICY) });
     view.upsertNode(gpuNode('scaled', { gpus: 1, memoryMiB: 40960 }));
     view.upsertNode(gpuNode('plain', { gpus: 1, memoryMiB: 40960 }));
     expect(view.state.node('scaled')?.gpus[0]?.memoryMiB).toBe(81920);

@@ -1,0 +1,57 @@
+/**
+ * The extender learns the workload its policy keeps room for from the pods it knows, as the simulator takes it
+ * from a trace: every `refreshMs`, the profile (policies/workload.ts) of every GPU pod not finished; when it
+ * changes, the run context's typical shapes and the MIG planner's demand follow, and the allocator drops the
+ * verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
+ * costs one recomputation of every node's verdicts.
+ */
+import type { Logger } from 'pino';
+import type { DemandMix } from '../../geometry/index.js';
+import { parsePodRequest, type MigPlanner, type PodRequest, type RequestConfig } from '../core/index.js';
+import { workloadProfile, type WorkloadProfile } from '../policies/workload.js';
+import type { ClusterView } from './cluster-view.js';
+
+export interface WorkloadLearnerOptions {
+  view: ClusterView;
+  requestConfig: RequestConfig;
+  refreshMs: number;
+  /** The MIG planner for a demand mix (absent: the planner does not depend on demand). */
+  plannerFor?: (demand: DemandMix) => MigPlanner;
+  /** Takes the new typical shapes into the run context. */
+  setTypical: (typical: WorkloadProfile['typical']) => void;
+  log: Logger;
+}
+
+export interface WorkloadLearner {
+  /** Recomputes now; true when the profile changed. */
+  refresh(): boolean;
+  stop(): void;
+}
+
+const FINISHED = new Set(['Succeeded', 'Failed']);
+
+export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadLearner {
+  const { view, requestConfig, log } = options;
+  let current = '';
+  const refresh = (): boolean => {
+    const requests: PodRequest[] = [];
+    for (const pod of view.knownPods()) {
+      if (FINISHED.has(pod.status?.phase ?? '')) continue;
+      const parsed = parsePodRequest(pod, requestConfig);
+      if (parsed.ok && parsed.value.containers.some((c) => c.gpu)) requests.push(parsed.value);
+    }
+    const gpus = view.state.nodes().flatMap((n) => n.gpus);
+    const profile = workloadProfile(gpus, requests);
+    const key = JSON.stringify(profile);
+    if (key === current) return false;
+    current = key;
+    options.setTypical(profile.typical);
+    if (options.plannerFor) view.state.setMigPlanner(options.plannerFor(profile.migDemand));
+    else view.state.forgetVerdicts();
+    log.info({ pods: requests.length, typicalShapes: profile.typical.length, migSizes: profile.migDemand.byMemoryMiB?.length ?? 0 }, 'workload profile updated');
+    return true;
+  };
+  const timer = setInterval(refresh, options.refreshMs);
+  timer.unref();
+  return { refresh, stop: () => clearInterval(timer) };
+}
