@@ -7,6 +7,7 @@
  */
 import { loadavg } from 'node:os';
 import { ClusterState, createGeometryPlanner, decide, schedule, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest } from '../src/scheduler/core/index.js';
+import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
 import { hamiPolicy, tesseraPolicy } from '../src/scheduler/policies/index.js';
 import type { Policy } from '../src/scheduler/policies/policy.js';
 import { mulberry32 } from '../src/simulator/rng.js';
@@ -151,6 +152,8 @@ function clusterBench(nodeCount: number): BenchResult[] {
   };
   // HAMi's formula reads totals only; tessera (the default) also reads each MIG node's placement.
   const full = run(hamiPolicy, 'all ranked, reasons');
+  // The default stack: tessera with its own MIG planner (what `tessera scheduler` runs).
+  state.setMigPlanner(tesseraMigPlanner());
   const tesseraFull = run(tesseraPolicy, 'all ranked, reasons');
   const best = run(tesseraPolicy, 'best only', 1);
   return [
