@@ -107,7 +107,7 @@ export class Extender implements ExtenderService {
     if (stale && !view.isBinding(request.pod.uid)) view.book.release(request.pod.uid);
 
     const generation = view.generation;
-    const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context });
+    const result = schedule(view.state, request, this.o.policy, { candidates: names, context: this.o.context, sorted: false });
     const fit: string[] = [];
     const versions = new Float64Array(result.ranked.length);
     const scores = new Float64Array(result.ranked.length);
@@ -187,7 +187,7 @@ export class Extender implements ExtenderService {
       else stale.push(name);
     }
     if (stale.length > 0) {
-      for (const r of schedule(view.state, request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }).ranked) score.set(r.node, r.score);
+      for (const r of schedule(view.state, request, this.o.policy, { candidates: stale, context: this.o.context, explain: false, sorted: false }).ranked) score.set(r.node, r.score);
     }
     return names.map((n) => ({ Host: n, Score: extenderScore(score.get(n) ?? 0) }));
   }

@@ -144,6 +144,17 @@ describe('GPU and node packing', () => {
     expect(ranked.map((r) => r.node)).toEqual(['z', 'x', 'y']);
     expect(schedule(state, request, hamiPolicy, { limit: 1 }).ranked.map((r) => r.node)).toEqual(['x']);
   });
+
+  it('with sorted: false gives the same nodes and scores in visit order', () => {
+    const state = new ClusterState(['c', 'a', 'b'].map((n) => node(n).gpus(2).spec()));
+    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 40 }).request(), 'b');
+    const request = pod().container({ [GPU]: 1, [MEM]: 1000 }).request();
+    const sorted = schedule(state, request, hamiPolicy).ranked;
+    const unsorted = schedule(state, request, hamiPolicy, { sorted: false }).ranked;
+    expect(sorted.map((r) => r.node)).toEqual(['b', 'a', 'c']);
+    expect(unsorted.map((r) => r.node)).toEqual(state.nodes().map((n) => n.name));
+    expect(new Map(unsorted.map((r) => [r.node, r.score]))).toEqual(new Map(sorted.map((r) => [r.node, r.score])));
+  });
 });
 
 describe('ClusterState', () => {
