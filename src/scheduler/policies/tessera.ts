@@ -73,11 +73,12 @@ export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy 
  * the most room for the workload, then an oversized free instance); the GPU choice takes the most valued option
  * (ties: a GPU already running instances, so idle GPUs stay whole), and the node score is the least valued pick
  * of the pod on that node, so node and device choice agree. A HAMi-core node ranks with the well-fitting free
- * instances (a share changes no layout and wastes no memory), fuller nodes first so work gathers; its GPU choice
- * is the fullest GPU that fits (what the fragment gradient picks when the typical mix is unknown).
+ * instances (a share changes no layout and wastes no memory), within that band by the fragment gradient above
+ * (reachFragmentation on gradient.ts's projection) when the run knows the typical requests, else fuller nodes
+ * first so work gathers; its GPU choice follows the gradient, else the fullest GPU that fits.
  *
  *   MIG:        score = MAX × min over picks of migOptionValue(pick)
- *   HAMi-core:  score = MAX × (2/3 + 1/3 × (used memory + added memory) / GPU memory)          (truncated)
+ *   HAMi-core:  score = MAX × (2/3 + 1/3 × packing),   packing = gradient score / MAX, or the node's memory fullness
  */
 export const tesseraPolicy: Policy = {
   name: 'tessera',
