@@ -33,13 +33,24 @@ const FINISHED = new Set(['Succeeded', 'Failed']);
 export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadLearner {
   const { view, requestConfig, log } = options;
   let current = '';
+  // A pod's resources do not change, so each pod is parsed once (by uid) rather than on every refresh: with tens
+  // of thousands of pods, parsing them all would hold the event loop for a noticeable time each round.
+  let parsedByUid = new Map<string, PodRequest | null>();
   const refresh = (): boolean => {
     const requests: PodRequest[] = [];
+    const seen = new Map<string, PodRequest | null>();
     for (const pod of view.knownPods()) {
-      if (FINISHED.has(pod.status?.phase ?? '')) continue;
-      const parsed = parsePodRequest(pod, requestConfig);
-      if (parsed.ok && parsed.value.containers.some((c) => c.gpu)) requests.push(parsed.value);
+      const uid = pod.metadata?.uid;
+      if (!uid || FINISHED.has(pod.status?.phase ?? '')) continue;
+      let request = parsedByUid.get(uid);
+      if (request === undefined) {
+        const parsed = parsePodRequest(pod, requestConfig);
+        request = parsed.ok && parsed.value.containers.some((c) => c.gpu) ? parsed.value : null;
+      }
+      seen.set(uid, request);
+      if (request) requests.push(request);
     }
+    parsedByUid = seen;
     const gpus = view.state.nodes().flatMap((n) => n.gpus);
     const profile = workloadProfile(gpus, requests);
     const key = JSON.stringify(profile);

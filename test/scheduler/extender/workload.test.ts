@@ -12,7 +12,11 @@ import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { tesseraPolicy } from '../../../src/scheduler/policies/index.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
+import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
+import { startWorkloadLearner } from '../../../src/scheduler/extender/workload.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';
+import { buildHarness, silentLog } from './harness.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
 
 let cluster: EmbeddedCluster | undefined;
@@ -59,4 +63,32 @@ describe('workload learned by the extender', () => {
   it('creates only the instance asked for when learning is off', async () => {
     expect(await firstPlan(0)).toEqual(['create 1g.10gb']);
   }, 20_000);
+});
+
+describe('the workload learner', () => {
+  it('follows the GPU pods known: changes on arrivals and departures, nothing when nothing changed', () => {
+    const { view } = buildHarness();
+    view.upsertNode(gpuNode('n', { gpus: 2 }));
+    let typical: readonly TypicalShape[] = [];
+    const learner = startWorkloadLearner({ view, requestConfig: DEFAULT_REQUEST_CONFIG, refreshMs: 3_600_000, setTypical: (t) => (typical = t), log: silentLog });
+    // Unscheduled pods as the informer shows them.
+    const pending = (pod: ReturnType<typeof gpuPod>, phase = 'Pending') => ({ ...pod, spec: { ...pod.spec, nodeName: '' }, status: { phase } });
+    try {
+      const small = gpuPod('small', { uid: 'small', memoryMiB: 8192 });
+      view.upsertPod(pending(small));
+      view.upsertPod({ metadata: { uid: 'cpu-only', name: 'cpu-only', namespace: 'default' }, spec: { nodeName: '' }, status: { phase: 'Pending' } });
+      expect(learner.refresh()).toBe(true);
+      // 8,192 of the fixture's 81,920 MiB GPUs: a tenth, one GPU; the CPU-only pod is not a GPU workload.
+      expect(typical.map((t) => [t.milli, t.gpus, t.freq])).toEqual([[100, 1, 1]]);
+      expect(learner.refresh()).toBe(false);
+      view.upsertPod(pending(gpuPod('big', { uid: 'big', memoryMiB: 40_960, gpus: 2 })));
+      expect(learner.refresh()).toBe(true);
+      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2], [100, 1]]);
+      view.upsertPod(pending(small, 'Succeeded'));
+      expect(learner.refresh()).toBe(true);
+      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2]]);
+    } finally {
+      learner.stop();
+    }
+  });
 });
