@@ -28,6 +28,8 @@ export interface ScheduleOptions {
 
 export interface RankedNode {
   readonly node: string;
+  /** The node's version when it was ranked (`NodeView.version`): a caller keeping the score knows when it went stale. */
+  readonly version: number;
   /** The policy's score in [0, MAX_NODE_SCORE]. */
   readonly score: number;
   /** The devices the policy picks on this node (computed on first read). */
@@ -102,6 +104,7 @@ type Fits = { readonly added: GpuTotals; readonly placement: NodePlacement | nul
 /** A ranked node; its placement is chosen on first read (a class with a prototype getter: no closure per node). */
 class Entry implements RankedNode {
   readonly node: string;
+  readonly version: number;
   private chosen: NodePlacement | null;
 
   constructor(
@@ -114,6 +117,7 @@ class Entry implements RankedNode {
     fits: Fits,
   ) {
     this.node = state.name;
+    this.version = state.version;
     this.chosen = fits.placement;
   }
 

@@ -120,7 +120,7 @@ export class Extender implements ExtenderService {
         failed[r.node] = waits;
         continue;
       }
-      versions[fit.length] = view.state.node(r.node)?.version ?? -1;
+      versions[fit.length] = r.version;
       scores[fit.length] = r.score;
       fit.push(r.node);
     }
