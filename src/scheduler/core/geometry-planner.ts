@@ -12,10 +12,6 @@ export interface GeometryPlannerOptions {
   readonly demand?: DemandMix;
   /** HAMi's legacy mode: per canonical model name, the only geometries a GPU may be left in. */
   readonly allowedGeometries?: ReadonlyMap<string, readonly MigGeometry[]>;
-  /**
-   * Another rule's choice among the engine's plans (the HAMi baselines); default: the engine's own ranking under
-   * `demand` and `allowedGeometries`.
-   */
   /** False: never destroy free instances on a GPU that runs one (`PlanOptions.reconfigureBusy`). */
   readonly reconfigureBusy?: boolean;
   /**
@@ -24,6 +20,10 @@ export interface GeometryPlannerOptions {
    * with allowed geometries: those layouts are the operator's.
    */
   readonly carve?: DemandMix;
+  /**
+   * Another rule's choice among the engine's plans (the HAMi baselines); default: the engine's own ranking under
+   * `demand` and `allowedGeometries`.
+   */
   readonly choosePlans?: (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 }
 

@@ -59,7 +59,6 @@ export class GpuState implements GpuView {
   }
 }
 
-/** The most memory and core units one of `gpus` offers. */
 /** FGD's one-dimensional view of a GPU: the fraction its scarcer resource has left, in milli-GPU (policies/gradient.ts). */
 function shareLeft(g: GpuState): number {
   // Numerator first: exact integers wherever the use is a whole number of milli-GPU.
@@ -68,6 +67,7 @@ function shareLeft(g: GpuState): number {
   return Math.min(memory, cores);
 }
 
+/** The most memory and core units one of `gpus` offers. */
 export function largestOf(gpus: readonly GpuState[]): { memoryMiB: number; coreUnits: number } {
   let memoryMiB = 0;
   let coreUnits = 0;

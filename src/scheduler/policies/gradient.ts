@@ -41,15 +41,14 @@ export function gradientScorer(measure: FragmentMeasure): {
     memo.set(node, { version: node.version, typical, value });
     return value;
   };
-  let scratch: number[] = [];
   /** The fragment of `node` after `picks` and `cpu` milli of CPU are taken. */
   const after = (node: NodeView, typical: readonly TypicalShape[], picks: readonly DeviceOption[], cpu: number): number => {
-    scratch = Array.from(node.gpuLeft);
+    const gpuLeft = Array.from(node.gpuLeft);
     for (const o of picks) {
       const gpu = node.gpus[o.gpu];
-      if (gpu) scratch[o.gpu] = Math.max(0, (scratch[o.gpu] ?? 0) - milliOf(gpu, o.memoryMiB, o.cores));
+      if (gpu) gpuLeft[o.gpu] = Math.max(0, (gpuLeft[o.gpu] ?? 0) - milliOf(gpu, o.memoryMiB, o.cores));
     }
-    return measure({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: scratch, gpuTasks: NO_TASKS }, typical);
+    return measure({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft, gpuTasks: NO_TASKS }, typical);
   };
   return {
     score({ node, request, placement, context }: ScoreInput): number {
