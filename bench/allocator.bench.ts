@@ -8,7 +8,9 @@
 import { loadavg } from 'node:os';
 import { ClusterState, createGeometryPlanner, decide, schedule, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest, type ScheduleOptions } from '../src/scheduler/core/index.js';
 import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
-import { hamiPolicy, tesseraPolicy } from '../src/scheduler/policies/index.js';
+import { DEFAULT_RUN_CONTEXT } from '../src/scheduler/policies/policy.js';
+import { workloadProfile } from '../src/scheduler/policies/workload.js';
+import { fgdPolicy, hamiPolicy, tesseraPolicy } from '../src/scheduler/policies/index.js';
 import type { Policy } from '../src/scheduler/policies/policy.js';
 import { mulberry32 } from '../src/simulator/rng.js';
 import { heapGrowthMiB, measure, percentile, type BenchResult, type BenchSuite } from './harness.js';
@@ -118,7 +120,7 @@ function clusterBench(nodeCount: number): BenchResult[] {
     tried++;
     const top = schedule(state, request, policy, options).ranked[0];
     if (!top) return;
-    const allocation = decide(state, request, top.node, policy);
+    const allocation = decide(state, request, top.node, policy, options.context);
     if (allocation.ok && state.apply(allocation.value).ok) {
       placed++;
       state.release(request.pod.uid);
@@ -158,11 +160,16 @@ function clusterBench(nodeCount: number): BenchResult[] {
   // What the extender's filter asks: every fitting node scored, with reasons, in no order (kube-scheduler ranks).
   const tesseraScored = run(tesseraPolicy, 'all scored unsorted, reasons', { sorted: false });
   const best = run(tesseraPolicy, 'best only', { limit: 1 });
+  // fgd as the extender runs it (extender/workload.ts learns the typical requests for it): every node scored by the
+  // fragment gradient. Every pod of this mix asks a different CPU, so no node's score is reused across decisions.
+  const typical = workloadProfile([{ memoryMiB: GPU_MEMORY_MIB, coreUnits: 100 }], requests).typical;
+  const learned = run(fgdPolicy, 'learned typical requests, all scored unsorted', { sorted: false, context: { ...DEFAULT_RUN_CONTEXT, typical } });
   return [
     { ...full, heapMiB, extra: { ...full.extra, gpus, fill: used.toFixed(3), bytesPerGpu: Math.round((heapMiB * 1024 * 1024) / gpus), placedShare: (placed / tried).toFixed(2) } },
     tesseraFull,
     tesseraScored,
     best,
+    learned,
   ];
 }
 

@@ -27,8 +27,21 @@ export interface PreparedRequest {
   readonly filtered: boolean;
   /** Verdicts of this GPU shape (the demands and the filters). */
   readonly shapeVerdicts: VerdictColumn;
-  /** Verdicts of this shape, policy and GPU direction: what a verdict that chose devices depends on. */
+  /** Verdicts of this shape, policy, GPU direction and typical set: what a verdict that chose devices depends on. */
   readonly choiceVerdicts: VerdictColumn;
+}
+
+const typicalIds = new WeakMap<object, number>();
+let nextTypicalId = 1;
+/** A number per typical set (by identity): a choice made under one set is not reused under another. */
+function typicalId(context: RunContext): number {
+  if (!context.typical) return 0;
+  let id = typicalIds.get(context.typical);
+  if (id === undefined) {
+    id = nextTypicalId++;
+    typicalIds.set(context.typical, id);
+  }
+  return id;
 }
 
 export function prepare(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): PreparedRequest {
@@ -47,7 +60,7 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
     single: withGpu.length === 1 ? (withGpu[0] ?? null) : null,
     filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
     shapeVerdicts: state.verdictColumn(shapeKey),
-    choiceVerdicts: state.verdictColumn(`${shapeKey}|${policy.name}|${gpuDirection}`),
+    choiceVerdicts: state.verdictColumn(`${shapeKey}|${policy.name}|${gpuDirection}|${typicalId(context)}`),
   };
 }
 
@@ -135,14 +148,23 @@ export function fitNode(node: NodeState, p: PreparedRequest): GpuVerdict {
   return memoizedVerdict(node, p, counted);
 }
 
-/** The devices the policy picks for the pod on a node it fits (already chosen, or chosen now). */
-export function placementOn(node: NodeState, p: PreparedRequest, verdict: { readonly placement: NodePlacement | null }): NodePlacement {
+/**
+ * The devices the policy picks for the pod on a node it fits: already chosen, chosen earlier for this shape and
+ * policy while the node stayed as it is, or chosen now. `keep` stores a choice made now in the policy's column, so
+ * a policy that reads every node's placement while ranking chooses once per node change, not once per decision;
+ * `decide` does not keep its choice (the node is about to change).
+ */
+export function placementOn(node: NodeState, p: PreparedRequest, verdict: { readonly placement: NodePlacement | null }, keep = false): NodePlacement {
   if (verdict.placement) return verdict.placement;
   if (!p.gpuPod) return { node: node.name, containers: p.demands.map(() => []), added: NO_GPU, migLayoutChanges: 0 };
+  const kept = p.choiceVerdicts.get(node);
+  if (kept && 'placement' in kept && kept.placement) return kept.placement;
   const placed = place(node, eligibleOf(node, p), p);
   // fitNode counted room for every vGPU, so the choice cannot run out of devices; were that broken, the empty
   // placement makes `allocationOf` report the inconsistency instead of granting a wrong device.
-  return Array.isArray(placed) ? { node: node.name, containers: [], added: NO_GPU, migLayoutChanges: 0 } : placed;
+  if (Array.isArray(placed)) return { node: node.name, containers: [], added: NO_GPU, migLayoutChanges: 0 };
+  if (keep) p.choiceVerdicts.set(node, { added: placed.added, placement: placed });
+  return placed;
 }
 
 const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>

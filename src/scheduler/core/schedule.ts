@@ -122,7 +122,7 @@ class Entry implements RankedNode {
   }
 
   get placement(): NodePlacement {
-    return (this.chosen ??= placementOn(this.state, this.prepared, { placement: null }));
+    return (this.chosen ??= placementOn(this.state, this.prepared, { placement: null }, true));
   }
 }
 
@@ -156,7 +156,7 @@ class NodeScoreInput implements ScoreInput {
   }
 
   get placement(): NodePlacement {
-    this.chosen ??= { added: this.added, placement: placementOn(this.node, this.prepared, this.fits) };
+    this.chosen ??= { added: this.added, placement: placementOn(this.node, this.prepared, this.fits, true) };
     return this.chosen.placement;
   }
 }

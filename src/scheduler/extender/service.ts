@@ -95,7 +95,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
         requestConfig: options.requestConfig,
         refreshMs: config.workloadRefreshSeconds * 1000,
         ...(options.migPlannerFor ? { plannerFor: options.migPlannerFor } : {}),
-        setTypical: (typical) => extender.setTypical(typical),
+        ...(options.policy.needsTypical ? { setTypical: (typical: NonNullable<RunContext['typical']>) => extender.setTypical(typical) } : {}),
         log,
       });
       learner.refresh();

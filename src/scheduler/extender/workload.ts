@@ -1,8 +1,8 @@
 /**
  * The extender learns the workload its policy keeps room for from the pods it knows, as the simulator takes it
  * from a trace: every `refreshMs`, the profile (policies/workload.ts) of every GPU pod not finished; when it
- * changes, the run context's typical shapes and the MIG planner's demand follow, and the allocator drops the
- * verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
+ * changes, the MIG planner's demand and, for a policy that needs them (`Policy.needsTypical`), the run context's
+ * typical shapes follow, and the allocator drops the verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
  * costs one recomputation of every node's verdicts.
  */
 import type { Logger } from 'pino';
@@ -17,8 +17,8 @@ export interface WorkloadLearnerOptions {
   refreshMs: number;
   /** The MIG planner for a demand mix (absent: the planner does not depend on demand). */
   plannerFor?: (demand: DemandMix) => MigPlanner;
-  /** Takes the new typical shapes into the run context. */
-  setTypical: (typical: WorkloadProfile['typical']) => void;
+  /** Takes the new typical shapes into the run context (absent: the policy is not given them). */
+  setTypical?: (typical: WorkloadProfile['typical']) => void;
   log: Logger;
 }
 
@@ -56,7 +56,7 @@ export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadL
     const key = JSON.stringify(profile);
     if (key === current) return false;
     current = key;
-    options.setTypical(profile.typical);
+    options.setTypical?.(profile.typical);
     if (options.plannerFor) view.state.setMigPlanner(options.plannerFor(profile.migDemand));
     else view.state.forgetVerdicts();
     log.info({ pods: requests.length, typicalShapes: profile.typical.length, migSizes: profile.migDemand.byMemoryMiB?.length ?? 0 }, 'workload profile updated');

@@ -52,9 +52,10 @@ export function totalLeft(gpuLeft: ArrayLike<number>): number {
 
 /**
  * The typical set: identical shapes counted over `pods`, most frequent first (ties: shape tuple descending, as
- * the published Go sort does), taken until they cover `coverage` of pods, frequencies renormalised to sum to 1.
+ * the published Go sort does), taken until they cover `coverage` of pods or number `maxShapes`, frequencies
+ * renormalised to sum to 1.
  */
-export function typicalShapes(pods: readonly ShareShape[], coverage = TYPICAL_COVERAGE): TypicalShape[] {
+export function typicalShapes(pods: readonly ShareShape[], coverage = TYPICAL_COVERAGE, maxShapes = Number.POSITIVE_INFINITY): TypicalShape[] {
   const counts = new Map<string, { shape: ShareShape; count: number }>();
   for (const pod of pods) {
     const key = `${pod.cpu},${pod.milli},${pod.gpus},${pod.models.join('|')}`;
@@ -66,7 +67,7 @@ export function typicalShapes(pods: readonly ShareShape[], coverage = TYPICAL_CO
   const chosen: { shape: ShareShape; count: number }[] = [];
   let covered = 0;
   for (const entry of sorted) {
-    if (covered >= coverage * pods.length) break;
+    if (covered >= coverage * pods.length || chosen.length >= maxShapes) break;
     chosen.push(entry);
     covered += entry.count;
   }

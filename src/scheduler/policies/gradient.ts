@@ -10,13 +10,14 @@
  * score; anything else takes the tightest GPU (least left after the pick). Without typical shapes every node
  * scores alike (ties go to the node rank), as FGD does with an empty typical set.
  */
-import type { NodeView, DeviceOption, GpuView, NodePlacement } from '../core/view.js';
+import type { NodeView, DeviceOption, GpuView } from '../core/view.js';
 import { fgdScoreOf } from './fgd.js';
 import { MILLI_PER_GPU, nodeFragmentation, type ShareNodeView, type TypicalShape } from './frag.js';
 import { firstBy } from './gpu-choice.js';
 import { toNodeScore, type ChooseInput, type Policy, type ScoreInput } from './policy.js';
 
-export type FragmentMeasure = (node: ShareNodeView, typical: readonly TypicalShape[]) => number;
+/** `scratch` (at least a slot per GPU) lets a measure in the hot loop spare its own allocation. */
+export type FragmentMeasure = (node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array) => number;
 
 /** Milli-GPU a pick of `memoryMiB` and `cores` takes of `gpu`: the larger of its memory and core fractions. */
 export function milliOf(gpu: GpuView, memoryMiB: number, cores: number): number {
@@ -41,19 +42,30 @@ export function gradientScorer(measure: FragmentMeasure): {
     memo.set(node, { version: node.version, typical, value });
     return value;
   };
-  /** The fragment of `node` after `picks` and `cpu` milli of CPU are taken. */
-  const after = (node: NodeView, typical: readonly TypicalShape[], picks: readonly DeviceOption[], cpu: number): number => {
-    const gpuLeft = Array.from(node.gpuLeft);
-    for (const o of picks) {
-      const gpu = node.gpus[o.gpu];
-      if (gpu) gpuLeft[o.gpu] = Math.max(0, (gpuLeft[o.gpu] ?? 0) - milliOf(gpu, o.memoryMiB, o.cores));
+  // Reused across calls (the allocator is single-threaded): every node scored per decision would allocate them.
+  let gpuLeft = new Float64Array(8);
+  let scratch = new Float64Array(8);
+  /** The fragment of `node` after the picks of `placement` (or the one `pick`) and `cpu` milli of CPU are taken. */
+  const after = (node: NodeView, typical: readonly TypicalShape[], picks: readonly (readonly DeviceOption[])[], cpu: number): number => {
+    const count = node.gpuLeft.length;
+    if (gpuLeft.length < count) {
+      gpuLeft = new Float64Array(count);
+      scratch = new Float64Array(count);
     }
-    return measure({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft, gpuTasks: NO_TASKS }, typical);
+    const left = gpuLeft.subarray(0, count);
+    for (let i = 0; i < count; i++) left[i] = node.gpuLeft[i] ?? 0;
+    for (const container of picks) {
+      for (const o of container) {
+        const gpu = node.gpus[o.gpu];
+        if (gpu) left[o.gpu] = Math.max(0, (left[o.gpu] ?? 0) - milliOf(gpu, o.memoryMiB, o.cores));
+      }
+    }
+    return measure({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: left, gpuTasks: NO_TASKS }, typical, scratch);
   };
   return {
     score({ node, request, placement, context }: ScoreInput): number {
       const typical = context.typical ?? [];
-      return toNodeScore(fgdScoreOf(before(node, typical), after(node, typical, allPicks(placement), request.cpuMilli)));
+      return toNodeScore(fgdScoreOf(before(node, typical), after(node, typical, placement.containers, request.cpuMilli)));
     },
     choose(input: ChooseInput): number {
       const { node, options, request, context } = input;
@@ -68,7 +80,7 @@ export function gradientScorer(measure: FragmentMeasure): {
       let best = 0;
       let bestScore = -1;
       for (let i = 0; i < options.length; i++) {
-        const score = fgdScoreOf(from, after(node, typical, [options[i] as DeviceOption], request.cpuMilli));
+        const score = fgdScoreOf(from, after(node, typical, [[options[i] as DeviceOption]], request.cpuMilli));
         if (score > bestScore) {
           best = i;
           bestScore = score;
@@ -79,13 +91,7 @@ export function gradientScorer(measure: FragmentMeasure): {
   };
 }
 
-function allPicks(placement: NodePlacement): DeviceOption[] {
-  const picks: DeviceOption[] = [];
-  for (const container of placement.containers) for (const o of container) picks.push(o);
-  return picks;
-}
-
 const fgd = gradientScorer(nodeFragmentation);
 
 /** FGD (fgd.ts) as an allocator policy over the projection above. */
-export const fgdPolicy: Policy = { name: 'fgd', chooseDevice: fgd.choose, scoreNode: fgd.score };
+export const fgdPolicy: Policy = { name: 'fgd', needsTypical: true, chooseDevice: fgd.choose, scoreNode: fgd.score };

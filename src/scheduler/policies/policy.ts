@@ -63,6 +63,12 @@ export interface ScoreInput {
 export interface Policy {
   readonly name: string;
   /**
+   * The policy scores nothing without `RunContext.typical` (fgd): a scheduler learns the typical requests for it.
+   * Others that can use them (tessera) are given them only where they are cheap to honour (the trace simulator):
+   * scoring every HAMi-core node by the gradient costs 14-19 ms per decision at 10,000 nodes.
+   */
+  readonly needsTypical?: boolean;
+  /**
    * Index into `input.options` of the device to take. Must be pure and deterministic, and depend only on the node,
    * the pod's GPU demands and filters, the direction and the context: the allocator reuses a node's choice for
    * the same GPU shape until the node's version changes.

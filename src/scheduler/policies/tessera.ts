@@ -19,7 +19,7 @@ import { gradientScorer } from './gradient.js';
 import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
 import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { firstBy } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy, type ScoreInput } from './policy.js';
 import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
 
 export const STRANDED_WEIGHT = 0.125;
@@ -92,7 +92,7 @@ export const tesseraPolicy: Policy = {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
     if (input.node.mode === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
-    const packing = input.context.typical?.length ? reach.score(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    const packing = input.context.typical?.length ? gradientOf(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
     return toNodeScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },
 };
@@ -122,6 +122,16 @@ function mostValued(options: readonly DeviceOption[], gpus: readonly GpuView[], 
 
 /** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */
 const pickValues = new WeakMap<NodePlacement, number>();
+/** The same for the HAMi-core gradient, which also depends on the pod's CPU (not part of its shape). */
+const gradients = new WeakMap<NodePlacement, { cpuMilli: number; score: number }>();
+
+function gradientOf(input: ScoreInput): number {
+  const kept = gradients.get(input.placement);
+  if (kept?.cpuMilli === input.request.cpuMilli) return kept.score;
+  const score = reach.score(input);
+  gradients.set(input.placement, { cpuMilli: input.request.cpuMilli, score });
+  return score;
+}
 
 /**
  * The least valued MIG pick of a placement (1 when it has none). MIG verdicts always carry their placement (instance
