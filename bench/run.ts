@@ -10,7 +10,7 @@ import { allocatorBench } from './allocator.bench.js';
 import { clusterBench } from './cluster.bench.js';
 import { devicePluginBench } from './deviceplugin.bench.js';
 import { exporterBench } from './exporter.bench.js';
-import { extenderBench } from './extender.bench.js';
+import { extenderLatencyBench, extenderThroughputBench } from './extender.bench.js';
 import { geometryBench } from './geometry.bench.js';
 import { localModeBench } from './localmode.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
@@ -23,7 +23,8 @@ const SUITES: BenchSuite[] = [
   exporterBench,
   devicePluginBench,
   localModeBench,
-  extenderBench,
+  extenderLatencyBench,
+  extenderThroughputBench,
 ];
 
 function format(value: number | undefined, digits: number): string {
