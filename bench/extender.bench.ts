@@ -2,15 +2,16 @@
  * The extender as kube-scheduler sees it.
  * - Filter then prioritize for one pod over real HTTP on loopback (nodeCacheCapable: node names only), on
  *   clusters of 8-GPU nodes about 80% full. Goals: p99 <= 2 ms at 1,000 nodes and <= 10 ms at 5,000 nodes, since
- *   kube-scheduler runs both inside its one-pod-at-a-time loop. The extender runs in a worker thread, so the client
- *   (kube-scheduler's part) does not share its thread. Beside each figure, the floor: the same HTTP surface with a
- *   service that decides nothing, so the decision's share is visible apart from what HTTP and JSON cost here.
+ *   kube-scheduler runs both inside its one-pod-at-a-time loop. The extender runs in a process of its own, apart
+ *   from the client (kube-scheduler's part). Beside each figure, the floor: the same HTTP surface with a service
+ *   that decides nothing, so the decision's share is visible apart from what HTTP and JSON cost here.
  * - Throughput against the embedded API server: pods go through filter and prioritize one at a time, and their
  *   binds run in the background, as kube-scheduler runs them. Goal: >= 1,000 pods/s. The API server, the extender
- *   and the client each run in their own thread, as the three processes of a real cluster would, and each one's
- *   thread time per pod is reported.
+ *   and the client each run in a process of their own, as in a real cluster, and each one's CPU time per pod is
+ *   reported.
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
@@ -103,51 +104,82 @@ async function serveExtender(clusterUrl: string, podNames: string[]): Promise<Se
   return { url: extender.url, grants: 0, close: () => extender.stop() };
 }
 
-// In a worker: serve a filled extender, an embedded API server or an extender against one, report the address,
-// and close when told.
+// In a child process: serve a filled extender, the floor, an embedded API server or an extender against one,
+// report the address, answer how much CPU the process has used, and close when told.
 const roles: Record<string, (data: Record<string, unknown>) => Promise<Served>> = {
   [SERVER_ROLE]: (data) => serveFilledExtender(data.nodes as number),
   [FLOOR_ROLE]: () => serveFloor(),
   [CLUSTER_ROLE]: () => EmbeddedCluster.start().then((c) => ({ url: c.url, grants: 0, close: () => c.stop() })),
   [EXTENDER_ROLE]: (data) => serveExtender(data.clusterUrl as string, data.podNames as string[]),
 };
-const data = isMainThread ? undefined : (workerData as { role?: string } | null);
-const serve = data?.role === undefined ? undefined : roles[data.role];
-if (serve && data) {
-  const served = await serve(data);
-  parentPort?.postMessage({ url: served.url, grants: served.grants });
-  parentPort?.on('message', (message: 'busy' | 'close') => {
-    // Busy: the milliseconds this thread's event loop has been running rather than waiting, so far.
-    if (message === 'busy') return parentPort?.postMessage({ busyMs: performance.eventLoopUtilization().active });
-    parentPort?.postMessage({ held: served.held ?? [] });
-    void served.close().then(() => process.exit(0));
+const CHILD_ENV = 'TESSERA_EXTENDER_BENCH_CHILD';
+type ChildCommand = { role: string; data: Record<string, unknown> } | 'cpu' | 'close';
+
+/** CPU milliseconds this process has used so far, all its threads (V8's collector and compiler included). */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+if (process.env[CHILD_ENV] && process.send) {
+  let served: Served | undefined;
+  process.on('message', (command: ChildCommand) => {
+    if (command === 'cpu') return process.send?.({ cpuMs: cpuMs() });
+    if (command === 'close') {
+      process.send?.({ held: served?.held ?? [] });
+      void (served?.close() ?? Promise.resolve()).then(() => process.exit(0));
+      return;
+    }
+    const serve = roles[command.role];
+    if (!serve) throw new Error(`unknown bench role ${command.role}`);
+    void serve(command.data).then((s) => {
+      served = s;
+      process.send?.({ url: s.url, grants: s.grants });
+    });
   });
 }
 
-/** Runs `role` in a worker thread (its own event loop, as a separate process would have) until `stop` is called. */
-async function inWorker(role: string, data: Record<string, unknown> = {}): Promise<{ url: string; grants: number; busyMs: () => Promise<number>; stop: () => Promise<number[]> }> {
-  // Workers do not inherit tsx's loader: the worker registers it, then loads this very module.
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const worker = new Worker(boot, { eval: true, workerData: { role, ...data } });
-  const { url, grants } = await new Promise<{ url: string; grants: number }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+interface Child {
+  url: string;
+  grants: number;
+  /** CPU milliseconds the process has used so far. */
+  cpuMs: () => Promise<number>;
+  /** Stops the process; resolves to what its server held per request (empty where it records none). */
+  stop: () => Promise<number[]>;
+}
+
+/** Node flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them. */
+const childFlags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+
+/** Runs `role` in a process of its own, as the parts of a real cluster run, until `stop` is called. */
+async function inProcess(role: string, data: Record<string, unknown> = {}): Promise<Child> {
+  const child = fork(fileURLToPath(import.meta.url), { execArgv: ['--import', 'tsx', ...childFlags], env: { ...process.env, [CHILD_ENV]: '1' }, serialization: 'advanced' });
+  const next = <T>(): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`bench role ${role} exited with ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (message) => {
+        child.off('exit', onExit);
+        resolve(message as T);
+      });
+    });
+  const started = next<{ url: string; grants: number }>();
+  child.send({ role, data } satisfies ChildCommand);
+  const { url, grants } = await started;
   return {
     url,
     grants,
-    busyMs: () => {
-      const reply = new Promise<number>((resolve) => worker.once('message', (m: { busyMs: number }) => resolve(m.busyMs)));
-      worker.postMessage('busy');
-      return reply;
+    cpuMs: async () => {
+      const reply = next<{ cpuMs: number }>();
+      child.send('cpu' satisfies ChildCommand);
+      return (await reply).cpuMs;
     },
-    /** Stops the worker; resolves to what its server held per request (empty where it records none). */
     stop: async () => {
-      const held = new Promise<number[]>((resolve) => worker.once('message', (m: { held: number[] }) => resolve(m.held)));
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.postMessage('close');
-      const [times] = await Promise.all([held, exited]);
-      return times;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const reply = next<{ held: number[] }>();
+      child.send('close' satisfies ChildCommand);
+      const [{ held }] = await Promise.all([reply, exited]);
+      return held;
     },
   };
 }
@@ -164,7 +196,7 @@ function kubeConfigFor(url: string): KubeConfig {
  * figures, and p50/p99 of the time the server held each pair of requests.
  */
 async function cycles(role: string, data: Record<string, unknown>, nodes: number, label: string): Promise<{ result: BenchResult; grants: number; serverP50Ms: string; serverP99Ms: string }> {
-  const { url, grants, stop } = await inWorker(role, data);
+  const { url, grants, stop } = await inProcess(role, data);
   const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
   let result: BenchResult;
   let held: number[];
@@ -234,38 +266,37 @@ async function createPods(api: CoreV1Api, prefix: string, count: number): Promis
 }
 
 async function throughput(nodes: number, pods: number): Promise<BenchResult> {
-  // The API server and the extender each run in a worker, as they would in their own processes; kube-scheduler's
-  // part runs here.
-  const cluster = await inWorker(CLUSTER_ROLE);
-  let extender: { url: string; busyMs: () => Promise<number>; stop: () => Promise<unknown> } | undefined;
+  // The API server and the extender each run in a process of their own; kube-scheduler's part runs here.
+  const cluster = await inProcess(CLUSTER_ROLE);
+  let extender: Child | undefined;
   try {
     const api = kubeConfigFor(cluster.url).makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
-    // Warm-up, as the latency figures have: a long-running scheduler's code is compiled, a fresh thread's is not
+    // Warm-up, as the latency figures have: a long-running scheduler's code is compiled, a fresh process's is not
     // (cold, the extender spent a fifth more CPU per pod while V8 compiled). It runs on nodes of its own, so the timed
     // pods find the same empty nodes.
     const warmNames = Array.from({ length: 10 }, (_, i) => `warm-${i}`);
     await Promise.all([...names, ...warmNames].map((name) => api.createNode({ body: gpuNode(name) })));
     const created = await createPods(api, 'tp', pods);
     const warm = await createPods(api, 'warm', 500);
-    extender = await inWorker(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: [...created, ...warm].map((p) => p.metadata?.name ?? '') });
+    extender = await inProcess(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: [...created, ...warm].map((p) => p.metadata?.name ?? '') });
     const warmErrors = await scheduleAll(extender, warm, warmNames);
     if (warmErrors.length > 0) throw new Error(`${warmErrors.length} warm-up binds failed, first: ${warmErrors[0]}`);
-    const busyBefore = await Promise.all([extender.busyMs(), cluster.busyMs()]);
-    const clientBefore = performance.eventLoopUtilization();
+    const before = await Promise.all([extender.cpuMs(), cluster.cpuMs()]);
+    const clientBefore = cpuMs();
     const start = performance.now();
     const errors = await scheduleAll(extender, created, names);
     const seconds = (performance.now() - start) / 1000;
-    const client = performance.eventLoopUtilization(clientBefore).active;
-    const [extenderBusy, clusterBusy] = (await Promise.all([extender.busyMs(), cluster.busyMs()])).map((ms, i) => ms - (busyBefore[i] ?? 0));
+    const client = cpuMs() - clientBefore;
+    const [extenderCpu, clusterCpu] = (await Promise.all([extender.cpuMs(), cluster.cpuMs()])).map((ms, i) => ms - (before[i] ?? 0));
     if (errors.length > 0) throw new Error(`${errors.length} binds failed, first: ${errors[0]}`);
-    // Each party's thread time per pod: the extender's alone bounds what one extender process can sustain.
+    // Each party's CPU per pod; the extender's alone bounds what one extender process can sustain.
     const perPod = (ms: number | undefined): string => ((ms ?? 0) / pods).toFixed(2);
-    const extender1Core = Math.round(pods / ((extenderBusy ?? 0) / 1000));
+    const extender1Core = Math.round(pods / ((extenderCpu ?? 0) / 1000));
     return {
       name: `extender throughput, filter+prioritize+bind, ${nodes} nodes`,
       opsPerSec: Math.round(pods / seconds),
-      extra: { pods, goalPodsPerSec: 1000, extenderMsPerPod: perPod(extenderBusy), apiServerMsPerPod: perPod(clusterBusy), clientMsPerPod: perPod(client), extenderBoundPodsPerSec: extender1Core },
+      extra: { pods, goalPodsPerSec: 1000, extenderCpuMsPerPod: perPod(extenderCpu), apiServerCpuMsPerPod: perPod(clusterCpu), clientCpuMsPerPod: perPod(client), extenderBoundPodsPerSec: extender1Core },
     };
   } finally {
     await extender?.stop();
