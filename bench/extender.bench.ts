@@ -123,6 +123,8 @@ function cpuMs(): number {
 
 if (process.env[CHILD_ENV] && process.send) {
   let served: Served | undefined;
+  // A bench that died leaves no server behind.
+  process.once('disconnect', () => process.exit(1));
   process.on('message', (command: ChildCommand) => {
     if (command === 'cpu') return process.send?.({ cpuMs: cpuMs() });
     if (command === 'close') {
