@@ -6,9 +6,9 @@
  * at 10,000; heap <= 2 KiB per GPU.
  */
 import { loadavg } from 'node:os';
-import { ClusterState, createGeometryPlanner, decide, schedule, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest, type ScheduleOptions } from '../src/scheduler/core/index.js';
+import { ClusterState, createGeometryPlanner, decide, eachFit, schedule, type FitOptions, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest, type ScheduleOptions } from '../src/scheduler/core/index.js';
 import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
-import { DEFAULT_RUN_CONTEXT } from '../src/scheduler/policies/policy.js';
+import { DEFAULT_RUN_CONTEXT, type RunContext } from '../src/scheduler/policies/policy.js';
 import { workloadProfile } from '../src/scheduler/policies/workload.js';
 import { fgdPolicy, hamiPolicy, tesseraPolicy } from '../src/scheduler/policies/index.js';
 import type { Policy } from '../src/scheduler/policies/policy.js';
@@ -115,19 +115,35 @@ function clusterBench(nodeCount: number): BenchResult[] {
   const requests = requestMix(rng, 512);
   let tried = 0;
   let placed = 0;
-  const decision = (policy: Policy, i: number, options: ScheduleOptions): void => {
+  // How a decision finds its node: the best of `schedule`'s ranking, or the best score `eachFit` visits (what the
+  // extender's filter computes; kube-scheduler ranks).
+  type Pick = (policy: Policy, request: PodRequest) => string | undefined;
+  const ranked =
+    (options: ScheduleOptions = {}): Pick =>
+    (policy, request) =>
+      schedule(state, request, policy, options).ranked[0]?.node;
+  const scored =
+    (options: FitOptions = {}): Pick =>
+    (policy, request) => {
+      let best: { node: string; score: number } | undefined;
+      eachFit(state, request, policy, options, (fit) => {
+        if (!best || fit.score > best.score) best = { node: fit.node, score: fit.score };
+      });
+      return best?.node;
+    };
+  const decision = (policy: Policy, i: number, pick: Pick, context: RunContext | undefined): void => {
     const request = requests[i % requests.length] as PodRequest;
     tried++;
-    const top = schedule(state, request, policy, options).ranked[0];
-    if (!top) return;
-    const allocation = decide(state, request, top.node, policy, options.context);
+    const node = pick(policy, request);
+    if (!node) return;
+    const allocation = decide(state, request, node, policy, context);
     if (allocation.ok && state.apply(allocation.value).ok) {
       placed++;
       state.release(request.pod.uid);
     }
   };
   const target = nodeCount >= 10_000 ? 5 : 1;
-  const run = (policy: Policy, label: string, options: ScheduleOptions = {}): BenchResult => {
+  const run = (policy: Policy, label: string, pick: Pick = ranked(), context?: RunContext): BenchResult => {
     // CPU time per decision beside the wall clock: on a shared machine the wall clock also counts time spent
     // waiting for a core.
     const cpu: number[] = [];
@@ -135,7 +151,7 @@ function clusterBench(nodeCount: number): BenchResult[] {
       `allocator decision ${nodeCount} nodes, ${policy.name} (${label})`,
       (i) => {
         const before = process.cpuUsage();
-        decision(policy, i, options);
+        decision(policy, i, pick, context);
         const used = process.cpuUsage(before);
         cpu.push((used.user + used.system) / 1000);
       },
@@ -158,12 +174,13 @@ function clusterBench(nodeCount: number): BenchResult[] {
   state.setMigPlanner(tesseraMigPlanner());
   const tesseraFull = run(tesseraPolicy, 'all ranked, reasons');
   // What the extender's filter asks: every fitting node scored, with reasons, in no order (kube-scheduler ranks).
-  const tesseraScored = run(tesseraPolicy, 'all scored unsorted, reasons', { sorted: false });
-  const best = run(tesseraPolicy, 'best only', { limit: 1 });
+  const tesseraScored = run(tesseraPolicy, 'all scored unsorted, reasons', scored());
+  const best = run(tesseraPolicy, 'best only', ranked({ limit: 1 }));
   // fgd as the extender runs it (extender/workload.ts learns the typical requests for it): every node scored by the
   // fragment gradient. Every pod of this mix asks a different CPU, so no node's score is reused across decisions.
   const typical = workloadProfile([{ memoryMiB: GPU_MEMORY_MIB, coreUnits: 100 }], requests).typical;
-  const learned = run(fgdPolicy, 'learned typical requests, all scored unsorted', { sorted: false, context: { ...DEFAULT_RUN_CONTEXT, typical } });
+  const learnedContext = { ...DEFAULT_RUN_CONTEXT, typical };
+  const learned = run(fgdPolicy, 'learned typical requests, all scored unsorted', scored({ context: learnedContext }), learnedContext);
   return [
     { ...full, heapMiB, extra: { ...full.extra, gpus, fill: used.toFixed(3), bytesPerGpu: Math.round((heapMiB * 1024 * 1024) / gpus), placedShare: (placed / tried).toFixed(2) } },
     tesseraFull,

@@ -10,6 +10,6 @@ export { parseQuantity, quantityCeil, quantityInteger, type Quantity } from './q
 export { DEFAULT_REQUEST_CONFIG, parsePodRequest, wantsGpu, type RequestConfig } from './request.js';
 export { ClusterState, type ClusterStateOptions, type IdleMigInstances, type MigOpsApplied, type NodeSnapshot } from './state.js';
 export { memoryNeed } from './fit.js';
-export { allocationOf, decide, schedule, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
+export { allocationOf, decide, eachFit, schedule, type FitOptions, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 export { reasonText } from './reasons.js';
 export { createGeometryPlanner, type GeometryPlannerOptions } from './geometry-planner.js';

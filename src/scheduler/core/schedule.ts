@@ -1,6 +1,6 @@
 /**
- * The one decision entry point the extender and the simulator share: `schedule` filters and scores the nodes,
- * `decide` turns the placement on a chosen node into an `Allocation`. Neither changes the state: the caller applies
+ * The one decision entry point the extender and the simulator share: `schedule` filters, scores and ranks the
+ * nodes (`eachFit` visits them unranked), `decide` turns the placement on a chosen node into an `Allocation`. Neither changes the state: the caller applies
  * the allocation (`ClusterState.apply`) once it commits to it.
  */
 import { err, ok, type Result } from '../../errors.js';
@@ -16,15 +16,12 @@ export interface ScheduleOptions {
   readonly context?: RunContext;
   /** Keep only the best `limit` ranked nodes (the simulator needs one). Default: all. */
   readonly limit?: number;
-  /**
-   * False: `ranked` holds every fitting node in visit order, unsorted (with no `limit`), for a caller that only
-   * needs the set and the scores (the extender's filter: kube-scheduler ranks). Sorting 10,000 nodes is a third
-   * of a decision. Default true.
-   */
-  readonly sorted?: boolean;
   /** Record why each failed node failed (default true; without it `failed` stays empty and makes no garbage). */
   readonly explain?: boolean;
 }
+
+/** What `eachFit` reads: the candidates, the context and whether to explain failures (it neither ranks nor limits). */
+export type FitOptions = Pick<ScheduleOptions, 'candidates' | 'context' | 'explain'>;
 
 export interface RankedNode {
   readonly node: string;
@@ -42,17 +39,18 @@ export interface ScheduleResult {
   readonly failed: readonly NodeFit[];
 }
 
-/** Filters every candidate node, scores those that fit, and ranks them. */
-export function schedule(state: ClusterState, request: PodRequest, policy: Policy, options: ScheduleOptions = {}): ScheduleResult {
+/** The placement of a fitting node whose devices `fitNode` did not have to choose: chosen now, and kept. */
+const chooseNow = (state: NodeState, prepared: PreparedRequest): NodePlacement => placementOn(state, prepared, { placement: null }, true);
+
+/** One fitting node, with its score and what `fitNode` found there. */
+type OnFit = (node: NodeState, score: number, fits: Fits, prepared: PreparedRequest) => void;
+
+/** Checks every candidate node and scores each that fits; resolves to the failed ones (when explaining). */
+function scan(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, onFit: OnFit): NodeFit[] {
   const context = options.context ?? DEFAULT_RUN_CONTEXT;
   const explain = options.explain ?? true;
   const prepared = prepare(state, request, policy, context);
-  const limit = options.limit ?? Infinity;
-  const rankOf = context.nodeRank;
-  const byName = state.nameOrder();
   const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
-
-  const ranked: Entry[] = [];
   const failed: NodeFit[] = [];
   const visit = (node: NodeState): void => {
     const verdict = fitNode(node, prepared);
@@ -61,24 +59,8 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
       return;
     }
     const score = policy.scoreNode(input.at(node, verdict));
-    const rank = rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER;
-    if (ranked.length >= limit) {
-      // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
-      const worst = ranked[ranked.length - 1] as Entry;
-      if (compareRanked(score, rank, byName[node.ordinal] ?? 0, worst.score, worst.rank, worst.nameRank) >= 0) return;
-    }
-    const entry = new Entry(node, score, rank, byName[node.ordinal] ?? 0, prepared, input.chosen ?? verdict);
-    if (ranked.length < limit) {
-      ranked.push(entry);
-      if (ranked.length === limit) ranked.sort(better);
-      return;
-    }
-    let at = ranked.length - 1;
-    while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
-    ranked.splice(at, 0, entry);
-    ranked.pop();
+    onFit(node, score, input.chosen ?? verdict, prepared);
   };
-
   if (options.candidates) {
     for (const name of options.candidates) {
       const node = state.internalNode(name);
@@ -88,8 +70,46 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   } else {
     for (const node of state.internalNodes()) visit(node);
   }
-  if (ranked.length < limit && options.sorted !== false) ranked.sort(better);
+  return failed;
+}
+
+/** Filters every candidate node, scores those that fit, and ranks them. */
+export function schedule(state: ClusterState, request: PodRequest, policy: Policy, options: ScheduleOptions = {}): ScheduleResult {
+  const limit = options.limit ?? Infinity;
+  const rankOf = options.context?.nodeRank;
+  const byName = state.nameOrder();
+  const ranked: Entry[] = [];
+  const failed = scan(state, request, policy, options, (node, score, fits, prepared) => {
+    const rank = rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER;
+    if (ranked.length >= limit) {
+      // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
+      const worst = ranked[ranked.length - 1] as Entry;
+      if (compareRanked(score, rank, byName[node.ordinal] ?? 0, worst.score, worst.rank, worst.nameRank) >= 0) return;
+    }
+    const entry = new Entry(node, score, rank, byName[node.ordinal] ?? 0, prepared, fits);
+    if (ranked.length < limit) {
+      ranked.push(entry);
+      if (ranked.length === limit) ranked.sort(better);
+      return;
+    }
+    let at = ranked.length - 1;
+    while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
+    ranked.splice(at, 0, entry);
+    ranked.pop();
+  });
+  if (ranked.length < limit) ranked.sort(better);
   return { ranked, failed };
+}
+
+/**
+ * Visits every fitting node in candidate order, scored, keeping nothing: for a caller that needs the set and the
+ * scores but no ranking (the extender's filter: kube-scheduler ranks). Sorting 10,000 nodes was half of an
+ * all-nodes decision, and one ranked entry per node was a third of a 5,000-node filter's garbage. `fit` is one
+ * object re-aimed at each node: read it during the call only. Resolves to the failed nodes (when explaining).
+ */
+export function eachFit(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, fit: (node: RankedNode) => void): NodeFit[] {
+  const cursor = new FitCursor();
+  return scan(state, request, policy, options, (node, score, fits, prepared) => fit(cursor.at(node, score, fits, prepared)));
 }
 
 /** Highest score first, then the lowest rank, then the name (by its place in name order: numbers compare faster). */
@@ -122,7 +142,31 @@ class Entry implements RankedNode {
   }
 
   get placement(): NodePlacement {
-    return (this.chosen ??= placementOn(this.state, this.prepared, { placement: null }, true));
+    return (this.chosen ??= chooseNow(this.state, this.prepared));
+  }
+}
+
+/** `eachFit`'s view of the node it visits; the placement is chosen only if read, as for a ranked entry. */
+class FitCursor implements RankedNode {
+  node = '';
+  version = 0;
+  score = 0;
+  private state!: NodeState;
+  private prepared!: PreparedRequest;
+  private chosen: NodePlacement | null = null;
+
+  at(state: NodeState, score: number, fits: Fits, prepared: PreparedRequest): this {
+    this.node = state.name;
+    this.version = state.version;
+    this.score = score;
+    this.state = state;
+    this.prepared = prepared;
+    this.chosen = fits.placement;
+    return this;
+  }
+
+  get placement(): NodePlacement {
+    return (this.chosen ??= chooseNow(this.state, this.prepared));
   }
 }
 

@@ -20,7 +20,7 @@ export interface CycleEntry {
 export interface CycleScores {
   /** The cluster view's generation when the scores were computed. */
   generation: number;
-  /** The nodes that fit, in filter's order; `versions` and `scores` are parallel to it. */
+  /** The nodes that fit, in filter's order; `versions` and `scores` are parallel to it (and may run longer). */
   nodes: string[];
   /** Typed arrays: their contents live outside the heap, so the collector never copies them. */
   versions: Float64Array;

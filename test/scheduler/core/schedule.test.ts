@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, schedule, type Allocation, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, eachFit, schedule, type Allocation, type PodRequest } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy, packingPolicy, bestfitPolicy, type RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from './builders.js';
 
@@ -145,15 +145,25 @@ describe('GPU and node packing', () => {
     expect(schedule(state, request, hamiPolicy, { limit: 1 }).ranked.map((r) => r.node)).toEqual(['x']);
   });
 
-  it('with sorted: false gives the same nodes and scores in visit order', () => {
-    const state = new ClusterState(['c', 'a', 'b'].map((n) => node(n).gpus(2).spec()));
+  it('eachFit visits the nodes schedule ranks, in candidate order, with the same scores, placements and failures', () => {
+    const state = new ClusterState(['c', 'a', 'b', 'full'].map((n) => node(n).gpus(2).spec()));
     place(state, pod('p1').container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 40 }).request(), 'b');
+    place(state, pod('p2').container({ [GPU]: 2, [MEM]: 40_960, [CORES]: 100 }).request(), 'full');
     const request = pod().container({ [GPU]: 1, [MEM]: 1000 }).request();
-    const sorted = schedule(state, request, hamiPolicy).ranked;
-    const unsorted = schedule(state, request, hamiPolicy, { sorted: false }).ranked;
-    expect(sorted.map((r) => r.node)).toEqual(['b', 'a', 'c']);
-    expect(unsorted.map((r) => r.node)).toEqual(state.nodes().map((n) => n.name));
-    expect(new Map(unsorted.map((r) => [r.node, r.score]))).toEqual(new Map(sorted.map((r) => [r.node, r.score])));
+    const candidates = ['b', 'missing', 'full', 'c', 'a'];
+    const ranked = schedule(state, request, hamiPolicy, { candidates });
+    const visited: Array<{ node: string; score: number; version: number; devices: string }> = [];
+    const failed = eachFit(state, request, hamiPolicy, { candidates }, (fit) =>
+      visited.push({ node: fit.node, score: fit.score, version: fit.version, devices: JSON.stringify(fit.placement.containers) }),
+    );
+    expect(ranked.ranked.map((r) => r.node)).toEqual(['b', 'a', 'c']);
+    expect(visited.map((v) => v.node)).toEqual(['b', 'c', 'a']);
+    for (const r of ranked.ranked) {
+      expect(visited.find((v) => v.node === r.node)).toEqual({ node: r.node, score: r.score, version: r.version, devices: JSON.stringify(r.placement.containers) });
+    }
+    expect(failed).toEqual(ranked.failed);
+    expect(failed.map((f) => f.node)).toEqual(['missing', 'full']);
+    expect(eachFit(state, request, hamiPolicy, { candidates, explain: false }, () => undefined)).toEqual([]);
   });
 });
 
