@@ -1,7 +1,7 @@
 /**
  * The one decision entry point the extender and the simulator share: `schedule` filters, scores and ranks the
- * nodes (`eachFit` visits them unranked), `decide` turns the placement on a chosen node into an `Allocation`. Neither changes the state: the caller applies
- * the allocation (`ClusterState.apply`) once it commits to it.
+ * nodes (`eachFit` visits them unranked), `decide` turns the placement on a chosen node into an `Allocation`.
+ * None changes the state: the caller applies the allocation (`ClusterState.apply`) once it commits to it.
  */
 import { err, ok, type Result } from '../../errors.js';
 import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from '../policies/policy.js';
@@ -45,7 +45,7 @@ const chooseNow = (state: NodeState, prepared: PreparedRequest): NodePlacement =
 /** One fitting node, with its score and what `fitNode` found there. */
 type OnFit = (node: NodeState, score: number, fits: Fits, prepared: PreparedRequest) => void;
 
-/** Checks every candidate node and scores each that fits; resolves to the failed ones (when explaining). */
+/** Checks every candidate node and scores each that fits; returns the failed ones (when explaining). */
 function scan(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, onFit: OnFit): NodeFit[] {
   const context = options.context ?? DEFAULT_RUN_CONTEXT;
   const explain = options.explain ?? true;
@@ -104,8 +104,8 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
 /**
  * Visits every fitting node in candidate order, scored, keeping nothing: for a caller that needs the set and the
  * scores but no ranking (the extender's filter: kube-scheduler ranks). Sorting 10,000 nodes was half of an
- * all-nodes decision, and one ranked entry per node was a third of a 5,000-node filter's garbage. `fit` is one
- * object re-aimed at each node: read it during the call only. Resolves to the failed nodes (when explaining).
+ * all-nodes decision, and one ranked entry per node was half of a 5,000-node filter's garbage. `fit` is one
+ * object re-aimed at each node: read it during the call only. Returns the failed nodes (when explaining).
  */
 export function eachFit(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, fit: (node: RankedNode) => void): NodeFit[] {
   const cursor = new FitCursor();
