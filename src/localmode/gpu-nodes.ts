@@ -14,6 +14,7 @@ import { FakeBackend } from '../deviceplugin/fake-backend.js';
 import { DevicePluginDaemon } from '../deviceplugin/plugin.js';
 import type { Topology } from '../fakeoperator/topology.js';
 import { SimKubelet } from '../kubelet/kubelet.js';
+import { NodeLease } from '../kubelet/node-lease.js';
 import type { RequestConfig } from '../scheduler/core/index.js';
 import type { LocalTopology } from './topology.js';
 
@@ -49,6 +50,9 @@ export async function startGpuNodes(options: GpuNodesOptions): Promise<GpuNodes>
       const kubelet = new SimKubelet({ node: node.name, kubeConfig: options.kubeConfig, deviceDir, podResourcesSocket, log: log.child({ component: 'kubelet' }) });
       await kubelet.start();
       running.push(kubelet);
+      const lease = new NodeLease({ node: node.name, kubeConfig: options.kubeConfig, log: log.child({ component: 'kubelet' }) });
+      await lease.start();
+      running.push(lease);
       const nodeTopology = options.operator.nodes[node.name];
       if (!nodeTopology) throw new TesseraError('INTERNAL', `the operator topology lacks node ${node.name}`);
       const plugin = new DevicePluginDaemon({

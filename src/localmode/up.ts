@@ -6,12 +6,13 @@
  * also when a later part fails to start.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EmbeddedCluster } from '../cluster/index.js';
+import { ControlPlane, freePort } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
@@ -28,8 +29,11 @@ import { buildDashboardServer } from './dashboard/server.js';
 import { dashboardView } from './dashboard/view.js';
 import { submitDemo } from './demo.js';
 import { SchedulingDriver } from './driver.js';
+import type { DriverStats } from './stats.js';
 import { startGpuNodes } from './gpu-nodes.js';
+import { registerWebhook, startKubeScheduler } from './control-plane-mode.js';
 import { ClusterMirror } from './mirror.js';
+import { SchedulerObserver } from './scheduler-observer.js';
 import { loadSchedulerSettings } from './scheduler-config.js';
 import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
 
@@ -55,6 +59,11 @@ export interface UpOptions {
   policy: string;
   /** Persist the API server's state here (and load it on start). */
   statePath?: string;
+  /**
+   * A folder of upstream binaries (scripts/k8s-bins.sh): run on the stock etcd, kube-apiserver,
+   * kube-controller-manager and kube-scheduler instead of the embedded API server and the driver.
+   */
+  controlPlane?: string;
   demo: boolean;
   log: Logger;
 }
@@ -89,6 +98,16 @@ async function listening<T>(flag: string, host: string, port: number, start: Pro
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     throw new TesseraError('INVALID_INPUT', `${host}:${port} is already in use (another tessera up?); choose a free port, or 0 for any`, { field: flag, cause: error });
   }
+}
+
+/**
+ * The stock control plane in a fresh folder beside the kubeconfig (its etcd data starts empty: `--state` is the
+ * embedded server's).
+ */
+async function startControlPlane(binDir: string, kubeconfigPath: string, log: Logger): Promise<ControlPlane> {
+  const dir = join(dirname(kubeconfigPath), 'control-plane');
+  await rm(dir, { recursive: true, force: true });
+  return ControlPlane.start({ binDir, dir, controllerManager: true, log: log.child({ component: 'control-plane' }) });
 }
 
 /** Creates an object unless it exists (restored state keeps what it holds). */
@@ -151,19 +170,25 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
   try {
     const { host } = options;
-    const cluster = await listening('--api-port', host, options.apiPort, EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }));
-    stoppers.push(() => cluster.stop());
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
+    const cluster = options.controlPlane
+      ? await startControlPlane(options.controlPlane, options.kubeconfigPath, log)
+      : await listening('--api-port', host, options.apiPort, EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }));
+    stoppers.push(() => cluster.stop());
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
     const operator = await prepareCluster(kubeConfig, topology);
+    const plane = cluster instanceof ControlPlane ? cluster : undefined;
+    // kube-apiserver calls the admission webhook over HTTPS with a certificate its CA bundle trusts.
+    const webhookTls = plane ? await plane.ca.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' }) : undefined;
 
     // One process: the extender and the device plugins share the decision-signing key in memory.
     const signingKey = randomBytes(32);
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey,
+      ...(webhookTls ? { tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) } } : {}),
       policy: policy.value,
       ...deviceOptions,
       log: log.child({ component: 'extender' }),
@@ -180,11 +205,22 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
     stoppers.push(() => mirror.stop());
-    const driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log: log.child({ component: 'kube-scheduler' }) });
-    stoppers.push(() => driver.stop());
+    let scheduling: { snapshot(): DriverStats };
+    if (plane) {
+      if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
+      await registerWebhook(kubeConfig, extender.secureUrl, plane.ca.certPem);
+      const observer = new SchedulerObserver(mirror);
+      stoppers.push(async () => observer.stop());
+      await startKubeScheduler(plane, options.schedulerConfigPath, extender.url);
+      scheduling = observer;
+    } else {
+      const driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log: log.child({ component: 'kube-scheduler' }) });
+      stoppers.push(() => driver.stop());
+      scheduling = driver;
+    }
 
     const dashboard = await buildDashboardServer(
-      { view: () => dashboardView(mirror.nodes(), mirror.pods(), driver.snapshot()), subscribe: (listener) => mirror.subscribe(() => listener()) },
+      { view: () => dashboardView(mirror.nodes(), mirror.pods(), scheduling.snapshot()), subscribe: (listener) => mirror.subscribe(() => listener()) },
       log.child({ component: 'dashboard' }),
     );
     const dashboardUrl = (await listening('--dashboard-port', host, options.dashboardPort, dashboard.listen({ host, port: options.dashboardPort }))).replace('0.0.0.0', '127.0.0.1');

@@ -38,6 +38,9 @@ Options:
   --device-config <file>     HAMi device config (default: config/device-config.yaml)
   --kubeconfig <file>        where to write the kubeconfig for kubectl (default: ${DEFAULTS.kubeconfig})
   --state <file>             keep the cluster's state in this file across restarts
+  --control-plane <dir>      run on the stock etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+                             from this folder of binaries (scripts/k8s-bins.sh prints it) instead of the
+                             embedded API server; not with --state
   --host <address>           address every server listens on (default ${DEFAULTS.host})
   --api-port <n>             Kubernetes API server port (default ${DEFAULTS.apiPort}; 0 picks a free one)
   --extender-port <n>        scheduler extender port (default ${DEFAULTS.extenderPort})
@@ -54,6 +57,7 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
     'device-config': { type: 'string' },
     kubeconfig: { type: 'string' },
     state: { type: 'string' },
+    'control-plane': { type: 'string' },
     host: { type: 'string' },
     'api-port': { type: 'string' },
     'extender-port': { type: 'string' },
@@ -66,12 +70,14 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
   });
   const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new TesseraError('INVALID_INPUT', `must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, { field: '--log-level' });
+  if (values.state && values['control-plane']) throw new TesseraError('INVALID_INPUT', 'cannot be combined with --state: the stock control plane keeps its state in its own etcd', { field: '--control-plane' });
   return {
     topologyPath: values.topology ?? DEFAULTS.topology,
     schedulerConfigPath: values['scheduler-config'] ?? DEFAULTS.schedulerConfig,
     deviceConfigPath: values['device-config'] ?? DEFAULTS.deviceConfig,
     kubeconfigPath: values.kubeconfig ?? DEFAULTS.kubeconfig,
     ...(values.state ? { statePath: values.state } : {}),
+    ...(values['control-plane'] ? { controlPlane: values['control-plane'] } : {}),
     host: values.host ?? DEFAULTS.host,
     apiPort: portFlag(values['api-port'], DEFAULTS.apiPort, '--api-port'),
     extenderPort: portFlag(values['extender-port'], DEFAULTS.extenderPort, '--extender-port'),
