@@ -7,7 +7,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
-import { withRetry } from '../kube/retry.js';
+import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
 import { DeviceManager, type AdmissionPod } from './device-manager.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -45,6 +45,7 @@ export class SimKubelet {
   private readonly api: CoreV1Api;
   private informer: RunningInformer<V1Pod> | undefined;
   private readonly seen = new Set<string>();
+  private readonly finishing = new Set<string>();
 
   constructor(private readonly options: SimKubeletOptions) {
     this.devices = new DeviceManager({ deviceDir: options.deviceDir, podResourcesSocket: options.podResourcesSocket, log: options.log });
@@ -85,6 +86,10 @@ export class SimKubelet {
     const uid = pod.metadata?.uid;
     if (!uid || pod.spec?.nodeName !== this.options.node) return;
     const phase = pod.status?.phase;
+    if (pod.metadata?.deletionTimestamp) {
+      void this.finishDeletion(pod, uid);
+      return;
+    }
     if (phase === 'Succeeded' || phase === 'Failed') {
       this.devices.release(uid);
       return;
@@ -96,6 +101,26 @@ export class SimKubelet {
       () => this.setPhase(admission, 'Running', undefined, undefined),
       (error: unknown) => this.setPhase(admission, 'Failed', 'UnexpectedAdmissionError', (error as Error).message),
     );
+  }
+
+  /**
+   * A graceful delete only marks the pod: kubelet stops its containers, gives their devices back, and then deletes
+   * the pod for good (grace 0, guarded by its UID so a new pod of the same name is never hit), as kubelet's status
+   * manager does. (The embedded API server deletes at once unless the client asks for a grace period.)
+   */
+  private async finishDeletion(pod: V1Pod, uid: string): Promise<void> {
+    if (this.finishing.has(uid)) return;
+    this.finishing.add(uid);
+    this.devices.release(uid);
+    const name = pod.metadata?.name ?? '';
+    const namespace = pod.metadata?.namespace ?? 'default';
+    try {
+      await withRetry(() => this.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } }));
+    } catch (error) {
+      if (!isNotFound(error) && !isConflict(error)) this.options.log.warn({ err: error, pod: `${namespace}/${name}` }, 'could not finish deleting the pod');
+    } finally {
+      this.finishing.delete(uid);
+    }
   }
 
   private async setPhase(pod: AdmissionPod, phase: 'Running' | 'Failed', reason: string | undefined, message: string | undefined): Promise<void> {

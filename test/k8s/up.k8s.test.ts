@@ -114,7 +114,7 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
         selector: { matchLabels: { app: 'inference' } },
         template: {
           metadata: { labels: { app: 'inference' }, annotations: { 'nvidia.com/vgpu-mode': 'hami-core' } },
-          spec: { containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '20000', 'nvidia.com/gpucores': '40' } } }] },
+          spec: { containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '20000', 'nvidia.com/gpucores': '30' } } }] },
         },
       },
     };
@@ -126,7 +126,7 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     await kubectl(kubeconfig, ['scale', 'deployment/inference', '--replicas=2']);
     await until(async () => (await pods()).filter((p) => p.metadata?.labels?.['app'] === 'inference').length, (n) => n === 2, 'the replicas to go down to 2', 120_000);
     expect(await noOverCommit()).toBe(2);
-    // The capacity the eight gave back is free again: ten more fit where ten fitted before.
+    // The HAMi-core node holds 12 such pods (four GPUs, 30% each): eight more fit only if the eight that went gave theirs back.
     await kubectl(kubeconfig, ['scale', 'deployment/inference', '--replicas=10']);
     await until(running, (list) => list.length === 10, '10 replicas running again', 120_000);
     expect(await noOverCommit()).toBe(10);
