@@ -12,6 +12,7 @@ import { devicePluginBench } from './deviceplugin.bench.js';
 import { exporterBench } from './exporter.bench.js';
 import { extenderLatencyBench, extenderThroughputBench } from './extender.bench.js';
 import { geometryBench } from './geometry.bench.js';
+import { k8sBench } from './k8s.bench.js';
 import { localModeBench } from './localmode.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
@@ -25,6 +26,7 @@ const SUITES: BenchSuite[] = [
   localModeBench,
   extenderLatencyBench,
   extenderThroughputBench,
+  k8sBench,
 ];
 
 function format(value: number | undefined, digits: number): string {
