@@ -13,6 +13,7 @@ import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../d
 import type { GpuBackend } from '../../deviceplugin/backend.js';
 import { FakeBackend, type TopologySource } from '../../deviceplugin/fake-backend.js';
 import { filteredBackend, hamiNodeSettings } from '../../deviceplugin/hami-node-config.js';
+import { HamiRegistrar } from '../../deviceplugin/hami-register.js';
 import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
 import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
 import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
@@ -23,7 +24,8 @@ import { loadKubeConfig, loadSigningKey, readFlagFile, stoppedWithinGrace, waitF
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
 
-Runs the device plugin for one node until SIGINT or SIGTERM.
+Runs the device plugin for one node until SIGINT or SIGTERM. Publishes the node's GPUs as Tessera's inventory
+and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, hami.io/node-handshake).
   --node NAME                  this node (default: $NODE_NAME)
   --device-config FILE         HAMi device config: the node's nodeconfig entry, else the nvidia: values, give
                                the mode, split count, filtered GPUs (a flag given here wins)
@@ -176,9 +178,12 @@ export const devicePluginCommand: Command = {
       pollMs: flags.pollInterval * 1000,
     });
     await daemon.start();
+    // HAMi's scheduler reads the node from HAMi's own annotations: publish them too (mixed clusters, migration).
+    const registrar = new HamiRegistrar({ node: flags.node, backend, kubeConfig, settings, config: deviceConfig, log });
+    await registrar.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
     const signal = await waitForSignal();
-    const stopped = await stoppedWithinGrace(daemon.stop(), log);
+    const stopped = await stoppedWithinGrace(Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined), log);
     log.info({ signal }, 'device plugin stopped');
     return stopped ? EXIT_OK : EXIT_FAILURE;
   },

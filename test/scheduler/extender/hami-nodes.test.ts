@@ -1,0 +1,108 @@
+/**
+ * A cluster half-migrated from HAMi: a node still run by HAMi's own device plugin (only HAMi's register
+ * annotation, written here by hand as HAMi v2.10 writes it) and a pod HAMi's scheduler placed there. Tessera's
+ * extender, against the embedded API server through the real client-node, schedules onto the node around the GPU
+ * HAMi gave out, and writes what HAMi's device plugin reads.
+ */
+import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAMI_POD, TESSERA_POD } from '../../../src/api/annotations.js';
+import { decodeDecision } from '../../../src/api/decision.js';
+import { EmbeddedCluster } from '../../../src/cluster/index.js';
+import { hamiBindRecords } from '../../../src/scheduler/extender/hami-bind.js';
+import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
+import { coreApi, eventually, newKey, schedulePod, startTestExtender } from './cluster-harness.js';
+import { gpuPod } from './fixtures.js';
+
+const GPU_A = 'GPU-11111111-2222-3333-4444-000000000000';
+const GPU_B = 'GPU-11111111-2222-3333-4444-000000000001';
+// HAMi v2.10's MarshalNodeDevices for two A100-40GB (index 0 and NUMA 0 dropped by omitempty).
+const REGISTER = `[{"id":"${GPU_A}","count":10,"devmem":40960,"devcore":100,"type":"NVIDIA A100-SXM4-40GB","mode":"hami-core","health":true},{"id":"${GPU_B}","index":1,"count":10,"devmem":40960,"devcore":100,"type":"NVIDIA A100-SXM4-40GB","mode":"hami-core","health":true}]`;
+
+let cluster: EmbeddedCluster;
+let api: CoreV1Api;
+let extender: RunningExtender;
+
+beforeAll(async () => {
+  cluster = await EmbeddedCluster.start();
+  api = coreApi(cluster);
+  await api.createNode({
+    body: {
+      metadata: { name: 'hami-1', annotations: { 'hami.io/node-nvidia-register': REGISTER, 'hami.io/node-handshake': 'Requesting_2026-12-06 00:00:00' } },
+      status: { allocatable: { cpu: '64', memory: '256Gi', pods: '110' } },
+    },
+  });
+  // A pod HAMi's scheduler placed: GPU A whole (HAMi's EncodePodSingleDevice: `uuid,NVIDIA,mem,cores:` then `;`).
+  await api.createNamespacedPod({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'hami-placed', namespace: 'default', annotations: { [HAMI_POD.devicesAllocated]: `${GPU_A},NVIDIA,40960,100:;`, [HAMI_POD.vgpuNode]: 'hami-1', [HAMI_POD.bindPhase]: 'success' } },
+      spec: { nodeName: 'hami-1', schedulerName: 'hami-scheduler', containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+    },
+  });
+  extender = await startTestExtender(cluster, newKey());
+  await eventually('ready', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
+  await eventually('the HAMi grant counted', () => extender.view.state.allocations().length, (n) => n === 1);
+});
+
+afterAll(async () => {
+  await extender?.stop();
+  await cluster?.stop();
+});
+
+async function place(name: string): Promise<{ node?: string; error: string; pod: V1Pod }> {
+  const created = await api.createNamespacedPod({ namespace: 'default', body: gpuPod(name, { cores: 100 }) });
+  await eventually(`pod ${name} seen`, () => extender.view.pod('default', name), (p) => p?.metadata?.uid === created.metadata?.uid);
+  const result = await schedulePod(extender, created, ['hami-1']);
+  return { ...result, pod: await api.readNamespacedPod({ name, namespace: 'default' }) };
+}
+
+describe("a node run by HAMi's device plugin", () => {
+  it("is a GPU node to Tessera's extender, read from HAMi's register annotation", () => {
+    const node = extender.view.state.node('hami-1');
+    expect(node?.gpus.map((g) => [g.uuid, g.index, g.memoryMiB])).toEqual([
+      [GPU_A, 0, 40960],
+      [GPU_B, 1, 40960],
+    ]);
+  });
+
+  it('takes a pod on the GPU HAMi left free, writing the device list HAMi reads, then refuses a third', async () => {
+    const first = await place('tessera-placed');
+    expect(first.error).toBe('');
+    expect(first.node).toBe('hami-1');
+    const annotations = first.pod.metadata?.annotations ?? {};
+    expect(annotations[HAMI_POD.devicesToAllocate]).toBe(`${GPU_B},NVIDIA,40960,100:;`);
+    expect(annotations[HAMI_POD.vgpuNode]).toBe('hami-1');
+    const decision = decodeDecision(annotations[TESSERA_POD.decision] ?? '');
+    expect(hamiBindRecords(decision, () => 'NVIDIA A100-SXM4-40GB')).toEqual({ annotations: {}, labels: { 'hami.io/vgpu-node': 'hami-1' } });
+    const second = await place('no-room');
+    expect(second.error).not.toBe('');
+  });
+
+  it('gives the GPU back when HAMi marks the node Deleted', async () => {
+    const node = await api.readNode({ name: 'hami-1' });
+    await api.replaceNode({ name: 'hami-1', body: { ...node, metadata: { ...node.metadata, annotations: { ...node.metadata?.annotations, 'hami.io/node-handshake': 'Deleted_2026-12-06 00:00:00' } } } });
+    await eventually('the node gone from the view', () => extender.view.state.node('hami-1'), (n) => n === undefined);
+  });
+});
+
+describe("MIG allocations HAMi v2.10's device plugin reads", () => {
+  it('name the container, device, GPU, profile and placement (size in memory slices of that model)', () => {
+    const decision = {
+      node: 'mig-1',
+      containers: [
+        { name: 'a', devices: [{ uuid: 'GPU-x', index: 0, memoryMiB: 9856, cores: 28, mig: { profile: '2g.10gb', start: 2, plan: [] } }] },
+        { name: 'b', devices: [] },
+        { name: 'c', devices: [{ uuid: 'GPU-y', index: 1, memoryMiB: 9984, cores: 14, mig: { profile: '1g.10gb', start: 6, plan: [] } }] },
+      ],
+    } as unknown as Parameters<typeof hamiBindRecords>[0];
+    const models: Record<string, string> = { 'GPU-x': 'NVIDIA A100-SXM4-40GB', 'GPU-y': 'NVIDIA H100 80GB HBM3' };
+    expect(hamiBindRecords(decision, (uuid) => models[uuid])).toEqual({
+      annotations: {
+        'hami.io/vgpu-mig-allocations':
+          '[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-x","profile":"2g.10gb","placement":{"start":2,"size":2}},{"containerIndex":2,"deviceIndex":0,"gpuUUID":"GPU-y","profile":"1g.10gb","placement":{"start":6,"size":1}}]',
+      },
+      labels: { 'hami.io/vgpu-node': 'mig-1' },
+    });
+  });
+});
