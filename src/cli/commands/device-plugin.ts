@@ -178,11 +178,12 @@ export const devicePluginCommand: Command = {
       pollMs: flags.pollInterval * 1000,
     });
     await daemon.start();
+    const signalled = waitForSignal();
     // HAMi's scheduler reads the node from HAMi's own annotations: publish them too (mixed clusters, migration).
     const registrar = new HamiRegistrar({ node: flags.node, backend, kubeConfig, settings, config: deviceConfig, log });
     await registrar.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
-    const signal = await waitForSignal();
+    const signal = await signalled;
     const stopped = await stoppedWithinGrace(Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined), log);
     log.info({ signal }, 'device plugin stopped');
     return stopped ? EXIT_OK : EXIT_FAILURE;
