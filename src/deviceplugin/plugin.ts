@@ -40,6 +40,8 @@ export interface DevicePluginConfig {
   endpoint?: string;
   /** HAMi's deviceSplitCount: tasks per GPU (hami-core replicas). */
   splitCount: number;
+  /** Core units each GPU offers (HAMi: 100 x deviceCoreScaling on shared nodes); default 100. */
+  coreUnits?: number;
   /** GFD's MIG strategy for the labels (default: mixed on MIG nodes, none otherwise). */
   migStrategy?: MigStrategy;
   requestConfig?: RequestConfig;
@@ -431,7 +433,7 @@ export class DevicePluginDaemon {
         index: g.index,
         model: g.model,
         memoryMiB: g.memoryMiB,
-        coreUnits: 100,
+        coreUnits: this.config.coreUnits ?? 100,
         numa: g.numa,
         health: g.healthy ? 'Healthy' : 'Unhealthy',
         mig: { enabled: g.migEnabled, instances: g.migInstances.map((m) => ({ ...m })) },

@@ -12,6 +12,9 @@ import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { filteredBackend, hamiNodeSettings } from '../../src/deviceplugin/hami-node-config.js';
 import { HamiRegistrar } from '../../src/deviceplugin/hami-register.js';
 import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import { TESSERA_NODE } from '../../src/api/annotations.js';
+import { decodeInventory } from '../../src/api/inventory.js';
+import { TestNode } from './harness.js';
 
 let cluster: EmbeddedCluster;
 beforeAll(async () => {
@@ -71,6 +74,20 @@ describe("HAMi's register and handshake annotations", () => {
       }
     } finally {
       await registrar.stop();
+    }
+  });
+});
+
+describe('deviceCoreScaling', () => {
+  it("gives each shared GPU 100 x the scaling core units in the device plugin's inventory, as HAMi registers them", async () => {
+    const node = await TestNode.start({ mode: 'hami-core', gpus: 2 });
+    try {
+      const inventory = async () => decodeInventory((await node.readNode()).metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
+      expect((await inventory()).gpus.map((g) => g.coreUnits)).toEqual([100, 100]);
+      await node.restartDaemon({ coreUnits: 150 });
+      expect((await inventory()).gpus.map((g) => g.coreUnits)).toEqual([150, 150]);
+    } finally {
+      await node.stop();
     }
   });
 });

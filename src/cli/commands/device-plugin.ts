@@ -173,6 +173,8 @@ export const devicePluginCommand: Command = {
       podResourcesSocket: flags.podResourcesSocket,
       stateFile: flags.stateFile,
       splitCount: flags.splitCount,
+      // HAMi registers 100 x deviceCoreScaling cores per shared GPU (gpucores on one GPU may then add up past 100).
+      coreUnits: flags.mode === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
       migIdleGraceMs: flags.migIdleGrace * 1000,
       ...(settings.migStrategy ? { migStrategy: settings.migStrategy } : {}),
       pollMs: flags.pollInterval * 1000,
