@@ -42,6 +42,8 @@ export interface DevicePluginConfig {
   splitCount: number;
   /** Core units each GPU offers (HAMi: 100 x deviceCoreScaling on shared nodes); default 100. */
   coreUnits?: number;
+  /** Advertise each GPU's NUMA node to kubelet (HAMi's enableNumaTopology); default true. */
+  numaTopology?: boolean;
   /** GFD's MIG strategy for the labels (default: mixed on MIG nodes, none otherwise). */
   migStrategy?: MigStrategy;
   requestConfig?: RequestConfig;
@@ -100,7 +102,7 @@ export class DevicePluginDaemon {
       resourceName: this.requestConfig.resourceCountName,
       log: config.log,
       handlers: {
-        devices: () => advertisedDevices(this.gpus, (gpu) => this.replicas(gpu)),
+        devices: () => advertisedDevices(this.gpus, (gpu) => this.replicas(gpu), config.numaTopology ?? true),
         preferredAllocation: (r) => this.preferredAllocation(r),
         allocate: (r) => this.allocate(r),
         kubeletRestarted: () => this.ledger.resetCursor(),

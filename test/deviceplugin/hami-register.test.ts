@@ -14,6 +14,7 @@ import { HamiRegistrar } from '../../src/deviceplugin/hami-register.js';
 import type { NodeTopology } from '../../src/fakeoperator/topology.js';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
+import { advertisedDevices } from '../../src/deviceplugin/devices.js';
 import { TestNode } from './harness.js';
 
 let cluster: EmbeddedCluster;
@@ -89,5 +90,18 @@ describe('deviceCoreScaling', () => {
     } finally {
       await node.stop();
     }
+  });
+});
+
+describe('enableNumaTopology', () => {
+  const gpus = [{ uuid: 'GPU-a', index: 0, model: 'NVIDIA A100-SXM4-80GB', memoryMiB: 81920, numa: 1, healthy: true, migEnabled: false, migInstances: [] }];
+
+  it("tells kubelet each GPU's NUMA node only when enabled (HAMi's default is off)", () => {
+    expect(advertisedDevices(gpus, () => 2, true).map((d) => d.topology)).toEqual([{ nodes: [{ ID: 1 }] }, { nodes: [{ ID: 1 }] }]);
+    expect(advertisedDevices(gpus, () => 2, false).map((d) => d.topology)).toEqual([null, null]);
+    const config = loadDeviceConfig('nodeconfig: [{name: n1, enablenumatopology: true}]');
+    if (!config.ok) throw config.error;
+    expect(hamiNodeSettings(config.value, 'n1').enableNumaTopology).toBe(true);
+    expect(hamiNodeSettings(config.value, 'n2').enableNumaTopology).toBe(false);
   });
 });

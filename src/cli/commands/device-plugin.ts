@@ -175,6 +175,7 @@ export const devicePluginCommand: Command = {
       splitCount: flags.splitCount,
       // HAMi registers 100 x deviceCoreScaling cores per shared GPU (gpucores on one GPU may then add up past 100).
       coreUnits: flags.mode === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
+      numaTopology: settings.enableNumaTopology,
       migIdleGraceMs: flags.migIdleGrace * 1000,
       ...(settings.migStrategy ? { migStrategy: settings.migStrategy } : {}),
       pollMs: flags.pollInterval * 1000,
