@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAMI_POD, TESSERA_POD } from '../../../src/api/annotations.js';
 import { decodeDecision } from '../../../src/api/decision.js';
 import { EmbeddedCluster } from '../../../src/cluster/index.js';
+import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
+import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { hamiBindRecords } from '../../../src/scheduler/extender/hami-bind.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender } from './cluster-harness.js';
@@ -104,5 +106,63 @@ describe("MIG allocations HAMi v2.10's device plugin reads", () => {
       },
       labels: { 'hami.io/vgpu-node': 'mig-1' },
     });
+  });
+});
+
+describe("a MIG node run by HAMi v2.10's device plugin", () => {
+  const GPU = 'GPU-22222222-2222-3333-4444-000000000000';
+  let migCluster: EmbeddedCluster;
+  let migExtender: RunningExtender;
+
+  beforeAll(async () => {
+    migCluster = await EmbeddedCluster.start();
+    const migApi = coreApi(migCluster);
+    // v2.10's MarshalNodeDevices for one A100-40GB in MIG mode, with two of its profiles.
+    const register = `[{"id":"${GPU}","count":7,"devmem":40960,"devcore":100,"type":"NVIDIA A100-SXM4-40GB","mode":"mig","migProfiles":[{"name":"3g.20gb","memoryMB":19968,"core":42,"sliceCount":3,"placements":[{"start":0,"size":4},{"start":4,"size":4}]},{"name":"7g.40gb","memoryMB":40192,"core":100,"sliceCount":7,"placements":[{"start":0,"size":8}]}],"health":true}]`;
+    await migApi.createNode({ body: { metadata: { name: 'hami-mig', annotations: { 'hami.io/node-nvidia-register': register } }, status: { allocatable: { cpu: '64', memory: '256Gi', pods: '110' } } } });
+    // HAMi's scheduler placed a 3g.20gb at slices 4-7 (HAMi's EncodeMigAllocations).
+    await migApi.createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: {
+          name: 'hami-mig-placed',
+          namespace: 'default',
+          annotations: {
+            [HAMI_POD.devicesAllocated]: `${GPU},NVIDIA,19968,42:;`,
+            'hami.io/vgpu-mig-allocations': `[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"${GPU}","profile":"3g.20gb","placement":{"start":4,"size":4}}]`,
+            [HAMI_POD.bindPhase]: 'success',
+          },
+        },
+        spec: { nodeName: 'hami-mig', schedulerName: 'hami-scheduler', containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+      },
+    });
+    // As `tessera scheduler` starts it: the device config's MIG planner (HAMi's defaults).
+    migExtender = await startTestExtender(migCluster, newKey(), undefined, extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, 'hami'));
+    await eventually('ready', async () => (await fetch(`${migExtender.url}/readyz`)).status, (s) => s === 200);
+    await eventually('the HAMi MIG grant counted', () => migExtender.view.state.allocations().length, (n) => n === 1);
+  });
+
+  afterAll(async () => {
+    await migExtender?.stop();
+    await migCluster?.stop();
+  });
+
+  it('places a MIG pod beside the instance HAMi created, and names its placement for HAMi', async () => {
+    const migApi = coreApi(migCluster);
+    const created = await migApi.createNamespacedPod({ namespace: 'default', body: gpuPod('tessera-mig', { memoryMiB: 18000, annotations: { 'nvidia.com/vgpu-mode': 'mig' } }) });
+    await eventually('pod seen', () => migExtender.view.pod('default', 'tessera-mig'), (p) => p?.metadata?.uid === created.metadata?.uid);
+    const result = await schedulePod(migExtender, created, ['hami-mig']);
+    expect(result.error).toBe('');
+    const stored = await migApi.readNamespacedPod({ name: 'tessera-mig', namespace: 'default' });
+    const decision = decodeDecision(stored.metadata?.annotations?.[TESSERA_POD.decision] ?? '');
+    const device = decision.containers[0]?.devices[0];
+    expect(device?.mig).toMatchObject({ profile: '3g.20gb', start: 0 });
+    expect(hamiBindRecords(decision, () => 'NVIDIA A100-SXM4-40GB').annotations).toEqual({
+      'hami.io/vgpu-mig-allocations': `[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"${GPU}","profile":"3g.20gb","placement":{"start":0,"size":4}}]`,
+    });
+    // Both halves of the GPU are taken now, one by HAMi's pod: a third 3g does not fit.
+    const third = await migApi.createNamespacedPod({ namespace: 'default', body: gpuPod('no-room-mig', { memoryMiB: 18000, annotations: { 'nvidia.com/vgpu-mode': 'mig' } }) });
+    await eventually('pod seen', () => migExtender.view.pod('default', 'no-room-mig'), (p) => p?.metadata?.uid === third.metadata?.uid);
+    expect((await schedulePod(migExtender, third, ['hami-mig'])).error).not.toBe('');
   });
 });
