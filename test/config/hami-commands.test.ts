@@ -1,9 +1,11 @@
 /**
  * HAMi's own device configs (../shared/data/hami, unchanged) in every command that loads one: `tessera config
- * check` through the real entry point, `tessera up --device-config` (a MIG pod placed under v2.10's allowlist,
+ * check` and `tessera scheduler` as real processes, `tessera up --device-config` (a MIG pod placed under v2.10's allowlist,
  * each notice logged once), and the device plugin's flags (nodeconfig gives the node's mode and split count).
  */
-import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision } from '../../src/api/decision.js';
 import { parseDevicePluginFlags } from '../../src/cli/commands/device-plugin.js';
+import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { startLocalCluster } from '../../src/localmode/up.js';
 import { ephemeralUpOptions } from '../localmode/options.js';
 
@@ -38,6 +41,36 @@ describe("HAMi's device configs in every command", () => {
       expect(result.stdout.split('\n').filter((line) => line.startsWith(`  notice: ${vendor}: `))).toHaveLength(1);
     }
   });
+
+  it.each(['v2.9.0', 'v2.10.0'])('tessera scheduler --device-config %s starts, logs each other vendor once, and stops on SIGTERM', async (version) => {
+    const cluster = await EmbeddedCluster.start();
+    try {
+      await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
+      await writeFile(join(dir, 'key'), randomBytes(32).toString('hex'));
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'scheduler', '--device-config', hamiPath(version), '--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--leader-elect=false'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+      const entries: { msg?: string; field?: string }[] = [];
+      await new Promise<void>((listening, fail) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (!line.startsWith('{')) return;
+          const entry = JSON.parse(line) as { msg?: string; field?: string };
+          entries.push(entry);
+          if (entry.msg === 'tessera scheduler listening') listening();
+        });
+        void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
+      });
+      const notices = entries.filter((e) => e.msg === 'device config: accepted, not applied');
+      for (const vendor of ['cambricon', 'hygon', 'vnpus']) expect(notices.filter((n) => n.field === vendor)).toHaveLength(1);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
 
   it('tessera up --device-config v2.10.0: starts, logs each notice once, and places a MIG pod on an allowlisted profile', async () => {
     const lines: string[] = [];
