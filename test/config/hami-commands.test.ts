@@ -1,7 +1,7 @@
 /**
  * HAMi's own device configs (../shared/data/hami, unchanged) in every command that loads one: `tessera config
- * check` and `tessera scheduler` as real processes, `tessera up --device-config` (a MIG pod placed under v2.10's allowlist,
- * each notice logged once), and the device plugin's flags (nodeconfig gives the node's mode and split count).
+ * check` and `tessera scheduler` as real processes, `tessera up --device-config` (a MIG pod placed under v2.10's
+ * allowlist, each notice logged once), and the device plugin's flags (nodeconfig gives the mode and split count).
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
