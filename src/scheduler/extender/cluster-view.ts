@@ -253,10 +253,15 @@ export class ClusterView {
     // The allocator replaces a node only when it holds nothing: take the grants off, swap, put them back.
     const grants = [...this.book.onNode(name)];
     for (const r of grants) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+    const known = this.state.node(name) !== undefined;
     const replaced = this.state.setNode(this.nodeSpec(node, inventory));
     if (!replaced.ok) this.options.log.error({ node: name, reason: reasonText(replaced.error) }, 'could not update node');
     for (const r of grants) this.applyGrant(r);
     this.inventories.set(name, fingerprint ?? '');
+    // Pods HAMi's scheduler placed here may have arrived before the node: their grants are read now.
+    if (!known && own === undefined) {
+      for (const pod of this.pods.values()) if (pod.spec?.nodeName === name && podGrant(pod, this.options.key, this.verified).kind === 'none') this.holdHamiGrant(pod);
+    }
   }
 
   removeNode(name: string): void {

@@ -166,3 +166,29 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
     expect((await schedulePod(migExtender, third, ['hami-mig'])).error).not.toBe('');
   });
 });
+
+describe('a HAMi node that arrives after the pods HAMi placed on it', () => {
+  it('counts their grants once the node is known', async () => {
+    const late = await EmbeddedCluster.start();
+    let lateExtender: RunningExtender | undefined;
+    try {
+      const lateApi = coreApi(late);
+      await lateApi.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'early', namespace: 'default', annotations: { [HAMI_POD.devicesAllocated]: `${GPU_A},NVIDIA,40960,100:;`, [HAMI_POD.bindPhase]: 'success' } },
+          spec: { nodeName: 'hami-late', schedulerName: 'hami-scheduler', containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+        },
+      });
+      lateExtender = await startTestExtender(late, newKey());
+      const running = lateExtender;
+      await eventually('the pod seen', () => running.view.pod('default', 'early'), (p) => p !== undefined);
+      expect(running.view.state.allocations()).toHaveLength(0);
+      await lateApi.createNode({ body: { metadata: { name: 'hami-late', annotations: { 'hami.io/node-nvidia-register': REGISTER } }, status: { allocatable: { cpu: '64', memory: '256Gi' } } } });
+      await eventually('the grant counted', () => running.view.state.allocations().map((a) => a.containers[0]?.devices[0]?.uuid), (uuids) => uuids.length === 1 && uuids[0] === GPU_A);
+    } finally {
+      await lateExtender?.stop();
+      await late.stop();
+    }
+  });
+});
