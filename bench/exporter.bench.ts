@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { TESSERA_API_VERSION } from '../src/api/annotations.js';
 import { DECISION_KIND, encodeDecision, type Decision } from '../src/api/decision.js';
 import { INVENTORY_KIND, type NodeInventory } from '../src/api/inventory.js';
-import { DCGM_FAMILIES, collectDcgm, midpoint } from '../src/exporter/dcgm.js';
+import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint } from '../src/exporter/dcgm.js';
 import { registerFamilies, registerSchedulerView } from '../src/exporter/registry.js';
 import { collectSchedulerView, type SchedulerView } from '../src/exporter/scheduler-view.js';
 import { catalogProfiles } from '../src/fakeoperator/profiles.js';
@@ -67,11 +67,12 @@ export const exporterBench: BenchSuite = {
     const { topology, view, decisions } = cluster();
     const size = { nodes: NODES, gpus: NODES * GPUS, pods: decisions.length };
     const registry = new Registry();
-    registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint }));
+    const energy = energyMeter(Date.now);
+    registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint, energy }));
     registerSchedulerView(registry, () => view, { profiles: catalogProfiles });
     const text = await registry.metrics();
     const scrape = await measureAsync('exporter: full /metrics render', () => registry.metrics(), { minMs: 3000, warmup: 3 });
-    const dcgm = measure('exporter: collectDcgm (pure)', () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint }), { minMs: 1500, warmup: 5 });
+    const dcgm = measure('exporter: collectDcgm (pure)', () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint, energy }), { minMs: 1500, warmup: 5 });
     const schedulerView = measure('exporter: collectSchedulerView (pure)', () => collectSchedulerView(view, { profiles: catalogProfiles }), { minMs: 1500, warmup: 5 });
 
     const node = topology.nodes['node-0']!;

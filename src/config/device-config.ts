@@ -1,20 +1,44 @@
 /**
- * HAMi's device config (`device-config.yaml`: the `nvidia:` section and `nodeconfig:`), validated by one JSON
- * schema (`additionalProperties: false`) with every default in DEFAULT_DEVICE_CONFIG. Each knownMigGeometries
- * geometry is also placed on each of its models, so a geometry the GPU cannot hold is rejected at load, naming the
- * model, the geometry's index and the profile. Bad input is a Result error naming the field, never an exception.
+ * HAMi's device config (`device-config.yaml` as HAMi v2.9 and v2.10 render it: the `nvidia:` section, `nodeconfig:`
+ * and the other vendors' sections), validated by one JSON schema (`additionalProperties: false` on everything
+ * NVIDIA) with every default in DEFAULT_DEVICE_CONFIG. Another vendor's section (cambricon, hygon, ...) is accepted
+ * and reported once as a notice: Tessera schedules NVIDIA GPUs only. Each knownMigGeometries geometry is placed on
+ * each of its models, so a geometry the GPU cannot hold is rejected at load, naming the model, the geometry's index
+ * and the profile; v2.10's migProfileAllowlist restricts each model to its listed profiles (hami-allowlist.ts).
+ * Bad input is a Result error naming the field, never an exception.
  */
 import { parseDocument } from 'yaml';
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError, err, ok, type Result } from '../errors.js';
 import { placeGeometry, resolveGpuModel, type GpuModel, type MigGeometry } from '../geometry/index.js';
+import { allowlistGeometries, allowlistNotices, type MigProfileAllowlistEntry } from './hami-allowlist.js';
 
-/** One instance kind of a HAMi geometry: profile name, its memory (MiB, as HAMi matches requests), how many. */
+export type { MigProfileAllowlistEntry } from './hami-allowlist.js';
+
+/**
+ * One instance kind of a HAMi geometry: profile name, its memory (MiB, as HAMi matches requests), how many, and
+ * (v2.9) the core share HAMi records for such an instance.
+ */
 export interface GeometryEntry {
   name: string;
   memory: number;
   count: number;
+  core?: number;
 }
+
+/** Something in the config Tessera accepts but does not apply, reported once where the config is loaded. */
+export interface ConfigNotice {
+  field: string;
+  message: string;
+}
+
+/** HAMi-core's core-limit policy (`GPU_CORE_UTILIZATION_POLICY`). */
+export const GPU_CORE_POLICIES = ['default', 'force', 'disable'] as const;
+export type GpuCorePolicy = (typeof GPU_CORE_POLICIES)[number];
+/** HAMi's node operating modes; `mps` shares GPUs through CUDA MPS. */
+export const HAMI_OPERATING_MODES = ['hami-core', 'mig', 'mps'] as const;
+export type HamiOperatingMode = (typeof HAMI_OPERATING_MODES)[number];
+export const MIG_STRATEGIES = ['none', 'single', 'mixed'] as const;
 
 export interface KnownMigGeometries {
   /** Model names as nodes report them (any spelling `resolveGpuModel` accepts). */
@@ -38,23 +62,65 @@ export interface NvidiaDeviceConfig {
   /** Most tasks sharing one GPU. */
   deviceSplitCount: number;
   deviceMemoryScaling: number;
+  /** Cores each GPU registers: 100 x this (HAMi: sums of gpucores on one GPU may exceed 100 above 1). */
   deviceCoreScaling: number;
+  /** Multiplier on the resourceMemoryName value a container asks (0 and 1: MiB as written). */
+  memoryFactor: number;
+  /** MiB registered for a GPU whose memory the driver cannot report (0: such a GPU is skipped). */
+  preConfiguredDeviceMemory: number;
+  gpuCorePolicy: GpuCorePolicy;
+  /** HAMi-core's `LIBCUDA_LOG_LEVEL` (HAMi writes it as a number or a string). */
+  libCudaLogLevel: number;
+  /** RuntimeClass set on GPU pods that set none ('' sets none). */
+  runtimeClassName: string;
+  /** Advertise each GPU's NUMA node to kubelet's Topology Manager. */
+  enableNumaTopology: boolean;
+  /** HAMi's older switch to turn core limits off (gpuCorePolicy: disable replaces it). */
+  disableCoreLimit: boolean;
   knownMigGeometries: KnownMigGeometries[];
+  /** HAMi v2.10: per model, the only MIG profiles that may be created (the first entry naming a model decides). */
+  migProfileAllowlist: MigProfileAllowlistEntry[];
 }
 
+/** One node's overrides (HAMi's device-plugin `nodeconfig`; keys are HAMi's lower-case JSON names). */
 export interface NodeDeviceConfig {
   name: string;
-  operatingmode: 'hami-core' | 'mig';
+  /** Default hami-core. */
+  operatingmode?: HamiOperatingMode;
   devicesplitcount?: number;
   devicememoryscaling?: number;
   devicecorescaling?: number;
+  preconfigureddevicememory?: number;
+  libcudaloglevel?: number;
+  enablenumatopology?: boolean;
+  migstrategy?: (typeof MIG_STRATEGIES)[number];
+  enablegetpreferredallocation?: boolean;
   filterdevices?: { uuid?: string[]; index?: number[] };
 }
 
 export interface DeviceConfig {
   nvidia: NvidiaDeviceConfig;
   nodeconfig: NodeDeviceConfig[];
+  /** Accepted but not applied here (another vendor's section, an allowlist entry for a GPU Tessera lacks). */
+  notices: ConfigNotice[];
 }
+
+/** The sections of HAMi's device config for other vendors' devices, as HAMi's chart renders them. */
+export const OTHER_VENDOR_SECTIONS: Readonly<Record<string, string>> = {
+  cambricon: 'Cambricon MLU',
+  hygon: 'Hygon DCU',
+  metax: 'MetaX GPU',
+  enflame: 'Enflame GCU',
+  mthreads: 'Moore Threads GPU',
+  iluvatar: 'Iluvatar GPU',
+  iluvatars: 'Iluvatar GPU',
+  kunlun: 'Kunlunxin XPU',
+  awsneuron: 'AWS Neuron',
+  amd: 'AMD GPU',
+  vastai: 'Vastai',
+  biren: 'Biren GPU',
+  vnpus: 'Huawei Ascend NPU',
+};
 
 /** Every default, HAMi's values. */
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
@@ -71,14 +137,27 @@ export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
     deviceSplitCount: 10,
     deviceMemoryScaling: 1,
     deviceCoreScaling: 1,
+    memoryFactor: 1,
+    preConfiguredDeviceMemory: 0,
+    gpuCorePolicy: 'default',
+    libCudaLogLevel: 1,
+    runtimeClassName: '',
+    enableNumaTopology: false,
+    disableCoreLimit: false,
     knownMigGeometries: [],
+    migProfileAllowlist: [],
   },
   nodeconfig: [],
+  notices: [],
 };
 
 const resourceName = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(/[-A-Za-z0-9_.]+)?$' };
 const count = { type: 'integer', minimum: 0, maximum: 1_000_000 };
 const scaling = { type: 'number', exclusiveMinimum: 0, maximum: 100 };
+const memoryMiB = { type: 'integer', minimum: 0, maximum: 16_777_216 };
+// HAMi reads LIBCUDA_LOG_LEVEL into a string; its chart renders a number. HAMi-core knows 0 to 4.
+const logLevel = { anyOf: [{ type: 'integer', minimum: 0, maximum: 4 }, { type: 'string', pattern: '^[0-4]$' }] };
+const modelNames = { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } };
 
 const schema = {
   type: 'object',
@@ -100,6 +179,27 @@ const schema = {
         deviceSplitCount: { type: 'integer', minimum: 1, maximum: 1024 },
         deviceMemoryScaling: scaling,
         deviceCoreScaling: scaling,
+        memoryFactor: { type: 'integer', minimum: 0, maximum: 1_048_576 },
+        preConfiguredDeviceMemory: memoryMiB,
+        gpuCorePolicy: { enum: GPU_CORE_POLICIES },
+        libCudaLogLevel: logLevel,
+        runtimeClassName: { type: 'string', maxLength: 253, pattern: '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+        enableNumaTopology: { type: 'boolean' },
+        disableCoreLimit: { type: 'boolean' },
+        migProfileAllowlist: {
+          type: 'array',
+          maxItems: 256,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['models', 'profiles'],
+            properties: {
+              models: modelNames,
+              // HAMi's rule: a '.', and before it at least two characters ending in 'g' (`1g.10gb`).
+              profiles: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 64, pattern: '^[^.]+g\\.' } },
+            },
+          },
+        },
         knownMigGeometries: {
           type: 'array',
           maxItems: 256,
@@ -108,7 +208,7 @@ const schema = {
             additionalProperties: false,
             required: ['models', 'allowedGeometries'],
             properties: {
-              models: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
+              models: modelNames,
               allowedGeometries: {
                 type: 'array',
                 minItems: 1,
@@ -125,6 +225,7 @@ const schema = {
                       name: { type: 'string', minLength: 1, maxLength: 64 },
                       memory: { type: 'integer', minimum: 1, maximum: 16_777_216 },
                       count: { type: 'integer', minimum: 1, maximum: 8 },
+                      core: { type: 'integer', minimum: 0, maximum: 100 },
                     },
                   },
                 },
@@ -140,13 +241,18 @@ const schema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['name', 'operatingmode'],
+        required: ['name'],
         properties: {
           name: { type: 'string', minLength: 1, maxLength: 253 },
-          operatingmode: { enum: ['hami-core', 'mig'] },
+          operatingmode: { enum: HAMI_OPERATING_MODES },
           devicesplitcount: { type: 'integer', minimum: 1, maximum: 1024 },
           devicememoryscaling: scaling,
           devicecorescaling: scaling,
+          preconfigureddevicememory: memoryMiB,
+          libcudaloglevel: logLevel,
+          enablenumatopology: { type: 'boolean' },
+          migstrategy: { enum: MIG_STRATEGIES },
+          enablegetpreferredallocation: { type: 'boolean' },
           filterdevices: {
             type: 'object',
             additionalProperties: false,
@@ -158,10 +264,17 @@ const schema = {
         },
       },
     },
+    // Another vendor's section: any shape HAMi gives it; not read.
+    ...Object.fromEntries(Object.keys(OTHER_VENDOR_SECTIONS).map((key) => [key, { anyOf: [{ type: 'object' }, { type: 'array' }, { type: 'null' }] }])),
   },
 } as const;
 
-type DeviceConfigInput = { nvidia?: Partial<NvidiaDeviceConfig>; nodeconfig?: NodeDeviceConfig[] };
+type LogLevelInput = number | string;
+type NodeInput = Omit<NodeDeviceConfig, 'libcudaloglevel'> & { libcudaloglevel?: LogLevelInput };
+type DeviceConfigInput = {
+  nvidia?: Partial<Omit<NvidiaDeviceConfig, 'libCudaLogLevel'>> & { libCudaLogLevel?: LogLevelInput };
+  nodeconfig?: NodeInput[];
+} & Record<string, unknown>;
 
 const checkSchema = ajv.compile<DeviceConfigInput>(schema);
 
@@ -181,12 +294,24 @@ export function parseDeviceConfig(input: unknown): Result<DeviceConfig> {
     // A key ajv cannot name (the empty key) still gets a field: the document itself.
     return err(error.field ? error : new TesseraError('INVALID_CONFIG', `${error.message} (a key is empty)`, { field: 'device-config' }));
   }
+  const { libCudaLogLevel, ...nvidia } = value.nvidia ?? {};
   const config: DeviceConfig = {
-    nvidia: { ...DEFAULT_DEVICE_CONFIG.nvidia, ...value.nvidia },
-    nodeconfig: value.nodeconfig ?? [],
+    nvidia: { ...DEFAULT_DEVICE_CONFIG.nvidia, ...nvidia, ...(libCudaLogLevel === undefined ? {} : { libCudaLogLevel: Number(libCudaLogLevel) }) },
+    nodeconfig: (value.nodeconfig ?? []).map(({ libcudaloglevel, ...node }) => ({ ...node, ...(libcudaloglevel === undefined ? {} : { libcudaloglevel: Number(libcudaloglevel) }) })),
+    notices: [
+      ...Object.keys(value)
+        .filter((key) => key in OTHER_VENDOR_SECTIONS)
+        .map((key) => ({ field: key, message: `${OTHER_VENDOR_SECTIONS[key] ?? key} section: not applicable to Tessera, which schedules NVIDIA GPUs only` })),
+    ],
   };
   const geometriesChecked = checkKnownGeometries(config.nvidia.knownMigGeometries);
   if (!geometriesChecked.ok) return geometriesChecked;
+  const seen = new Set<string>();
+  for (const notice of allowlistNotices(config.nvidia.migProfileAllowlist)) {
+    const key = `${notice.field}\n${notice.message}`;
+    if (!seen.has(key)) config.notices.push(notice);
+    seen.add(key);
+  }
   const names = new Set<string>();
   for (const [i, node] of config.nodeconfig.entries()) {
     if (names.has(node.name)) return err(new TesseraError('INVALID_CONFIG', `node '${node.name}' is configured twice`, { field: `nodeconfig.${i}.name` }));
@@ -218,6 +343,11 @@ function checkKnownGeometries(known: readonly KnownMigGeometries[]): Result<void
   return ok(undefined);
 }
 
+/** Logs each notice once, as a structured warning (`field`, `notice`), where a command loads the config. */
+export function reportNotices(config: DeviceConfig, log: { warn(object: object, message: string): void }): void {
+  for (const notice of config.notices) log.warn({ field: notice.field, notice: notice.message }, 'device config: accepted, not applied');
+}
+
 /** Parses and validates device-config YAML text. */
 export function loadDeviceConfig(yamlText: string): Result<DeviceConfig> {
   if (typeof yamlText !== 'string') return err(new TesseraError('INVALID_CONFIG', 'must be YAML text', { field: 'device-config' }));
@@ -233,17 +363,20 @@ export function loadDeviceConfig(yamlText: string): Result<DeviceConfig> {
   return parseDeviceConfig(value);
 }
 
+const names = (model: GpuModel) => (name: string): boolean => {
+  const resolved = resolveGpuModel(name);
+  return resolved.ok && resolved.value.name === model.name;
+};
+
 /**
- * The geometries the operator allows on `model` (in config order), or undefined when the config does not restrict
- * it. Config model names match the model after normalisation (`A100-40GB` restricts `A100-SXM4-40GB`).
+ * The geometries the operator allows on `model`, or undefined when the config does not restrict it. Config model
+ * names match the model after normalisation (`A100-40GB` restricts `A100-SXM4-40GB`). knownMigGeometries (v2.9)
+ * gives whole geometries in config order; else the first migProfileAllowlist entry (v2.10) naming the model gives
+ * every geometry made of its listed profiles, so any layout of those profiles, and only those, is allowed.
  */
 export function allowedGeometriesFor(config: DeviceConfig, model: GpuModel): MigGeometry[] | undefined {
-  for (const entry of config.nvidia.knownMigGeometries) {
-    const matches = entry.models.some((name) => {
-      const resolved = resolveGpuModel(name);
-      return resolved.ok && resolved.value.name === model.name;
-    });
-    if (matches) return entry.allowedGeometries.map(toMigGeometry);
-  }
-  return undefined;
+  const known = config.nvidia.knownMigGeometries.find((entry) => entry.models.some(names(model)));
+  if (known) return known.allowedGeometries.map(toMigGeometry);
+  const allowlisted = config.nvidia.migProfileAllowlist.find((entry) => entry.models.some(names(model)));
+  return allowlisted ? allowlistGeometries(model, allowlisted.profiles) : undefined;
 }

@@ -10,12 +10,13 @@ import type { GpuInfo } from './backend.js';
 export const replicaId = (gpuUuid: string, k: number): string => `${gpuUuid}::${k}`;
 export const gpuOfReplica = (deviceId: string): string => deviceId.replace(/::\d+$/, '');
 
-export function advertisedDevices(gpus: readonly GpuInfo[], replicas: (gpu: GpuInfo) => number): Device[] {
+/** `numa`: tell kubelet each GPU's NUMA node (HAMi's enableNumaTopology; its Topology Manager then aligns CPUs). */
+export function advertisedDevices(gpus: readonly GpuInfo[], replicas: (gpu: GpuInfo) => number, numa = true): Device[] {
   return gpus.flatMap((gpu) =>
     Array.from({ length: replicas(gpu) }, (_, k) => ({
       ID: replicaId(gpu.uuid, k),
       health: gpu.healthy ? HEALTHY : UNHEALTHY,
-      topology: gpu.numa === null ? null : { nodes: [{ ID: gpu.numa }] },
+      topology: !numa || gpu.numa === null ? null : { nodes: [{ ID: gpu.numa }] },
     })),
   );
 }

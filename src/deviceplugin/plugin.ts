@@ -40,6 +40,10 @@ export interface DevicePluginConfig {
   endpoint?: string;
   /** HAMi's deviceSplitCount: tasks per GPU (hami-core replicas). */
   splitCount: number;
+  /** Core units each GPU offers (HAMi: 100 x deviceCoreScaling on shared nodes); default 100. */
+  coreUnits?: number;
+  /** Advertise each GPU's NUMA node to kubelet (HAMi's enableNumaTopology); default true. */
+  numaTopology?: boolean;
   /** GFD's MIG strategy for the labels (default: mixed on MIG nodes, none otherwise). */
   migStrategy?: MigStrategy;
   requestConfig?: RequestConfig;
@@ -98,7 +102,7 @@ export class DevicePluginDaemon {
       resourceName: this.requestConfig.resourceCountName,
       log: config.log,
       handlers: {
-        devices: () => advertisedDevices(this.gpus, (gpu) => this.replicas(gpu)),
+        devices: () => advertisedDevices(this.gpus, (gpu) => this.replicas(gpu), config.numaTopology ?? true),
         preferredAllocation: (r) => this.preferredAllocation(r),
         allocate: (r) => this.allocate(r),
         kubeletRestarted: () => this.ledger.resetCursor(),
@@ -431,7 +435,7 @@ export class DevicePluginDaemon {
         index: g.index,
         model: g.model,
         memoryMiB: g.memoryMiB,
-        coreUnits: 100,
+        coreUnits: this.config.coreUnits ?? 100,
         numa: g.numa,
         health: g.healthy ? 'Healthy' : 'Unhealthy',
         mig: { enabled: g.migEnabled, instances: g.migInstances.map((m) => ({ ...m })) },

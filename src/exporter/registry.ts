@@ -3,9 +3,12 @@
  * samples. The snapshot is taken once per scrape (prom-client asks every gauge in the same tick, and the cached
  * snapshot is dropped on the next turn of the event loop), so all families of one scrape agree.
  */
-import { Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import { Gauge, type MetricObjectWithValues, type MetricType, type MetricValue, type Registry } from 'prom-client';
 import type { MetricFamily, Samples } from './samples.js';
 import { SCHEDULER_VIEW_FAMILIES, collectSchedulerView, type SchedulerView, type SchedulerViewOptions } from './scheduler-view.js';
+
+/** prom-client's types declare MetricType numeric; at run time, and on the scrape, it is the type's name. */
+const COUNTER = 'counter' as unknown as MetricType;
 
 /**
  * A gauge whose values are the snapshot's samples as they are: it skips prom-client's per-label hashing, which
@@ -23,7 +26,8 @@ class SnapshotGauge extends Gauge {
   override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
     // The base answers name, help, type and aggregator (its own values are empty: nothing is ever set on it).
     const base = await super.get();
-    return { ...base, values: (this.current().get(this.family.name) ?? []).map((s) => ({ value: s.value, labels: s.labels })) };
+    const values = (this.current().get(this.family.name) ?? []).map((s) => ({ value: s.value, labels: s.labels }));
+    return { ...base, ...(this.family.type === 'counter' ? { type: COUNTER } : {}), values };
   }
 }
 

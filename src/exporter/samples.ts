@@ -6,6 +6,8 @@ export interface MetricFamily {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
+  /** Prometheus type on the scrape (default gauge); a counter's samples only ever grow. */
+  readonly type?: 'gauge' | 'counter';
 }
 
 export interface Sample {

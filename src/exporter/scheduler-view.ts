@@ -26,10 +26,15 @@ export interface SchedulerViewOptions {
   profiles: MigProfileLookup;
   /** Also emit HAMi's pre-2.5 `nodeGPUMigInstance{nodeid,deviceuuid,deviceidx,migname}` (0 idle, 1 used). */
   legacyMigMetric?: boolean;
+  /** `hami_build_info`'s labels (build-info.ts); no build-info series without them. */
+  buildInfo?: Readonly<Record<string, string>>;
 }
 
 const MIB = 1024 * 1024;
-/** HAMi wraps every scheduler series in this constant label; dashboards filter on it. */
+/**
+ * HAMi registers its scheduler's collector through `prometheus.WrapRegistererWith({zone: "vGPU"})`, so every
+ * scheduler series carries this constant label (its build info does not); dashboards filter on it.
+ */
 const ZONE = 'vGPU';
 
 const GPU = ['zone', 'node', 'device_uuid', 'device_index', 'device_type'] as const;
@@ -54,6 +59,16 @@ export const SCHEDULER_VIEW_FAMILIES = {
     name: 'hami_vgpu_memory_allocated_bytes',
     help: 'vGPU memory allocated to a container.',
     labelNames: ['zone', 'namespace', 'node', 'pod', 'container_index', 'device_uuid'],
+  },
+  vgpuCore: {
+    name: 'hami_vgpu_core_allocated_ratio',
+    help: 'vGPU core allocated from a container',
+    labelNames: ['zone', 'namespace', 'node', 'pod', 'container_index', 'device_uuid'],
+  },
+  buildInfo: {
+    name: 'hami_build_info',
+    help: 'hami build metadata exposed as labels with a constant value of 1.',
+    labelNames: ['build_date', 'compiler', 'go_version', 'platform', 'revision', 'version'],
   },
   migInstance: {
     name: 'hami_node_gpu_mig_instance_info',
@@ -180,9 +195,12 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
     const node = pod.decision.node;
     pod.decision.containers.forEach((container, index) => {
       for (const device of container.devices) {
-        set.add(F.vgpuMemory, { zone: ZONE, namespace, node, pod: name, container_index: String(index), device_uuid: device.uuid }, device.memoryMiB * MIB);
+        const labels = { zone: ZONE, namespace, node, pod: name, container_index: String(index), device_uuid: device.uuid };
+        set.add(F.vgpuMemory, labels, device.memoryMiB * MIB);
+        set.add(F.vgpuCore, labels, device.cores);
       }
     });
   }
+  if (options.buildInfo) set.add(F.buildInfo, { ...options.buildInfo }, 1);
   return set.samples();
 }

@@ -14,7 +14,9 @@ import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from
 import type { MigProfileLookup } from '../fakeoperator/profiles.js';
 import { TopologyStore } from '../fakeoperator/topology-store.js';
 import type { UtilizationRange } from '../fakeoperator/topology.js';
-import { collectDcgm, DCGM_FAMILIES } from './dcgm.js';
+import { tesseraBuildInfo } from './build-info.js';
+import { collectDcgm, DCGM_FAMILIES, energyMeter } from './dcgm.js';
+import { collectHamiMonitor, HAMI_MONITOR_FAMILIES, kernelClock } from './hami-monitor.js';
 import { createDecisionMetrics, podTransition, type DecisionMetrics, type PodSighting } from './decision-events.js';
 import { registerFamilies, registerSchedulerView } from './registry.js';
 import type { ViewPod } from './scheduler-view.js';
@@ -31,6 +33,8 @@ export interface ExporterOptions {
   legacyMigMetric?: boolean;
   /** Chooses a utilization within a usage's range; random by default, as a real GPU wanders. */
   pickUtilization?: (range: UtilizationRange) => number;
+  /** Milliseconds, for the energy counters. */
+  now?: () => number;
 }
 
 export interface Exporter {
@@ -41,6 +45,26 @@ export interface Exporter {
 }
 
 const randomWithin = (range: UtilizationRange): number => range.min + Math.round(Math.random() * (range.max - range.min));
+
+/** One value per usage within a scrape, so DCGM's and HAMi's monitor series of that scrape agree. */
+function onePickPerScrape(pick: (range: UtilizationRange) => number): (range: UtilizationRange) => number {
+  let picked = new WeakMap<UtilizationRange, number>();
+  let clearing = false;
+  return (range) => {
+    if (!clearing) {
+      clearing = true;
+      setImmediate(() => {
+        picked = new WeakMap();
+        clearing = false;
+      });
+    }
+    const known = picked.get(range);
+    if (known !== undefined) return known;
+    const value = pick(range);
+    picked.set(range, value);
+    return value;
+  };
+}
 
 /** The cluster as the exporter keeps it between scrapes: decoded once per change, read on every scrape. */
 class ExporterState {
@@ -118,11 +142,16 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
   const { log, profiles } = options;
   const registry = new Registry();
   const state = new ExporterState(log, createDecisionMetrics(registry));
-  const pickUtilization = options.pickUtilization ?? randomWithin;
-  registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: state.topology.topology(), profiles, pickUtilization }));
+  const pickUtilization = onePickPerScrape(options.pickUtilization ?? randomWithin);
+  const now = options.now ?? Date.now;
+  const energy = energyMeter(now);
+  const kernels = kernelClock(now);
+  registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: state.topology.topology(), profiles, pickUtilization, energy }));
+  registerFamilies(registry, Object.values(HAMI_MONITOR_FAMILIES), () => collectHamiMonitor({ topology: state.topology.topology(), pods: [...state.pods.values()], pickUtilization, kernels }));
   registerSchedulerView(registry, () => ({ nodes: [...state.inventories.values()], pods: [...state.pods.values()] }), {
     profiles,
     legacyMigMetric: options.legacyMigMetric ?? false,
+    buildInfo: tesseraBuildInfo(),
   });
   const watch: ClusterWatch = watchCluster({ kubeConfig: options.kubeConfig, namespace: options.namespace, log, onChange: (change, deleted) => state.apply(change, deleted) });
 

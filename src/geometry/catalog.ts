@@ -63,6 +63,25 @@ const A100_80GB_SPEC = eightSliceSpec({ gb: ['10gb', '20gb', '40gb', '80gb'], mi
 const H100_80GB_SPEC = eightSliceSpec({ gb: ['10gb', '20gb', '40gb', '80gb'], mib: [9984, 20096, 40448, 81152] });
 const H200_141GB_SPEC = eightSliceSpec({ gb: ['18gb', '35gb', '71gb', '141gb'], mib: [16384, 33024, 71168, 143104] });
 const B200_180GB_SPEC = eightSliceSpec({ gb: ['23gb', '45gb', '90gb', '180gb'], mib: [22528, 45312, 90624, 181248] });
+// H100 94GB (NVL, SXM5 94GB) and the 96GB H100s (H20, H100 on GH200): mig.md publishes no -lgip figures, so each
+// profile is a lower bound, the H100-80GB figure scaled by the larger memory slice (x94/80, x96/80) and rounded
+// down to 256 MiB. Profile names are NVIDIA's (HAMi's migProfileAllowlist names the same).
+const H100_94GB_SPEC = eightSliceSpec({ gb: ['12gb', '24gb', '47gb', '94gb'], mib: [11520, 23552, 47360, 95232] });
+const H100_96GB_SPEC = eightSliceSpec({ gb: ['12gb', '24gb', '48gb', '96gb'], mib: [11776, 24064, 48384, 97280] });
+
+/**
+ * RTX PRO 6000 Blackwell Server Edition: 4 compute and 4 memory slices, laid out as the A30. No published -lgip
+ * figures: each profile's memory is a lower bound, 96% of its named size rounded down to 256 MiB.
+ */
+const RTX_PRO_6000_SPEC: MigSpec = {
+  totalComputeSlices: 4,
+  totalMemorySlices: 4,
+  profiles: [
+    { id: 0, name: '4g.96gb', computeSlices: 4, memorySlices: 4, memoryMiB: 94208, starts: [0], maxCount: 1, mediaExtensions: false },
+    { id: 5, name: '2g.48gb', computeSlices: 2, memorySlices: 2, memoryMiB: 47104, starts: [0, 2], maxCount: 2, mediaExtensions: false },
+    { id: 14, name: '1g.24gb', computeSlices: 1, memorySlices: 1, memoryMiB: 23552, starts: [0, 1, 2, 3], maxCount: 4, mediaExtensions: false },
+  ],
+};
 
 /**
  * Memory assumed for the openb trace's anonymised models G2 and G3, whose memory the trace does not publish: the
@@ -87,7 +106,15 @@ export const CATALOG: readonly { model: GpuModel; aliases: readonly string[] }[]
   { model: { name: 'H100-PCIE-80GB', memoryMiB: 81559, mig: H100_80GB_SPEC }, aliases: ['H100-PCIE', 'H100-PCIE-80GB', 'H100-80GB-PCIE'] },
   {
     model: { name: 'H200-141GB', memoryMiB: 143771, mig: H200_141GB_SPEC },
-    aliases: ['H200', 'H200-141GB', 'H200-SXM5-141GB', 'H200-SXM-141GB', 'H200-NVL', 'H200-NVL-141GB'],
+    aliases: ['H200', 'H200-141GB', 'H200-SXM5', 'H200-SXM5-141GB', 'H200-SXM-141GB', 'H200-NVL', 'H200-NVL-141GB'],
+  },
+  { model: { name: 'H100-NVL-94GB', memoryMiB: 95831, mig: H100_94GB_SPEC }, aliases: ['H100-NVL', 'H100-NVL-94GB', 'H100-PCIE-94GB'] },
+  { model: { name: 'H100-SXM5-94GB', memoryMiB: 95831, mig: H100_94GB_SPEC }, aliases: ['H100-SXM5-94GB', 'H100-SXM-94GB'] },
+  { model: { name: 'H20-96GB', memoryMiB: 97870, mig: H100_96GB_SPEC }, aliases: ['H20', 'H20-96GB'] },
+  { model: { name: 'GH200-96GB', memoryMiB: 97870, mig: H100_96GB_SPEC }, aliases: ['H100-ON-GH200', 'GH200', 'GH200-96GB', 'GH200-480GB'] },
+  {
+    model: { name: 'RTX-PRO-6000-Blackwell', memoryMiB: 97887, mig: RTX_PRO_6000_SPEC },
+    aliases: ['RTX-PRO-6000-Blackwell-Server-Edition', 'RTX-PRO-6000-Blackwell'],
   },
   { model: { name: 'B200-180GB', memoryMiB: 183359, mig: B200_180GB_SPEC }, aliases: ['B200', 'B200-180GB', 'B200-SXM-180GB'] },
   { model: { name: 'T4', memoryMiB: 15360, mig: null }, aliases: ['T4', 'T4-16GB'] },

@@ -18,7 +18,7 @@ import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
 import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology } from '../fakeoperator/topology.js';
 import { startExporter } from '../exporter/service.js';
-import { loadDeviceConfig, type DeviceConfig } from '../config/device-config.js';
+import { loadDeviceConfig, reportNotices, type DeviceConfig } from '../config/device-config.js';
 import { TesseraError } from '../errors.js';
 import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
 import { DEFAULT_CONFIG } from '../scheduler/extender/config.js';
@@ -151,6 +151,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
+  reportNotices(deviceConfig, log);
   const deviceOptions = extenderDeviceOptions(deviceConfig, options.policy);
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;

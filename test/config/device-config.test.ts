@@ -51,7 +51,7 @@ describe('device config', () => {
     ['nvidia: {unknownKnob: 1}', 'nvidia.unknownKnob'],
     ['other: 1', 'other'],
     ['nodeconfig: [{name: n1, operatingmode: turbo}]', 'nodeconfig.0.operatingmode'],
-    ['nodeconfig: [{name: n1}]', 'nodeconfig.0.operatingmode'],
+    ['nodeconfig: [{operatingmode: mig}]', 'nodeconfig.0.name'],
     ['nodeconfig: [{name: n1, operatingmode: mig}, {name: n1, operatingmode: mig}]', 'nodeconfig.1.name'],
     ['nvidia: {knownMigGeometries: [{models: [A100-40GB]}]}', 'nvidia.knownMigGeometries.0.allowedGeometries'],
     ['nvidia: {knownMigGeometries: [{models: [A100-40GB], allowedGeometries: [[{name: 1g.5gb, memory: 5120}]]}]}', 'nvidia.knownMigGeometries.0.allowedGeometries.0.0.count'],

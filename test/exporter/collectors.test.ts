@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DCGM_FAMILIES, collectDcgm, midpoint } from '../../src/exporter/dcgm.js';
+import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint, type DcgmInputs } from '../../src/exporter/dcgm.js';
 import { createDecisionMetrics, podTransition } from '../../src/exporter/decision-events.js';
 import { registerFamilies, registerSchedulerView } from '../../src/exporter/registry.js';
 import { fragmentation, type SchedulerView } from '../../src/exporter/scheduler-view.js';
@@ -10,6 +10,37 @@ import { decision, inventoryOf, topologyNode } from '../fakeoperator/fixtures.js
 import { parseScrape, series } from './scrape.js';
 
 const MIB = 1024 * 1024;
+
+/** dcgm-exporter's etc/default-counters.csv: every field not commented out, with its Prometheus type. */
+const DEFAULT_COUNTERS = new Map<string, string>([
+  ['DCGM_FI_DEV_SM_CLOCK', 'gauge'],
+  ['DCGM_FI_DEV_MEM_CLOCK', 'gauge'],
+  ['DCGM_FI_DEV_MEMORY_TEMP', 'gauge'],
+  ['DCGM_FI_DEV_GPU_TEMP', 'gauge'],
+  ['DCGM_FI_DEV_POWER_USAGE', 'gauge'],
+  ['DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'counter'],
+  ['DCGM_FI_DEV_PCIE_REPLAY_COUNTER', 'counter'],
+  ['DCGM_FI_DEV_GPU_UTIL', 'gauge'],
+  ['DCGM_FI_DEV_MEM_COPY_UTIL', 'gauge'],
+  ['DCGM_FI_DEV_ENC_UTIL', 'gauge'],
+  ['DCGM_FI_DEV_DEC_UTIL', 'gauge'],
+  ['DCGM_FI_DEV_XID_ERRORS', 'gauge'],
+  ['DCGM_FI_DEV_FB_FREE', 'gauge'],
+  ['DCGM_FI_DEV_FB_USED', 'gauge'],
+  ['DCGM_FI_DEV_FB_RESERVED', 'gauge'],
+  ['DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL', 'counter'],
+  ['DCGM_FI_DEV_VGPU_LICENSE_STATUS', 'gauge'],
+  ['DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS', 'counter'],
+  ['DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS', 'counter'],
+  ['DCGM_FI_DEV_ROW_REMAP_FAILURE', 'gauge'],
+  ['DCGM_FI_PROF_GR_ENGINE_ACTIVE', 'gauge'],
+  ['DCGM_FI_PROF_PIPE_TENSOR_ACTIVE', 'gauge'],
+  ['DCGM_FI_PROF_DRAM_ACTIVE', 'gauge'],
+  ['DCGM_FI_PROF_PCIE_TX_BYTES', 'gauge'],
+  ['DCGM_FI_PROF_PCIE_RX_BYTES', 'gauge'],
+  ['DCGM_FI_PROF_NVLINK_TX_BYTES', 'gauge'],
+  ['DCGM_FI_PROF_NVLINK_RX_BYTES', 'gauge'],
+]);
 
 async function render(register: (registry: Registry) => void) {
   const registry = new Registry();
@@ -38,37 +69,95 @@ describe('DCGM series from the topology', () => {
   ];
   const topology = { nodes: { h1: hami, m1: mig } };
 
-  it('reports each container on a whole GPU with its own figures, and idle GPUs unlabelled', async () => {
-    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint })));
-    const gpu0 = { Hostname: 'h1', gpu: '0', UUID: hami.gpus[0]!.id, device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-80GB' };
-    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', { ...gpu0, container: 'a', pod: 'p', namespace: 'team' }).map((s) => s.value)).toEqual([70]);
-    expect(series(scraped, 'DCGM_FI_DEV_FB_USED', { ...gpu0, container: 'b' }).map((s) => s.value)).toEqual([2000]);
-    // 81920 - 10000 - 2000
-    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { ...gpu0, container: 'a' }).map((s) => s.value)).toEqual([69920]);
-    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'h1', gpu: '1' })).toEqual([
-      { labels: { gpu: '1', UUID: hami.gpus[1]!.id, device: 'nvidia1', modelName: 'NVIDIA-A100-SXM4-80GB', Hostname: 'h1', container: '', namespace: '', pod: '' }, value: 81920 },
-    ]);
+  let clock = 0;
+  const inputs = { topology, profiles: catalogProfiles, pickUtilization: midpoint, energy: energyMeter(() => clock) };
+  const scrapeDcgm = (over: Partial<DcgmInputs> = {}) => render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ ...inputs, ...over })));
+  const gpu0 = { Hostname: 'h1', gpu: '0', UUID: hami.gpus[0]!.id, pci_bus_id: '00000000:07:00.0', device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-80GB', DCGM_FI_DRIVER_VERSION: '550.54.15' };
+
+  it('reports a shared GPU once: its users added, no pod labels while several share it', async () => {
+    const scraped = await scrapeDcgm();
+    const one = (family: string, match: Record<string, string> = gpu0) => series(scraped, family, match).map((s) => s.value);
+    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', { Hostname: 'h1', gpu: '0' })).toEqual([{ labels: { ...gpu0, container: '', namespace: '', pod: '' }, value: 80 }]);
+    // Users at 70% and 10%: 80% busy, 12000 MiB used, 81920 - 12000 free.
+    expect(one('DCGM_FI_DEV_FB_USED')).toEqual([12000]);
+    expect(one('DCGM_FI_DEV_FB_FREE')).toEqual([69920]);
+    expect(one('DCGM_FI_DEV_FB_RESERVED')).toEqual([0]);
+    expect(one('DCGM_FI_PROF_GR_ENGINE_ACTIVE')).toEqual([0.8]);
+    // Both train: 60% of their activity on tensor cores; DRAM half the activity.
+    expect(one('DCGM_FI_PROF_PIPE_TENSOR_ACTIVE')).toEqual([0.48]);
+    expect(one('DCGM_FI_PROF_DRAM_ACTIVE')).toEqual([0.4]);
+    // A100-SXM4 at 80%: 55 W + (400 - 55) W x 0.8; boost clock; 32 C + 0.45 x 80; HBM 4 C above.
+    expect(one('DCGM_FI_DEV_POWER_USAGE')).toEqual([331]);
+    expect(one('DCGM_FI_DEV_SM_CLOCK')).toEqual([1410]);
+    expect(one('DCGM_FI_DEV_MEM_CLOCK')).toEqual([1593]);
+    expect(one('DCGM_FI_DEV_GPU_TEMP')).toEqual([68]);
+    expect(one('DCGM_FI_DEV_MEMORY_TEMP')).toEqual([72]);
+    expect(one('DCGM_FI_DEV_XID_ERRORS')).toEqual([0]);
+    // The idle GPU: idle clock and power, all memory free.
+    const idle = { Hostname: 'h1', gpu: '1', pci_bus_id: '00000000:0F:00.0' };
+    expect(series(scraped, 'DCGM_FI_DEV_SM_CLOCK', idle).map((s) => s.value)).toEqual([210]);
+    expect(series(scraped, 'DCGM_FI_DEV_POWER_USAGE', idle).map((s) => s.value)).toEqual([55]);
+    expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', idle).map((s) => s.value)).toEqual([81920]);
     expect(series(scraped, 'DCGM_FI_DEV_FB_USED', { Hostname: 'h1' }).every((s) => !('GPU_I_PROFILE' in s.labels))).toBe(true);
   });
 
-  it('reports MIG instances with profile, GPU instance ID and driver version, no pod labels and no utilization (seed 000)', async () => {
-    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology, profiles: catalogProfiles, pickUtilization: midpoint })));
+  it('names the container when exactly one uses the GPU', async () => {
+    const solo = structuredClone(hami);
+    delete solo.gpus[0]!.status.usage['u/b'];
+    const scraped = await scrapeDcgm({ topology: { nodes: { h1: solo } } });
+    expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', gpu0)).toEqual([{ labels: { ...gpu0, container: 'a', namespace: 'team', pod: 'p' }, value: 70 }]);
+  });
+
+  it("has every counter of dcgm-exporter's default-counters.csv, with its type, and the driver version on every series", async () => {
+    const registry = new Registry();
+    registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm(inputs));
+    const text = await registry.metrics();
+    const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
+    expect([...types.keys()].sort()).toEqual([...DEFAULT_COUNTERS.keys()].sort());
+    for (const [name, type] of DEFAULT_COUNTERS) expect(types.get(name), name).toBe(type);
+    const scraped = parseScrape(text);
+    for (const name of DEFAULT_COUNTERS.keys()) {
+      const all = series(scraped, name);
+      expect(all.length, name).toBeGreaterThan(0);
+      expect(all.every((s) => s.labels.DCGM_FI_DRIVER_VERSION === '550.54.15' && /^00000000:[0-9A-F]{2}:00\.0$/.test(s.labels.pci_bus_id ?? '')), name).toBe(true);
+    }
+  });
+
+  it('counts energy as power over the time between scrapes (mJ)', async () => {
+    const energy = energyMeter(() => clock);
+    clock = 10_000;
+    const first = await scrapeDcgm({ energy });
+    expect(series(first, 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', gpu0).map((s) => s.value)).toEqual([0]);
+    clock += 2_000;
+    const second = await scrapeDcgm({ energy });
+    // 331 W for 2 s.
+    expect(series(second, 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', gpu0).map((s) => s.value)).toEqual([662_000]);
+  });
+
+  it('reports MIG instances with profile and GPU instance ID, no pod labels and no utilization (seed 000); the GPU once', async () => {
+    const scraped = await scrapeDcgm();
     expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL', { Hostname: 'm1' })).toEqual([]);
     const used = series(scraped, 'DCGM_FI_DEV_FB_USED', { Hostname: 'm1', GPU_I_PROFILE: '3g.20gb' });
     expect(used).toEqual([
       {
-        labels: { gpu: '0', UUID: mig.gpus[0]!.id, device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-40GB', Hostname: 'm1', container: '', namespace: '', pod: '', GPU_I_PROFILE: '3g.20gb', GPU_I_ID: '2', DCGM_FI_DRIVER_VERSION: '550.54.15' },
+        labels: { gpu: '0', UUID: mig.gpus[0]!.id, pci_bus_id: '00000000:07:00.0', device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-40GB', Hostname: 'm1', container: '', namespace: '', pod: '', GPU_I_PROFILE: '3g.20gb', GPU_I_ID: '2', DCGM_FI_DRIVER_VERSION: '550.54.15' },
         value: 5000,
       },
     ]);
     // 3g.20gb is 19968 MiB on an A100-40GB; 1g.5gb 4864 MiB.
     expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '2' })[0]?.value).toBe(14968);
     expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1', GPU_I_ID: '13' })[0]?.value).toBe(4864);
+    expect(series(scraped, 'DCGM_FI_PROF_GR_ENGINE_ACTIVE', { Hostname: 'm1', GPU_I_ID: '2' })[0]?.value).toBe(0.95);
+    // Device-wide: once, without instance labels; the 3g instance at 95% is 3/7 of the GPU busy.
+    const power = series(scraped, 'DCGM_FI_DEV_POWER_USAGE', { Hostname: 'm1' });
+    expect(power).toHaveLength(1);
+    expect(power[0]?.labels.GPU_I_PROFILE).toBeUndefined();
+    expect(power[0]?.value).toBeCloseTo(55 + (345 * 95 * 3) / 7 / 100, 2);
   });
 
   it('reports no utilization on a dynamic-MIG node even for a GPU without instances', async () => {
     const bare = { ...mig, gpus: mig.gpus.map((g) => ({ ...g, migDevices: [] })) };
-    const scraped = await render((r) => registerFamilies(r, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: { nodes: { m1: bare } }, profiles: catalogProfiles, pickUtilization: midpoint })));
+    const scraped = await scrapeDcgm({ topology: { nodes: { m1: bare } } });
     expect(scraped.has('DCGM_FI_DEV_GPU_UTIL')).toBe(true);
     expect(series(scraped, 'DCGM_FI_DEV_GPU_UTIL')).toEqual([]);
     expect(series(scraped, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'm1' }).map((s) => s.value)).toEqual([40960]);

@@ -68,7 +68,14 @@ describe('tessera exporter /metrics', () => {
       return m;
     });
     // HAMi-core node: whole GPUs, unlabelled, all memory free.
-    expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', hamiGpu(0))).toEqual([{ labels: { ...hamiGpu(0), device: 'nvidia0', container: '', namespace: '', pod: '' }, value: 0 }]);
+    expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', hamiGpu(0))).toEqual([
+      { labels: { ...hamiGpu(0), pci_bus_id: '00000000:07:00.0', device: 'nvidia0', DCGM_FI_DRIVER_VERSION: '550.54.15', container: '', namespace: '', pod: '' }, value: 0 },
+    ]);
+    expect(series(metrics, 'hami_host_gpu_memory_used_bytes', { node: 'hami-1' }).map((s) => [s.labels.zone, s.labels.device_index, s.value])).toEqual([
+      ['vGPU', '0', 0],
+      ['vGPU', '1', 0],
+    ]);
+    expect(series(metrics, 'hami_build_info')).toEqual([{ labels: expect.objectContaining({ version: 'v0.1.0', compiler: 'node' }) as Record<string, string>, value: 1 }]);
     expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', hamiGpu(1))[0]?.value).toBe(81920);
     // Dynamic-MIG node (seed 000): per instance, profile + GPU instance ID + driver version, no utilization.
     expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', { Hostname: 'dyn-1' })).toEqual([]);
@@ -110,15 +117,29 @@ describe('tessera exporter /metrics', () => {
       const m = await scrape(exporter.url);
       expect(series(m, 'DCGM_FI_DEV_FB_USED', { Hostname: 'single-1', gpu: '1', GPU_I_ID: '1' })[0]?.value).toBe(12000);
       expect(series(m, 'DCGM_FI_DEV_FB_USED', { Hostname: 'dyn-1', GPU_I_ID: '2' })[0]?.value).toBe(19968);
-      expect(series(m, 'DCGM_FI_DEV_FB_USED', { ...hamiGpu(0), container: 'b' })[0]?.value).toBe(4000);
+      expect(series(m, 'hami_vgpu_memory_used_bytes', { pod: 'trainer' })).toHaveLength(2);
       return m;
     });
-    expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', hamiGpu(0)).map((s) => [s.labels.namespace, s.labels.pod, s.labels.container, s.value])).toEqual([
-      ['team', 'trainer', 'a', 70],
-      ['team', 'trainer', 'b', 70],
+    // One series for the shared GPU: both containers at 70% fill it; no pod named while two share it.
+    expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', hamiGpu(0)).map((s) => [s.labels.namespace, s.labels.pod, s.labels.container, s.value])).toEqual([['', '', '', 100]]);
+    const fbUsed = series(metrics, 'DCGM_FI_DEV_FB_USED', hamiGpu(0)).map((s) => s.value);
+    expect(fbUsed).toHaveLength(1);
+    expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', hamiGpu(0)).map((s) => s.value)).toEqual([81920 - (fbUsed[0] ?? 0)]);
+    // HAMi's monitor: each container's share of that GPU, its limit, its utilization; the host series agree with DCGM.
+    const used = series(metrics, 'hami_vgpu_memory_used_bytes', { pod: 'trainer', zone: 'vGPU', device_uuid: h0 });
+    expect(used.reduce((sum, s) => sum + s.value, 0)).toBe((fbUsed[0] ?? 0) * MIB);
+    expect(series(metrics, 'hami_vgpu_memory_limit_bytes', { pod: 'trainer' }).map((s) => [s.labels.container, s.labels.vdevice_index, s.value])).toEqual([
+      ['a', '0', 20000 * MIB],
+      ['b', '0', 4000 * MIB],
     ]);
-    // 81920 - 20000 - 4000
-    expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', { ...hamiGpu(0), container: 'a' })[0]?.value).toBe(57920);
+    expect(series(metrics, 'hami_container_device_utilization_ratio', { pod: 'trainer' }).map((s) => s.value)).toEqual([70, 70]);
+    expect(series(metrics, 'hami_container_last_kernel_elapsed_seconds', { pod: 'trainer' }).map((s) => s.value)).toEqual([0, 0]);
+    expect(series(metrics, 'hami_host_gpu_utilization_ratio', { node: 'hami-1', device_index: '0' }).map((s) => s.value)).toEqual([100]);
+    expect(series(metrics, 'hami_host_gpu_memory_used_bytes', { node: 'hami-1', device_index: '0' }).map((s) => s.value)).toEqual([(fbUsed[0] ?? 0) * MIB]);
+    expect(series(metrics, 'hami_vgpu_core_allocated_ratio', { pod: 'trainer', zone: 'vGPU' }).map((s) => [s.labels.container_index, s.value])).toEqual([
+      ['0', 50],
+      ['1', 10],
+    ]);
     // MIG series never carry the pod, even when a pod uses the instance.
     expect(series(metrics, 'DCGM_FI_DEV_FB_USED', { Hostname: 'dyn-1', GPU_I_ID: '2' })[0]?.labels).toMatchObject({ pod: '', container: '', namespace: '' });
     expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'dyn-1', GPU_I_ID: '2' })[0]?.value).toBe(0);

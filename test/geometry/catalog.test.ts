@@ -40,7 +40,7 @@ describe('resolveGpuModel', () => {
   });
 
   it('refuses a name it does not know, naming the input, instead of guessing', () => {
-    for (const input of ['A100', 'V100', 'H100-NVL', 'RTX 4090', '']) {
+    for (const input of ['A100', 'V100', 'H800', 'RTX 4090', '']) {
       const resolved = resolveGpuModel(input);
       expect(resolved.ok).toBe(false);
       if (!resolved.ok) {

@@ -7,8 +7,9 @@ import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera config check <device-config.yaml> [--json]
 
-Validates a HAMi-style device config (the nvidia: section and nodeconfig:): every field, and every
-knownMigGeometries geometry placed on each of its models. Exit 0 when valid, 2 with the offending field.`;
+Validates a HAMi device config (v2.9 or v2.10, as HAMi's chart renders it): every field, and every
+knownMigGeometries geometry placed on each of its models. Another vendor's section, and an allowlist name
+Tessera reads otherwise, is listed as a notice. Exit 0 when valid, 2 with the offending field.`;
 
 async function check(argv: string[]): Promise<number> {
   let parsed;
@@ -33,7 +34,10 @@ async function check(argv: string[]): Promise<number> {
     console.log(JSON.stringify(config, null, 2));
   } else {
     const geometries = config.nvidia.knownMigGeometries.reduce((n, k) => n + k.allowedGeometries.length * k.models.length, 0);
-    console.log(`${file}: valid (${config.nvidia.knownMigGeometries.length} knownMigGeometries entries, ${geometries} model geometries placed, ${config.nodeconfig.length} nodeconfig entries)`);
+    console.log(
+      `${file}: valid (${config.nvidia.knownMigGeometries.length} knownMigGeometries entries, ${geometries} model geometries placed, ${config.nvidia.migProfileAllowlist.length} migProfileAllowlist entries, ${config.nodeconfig.length} nodeconfig entries)`,
+    );
+    for (const notice of config.notices) console.log(`  notice: ${notice.field}: ${notice.message}`);
   }
   return EXIT_OK;
 }

@@ -8,21 +8,27 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { NODE_MODES } from '../../api/annotations.js';
 import { compileChecker } from '../../api/validate.js';
+import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/device-config.js';
 import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
 import type { GpuBackend } from '../../deviceplugin/backend.js';
 import { FakeBackend, type TopologySource } from '../../deviceplugin/fake-backend.js';
+import { filteredBackend, hamiNodeSettings } from '../../deviceplugin/hami-node-config.js';
+import { HamiRegistrar } from '../../deviceplugin/hami-register.js';
 import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
 import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
 import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
 import { TesseraError } from '../../errors.js';
 import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
-import { loadKubeConfig, loadSigningKey, stoppedWithinGrace, waitForSignal } from '../process.js';
+import { loadKubeConfig, loadSigningKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
 
-Runs the device plugin for one node until SIGINT or SIGTERM.
+Runs the device plugin for one node until SIGINT or SIGTERM. Publishes the node's GPUs as Tessera's inventory
+and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, hami.io/node-handshake).
   --node NAME                  this node (default: $NODE_NAME)
+  --device-config FILE         HAMi device config: the node's nodeconfig entry, else the nvidia: values, give
+                               the mode, split count, filtered GPUs (a flag given here wins)
   --mode hami-core|mig         how the node's GPUs are shared (default hami-core)
   --backend nvml|fake          nvidia-smi, or the fake GPU operator's topology (default nvml)
   --topology-namespace NS      where the fake backend reads the 'topology' ConfigMaps (default gpu-operator)
@@ -38,6 +44,7 @@ Runs the device plugin for one node until SIGINT or SIGTERM.
 
 export interface DevicePluginFlags {
   node: string;
+  deviceConfig: string;
   mode: 'hami-core' | 'mig';
   backend: 'nvml' | 'fake';
   topologyNamespace: string;
@@ -57,9 +64,10 @@ const checkFlags = compileChecker<DevicePluginFlags>(
   {
     type: 'object',
     additionalProperties: false,
-    required: ['node', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    required: ['node', 'deviceConfig', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
     properties: {
       node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
+      deviceConfig: { type: 'string', maxLength: 4096 },
       mode: { enum: NODE_MODES },
       backend: { enum: ['nvml', 'fake'] },
       topologyNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
@@ -86,15 +94,18 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['node', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+        ['node', 'device-config', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
       ),
     }));
   } catch (cause) {
     throw new TesseraError('INVALID_INPUT', (cause as Error).message, { cause });
   }
+  const node = values.node ?? env.NODE_NAME ?? '';
+  const settings = hamiNodeSettings(deviceConfigOf(values['device-config']), node);
   const flags = checkFlags({
-    node: values.node ?? env.NODE_NAME ?? '',
-    mode: values.mode ?? 'hami-core',
+    node,
+    deviceConfig: values['device-config'] ?? '',
+    mode: values.mode ?? settings.mode,
     backend: values.backend ?? 'nvml',
     topologyNamespace: values['topology-namespace'] ?? 'gpu-operator',
     kubeconfig: values.kubeconfig ?? '',
@@ -103,7 +114,7 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
     devicePluginDir: values['device-plugin-dir'] ?? DEFAULT_DEVICE_PLUGIN_DIR,
     podResourcesSocket: values['pod-resources-socket'] ?? DEFAULT_POD_RESOURCES_SOCKET,
     stateFile: values['state-file'] ?? '/var/lib/tessera/device-plugin.json',
-    splitCount: integer(values['split-count'], 10),
+    splitCount: integer(values['split-count'], settings.splitCount),
     migIdleGrace: integer(values['mig-idle-grace'], 300),
     pollInterval: integer(values['poll-interval'], 5),
   });
@@ -111,6 +122,14 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
     throw new TesseraError('INVALID_INPUT', 'give exactly one of --signing-key-file and --signing-key-secret', { field: '--signing-key-file' });
   }
   return flags;
+}
+
+/** The device config `--device-config` names (HAMi's defaults without one); an invalid one names its field. */
+function deviceConfigOf(path: string | undefined): DeviceConfig {
+  if (path === undefined) return DEFAULT_DEVICE_CONFIG;
+  const loaded = loadDeviceConfig(readFlagFile(path, '--device-config').toString('utf8'));
+  if (!loaded.ok) throw new TesseraError('INVALID_CONFIG', `${path}: ${loaded.error.message}`, { field: `--device-config ${loaded.error.field ?? ''}`.trim(), cause: loaded.error });
+  return loaded.value;
 }
 
 /** This node's topology from the ConfigMaps (the cluster one, and the node's own when it exists), read anew each time. */
@@ -137,7 +156,12 @@ export const devicePluginCommand: Command = {
     const log = pino({ level: 'info' }).child({ component: 'device-plugin', node: flags.node });
     const kubeConfig = loadKubeConfig(flags.kubeconfig);
     const api = kubeConfig.makeApiClient(CoreV1Api);
-    const backend: GpuBackend = flags.backend === 'fake' ? new FakeBackend(topologySource(flags, api)) : new NvmlBackend(execFileExecutor());
+    const deviceConfig = deviceConfigOf(flags.deviceConfig === '' ? undefined : flags.deviceConfig);
+    reportNotices(deviceConfig, log);
+    const settings = hamiNodeSettings(deviceConfig, flags.node);
+    if (settings.operatingMode === 'mps') log.warn({ node: flags.node }, "nodeconfig operatingmode 'mps': Tessera shares this node's GPUs as hami-core (no MPS daemon)");
+    const discovered: GpuBackend = flags.backend === 'fake' ? new FakeBackend(topologySource(flags, api)) : new NvmlBackend(execFileExecutor());
+    const backend = filteredBackend(discovered, settings);
     const daemon = new DevicePluginDaemon({
       node: flags.node,
       mode: flags.mode,
@@ -149,13 +173,21 @@ export const devicePluginCommand: Command = {
       podResourcesSocket: flags.podResourcesSocket,
       stateFile: flags.stateFile,
       splitCount: flags.splitCount,
+      // HAMi registers 100 x deviceCoreScaling cores per shared GPU (gpucores on one GPU may then add up past 100).
+      coreUnits: flags.mode === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
+      numaTopology: settings.enableNumaTopology,
       migIdleGraceMs: flags.migIdleGrace * 1000,
+      ...(settings.migStrategy ? { migStrategy: settings.migStrategy } : {}),
       pollMs: flags.pollInterval * 1000,
     });
     await daemon.start();
+    const signalled = waitForSignal();
+    // HAMi's scheduler reads the node from HAMi's own annotations: publish them too (mixed clusters, migration).
+    const registrar = new HamiRegistrar({ node: flags.node, backend, kubeConfig, settings, config: deviceConfig, log });
+    await registrar.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
-    const signal = await waitForSignal();
-    const stopped = await stoppedWithinGrace(daemon.stop(), log);
+    const signal = await signalled;
+    const stopped = await stoppedWithinGrace(Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined), log);
     log.info({ signal }, 'device plugin stopped');
     return stopped ? EXIT_OK : EXIT_FAILURE;
   },

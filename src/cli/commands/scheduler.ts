@@ -4,7 +4,7 @@
  * it cleanly (the lease is released so another replica takes over at once).
  */
 import { pino } from 'pino';
-import { loadDeviceConfig } from '../../config/device-config.js';
+import { loadDeviceConfig, reportNotices } from '../../config/device-config.js';
 import { configFromArgs, DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
 import { extenderDeviceOptions } from '../../scheduler/extender/device-options.js';
 import { startExtender } from '../../scheduler/extender/service.js';
@@ -57,6 +57,7 @@ export const schedulerCommand: Command = {
     const policy = policyByName(config.policy, '--policy');
     if (!policy.ok) throw policy.error;
     const log = pino({ level: config.logLevel });
+    reportNotices(deviceConfig.value, log);
     const kubeConfig = loadKubeConfig(config.kubeconfig);
     const running = await startExtender({
       config,

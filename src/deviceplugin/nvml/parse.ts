@@ -65,6 +65,11 @@ function mib(value: string | undefined, field: string): number {
   return Number(match[1]);
 }
 
+/** A unified-memory GPU (GB10) reports no framebuffer total: 0, which HAMi's preConfiguredDeviceMemory fills in. */
+function totalMiB(value: string | undefined, field: string): number {
+  return value === '[N/A]' || value === '[Not Supported]' ? 0 : mib(value, field);
+}
+
 /** `nvidia-smi -q -x`. */
 export function parseQueryXml(xml: string): QueriedGpu[] {
   let document: unknown;
@@ -90,7 +95,7 @@ export function parseQueryXml(xml: string): QueriedGpu[] {
       uuid,
       index,
       model,
-      memoryMiB: mib(text(child(raw, 'fb_memory_usage'), 'total'), `${field}.fb_memory_usage.total`),
+      memoryMiB: totalMiB(text(child(raw, 'fb_memory_usage'), 'total'), `${field}.fb_memory_usage.total`),
       busId: text(raw, '@id') ?? text(child(raw, 'pci'), 'pci_bus_id') ?? null,
       // A GPU waiting for a reset to remap rows or retire pages should take no new work.
       healthy: text(remap, 'remapped_row_pending') !== 'Yes' && text(retired, 'pending_retirement') !== 'Yes',

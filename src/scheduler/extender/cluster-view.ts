@@ -1,6 +1,7 @@
 /**
- * The extender's picture of the cluster, kept by the informers: GPU nodes from their inventory annotations, and
- * every grant (the book) from pods' signed decisions plus this process's own binds in flight. The allocator's
+ * The extender's picture of the cluster, kept by the informers: GPU nodes from their inventory annotations (or,
+ * on nodes run by HAMi's own device plugin, HAMi's register annotation), and every grant (the book) from pods'
+ * signed decisions, the device lists HAMi's scheduler wrote, and this process's own binds in flight. The allocator's
  * `ClusterState` is derived from both and always holds exactly the book's grants on the known nodes.
  */
 import { LRUMap } from 'mnemonist';
@@ -12,7 +13,9 @@ import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
 import { TesseraError } from '../../errors.js';
 import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
 import { BYTES_PER_MIB } from '../core/quantity.js';
-import { allocationOf } from './decision-map.js';
+import { allocationOf, decisionOf } from './decision-map.js';
+import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
+import { HAMI_NODE } from '../../api/hami-register.js';
 import { podGrant, type PodLike } from './pod-grant.js';
 import { Reservations, type Reservation } from './reservations.js';
 
@@ -49,6 +52,8 @@ export class ClusterView {
   readonly state: ClusterState;
   readonly book: Reservations<Allocation>;
   private readonly inventories = new Map<string, string>();
+  /** Nodes known from HAMi's register annotation: their memory is already scaled by HAMi's device plugin. */
+  private readonly hamiNodes = new Set<string>();
   private changes = 0;
   private readonly pods = new Map<string, PodLike>();
   /** Pods this process is binding now: informer events about them wait for the bind's own outcome. */
@@ -202,7 +207,7 @@ export class ClusterView {
       memoryMiB: quantityOf(node.status?.allocatable, 'memory', 1n, BYTES_PER_MIB),
       labels: node.metadata?.labels ?? {},
       splitCount: inventory.splitCount,
-      memoryScaling: this.options.nodeMemoryScaling?.[inventory.node] ?? this.options.memoryScaling,
+      memoryScaling: this.hamiNodes.has(inventory.node) ? 1 : (this.options.nodeMemoryScaling?.[inventory.node] ?? this.options.memoryScaling),
       gpus: inventory.gpus.map((g) => ({
         uuid: g.uuid,
         index: g.index,
@@ -216,37 +221,51 @@ export class ClusterView {
     };
   }
 
-  /** A node added or changed. Nodes without a (valid) inventory are not GPU nodes to the extender. */
+  /**
+   * A node added or changed. Nodes without a (valid) inventory are not GPU nodes to the extender; a node with only
+   * HAMi's register annotation (HAMi's device plugin runs there) is read from it.
+   */
   upsertNode(node: NodeLike): void {
     const name = node.metadata?.name;
     if (!name) return;
-    const text = node.metadata?.annotations?.[TESSERA_NODE.inventory];
+    const annotations = node.metadata?.annotations;
+    const own = annotations?.[TESSERA_NODE.inventory];
+    const hami = own === undefined ? annotations?.[HAMI_NODE.register] : undefined;
+    const text = own ?? (hami === undefined ? undefined : `${hami}\u0000${annotations?.[HAMI_NODE.handshake]?.startsWith('Deleted') === true}`);
     const fingerprint = text === undefined ? undefined : `${text}\u0000${JSON.stringify(node.status?.allocatable ?? {})}\u0000${JSON.stringify(node.metadata?.labels ?? {})}`;
     if (fingerprint === this.inventories.get(name)) return;
-    if (text === undefined) {
-      this.removeNode(name);
-      return;
-    }
-    let inventory: NodeInventory;
+    let inventory: NodeInventory | undefined;
     try {
-      inventory = decodeInventory(text);
-      if (inventory.node !== name) throw new TesseraError('INVALID_INPUT', `names node ${inventory.node}`, { field: `${TESSERA_NODE.inventory}.node` });
+      inventory = own !== undefined ? decodeInventory(own) : hamiInventory(name, annotations, new Date(this.options.now()).toISOString());
+      if (inventory && inventory.node !== name) throw new TesseraError('INVALID_INPUT', `names node ${inventory.node}`, { field: `${TESSERA_NODE.inventory}.node` });
     } catch (error) {
       this.options.log.warn({ node: name, err: error }, 'ignoring a node with an invalid inventory');
       this.removeNode(name);
       return;
     }
+    if (!inventory) {
+      this.removeNode(name);
+      return;
+    }
+    if (own === undefined) this.hamiNodes.add(name);
+    else this.hamiNodes.delete(name);
     this.changes++;
     // The allocator replaces a node only when it holds nothing: take the grants off, swap, put them back.
     const grants = [...this.book.onNode(name)];
     for (const r of grants) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
+    const known = this.state.node(name) !== undefined;
     const replaced = this.state.setNode(this.nodeSpec(node, inventory));
     if (!replaced.ok) this.options.log.error({ node: name, reason: reasonText(replaced.error) }, 'could not update node');
     for (const r of grants) this.applyGrant(r);
     this.inventories.set(name, fingerprint ?? '');
+    // Pods HAMi's scheduler placed here may have arrived before the node: their grants are read now.
+    if (!known && own === undefined) {
+      for (const pod of this.pods.values()) if (pod.spec?.nodeName === name && podGrant(pod, this.options.key, this.verified).kind === 'none') this.holdHamiGrant(pod);
+    }
   }
 
   removeNode(name: string): void {
+    this.hamiNodes.delete(name);
     if (!this.inventories.delete(name) && !this.state.node(name)) return;
     this.changes++;
     for (const r of this.book.onNode(name)) if (this.state.allocation(r.podUid)) this.state.release(r.podUid);
@@ -273,7 +292,10 @@ export class ClusterView {
       this.options.log.warn({ pod: `${namespace}/${name}`, reason: grant.reason }, 'ignoring a decision this scheduler did not sign');
       return;
     }
-    if (grant.kind === 'none') return;
+    if (grant.kind === 'none') {
+      this.holdHamiGrant(pod);
+      return;
+    }
     const held = this.book.get(uid);
     const bindTime = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
     const next: Reservation<Allocation> = {
@@ -297,6 +319,23 @@ export class ClusterView {
       }
     }
     if (grant.confirmed) this.book.confirm(uid);
+  }
+
+  /** A grant HAMi's scheduler gave (device lists, no Tessera decision) on a node known here, held once. */
+  private holdHamiGrant(pod: PodLike): void {
+    const uid = pod.metadata?.uid ?? '';
+    if (this.book.get(uid)) return;
+    let allocation: Allocation | undefined;
+    try {
+      allocation = hamiGrantOf(pod as HamiPodLike, (name) => this.state.node(name));
+    } catch (error) {
+      this.options.log.warn({ pod: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`, err: error }, "ignoring HAMi's device lists on a pod: they do not parse");
+      return;
+    }
+    if (!allocation) return;
+    const since = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
+    this.book.hold({ podUid: uid, node: allocation.node, decision: decisionOf(allocation, new Date(this.options.now()).toISOString()), allocation, phase: 'reserved', since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now() });
+    this.book.confirm(uid);
   }
 
   /** A pod deleted: its capacity is free at once. */
