@@ -3,6 +3,7 @@
  * exactly what the scheduler decided for its pod (docs/allocate-design.md). Handler -> pure decision (Ledger,
  * verifyGrant, containerResponse) -> effects (MIG operations, Records).
  */
+import type { KeyObject } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -10,6 +11,7 @@ import { TESSERA_API_VERSION, type NodeMode } from '../api/annotations.js';
 import type { DecisionDevice } from '../api/decision.js';
 import { pinsGpus, shapeOf } from '../api/inflight.js';
 import { INVENTORY_KIND, type NodeInventory } from '../api/inventory.js';
+import { publicKeyOf, type TrustedKeys } from '../api/signing.js';
 import { TesseraError } from '../errors.js';
 import { labelPatch } from '../fakeoperator/node-labels.js';
 import type { MigStrategy } from '../fakeoperator/topology.js';
@@ -32,7 +34,10 @@ export interface DevicePluginConfig {
   mode: NodeMode;
   backend: GpuBackend;
   kubeConfig: KubeConfig;
-  signingKey: Buffer;
+  /** The scheduler's Ed25519 public key: decisions it signed are the grants this plugin honours. */
+  schedulerKey: KeyObject;
+  /** This node's own Ed25519 private key (its public key is published on the Node). */
+  nodeKey: KeyObject;
   log: Logger;
   deviceDir: string;
   podResourcesSocket: string;
@@ -87,11 +92,15 @@ export class DevicePluginDaemon {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly requestConfig: RequestConfig;
+  /** The scheduler's key, and this node's own for grants it exchanged; no other node's. */
+  private readonly trusted: TrustedKeys;
 
   constructor(private readonly config: DevicePluginConfig) {
     this.now = config.now ?? Date.now;
     this.requestConfig = config.requestConfig ?? DEFAULT_REQUEST_CONFIG;
-    this.records = new Records(config.kubeConfig, config.signingKey, config.log, this.now);
+    const own = publicKeyOf(config.nodeKey);
+    this.trusted = { scheduler: publicKeyOf(config.schedulerKey), node: (name) => (name === config.node ? own : undefined) };
+    this.records = new Records(config.kubeConfig, config.nodeKey, this.trusted, config.log, this.now);
     this.server = new DevicePluginServer({
       deviceDir: config.deviceDir,
       endpoint: config.endpoint ?? 'tessera-gpu.sock',
@@ -164,7 +173,7 @@ export class DevicePluginDaemon {
     const state = grantState(pod);
     const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
     if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [] };
-    const verified = verifyGrant(pod, this.config.node, this.config.signingKey, this.requestConfig);
+    const verified = verifyGrant(pod, this.config.node, this.trusted, this.requestConfig);
     if (!verified.ok) return { pod, pending: undefined, migPlacements: [] };
     const decision = verified.value;
     const migPlacements = decision.containers.flatMap((c) => c.devices.flatMap((d) => (d.mig ? [`${d.uuid}/${d.mig.profile}@${d.mig.start}`] : [])));

@@ -28,8 +28,9 @@ Options:
   --node-policy <p>            node packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.nodePolicy})
   --gpu-policy <p>             GPU packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.gpuPolicy})
   --scheduler-name <name>      schedulerName the webhook sets on GPU pods (default: leave it)
-  --signing-key-file <file>    decision signing key (at least 32 bytes), or
+  --signing-key-file <file>    the Ed25519 private key (PEM) that signs decisions, or
   --signing-key-secret <ns/n>  a Secret holding it under 'signing-key'
+                               (openssl genpkey -algorithm ed25519; device plugins get only its public key)
   --tls-cert-file <file>       serving certificate for the HTTPS listener (the webhook needs TLS)
   --tls-key-file <file>        its private key
   --webhook-port <n>           HTTPS listener port (default ${DEFAULT_CONFIG.webhookPort})

@@ -14,6 +14,7 @@ import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation,
 import { BYTES_PER_MIB } from '../core/quantity.js';
 import { allocationOf } from './decision-map.js';
 import { podGrant, type PodLike } from './pod-grant.js';
+import type { TrustedKeys } from '../../api/signing.js';
 import { Reservations, type Reservation } from './reservations.js';
 
 /** The Node fields the view reads (a client-node V1Node fits). */
@@ -23,7 +24,8 @@ export interface NodeLike {
 }
 
 export interface ClusterViewOptions {
-  key: Buffer;
+  /** The scheduler's public key and the nodes' published ones (node-keys.ts). */
+  keys: TrustedKeys;
   log: Logger;
   /** HAMi's deviceMemoryScaling (1: no overcommit). */
   memoryScaling: number;
@@ -264,7 +266,7 @@ export class ClusterView {
     this.pods.set(podKey(namespace, name), pod);
     // An older event of a pod being bound (say, the failure mark of its previous attempt) must not undo the grant.
     if (this.binding.has(uid)) return;
-    const grant = podGrant(pod, this.options.key, this.verified);
+    const grant = podGrant(pod, this.options.keys, this.verified);
     if (grant.kind === 'over') {
       this.book.release(uid);
       return;
@@ -297,6 +299,11 @@ export class ClusterView {
       }
     }
     if (grant.confirmed) this.book.confirm(uid);
+  }
+
+  /** Reads again the pods bound to `node` (its published key changed: what it signed verifies differently). */
+  recheckNode(node: string): void {
+    for (const pod of [...this.pods.values()]) if (pod.spec?.nodeName === node) this.upsertPod(pod);
   }
 
   /** A pod deleted: its capacity is free at once. */

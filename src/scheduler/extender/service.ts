@@ -2,7 +2,7 @@
  * `tessera scheduler` assembled: informers feed the cluster view, a Lease decides who may decide, the extender
  * answers kube-scheduler over HTTP, and a sweeper takes back grants the device plugin never confirmed.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -11,7 +11,9 @@ import { startLeaderElection, type LeaderElector } from '../../kube/leader-elect
 import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner, RequestConfig } from '../core/index.js';
 import type { Policy, RunContext } from '../policies/policy.js';
+import { publicKeyOf } from '../../api/signing.js';
 import { ClusterView } from './cluster-view.js';
+import { NodeKeys } from './node-keys.js';
 import type { ExtenderConfig } from './config.js';
 import { PodEffects } from './effects.js';
 import { Extender, type Readiness } from './extender.js';
@@ -22,7 +24,8 @@ import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
 export interface StartExtenderOptions {
   config: ExtenderConfig;
   kubeConfig: KubeConfig;
-  signingKey: Buffer;
+  /** The scheduler's Ed25519 private key: it signs decisions and release marks. */
+  signingKey: KeyObject;
   /** Resource names and defaults from the HAMi device config. */
   requestConfig: RequestConfig;
   /** HAMi's deviceMemoryScaling. */
@@ -60,8 +63,9 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
   const { config, kubeConfig, log } = options;
   const now = options.now ?? Date.now;
   const metrics = createMetrics();
+  const nodeKeys = new NodeKeys();
   const view = new ClusterView({
-    key: options.signingKey,
+    keys: nodeKeys.trusted(publicKeyOf(options.signingKey)),
     log,
     memoryScaling: options.memoryScaling,
     ...(options.nodeMemoryScaling ? { nodeMemoryScaling: options.nodeMemoryScaling } : {}),
@@ -75,7 +79,16 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     kubeConfig,
     path: '/api/v1/nodes',
     list: () => core.listNode(),
-    handlers: { upsert: (n) => view.upsertNode(n), remove: (n) => view.removeNode(n.metadata?.name ?? '') },
+    handlers: {
+      upsert: (n) => {
+        view.upsertNode(n);
+        if (nodeKeys.upsert(n)) view.recheckNode(n.metadata?.name ?? '');
+      },
+      remove: (n) => {
+        nodeKeys.remove(n.metadata?.name ?? '');
+        view.removeNode(n.metadata?.name ?? '');
+      },
+    },
     log,
   });
   const pods: RunningInformer<V1Pod> = runInformer<V1Pod>({
@@ -134,7 +147,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       }),
   };
 
-  const effects = new PodEffects(kubeConfig, log, now);
+  const effects = new PodEffects(kubeConfig, options.signingKey, log, now);
   const context: RunContext = { nodePolicy: config.nodePolicy, gpuPolicy: config.gpuPolicy };
   const extender = new Extender({
     view,
@@ -186,7 +199,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       const expired = view.book.release(uid);
       if (!expired) continue;
       log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
-      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`);
+      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
     }
   }, Math.min(5000, Math.max(100, ttlMs / 4)));
   sweeper.unref();

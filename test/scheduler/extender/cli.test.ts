@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { generateSigningKey, privateKeyPem } from '../../../src/api/signing.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,8 +43,8 @@ beforeAll(async () => {
   await coreApi(cluster).createNode({ body: gpuNode('gpu-1') });
   dir = mkdtempSync(join(tmpdir(), 'tessera-scheduler-'));
   await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-  // Operators keep keys as text files (a trailing newline is dropped): 64 hex characters, never a stray newline byte.
-  writeFileSync(join(dir, 'key'), `${randomBytes(32).toString('hex')}\n`);
+  // The Ed25519 private key as `openssl genpkey -algorithm ed25519` writes it (PKCS#8 PEM).
+  writeFileSync(join(dir, 'key'), privateKeyPem(generateSigningKey()));
 });
 
 afterAll(async () => cluster?.stop());
