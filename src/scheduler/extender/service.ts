@@ -39,8 +39,11 @@ export interface StartExtenderOptions {
   resolveModel?: (reported: string) => string;
   log: Logger;
   now?: () => number;
-  /** Serving certificate for the HTTPS listener on config.webhookPort (none: no HTTPS listener). */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Serving certificate for the HTTPS webhook listener on config.webhookPort (none: no such listener); with
+   * `clientCa`, the extender port too serves HTTPS, to clients whose certificate that CA signed.
+   */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 export interface RunningExtender {
@@ -165,18 +168,23 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
 
   const serverOptions = {
     service: extender,
-    webhook: { request: options.requestConfig, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
+    webhook: { request: options.requestConfig, trustedUsers: config.trustedUsers, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
     metrics: metrics.registry,
     log,
   };
-  const server = buildServer(serverOptions);
-  // The API server calls admission webhooks over TLS only; kube-scheduler stays on the plain loopback listener.
-  const secure = options.tls ? buildServer({ ...serverOptions, https: options.tls }) : undefined;
+  const { tls } = options;
+  // kube-scheduler calls the extender port (loopback, or HTTPS with client certificates); the API server calls the
+  // webhook listener, which serves nothing else.
+  const server = buildServer(tls?.clientCa ? { ...serverOptions, https: tls } : serverOptions);
+  const secure = tls ? buildServer({ ...serverOptions, https: { cert: tls.cert, key: tls.key }, routes: 'webhook' }) : undefined;
   let url: string;
   let secureUrl: string | undefined;
   try {
     url = (await server.listen({ host: config.host, port: config.port })).replace('0.0.0.0', '127.0.0.1');
-    secureUrl = secure ? (await secure.listen({ host: config.host, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+    secureUrl = secure ? (await secure.listen({ host: config.webhookHost, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+    if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost' && !tls?.clientCa) {
+      log.warn({ host: config.host }, 'the extender port (filter, bind) is served beyond loopback without client certificates: anyone who reaches it can bind pods; use --client-ca-file or a NetworkPolicy');
+    }
   } catch (error) {
     // A port in use must not leave informers and the lease running behind the error: the process could not exit.
     await server.close();
