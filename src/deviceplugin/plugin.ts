@@ -195,6 +195,8 @@ export class DevicePluginDaemon {
 
   /** MIG placements held or planned by a pod on this node (`<gpu>/<profile>@<start>`). */
   private readonly migInUse = new Set<string>();
+  /** Pods evicted for holding devices without a grant (once each). */
+  private readonly evicted = new Set<string>();
 
   /** Re-reads the node's pods from the API (kubelet may ask before the watch delivers a freshly bound pod). */
   private async relist(): Promise<void> {
@@ -210,7 +212,40 @@ export class DevicePluginDaemon {
       await this.relist();
       resolution = this.ledger.resolve(deviceIds);
     }
+    // A pod admitted before this one may hold its grant without a right to it: take that back and look again.
+    if (!resolution.ok && resolution.reason === 'no-grant' && (await this.revokeUnentitled().catch(() => 0)) > 0) resolution = this.ledger.resolve(deviceIds);
     return resolution;
+  }
+
+  /**
+   * Pods that kubelet says hold this plugin's devices but whose decision is not valid for them here (no decision,
+   * a forged, copied or foreign one): each is evicted with an Event, and the handouts it took go back to the grants
+   * they were made from. Returns how many handouts were taken back. `listed`: kubelet's record, when just read.
+   */
+  private async revokeUnentitled(listed?: ListPodResourcesResponse): Promise<number> {
+    const record = listed ?? (await this.listPodResources());
+    const resource = this.requestConfig.resourceCountName;
+    let taken = 0;
+    for (const entry of record.pod_resources) {
+      const ids = entry.containers.flatMap((c) => c.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids));
+      if (ids.length === 0) continue;
+      let pod = [...this.grants.values()].find((g) => g.pod.metadata?.name === entry.name && g.pod.metadata.namespace === entry.namespace)?.pod;
+      if (!pod) {
+        await this.relist();
+        pod = [...this.grants.values()].find((g) => g.pod.metadata?.name === entry.name && g.pod.metadata.namespace === entry.namespace)?.pod;
+      }
+      if (!pod) continue;
+      const verdict = verifyGrant(pod, this.config.node, this.trusted, this.requestConfig);
+      if (verdict.ok) continue;
+      taken += this.ledger.revoke(ids);
+      const ref = refOf(pod);
+      if (this.evicted.has(ref.uid)) continue;
+      this.evicted.add(ref.uid);
+      const message = `tessera: ${ref.namespace}/${ref.name} holds GPU devices on ${this.config.node} without a valid grant (${verdict.error}); evicted, the devices go back to the pod they were granted to`;
+      this.config.log.warn({ pod: `${ref.namespace}/${ref.name}`, devices: ids.length, reason: verdict.error }, 'evicting a pod that holds devices without a grant');
+      await this.records.evict(ref, message);
+    }
+    return taken;
   }
 
   private async preferredAllocation(request: PreferredAllocationRequest): Promise<PreferredAllocationResponse> {
@@ -255,18 +290,16 @@ export class DevicePluginDaemon {
           ...(this.config.mounts ? { mounts: this.config.mounts } : { mounts: DEFAULT_HAMI_CORE_MOUNTS }),
         }),
       );
-      if (resolution.last) this.afterPod(resolution.known);
+      if (resolution.last) this.afterPod();
     }
     return { container_responses };
   }
 
-  /** Records the pod that was just admitted: now when it is known, else once kubelet's records tell which. */
-  private afterPod(known: PodRef | undefined): void {
-    if (known) {
-      const received = this.ledger.settle(known);
-      if (received) this.learning = this.learning.then(() => this.record(received.pod, received.decision, undefined));
-      return;
-    }
+  /**
+   * Records the pod that was just admitted once kubelet's records tell which pod it was: even when only one pod
+   * in flight could be, a pod placed by hand may have taken the call, and it must not be recorded as the owner.
+   */
+  private afterPod(): void {
     this.learning = this.learning.then(() => this.learnFromKubelet());
   }
 
@@ -316,6 +349,7 @@ export class DevicePluginDaemon {
         await sleep(LEARN_DELAY_MS * 4);
         continue;
       }
+      if ((await this.revokeUnentitled(listed).catch(() => 0)) > 0) idle = -1;
       const recording: Promise<void>[] = [];
       for (const entry of listed.pod_resources) {
         const grant = this.ledger.pendingGrants().find((g) => g.pod.name === entry.name && g.pod.namespace === entry.namespace);
@@ -423,6 +457,7 @@ export class DevicePluginDaemon {
       this.gpus = await this.config.backend.discover();
       await this.publishNode();
       if (this.ledger.unresolvedHandouts().length > 0) this.learning = this.learning.then(() => this.learnFromKubelet());
+      else await this.revokeUnentitled().catch((error: unknown) => this.config.log.debug({ err: error }, 'pod-resources List failed'));
     } catch (error) {
       this.config.log.warn({ err: error }, 'GPU poll failed');
     }

@@ -112,6 +112,19 @@ export class Records {
     await this.event(pod, reason, message);
   }
 
+  /**
+   * Evicts a pod that holds this node's devices without a grant for them: a Warning Event says why, then the pod
+   * is deleted (its uid as precondition, so a new pod of the same name is never hit). Best effort.
+   */
+  async evict(pod: PodRef, message: string): Promise<void> {
+    await this.event(pod, 'TesseraGrantRevoked', message);
+    try {
+      await withRetry(() => this.api.deleteNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { preconditions: { uid: pod.uid } } }));
+    } catch (error) {
+      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not evict a pod that holds devices without a grant');
+    }
+  }
+
   private async event(pod: PodRef, reason: string, message: string): Promise<void> {
     await recordEvent(this.api, { kind: 'Pod', ...pod }, { type: 'Warning', reason, message, component: COMPONENT, at: this.now() }, this.log);
   }

@@ -106,6 +106,28 @@ describe('grants under attack (tessera up as a process)', () => {
     await stopGently(up);
   }, 120_000);
 
+  it('gives pods placed by hand with spec.nodeName nothing they keep, and every legitimate pod its grant', async () => {
+    const dir = stateDir('nodename');
+    up = await startUp(dir, topology);
+    const api = up.kubeConfig.makeApiClient(CoreV1Api);
+    const small = (name: string): V1Pod => gpuPod(name, { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '4000', 'nvidia.com/gpucores': '5' }, { 'nvidia.com/vgpu-mode': 'hami-core' });
+    const legit = [...Array(10).keys()].map((i) => small(`legit-${i}`));
+    // No local webhook: kubelet admits these, and only the device plugin stands between them and others' grants.
+    const thieves = [...Array(10).keys()].map((i) => {
+      const pod = small(`thief-${i}`);
+      return { ...pod, spec: { ...pod.spec, containers: pod.spec?.containers ?? [], nodeName: 'hami-1' } };
+    });
+    await Promise.all([...legit, ...thieves].map((body) => api.createNamespacedPod({ namespace: 'default', body })));
+    await settle(api, legit.map((p) => p.metadata?.name ?? ''), 45_000);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    await expectClean(up);
+    const after = (await api.listNamespacedPod({ namespace: 'default' })).items;
+    expect(after.filter((p) => p.metadata?.name?.startsWith('legit-') && p.status?.phase === 'Running').length).toBe(legit.length);
+    // A thief is gone (evicted) or was refused at admission; none runs.
+    expect(after.filter((p) => p.metadata?.name?.startsWith('thief-') && p.status?.phase === 'Running').map((p) => p.metadata?.name)).toEqual([]);
+    await stopGently(up);
+  }, 120_000);
+
   it('keeps every saved grant across kill -9 and restarts: 0 over-commit, 0 lost binds', async () => {
     const dir = stateDir('restart');
     up = await startUp(dir, topology);
