@@ -76,7 +76,7 @@ describe('admission webhook', () => {
       reviewAdmission({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r-1', operation: 'UPDATE', object, oldObject, userInfo: { username } } }, { ...options, trustedUsers: ['system:serviceaccount:gpu:tessera-scheduler'] }).response;
     const granted = gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success' });
     expect(update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', team: 'ml' }), 'alice')).toEqual({ uid: 'r-1', allowed: true });
-    for (const edited of [{ 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'failed' }, { 'hami.io/bind-phase': 'success' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', 'tessera.io/release': 'scheduler:x' }]) {
+    for (const edited of [{ 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'failed' }, { 'hami.io/bind-phase': 'success' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', 'tessera.io/release': 'scheduler:x' }] as Record<string, string>[]) {
       const refused = update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, edited), 'alice');
       expect(refused.allowed).toBe(false);
       expect(refused.status?.message).toMatch(/may be changed only by the Tessera scheduler and device plugins, not by alice/);
