@@ -83,8 +83,11 @@ export class DevicePluginDaemon {
   private publishedLabels: Record<string, string> = {};
   /** MIG operations run one at a time per GPU. */
   private readonly gpuQueues = new Map<string, Promise<unknown>>();
-  /** MIG device UUIDs handed to a container, never destroyed by a later plan (until reclaimed as idle). */
-  private readonly migHandedOut = new Set<string>();
+  /**
+   * MIG device UUIDs handed to a container, with the uid of the pod whose grant it was: never destroyed by a later
+   * plan while that pod is still on the node (or the handout not yet placed), and destroyable once it left.
+   */
+  private readonly migHandedOut = new Map<string, string>();
   private readonly idleSince = new Map<string, number>();
   private learning: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -280,7 +283,7 @@ export class DevicePluginDaemon {
       }
       const handout = this.ledger.commit(resolution, c.devices_ids, given);
       this.saveState();
-      for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.add(d.mig.migDeviceUuid);
+      for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.set(d.mig.migDeviceUuid, grant.pod.uid);
       const pod = this.grants.get(grant.pod.uid)?.pod;
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
       container_responses.push(
@@ -405,7 +408,7 @@ export class DevicePluginDaemon {
         for (const op of mig.plan) {
           const existing = await find(op.profile, op.start);
           if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
-          const held = existing && (this.migHandedOut.has(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
+          const held = existing && (this.handedOutNow(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
           if (op.action === 'destroy' && existing && !held) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
         }
         instance = (await find(mig.profile, mig.start)) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
@@ -418,6 +421,19 @@ export class DevicePluginDaemon {
       void this.publishNode().catch((error: unknown) => this.config.log.warn({ err: error }, 'could not publish the node inventory'));
       return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
     });
+  }
+
+  /**
+   * Whether a MIG instance handed to a container may still be in use: the pod it was granted to is on the node and
+   * not finished, or kubelet has not told yet who received it. A pod deleted since gave it back: the scheduler
+   * counts it free and may plan over it, and keeping it would make that plan fail on an overlap.
+   */
+  private handedOutNow(migDeviceUuid: string): boolean {
+    const uid = this.migHandedOut.get(migDeviceUuid);
+    if (uid === undefined) return false;
+    const phase = this.grants.get(uid)?.pod.status?.phase;
+    if (this.grants.has(uid) && phase !== 'Succeeded' && phase !== 'Failed') return true;
+    return this.ledger.unresolvedHandouts().some((h) => h.devices.some((d) => d.mig?.migDeviceUuid === migDeviceUuid));
   }
 
   /** Destroys MIG instances that no pod holds or plans once they have been idle for the grace period. */
