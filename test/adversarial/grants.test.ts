@@ -4,6 +4,7 @@
  * (checker.ts) must find 0 over-commit and 0 grants held by the wrong pod.
  */
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ async function fill(api: CoreV1Api): Promise<V1Pod[]> {
 }
 
 describe('grants under attack (tessera up as a process)', () => {
-  it('gives nothing for self-release, a replayed decision, or anonymous bind and filter calls: 0 over-commit', async () => {
+  it('gives nothing for self-release, a forged or replayed decision, or anonymous bind and filter calls: 0 over-commit', async () => {
     const dir = stateDir('attacks');
     up = await startUp(dir, topology);
     const api = up.kubeConfig.makeApiClient(CoreV1Api);
@@ -88,6 +89,14 @@ describe('grants under attack (tessera up as a process)', () => {
     // Replay: a new pod carrying a running pod's signed decision and a success mark.
     const stolen = (await api.readNamespacedPod({ name: 'hami-1', namespace: 'default' })).metadata?.annotations ?? {};
     await api.createNamespacedPod({ namespace: 'default', body: hamiHalf('replayed', { 'tessera.io/decision': stolen['tessera.io/decision'] ?? '', 'hami.io/bind-phase': 'success' }) });
+    // Forged: a decision for the pod's own uid, a copy of a real grant's devices, signed with the attacker's key;
+    // then bound by hand (Binding subresource), so kubelet admits it.
+    const forged = await api.createNamespacedPod({ namespace: 'default', body: hamiHalf('forged') });
+    const real = JSON.parse(stolen['tessera.io/decision'] ?? '{}') as Record<string, unknown>;
+    const claim = { ...real, pod: { uid: forged.metadata?.uid, namespace: 'default', name: 'forged' } };
+    const forgedDecision = { ...claim, signature: sign(null, Buffer.from(JSON.stringify(claim)), generateKeyPairSync('ed25519').privateKey).toString('base64url') };
+    kubectl(dir, 'annotate', 'pod', 'forged', `tessera.io/decision=${JSON.stringify(forgedDecision)}`, 'hami.io/bind-phase=allocating');
+    await api.createNamespacedPodBinding({ name: 'forged', namespace: 'default', body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'forged', namespace: 'default' }, target: { apiVersion: 'v1', kind: 'Node', name: String(real.node) } } });
     // Anonymous binds of a running pod to the other node and to its own, and a filter: none may free or move it.
     const victim = running.find((p) => p.metadata?.name === 'hami-2');
     for (const node of ['mig-1', victim?.spec?.nodeName ?? '']) {
@@ -98,11 +107,13 @@ describe('grants under attack (tessera up as a process)', () => {
     // Ask for more than is left: whatever the attacks freed in the books would be handed out here.
     const more = [0, 1, 2].map((i) => hamiHalf(`more-hami-${i}`));
     for (const pod of more) await api.createNamespacedPod({ namespace: 'default', body: pod });
-    await settle(api, [...more.map((p) => p.metadata?.name ?? ''), 'replayed']);
+    await settle(api, [...more.map((p) => p.metadata?.name ?? ''), 'replayed', 'forged']);
     await expectClean(up);
     const after = (await api.listNamespacedPod({ namespace: 'default' })).items;
     expect(after.filter((p) => p.metadata?.name?.startsWith('more-hami-') && p.spec?.nodeName).length).toBe(0);
     expect(after.find((p) => p.metadata?.name === 'hami-2')?.spec?.nodeName).toBe(victim?.spec?.nodeName);
+    // Forged and replayed grants got nothing: neither runs.
+    expect(after.filter((p) => ['forged', 'replayed'].includes(p.metadata?.name ?? '') && p.status?.phase === 'Running').map((p) => p.metadata?.name)).toEqual([]);
     await stopGently(up);
   }, 120_000);
 
