@@ -123,17 +123,12 @@ export class PodEffects {
           } catch {
             held = undefined;
           }
-          const annotations: Record<string, string | null> =
-            signature !== undefined && held === signature
-              ? {
-                  [HAMI_POD.bindPhase]: 'failed',
-                  [HAMI_POD.bindTime]: unixSeconds(this.now()),
-                  [HAMI_POD.devicesToAllocate]: null,
-                  [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key),
-                  [TESSERA_POD.bindError]: message,
-                }
-              : { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message };
           if (held !== undefined && held !== signature) return;
+          const failed = { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message };
+          const annotations: Record<string, string | null> =
+            held !== undefined && signature !== undefined
+              ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) }
+              : failed;
           await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch);
         },
       );
