@@ -40,16 +40,21 @@ export const TESSERA_POD = {
   decision: 'tessera.io/decision',
   /** Why the last bind failed, for `kubectl describe` readers (free text; the Event carries the same). */
   bindError: 'tessera.io/bind-error',
+  /** The signed statement that the pod's grant is over (`signing.ts` signRelease); bind-phase=failed counts only with it. */
+  release: 'tessera.io/release',
 } as const;
 
 export const TESSERA_NODE = {
   /** The node's GPUs as the device plugin sees them (`src/api/inventory.ts`, versioned JSON). */
   inventory: 'tessera.io/node-inventory',
+  /** The node's device-plugin public key (base64 DER SPKI), which verifies what that plugin signs for its node. */
+  publicKey: 'tessera.io/node-public-key',
 } as const;
 
 /**
- * Annotations only the scheduler may set on a pod. The admission webhook strips them from pods users create, and
- * the device plugin trusts them only with a valid signature.
+ * Annotations only the scheduler and the device plugins may set on a pod. The admission webhook strips them from
+ * pods users create and refuses changes to them by anyone else, and the daemons trust them only with a valid
+ * signature.
  */
 export const SCHEDULER_OWNED_POD_ANNOTATIONS: readonly string[] = [
   HAMI_POD.vgpuNode,
@@ -60,6 +65,7 @@ export const SCHEDULER_OWNED_POD_ANNOTATIONS: readonly string[] = [
   HAMI_POD.bindTime,
   TESSERA_POD.decision,
   TESSERA_POD.bindError,
+  TESSERA_POD.release,
 ];
 
 /** The API version every Tessera JSON annotation carries. */

@@ -58,7 +58,7 @@ export interface Decision {
   resources?: { cpuMilli: number; memoryMiB: number };
   /** RFC 3339 time of the decision. */
   decidedAt: string;
-  /** HMAC-SHA256 (base64url) over the granted part of the decision; see `signing.ts`. */
+  /** Ed25519 signature (base64url) over the granted part of the decision; see `signing.ts`. */
   signature?: string;
 }
 
@@ -129,7 +129,7 @@ export const decisionSchema = {
       properties: { cpuMilli: count, memoryMiB: count },
     },
     decidedAt: { type: 'string', format: 'date-time' },
-    signature: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
+    signature: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' },
   },
 } as const;
 

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { signingKeyFromFileContent, signingKeyFromSecretData } from '../api/signing.js';
+import type { KeyObject } from 'node:crypto';
+import { privateKeyFromPem, publicKeyFromConfigMapData, publicKeyFromPem, signingKeyFromSecretData } from '../api/signing.js';
 import { TesseraError } from '../errors.js';
 import { withRetry } from '../kube/retry.js';
 
@@ -45,14 +46,25 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
 }
 
 /**
- * The HMAC key that signs scheduling decisions: from a file (`--signing-key-file`) or a Secret given as
- * `namespace/name` (`--signing-key-secret`). The extender and the device plugin must load the same key.
+ * The scheduler's Ed25519 private key that signs decisions (PEM): from a file (`--signing-key-file`) or a Secret
+ * given as `namespace/name` (`--signing-key-secret`, entry `signing-key`). Only the scheduler loads it.
  */
-export async function loadSigningKey(source: { file: string; secret: string }, kubeConfig: KubeConfig): Promise<Buffer> {
-  if (source.file !== '') return signingKeyFromFileContent(readFlagFile(source.file, '--signing-key-file'));
+export async function loadSigningKey(source: { file: string; secret: string }, kubeConfig: KubeConfig): Promise<KeyObject> {
+  if (source.file !== '') return privateKeyFromPem(readFlagFile(source.file, '--signing-key-file'), '--signing-key-file');
   const [namespace = '', name = ''] = source.secret.split('/');
   const secret = await withRetry(() => kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace }));
   return signingKeyFromSecretData(secret.data, source.secret);
+}
+
+/**
+ * The scheduler's public key, which device plugins verify decisions with: from a file
+ * (`--scheduler-public-key-file`) or a ConfigMap as `namespace/name` (`--scheduler-public-key-configmap`).
+ */
+export async function loadSchedulerPublicKey(source: { file: string; configMap: string }, kubeConfig: KubeConfig): Promise<KeyObject> {
+  if (source.file !== '') return publicKeyFromPem(readFlagFile(source.file, '--scheduler-public-key-file'), '--scheduler-public-key-file');
+  const [namespace = '', name = ''] = source.configMap.split('/');
+  const configMap = await withRetry(() => kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name, namespace }));
+  return publicKeyFromConfigMapData(configMap.data, source.configMap);
 }
 
 /** How long a daemon's orderly stop may take after the signal (within Kubernetes' default 30 s grace period). */

@@ -218,15 +218,16 @@ export class Ledger {
     return { received, swappedWith: swapped };
   }
 
-  /** The pod is known (it was the only candidate): its handouts settle now; returns the grant it received. */
-  settle(pod: PodRef): PendingGrant | undefined {
-    const own = this.pending.get(pod.uid);
-    if (!own) return undefined;
-    const content = contentOf(own.decision);
-    const mine = this.handouts.filter((h) => h.content === content && h.grantOf === pod.uid).sort((a, b) => a.position - b.position);
-    this.handouts = this.handouts.filter((h) => !mine.includes(h));
-    this.pending.delete(pod.uid);
-    this.settled.add(pod.uid);
-    return { ...own, decision: withGrant(own.decision, mine.map((h) => h.devices)) };
+  /**
+   * kubelet lists `deviceIds` for a pod that holds no valid grant here (placed by hand, say, while the webhook was
+   * down): the handouts it took are taken back, so the grants they were made from are available to their owners
+   * again. Returns how many were taken back.
+   */
+  revoke(deviceIds: readonly string[]): number {
+    const taken = this.handouts.filter((h) => h.deviceIds.every((id) => deviceIds.includes(id)));
+    if (taken.length === 0) return 0;
+    this.handouts = this.handouts.filter((h) => !taken.includes(h));
+    if (this.cursor && taken.some((h) => h.content === this.cursor?.content)) this.cursor = undefined;
+    return taken.length;
   }
 }

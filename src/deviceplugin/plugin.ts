@@ -3,6 +3,7 @@
  * exactly what the scheduler decided for its pod (docs/allocate-design.md). Handler -> pure decision (Ledger,
  * verifyGrant, containerResponse) -> effects (MIG operations, Records).
  */
+import type { KeyObject } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -10,6 +11,7 @@ import { TESSERA_API_VERSION, type NodeMode } from '../api/annotations.js';
 import type { DecisionDevice } from '../api/decision.js';
 import { pinsGpus, shapeOf } from '../api/inflight.js';
 import { INVENTORY_KIND, type NodeInventory } from '../api/inventory.js';
+import { publicKeyOf, type TrustedKeys } from '../api/signing.js';
 import { TesseraError } from '../errors.js';
 import { labelPatch } from '../fakeoperator/node-labels.js';
 import type { MigStrategy } from '../fakeoperator/topology.js';
@@ -32,7 +34,10 @@ export interface DevicePluginConfig {
   mode: NodeMode;
   backend: GpuBackend;
   kubeConfig: KubeConfig;
-  signingKey: Buffer;
+  /** The scheduler's Ed25519 public key: decisions it signed are the grants this plugin honours. */
+  schedulerKey: KeyObject;
+  /** This node's own Ed25519 private key (its public key is published on the Node). */
+  nodeKey: KeyObject;
   log: Logger;
   deviceDir: string;
   podResourcesSocket: string;
@@ -82,8 +87,11 @@ export class DevicePluginDaemon {
   private publishedLabels: Record<string, string> = {};
   /** MIG operations run one at a time per GPU. */
   private readonly gpuQueues = new Map<string, Promise<unknown>>();
-  /** MIG device UUIDs handed to a container, never destroyed by a later plan (until reclaimed as idle). */
-  private readonly migHandedOut = new Set<string>();
+  /**
+   * MIG device UUIDs handed to a container, with the uid of the pod whose grant it was: never destroyed by a later
+   * plan while that pod is still on the node (or the handout not yet placed), and destroyable once it left.
+   */
+  private readonly migHandedOut = new Map<string, string>();
   private readonly idleSince = new Map<string, number>();
   private learning: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -91,11 +99,15 @@ export class DevicePluginDaemon {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly requestConfig: RequestConfig;
+  /** The scheduler's key, and this node's own for grants it exchanged; no other node's. */
+  private readonly trusted: TrustedKeys;
 
   constructor(private readonly config: DevicePluginConfig) {
     this.now = config.now ?? Date.now;
     this.requestConfig = config.requestConfig ?? DEFAULT_REQUEST_CONFIG;
-    this.records = new Records(config.kubeConfig, config.signingKey, config.log, this.now);
+    const own = publicKeyOf(config.nodeKey);
+    this.trusted = { scheduler: publicKeyOf(config.schedulerKey), node: (name) => (name === config.node ? own : undefined) };
+    this.records = new Records(config.kubeConfig, config.nodeKey, this.trusted, config.log, this.now);
     this.server = new DevicePluginServer({
       deviceDir: config.deviceDir,
       endpoint: config.endpoint ?? 'tessera-gpu.sock',
@@ -168,7 +180,7 @@ export class DevicePluginDaemon {
     const state = grantState(pod);
     const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
     if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [] };
-    const verified = verifyGrant(pod, this.config.node, this.config.signingKey, this.requestConfig);
+    const verified = verifyGrant(pod, this.config.node, this.trusted, this.requestConfig);
     if (!verified.ok) return { pod, pending: undefined, migPlacements: [] };
     const decision = verified.value;
     const migPlacements = decision.containers.flatMap((c) => c.devices.flatMap((d) => (d.mig ? [`${d.uuid}/${d.mig.profile}@${d.mig.start}`] : [])));
@@ -190,6 +202,8 @@ export class DevicePluginDaemon {
 
   /** MIG placements held or planned by a pod on this node (`<gpu>/<profile>@<start>`). */
   private readonly migInUse = new Set<string>();
+  /** Pods evicted for holding devices without a grant (once each). */
+  private readonly evicted = new Set<string>();
 
   /** Re-reads the node's pods from the API (kubelet may ask before the watch delivers a freshly bound pod). */
   private async relist(): Promise<void> {
@@ -205,7 +219,40 @@ export class DevicePluginDaemon {
       await this.relist();
       resolution = this.ledger.resolve(deviceIds);
     }
+    // A pod admitted before this one may hold its grant without a right to it: take that back and look again.
+    if (!resolution.ok && resolution.reason === 'no-grant' && (await this.revokeUnentitled().catch(() => 0)) > 0) resolution = this.ledger.resolve(deviceIds);
     return resolution;
+  }
+
+  /**
+   * Pods that kubelet says hold this plugin's devices but whose decision is not valid for them here (no decision,
+   * a forged, copied or foreign one): each is evicted with an Event, and the handouts it took go back to the grants
+   * they were made from. Returns how many handouts were taken back. `listed`: kubelet's record, when just read.
+   */
+  private async revokeUnentitled(listed?: ListPodResourcesResponse): Promise<number> {
+    const record = listed ?? (await this.listPodResources());
+    const resource = this.requestConfig.resourceCountName;
+    let taken = 0;
+    for (const entry of record.pod_resources) {
+      const ids = entry.containers.flatMap((c) => c.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids));
+      if (ids.length === 0) continue;
+      let pod = [...this.grants.values()].find((g) => g.pod.metadata?.name === entry.name && g.pod.metadata.namespace === entry.namespace)?.pod;
+      if (!pod) {
+        await this.relist();
+        pod = [...this.grants.values()].find((g) => g.pod.metadata?.name === entry.name && g.pod.metadata.namespace === entry.namespace)?.pod;
+      }
+      if (!pod) continue;
+      const verdict = verifyGrant(pod, this.config.node, this.trusted, this.requestConfig);
+      if (verdict.ok) continue;
+      taken += this.ledger.revoke(ids);
+      const ref = refOf(pod);
+      if (this.evicted.has(ref.uid)) continue;
+      this.evicted.add(ref.uid);
+      const message = `tessera: ${ref.namespace}/${ref.name} holds GPU devices on ${this.config.node} without a valid grant (${verdict.error}); evicted, the devices go back to the pod they were granted to`;
+      this.config.log.warn({ pod: `${ref.namespace}/${ref.name}`, devices: ids.length, reason: verdict.error }, 'evicting a pod that holds devices without a grant');
+      await this.records.evict(ref, message);
+    }
+    return taken;
   }
 
   private async preferredAllocation(request: PreferredAllocationRequest): Promise<PreferredAllocationResponse> {
@@ -240,7 +287,7 @@ export class DevicePluginDaemon {
       }
       const handout = this.ledger.commit(resolution, c.devices_ids, given);
       this.saveState();
-      for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.add(d.mig.migDeviceUuid);
+      for (const d of given) if (d.mig?.migDeviceUuid) this.migHandedOut.set(d.mig.migDeviceUuid, grant.pod.uid);
       const pod = this.grants.get(grant.pod.uid)?.pod;
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
       container_responses.push(
@@ -250,18 +297,16 @@ export class DevicePluginDaemon {
           ...(this.config.mounts ? { mounts: this.config.mounts } : { mounts: DEFAULT_HAMI_CORE_MOUNTS }),
         }),
       );
-      if (resolution.last) this.afterPod(resolution.known);
+      if (resolution.last) this.afterPod();
     }
     return { container_responses };
   }
 
-  /** Records the pod that was just admitted: now when it is known, else once kubelet's records tell which. */
-  private afterPod(known: PodRef | undefined): void {
-    if (known) {
-      const received = this.ledger.settle(known);
-      if (received) this.learning = this.learning.then(() => this.record(received.pod, received.decision, undefined));
-      return;
-    }
+  /**
+   * Records the pod that was just admitted once kubelet's records tell which pod it was: even when only one pod
+   * in flight could be, a pod placed by hand may have taken the call, and it must not be recorded as the owner.
+   */
+  private afterPod(): void {
     this.learning = this.learning.then(() => this.learnFromKubelet());
   }
 
@@ -311,6 +356,7 @@ export class DevicePluginDaemon {
         await sleep(LEARN_DELAY_MS * 4);
         continue;
       }
+      if ((await this.revokeUnentitled(listed).catch(() => 0)) > 0) idle = -1;
       const recording: Promise<void>[] = [];
       for (const entry of listed.pod_resources) {
         const grant = this.ledger.pendingGrants().find((g) => g.pod.name === entry.name && g.pod.namespace === entry.namespace);
@@ -366,7 +412,7 @@ export class DevicePluginDaemon {
         for (const op of mig.plan) {
           const existing = await find(op.profile, op.start);
           if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
-          const held = existing && (this.migHandedOut.has(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
+          const held = existing && (this.handedOutNow(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
           if (op.action === 'destroy' && existing && !held) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
         }
         instance = (await find(mig.profile, mig.start)) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
@@ -379,6 +425,19 @@ export class DevicePluginDaemon {
       void this.publishNode().catch((error: unknown) => this.config.log.warn({ err: error }, 'could not publish the node inventory'));
       return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
     });
+  }
+
+  /**
+   * Whether a MIG instance handed to a container may still be in use: the pod it was granted to is on the node and
+   * not finished, or kubelet has not told yet who received it. A pod deleted since gave it back: the scheduler
+   * counts it free and may plan over it, and keeping it would make that plan fail on an overlap.
+   */
+  private handedOutNow(migDeviceUuid: string): boolean {
+    const uid = this.migHandedOut.get(migDeviceUuid);
+    if (uid === undefined) return false;
+    const phase = this.grants.get(uid)?.pod.status?.phase;
+    if (this.grants.has(uid) && phase !== 'Succeeded' && phase !== 'Failed') return true;
+    return this.ledger.unresolvedHandouts().some((h) => h.devices.some((d) => d.mig?.migDeviceUuid === migDeviceUuid));
   }
 
   /** Destroys MIG instances that no pod holds or plans once they have been idle for the grace period. */
@@ -418,6 +477,7 @@ export class DevicePluginDaemon {
       this.gpus = await this.config.backend.discover();
       await this.publishNode();
       if (this.ledger.unresolvedHandouts().length > 0) this.learning = this.learning.then(() => this.learnFromKubelet());
+      else await this.revokeUnentitled().catch((error: unknown) => this.config.log.debug({ err: error }, 'pod-resources List failed'));
     } catch (error) {
       this.config.log.warn({ err: error }, 'GPU poll failed');
     }

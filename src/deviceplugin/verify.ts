@@ -1,11 +1,12 @@
 /**
- * Whether a pod's decision is one the device plugin may act on: well-formed, signed with the cluster's key, for
+ * Whether a pod's decision is one the device plugin may act on: well-formed, signed by the scheduler (or by this
+ * node's own key, for a grant this plugin exchanged), for
  * this very pod and node, and granting each container exactly the devices its request asks for. Anything else
  * gets nothing. Pure: pod JSON and key in, the verified grant or the reason out.
  */
 import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
 import { decodeDecision, type Decision, type DecisionDevice } from '../api/decision.js';
-import { verifyDecision } from '../api/signing.js';
+import { decisionSigner, type TrustedKeys } from '../api/signing.js';
 import { err, ok, type Result } from '../errors.js';
 import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../scheduler/core/index.js';
 
@@ -24,7 +25,7 @@ export function grantState(pod: PodLike): GrantState {
   return phase === 'allocating' || phase === 'success' || phase === 'failed' ? phase : 'none';
 }
 
-export function verifyGrant(pod: PodLike, node: string, key: Buffer, config: RequestConfig = DEFAULT_REQUEST_CONFIG): Result<Decision, string> {
+export function verifyGrant(pod: PodLike, node: string, keys: TrustedKeys, config: RequestConfig = DEFAULT_REQUEST_CONFIG): Result<Decision, string> {
   const text = pod.metadata?.annotations?.[TESSERA_POD.decision];
   if (text === undefined) return err('the pod carries no decision');
   let decision: Decision;
@@ -34,7 +35,7 @@ export function verifyGrant(pod: PodLike, node: string, key: Buffer, config: Req
     return err((error as Error).message);
   }
   if (decision.pod.uid !== pod.metadata?.uid) return err(`the decision is for pod ${decision.pod.uid}, not ${pod.metadata?.uid ?? '?'}`);
-  if (!verifyDecision(decision, key)) return err('the decision signature does not verify');
+  if (!decisionSigner(decision, keys)) return err('the decision signature does not verify');
   if (decision.node !== node) return err(`the decision is for node ${decision.node}, not ${node}`);
   if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== node) return err(`the pod is bound to ${pod.spec.nodeName}, not ${node}`);
   const request = parsePodRequest(pod, config);

@@ -4,6 +4,7 @@
  * the fake GPU operator's topology. The plugin registers with its kubelet, publishes the node's GPU inventory and
  * answers Allocate for the pods bound there; the kubelet moves them to Running and gives devices back on deletion.
  */
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,10 @@ export interface GpuNodesOptions {
   topology: LocalTopology;
   operator: Topology;
   kubeConfig: KubeConfig;
-  signingKey: Buffer;
+  /** The scheduler's public key, which decisions verify with. */
+  schedulerKey: KeyObject;
+  /** Each node's own private key, by node name. */
+  nodeKey(node: string): KeyObject;
   requestConfig: RequestConfig;
   /** HAMi's deviceSplitCount. */
   splitCount: number;
@@ -60,7 +64,8 @@ export async function startGpuNodes(options: GpuNodesOptions): Promise<GpuNodes>
         mode: node.mode,
         backend: new FakeBackend(nodeTopology),
         kubeConfig: options.kubeConfig,
-        signingKey: options.signingKey,
+        schedulerKey: options.schedulerKey,
+        nodeKey: options.nodeKey(node.name),
         log: log.child({ component: 'device-plugin' }),
         deviceDir,
         podResourcesSocket,

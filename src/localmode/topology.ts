@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { NODE_MODES, TESSERA_API_VERSION, type NodeMode } from '../api/annotations.js';
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError } from '../errors.js';
+import { resolveGpuModel } from '../geometry/index.js';
 import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../fakeoperator/topology.js';
 
 export const LOCAL_TOPOLOGY_KIND = 'LocalTopology';
@@ -75,6 +76,14 @@ export function localTopology(value: unknown, source: string): LocalTopology {
   const nodes = raw.nodes.map(({ gpuMemory, ...node }, i) => {
     if (seen.has(node.name)) throw new TesseraError('INVALID_CONFIG', `repeats node '${node.name}'`, { field: `${source}.nodes.${i}.name` });
     seen.add(node.name);
+    // A MIG node needs a model that can be MIG-partitioned: anything else would be accepted and never work.
+    if (node.mode === 'mig') {
+      const model = resolveGpuModel(node.gpuProduct);
+      if (!model.ok || !model.value.mig) {
+        const why = model.ok ? `${node.gpuProduct} does not support MIG` : `${node.gpuProduct} is not a GPU model the MIG catalog knows`;
+        throw new TesseraError('INVALID_CONFIG', `is mig, but ${why}; use mode: hami-core for it (MIG models: A30, A100, H100, H200, B200)`, { field: `${source}.nodes.${i}.mode` });
+      }
+    }
     return { ...DEFAULTS, ...node, gpuMemoryMiB: gpuMemory };
   });
   return { nodes };

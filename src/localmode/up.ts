@@ -5,12 +5,15 @@
  * against the extender, and the dashboard; then, if asked, the demo workload. Everything stops in reverse order,
  * also when a later part fails to start.
  */
-import { randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { loadOrCreateKeyFile } from '../api/key-file.js';
+import { generateSigningKey, publicKeyOf } from '../api/signing.js';
 import { EmbeddedCluster } from '../cluster/index.js';
 import { ControlPlane, freePort } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
@@ -146,6 +149,30 @@ async function prepareCluster(kubeConfig: KubeConfig, topology: LocalTopology): 
   return restored.value;
 }
 
+/** Where the signing keys of a saved state live: beside it, one file per key (mode 0600). */
+export const keyDirOf = (statePath: string): string => `${statePath}.keys`;
+
+/**
+ * The scheduler's key and each node's: kept beside a saved state, so decisions saved in it still verify after a
+ * restart (a new key would disown every saved grant and hand its GPUs out again); in memory otherwise. A state
+ * without its keys is refused for the same reason.
+ */
+function signingKeys(statePath: string | undefined, nodes: readonly string[]): { scheduler: KeyObject; node(name: string): KeyObject } {
+  if (!statePath) {
+    const keys = new Map(nodes.map((n) => [n, generateSigningKey()]));
+    const scheduler = generateSigningKey();
+    return { scheduler, node: (name) => keys.get(name) ?? generateSigningKey() };
+  }
+  const dir = keyDirOf(statePath);
+  const schedulerPath = join(dir, 'scheduler.pem');
+  if (existsSync(statePath) && !existsSync(schedulerPath)) {
+    throw new TesseraError('INVALID_CONFIG', `has no signing key beside it (${schedulerPath}): the grants saved in it could not be verified, and their GPUs would be given out again; start with a new --state file`, { field: '--state' });
+  }
+  const scheduler = loadOrCreateKeyFile(schedulerPath, '--state').key;
+  const keys = new Map(nodes.map((n) => [n, loadOrCreateKeyFile(join(dir, `node-${n}.pem`), '--state').key]));
+  return { scheduler, node: (name) => keys.get(name) ?? generateSigningKey() };
+}
+
 export async function startLocalCluster(options: UpOptions): Promise<LocalCluster> {
   const { log } = options;
   const topology = loadLocalTopology(options.topologyPath);
@@ -171,6 +198,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
   try {
     const { host } = options;
+    // Before the API server creates a new state file: a state is never left without its keys.
+    const keys = signingKeys(options.statePath, topology.nodes.map((n) => n.name));
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
     const cluster = options.controlPlane
       ? await startControlPlane(options.controlPlane, options.kubeconfigPath, log)
@@ -183,12 +212,10 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     // kube-apiserver calls the admission webhook over HTTPS with a certificate its CA bundle trusts.
     const webhookTls = plane ? await plane.ca.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' }) : undefined;
 
-    // One process: the extender and the device plugins share the decision-signing key in memory.
-    const signingKey = randomBytes(32);
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
       config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
-      signingKey,
+      signingKey: keys.scheduler,
       ...(webhookTls ? { tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) } } : {}),
       policy: policy.value,
       ...deviceOptions,
@@ -196,7 +223,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     }));
     stoppers.push(() => extender.stop());
 
-    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, signingKey, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
+    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
     stoppers.push(() => gpuNodes.stop());
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });

@@ -1,13 +1,28 @@
-import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/api/decision.js';
-import { signDecision, signingKeyFromFileContent, signingKeyFromSecretData, verifyDecision } from '../../src/api/signing.js';
+import { loadOrCreateKeyFile } from '../../src/api/key-file.js';
+import {
+  generateSigningKey,
+  nodeKeyAnnotation,
+  nodeKeyFromAnnotation,
+  privateKeyFromPem,
+  privateKeyPem,
+  publicKeyFromConfigMapData,
+  publicKeyOf,
+  publicKeyPem,
+  signDecision,
+  signingKeyFromSecretData,
+  verifyDecision,
+} from '../../src/api/signing.js';
 import { TesseraError } from '../../src/errors.js';
 import { decisionArb } from './arbitraries.js';
 
-const key = randomBytes(32);
-const otherKey = randomBytes(32);
+const key = generateSigningKey();
+const otherKey = generateSigningKey();
 
 /** Every way a user could rewrite what a decision grants. */
 const tamperings: Array<[string, (d: Decision) => Decision | undefined]> = [
@@ -64,10 +79,44 @@ describe('decision signing', () => {
     );
   });
 
-  it('reads keys from a Secret (base64) and a file (trailing newline ignored), refusing short ones', () => {
-    expect(signingKeyFromSecretData({ 'signing-key': key.toString('base64') }, 'tessera-signing')).toEqual(key);
-    expect(signingKeyFromFileContent(Buffer.concat([key, Buffer.from('\n')]))).toEqual(key);
-    expect(() => signingKeyFromSecretData({}, 'tessera-signing')).toThrow(TesseraError);
-    expect(() => signingKeyFromFileContent(Buffer.from('short\n'))).toThrow(/at least 32 bytes/);
+  it('verifies with the public key alone, which cannot sign', () => {
+    fc.assert(
+      fc.property(decisionArb, (decision) => {
+        expect(verifyDecision(signDecision(decision, key), publicKeyOf(key))).toBe(true);
+        expect(() => signDecision(decision, publicKeyOf(key))).toThrow(TesseraError);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('reads keys from a Secret (base64 PEM), a ConfigMap and a Node annotation, refusing anything else', () => {
+    const pem = privateKeyPem(key);
+    expect(privateKeyPem(signingKeyFromSecretData({ 'signing-key': Buffer.from(pem).toString('base64') }, 'ns/s'))).toBe(pem);
+    expect(publicKeyPem(publicKeyFromConfigMapData({ 'public-key': publicKeyPem(key) }, 'ns/c'))).toBe(publicKeyPem(key));
+    expect(publicKeyPem(nodeKeyFromAnnotation(nodeKeyAnnotation(key)) ?? otherKey)).toBe(publicKeyPem(key));
+    expect(() => signingKeyFromSecretData({}, 'ns/s')).toThrow(TesseraError);
+    expect(() => signingKeyFromSecretData({ 'signing-key': Buffer.from('x'.repeat(40)).toString('base64') }, 'ns/s')).toThrow(/PEM private key/);
+    expect(() => privateKeyFromPem(publicKeyPem(key), 'f')).toThrow(TesseraError);
+    expect(nodeKeyFromAnnotation('garbage')).toBeUndefined();
+    expect(nodeKeyFromAnnotation(undefined)).toBeUndefined();
+  });
+
+  it('keeps a key file once created: 0600, the same key on every load, never replaced when unreadable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-key-'));
+    const path = join(dir, 'sub', 'k.pem');
+    const first = loadOrCreateKeyFile(path, '--state');
+    expect(first.created).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const again = loadOrCreateKeyFile(path, '--state');
+    expect(again.created).toBe(false);
+    expect(privateKeyPem(again.key)).toBe(privateKeyPem(first.key));
+    chmodSync(path, 0o644);
+    loadOrCreateKeyFile(path, '--state');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const before = readFileSync(path);
+    writeFileSync(path, 'not a key');
+    expect(() => loadOrCreateKeyFile(path, '--state')).toThrow(/--state|PEM/);
+    expect(readFileSync(path).toString()).toBe('not a key');
+    expect(before.length).toBeGreaterThan(0);
   });
 });

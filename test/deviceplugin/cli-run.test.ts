@@ -3,8 +3,8 @@
  * with a (simulated) kubelet, advertises the GPUs and publishes the node inventory; SIGTERM stops it cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateSigningKey, nodeKeyAnnotation, privateKeyFromPem, publicKeyPem } from '../../src/api/signing.js';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -37,12 +37,12 @@ describe('tessera device-plugin (process)', () => {
     for (const [node, data] of Object.entries(maps.nodes)) await api.createNamespacedConfigMap({ namespace: 'gpu-operator', body: { metadata: { name: `topology-${node}` }, data } });
     dir = mkdtempSync('/tmp/tdc-');
     await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-    // Operators keep keys as text files (a trailing newline is dropped): 64 hex characters, never a stray newline byte.
-    writeFileSync(join(dir, 'key'), `${randomBytes(32).toString('hex')}\n`);
+    // Only the scheduler's public key reaches a node (PEM, as `openssl pkey -pubout` writes it).
+    writeFileSync(join(dir, 'scheduler.pub'), publicKeyPem(generateSigningKey()));
     kubelet = new SimKubelet({ node: 'gpu-node-1', kubeConfig: cluster.kubeConfig(), deviceDir: join(dir, 'dp'), podResourcesSocket: join(dir, 'pr.sock'), log });
     await kubelet.start();
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'device-plugin', '--node', 'gpu-node-1', '--backend', 'fake', '--topology-namespace', 'gpu-operator',
-      '--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--device-plugin-dir', join(dir, 'dp'),
+      '--kubeconfig', join(dir, 'kubeconfig'), '--scheduler-public-key-file', join(dir, 'scheduler.pub'), '--node-key-file', join(dir, 'node-key.pem'), '--device-plugin-dir', join(dir, 'dp'),
       '--pod-resources-socket', join(dir, 'pr.sock'), '--state-file', join(dir, 'state.json')];
     child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -64,6 +64,10 @@ describe('tessera device-plugin (process)', () => {
     const api = cluster.kubeConfig().makeApiClient(CoreV1Api);
     const inventory = await eventually('the inventory', () => api.readNode({ name: 'gpu-node-1' }).then((n) => n.metadata?.annotations?.[TESSERA_NODE.inventory]), (text) => text !== undefined);
     expect(decodeInventory(inventory ?? '').gpus.map((g) => g.model)).toEqual(['NVIDIA-H100-80GB-HBM3', 'NVIDIA-H100-80GB-HBM3']);
+    // Its own key pair: created 0600 on first start, the public half published on its Node.
+    expect(statSync(join(dir, 'node-key.pem')).mode & 0o777).toBe(0o600);
+    const published = (await api.readNode({ name: 'gpu-node-1' })).metadata?.annotations?.[TESSERA_NODE.publicKey];
+    expect(published).toBe(nodeKeyAnnotation(privateKeyFromPem(readFileSync(join(dir, 'node-key.pem')), 'node-key')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -3,14 +3,13 @@
  * kubelet (gRPC over unix sockets), the device-plugin daemon with the fake backend, and decisions made by the
  * allocator and signed as the extender signs them.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { HAMI_POD, TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision, type Decision } from '../../src/api/decision.js';
-import { signDecision } from '../../src/api/signing.js';
+import { generateSigningKey, publicKeyOf, signDecision } from '../../src/api/signing.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { DevicePluginDaemon, type DevicePluginConfig } from '../../src/deviceplugin/plugin.js';
@@ -46,7 +45,9 @@ export interface GpuRequest {
 let counter = 0;
 
 export class TestNode {
-  readonly key = randomBytes(32);
+  /** The scheduler's key (it signs the decisions here) and this node's own. */
+  readonly key = generateSigningKey();
+  readonly nodeKey = generateSigningKey();
   readonly name = 'gpu-node-1';
   private readonly state: ClusterState;
   private readonly api: CoreV1Api;
@@ -123,7 +124,8 @@ export class TestNode {
       mode: options.mode,
       backend,
       kubeConfig,
-      signingKey: node.key,
+      schedulerKey: publicKeyOf(node.key),
+      nodeKey: node.nodeKey,
       log,
       deviceDir,
       podResourcesSocket,

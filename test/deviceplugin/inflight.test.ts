@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/api/decision.js';
 import { shapeOf } from '../../src/api/inflight.js';
-import { verifyDecision } from '../../src/api/signing.js';
+import { decisionSigner, publicKeyOf } from '../../src/api/signing.js';
 import { bindPhase, recordedDecision, settled, TestNode, type GpuRequest } from './harness.js';
 
 const shapeKey = (d: Decision): string => shapeOf(d, { modelOf: () => 'A100', pinned: false }).key;
@@ -17,7 +17,7 @@ const grants = (d: Decision): string[] => d.containers.flatMap((c) => c.devices.
 function expectRecordMatchesKubelet(node: TestNode, pod: V1Pod): Decision {
   const recorded = recordedDecision(pod);
   expect(recorded.pod.uid).toBe(pod.metadata?.uid);
-  expect(verifyDecision(recorded, node.key)).toBe(true);
+  expect(decisionSigner(recorded, { scheduler: publicKeyOf(node.key), node: (name) => (name === recorded.node ? publicKeyOf(node.nodeKey) : undefined) })).toBeDefined();
   for (const c of recorded.containers.filter((x) => x.devices.length > 0)) {
     const response = node.kubelet.devices.responses(pod.metadata?.uid ?? '')?.get(c.name);
     expect(response?.envs.NVIDIA_VISIBLE_DEVICES).toBe(c.devices.map((d) => d.uuid).join(','));

@@ -28,6 +28,13 @@ describe('local topology', () => {
     expect(fieldOf(() => localTopology({ ...doc([node]), kind: 'Topology' }, 'f'))).toBe('f.kind');
   });
 
+  it('refuses MIG mode on a model that has no MIG, saying which field and what to use', () => {
+    const rtx = { ...node, name: 'n2', gpuProduct: 'NVIDIA-GeForce-RTX-4090', gpuMemory: 24564 };
+    expect(fieldOf(() => localTopology(doc([node, rtx]), 'f'))).toBe('f.nodes.1.mode');
+    expect(() => localTopology(doc([rtx]), 'f')).toThrow(/is mig, but NVIDIA-GeForce-RTX-4090 (does not support MIG|is not a GPU model the MIG catalog knows); use mode: hami-core/);
+    expect(localTopology(doc([{ ...rtx, mode: 'hami-core' }]), 'f').nodes[0]?.mode).toBe('hami-core');
+  });
+
   it('answers any input with a topology or a TesseraError', () => {
     const nodeArb = fc.record({ name: fc.oneof(fc.constant('n'), fc.string()), mode: fc.constantFrom('mig', 'hami-core', 'x'), gpuProduct: fc.string(), gpuCount: fc.integer({ min: -1, max: 20 }), gpuMemory: fc.integer() }, { requiredKeys: [] });
     fc.assert(

@@ -2,7 +2,7 @@
  * The scheduling driver against the real parts: the embedded API server (through @kubernetes/client-node) and the
  * real extender over HTTP, configured from the project's KubeSchedulerConfiguration.
  */
-import { randomBytes } from 'node:crypto';
+import { generateSigningKey } from '../../src/api/signing.js';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   extender = await startExtender({
     config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
     kubeConfig,
-    signingKey: randomBytes(32),
+    signingKey: generateSigningKey(),
     requestConfig: DEFAULT_REQUEST_CONFIG,
     memoryScaling: 1,
     policy: hamiPolicy,

@@ -3,7 +3,8 @@
  * driver, the extender, the simulated kubelet and the fake device plugin; with --state, a restart comes back with
  * the same pods, nodes and MIG instances.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision } from '../../src/api/decision.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { TesseraError } from '../../src/errors.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+import { keyDirOf, startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
 import type { DashboardView } from '../../src/localmode/dashboard/view.js';
 import { ephemeralUpOptions } from './options.js';
 
@@ -92,5 +93,19 @@ describe('tessera up', () => {
     } finally {
       holder.close();
     }
+  });
+
+  it('keeps its signing keys beside --state (0600) and refuses a saved state without them', async () => {
+    const keyDir = keyDirOf(options.statePath ?? '');
+    expect(statSync(join(keyDir, 'scheduler.pem')).mode & 0o777).toBe(0o600);
+    const orphan = join(dir, 'orphan.json');
+    await writeFile(orphan, '{}');
+    const error = await startLocalCluster({ ...options, statePath: orphan }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TesseraError);
+    expect((error as TesseraError).field).toBe('--state');
+    expect((error as TesseraError).message).toContain('has no signing key beside it');
   });
 });

@@ -20,7 +20,8 @@ import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
 import { TesseraError } from '../../errors.js';
 import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
-import { loadKubeConfig, loadSigningKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
+import { loadOrCreateKeyFile } from '../../api/key-file.js';
+import { loadKubeConfig, loadSchedulerPublicKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
 
@@ -33,8 +34,10 @@ and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, 
   --backend nvml|fake          nvidia-smi, or the fake GPU operator's topology (default nvml)
   --topology-namespace NS      where the fake backend reads the 'topology' ConfigMaps (default gpu-operator)
   --kubeconfig FILE            default: in-cluster, else $KUBECONFIG or ~/.kube/config
-  --signing-key-file FILE      decision signing key (at least 32 bytes), or
-  --signing-key-secret NS/NAME a Secret holding it under 'signing-key'
+  --scheduler-public-key-file FILE       the scheduler's Ed25519 public key (PEM), which decisions verify with, or
+  --scheduler-public-key-configmap NS/N  a ConfigMap holding it under 'public-key'
+  --node-key-file PATH         this node's own Ed25519 key, created (0600) when missing
+                               (default /var/lib/tessera/node-key.pem)
   --device-plugin-dir DIR      kubelet's device-plugins directory (default ${DEFAULT_DEVICE_PLUGIN_DIR})
   --pod-resources-socket PATH  kubelet's pod-resources socket (default ${DEFAULT_POD_RESOURCES_SOCKET})
   --state-file PATH            handouts kept across restarts (default /var/lib/tessera/device-plugin.json)
@@ -49,8 +52,9 @@ export interface DevicePluginFlags {
   backend: 'nvml' | 'fake';
   topologyNamespace: string;
   kubeconfig: string;
-  signingKeyFile: string;
-  signingKeySecret: string;
+  schedulerPublicKeyFile: string;
+  schedulerPublicKeyConfigmap: string;
+  nodeKeyFile: string;
   devicePluginDir: string;
   podResourcesSocket: string;
   stateFile: string;
@@ -64,7 +68,7 @@ const checkFlags = compileChecker<DevicePluginFlags>(
   {
     type: 'object',
     additionalProperties: false,
-    required: ['node', 'deviceConfig', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'signingKeyFile', 'signingKeySecret', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    required: ['node', 'deviceConfig', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'schedulerPublicKeyFile', 'schedulerPublicKeyConfigmap', 'nodeKeyFile', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
     properties: {
       node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
       deviceConfig: { type: 'string', maxLength: 4096 },
@@ -72,8 +76,9 @@ const checkFlags = compileChecker<DevicePluginFlags>(
       backend: { enum: ['nvml', 'fake'] },
       topologyNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
       kubeconfig: { type: 'string', maxLength: 4096 },
-      signingKeyFile: { type: 'string', maxLength: 4096 },
-      signingKeySecret: { type: 'string', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' },
+      schedulerPublicKeyFile: { type: 'string', maxLength: 4096 },
+      schedulerPublicKeyConfigmap: { type: 'string', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' },
+      nodeKeyFile: path,
       devicePluginDir: path,
       podResourcesSocket: path,
       stateFile: path,
@@ -94,7 +99,7 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['node', 'device-config', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'signing-key-file', 'signing-key-secret', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+        ['node', 'device-config', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'scheduler-public-key-file', 'scheduler-public-key-configmap', 'node-key-file', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
       ),
     }));
   } catch (cause) {
@@ -109,8 +114,9 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
     backend: values.backend ?? 'nvml',
     topologyNamespace: values['topology-namespace'] ?? 'gpu-operator',
     kubeconfig: values.kubeconfig ?? '',
-    signingKeyFile: values['signing-key-file'] ?? '',
-    signingKeySecret: values['signing-key-secret'] ?? '',
+    schedulerPublicKeyFile: values['scheduler-public-key-file'] ?? '',
+    schedulerPublicKeyConfigmap: values['scheduler-public-key-configmap'] ?? '',
+    nodeKeyFile: values['node-key-file'] ?? '/var/lib/tessera/node-key.pem',
     devicePluginDir: values['device-plugin-dir'] ?? DEFAULT_DEVICE_PLUGIN_DIR,
     podResourcesSocket: values['pod-resources-socket'] ?? DEFAULT_POD_RESOURCES_SOCKET,
     stateFile: values['state-file'] ?? '/var/lib/tessera/device-plugin.json',
@@ -118,8 +124,8 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
     migIdleGrace: integer(values['mig-idle-grace'], 300),
     pollInterval: integer(values['poll-interval'], 5),
   });
-  if ((flags.signingKeyFile === '') === (flags.signingKeySecret === '')) {
-    throw new TesseraError('INVALID_INPUT', 'give exactly one of --signing-key-file and --signing-key-secret', { field: '--signing-key-file' });
+  if ((flags.schedulerPublicKeyFile === '') === (flags.schedulerPublicKeyConfigmap === '')) {
+    throw new TesseraError('INVALID_INPUT', 'give exactly one of --scheduler-public-key-file and --scheduler-public-key-configmap', { field: '--scheduler-public-key-file' });
   }
   return flags;
 }
@@ -167,7 +173,8 @@ export const devicePluginCommand: Command = {
       mode: flags.mode,
       backend,
       kubeConfig,
-      signingKey: await loadSigningKey({ file: flags.signingKeyFile, secret: flags.signingKeySecret }, kubeConfig),
+      schedulerKey: await loadSchedulerPublicKey({ file: flags.schedulerPublicKeyFile, configMap: flags.schedulerPublicKeyConfigmap }, kubeConfig),
+      nodeKey: loadOrCreateKeyFile(flags.nodeKeyFile, '--node-key-file').key,
       log,
       deviceDir: flags.devicePluginDir,
       podResourcesSocket: flags.podResourcesSocket,

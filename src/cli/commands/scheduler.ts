@@ -20,17 +20,24 @@ Options may also come from a YAML file (--config, see config/extender.yaml); fla
 
 Options:
   --config <file>              settings file
-  --host <address>             listen address (default ${DEFAULT_CONFIG.host})
-  --port <n>                   listen port (default ${DEFAULT_CONFIG.port}; 0 picks a free one)
+  --host <address>             extender listen address (default ${DEFAULT_CONFIG.host}: kube-scheduler runs beside it)
+  --port <n>                   extender listen port (default ${DEFAULT_CONFIG.port}; 0 picks a free one)
+  --client-ca-file <file>      serve the extender port over HTTPS and accept only client certificates this CA
+                               signed (kube-scheduler's extender tlsConfig); needs --tls-cert-file
+  --webhook-host <address>     HTTPS webhook listener address (default ${DEFAULT_CONFIG.webhookHost}); it serves only
+                               /webhook, /healthz, /readyz and /metrics
+  --trusted-users <a,b>        users that may change scheduler-owned pod annotations (the extender's and the
+                               device plugins' service accounts, system:serviceaccount:<ns>:<name>)
   --kubeconfig <file>          kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)
   --device-config <file>       HAMi device config (default ${DEFAULT_CONFIG.deviceConfig})
   --policy <name>              scoring policy: ${Object.keys(POLICIES).join(', ')} (default ${DEFAULT_CONFIG.policy})
   --node-policy <p>            node packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.nodePolicy})
   --gpu-policy <p>             GPU packing when a pod names none: binpack | spread (default ${DEFAULT_CONFIG.gpuPolicy})
   --scheduler-name <name>      schedulerName the webhook sets on GPU pods (default: leave it)
-  --signing-key-file <file>    decision signing key (at least 32 bytes), or
+  --signing-key-file <file>    the Ed25519 private key (PEM) that signs decisions, or
   --signing-key-secret <ns/n>  a Secret holding it under 'signing-key'
-  --tls-cert-file <file>       serving certificate for the HTTPS listener (the webhook needs TLS)
+                               (openssl genpkey -algorithm ed25519; device plugins get only its public key)
+  --tls-cert-file <file>       serving certificate for the HTTPS listeners (the webhook needs TLS)
   --tls-key-file <file>        its private key
   --webhook-port <n>           HTTPS listener port (default ${DEFAULT_CONFIG.webhookPort})
   --reservation-ttl <s>        seconds a grant may wait for the device plugin (default ${DEFAULT_CONFIG.reservationTtlSeconds})
@@ -63,7 +70,15 @@ export const schedulerCommand: Command = {
       config,
       kubeConfig,
       signingKey: await loadSigningKey({ file: config.signingKeyFile, secret: config.signingKeySecret }, kubeConfig),
-      ...(config.tlsCertFile ? { tls: { cert: readFlagFile(config.tlsCertFile, '--tls-cert-file'), key: readFlagFile(config.tlsKeyFile, '--tls-key-file') } } : {}),
+      ...(config.tlsCertFile
+        ? {
+            tls: {
+              cert: readFlagFile(config.tlsCertFile, '--tls-cert-file'),
+              key: readFlagFile(config.tlsKeyFile, '--tls-key-file'),
+              ...(config.clientCaFile ? { clientCa: readFlagFile(config.clientCaFile, '--client-ca-file') } : {}),
+            },
+          }
+        : {}),
       policy: policy.value,
       log,
       ...extenderDeviceOptions(deviceConfig.value, policy.value.name),

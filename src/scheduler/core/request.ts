@@ -118,6 +118,21 @@ function gpuQuantity(resources: Record<string, unknown>, name: string, field: st
   return { value: integerQuantity(source, name, where), field: where };
 }
 
+/**
+ * `gpumem` is a count of MiB, as in HAMi: `10Gi` is the quantity 10,737,418,240, which would ask that many MiB
+ * and then fail everywhere as merely "insufficient". Such a unit is refused, saying what to write instead.
+ */
+function refuseMemoryUnit(resources: Record<string, unknown>, name: string, mib: GpuQuantity): void {
+  const limits = recordAt(resources, 'limits', 'limits');
+  const raw = limits[name] ?? recordAt(resources, 'requests', 'requests')[name];
+  // `k` stays a plain multiplier (1k = 1000 MiB); the byte-sized units can only be a size in bytes by mistake.
+  const unit = typeof raw === 'string' ? /^\s*\d+\s*(Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)\s*$/.exec(raw)?.[1] : undefined;
+  if (unit === undefined || mib.value === null) return;
+  const inMiB = unit.endsWith('i') ? mib.value / 1024 ** 2 : mib.value / 1e6;
+  const hint = Number.isInteger(inMiB) && inMiB >= 1 ? `write ${inMiB} for ${raw}` : 'write a plain number of MiB';
+  throw new InvalidField(mib.field, `is in MiB, as in HAMi: ${hint} (as given, '${raw}' asks for ${mib.value.toLocaleString('en-US')} MiB)`);
+}
+
 function gpuDemand(resources: Record<string, unknown>, field: string, config: RequestConfig): GpuDemand | null {
   const count = gpuQuantity(resources, config.resourceCountName, field);
   const mib = gpuQuantity(resources, config.resourceMemoryName, field);
@@ -132,6 +147,7 @@ function gpuDemand(resources: Record<string, unknown>, field: string, config: Re
   if (cores.value !== null && cores.value > MAX_CORES) {
     throw new InvalidField(cores.field, `must be at most ${MAX_CORES} (100 = the whole GPU), got ${cores.value}`);
   }
+  if (mib.value !== null) refuseMemoryUnit(resources, config.resourceMemoryName, mib);
   const memorySet = (mib.value !== null && mib.value > 0) || percent.value !== null;
   const anyShare = mib.value !== null || percent.value !== null || cores.value !== null;
   const vgpus = count.value ?? (anyShare ? config.defaultGPUNum : 0);

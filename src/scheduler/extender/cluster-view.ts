@@ -17,6 +17,7 @@ import { allocationOf, decisionOf } from './decision-map.js';
 import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
 import { HAMI_NODE } from '../../api/hami-register.js';
 import { podGrant, type PodLike } from './pod-grant.js';
+import type { TrustedKeys } from '../../api/signing.js';
 import { Reservations, type Reservation } from './reservations.js';
 
 /** The Node fields the view reads (a client-node V1Node fits). */
@@ -26,7 +27,8 @@ export interface NodeLike {
 }
 
 export interface ClusterViewOptions {
-  key: Buffer;
+  /** The scheduler's public key and the nodes' published ones (node-keys.ts). */
+  keys: TrustedKeys;
   log: Logger;
   /** HAMi's deviceMemoryScaling (1: no overcommit). */
   memoryScaling: number;
@@ -260,7 +262,7 @@ export class ClusterView {
     this.inventories.set(name, fingerprint ?? '');
     // Pods HAMi's scheduler placed here may have arrived before the node: their grants are read now.
     if (!known && own === undefined) {
-      for (const pod of this.pods.values()) if (pod.spec?.nodeName === name && podGrant(pod, this.options.key, this.verified).kind === 'none') this.holdHamiGrant(pod);
+      for (const pod of this.pods.values()) if (pod.spec?.nodeName === name && podGrant(pod, this.options.keys, this.verified).kind === 'none') this.holdHamiGrant(pod);
     }
   }
 
@@ -283,7 +285,7 @@ export class ClusterView {
     this.pods.set(podKey(namespace, name), pod);
     // An older event of a pod being bound (say, the failure mark of its previous attempt) must not undo the grant.
     if (this.binding.has(uid)) return;
-    const grant = podGrant(pod, this.options.key, this.verified);
+    const grant = podGrant(pod, this.options.keys, this.verified);
     if (grant.kind === 'over') {
       this.book.release(uid);
       return;
@@ -336,6 +338,11 @@ export class ClusterView {
     const since = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
     this.book.hold({ podUid: uid, node: allocation.node, decision: decisionOf(allocation, new Date(this.options.now()).toISOString()), allocation, phase: 'reserved', since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now() });
     this.book.confirm(uid);
+  }
+
+  /** Reads again the pods bound to `node` (its published key changed: what it signed verifies differently). */
+  recheckNode(node: string): void {
+    for (const pod of [...this.pods.values()]) if (pod.spec?.nodeName === node) this.upsertPod(pod);
   }
 
   /** A pod deleted: its capacity is free at once. */

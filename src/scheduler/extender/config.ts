@@ -10,8 +10,21 @@ import { TesseraError } from '../../errors.js';
 import { DEFAULT_POLICY } from '../policies/index.js';
 
 export interface ExtenderConfig {
+  /** Where kube-scheduler's calls are served: loopback by default (kube-scheduler runs beside us in the pod). */
   host: string;
   port: number;
+  /**
+   * CA bundle that signs kube-scheduler's client certificate (its extender config's tlsConfig): when set, the
+   * extender port serves HTTPS (tlsCertFile/tlsKeyFile) and answers only clients with a certificate it signed.
+   */
+  clientCaFile: string;
+  /** Where the HTTPS webhook listener (webhook, health, metrics only) is served. */
+  webhookHost: string;
+  /**
+   * Users (as the API server's admission requests name them, e.g. `system:serviceaccount:ns:name`) that may change
+   * scheduler-owned pod annotations: the extender's and the device plugins' service accounts.
+   */
+  trustedUsers: string[];
   /** kubeconfig file; empty means in-cluster (or $KUBECONFIG / ~/.kube/config when outside a cluster). */
   kubeconfig: string;
   /** HAMi device config (resource names, defaults, knownMigGeometries, nodeconfig). */
@@ -54,8 +67,11 @@ export interface ExtenderConfig {
 }
 
 export const DEFAULT_CONFIG: ExtenderConfig = {
-  host: '0.0.0.0',
+  host: '127.0.0.1',
   port: 8888,
+  clientCaFile: '',
+  webhookHost: '0.0.0.0',
+  trustedUsers: [],
   kubeconfig: '',
   deviceConfig: 'config/device-config.yaml',
   policy: DEFAULT_POLICY,
@@ -91,6 +107,9 @@ const configSchema = {
   properties: {
     host: { type: 'string', minLength: 1, maxLength: 255 },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
+    clientCaFile: text,
+    webhookHost: { type: 'string', minLength: 1, maxLength: 255 },
+    trustedUsers: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 512 } },
     kubeconfig: text,
     deviceConfig: { type: 'string', minLength: 1, maxLength: 4096 },
     policy: { type: 'string', minLength: 1, maxLength: 64 },
@@ -124,9 +143,12 @@ const configSchema = {
 const checkConfig = ajv.compile(configSchema);
 
 /** Flag name -> config path and how to read the flag's text. */
-const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'number' | 'boolean' }> = {
+const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'number' | 'boolean' | 'list' }> = {
   host: { path: ['host'], kind: 'string' },
   port: { path: ['port'], kind: 'integer' },
+  'client-ca-file': { path: ['clientCaFile'], kind: 'string' },
+  'webhook-host': { path: ['webhookHost'], kind: 'string' },
+  'trusted-users': { path: ['trustedUsers'], kind: 'list' },
   kubeconfig: { path: ['kubeconfig'], kind: 'string' },
   'device-config': { path: ['deviceConfig'], kind: 'string' },
   policy: { path: ['policy'], kind: 'string' },
@@ -153,8 +175,9 @@ const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'numb
 
 export const FLAG_NAMES = Object.keys(FLAGS);
 
-function flagValue(flag: string, raw: string, kind: 'string' | 'integer' | 'number' | 'boolean'): unknown {
+function flagValue(flag: string, raw: string, kind: 'string' | 'integer' | 'number' | 'boolean' | 'list'): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (kind === 'boolean') {
     if (raw === 'true' || raw === '') return true;
     if (raw === 'false') return false;
@@ -207,6 +230,9 @@ export function resolveConfig(partial: Record<string, unknown>, source: string):
   }
   if ((config.tlsCertFile === '') !== (config.tlsKeyFile === '')) {
     throw new TesseraError('INVALID_CONFIG', 'give both tlsCertFile and tlsKeyFile, or neither', { field: `${source}.${config.tlsCertFile === '' ? 'tlsCertFile' : 'tlsKeyFile'}` });
+  }
+  if (config.clientCaFile !== '' && config.tlsCertFile === '') {
+    throw new TesseraError('INVALID_CONFIG', 'client certificates are checked over HTTPS: give tlsCertFile and tlsKeyFile too', { field: `${source}.clientCaFile` });
   }
   const le = config.leaderElection;
   if (!(le.retryPeriodSeconds < le.renewDeadlineSeconds && le.renewDeadlineSeconds < le.leaseDurationSeconds)) {

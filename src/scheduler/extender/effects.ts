@@ -7,7 +7,9 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod
 import { makeKeepAliveClient } from '../../kube/client.js';
 import type { Logger } from 'pino';
 import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
-import { encodeDecision, type Decision } from '../../api/decision.js';
+import type { KeyObject } from 'node:crypto';
+import { decodeDecision, encodeDecision, type Decision } from '../../api/decision.js';
+import { signRelease } from '../../api/signing.js';
 import { encodeHamiDevices, hamiDevicesOf } from '../../api/hami.js';
 import { TesseraError } from '../../errors.js';
 import { recordEvent } from '../../kube/events.js';
@@ -45,6 +47,8 @@ export class PodEffects {
 
   constructor(
     kubeConfig: KubeConfig,
+    /** The scheduler's private key, which signs release marks. */
+    private readonly key: KeyObject,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
@@ -74,7 +78,7 @@ export class PodEffects {
         const existing = current.metadata?.annotations ?? {};
         if (existing[TESSERA_POD.decision] === annotations[TESSERA_POD.decision]) return;
         await this.api.patchNamespacedPod(
-          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { ...annotations, [TESSERA_POD.bindError]: null } } } },
+          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { ...annotations, [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } } },
           mergePatch,
         );
       },
@@ -101,22 +105,32 @@ export class PodEffects {
   }
 
   /**
-   * Marks a pod whose grant was withdrawn: bind-phase=failed with the reason, the device lists and the decision
-   * removed (so no device plugin can act on them), and a Warning Event. Best effort: the pod may be gone.
+   * Marks a pod whose grant `decision` was withdrawn: bind-phase=failed, the reason, the device list removed, and
+   * the release mark signed over that decision (which stays, so every replica can check the mark), plus a Warning
+   * Event. A pod that carries another decision by now is left alone: this release is not about its grant. A pod
+   * without a decision (nothing was granted) is marked failed without a release. Best effort: the pod may be gone.
    */
-  async markFailed(pod: PodRef, reason: string, message: string): Promise<void> {
-    const annotations = {
-      [HAMI_POD.bindPhase]: 'failed',
-      [HAMI_POD.bindTime]: unixSeconds(this.now()),
-      [TESSERA_POD.bindError]: message,
-      [HAMI_POD.devicesToAllocate]: null,
-      [TESSERA_POD.decision]: null,
-    };
+  async markFailed(pod: PodRef, reason: string, message: string, decision?: Decision): Promise<void> {
+    const signature = decision?.signature;
     try {
       await readModifyWrite(
         () => this.readPod(pod),
-        (current) =>
-          this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch),
+        async (current) => {
+          const text = current.metadata?.annotations?.[TESSERA_POD.decision];
+          let held: string | undefined;
+          try {
+            held = text === undefined ? undefined : decodeDecision(text).signature;
+          } catch {
+            held = undefined;
+          }
+          if (held !== undefined && held !== signature) return;
+          const failed = { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message };
+          const annotations: Record<string, string | null> =
+            held !== undefined && signature !== undefined
+              ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) }
+              : failed;
+          await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch);
+        },
       );
     } catch (error) {
       this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not mark the pod failed');

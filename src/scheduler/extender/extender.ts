@@ -3,7 +3,9 @@
  * cluster view, asks the allocator (pure), and for bind hands the result to the effects. No node lock: capacity is
  * taken in the book synchronously when bind decides, so concurrent binds on one node each see the others' grants.
  */
+import type { KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
+import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
 import type { Decision } from '../../api/decision.js';
 import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
@@ -34,7 +36,8 @@ export interface BindEffects {
   /** `cached` is the informer's copy of the pod, which saves a read when it is current. Resolves to the text written. */
   recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string>;
   bind(pod: PodRef, node: string): Promise<void>;
-  markFailed(pod: PodRef, reason: string, message: string): Promise<void>;
+  /** Withdraws `decision` (when one was granted) from the pod with a signed release. */
+  markFailed(pod: PodRef, reason: string, message: string, decision?: Decision): Promise<void>;
 }
 
 /** Whether this replica may decide now, and a bounded wait for the informers' first sync. */
@@ -51,7 +54,8 @@ export interface ExtenderOptions {
   policy: Policy;
   context: RunContext;
   requestConfig: RequestConfig;
-  key: Buffer;
+  /** The scheduler's Ed25519 private key. */
+  key: KeyObject;
   log: Logger;
   metrics: ExtenderMetrics;
   now: () => number;
@@ -75,6 +79,8 @@ function fitText(fit: NodeFit): string {
 
 export class Extender implements ExtenderService {
   private readonly cycles = new CycleCache();
+  /** Pods this process bound, by uid, to their node (bounded): the informer may not show the binding yet. */
+  private readonly bound = new LRUMap<string, string>(100_000);
 
   constructor(private readonly o: ExtenderOptions) {}
 
@@ -113,8 +119,9 @@ export class Extender implements ExtenderService {
     const request = parsed.value;
     const { view } = this.o;
     // kube-scheduler filters a pod only while it is unbound: a grant it still holds is from an attempt that failed.
+    // Anyone can call filter: a grant of a pod that is bound already is never given back here.
     const stale = view.book.get(request.pod.uid);
-    if (stale && !view.isBinding(request.pod.uid)) view.book.release(request.pod.uid);
+    if (stale && !view.isBinding(request.pod.uid) && this.boundTo(request.pod.namespace, request.pod.name, request.pod.uid) === undefined) view.book.release(request.pod.uid);
 
     const generation = view.generation;
     const fit: string[] = [];
@@ -140,6 +147,13 @@ export class Extender implements ExtenderService {
     this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored: { generation, nodes: fit, versions, scores } });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return filterReply(args, fit, failed, unresolvable);
+  }
+
+  /** The node a pod is bound to, as far as this process knows (its own binds, the informer, a confirmed grant). */
+  private boundTo(namespace: string, name: string, uid: string): string | undefined {
+    const seen = this.o.view.pod(namespace, name);
+    const held = this.o.view.book.get(uid);
+    return this.bound.get(uid) ?? (seen?.metadata?.uid === uid ? seen.spec?.nodeName : undefined) ?? (held?.phase === 'confirmed' ? held.node : undefined);
   }
 
   /** Why the pod may not be in flight on the ranked node now, or undefined when it may (src/api/inflight.ts). */
@@ -233,20 +247,25 @@ export class Extender implements ExtenderService {
     const { view, effects, log } = this.o;
     const ref: PodRef = { namespace: args.podNamespace, name: args.podName, uid: args.podUid };
     if (view.isBinding(ref.uid)) return `pod ${ref.namespace}/${ref.name} is already being bound`;
+    // A bound pod's grant is in use: a second bind (a retry, or anyone replaying one) never moves or frees it.
+    const boundTo = this.boundTo(ref.namespace, ref.name, ref.uid);
+    if (boundTo !== undefined) return boundTo === args.node && view.book.get(ref.uid)?.node === boundTo ? '' : `pod ${ref.namespace}/${ref.name} is already bound to ${boundTo}`;
     view.beginBind(ref.uid);
+    let decision: Decision | undefined;
     try {
-      const decision = this.grant(ref, args.node);
+      decision = this.grant(ref, args.node);
       view.trustDecision(await effects.recordDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined), decision);
       await effects.bind(ref, args.node);
+      this.bound.set(ref.uid, args.node);
       this.o.metrics.binds.inc({ outcome: 'bound' });
       log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');
       return '';
     } catch (error) {
-      view.book.release(ref.uid);
+      if (decision) view.book.release(ref.uid);
       const message = error instanceof TesseraError ? error.message : `bind failed: ${(error as Error).message ?? String(error)}`;
       log.warn({ pod: `${ref.namespace}/${ref.name}`, node: args.node, err: error }, 'bind failed; capacity released');
       this.o.metrics.binds.inc({ outcome: 'failed' });
-      await effects.markFailed(ref, 'FailedBinding', `tessera: ${message}`);
+      await effects.markFailed(ref, 'FailedBinding', `tessera: ${message}`, decision);
       return message;
     } finally {
       view.endBind(ref.uid);

@@ -1,11 +1,13 @@
 /**
  * What a pod, as the informer delivers it, says about capacity: it holds a grant (reserved or confirmed), it
- * holds none, or its grant is over. Only a decision signed with our key, for this very pod, counts: a decision a
- * user wrote, or copied from another pod, is ignored. Pure: the caller applies the outcome to the book.
+ * holds none, or its grant is over. Only a decision signed by the scheduler (or by the device plugin of its node,
+ * for a grant it exchanged), for this very pod, counts: a decision a user wrote, or copied from another pod, is
+ * ignored. A grant ends only when the pod finishes or a signed release mark says so: `bind-phase: failed` written
+ * by anyone else releases nothing. Pure: the caller applies the outcome to the book.
  */
 import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
 import { decodeDecision, type Decision } from '../../api/decision.js';
-import { verifyDecision } from '../../api/signing.js';
+import { decisionSigner, verifyRelease, type TrustedKeys } from '../../api/signing.js';
 import { TesseraError } from '../../errors.js';
 
 /** The pod fields this reads (a client-node V1Pod fits). */
@@ -31,10 +33,11 @@ export interface VerifiedDecisions {
   set(text: string, decision: Decision): unknown;
 }
 
-export function podGrant(pod: PodLike, key: Buffer, verified?: VerifiedDecisions): PodGrant {
+export function podGrant(pod: PodLike, keys: TrustedKeys, verified?: VerifiedDecisions): PodGrant {
   const annotations = pod.metadata?.annotations ?? {};
-  if (TERMINAL.has(pod.status?.phase ?? '') || annotations[HAMI_POD.bindPhase] === 'failed') return { kind: 'over' };
+  if (TERMINAL.has(pod.status?.phase ?? '')) return { kind: 'over' };
   const text = annotations[TESSERA_POD.decision];
+  // No decision says nothing: a grant already held stays held (removing the annotation releases nothing).
   if (text === undefined) return { kind: 'none' };
   let decision = verified?.get(text);
   if (!decision) {
@@ -44,10 +47,11 @@ export function podGrant(pod: PodLike, key: Buffer, verified?: VerifiedDecisions
       if (error instanceof TesseraError) return { kind: 'refused', reason: error.message };
       throw error;
     }
-    if (!verifyDecision(decision, key)) return { kind: 'refused', reason: 'decision signature does not verify' };
+    if (!decisionSigner(decision, keys)) return { kind: 'refused', reason: 'decision signature does not verify' };
     verified?.set(text, decision);
   }
   if (decision.pod.uid !== pod.metadata?.uid) return { kind: 'refused', reason: `decision is for pod ${decision.pod.uid}` };
+  if (annotations[HAMI_POD.bindPhase] === 'failed' && verifyRelease(annotations[TESSERA_POD.release], decision.pod.uid, decision, keys)) return { kind: 'over' };
   const nodeName = pod.spec?.nodeName;
   if (nodeName && nodeName !== decision.node) return { kind: 'refused', reason: `decision is for node ${decision.node}, pod runs on ${nodeName}` };
   const confirmed = annotations[HAMI_POD.bindPhase] === 'success' || pod.status?.phase === 'Running';

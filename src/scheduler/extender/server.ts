@@ -36,8 +36,13 @@ export interface ExtenderService {
 
 export interface ServerOptions {
   service: ExtenderService;
-  /** Serve HTTPS with this certificate (the admission webhook must be called over TLS). */
-  https?: { cert: Buffer; key: Buffer };
+  /**
+   * Serve HTTPS with this certificate (the admission webhook must be called over TLS); with `clientCa`, only to
+   * clients whose certificate it signed (kube-scheduler's extender tlsConfig).
+   */
+  https?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** `webhook`: only the admission webhook, health and metrics (the listener the API server reaches). */
+  routes?: 'all' | 'webhook';
   webhook: WebhookOptions;
   metrics: Registry;
   log: Logger;
@@ -65,7 +70,13 @@ export function buildServer(options: ServerOptions): ExtenderServer {
   };
   // The HTTPS instance differs only in its transport; the routes below treat both alike. Fastify's idle-connection
   // closing does not reach an HTTPS server's kept-alive connections, which would hold a stopping process open.
-  const app = (options.https ? Fastify({ ...common, https: options.https, forceCloseConnections: true }) : Fastify(common)) as unknown as ExtenderServer;
+  const https = options.https && {
+    cert: options.https.cert,
+    key: options.https.key,
+    ...(options.https.clientCa ? { ca: options.https.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+  const app = (https ? Fastify({ ...common, https, forceCloseConnections: true }) : Fastify(common)) as unknown as ExtenderServer;
+  const extenderRoutes = options.routes !== 'webhook';
 
   function logFailure(route: string, error: unknown): void {
     if (error instanceof TesseraError) log.warn({ route, code: error.code, field: error.field }, error.message);
@@ -76,6 +87,37 @@ export function buildServer(options: ServerOptions): ExtenderServer {
   // the string is measured for Content-Length, with a quarter of the garbage (those build a reply from thousands of
   // partial strings: 1.4 MB per 5,000-node prioritize reply against 0.3 MB).
   // Filter waits (bounded) for the first sync itself, so it is not turned away here.
+  if (extenderRoutes) registerExtenderRoutes(app, service, logFailure);
+
+  app.post('/webhook', async (request, reply) => {
+    try {
+      return reviewAdmission(request.body, options.webhook);
+    } catch (error) {
+      logFailure('webhook', error);
+      return reply.code(error instanceof TesseraError ? error.status : 500).send({ error: describe(error) });
+    }
+  });
+
+  app.get('/healthz', async () => 'ok');
+  app.get('/readyz', async (_request, reply) => {
+    const notReady = service.notReadyReason();
+    return notReady ? reply.code(503).send(`not ready: ${notReady}`) : 'ok';
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(options.metrics.contentType).send(await options.metrics.metrics()));
+
+  // Bodies that are not JSON at all reach here (fastify's parser rejects them before the routes run).
+  app.setErrorHandler((error, request, reply) => {
+    logFailure(request.url, error);
+    const message = `malformed request body: ${error instanceof Error ? error.message : String(error)}`;
+    if (request.url === '/filter') return reply.code(200).send(filterErrorReply(message));
+    if (request.url === '/bind') return reply.code(200).send({ Error: message });
+    return reply.code(400).send({ Error: message });
+  });
+  return app;
+}
+
+/** kube-scheduler's verbs: only on the extender port, never on the listener the API server reaches. */
+function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, logFailure: (route: string, error: unknown) => void): void {
   app.post('/filter', async (request) => {
     try {
       return await service.filter(parseFilterArgs(request.body));
@@ -118,30 +160,4 @@ export function buildServer(options: ServerOptions): ExtenderServer {
       return reply.code(error instanceof TesseraError ? error.status : 500).send({ Error: describe(error) });
     }
   });
-
-  app.post('/webhook', async (request, reply) => {
-    try {
-      return reviewAdmission(request.body, options.webhook);
-    } catch (error) {
-      logFailure('webhook', error);
-      return reply.code(error instanceof TesseraError ? error.status : 500).send({ error: describe(error) });
-    }
-  });
-
-  app.get('/healthz', async () => 'ok');
-  app.get('/readyz', async (_request, reply) => {
-    const notReady = service.notReadyReason();
-    return notReady ? reply.code(503).send(`not ready: ${notReady}`) : 'ok';
-  });
-  app.get('/metrics', async (_request, reply) => reply.type(options.metrics.contentType).send(await options.metrics.metrics()));
-
-  // Bodies that are not JSON at all reach here (fastify's parser rejects them before the routes run).
-  app.setErrorHandler((error, request, reply) => {
-    logFailure(request.url, error);
-    const message = `malformed request body: ${error instanceof Error ? error.message : String(error)}`;
-    if (request.url === '/filter') return reply.code(200).send(filterErrorReply(message));
-    if (request.url === '/bind') return reply.code(200).send({ Error: message });
-    return reply.code(400).send({ Error: message });
-  });
-  return app;
 }

@@ -2,7 +2,7 @@
  * `tessera scheduler` assembled: informers feed the cluster view, a Lease decides who may decide, the extender
  * answers kube-scheduler over HTTP, and a sweeper takes back grants the device plugin never confirmed.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -11,7 +11,9 @@ import { startLeaderElection, type LeaderElector } from '../../kube/leader-elect
 import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner, RequestConfig } from '../core/index.js';
 import type { Policy, RunContext } from '../policies/policy.js';
+import { publicKeyOf } from '../../api/signing.js';
 import { ClusterView } from './cluster-view.js';
+import { NodeKeys } from './node-keys.js';
 import type { ExtenderConfig } from './config.js';
 import { PodEffects } from './effects.js';
 import { Extender, type Readiness } from './extender.js';
@@ -22,7 +24,8 @@ import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
 export interface StartExtenderOptions {
   config: ExtenderConfig;
   kubeConfig: KubeConfig;
-  signingKey: Buffer;
+  /** The scheduler's Ed25519 private key: it signs decisions and release marks. */
+  signingKey: KeyObject;
   /** Resource names and defaults from the HAMi device config. */
   requestConfig: RequestConfig;
   /** HAMi's deviceMemoryScaling. */
@@ -36,8 +39,11 @@ export interface StartExtenderOptions {
   resolveModel?: (reported: string) => string;
   log: Logger;
   now?: () => number;
-  /** Serving certificate for the HTTPS listener on config.webhookPort (none: no HTTPS listener). */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Serving certificate for the HTTPS webhook listener on config.webhookPort (none: no such listener); with
+   * `clientCa`, the extender port too serves HTTPS, to clients whose certificate that CA signed.
+   */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 export interface RunningExtender {
@@ -60,8 +66,9 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
   const { config, kubeConfig, log } = options;
   const now = options.now ?? Date.now;
   const metrics = createMetrics();
+  const nodeKeys = new NodeKeys();
   const view = new ClusterView({
-    key: options.signingKey,
+    keys: nodeKeys.trusted(publicKeyOf(options.signingKey)),
     log,
     memoryScaling: options.memoryScaling,
     ...(options.nodeMemoryScaling ? { nodeMemoryScaling: options.nodeMemoryScaling } : {}),
@@ -75,7 +82,16 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     kubeConfig,
     path: '/api/v1/nodes',
     list: () => core.listNode(),
-    handlers: { upsert: (n) => view.upsertNode(n), remove: (n) => view.removeNode(n.metadata?.name ?? '') },
+    handlers: {
+      upsert: (n) => {
+        view.upsertNode(n);
+        if (nodeKeys.upsert(n)) view.recheckNode(n.metadata?.name ?? '');
+      },
+      remove: (n) => {
+        nodeKeys.remove(n.metadata?.name ?? '');
+        view.removeNode(n.metadata?.name ?? '');
+      },
+    },
     log,
   });
   const pods: RunningInformer<V1Pod> = runInformer<V1Pod>({
@@ -134,7 +150,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       }),
   };
 
-  const effects = new PodEffects(kubeConfig, log, now);
+  const effects = new PodEffects(kubeConfig, options.signingKey, log, now);
   const context: RunContext = { nodePolicy: config.nodePolicy, gpuPolicy: config.gpuPolicy };
   const extender = new Extender({
     view,
@@ -152,18 +168,23 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
 
   const serverOptions = {
     service: extender,
-    webhook: { request: options.requestConfig, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
+    webhook: { request: options.requestConfig, trustedUsers: config.trustedUsers, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
     metrics: metrics.registry,
     log,
   };
-  const server = buildServer(serverOptions);
-  // The API server calls admission webhooks over TLS only; kube-scheduler stays on the plain loopback listener.
-  const secure = options.tls ? buildServer({ ...serverOptions, https: options.tls }) : undefined;
+  const { tls } = options;
+  // kube-scheduler calls the extender port (loopback, or HTTPS with client certificates); the API server calls the
+  // webhook listener, which serves nothing else.
+  const server = buildServer(tls?.clientCa ? { ...serverOptions, https: tls } : serverOptions);
+  const secure = tls ? buildServer({ ...serverOptions, https: { cert: tls.cert, key: tls.key }, routes: 'webhook' }) : undefined;
   let url: string;
   let secureUrl: string | undefined;
   try {
     url = (await server.listen({ host: config.host, port: config.port })).replace('0.0.0.0', '127.0.0.1');
-    secureUrl = secure ? (await secure.listen({ host: config.host, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+    secureUrl = secure ? (await secure.listen({ host: config.webhookHost, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
+    if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost' && !tls?.clientCa) {
+      log.warn({ host: config.host }, 'the extender port (filter, bind) is served beyond loopback without client certificates: anyone who reaches it can bind pods; use --client-ca-file or a NetworkPolicy');
+    }
   } catch (error) {
     // A port in use must not leave informers and the lease running behind the error: the process could not exit.
     await server.close();
@@ -186,7 +207,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       const expired = view.book.release(uid);
       if (!expired) continue;
       log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
-      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`);
+      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
     }
   }, Math.min(5000, Math.max(100, ttlMs / 4)));
   sweeper.unref();

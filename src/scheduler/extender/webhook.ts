@@ -1,8 +1,10 @@
 /**
  * The mutating admission webhook (admission.k8s.io/v1 AdmissionReview) for pods that ask for Tessera's
- * resources: route them to our scheduler, fill in HAMi's defaults, refuse values no GPU can honour, and drop
+ * resources: route them to our scheduler, fill in HAMi's defaults, refuse values no GPU can honour, drop
  * decision annotations a user tried to set (a forged decision must not reach the device plugin; it would also
- * fail signature verification there). The review is a pure function of the request and the options.
+ * fail signature verification there), and refuse a pod placed by hand (`spec.nodeName`), which would take devices
+ * granted to another pod. On UPDATE, scheduler-owned annotations may be changed only by Tessera's own identities.
+ * The review is a pure function of the request and the options.
  */
 import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
 import { ajv, validationError } from '../../api/validate.js';
@@ -14,6 +16,8 @@ export interface WebhookOptions {
   request: RequestConfig;
   /** Set on every GPU pod when given (the sidecar kube-scheduler's profile name). */
   schedulerName?: string;
+  /** Users that may change scheduler-owned annotations (the extender's and device plugins' service accounts). */
+  trustedUsers?: readonly string[];
 }
 
 export interface AdmissionResponse {
@@ -38,7 +42,17 @@ const reviewSchema = {
   properties: {
     apiVersion: { const: 'admission.k8s.io/v1' },
     kind: { const: 'AdmissionReview' },
-    request: { type: 'object', required: ['uid', 'operation', 'object'], properties: { uid: { type: 'string', minLength: 1 }, operation: { type: 'string' }, object: { type: 'object' } } },
+    request: {
+      type: 'object',
+      required: ['uid', 'operation', 'object'],
+      properties: {
+        uid: { type: 'string', minLength: 1 },
+        operation: { type: 'string' },
+        object: { type: 'object' },
+        oldObject: { type: ['object', 'null'] },
+        userInfo: { type: 'object', properties: { username: { type: 'string' } } },
+      },
+    },
   },
 } as const;
 const checkReview = ajv.compile(reviewSchema);
@@ -70,6 +84,9 @@ export function admitPod(pod: Json, options: WebhookOptions): PatchOp[] {
     }
   });
   if (!asksForGpu) return [];
+  if (typeof spec.nodeName === 'string' && spec.nodeName !== '') {
+    throw new TesseraError('INVALID_REQUEST', `spec.nodeName is set to '${spec.nodeName}': a pod asking for ${names.resourceCountName} must be placed by the Tessera scheduler, which grants it devices; remove spec.nodeName (use a nodeSelector or node affinity to pick nodes)`, { field: 'spec.nodeName' });
+  }
 
   // At admission the pod has no uid yet (and maybe only generateName): stand-ins let the request parser run.
   const metadata = recordAt(pod, 'metadata');
@@ -86,11 +103,25 @@ export function admitPod(pod: Json, options: WebhookOptions): PatchOp[] {
   return ops;
 }
 
+/** Scheduler-owned annotations whose value differs between two versions of a pod (added, changed or removed). */
+export function changedOwnedAnnotations(before: Json, after: Json): string[] {
+  const old = recordAt(recordAt(before, 'metadata'), 'annotations');
+  const now = recordAt(recordAt(after, 'metadata'), 'annotations');
+  return SCHEDULER_OWNED_POD_ANNOTATIONS.filter((key) => old[key] !== now[key]);
+}
+
 /** Answers an AdmissionReview: allowed with a patch, or denied with the reason naming the field. */
 export function reviewAdmission(body: unknown, options: WebhookOptions): AdmissionReviewReply {
   if (!checkReview(body)) throw validationError(checkReview.errors, 'AdmissionReview');
-  const request = (body as { request: { uid: string; operation: string; object: unknown } }).request;
+  const request = (body as { request: { uid: string; operation: string; object: unknown; oldObject?: unknown; userInfo?: { username?: string } } }).request;
   const reply = (response: Omit<AdmissionResponse, 'uid'>): AdmissionReviewReply => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: request.uid, ...response } });
+  if (request.operation === 'UPDATE') {
+    // Grants, bind phases and releases are written by Tessera alone: a user who edits them could free or steal GPUs.
+    const changed = changedOwnedAnnotations(isRecord(request.oldObject) ? request.oldObject : {}, request.object as Json);
+    const user = request.userInfo?.username ?? '';
+    if (changed.length === 0 || (options.trustedUsers ?? []).includes(user)) return reply({ allowed: true });
+    return reply({ allowed: false, status: { code: 403, message: `metadata.annotations: ${changed.join(', ')} may be changed only by the Tessera scheduler and device plugins, not by ${user || 'an unnamed user'}` } });
+  }
   // Only creation is mutated: afterwards the scheduler itself writes the decision annotations.
   if (request.operation !== 'CREATE') return reply({ allowed: true });
   try {

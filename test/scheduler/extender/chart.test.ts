@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { parseDevicePluginFlags } from '../../../src/cli/commands/device-plugin.js';
 import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -51,16 +52,16 @@ describe('helm chart', () => {
     expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'DaemonSet', 'ClusterRole', 'ConfigMap', 'MutatingWebhookConfiguration']));
   });
 
-  it('embeds the same KubeSchedulerConfiguration as config/scheduler-config.yaml, calling the extender through its Service', () => {
+  it('embeds the same KubeSchedulerConfiguration as config/scheduler-config.yaml, calling the extender beside it on loopback', () => {
     type Extender = { urlPrefix: string } & Record<string, unknown>;
     const shipped = parse(readFileSync(join(root, 'config/scheduler-config.yaml'), 'utf8')) as { extenders: Extender[] } & Record<string, unknown>;
     const embedded = parse(find('ConfigMap', 'tessera-scheduler-config').data?.['scheduler-config.yaml'] ?? '') as { extenders: Extender[] } & Record<string, unknown>;
     const withoutUrl = (list: Extender[]): unknown[] => list.map(({ urlPrefix: _url, ...rest }) => rest);
     expect(withoutUrl(embedded.extenders)).toEqual(withoutUrl(shipped.extenders));
-    // The leading kube-scheduler may be in another pod than the leading extender: the Service finds the latter.
+    // The sidecar model: the extender port is on loopback, never in the Service.
+    expect(embedded.extenders[0]?.urlPrefix).toBe(`http://127.0.0.1:${String(lookup('scheduler.extenderPort'))}`);
     const service = find('Service', 'tessera-scheduler') as { spec: { ports: Array<{ name: string; port: number }> } };
-    const httpPort = service.spec.ports.find((p) => p.name === 'http')?.port;
-    expect(embedded.extenders[0]?.urlPrefix).toBe(`http://tessera-scheduler.${NAMESPACE}.svc:${String(httpPort)}`);
+    expect(service.spec.ports.map((p) => p.name)).toEqual(['https']);
     expect(embedded.profiles).toEqual(shipped.profiles);
     expect(embedded.percentageOfNodesToScore).toBe(100);
   });
@@ -70,7 +71,24 @@ describe('helm chart', () => {
     const extender = deployment.spec.template.spec.containers.find((c) => c.name === 'extender');
     const flags = (extender?.args ?? []).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]);
     for (const flag of flags) expect(FLAG_NAMES, flag).toContain(flag);
-    expect(extender?.ports?.map((p) => p.containerPort)).toEqual([lookup('scheduler.extenderPort'), lookup('webhook.port')]);
+    expect(extender?.ports?.map((p) => p.containerPort)).toEqual([lookup('webhook.port')]);
     expect(extender?.args).toContain(`--webhook-port=${String(lookup('webhook.port'))}`);
+    expect(extender?.args).toContain('--host=127.0.0.1');
+    // Only the webhook port is open to other pods; device plugins take no ingress.
+    const policy = find('NetworkPolicy', 'tessera-scheduler') as { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } };
+    expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([lookup('webhook.port')]);
+    expect(find('NetworkPolicy', 'tessera-device-plugin')).toMatchObject({ spec: { policyTypes: ['Ingress'] } });
+  });
+
+  it('runs the device plugin with flags it accepts, holding only the scheduler\'s public key', () => {
+    const daemonSet = find('DaemonSet', 'tessera-device-plugin') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
+    const args = daemonSet.spec.template.spec.containers[0]?.args ?? [];
+    expect(args[0]).toBe('device-plugin');
+    const flags = parseDevicePluginFlags(args.slice(1), { NODE_NAME: 'gpu-1' });
+    expect(flags.schedulerPublicKeyConfigmap).toBe(`${NAMESPACE}/${String(lookup('schedulerPublicKeyConfigMap'))}`);
+    expect(args.join(' ')).not.toMatch(/signing-key/);
+    // The signing key's Secret is readable by the scheduler's service account alone.
+    const binding = find('RoleBinding', 'tessera-signing-key') as unknown as { subjects: Array<{ name: string }> };
+    expect(binding.subjects.map((s) => s.name)).toEqual(['tessera-scheduler']);
   });
 });

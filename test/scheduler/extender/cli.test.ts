@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { generateSigningKey, privateKeyPem } from '../../../src/api/signing.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,8 +43,8 @@ beforeAll(async () => {
   await coreApi(cluster).createNode({ body: gpuNode('gpu-1') });
   dir = mkdtempSync(join(tmpdir(), 'tessera-scheduler-'));
   await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-  // Operators keep keys as text files (a trailing newline is dropped): 64 hex characters, never a stray newline byte.
-  writeFileSync(join(dir, 'key'), `${randomBytes(32).toString('hex')}\n`);
+  // The Ed25519 private key as `openssl genpkey -algorithm ed25519` writes it (PKCS#8 PEM).
+  writeFileSync(join(dir, 'key'), privateKeyPem(generateSigningKey()));
 });
 
 afterAll(async () => cluster?.stop());
@@ -84,6 +84,64 @@ describe('tessera scheduler', () => {
       req.end(JSON.stringify(review));
     });
     expect(JSON.parse(reply)).toMatchObject({ response: { uid: 'r', allowed: true, patchType: 'JSONPatch' } });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 90_000);
+
+  /** POSTs JSON over HTTPS; resolves to the status and body, or rejects (a refused TLS handshake). */
+  function postTls(url: string, body: unknown, tls: { ca: Buffer; cert?: Buffer; key?: Buffer }): Promise<{ status: number; body: string }> {
+    return new Promise((done, fail) => {
+      const req = request(url, { method: 'POST', agent: false, ...tls, checkServerIdentity: () => undefined, timeout: 30_000, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', fail);
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.end(JSON.stringify(body));
+    });
+  }
+
+  it.skipIf(!haveOpenssl)('answers kube-scheduler only with a client certificate its CA signed; the webhook port serves no extender verbs; the webhook refuses hand-placed GPU pods and edits of grants by others', async () => {
+    const openssl = (...args: string[]): void => expect(spawnSync('openssl', args).status).toBe(0);
+    const at = (name: string): string => join(dir, name);
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '1', '-subj', '/CN=tessera-test-ca');
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('srv.key'), '-out', at('srv.crt'), '-days', '1', '-subj', '/CN=tessera-scheduler');
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('client.key'), '-out', at('client.csr'), '-subj', '/CN=kube-scheduler');
+    openssl('x509', '-req', '-in', at('client.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('client.crt'), '-days', '1');
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('rogue.key'), '-out', at('rogue.crt'), '-days', '1', '-subj', '/CN=kube-scheduler');
+    const child = tessera([
+      '--kubeconfig', at('kubeconfig'), '--signing-key-file', at('key'), '--port', '0', '--webhook-port', '0', '--webhook-host', '127.0.0.1', '--leader-elect=false',
+      '--tls-cert-file', at('srv.crt'), '--tls-key-file', at('srv.key'), '--client-ca-file', at('ca.crt'), '--trusted-users', 'system:serviceaccount:gpu-system:tessera-scheduler',
+    ]);
+    const exited = exitCode(child);
+    const { url, secureUrl } = await listening(child, exited);
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:/);
+    const ca = readFileSync(at('srv.crt'));
+    const bind = { PodName: 'p', PodNamespace: 'default', PodUID: 'u', Node: 'gpu-1' };
+    // No client certificate, or one the CA did not sign: the handshake fails, nothing is read.
+    await expect(postTls(`${url}/bind`, bind, { ca })).rejects.toThrow();
+    await expect(postTls(`${url}/bind`, bind, { ca, cert: readFileSync(at('rogue.crt')), key: readFileSync(at('rogue.key')) })).rejects.toThrow();
+    const signed = await postTls(`${url}/bind`, bind, { ca, cert: readFileSync(at('client.crt')), key: readFileSync(at('client.key')) });
+    expect(signed.status).toBe(200);
+    // The webhook listener, which the API server reaches, has no extender verbs.
+    for (const verb of ['bind', 'filter', 'prioritize', 'preempt']) expect((await postTls(`${secureUrl ?? ''}/${verb}`, bind, { ca })).status).toBe(404);
+    const pod = (nodeName?: string, annotations: Record<string, string> = {}): unknown => ({ metadata: { name: 'p', annotations }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } });
+    const admit = async (request: Record<string, unknown>): Promise<{ allowed: boolean; status?: { message: string } }> => {
+      const reply = await postTls(`${secureUrl ?? ''}/webhook`, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r', ...request } }, { ca });
+      return (JSON.parse(reply.body) as { response: { allowed: boolean; status?: { message: string } } }).response;
+    };
+    const placed = await admit({ operation: 'CREATE', object: pod('gpu-1') });
+    expect(placed.allowed).toBe(false);
+    expect(placed.status?.message).toMatch(/spec\.nodeName/);
+    const before = pod(undefined, { 'hami.io/bind-phase': 'success', 'tessera.io/decision': '{"x":1}' });
+    const edited = pod(undefined, { 'hami.io/bind-phase': 'failed', 'tessera.io/decision': '{"x":1}' });
+    const byUser = await admit({ operation: 'UPDATE', oldObject: before, object: edited, userInfo: { username: 'alice' } });
+    expect(byUser.allowed).toBe(false);
+    expect(byUser.status?.message).toMatch(/hami\.io\/bind-phase.*alice/);
+    expect((await admit({ operation: 'UPDATE', oldObject: before, object: pod(undefined, {}), userInfo: { username: 'alice' } })).allowed).toBe(false);
+    expect((await admit({ operation: 'UPDATE', oldObject: before, object: edited, userInfo: { username: 'system:serviceaccount:gpu-system:tessera-scheduler' } })).allowed).toBe(true);
+    expect((await admit({ operation: 'UPDATE', oldObject: before, object: { ...(before as object), metadata: { name: 'p', labels: { a: 'b' }, annotations: (before as { metadata: { annotations: object } }).metadata.annotations } }, userInfo: { username: 'alice' } })).allowed).toBe(true);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 90_000);

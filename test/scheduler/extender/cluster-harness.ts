@@ -1,5 +1,6 @@
 /** An extender started against the embedded cluster exactly as `tessera scheduler` starts it, for tests. */
-import { randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { generateSigningKey } from '../../../src/api/signing.js';
 import { Agent, request } from 'node:http';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { EmbeddedCluster } from '../../../src/cluster/index.js';
@@ -13,11 +14,11 @@ export function testConfig(overrides: Partial<ExtenderConfig> = {}, leaderElecti
   return { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, syncWaitSeconds: 5, ...overrides, leaderElection: { ...DEFAULT_CONFIG.leaderElection, ...leaderElection } };
 }
 
-export function startTestExtender(cluster: EmbeddedCluster, key: Buffer, config: ExtenderConfig = testConfig(), extra: Partial<StartExtenderOptions> = {}): Promise<RunningExtender> {
+export function startTestExtender(cluster: EmbeddedCluster, key: KeyObject, config: ExtenderConfig = testConfig(), extra: Partial<StartExtenderOptions> = {}): Promise<RunningExtender> {
   return startExtender({ config, kubeConfig: cluster.kubeConfig(), signingKey: key, requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog, ...extra });
 }
 
-export const newKey = (): Buffer => randomBytes(32);
+export const newKey = (): KeyObject => generateSigningKey();
 
 // Keep-alive, like kube-scheduler's client to its extender.
 const agent = new Agent({ keepAlive: true });

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../../src/api/annotations.js';
 import { encodeDecision, type Decision } from '../../../src/api/decision.js';
-import { signDecision } from '../../../src/api/signing.js';
+import type { KeyObject } from 'node:crypto';
+import { generateSigningKey, publicKeyOf, signDecision, type TrustedKeys } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { decide, parsePodRequest } from '../../../src/scheduler/core/index.js';
@@ -12,6 +12,8 @@ import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
 import { silentLog } from './harness.js';
+
+const trusted = (key: KeyObject): TrustedKeys => ({ scheduler: publicKeyOf(key), node: () => undefined });
 
 const options = extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, DEFAULT_POLICY);
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
@@ -39,7 +41,7 @@ function grantMig(view: ClusterView, uid: string): { profile: string; start: num
 
 describe('cluster view', () => {
   it('keeps a MIG grant when the device plugin reports the instance it created, and counts it once', () => {
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...options });
+    const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...options });
     view.upsertNode(migNode([]));
     const created = grantMig(view, 'first');
     view.upsertNode(migNode([created]));
@@ -49,7 +51,7 @@ describe('cluster view', () => {
   });
 
   it('keeps grants across a node leaving and coming back, applying them again', () => {
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...options });
+    const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...options });
     view.upsertNode(migNode([]));
     grantMig(view, 'held');
     view.removeNode('mig-1');
@@ -60,8 +62,8 @@ describe('cluster view', () => {
   });
 
   it('follows the device plugin swapping grants between two interchangeable pods, whatever the window between writes', () => {
-    const key = randomBytes(32);
-    const view = new ClusterView({ key, log: silentLog, now: Date.now, ...options });
+    const key = generateSigningKey();
+    const view = new ClusterView({ keys: trusted(key), log: silentLog, now: Date.now, ...options });
     view.upsertNode(gpuNode('pair', { gpus: 2 }));
     const pods = ['a', 'b'].map((uid) => gpuPod(uid, { uid, gpus: 1 }));
     const decisions: Decision[] = pods.map((pod) => {
@@ -93,7 +95,7 @@ describe('cluster view', () => {
 
   it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
     const config = { ...DEFAULT_DEVICE_CONFIG, nodeconfig: [{ name: 'scaled', operatingmode: 'hami-core' as const, devicememoryscaling: 2 }] };
-    const view = new ClusterView({ key: randomBytes(32), log: silentLog, now: Date.now, ...extenderDeviceOptions(config, DEFAULT_POLICY) });
+    const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...extenderDeviceOptions(config, DEFAULT_POLICY) });
     view.upsertNode(gpuNode('scaled', { gpus: 1, memoryMiB: 40960 }));
     view.upsertNode(gpuNode('plain', { gpus: 1, memoryMiB: 40960 }));
     expect(view.state.node('scaled')?.gpus[0]?.memoryMiB).toBe(81920);

@@ -13,6 +13,10 @@ describe('extender config', () => {
     expect(config.port).toBe(9100);
     expect(config.leaderElection).toEqual({ ...DEFAULT_CONFIG.leaderElection, namespace: 'gpu', leaseDurationSeconds: 20 });
     expect(config.reservationTtlSeconds).toBe(DEFAULT_CONFIG.reservationTtlSeconds);
+    // kube-scheduler's verbs on loopback unless asked otherwise; the webhook listener for the API server.
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.webhookHost).toBe('0.0.0.0');
+    expect(configFromArgs(['--signing-key-file', 'k', '--trusted-users', 'system:serviceaccount:a:b, system:serviceaccount:a:c']).trustedUsers).toEqual(['system:serviceaccount:a:b', 'system:serviceaccount:a:c']);
   });
 
   it.each([
@@ -24,6 +28,7 @@ describe('extender config', () => {
     [['--signing-key-file', 'k', '--renew-deadline', '30'], 'retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds'],
     [['--signing-key-file', 'k', '--log-level', 'loud'], 'flags.logLevel: must be equal to one of the allowed values'],
     [['--bogus', '1'], "Unknown option '--bogus'"],
+    [['--signing-key-file', 'k', '--client-ca-file', 'ca.crt'], 'give tlsCertFile and tlsKeyFile too'],
   ])('rejects %j with a clear error', (argv, message) => {
     expect(() => configFromArgs(argv)).toThrow(message);
   });

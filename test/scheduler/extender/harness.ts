@@ -3,7 +3,8 @@
  * for the wire-level tests of filter and prioritize that need no API server. Bind tests run against the embedded
  * cluster instead (service.test.ts).
  */
-import { randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { generateSigningKey, publicKeyOf } from '../../../src/api/signing.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
@@ -15,7 +16,7 @@ import { createMetrics } from '../../../src/scheduler/extender/metrics.js';
 import { buildServer, type ExtenderServer } from '../../../src/scheduler/extender/server.js';
 
 export interface Harness {
-  key: Buffer;
+  key: KeyObject;
   view: ClusterView;
   extender: Extender;
   server: ExtenderServer;
@@ -36,12 +37,12 @@ function unreachableKubeConfig(): KubeConfig {
 }
 
 export function buildHarness(): Harness {
-  const key = randomBytes(32);
-  const view = new ClusterView({ key, log: silentLog, memoryScaling: 1, now: Date.now });
+  const key = generateSigningKey();
+  const view = new ClusterView({ keys: { scheduler: publicKeyOf(key), node: () => undefined }, log: silentLog, memoryScaling: 1, now: Date.now });
   const metrics = createMetrics();
   const extender = new Extender({
     view,
-    effects: new PodEffects(unreachableKubeConfig(), silentLog),
+    effects: new PodEffects(unreachableKubeConfig(), key, silentLog),
     readiness: { notReadyReason: () => undefined, waitSynced: async () => true },
     policy: hamiPolicy,
     context: { nodePolicy: 'binpack', gpuPolicy: 'spread' },

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HAMI_POD, TESSERA_POD } from '../../../src/api/annotations.js';
 import { decodeDecision } from '../../../src/api/decision.js';
 import { decodeHamiDevices } from '../../../src/api/hami.js';
-import { signDecision, verifyDecision } from '../../../src/api/signing.js';
+import { publicKeyOf, signDecision, verifyDecision, verifyRelease } from '../../../src/api/signing.js';
 import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { coreApi, eventually, newKey, postJson, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';
@@ -179,7 +179,9 @@ describe('extender service against the embedded cluster', () => {
         () => api.readNamespacedPod({ name: 'never-starts', namespace: 'default' }),
         (p) => p.metadata?.annotations?.[HAMI_POD.bindPhase] === 'failed',
       );
-      expect(marked.metadata?.annotations?.[TESSERA_POD.decision]).toBeUndefined();
+      // The decision stays, with the scheduler's signed release of exactly it.
+      const kept = decodeDecision(marked.metadata?.annotations?.[TESSERA_POD.decision] ?? '');
+      expect(verifyRelease(marked.metadata?.annotations?.[TESSERA_POD.release], pod.metadata?.uid ?? '', kept, { scheduler: publicKeyOf(key), node: () => undefined })).toBe(true);
       expect(short.view.book.get(pod.metadata?.uid ?? '')).toBeUndefined();
       // The other replica reads the mark back and frees the capacity too.
       await eventually('released everywhere', () => extender.view.book.get(pod.metadata?.uid ?? ''), (r) => r === undefined);

@@ -19,6 +19,22 @@ const gpuPod = (limits: Record<string, string>, annotations: Record<string, stri
 const patchOf = (response: { patch?: string }): unknown => JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8'));
 
 describe('admission webhook', () => {
+  it('refuses gpumem with a unit suffix, saying it is in MiB and what to write', () => {
+    const binary = review(gpuPod({ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '10Gi' }));
+    expect(binary.allowed).toBe(false);
+    expect(binary.status?.message).toMatch(/nvidia\.com\/gpumem: is in MiB, as in HAMi: write 10240 for 10Gi \(as given, '10Gi' asks for 10,737,418,240 MiB\)/);
+    expect(review(gpuPod({ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '2G' })).status?.message).toMatch(/write 2000 for 2G/);
+    expect(review(gpuPod({ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '10240' })).allowed).toBe(true);
+  });
+
+  it('refuses a GPU pod placed by hand with spec.nodeName, naming the field', () => {
+    const placed = review({ metadata: { name: 'p' }, spec: { nodeName: 'gpu-1', containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } });
+    expect(placed.allowed).toBe(false);
+    expect(placed.status?.message).toMatch(/spec\.nodeName/);
+    // Pods without GPUs may still be placed by hand.
+    expect(review({ metadata: { name: 'p' }, spec: { nodeName: 'gpu-1', containers: [{ name: 'c' }] } }).allowed).toBe(true);
+  });
+
   it('leaves pods without GPU resources alone', () => {
     expect(review({ metadata: { name: 'p', uid: 'u', annotations: { 'hami.io/vgpu-node': 'x' } }, spec: { containers: [{ name: 'c' }] } })).toEqual({ uid: 'r-1', allowed: true });
   });
@@ -55,8 +71,17 @@ describe('admission webhook', () => {
     expect(response.status?.message).toContain(message);
   });
 
-  it('lets updates through untouched: the scheduler itself writes the decision afterwards', () => {
-    expect(review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}' }), 'UPDATE')).toEqual({ uid: 'r-1', allowed: true });
+  it('lets updates through untouched unless they change scheduler-owned annotations, which only trusted users may', () => {
+    const update = (oldObject: unknown, object: unknown, username: string): ReturnType<typeof reviewAdmission>['response'] =>
+      reviewAdmission({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r-1', operation: 'UPDATE', object, oldObject, userInfo: { username } } }, { ...options, trustedUsers: ['system:serviceaccount:gpu:tessera-scheduler'] }).response;
+    const granted = gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success' });
+    expect(update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', team: 'ml' }), 'alice')).toEqual({ uid: 'r-1', allowed: true });
+    for (const edited of [{ 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'failed' }, { 'hami.io/bind-phase': 'success' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', 'tessera.io/release': 'scheduler:x' }] as Record<string, string>[]) {
+      const refused = update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, edited), 'alice');
+      expect(refused.allowed).toBe(false);
+      expect(refused.status?.message).toMatch(/may be changed only by the Tessera scheduler and device plugins, not by alice/);
+      expect(update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, edited), 'system:serviceaccount:gpu:tessera-scheduler').allowed).toBe(true);
+    }
   });
 
   it('refuses a body that is not an AdmissionReview, naming the field', () => {
