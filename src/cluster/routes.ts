@@ -1,5 +1,5 @@
 /** Turns a request path into what it addresses: a discovery document or a resource (type, namespace, name, subresource). Pure. */
-import { openApiDocument, openApiIndex } from './openapi.js';
+import { openApiDocument, openApiIndex, openApiV2, openApiV2Protobuf } from './openapi.js';
 import { apiGroup, apiGroups, findType, resourceList, type ResourceType } from './resources.js';
 import { KubeStatusError, badRequest, notFound } from './status.js';
 
@@ -16,7 +16,7 @@ export const SERVER_VERSION = {
 };
 
 export type Route =
-  | { kind: 'document'; body: unknown }
+  | { kind: 'document'; body: unknown; protobuf?: Buffer }
   | { kind: 'resource'; type: ResourceType; namespace: string | undefined; name: string | undefined; subresource: string | undefined; legacyWatch: boolean };
 
 /** Namespace subresources, which would otherwise read as a namespaced collection. */
@@ -37,6 +37,7 @@ export function route(path: string): Route {
   const [root, ...rest] = segments;
   if (root === 'version' && rest.length === 0) return { kind: 'document', body: SERVER_VERSION };
   if ((root === 'healthz' || root === 'livez' || root === 'readyz') && rest.length === 0) return { kind: 'document', body: 'ok' };
+  if (root === 'openapi' && rest[0] === 'v2' && rest.length === 1) return { kind: 'document', body: openApiV2(), protobuf: openApiV2Protobuf() };
   if (root === 'openapi' && rest[0] === 'v3') {
     const body = rest.length === 1 ? openApiIndex() : openApiDocument(rest.slice(1).join('/'));
     if (body) return { kind: 'document', body };

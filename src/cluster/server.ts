@@ -152,6 +152,10 @@ export class ApiServer {
       const search = request.url.indexOf('?');
       const query = new URLSearchParams(search < 0 ? '' : request.url.slice(search + 1));
       if (target.kind === 'document') {
+        if (target.protobuf && (request.headers.accept ?? '').includes('protobuf')) {
+          await reply.code(200).type('application/com.github.proto-openapi.spec.v2.v1.0+protobuf').send(target.protobuf);
+          return;
+        }
         await reply.code(200).type('application/json').send(JSON.stringify(target.body));
         return;
       }

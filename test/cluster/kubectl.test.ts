@@ -94,6 +94,15 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
     expect(out).toContain('configmap/late');
   });
 
+  it('applies back the kind: List that get -o yaml writes', async () => {
+    await kubectl('apply', '-f', join(dir, 'manifest.yaml'));
+    const saved = join(dir, 'saved.yaml');
+    writeFileSync(saved, await kubectl('get', 'configmap/settings', 'pod/web', '-o', 'yaml'));
+    expect(await kubectl('delete', '-f', saved)).toMatch(/configmap "settings" deleted[\s\S]*pod "web" deleted/);
+    expect(await kubectl('apply', '-f', saved)).toMatch(/configmap\/settings created[\s\S]*pod\/web created/);
+    expect((await kubectl('get', 'configmap', 'settings', '-o', 'jsonpath={.data.level}')).trim()).toBe('1');
+  });
+
   it('deletes and then reports NotFound', async () => {
     expect(await kubectl('delete', 'pod', 'web')).toContain('pod "web" deleted');
     await expect(kubectl('get', 'pod', 'web')).rejects.toThrow(/NotFound|not found/);
