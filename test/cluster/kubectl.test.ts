@@ -58,7 +58,7 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
   });
 
   it('prints server-side tables with the columns kubectl users expect', async () => {
-    expect(await kubectl('get', 'pods', '-o', 'wide')).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+NODE\nweb\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\n$/);
+    expect(await kubectl('get', 'pods', '-o', 'wide')).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\nweb\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+<none>\n$/);
     expect(await kubectl('get', 'configmap', 'settings')).toMatch(/^NAME\s+DATA\s+AGE\nsettings\s+1\s+\d+s\n$/);
   });
 
