@@ -35,8 +35,10 @@ export interface EmbeddedClusterOptions extends Partial<ServerLimits> {
 export class EmbeddedCluster {
   readonly store: Store;
   readonly faults: Faults;
-  /** `https://127.0.0.1:<port>` */
+  /** `https://127.0.0.1:<port>`: what kubeconfig files name. */
   readonly url: string;
+  /** `http://127.0.0.1:<port>` when the server is reachable over loopback (plain HTTP is served to loopback peers). */
+  readonly loopbackUrl: string | undefined;
   /** The bearer token clients must send; kubeConfig() and writeKubeconfig() carry it. */
   readonly token: string;
   /** The self-signed serving certificate (PEM), made at start: what clients trust. */
@@ -45,11 +47,12 @@ export class EmbeddedCluster {
   private readonly journal: Journal | undefined;
   private stopped = false;
 
-  private constructor(store: Store, faults: Faults, server: ApiServer, url: string, token: string, ca: string, journal: Journal | undefined) {
+  private constructor(store: Store, faults: Faults, server: ApiServer, urls: { url: string; loopbackUrl: string | undefined }, token: string, ca: string, journal: Journal | undefined) {
     this.store = store;
     this.faults = faults;
     this.server = server;
-    this.url = url;
+    this.url = urls.url;
+    this.loopbackUrl = urls.loopbackUrl;
     this.token = token;
     this.ca = ca;
     this.journal = journal;
@@ -85,7 +88,9 @@ export class EmbeddedCluster {
     await server.app.listen({ port: options.port ?? 0, host });
     const { port } = server.app.server.address() as AddressInfo;
     const url = `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-    const cluster = new EmbeddedCluster(store, faults, server, url, token, tls.cert, journal);
+    const loopback = loopbackHost(host);
+    const urls = { url, loopbackUrl: loopback === undefined ? undefined : `http://${loopback}:${port}` };
+    const cluster = new EmbeddedCluster(store, faults, server, urls, token, tls.cert, journal);
     if (!isLoopback(host)) {
       log.warn({ url, host }, 'the embedded API server listens beyond loopback: anyone who can reach it and holds the kubeconfig\'s token has full access; it is a development server');
     }
@@ -93,21 +98,31 @@ export class EmbeddedCluster {
     return cluster;
   }
 
-  /** A client-node KubeConfig for this cluster: its certificate pinned, its token, context `tessera-embedded`. */
+  /**
+   * A client-node KubeConfig for clients on this machine (context `tessera-embedded`, with the token): plain HTTP
+   * over loopback when the server listens there, since client-node pays a TLS handshake per request; HTTPS with
+   * the certificate pinned otherwise.
+   */
   kubeConfig(namespace = 'default'): KubeConfig {
+    return this.config(this.loopbackUrl ?? this.url, namespace);
+  }
+
+  /** Writes a kubeconfig file for kubectl and other processes (`kubectl --kubeconfig <path> get pods`): HTTPS, certificate pinned, the token; readable by its owner only. */
+  async writeKubeconfig(path: string): Promise<void> {
+    await writeFileAtomic(path, this.config(this.url, 'default').exportConfig(), 0o600);
+  }
+
+  private config(server: string, namespace: string): KubeConfig {
     const kc = new KubeConfig();
+    // client-node refuses an http:// server unless skipTLSVerify is set; over HTTPS the certificate is pinned.
+    const tls = server.startsWith('https:') ? { caData: Buffer.from(this.ca).toString('base64'), skipTLSVerify: false } : { skipTLSVerify: true };
     kc.loadFromOptions({
-      clusters: [{ name: 'tessera-embedded', server: this.url, caData: Buffer.from(this.ca).toString('base64'), skipTLSVerify: false }],
+      clusters: [{ name: 'tessera-embedded', server, ...tls }],
       users: [{ name: 'tessera', token: this.token }],
       contexts: [{ name: 'tessera-embedded', cluster: 'tessera-embedded', user: 'tessera', namespace }],
       currentContext: 'tessera-embedded',
     });
     return kc;
-  }
-
-  /** Writes a kubeconfig file for kubectl (`kubectl --kubeconfig <path> get pods`), readable by its owner only. */
-  async writeKubeconfig(path: string): Promise<void> {
-    await writeFileAtomic(path, this.kubeConfig().exportConfig(), 0o600);
   }
 
   /** How many watch streams clients hold open now. */
@@ -127,6 +142,14 @@ export class EmbeddedCluster {
     await this.server.close();
     await this.journal?.close();
   }
+}
+
+/** The address this machine reaches a server bound to `host` by over loopback, if any. */
+function loopbackHost(host: string): string | undefined {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  if (!isLoopback(host)) return undefined;
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */

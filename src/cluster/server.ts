@@ -5,11 +5,12 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { Server as RawServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Binding } from './binding.js';
 import type { Faults, Verb } from './faults.js';
+import { dualProtocolServer } from './listener.js';
 import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { route } from './routes.js';
@@ -32,7 +33,7 @@ export interface ApiServerOptions extends Partial<ServerLimits> {
   log: Logger;
   /** The bearer token every request but the anonymous health and version endpoints must carry. */
   token: string;
-  /** The serving certificate and key (PEM): the server speaks HTTPS only. */
+  /** The serving certificate and key (PEM): HTTPS for everyone, plain HTTP from loopback peers only. */
   tls: { cert: string; key: string };
   /** Resolves once every committed write is on disk; a write is acknowledged only after it. */
   durable?: () => Promise<void>;
@@ -85,7 +86,7 @@ export class ApiServer {
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.app = Fastify({
-      https: options.tls,
+      serverFactory: (handler) => dualProtocolServer(handler, options.tls) as unknown as RawServer,
       bodyLimit: maxRequestBytes,
       return503OnClosing: false,
       forceCloseConnections: true,

@@ -6,7 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -227,6 +228,44 @@ describe('quantities', () => {
     const status = await send('PATCH', '/api/v1/nodes/n1/status', { headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ status: { capacity: { 'nvidia.com/gpu': '-4' } } }) });
     expect(status.status).toBe(422);
     expect(status.body.message).toContain('status.capacity[nvidia.com/gpu]: Invalid value: "-4": must be greater than or equal to 0');
+  });
+});
+
+/** Plain HTTP, no TLS: what the server accepts only from loopback peers. */
+function plainRequest(host: string, port: number, path: string, token: string | null): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host, port, path, agent: false, headers: token === null ? {} : { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const outsideAddress = Object.values(networkInterfaces()).flat().find((i) => i?.family === 'IPv4' && !i.internal)?.address;
+
+describe('plain HTTP', () => {
+  it('is served to loopback peers, still only with the token', async () => {
+    const port = Number(new URL(cluster.url).port);
+    expect((await plainRequest('127.0.0.1', port, '/api/v1/namespaces/kube-system/secrets/root', null)).status).toBe(401);
+    expect((await plainRequest('127.0.0.1', port, '/api/v1/namespaces/kube-system/secrets/root', 'wrong')).status).toBe(401);
+    expect((await plainRequest('127.0.0.1', port, '/api/v1/namespaces/kube-system/secrets/root', cluster.token)).status).toBe(200);
+  });
+
+  it.skipIf(outsideAddress === undefined)('is refused from any other peer, so a token never crosses a network in the clear', async () => {
+    const exposed = await EmbeddedCluster.start({ host: outsideAddress, log: pino({ level: 'silent' }) });
+    try {
+      const port = Number(new URL(exposed.url).port);
+      const refused = await plainRequest(outsideAddress!, port, '/api/v1/namespaces/default/configmaps', exposed.token);
+      expect(refused).toEqual({ status: 400, text: 'Client sent an HTTP request to an HTTPS server.\n' });
+      // Over TLS the same peer is served; kubeConfig() on such a host is HTTPS with the certificate pinned.
+      expect(exposed.loopbackUrl).toBeUndefined();
+      expect((await rawRequest(exposed, 'GET', '/api/v1/namespaces/default/configmaps')).status).toBe(200);
+    } finally {
+      await exposed.stop();
+    }
   });
 });
 
