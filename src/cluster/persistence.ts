@@ -226,7 +226,8 @@ export class Journal {
         const target = this.appended;
         this.pending = [];
         await this.file.write(batch);
-        await this.file.sync();
+        // fdatasync: the data and the file's new length, not its timestamps.
+        await this.file.datasync();
         this.synced = target;
         this.journalBytes += batch.length;
         this.release(target);
