@@ -5,7 +5,7 @@
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -75,6 +75,25 @@ describe('kill -9 during a burst of writes', () => {
       await restarted.exited;
     }
   }, 120_000);
+
+  it('folds a grown journal into the state file and still recovers every write after kill -9', async () => {
+    rmSync(state, { force: true });
+    rmSync(journalPath(state), { force: true });
+    const { child, core, exited } = await startServer();
+    const blob = 'x'.repeat(1024 * 1024);
+    // 24 MiB of writes: past the 16 MiB at which the journal is folded into the snapshot.
+    for (let i = 0; i < 24; i++) await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: `big-${i}` }, data: { blob } } });
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'last' } } });
+    expect(statSync(state).size).toBeGreaterThan(16 * 1024 * 1024);
+    expect(statSync(journalPath(state)).size).toBeLessThan(16 * 1024 * 1024);
+    child.kill('SIGKILL');
+    await exited;
+    const restarted = await startServer();
+    const names = (await restarted.core.listNamespacedConfigMap({ namespace: 'default' })).items.map((c) => c.metadata?.name);
+    expect(names).toEqual(expect.arrayContaining([...Array.from({ length: 24 }, (_, i) => `big-${i}`), 'last']));
+    restarted.child.kill('SIGKILL');
+    await restarted.exited;
+  }, 60_000);
 
   it('drops a torn last journal record and refuses damage anywhere else', async () => {
     const { child, core, exited } = await startServer();
