@@ -15,7 +15,7 @@ const REFUSED =
   'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
 
 /** 127.0.0.0/8 and ::1, as a socket reports its peer (IPv4 peers of a dual-stack socket as ::ffff:127.x). */
-export function isLoopbackPeer(address: string | undefined): boolean {
+function isLoopbackPeer(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === '::1' || /^(::ffff:)?127\./.test(address);
 }

@@ -22,7 +22,7 @@ const DEFAULT_COMPACT_BYTES = 16 * 1024 * 1024;
 
 export const journalPath = (path: string): string => `${path}.journal`;
 
-export async function saveSnapshot(path: string, snapshot: StoreSnapshot): Promise<number> {
+async function saveSnapshot(path: string, snapshot: StoreSnapshot): Promise<number> {
   const text = JSON.stringify({ format: FORMAT, ...snapshot });
   await writeFileAtomic(path, text);
   return text.length;
@@ -59,7 +59,7 @@ async function syncDirectory(path: string): Promise<void> {
 }
 
 /** The saved state, or undefined when there is no file yet. A damaged file is an error naming it, never ignored. */
-export async function loadSnapshot(path: string): Promise<StoreSnapshot | undefined> {
+async function loadSnapshot(path: string): Promise<StoreSnapshot | undefined> {
   const text = await readIfPresent(path);
   if (text === undefined) return undefined;
   let parsed: unknown;

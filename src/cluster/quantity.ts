@@ -19,7 +19,7 @@ const SCAN = /^[+-]?[0-9]*(?:\.[0-9]*)?([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 const SUFFIX = /^(?:|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]{1,9})$/;
 
 /** Why `value` is not a quantity, or undefined when it is one; `negative` tells whether it is below zero. */
-export function quantityProblem(value: unknown): { problem?: string; negative: boolean } {
+function quantityProblem(value: unknown): { problem?: string; negative: boolean } {
   // A quantity is a JSON string, or a number as Quantity.UnmarshalJSON also takes.
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : typeof value === 'string' ? value.trim() : undefined;
   if (text === undefined || text === '') return { problem: FORMAT_WRONG, negative: false };

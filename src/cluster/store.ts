@@ -108,7 +108,7 @@ interface Watcher {
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export const DEFAULT_HISTORY_SIZE = 10_000;
-export const DEFAULT_MAX_STORED_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MAX_STORED_BYTES = 256 * 1024 * 1024;
 
 export class Store {
   private rv = 0;

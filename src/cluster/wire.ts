@@ -54,7 +54,7 @@ const tooDeep = (maxDepth: number): KubeStatusError =>
  * Whether JSON text nests deeper than `maxDepth`, by counting brackets outside strings, before anything parses
  * it: the code that later walks a parsed body (validation, patches, cloning) recurses once per level.
  */
-export function jsonNestsDeeper(text: string, maxDepth: number): boolean {
+function jsonNestsDeeper(text: string, maxDepth: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -17,10 +17,10 @@ const timestamp = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
 /** One byte from the node's name: its subnet in the made-up addresses. */
 const subnetOf = (node: string): number => createHash('sha256').update(node).digest()[0]!;
 
-export const nodeAddress = (node: string): string => `10.0.${subnetOf(node)}.10`;
+const nodeAddress = (node: string): string => `10.0.${subnetOf(node)}.10`;
 
 /** The pod's address on `node`: the `sequence`th pod it started, cycling through 254 host numbers. */
-export const podAddress = (node: string, sequence: number): string => `10.244.${subnetOf(node)}.${(sequence % 254) + 1}`;
+const podAddress = (node: string, sequence: number): string => `10.244.${subnetOf(node)}.${(sequence % 254) + 1}`;
 
 /**
  * Status for a pod whose containers all started (strategic merge patch: conditions merge by type, so the
