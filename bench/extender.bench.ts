@@ -29,6 +29,8 @@ import { measureAsync, percentile, type BenchResult, type BenchSuite } from './h
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 const SERVER_ROLE = 'tessera-extender-bench-server';
 const CLUSTER_ROLE = 'tessera-extender-bench-cluster';
+/** The API server's bearer token, known to both child processes (a bench, not a secret). */
+const CLUSTER_TOKEN = 'tessera-extender-bench';
 const EXTENDER_ROLE = 'tessera-extender-bench-extender';
 const FLOOR_ROLE = 'tessera-extender-bench-floor';
 const nodeName = (i: number): string => `node-${String(i).padStart(5, '0')}`;
@@ -109,7 +111,7 @@ async function serveExtender(clusterUrl: string, podNames: string[]): Promise<Se
 const roles: Record<string, (data: Record<string, unknown>) => Promise<Served>> = {
   [SERVER_ROLE]: (data) => serveFilledExtender(data.nodes as number),
   [FLOOR_ROLE]: () => serveFloor(),
-  [CLUSTER_ROLE]: () => EmbeddedCluster.start().then((c) => ({ url: c.url, grants: 0, close: () => c.stop() })),
+  [CLUSTER_ROLE]: () => EmbeddedCluster.start({ token: CLUSTER_TOKEN }).then((c) => ({ url: c.loopbackUrl ?? c.url, grants: 0, close: () => c.stop() })),
   [EXTENDER_ROLE]: (data) => serveExtender(data.clusterUrl as string, data.podNames as string[]),
 };
 const CHILD_ENV = 'TESSERA_EXTENDER_BENCH_CHILD';
@@ -186,10 +188,10 @@ async function inProcess(role: string, data: Record<string, unknown> = {}): Prom
   };
 }
 
-/** A KubeConfig for an API server at `url` (plain HTTP, as the embedded cluster serves). */
+/** A KubeConfig for the bench's API server at `url` (its loopback HTTP address) with its token. */
 function kubeConfigFor(url: string): KubeConfig {
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({ clusters: [{ name: 'bench', server: url, skipTLSVerify: true }], users: [{ name: 'bench' }], contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }], currentContext: 'bench' });
+  kubeConfig.loadFromOptions({ clusters: [{ name: 'bench', server: url, skipTLSVerify: true }], users: [{ name: 'bench', token: CLUSTER_TOKEN }], contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }], currentContext: 'bench' });
   return kubeConfig;
 }
 

@@ -1,5 +1,5 @@
 /** Turns a request path into what it addresses: a discovery document or a resource (type, namespace, name, subresource). Pure. */
-import { openApiDocument, openApiIndex } from './openapi.js';
+import { openApiDocument, openApiIndex, openApiV2, openApiV2Protobuf } from './openapi.js';
 import { apiGroup, apiGroups, findType, resourceList, type ResourceType } from './resources.js';
 import { KubeStatusError, badRequest, notFound } from './status.js';
 
@@ -16,17 +16,28 @@ export const SERVER_VERSION = {
 };
 
 export type Route =
-  | { kind: 'document'; body: unknown }
+  | { kind: 'document'; body: unknown; protobuf?: Buffer }
   | { kind: 'resource'; type: ResourceType; namespace: string | undefined; name: string | undefined; subresource: string | undefined; legacyWatch: boolean };
 
 /** Namespace subresources, which would otherwise read as a namespaced collection. */
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
+/**
+ * `path` is the request's raw path, still percent-encoded. It is split before decoding, and segments that would
+ * move elsewhere once decoded or resolved (`.`, `..`, an encoded `/`) or empty ones (`//`) are refused rather than
+ * normalised, so no spelling of a path reaches another namespace or a cluster-wide collection.
+ */
 export function route(path: string): Route {
-  const segments = path.split('/').filter((s) => s !== '').map((segment) => decodeSegment(segment, path));
+  if (!path.startsWith('/')) throw badRequest(`the request path must start with "/" (${path})`);
+  const raw = path.slice(1).split('/');
+  // One trailing slash is tolerated, as kube-apiserver does for discovery paths.
+  if (raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
+  const segments = raw.map((segment) => decodeSegment(segment, path));
+  if (segments.length === 1 && segments[0] === '') segments.pop();
   const [root, ...rest] = segments;
   if (root === 'version' && rest.length === 0) return { kind: 'document', body: SERVER_VERSION };
   if ((root === 'healthz' || root === 'livez' || root === 'readyz') && rest.length === 0) return { kind: 'document', body: 'ok' };
+  if (root === 'openapi' && rest[0] === 'v2' && rest.length === 1) return { kind: 'document', body: openApiV2(), protobuf: openApiV2Protobuf() };
   if (root === 'openapi' && rest[0] === 'v3') {
     const body = rest.length === 1 ? openApiIndex() : openApiDocument(rest.slice(1).join('/'));
     if (body) return { kind: 'document', body };
@@ -69,11 +80,19 @@ function resourceRoute(group: string, version: string, segments: string[], path:
 }
 
 function decodeSegment(segment: string, path: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
     throw badRequest(`malformed percent-encoding in path ${path}`);
   }
+  // kube-apiserver's path segment rules (IsValidPathSegmentName), plus empty segments: no `//` in a path.
+  if (decoded === '') throw badRequest(`empty path segment in ${path}: a path may not contain "//"`);
+  if (decoded === '.' || decoded === '..') throw badRequest(`invalid path segment "${decoded}" in ${path}: may not be '${decoded}'`);
+  for (const character of ['/', '%']) {
+    if (decoded.includes(character)) throw badRequest(`invalid path segment "${decoded}" in ${path}: may not contain '${character}'`);
+  }
+  return decoded;
 }
 
 function notFoundPath(path: string): KubeStatusError {

@@ -4,10 +4,13 @@
  * response written over time, not one payload.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Server as RawServer, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Binding } from './binding.js';
 import type { Faults, Verb } from './faults.js';
+import { dualProtocolServer } from './listener.js';
 import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { route } from './routes.js';
@@ -15,18 +18,36 @@ import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
-import { booleanParam, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, objectJson, watchLine } from './wire.js';
+import { DEFAULT_MAX_JSON_DEPTH, booleanParam, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, objectJson, watchLine } from './wire.js';
 
-export interface ApiServerOptions {
+export interface ServerLimits {
+  /** Largest request body accepted (default 3 MiB, kube-apiserver's); larger ones get 413. */
+  maxRequestBytes: number;
+  /** Deepest nesting of arrays and objects in a body (default 1,000); deeper ones get 400. */
+  maxJsonDepth: number;
+}
+
+export interface ApiServerOptions extends Partial<ServerLimits> {
   store: Store;
   faults: Faults;
   log: Logger;
+  /** The bearer token every request but the anonymous health and version endpoints must carry. */
+  token: string;
+  /** The serving certificate and key (PEM): HTTPS for everyone, plain HTTP from loopback peers only. */
+  tls: { cert: string; key: string };
+  /** Resolves once every committed write is on disk; a write is acknowledged only after it. */
+  durable?: () => Promise<void>;
   /** How often a watch that asked for bookmarks gets one. */
   bookmarkIntervalMs?: number;
 }
 
 /** kube-apiserver's default request body limit. */
-const BODY_LIMIT = 3 * 1024 * 1024;
+export const DEFAULT_MAX_REQUEST_BYTES = 3 * 1024 * 1024;
+
+/** What kube-apiserver's system:public-info-viewer role lets anyone read. */
+const ANONYMOUS_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+
+const WRITES: ReadonlySet<Verb> = new Set<Verb>(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 type ResourceRoute = Extract<ReturnType<typeof route>, { kind: 'resource' }>;
 
@@ -44,19 +65,29 @@ type Answer = { code: number; json: string } | { watch: true };
 export class ApiServer {
   readonly app: FastifyInstance;
   private readonly watches = new Set<{ end(abrupt: boolean): void }>();
+  private readonly sockets = new Set<Socket>();
+  private closing = false;
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private readonly store: Store;
   private readonly faults: Faults;
   private readonly log: Logger;
   private readonly bookmarkIntervalMs: number;
+  private readonly tokenDigest: Buffer;
+  private readonly durable: () => Promise<void>;
+  private readonly maxJsonDepth: number;
 
   constructor(options: ApiServerOptions) {
     this.store = options.store;
     this.faults = options.faults;
     this.log = options.log;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
+    this.tokenDigest = digest(options.token);
+    this.durable = options.durable ?? (() => Promise.resolve());
+    this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.app = Fastify({
-      bodyLimit: BODY_LIMIT,
+      serverFactory: (handler) => dualProtocolServer(handler, options.tls) as unknown as RawServer,
+      bodyLimit: maxRequestBytes,
       return503OnClosing: false,
       forceCloseConnections: true,
       // Requests fastify refuses before routing (a malformed URL) still get a Status body.
@@ -70,8 +101,18 @@ export class ApiServer {
     this.app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
       const code = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
       const reason = code === 413 ? 'RequestEntityTooLarge' : code < 500 ? 'BadRequest' : 'InternalError';
+      const message = code === 413 ? `Request entity too large: limit is ${maxRequestBytes} bytes (maxRequestBytes, --max-request-bytes)` : error.message;
       if (code >= 500) this.log.error({ err: error }, 'embedded cluster request failed');
-      void reply.code(code).type('application/json').send(JSON.stringify(failureStatus(code, reason, error.message)));
+      void reply.code(code).type('application/json').send(JSON.stringify(failureStatus(code, reason, message)));
+    });
+    // Authentication comes before the body is read, so an anonymous client cannot even make the server buffer one.
+    this.app.addHook('onRequest', async (request, reply) => {
+      if (this.authenticated(request)) return undefined;
+      return reply.code(401).type('application/json').send(JSON.stringify(failureStatus(401, 'Unauthorized', 'Unauthorized')));
+    });
+    this.app.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
     });
     this.app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/*', handler: (request, reply) => this.handle(request, reply) });
   }
@@ -87,23 +128,41 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.closeWatches();
     for (const timer of this.graceTimers) clearTimeout(timer);
     this.graceTimers.clear();
-    await this.app.close();
+    const closed = this.app.close();
+    // A client that re-watches at once (an informer) may have a TLS handshake or a request in flight that the
+    // HTTP server does not count as a connection yet: its socket goes too.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** A bearer token equal to ours (compared in constant time), or a path anyone may read. */
+  private authenticated(request: FastifyRequest): boolean {
+    const header = request.headers.authorization;
+    if (header !== undefined && /^bearer /i.test(header)) return timingSafeEqual(digest(header.slice(7).trim()), this.tokenDigest);
+    return ANONYMOUS_PATHS.has(pathOf(request.url));
   }
 
   private async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const url = new URL(request.url, 'http://embedded');
     try {
-      const target = route(url.pathname);
+      // The raw path, never one a URL parser resolved: `%2e%2e` must reach route() as a segment it refuses.
+      const target = route(pathOf(request.url));
+      const search = request.url.indexOf('?');
+      const query = new URLSearchParams(search < 0 ? '' : request.url.slice(search + 1));
       if (target.kind === 'document') {
+        if (target.protobuf && (request.headers.accept ?? '').includes('protobuf')) {
+          await reply.code(200).type('application/com.github.proto-openapi.spec.v2.v1.0+protobuf').send(target.protobuf);
+          return;
+        }
         await reply.code(200).type('application/json').send(JSON.stringify(target.body));
         return;
       }
       const req: Request = {
         route: target,
-        query: url.searchParams,
+        query,
         contentType: request.headers['content-type'],
         table: wantsTable(request.headers.accept),
         body: request.body as Buffer | undefined,
@@ -118,6 +177,8 @@ export class ApiServer {
         return;
       }
       const answer = this.serve(verb, req, reply);
+      // Acknowledged means durable: the reply waits for the journal's fsync (shared by the writes queued with it).
+      if (WRITES.has(verb)) await this.durable();
       if ('json' in answer) await reply.code(answer.code).type('application/json').send(answer.json);
     } catch (error) {
       if (reply.sent || reply.raw.headersSent) return;
@@ -162,24 +223,24 @@ export class ApiServer {
         return { watch: true };
       case 'create': {
         if (subresource === 'binding' || isBindingType(type)) return this.bind(req, dryRun);
-        const object = this.store.create(type, decodeObjectBody(req.contentType, req.body), { namespace, dryRun });
+        const object = this.store.create(type, decodeObjectBody(req.contentType, req.body, this.maxJsonDepth), { namespace, dryRun });
         return ok(201, object);
       }
       case 'update':
-        return ok(200, this.store.update(type, namespace, name!, decodeObjectBody(req.contentType, req.body), { subresource: sub, dryRun }));
+        return ok(200, this.store.update(type, namespace, name!, decodeObjectBody(req.contentType, req.body, this.maxJsonDepth), { subresource: sub, dryRun }));
       case 'patch': {
-        const { kind, patch } = decodePatchBody(req.contentType, req.body);
+        const { kind, patch } = decodePatchBody(req.contentType, req.body, this.maxJsonDepth);
         return ok(200, this.store.mutate(type, namespace, name!, (current) => applyPatch(current, kind, patch), { subresource: sub, dryRun }));
       }
       case 'delete': {
-        const options = decodeDeleteOptions(req.contentType, req.body, req.query);
+        const options = decodeDeleteOptions(req.contentType, req.body, req.query, this.maxJsonDepth);
         const result = this.deleteOne(type, namespace, name!, options);
         if (!result.removed || returnsDeletedObject(type)) return ok(200, result.object);
         const { uid } = result.object.metadata;
         return { code: 200, json: JSON.stringify(successStatus(200, { name, group: type.group, kind: type.plural, ...(uid ? { uid } : {}) })) };
       }
       case 'deletecollection': {
-        const options = decodeDeleteOptions(req.contentType, req.body, req.query);
+        const options = decodeDeleteOptions(req.contentType, req.body, req.query, this.maxJsonDepth);
         const { items } = this.store.list(type, {
           namespace,
           labelSelector: req.query.get('labelSelector') ?? undefined,
@@ -192,7 +253,7 @@ export class ApiServer {
   }
 
   private bind(req: Request, dryRun: boolean): Answer {
-    const binding = decodeObjectBody(req.contentType, req.body) as Binding;
+    const binding = decodeObjectBody(req.contentType, req.body, this.maxJsonDepth) as Binding;
     if (binding === null || typeof binding !== 'object' || Array.isArray(binding)) throw new KubeStatusError(400, 'BadRequest', 'a Binding object is required');
     const kind = (binding as { kind?: unknown }).kind;
     if (kind !== undefined && kind !== 'Binding') throw new KubeStatusError(400, 'BadRequest', `the kind "${String(kind)}" does not match Binding`);
@@ -234,6 +295,7 @@ export class ApiServer {
     const timeoutSeconds = integerParam(req.query, 'timeoutSeconds');
     const bookmarks = booleanParam(req.query, 'allowWatchBookmarks');
     const initialEventsEnd = booleanParam(req.query, 'sendInitialEvents');
+    if (this.closing) throw new KubeStatusError(503, 'ServiceUnavailable', 'the server is shutting down');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
@@ -269,6 +331,13 @@ export class ApiServer {
     if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(setTimeout(() => stream.end(false), timeoutSeconds * 1000));
   }
 }
+
+const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+const pathOf = (url: string): string => {
+  const search = url.indexOf('?');
+  return search < 0 ? url : url.slice(0, search);
+};
 
 function write(res: ServerResponse, line: string): void {
   if (!res.writableEnded && !res.destroyed) res.write(line);

@@ -19,13 +19,22 @@ export type StatusReason =
   | 'InternalError'
   | 'Timeout'
   | 'TooManyRequests'
+  | 'Unauthorized'
+  | 'InsufficientStorage'
   | 'Unknown';
+
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field: string;
+}
 
 export interface StatusDetails {
   name?: string;
   uid?: string;
   group?: string;
   kind?: string;
+  causes?: StatusCause[];
 }
 
 export interface StatusBody {
@@ -39,7 +48,7 @@ export interface StatusBody {
   code: number;
 }
 
-const CATALOGUE_CODE_BY_HTTP: Record<number, ErrorCode> = { 400: 'INVALID_INPUT', 404: 'NOT_FOUND', 409: 'CONFLICT', 503: 'UNAVAILABLE' };
+const CATALOGUE_CODE_BY_HTTP: Record<number, ErrorCode> = { 400: 'INVALID_INPUT', 404: 'NOT_FOUND', 409: 'CONFLICT', 503: 'UNAVAILABLE', 507: 'UNAVAILABLE' };
 
 export class KubeStatusError extends TesseraError {
   readonly httpCode: number;

@@ -7,9 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { bindPod, type Binding } from './binding.js';
 import { checkName, checkObject, type KubeObject } from './objects.js';
+import { checkQuantities } from './quantity.js';
 import { RESOURCE_TYPES, apiVersionOf, findType, hasStatus, typeKey, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from './selectors.js';
-import { alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
+import { KubeStatusError, alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
+import { objectJson } from './wire.js';
 
 export type { KubeObject, ObjectMeta } from './objects.js';
 
@@ -74,7 +76,17 @@ export interface StoreSnapshot {
 export interface StoreOptions {
   /** Changes kept for watch resume; a watch from an older resourceVersion gets 410 Expired. */
   historySize?: number;
+  /** Bound on the serialized size of all stored objects (default 256 MiB); a write past it gets 507. */
+  maxStoredBytes?: number;
   now?: () => Date;
+}
+
+/** One committed write, as persistence records it: the object stored, or the object removed. */
+export interface Commit {
+  readonly rv: number;
+  readonly type: ResourceType;
+  readonly deleted: boolean;
+  readonly object: KubeObject;
 }
 
 interface HistoryEntry {
@@ -96,6 +108,7 @@ interface Watcher {
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export const DEFAULT_HISTORY_SIZE = 10_000;
+const DEFAULT_MAX_STORED_BYTES = 256 * 1024 * 1024;
 
 export class Store {
   private rv = 0;
@@ -104,12 +117,16 @@ export class Store {
   /** Newest resourceVersion no longer in history: watches must start at or after it. */
   private compactedRv = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
-  private readonly changeListeners = new Set<() => void>();
+  private readonly commitListeners = new Set<(commit: Commit) => void>();
   private readonly historySize: number;
+  private readonly maxStoredBytes: number;
+  /** Serialized size of every stored object together (what a full list or snapshot writes). */
+  private bytes = 0;
   private readonly now: () => Date;
 
   constructor(options: StoreOptions = {}) {
     this.historySize = Math.max(1, options.historySize ?? DEFAULT_HISTORY_SIZE);
+    this.maxStoredBytes = options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
     this.now = options.now ?? (() => new Date());
     for (const type of RESOURCE_TYPES) this.objects.set(typeKey(type), new Map());
     for (const name of SYSTEM_NAMESPACES) this.create('namespaces', { metadata: { name } });
@@ -120,10 +137,15 @@ export class Store {
     return String(this.rv);
   }
 
-  /** Called after every committed write (persistence hooks here). */
-  onChange(listener: () => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
+  /** Serialized size of all stored objects, in bytes. */
+  get storedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Called synchronously after every committed write, in resourceVersion order (the journal hooks here). */
+  onCommit(listener: (commit: Commit) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   create(ref: TypeRef, body: unknown, options: { namespace?: string; dryRun?: boolean } = {}): KubeObject {
@@ -136,6 +158,7 @@ export class Store {
       name = input.metadata.generateName + randomSuffix();
     }
     checkName(type, name);
+    checkQuantities(type, { ...input, metadata: { ...input.metadata, name } });
     const objects = this.table(type);
     if (objects.has(objectKey(namespace, name))) throw alreadyExists(type.plural, name, type.group);
     if (namespace !== undefined && type.plural !== 'namespaces' && !this.table(resolveType('namespaces')).has(objectKey(undefined, namespace))) {
@@ -289,10 +312,14 @@ export class Store {
   /** Replaces all state with a snapshot; history starts empty, so older watches must relist. */
   restore(snapshot: StoreSnapshot): void {
     for (const table of this.objects.values()) table.clear();
+    this.bytes = 0;
     for (const [key, items] of Object.entries(snapshot.objects)) {
       const table = this.objects.get(key);
       if (!table) continue;
-      for (const object of items) table.set(objectKey(object.metadata.namespace, object.metadata.name ?? ''), object);
+      for (const object of items) {
+        table.set(objectKey(object.metadata.namespace, object.metadata.name ?? ''), object);
+        this.bytes += sizeOf(object);
+      }
     }
     this.rv = Math.max(this.rv, snapshot.resourceVersion);
     this.history = [];
@@ -314,6 +341,7 @@ export class Store {
     }
     const next = this.prepareUpdate(type, current, input, options.subresource);
     if (isDeepStrictEqual(next, current)) return current;
+    checkQuantities(type, next);
     if (options.dryRun) return next;
     const finished = next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0;
     if (finished) return this.commit(type, 'DELETED', next, current);
@@ -349,10 +377,16 @@ export class Store {
   }
 
   private commit(type: ResourceType, eventType: HistoryEntry['type'], object: KubeObject, previous: KubeObject | undefined): KubeObject {
-    this.rv++;
-    const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(this.rv) } };
+    const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(this.rv + 1) } };
     const table = this.table(type);
     const key = objectKey(stored.metadata.namespace, stored.metadata.name ?? '');
+    const old = table.get(key);
+    const oldBytes = old === undefined ? 0 : sizeOf(old);
+    const newBytes = eventType === 'DELETED' ? 0 : sizeOf(stored);
+    // Only growth is refused, so deletes and shrinking updates still work when the store is full.
+    if (newBytes > oldBytes && this.bytes + newBytes - oldBytes > this.maxStoredBytes) throw storageFull(type, this.maxStoredBytes);
+    this.rv++;
+    this.bytes += newBytes - oldBytes;
     if (eventType === 'DELETED') table.delete(key);
     else table.set(key, stored);
     const entry: HistoryEntry = { rv: this.rv, key: typeKey(type), type: eventType, object: stored, previous };
@@ -363,8 +397,8 @@ export class Store {
       this.compactedRv = this.history[drop - 1]!.rv;
       this.history = this.history.slice(drop);
     }
+    for (const listener of this.commitListeners) listener({ rv: this.rv, type, deleted: eventType === 'DELETED', object: stored });
     for (const watcher of this.watchers.get(entry.key) ?? []) this.deliver(watcher, entry);
-    for (const listener of this.changeListeners) listener();
     return stored;
   }
 
@@ -447,6 +481,16 @@ function checkPodUpdate(current: KubeObject, next: KubeObject): void {
 function withoutMetaAndStatus(object: KubeObject): Record<string, unknown> {
   const { metadata: _m, status: _s, ...rest } = object;
   return rest;
+}
+
+const sizeOf = (object: KubeObject): number => Buffer.byteLength(objectJson(object));
+
+function storageFull(type: ResourceType, limit: number): KubeStatusError {
+  return new KubeStatusError(
+    507,
+    'InsufficientStorage',
+    `the embedded API server stores at most ${limit} bytes of objects (maxStoredBytes, --max-stored-bytes); delete objects or raise the limit to write more ${type.plural}`,
+  );
 }
 
 const objectKey = (namespace: string | undefined, name: string): string => (namespace === undefined ? name : `${namespace}/${name}`);

@@ -32,6 +32,10 @@ function nodeStatus(node: KubeObject): string {
   return at(node, 'spec.unschedulable') === true ? `${status},SchedulingDisabled` : status;
 }
 
+function nodeAddressOf(node: KubeObject, type: string): string {
+  return String(list(at(node, 'status.addresses')).find((a) => a.type === type)?.address ?? '<none>');
+}
+
 function nodeRoles(node: KubeObject): string {
   const prefix = 'node-role.kubernetes.io/';
   const roles = Object.keys(node.metadata.labels ?? {}).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
@@ -48,12 +52,18 @@ const COLUMNS: Readonly<Record<string, readonly Column[]>> = {
     },
     { name: 'Status', type: 'string', priority: 0, cell: podStatus },
     { name: 'Restarts', type: 'integer', priority: 0, cell: (p) => list(at(p, 'status.containerStatuses')).reduce((n, c) => n + (Number(c.restartCount) || 0), 0) },
+    { name: 'IP', type: 'string', priority: 1, cell: (p) => String(at(p, 'status.podIP') ?? '<none>') },
     { name: 'Node', type: 'string', priority: 1, cell: (p) => String(at(p, 'spec.nodeName') ?? '<none>') },
   ],
   '/nodes': [
     { name: 'Status', type: 'string', priority: 0, cell: nodeStatus },
     { name: 'Roles', type: 'string', priority: 0, cell: nodeRoles },
     { name: 'Version', type: 'string', priority: 0, cell: (n) => String(at(n, 'status.nodeInfo.kubeletVersion') ?? '') },
+    { name: 'Internal-IP', type: 'string', priority: 1, cell: (n) => nodeAddressOf(n, 'InternalIP') },
+    { name: 'External-IP', type: 'string', priority: 1, cell: (n) => nodeAddressOf(n, 'ExternalIP') },
+    { name: 'OS-Image', type: 'string', priority: 1, cell: (n) => String(at(n, 'status.nodeInfo.osImage') ?? '<unknown>') },
+    { name: 'Kernel-Version', type: 'string', priority: 1, cell: (n) => String(at(n, 'status.nodeInfo.kernelVersion') ?? '<unknown>') },
+    { name: 'Container-Runtime', type: 'string', priority: 1, cell: (n) => String(at(n, 'status.nodeInfo.containerRuntimeVersion') ?? '<unknown>') },
   ],
   '/namespaces': [{ name: 'Status', type: 'string', priority: 0, cell: (n) => String(at(n, 'status.phase') ?? '') }],
   '/configmaps': [{ name: 'Data', type: 'integer', priority: 0, cell: (c) => countKeys(c.data) + countKeys(c.binaryData) }],

@@ -44,29 +44,72 @@ function unsupported(contentType: string | undefined, accepted: string[]): KubeS
   );
 }
 
-function decode(body: Buffer | undefined, yaml: boolean): unknown {
+/** Nesting allowed in a request body unless the server is given another bound; real objects nest a few dozen deep. */
+export const DEFAULT_MAX_JSON_DEPTH = 1000;
+
+const tooDeep = (maxDepth: number): KubeStatusError =>
+  badRequest(`the request body nests objects and arrays more than ${maxDepth} levels deep (maxJsonDepth)`);
+
+/**
+ * Whether JSON text nests deeper than `maxDepth`, by counting brackets outside strings, before anything parses
+ * it: the code that later walks a parsed body (validation, patches, cloning) recurses once per level.
+ */
+function jsonNestsDeeper(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** The same bound on a parsed value (YAML's block style nests without brackets), walked without recursion. */
+function nestsDeeper(value: unknown, maxDepth: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > maxDepth) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function decode(body: Buffer | undefined, yaml: boolean, maxDepth: number): unknown {
   const text = body?.toString('utf8') ?? '';
   if (text.trim() === '') throw badRequest('the request body is empty; an object is required');
+  if (jsonNestsDeeper(text, maxDepth)) throw tooDeep(maxDepth);
+  let value: unknown;
   try {
-    return yaml ? parseYaml(text) : JSON.parse(text);
+    value = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (cause) {
+    if (cause instanceof RangeError) throw tooDeep(maxDepth);
     throw badRequest(`the request body is not valid ${yaml ? 'YAML' : 'JSON'}: ${(cause as Error).message.split('\n')[0]}`);
   }
+  if (yaml && nestsDeeper(value, maxDepth)) throw tooDeep(maxDepth);
+  return value;
 }
 
 /** Body of a create or update: JSON, or YAML as kube-apiserver also accepts. */
-export function decodeObjectBody(contentType: string | undefined, body: Buffer | undefined): unknown {
+export function decodeObjectBody(contentType: string | undefined, body: Buffer | undefined, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
   const type = mediaType(contentType);
-  if (type === 'application/json' || type === '') return decode(body, false);
-  if (type === 'application/yaml') return decode(body, true);
+  if (type === 'application/json' || type === '') return decode(body, false, maxDepth);
+  if (type === 'application/yaml') return decode(body, true, maxDepth);
   throw unsupported(contentType, ['application/json', 'application/yaml']);
 }
 
-export function decodePatchBody(contentType: string | undefined, body: Buffer | undefined): { kind: PatchKind; patch: unknown } {
+export function decodePatchBody(contentType: string | undefined, body: Buffer | undefined, maxDepth = DEFAULT_MAX_JSON_DEPTH): { kind: PatchKind; patch: unknown } {
   const type = mediaType(contentType);
   const kind = (Object.keys(PATCH_CONTENT_TYPES) as PatchKind[]).find((k) => PATCH_CONTENT_TYPES[k] === type);
   if (!kind) throw unsupported(contentType, Object.values(PATCH_CONTENT_TYPES));
-  return { kind, patch: decode(body, false) };
+  return { kind, patch: decode(body, false, maxDepth) };
 }
 
 const deleteOptionsSchema = {
@@ -95,8 +138,8 @@ interface DeleteOptionsBody {
 }
 
 /** DeleteOptions from the optional body and the query (`gracePeriodSeconds`, `dryRun`), the query winning. */
-export function decodeDeleteOptions(contentType: string | undefined, body: Buffer | undefined, query: URLSearchParams): DeleteOptions {
-  const parsed: DeleteOptionsBody = body && body.length > 0 ? (decodeObjectBody(contentType, body) as DeleteOptionsBody) : {};
+export function decodeDeleteOptions(contentType: string | undefined, body: Buffer | undefined, query: URLSearchParams, maxDepth = DEFAULT_MAX_JSON_DEPTH): DeleteOptions {
+  const parsed: DeleteOptionsBody = body && body.length > 0 ? (decodeObjectBody(contentType, body, maxDepth) as DeleteOptionsBody) : {};
   if (!validateDeleteOptions(parsed)) {
     const first = validateDeleteOptions.errors?.[0];
     throw badRequest(`DeleteOptions${first?.instancePath.replaceAll('/', '.') ?? ''}: ${first?.message ?? 'invalid'}`);

@@ -5,12 +5,18 @@
  * give their devices back. Used by the device-plugin tests and by local mode.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { arch, platform, release } from 'node:os';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
 import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
 import { DeviceManager, type AdmissionPod } from './device-manager.js';
+import { nodeInfoStatus, runningPodStatus } from './status.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** Node's names for what kubelet reports as GOARCH. */
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
 export interface SimKubeletOptions {
   node: string;
@@ -46,6 +52,8 @@ export class SimKubelet {
   private informer: RunningInformer<V1Pod> | undefined;
   private readonly seen = new Set<string>();
   private readonly finishing = new Set<string>();
+  /** Pods started so far: each one's address. */
+  private started = 0;
 
   constructor(private readonly options: SimKubeletOptions) {
     this.devices = new DeviceManager({ deviceDir: options.deviceDir, podResourcesSocket: options.podResourcesSocket, log: options.log });
@@ -63,6 +71,19 @@ export class SimKubelet {
     });
     this.informer = informer;
     await informer.synced;
+    await this.postNodeStatus();
+  }
+
+  /** Addresses, node info and the kubelet port, as a kubelet posts them once its node is registered. */
+  private async postNodeStatus(): Promise<void> {
+    const { node } = this.options;
+    const body = { status: nodeInfoStatus(node, { kernel: release(), os: platform(), arch: GOARCH[arch()] ?? arch() }) };
+    try {
+      await withRetry(() => this.api.patchNodeStatus({ name: node, body }, mergePatch));
+    } catch (error) {
+      // Whoever runs this kubelet registers the node; until it does there is nothing to post to.
+      this.options.log.debug({ err: error, node }, 'node not registered: node info not posted');
+    }
   }
 
   async stop(): Promise<void> {
@@ -98,8 +119,8 @@ export class SimKubelet {
     this.seen.add(uid);
     const admission = admissionPodOf(pod);
     this.devices.admit(admission).then(
-      () => this.setPhase(admission, 'Running', undefined, undefined),
-      (error: unknown) => this.setPhase(admission, 'Failed', 'UnexpectedAdmissionError', (error as Error).message),
+      () => this.setStatus(admission, 'Running', { status: runningPodStatus(pod, this.options.node, this.started++, new Date()) }),
+      (error: unknown) => this.setStatus(admission, 'Failed', { status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: (error as Error).message } }),
     );
   }
 
@@ -123,11 +144,10 @@ export class SimKubelet {
     }
   }
 
-  private async setPhase(pod: AdmissionPod, phase: 'Running' | 'Failed', reason: string | undefined, message: string | undefined): Promise<void> {
+  private async setStatus(pod: AdmissionPod, phase: 'Running' | 'Failed', body: { status: Record<string, unknown> }): Promise<void> {
+    const reason = body.status.reason;
     try {
-      await withRetry(() =>
-        this.api.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status: { phase, ...(reason ? { reason, message } : {}) } } }, mergePatch),
-      );
+      await withRetry(() => this.api.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body }, strategicMergePatch));
       this.options.log.info({ pod: `${pod.namespace}/${pod.name}`, phase, reason }, 'pod admitted');
     } catch (error) {
       this.options.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}` }, 'could not update pod status');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pod, startHarness, type Harness } from './helpers.js';
+import { pod, rawRequest, startHarness, type Harness } from './helpers.js';
 
 let h: Harness;
 let guardJson: string;
@@ -71,20 +71,14 @@ describe('fuzzed requests', () => {
   it('always answer a Status error or a valid object, never a 500, and never corrupt the store', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'), fc.constantFrom(...PATHS), query, fc.constantFrom(...CONTENT_TYPES), body, async (method, path, params, contentType, payload) => {
-        const url = `${h.cluster.url}${path}?${new URLSearchParams(params).toString()}`;
-        const controller = new AbortController();
-        const response = await fetch(url, {
-          method,
+        const watching = method === 'GET' && params.watch !== undefined;
+        const response = await rawRequest(h.cluster, method, `${path}?${new URLSearchParams(params).toString()}`, {
           headers: { 'content-type': contentType },
-          body: method === 'GET' ? undefined : payload,
-          signal: controller.signal,
+          ...(method === 'GET' ? {} : { body: payload }),
+          stopAt: (status) => watching && status === 200,
         });
-        if (response.status === 200 && method === 'GET' && params.watch !== undefined) {
-          controller.abort();
-          return;
-        }
-        const text = await response.text();
-        const parsed: unknown = JSON.parse(text);
+        if (watching && response.status === 200) return;
+        const parsed: unknown = JSON.parse(response.text);
         expect(response.status).not.toBe(500);
         if (response.status >= 400) {
           expect(parsed).toMatchObject({ kind: 'Status', status: 'Failure', code: response.status });

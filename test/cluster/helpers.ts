@@ -1,5 +1,6 @@
 /** Shared setup for the embedded cluster tests: a started cluster and typed client-node APIs on it. */
 import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { request } from 'node:https';
 import { EmbeddedCluster, type EmbeddedClusterOptions } from '../../src/cluster/index.js';
 
 export interface Harness {
@@ -32,4 +33,45 @@ export async function statusOf(call: Promise<unknown>): Promise<number> {
     return (error as { code?: number }).code ?? -1;
   }
   return 200;
+}
+
+export interface RawReply {
+  status: number;
+  text: string;
+}
+
+export interface RawOptions {
+  headers?: Record<string, string | number>;
+  body?: string | Buffer;
+  /** The bearer token to send: the cluster's by default, none with null. */
+  token?: string | null;
+  /** Answer without reading the body when this says so (an open watch). */
+  stopAt?: (status: number) => boolean;
+}
+
+/**
+ * One HTTPS request as an attacker or a hand-written client sends it: the path goes on the wire exactly as given
+ * (no URL parser resolves `..` or `%2e%2e` first), and the server's certificate is the cluster's.
+ */
+export function rawRequest(cluster: { url: string; ca: string; token: string }, method: string, path: string, options: RawOptions = {}): Promise<RawReply> {
+  const { hostname, port } = new URL(cluster.url);
+  const token = options.token === undefined ? cluster.token : options.token;
+  const headers: Record<string, string | number> = { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...options.headers };
+  if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname.replace(/^\[|\]$/g, ''), port, path, method, headers, ca: cluster.ca, agent: false }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (options.stopAt?.(status)) {
+        res.destroy();
+        resolve({ status, text: '' });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }

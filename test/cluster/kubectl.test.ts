@@ -58,7 +58,7 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
   });
 
   it('prints server-side tables with the columns kubectl users expect', async () => {
-    expect(await kubectl('get', 'pods', '-o', 'wide')).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+NODE\nweb\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\n$/);
+    expect(await kubectl('get', 'pods', '-o', 'wide')).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\nweb\s+0\/1\s+Pending\s+0\s+\d+s\s+<none>\s+<none>\n$/);
     expect(await kubectl('get', 'configmap', 'settings')).toMatch(/^NAME\s+DATA\s+AGE\nsettings\s+1\s+\d+s\n$/);
   });
 
@@ -92,6 +92,15 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
       watcher.kill('SIGTERM');
     }
     expect(out).toContain('configmap/late');
+  });
+
+  it('applies back the kind: List that get -o yaml writes', async () => {
+    await kubectl('apply', '-f', join(dir, 'manifest.yaml'));
+    const saved = join(dir, 'saved.yaml');
+    writeFileSync(saved, await kubectl('get', 'configmap/settings', 'pod/web', '-o', 'yaml'));
+    expect(await kubectl('delete', '-f', saved)).toMatch(/configmap "settings" deleted[\s\S]*pod "web" deleted/);
+    expect(await kubectl('apply', '-f', saved)).toMatch(/configmap\/settings created[\s\S]*pod\/web created/);
+    expect((await kubectl('get', 'configmap', 'settings', '-o', 'jsonpath={.data.level}')).trim()).toBe('1');
   });
 
   it('deletes and then reports NotFound', async () => {

@@ -22,14 +22,14 @@ describe('server-side printing', () => {
     expect(shortAge(seconds)).toBe(text);
   });
 
-  it('builds pod rows: ready containers, status, restarts, age, node', () => {
+  it('builds pod rows: ready containers, status, restarts, age, IP, node', () => {
     const pod = {
       metadata: { name: 'p', creationTimestamp: '2026-01-01T00:00:00Z' },
       spec: { nodeName: 'n1', containers: [{ name: 'a' }, { name: 'b' }] },
-      status: { phase: 'Running', containerStatuses: [{ name: 'a', ready: true, restartCount: 2 }, { name: 'b', ready: false, restartCount: 1 }] },
+      status: { phase: 'Running', podIP: '10.244.1.2', containerStatuses: [{ name: 'a', ready: true, restartCount: 2 }, { name: 'b', ready: false, restartCount: 1 }] },
     };
     const table = toTable(resolveType('pods'), [pod], new Date('2026-01-01T00:05:00Z')) as { columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] };
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Ready', 'Status', 'Restarts', 'Age', 'Node']);
-    expect(table.rows[0]?.cells).toEqual(['p', '1/2', 'Running', 3, '5m', 'n1']);
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Ready', 'Status', 'Restarts', 'Age', 'IP', 'Node']);
+    expect(table.rows[0]?.cells).toEqual(['p', '1/2', 'Running', 3, '5m', '10.244.1.2', 'n1']);
   });
 });

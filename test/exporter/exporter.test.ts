@@ -65,6 +65,8 @@ describe('tessera exporter /metrics', () => {
       const m = await scrape(exporter.url);
       expect(series(m, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'single-1' })).toHaveLength(4);
       expect(series(m, 'hami_node_gpu_overview', { node: 'dyn-1' })).toHaveLength(1);
+      // The dynamic-MIG node's instances can arrive after its overview series: wait for them too.
+      expect(series(m, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'dyn-1' }).filter((s) => s.labels.GPU_I_PROFILE)).toHaveLength(2);
       return m;
     });
     // HAMi-core node: whole GPUs, unlabelled, all memory free.

@@ -39,11 +39,12 @@ async function call(server: Server, method: string, path: string, body?: unknown
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => {
-        let parsed: Record<string, unknown> = {};
+        let parsed: Record<string, unknown>;
         try {
           parsed = JSON.parse(text) as Record<string, unknown>;
         } catch {
-          parsed = { raw: text.slice(0, 200) };
+          // A watch answers one JSON object per line; its probe splits the lines itself.
+          parsed = { raw: text };
         }
         resolve({ status: res.statusCode ?? 0, body: parsed });
       });
