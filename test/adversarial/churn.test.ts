@@ -46,7 +46,7 @@ describe('churn (tessera up as a process)', () => {
     }
     // Settle: nothing pending that the scheduler is still working on.
     const deadline = Date.now() + 40_000;
-    let pods: V1Pod[] = [];
+    let pods: V1Pod[];
     for (;;) {
       pods = (await api.listNamespacedPod({ namespace: 'default' })).items.filter((p) => live.has(p.metadata?.name ?? ''));
       if (pods.every((p) => p.status?.phase === 'Running' || (!p.spec?.nodeName && p.status?.phase !== 'Failed')) || Date.now() > deadline) break;
