@@ -11,7 +11,7 @@
  * ratio rows compare (b) with (a) from the same run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { PACKAGE_ROOT } from '../src/localmode/up.js';
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
 import { percentile, type BenchResult, type BenchSuite } from './harness.js';
 
-const PODS = 1000;
+const PODS = Number(process.env['TESSERA_K8S_BENCH_PODS'] ?? 1000);
 const LATENCY_PODS = 100;
 const CLOCK_TICKS = 100;
 
@@ -52,6 +52,10 @@ async function watchBinds(kubeConfig: KubeConfig): Promise<{ boundAt: Map<string
     if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
   }, () => undefined);
   return { boundAt, stop: () => request.abort() };
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench k8s: ${message}\n`);
 }
 
 async function until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
@@ -85,6 +89,7 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
   try {
     const names = Array.from({ length: PODS }, (_, i) => `${prefix}-${i}`);
     await createAll(api, names.map(podOf));
+    progress(`${prefix}: ${PODS} pods pending, starting the scheduler`);
     const fixed = { 'kube-apiserver': plane.component('kube-apiserver')?.pid, etcd: plane.component('etcd')?.pid };
     const pids = { ...fixed, ...(await startScheduler()) };
     const before = Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, await processCpuMs(pid)] as const)));
@@ -92,6 +97,7 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
     const times = names.map((n) => watch.boundAt.get(n) ?? 0).sort((a, b) => a - b);
     const seconds = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000;
     const cpuMsPerPod = Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, Number((((await processCpuMs(pid)) - (before[name] ?? 0)) / PODS).toFixed(2))] as const)));
+    progress(`${prefix}: drained at ${Math.round(PODS / Math.max(seconds, 0.001))} pods/s; timing ${LATENCY_PODS} pods one at a time`);
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_PODS; i++) {
       const name = `${prefix}-single-${i}`;
@@ -107,20 +113,23 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
   }
 }
 
-function startProcess(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<void>; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('tessera scheduler listening')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`tessera scheduler exited ${code}: ${output.slice(-2000)}`)));
-  });
+/** `tessera scheduler` in a process of its own, ready once its health endpoint answers. */
+async function startExtenderProcess(args: string[], port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'scheduler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString()).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { child, ready, stop: async () => void (child.kill('SIGTERM'), await exited) };
+  const stop = async (): Promise<void> => void (child.kill('SIGTERM'), await exited);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`tessera scheduler exited ${child.exitCode}: ${errors}`);
+    if ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok) return { child, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`tessera scheduler did not answer /healthz in 60 s: ${errors}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
@@ -131,6 +140,7 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
     const api = plane.kubeConfig().makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => `node-${String(i).padStart(5, '0')}`);
     for (let i = 0; i < names.length; i += 100) await Promise.all(names.slice(i, i + 100).map((name) => api.createNode({ body: gpuNode(name) })));
+    progress(`${nodes} nodes created`);
     // kube-apiserver taints new nodes not-ready until a node lifecycle controller sees them ready; none runs here.
     for (let i = 0; i < names.length; i += 100) await Promise.all(names.slice(i, i + 100).map((name) => api.patchNode({ name, body: [{ op: 'replace', path: '/spec/taints', value: [] }] })));
 
@@ -147,13 +157,12 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
     await stops.pop()?.();
 
     const keyFile = join(dir, 'signing.key');
-    await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+    await writeFile(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     const kubeconfig = join(dir, 'extender.kubeconfig');
     await plane.writeKubeconfig(kubeconfig);
     const port = await freePort();
-    const extender = startProcess(['scheduler', '--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig, '--signing-key-file', keyFile, '--leader-elect', 'false', '--log-level', 'warn'], {});
+    const extender = await startExtenderProcess(['--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig, '--signing-key-file', keyFile, '--leader-elect', 'false', '--log-level', 'warn'], port);
     stops.push(extender.stop);
-    await extender.ready;
     const tessera = await measureRun(
       plane,
       async () => {
