@@ -15,7 +15,7 @@ import { publicKeyOf, type TrustedKeys } from '../api/signing.js';
 import { TesseraError } from '../errors.js';
 import { labelPatch } from '../fakeoperator/node-labels.js';
 import type { MigStrategy } from '../fakeoperator/topology.js';
-import { resolveGpuModel } from '../geometry/index.js';
+import { findProfile, resolveGpuModel } from '../geometry/index.js';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
 import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../scheduler/core/index.js';
 import { kubeletApis, unixTarget, type AllocateRequest, type AllocateResponse, type ListPodResourcesResponse, type PreferredAllocationRequest, type PreferredAllocationResponse } from './api.js';
@@ -411,11 +411,18 @@ export class DevicePluginDaemon {
       try {
         for (const op of mig.plan) {
           const existing = await find(op.profile, op.start);
-          if (op.action === 'create' && !existing) await backend.createMigInstance(device.uuid, op.profile, op.start);
-          const held = existing && (this.handedOutNow(existing.migDeviceUuid) || this.migInUse.has(`${device.uuid}/${op.profile}@${op.start}`));
+          if (op.action === 'create' && !existing) {
+            await this.clearIdleOverlaps(device.uuid, op.profile, op.start);
+            await backend.createMigInstance(device.uuid, op.profile, op.start);
+          }
+          const held = existing && this.migHeld(device.uuid, existing);
           if (op.action === 'destroy' && existing && !held) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
         }
-        instance = (await find(mig.profile, mig.start)) ?? (await backend.createMigInstance(device.uuid, mig.profile, mig.start));
+        instance = await find(mig.profile, mig.start);
+        if (!instance) {
+          await this.clearIdleOverlaps(device.uuid, mig.profile, mig.start);
+          instance = await backend.createMigInstance(device.uuid, mig.profile, mig.start);
+        }
       } catch (error) {
         await this.migState('failed');
         throw error;
@@ -425,6 +432,31 @@ export class DevicePluginDaemon {
       void this.publishNode().catch((error: unknown) => this.config.log.warn({ err: error }, 'could not publish the node inventory'));
       return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
     });
+  }
+
+  /** An instance a pod on this node holds or is planned to hold: it is never destroyed. */
+  private migHeld(gpuUuid: string, instance: { profile: string; start: number; migDeviceUuid: string }): boolean {
+    return this.handedOutNow(instance.migDeviceUuid) || this.migInUse.has(`${gpuUuid}/${instance.profile}@${instance.start}`);
+  }
+
+  /**
+   * Destroys idle instances in the way of `profile@start`. The scheduler plans from the inventory it last read: an
+   * instance created for a pod that was deleted before the next inventory was published is one it never saw, and
+   * it plans over the space as free. Idle instances may go (nothing in use is ever moved); one in use stops the plan.
+   */
+  private async clearIdleOverlaps(gpuUuid: string, profile: string, start: number): Promise<void> {
+    const { backend } = this.config;
+    const gpu = (await backend.discover()).find((g) => g.uuid === gpuUuid);
+    const model = gpu ? resolveGpuModel(gpu.model) : undefined;
+    if (!gpu || !model?.ok) return;
+    const span = (name: string): number => findProfile(model.value, name)?.memorySlices ?? 1;
+    const size = span(profile);
+    for (const other of gpu.migInstances) {
+      if (!(start < other.start + span(other.profile) && other.start < start + size)) continue;
+      if (this.migHeld(gpuUuid, other)) throw new TesseraError('CONFLICT', `${profile}@${start} overlaps ${other.profile}@${other.start}, which a pod on this node holds`, { field: 'mig' });
+      this.config.log.info({ gpu: gpuUuid, destroyed: `${other.profile}@${other.start}`, for: `${profile}@${start}` }, 'destroying an idle MIG instance the plan reuses');
+      await backend.destroyMigInstance(gpuUuid, other.gpuInstanceId);
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
  * check` and `tessera scheduler` as real processes, `tessera up --device-config` (a MIG pod placed under v2.10's
  * allowlist, each notice logged once), and the device plugin's flags (nodeconfig gives the mode and split count).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
@@ -46,7 +46,7 @@ describe("HAMi's device configs in every command", () => {
     const cluster = await EmbeddedCluster.start();
     try {
       await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-      await writeFile(join(dir, 'key'), randomBytes(32).toString('hex'));
+      await writeFile(join(dir, 'key'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const child = spawn(
         process.execPath,
         ['--import', 'tsx', 'src/cli/main.ts', 'scheduler', '--device-config', hamiPath(version), '--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--leader-elect=false'],
@@ -109,12 +109,12 @@ describe("HAMi's device configs in every command", () => {
   it("device plugin: the node's nodeconfig entry gives mode and split count; a flag given wins", async () => {
     const file = join(dir, 'nodes.yaml');
     await writeFile(file, 'nvidia: {deviceSplitCount: 6}\nnodeconfig:\n  - {name: gpu-a, operatingmode: mig}\n  - {name: gpu-b, devicesplitcount: 3}\n');
-    const flags = (node: string, ...extra: string[]) => parseDevicePluginFlags(['--device-config', file, '--signing-key-file', '/k', ...extra], { NODE_NAME: node });
+    const flags = (node: string, ...extra: string[]) => parseDevicePluginFlags(['--device-config', file, '--scheduler-public-key-file', '/k', ...extra], { NODE_NAME: node });
     expect(flags('gpu-a')).toMatchObject({ mode: 'mig', splitCount: 6 });
     expect(flags('gpu-b')).toMatchObject({ mode: 'hami-core', splitCount: 3 });
     expect(flags('gpu-c')).toMatchObject({ mode: 'hami-core', splitCount: 6 });
     expect(flags('gpu-a', '--mode', 'hami-core', '--split-count', '2')).toMatchObject({ mode: 'hami-core', splitCount: 2 });
-    expect(() => parseDevicePluginFlags(['--device-config', hamiPath('v2.10.0'), '--signing-key-file', '/k'], { NODE_NAME: 'n' })).not.toThrow();
+    expect(() => parseDevicePluginFlags(['--device-config', hamiPath('v2.10.0'), '--scheduler-public-key-file', '/k'], { NODE_NAME: 'n' })).not.toThrow();
     await writeFile(file, 'nvidia: {gpuCorePolicy: 3}\n');
     expect(() => flags('gpu-a')).toThrow('nvidia.gpuCorePolicy');
   });
