@@ -207,10 +207,11 @@ export class ControlPlane {
 
   /**
    * Starts the stock kube-scheduler with a KubeSchedulerConfiguration (YAML text, e.g. config/scheduler-config.yaml
-   * with its extender's urlPrefix set); its own client connection is filled in here.
+   * with its extender's urlPrefix set); its own client connection is filled in here, as `identity` (by default
+   * kube-scheduler's own user; a chart's scheduler runs as its ServiceAccount).
    */
-  async startScheduler(configYaml: string): Promise<ComponentProcess> {
-    const kubeconfig = await this.writeIdentityKubeconfig('scheduler.kubeconfig', { user: 'system:kube-scheduler' });
+  async startScheduler(configYaml: string, identity: Identity = { user: 'system:kube-scheduler' }): Promise<ComponentProcess> {
+    const kubeconfig = await this.writeIdentityKubeconfig('scheduler.kubeconfig', identity);
     const config = parse(configYaml) as Record<string, unknown>;
     config['clientConnection'] = { ...((config['clientConnection'] as object | undefined) ?? {}), kubeconfig };
     const configPath = await this.file('scheduler-config.yaml', stringify(config));

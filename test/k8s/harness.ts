@@ -55,6 +55,8 @@ export async function until<T>(read: () => Promise<T>, done: (value: T) => boole
 
 export interface TesseraProcess {
   child: ChildProcess;
+  /** Its exit code once it exits (null: killed by a signal). */
+  exited: Promise<number | null>;
   output(): string;
   /** Resolves once `marker` appears in its stdout. */
   waitFor(marker: string | RegExp, timeoutMs?: number): Promise<void>;
@@ -71,6 +73,7 @@ export function startTessera(args: string[], env: NodeJS.ProcessEnv = {}): Tesse
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
+    exited,
     output: () => `${stdout}\n--- stderr ---\n${stderr.slice(-20_000)}`,
     async waitFor(marker, timeoutMs = 180_000) {
       const deadline = Date.now() + timeoutMs;
