@@ -132,8 +132,8 @@ export class ControlPlane {
     return path;
   }
 
-  private spawn(name: string, args: string[]): ComponentProcess {
-    const component = ComponentProcess.spawn(name, join(this.options.binDir, name), args, join(this.options.dir, 'logs'), this.options.log);
+  private spawn(binary: string, args: string[], name = binary): ComponentProcess {
+    const component = ComponentProcess.spawn(name, join(this.options.binDir, binary), args, join(this.options.dir, 'logs'), this.options.log);
     this.components.push(component);
     return component;
   }
@@ -211,18 +211,19 @@ export class ControlPlane {
    * kube-scheduler's own user; a chart's scheduler runs as its ServiceAccount).
    */
   async startScheduler(configYaml: string, identity: Identity = { user: 'system:kube-scheduler' }): Promise<ComponentProcess> {
-    const kubeconfig = await this.writeIdentityKubeconfig('scheduler.kubeconfig', identity);
+    // Files per instance: several kube-schedulers may run side by side (replicas electing a leader).
+    const port = await freePort();
+    const kubeconfig = await this.writeIdentityKubeconfig(`scheduler-${port}.kubeconfig`, identity);
     const config = parse(configYaml) as Record<string, unknown>;
     config['clientConnection'] = { ...((config['clientConnection'] as object | undefined) ?? {}), kubeconfig };
-    const configPath = await this.file('scheduler-config.yaml', stringify(config));
-    const port = await freePort();
+    const configPath = await this.file(`scheduler-${port}.yaml`, stringify(config));
     const scheduler = this.spawn('kube-scheduler', [
       `--config=${configPath}`,
       `--authentication-kubeconfig=${kubeconfig}`,
       `--authorization-kubeconfig=${kubeconfig}`,
       '--bind-address=127.0.0.1',
       `--secure-port=${port}`,
-    ]);
+    ], `kube-scheduler-${port}`);
     await waitUntil(scheduler, 'healthy', async () => (await httpsStatus(`https://127.0.0.1:${port}/healthz`, this.ca.certPem)) === 200);
     return scheduler;
   }
