@@ -1,6 +1,6 @@
 /**
- * The writes bind makes, and nothing else: record the decision on the pod, create the Binding, and on failure
- * mark the pod and raise an Event. Every write survives API trouble (backoff on 5xx, re-read on 409) and is
+ * The writes bind makes, and nothing else: the Binding carrying the decision, and on failure a mark on the pod and
+ * an Event. Every write survives API trouble (backoff on 5xx, re-read on 409) and is
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -65,43 +65,44 @@ export class PodEffects {
   }
 
   /**
-   * Writes the decision annotations, conditional on the resourceVersion of `cached` (the informer's copy) or of a
-   * fresh read; a 409 reads again. Resolves to the decision's annotation text.
+   * Binds the pod and records its decision in one write: kube-apiserver copies a Binding's annotations onto the pod
+   * as it sets the node, so both land or neither, and a restart mid-bind leaves a pod either unbound and ungranted
+   * or bound with its signed decision. A pod still carrying a failed attempt's bind error or release mark (a Binding
+   * cannot remove annotations) is cleared first, the one case that takes two writes. A 409 from an earlier attempt
+   * of this same bind (the pod on this node with this decision) counts as success. Resolves to the decision text.
    */
-  async recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string> {
+  async bindWithDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string> {
     const annotations = decisionAnnotations(decision, this.now());
-    await readModifyWrite(
-      () => this.readPod(pod),
-      async (current) => {
-        const bound = current.spec?.nodeName;
-        if (bound && bound !== decision.node) throw new TesseraError('CONFLICT', `pod is already bound to ${bound}`, { field: 'Node' });
-        const existing = current.metadata?.annotations ?? {};
-        if (existing[TESSERA_POD.decision] === annotations[TESSERA_POD.decision]) return;
-        await this.api.patchNamespacedPod(
-          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { ...annotations, [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } } },
-          mergePatch,
-        );
-      },
-      cached?.metadata?.uid === pod.uid ? { cached } : {},
-    );
-    return annotations[TESSERA_POD.decision] as string;
-  }
-
-  /** Creates the Binding; a pod already bound to this node counts as success, so retried binds are harmless. */
-  async bind(pod: PodRef, node: string): Promise<void> {
+    const text = annotations[TESSERA_POD.decision] as string;
+    const known = cached?.metadata?.uid === pod.uid ? cached : await withRetry(() => this.readPod(pod));
+    const stale = known.metadata?.annotations ?? {};
+    if (stale[TESSERA_POD.bindError] !== undefined || stale[TESSERA_POD.release] !== undefined) {
+      await readModifyWrite(
+        () => this.readPod(pod),
+        (current) =>
+          this.api.patchNamespacedPod(
+            { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } } },
+            mergePatch,
+          ),
+        { cached: known },
+      );
+    }
     try {
       await withRetry(() =>
         this.api.createNamespacedPodBinding({
           name: pod.name,
           namespace: pod.namespace,
-          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid }, target: { apiVersion: 'v1', kind: 'Node', name: node } },
+          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations }, target: { apiVersion: 'v1', kind: 'Node', name: decision.node } },
         }),
       );
     } catch (error) {
       if (!isConflict(error)) throw error;
       const current = await withRetry(() => this.readPod(pod));
-      if (current.spec?.nodeName !== node) throw new TesseraError('CONFLICT', `pod is already bound to ${current.spec?.nodeName ?? 'another node'}`, { field: 'Node', cause: error });
+      if (current.spec?.nodeName !== decision.node || current.metadata?.annotations?.[TESSERA_POD.decision] !== text) {
+        throw new TesseraError('CONFLICT', `pod is already bound to ${current.spec?.nodeName ?? 'another node'}`, { field: 'Node', cause: error });
+      }
     }
+    return text;
   }
 
   /**

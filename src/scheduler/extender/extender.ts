@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import type { Decision } from '../../api/decision.js';
+import { encodeDecision, type Decision } from '../../api/decision.js';
 import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
 import { signDecision } from '../../api/signing.js';
 import { TesseraError } from '../../errors.js';
@@ -33,9 +33,11 @@ import {
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {
-  /** `cached` is the informer's copy of the pod, which saves a read when it is current. Resolves to the text written. */
-  recordDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string>;
-  bind(pod: PodRef, node: string): Promise<void>;
+  /**
+   * Binds the pod to the decision's node with the decision in one write. `cached` is the informer's copy of the pod,
+   * which saves a read when it is current. Resolves to the decision text written, once the pod is bound.
+   */
+  bindWithDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string>;
   /** Withdraws `decision` (when one was granted) from the pod with a signed release. */
   markFailed(pod: PodRef, reason: string, message: string, decision?: Decision): Promise<void>;
 }
@@ -238,8 +240,8 @@ export class Extender implements ExtenderService {
   }
 
   /**
-   * Decides on the chosen node, takes the capacity in the book, records the signed decision on the pod, then
-   * creates the Binding. A retried bind for the same pod and node reuses its grant; any failure gives the
+   * Decides on the chosen node, takes the capacity in the book, and binds the pod with its signed decision in one
+   * write. A retried bind for the same pod and node reuses its grant; any failure gives the
    * capacity back and marks the pod.
    */
   async bind(args: BindArgs): Promise<string> {
@@ -254,8 +256,8 @@ export class Extender implements ExtenderService {
     let decision: Decision | undefined;
     try {
       decision = this.grant(ref, args.node);
-      view.trustDecision(await effects.recordDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined), decision);
-      await effects.bind(ref, args.node);
+      view.trustDecision(encodeDecision(decision), decision);
+      await effects.bindWithDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined);
       this.bound.set(ref.uid, args.node);
       this.o.metrics.binds.inc({ outcome: 'bound' });
       log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');
