@@ -262,7 +262,7 @@ export class Store {
     if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(type.plural, name, 'the object has been modified; please apply your changes to the latest version and try again', type.group);
     }
-    const grace = gracePeriod(type, current, options.gracePeriodSeconds);
+    const grace = gracePeriod(type, current, options.gracePeriodSeconds, (node) => this.kubeletAlive(node));
     const finalizers = current.metadata.finalizers ?? [];
     if (finalizers.length === 0 && grace <= 0) {
       if (options.dryRun) return { object: current, removed: true };
@@ -457,6 +457,18 @@ export class Store {
     }
   }
 
+  /**
+   * Whether a kubelet serves `node`: its Lease in kube-node-lease was renewed within the lease's duration, the
+   * heartbeat kube's node lifecycle controller reads (the simulated kubelet keeps one, src/kubelet/node-lease.ts).
+   */
+  private kubeletAlive(node: string): boolean {
+    const lease = this.table(resolveType('leases.coordination.k8s.io')).get(objectKey(NODE_LEASE_NAMESPACE, node));
+    const spec = (lease?.spec ?? {}) as { renewTime?: unknown; leaseDurationSeconds?: unknown };
+    const renewed = typeof spec.renewTime === 'string' ? Date.parse(spec.renewTime) : NaN;
+    const duration = typeof spec.leaseDurationSeconds === 'number' ? spec.leaseDurationSeconds : DEFAULT_NODE_LEASE_SECONDS;
+    return Number.isFinite(renewed) && this.now().getTime() - renewed <= duration * 1000;
+  }
+
   private table(type: ResourceType): Map<string, KubeObject> {
     return this.objects.get(typeKey(type))!;
   }
@@ -498,16 +510,22 @@ function serverSetFields(type: ResourceType): Partial<KubeObject> {
   return {};
 }
 
+const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** The kubelet's node lease duration when a Lease does not say. */
+const DEFAULT_NODE_LEASE_SECONDS = 40;
+
 /**
  * The grace period a delete gets (the pod strategy's CheckGracefulDelete): a pod bound to a node gets the one asked
  * for, else its spec.terminationGracePeriodSeconds, for its kubelet to stop it; a pod on no node or already finished
- * goes at once. Other types have no graceful deletion: only finalizers keep them.
+ * goes at once. Unlike kube-apiserver, a pod on a node no live kubelet serves goes at once too: nothing there would
+ * ever finish the deletion (in a real cluster it stays Terminating until someone force-deletes it). Other types
+ * have no graceful deletion: only finalizers keep them.
  */
-function gracePeriod(type: ResourceType, object: KubeObject, requested: number | undefined): number {
+function gracePeriod(type: ResourceType, object: KubeObject, requested: number | undefined, kubeletAlive: (node: string) => boolean): number {
   if (type.group !== '' || type.plural !== 'pods') return 0;
   const spec = (object.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
   const phase = ((object.status ?? {}) as { phase?: string }).phase;
-  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed' || !kubeletAlive(spec.nodeName)) return 0;
   return requested ?? spec.terminationGracePeriodSeconds ?? 0;
 }
 
