@@ -77,7 +77,7 @@ function jsonPatchError(cause: unknown): KubeStatusError {
   // A failed `test` or a path that does not resolve is a well-formed patch that does not apply: 422, as kube does.
   const name = (cause as { name?: string }).name;
   if (name === 'TEST_OPERATION_FAILED' || name === 'OPERATION_PATH_UNRESOLVABLE') {
-    return new KubeStatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${message}`);
+    return new KubeStatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${message}`, {});
   }
   return badRequest(`invalid json patch: ${message}`);
 }

@@ -18,7 +18,20 @@ import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
-import { DEFAULT_MAX_JSON_DEPTH, booleanParam, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, objectJson, watchLine } from './wire.js';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  booleanParam,
+  checkListOptions,
+  decodeDeleteOptions,
+  decodeObjectBody,
+  decodePatchBody,
+  integerParam,
+  isDryRun,
+  listJson,
+  objectJson,
+  watchLine,
+  watchStart,
+} from './wire.js';
 
 export interface ServerLimits {
   /** Largest request body accepted (default 3 MiB, kube-apiserver's); larger ones get 413. */
@@ -207,6 +220,7 @@ export class ApiServer {
         return req.table ? { code: 200, json: JSON.stringify(toTable(type, [object], new Date())) } : ok(200, object);
       }
       case 'list': {
+        checkListOptions(req.query, false);
         const list = this.store.list(type, {
           namespace,
           labelSelector: req.query.get('labelSelector') ?? undefined,
@@ -265,11 +279,14 @@ export class ApiServer {
 
   private deleteOne(type: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions): DeleteResult {
     const result = this.store.delete(type, namespace, name, options);
-    if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, options.gracePeriodSeconds ?? 0);
+    if (!result.removed && !options.dryRun) this.finishGracefulDeletion(type, result.object, result.object.metadata.deletionGracePeriodSeconds ?? 0);
     return result;
   }
 
-  /** A graceful deletion without finalizers completes when the grace period ends, as the kubelet would make it. */
+  /**
+   * A graceful deletion without finalizers completes when the grace period ends, as the kubelet would make it: the
+   * pod's kubelet (the simulated one) usually deletes it sooner, but a pod on a node no kubelet serves still goes.
+   */
   private finishGracefulDeletion(type: ResourceType, object: KubeObject, graceSeconds: number): void {
     if ((object.metadata.finalizers ?? []).length > 0 || graceSeconds <= 0) return;
     const timer = setTimeout(() => {
@@ -292,6 +309,7 @@ export class ApiServer {
     // Bad selectors are a 400 before the stream opens, as kube-apiserver answers them.
     parseLabelSelector(labelSelector);
     parseFieldSelector(fieldSelector);
+    checkListOptions(req.query, true);
     const timeoutSeconds = integerParam(req.query, 'timeoutSeconds');
     const bookmarks = booleanParam(req.query, 'allowWatchBookmarks');
     const initialEventsEnd = booleanParam(req.query, 'sendInitialEvents');
@@ -318,7 +336,7 @@ export class ApiServer {
       write(res, watchLine('BOOKMARK', JSON.stringify(object)));
     };
     try {
-      stop = this.store.watch(type, { namespace, labelSelector, fieldSelector, resourceVersion: req.query.get('resourceVersion') ?? undefined }, (event) =>
+      stop = this.store.watch(type, { namespace, labelSelector, fieldSelector, resourceVersion: watchStart(req.query, this.store.resourceVersion) }, (event) =>
         write(res, watchLine(event.type, req.table ? JSON.stringify(toTable(type, [event.object], new Date())) : objectJson(event.object))),
       );
     } catch (error) {

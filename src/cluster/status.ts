@@ -91,8 +91,16 @@ export const conflict = (resource: string, name: string, why: string, group = ''
 
 export const badRequest = (message: string): KubeStatusError => new KubeStatusError(400, 'BadRequest', message);
 
-export const invalid = (resource: string, name: string, field: string, why: string, group = ''): KubeStatusError =>
-  new KubeStatusError(422, 'Invalid', `${qualified(resource, group)} "${name}" is invalid: ${field}: ${why}`, { name, group, kind: resource });
+/** 422 Invalid for one field, as kube-apiserver words it: details name the Kind (`Pod`) and carry the field. */
+export function invalid(kind: string, name: string, field: string, value: string, why: string, group = ''): KubeStatusError {
+  const message = `Invalid value: ${JSON.stringify(value)}: ${why}`;
+  return new KubeStatusError(422, 'Invalid', `${kind} "${name}" is invalid: ${field}: ${message}`, {
+    name,
+    group,
+    kind,
+    causes: [{ reason: 'FieldValueInvalid', message, field }],
+  });
+}
 
 export const expired = (message: string): KubeStatusError => new KubeStatusError(410, 'Expired', message);
 

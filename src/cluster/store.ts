@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { bindPod, type Binding } from './binding.js';
 import { checkName, checkObject, type KubeObject } from './objects.js';
-import { checkQuantities } from './quantity.js';
+import { applyCreateDefaults, applyDefaults } from './defaults.js';
+import { canonicalizeQuantities, checkQuantities, quantityDecodeError } from './quantity.js';
 import { RESOURCE_TYPES, apiVersionOf, findType, hasStatus, typeKey, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from './selectors.js';
 import { KubeStatusError, alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
@@ -56,7 +57,10 @@ export interface WriteOptions {
 }
 
 export interface DeleteOptions {
-  /** Above 0, or finalizers present: the object is marked with deletionTimestamp and removed later. */
+  /**
+   * For a pod bound to a node (default: its spec.terminationGracePeriodSeconds): above 0, the pod is marked with
+   * deletionTimestamp and removed later. Finalizers mark any object. Other deletes remove at once.
+   */
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
@@ -150,7 +154,8 @@ export class Store {
 
   create(ref: TypeRef, body: unknown, options: { namespace?: string; dryRun?: boolean } = {}): KubeObject {
     const type = resolveType(ref);
-    const input = checkObject(type, structuredClone(body));
+    const input = decodeObject(type, structuredClone(body), quantityDecodeError(type));
+    applyCreateDefaults(type, input);
     const namespace = this.namespaceFor(type, options.namespace ?? input.metadata.namespace, input.metadata.namespace);
     let name = input.metadata.name;
     if (!name) {
@@ -214,7 +219,8 @@ export class Store {
     const result: ListResult = { items: matching, resourceVersion: this.resourceVersion };
     if (remaining > 0 && lastKey !== undefined) {
       result.continue = encodeContinue(lastKey, this.rv);
-      result.remainingItemCount = remaining;
+      // kube-apiserver counts what is left only when no selector filters the list.
+      if (!options.labelSelector && !options.fieldSelector) result.remainingItemCount = remaining;
     }
     return result;
   }
@@ -222,7 +228,7 @@ export class Store {
   /** PUT: replaces the object (or only its status). A metadata.resourceVersion in the body must be current. */
   update(ref: TypeRef, namespace: string | undefined, name: string, body: unknown, options: WriteOptions = {}): KubeObject {
     const type = resolveType(ref);
-    const input = checkObject(type, structuredClone(body));
+    const input = decodeObject(type, structuredClone(body), quantityDecodeError(type));
     return this.replace(type, namespace, name, input, options);
   }
 
@@ -233,7 +239,7 @@ export class Store {
   mutate(ref: TypeRef, namespace: string | undefined, name: string, change: (current: KubeObject) => unknown, options: WriteOptions = {}): KubeObject {
     const type = resolveType(ref);
     const current = this.get(type, namespace, name);
-    const next = checkObject(type, change(structuredClone(current)));
+    const next = decodeObject(type, change(structuredClone(current)), patchDecodeError);
     return this.replace(type, namespace, name, next, options);
   }
 
@@ -256,14 +262,16 @@ export class Store {
     if (resourceVersion !== undefined && resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(type.plural, name, 'the object has been modified; please apply your changes to the latest version and try again', type.group);
     }
-    const grace = options.gracePeriodSeconds ?? 0;
+    const grace = gracePeriod(type, current, options.gracePeriodSeconds, (node) => this.kubeletAlive(node));
     const finalizers = current.metadata.finalizers ?? [];
     if (finalizers.length === 0 && grace <= 0) {
       if (options.dryRun) return { object: current, removed: true };
       if (type.plural === 'namespaces') this.removeNamespaceContents(name);
       return { object: this.commit(type, 'DELETED', current, current), removed: true };
     }
-    if (current.metadata.deletionTimestamp !== undefined) return { object: current, removed: false };
+    const already = current.metadata.deletionGracePeriodSeconds;
+    // A second delete may only shorten the grace period, as in kube-apiserver (BeforeDelete).
+    if (current.metadata.deletionTimestamp !== undefined && (already === undefined || grace >= already)) return { object: current, removed: false };
     const marked: KubeObject = {
       ...current,
       metadata: { ...current.metadata, deletionTimestamp: timestamp(new Date(this.now().getTime() + grace * 1000)), deletionGracePeriodSeconds: grace },
@@ -350,7 +358,6 @@ export class Store {
 
   /** What a write may change: system metadata is kept, and status and spec are split by subresource. */
   private prepareUpdate(type: ResourceType, current: KubeObject, input: KubeObject, subresource: 'status' | undefined): KubeObject {
-    if (subresource === 'status') return { ...current, ...(input.status === undefined ? {} : { status: input.status }) };
     const m = current.metadata;
     const next: KubeObject = {
       ...input,
@@ -367,11 +374,19 @@ export class Store {
         ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp, deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),
       },
     };
+    if (subresource === 'status') {
+      // The status strategies keep the spec; metadata may change as on any write (kube-apiserver's pods/status too).
+      next.spec = current.spec;
+      if (next.spec === undefined) delete next.spec;
+      if (input.status === undefined) next.status = current.status;
+      if (isPod(type)) keepPodStatusFields(current, next);
+      return next;
+    }
     if (hasStatus(type)) {
       if (current.status === undefined) delete next.status;
       else next.status = current.status;
     }
-    if (type.plural === 'pods') checkPodUpdate(current, next);
+    if (isPod(type)) checkPodUpdate(current, next);
     if (!isDeepStrictEqual(withoutMetaAndStatus(next), withoutMetaAndStatus(current))) next.metadata.generation = (m.generation ?? 0) + 1;
     return next;
   }
@@ -442,6 +457,18 @@ export class Store {
     }
   }
 
+  /**
+   * Whether a kubelet serves `node`: its Lease in kube-node-lease was renewed within the lease's duration, the
+   * heartbeat kube's node lifecycle controller reads (the simulated kubelet keeps one, src/kubelet/node-lease.ts).
+   */
+  private kubeletAlive(node: string): boolean {
+    const lease = this.table(resolveType('leases.coordination.k8s.io')).get(objectKey(NODE_LEASE_NAMESPACE, node));
+    const spec = (lease?.spec ?? {}) as { renewTime?: unknown; leaseDurationSeconds?: unknown };
+    const renewed = typeof spec.renewTime === 'string' ? Date.parse(spec.renewTime) : NaN;
+    const duration = typeof spec.leaseDurationSeconds === 'number' ? spec.leaseDurationSeconds : DEFAULT_NODE_LEASE_SECONDS;
+    return Number.isFinite(renewed) && this.now().getTime() - renewed <= duration * 1000;
+  }
+
   private table(type: ResourceType): Map<string, KubeObject> {
     return this.objects.get(typeKey(type))!;
   }
@@ -459,23 +486,99 @@ export function resolveType(ref: TypeRef): ResourceType {
 }
 
 /**
- * Fields kube-apiserver sets on create whatever the client sent: a pod starts Pending (its status belongs to the
- * kubelet and the scheduler, written through /status and /binding), a namespace Active.
+ * A request body as kube-apiserver decodes it: shape, kind and apiVersion checked, quantities canonical, v1
+ * defaults filled in. `refuse` makes the error for a value that is not a quantity.
  */
+function decodeObject(type: ResourceType, body: unknown, refuse: (why: string) => KubeStatusError): KubeObject {
+  const object = checkObject(type, body);
+  canonicalizeQuantities(type, object, refuse);
+  applyDefaults(type, object);
+  return object;
+}
+
+/** A patch whose result does not decode is 422 Invalid naming `patch`, as kube-apiserver's patcher answers. */
+function patchDecodeError(why: string): KubeStatusError {
+  return new KubeStatusError(422, 'Invalid', `patch: Invalid value: the patched object does not decode: ${why}`, {
+    causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: the patched object does not decode: ${why}`, field: 'patch' }],
+  });
+}
+
+/** Fields kube-apiserver sets on create whatever the client sent: a namespace starts Active. */
 function serverSetFields(type: ResourceType): Partial<KubeObject> {
   if (type.group !== '') return {};
-  if (type.plural === 'pods') return { status: { phase: 'Pending' } };
   if (type.plural === 'namespaces') return { spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
   return {};
 }
 
-/** Pod rules the API server enforces that the embedded cluster relies on: a bound pod stays on its node. */
-function checkPodUpdate(current: KubeObject, next: KubeObject): void {
-  const before = (current.spec as { nodeName?: string } | undefined)?.nodeName;
-  const after = (next.spec as { nodeName?: string } | undefined)?.nodeName;
-  if (before && before !== after) {
-    throw badRequest(`spec.nodeName: Forbidden: pod updates may not change nodeName (pod is bound to ${before})`);
+const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** The kubelet's node lease duration when a Lease does not say. */
+const DEFAULT_NODE_LEASE_SECONDS = 40;
+
+/**
+ * The grace period a delete gets (the pod strategy's CheckGracefulDelete): a pod bound to a node gets the one asked
+ * for, else its spec.terminationGracePeriodSeconds, for its kubelet to stop it; a pod on no node or already finished
+ * goes at once. Unlike kube-apiserver, a pod on a node no live kubelet serves goes at once too: nothing there would
+ * ever finish the deletion (in a real cluster it stays Terminating until someone force-deletes it). Other types
+ * have no graceful deletion: only finalizers keep them.
+ */
+function gracePeriod(type: ResourceType, object: KubeObject, requested: number | undefined, kubeletAlive: (node: string) => boolean): number {
+  if (type.group !== '' || type.plural !== 'pods') return 0;
+  const spec = (object.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+  const phase = ((object.status ?? {}) as { phase?: string }).phase;
+  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed' || !kubeletAlive(spec.nodeName)) return 0;
+  return requested ?? spec.terminationGracePeriodSeconds ?? 0;
+}
+
+const isPod = (type: ResourceType): boolean => type.group === '' && type.plural === 'pods';
+
+/**
+ * podStatusStrategy: a status write cannot touch ownerReferences (old kubelets corrupted them), and a status
+ * without qosClass keeps the class set at creation.
+ */
+function keepPodStatusFields(current: KubeObject, next: KubeObject): void {
+  const owners = current.metadata.ownerReferences;
+  if (owners === undefined) delete next.metadata.ownerReferences;
+  else next.metadata.ownerReferences = owners;
+  const qosClass = ((current.status ?? {}) as { qosClass?: unknown }).qosClass;
+  const status = next.status;
+  if (qosClass !== undefined && status !== null && typeof status === 'object' && (status as { qosClass?: unknown }).qosClass === undefined) {
+    next.status = { ...status, qosClass };
   }
+}
+
+/** What ValidatePodUpdate lets an update change in a pod's spec; everything else is fixed once the pod exists. */
+const POD_SPEC_UPDATE_RULE =
+  'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)';
+
+/**
+ * A pod's spec is immutable but for images, activeDeadlineSeconds, tolerations and scheduling gates (kube's
+ * ValidatePodUpdate): 422 Invalid otherwise. A pod is placed through pods/binding, never by writing nodeName.
+ */
+function checkPodUpdate(current: KubeObject, next: KubeObject): void {
+  const before = (current.spec ?? {}) as Record<string, unknown>;
+  const after = (next.spec ?? {}) as Record<string, unknown>;
+  const name = current.metadata.name ?? '';
+  const forbidden = (field: string, why: string): KubeStatusError =>
+    new KubeStatusError(422, 'Invalid', `Pod "${name}" is invalid: ${field}: Forbidden: ${why}`, {
+      name,
+      group: '',
+      kind: 'Pod',
+      causes: [{ reason: 'FieldValueForbidden', message: `Forbidden: ${why}`, field }],
+    });
+  const mutable = structuredClone(before);
+  for (const group of ['containers', 'initContainers']) {
+    const old = Array.isArray(before[group]) ? (before[group] as unknown[]) : [];
+    const now = Array.isArray(after[group]) ? (after[group] as unknown[]) : [];
+    if (old.length !== now.length) throw forbidden(`spec.${group}`, `pod updates may not add or remove ${group === 'containers' ? 'containers' : 'init containers'}`);
+    (mutable[group] as Array<Record<string, unknown>> | undefined)?.forEach((container, i) => {
+      container.image = (now[i] as Record<string, unknown> | undefined)?.image;
+    });
+  }
+  for (const field of ['activeDeadlineSeconds', 'tolerations', 'schedulingGates', 'terminationGracePeriodSeconds']) {
+    if (after[field] === undefined) delete mutable[field];
+    else mutable[field] = after[field];
+  }
+  if (!isDeepStrictEqual(mutable, after)) throw forbidden('spec', POD_SPEC_UPDATE_RULE);
 }
 
 function withoutMetaAndStatus(object: KubeObject): Record<string, unknown> {

@@ -9,7 +9,7 @@ import type { KubeObject } from './objects.js';
 import { PATCH_CONTENT_TYPES, type PatchKind } from './patch.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import type { DeleteOptions, ListResult, WatchEventType } from './store.js';
-import { KubeStatusError, badRequest } from './status.js';
+import { KubeStatusError, badRequest, type StatusCause } from './status.js';
 
 const serialized = new WeakMap<KubeObject, string>();
 
@@ -174,4 +174,49 @@ export function isDryRun(query: URLSearchParams): boolean {
   const values = query.getAll('dryRun');
   for (const value of values) if (value !== 'All') throw badRequest(`dryRun: Unsupported value: "${value}": supported values: "All"`);
   return values.length > 0;
+}
+
+/**
+ * The rules kube-apiserver's ValidateListOptions applies to `resourceVersionMatch` and `sendInitialEvents`:
+ * 422 Invalid on ListOptions naming each offending option.
+ */
+export function checkListOptions(query: URLSearchParams, watch: boolean): void {
+  const match = query.get('resourceVersionMatch') ?? '';
+  const resourceVersion = query.get('resourceVersion') ?? '';
+  const initialEvents = query.get('sendInitialEvents') || undefined;
+  const causes: StatusCause[] = [];
+  const forbidden = (field: string, why: string): void => {
+    causes.push({ reason: 'FieldValueForbidden', message: `Forbidden: ${why}`, field });
+  };
+  if (watch) {
+    if (initialEvents !== undefined) {
+      if (match !== 'NotOlderThan') forbidden('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+    } else if (match !== '') forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+  } else {
+    if (match !== '') {
+      if (resourceVersion === '') forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided');
+      if (query.get('continue')) forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+      if (match === 'Exact' && resourceVersion === '0') forbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+      else if (match !== 'Exact' && match !== 'NotOlderThan') {
+        causes.push({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""`, field: 'resourceVersionMatch' });
+      }
+    }
+    if (initialEvents !== undefined) forbidden('sendInitialEvents', 'sendInitialEvents is forbidden for list');
+  }
+  if (causes.length === 0) return;
+  const errors = causes.map((c) => `${c.field}: ${c.message}`);
+  const list = errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`;
+  throw new KubeStatusError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${list}`, { group: 'meta.k8s.io', kind: 'ListOptions', causes });
+}
+
+/**
+ * Where a watch starts, as the store reads it: `sendInitialEvents=true` begins with the current state whatever
+ * the resourceVersion (NotOlderThan it); `false` begins after the given version or, without one, now.
+ */
+export function watchStart(query: URLSearchParams, currentResourceVersion: string): string | undefined {
+  const from = query.get('resourceVersion') ?? undefined;
+  const initialEvents = query.get('sendInitialEvents') || undefined;
+  if (initialEvents === undefined) return from;
+  if (booleanParam(query, 'sendInitialEvents')) return '';
+  return from === undefined || from === '' || from === '0' ? currentResourceVersion : from;
 }

@@ -190,7 +190,7 @@ describe('quantities', () => {
   const podWith = (name: string, limits: Record<string, unknown>): RawOptions =>
     json({ metadata: { name }, spec: { containers: [{ name: 'main', image: 'busybox', resources: { limits, requests: {} } }] } });
 
-  it('refuses what kube-apiserver refuses with 422 Invalid naming the field', async () => {
+  it('refuses what is not a quantity at decode with 400, as kube-apiserver does', async () => {
     const cases: Array<[unknown, RegExp]> = [
       ['abc', /quantities must match the regular expression/],
       ['1.5.5', /quantities must match the regular expression/],
@@ -199,6 +199,19 @@ describe('quantities', () => {
       ['1K', /unable to parse quantity's suffix/],
       ['', /quantities must match the regular expression/],
       [{ nested: 1 }, /quantities must match the regular expression/],
+      [`1${'0'.repeat(5000)}`, /more than 100 digits/],
+      ['1e999999999', /exponent beyond/],
+    ];
+    for (const [i, [value, why]] of cases.entries()) {
+      const reply = await send('POST', '/api/v1/namespaces/default/pods', podWith(`undecodable-${i}`, { cpu: value }));
+      expect({ value, status: reply.status, reason: reply.body.reason }).toEqual({ value, status: 400, reason: 'BadRequest' });
+      expect(reply.body.message).toContain('Pod in version "v1" cannot be handled as a Pod: ');
+      expect(reply.body.message).toMatch(why);
+    }
+  });
+
+  it('refuses negative quantities with 422 Invalid naming the field', async () => {
+    const cases: Array<[unknown, RegExp]> = [
       ['-5', /must be greater than or equal to 0/],
       [-1, /must be greater than or equal to 0/],
       ['-0.5Gi', /must be greater than or equal to 0/],
@@ -206,7 +219,8 @@ describe('quantities', () => {
     for (const [i, [value, why]] of cases.entries()) {
       const reply = await send('POST', '/api/v1/namespaces/default/pods', podWith(`bad-${i}`, { cpu: value }));
       expect({ value, status: reply.status, reason: reply.body.reason }).toEqual({ value, status: 422, reason: 'Invalid' });
-      expect(reply.body.message).toContain(`Pod "bad-${i}" is invalid: spec.containers[0].resources.limits[cpu]: Invalid value:`);
+      // The request defaulted from the limit is named too, as kube-apiserver names it.
+      expect(reply.body.message).toContain(`Pod "bad-${i}" is invalid: [spec.containers[0].resources.limits[cpu]: Invalid value:`);
       expect(reply.body.message).toMatch(why);
     }
   });

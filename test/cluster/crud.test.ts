@@ -39,16 +39,18 @@ describe('embedded cluster CRUD through client-node', () => {
     expect((await h.core.readNamespacedConfigMap({ name: 'cm-rv', namespace: 'default' })).data).toEqual({ a: '2' });
   });
 
-  it('writes to /status change only status, and plain updates leave status alone', async () => {
+  it('writes to /status change status and metadata but never spec, and plain updates leave status alone', async () => {
     await h.core.createNamespacedPod({ namespace: 'default', body: pod('status-a') });
     const current = await h.core.readNamespacedPod({ name: 'status-a', namespace: 'default' });
     const withStatus = await h.core.replaceNamespacedPodStatus({
       name: 'status-a',
       namespace: 'default',
-      body: { ...current, metadata: { ...current.metadata, labels: { changed: 'yes' } }, status: { phase: 'Running' } },
+      body: { ...current, metadata: { ...current.metadata, labels: { changed: 'yes' } }, spec: { ...current.spec!, activeDeadlineSeconds: 5 }, status: { phase: 'Running' } },
     });
-    expect(withStatus.status?.phase).toBe('Running');
-    expect(withStatus.metadata?.labels).toEqual({ app: 'demo' });
+    // As kube-apiserver's pods/status: metadata may change, the spec may not, and the QoS class set at creation stays.
+    expect(withStatus.status).toEqual({ phase: 'Running', qosClass: 'BestEffort' });
+    expect(withStatus.metadata?.labels).toEqual({ changed: 'yes' });
+    expect(withStatus.spec?.activeDeadlineSeconds).toBeUndefined();
     const relabelled = await h.core.replaceNamespacedPod({
       name: 'status-a',
       namespace: 'default',
@@ -85,10 +87,15 @@ describe('embedded cluster CRUD through client-node', () => {
     });
     expect(jsonPatched.metadata?.annotations).toEqual({ note: 'x' });
     const strategic = await h.core.patchNamespacedPod(
-      { name: 'patch-a', namespace: 'default', body: { spec: { containers: [{ name: 'sidecar', image: 'envoy:1' }] } } },
+      { name: 'patch-a', namespace: 'default', body: { spec: { containers: [{ name: 'main', image: 'busybox:2' }] } } },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
-    expect(strategic.spec?.containers.map((c) => c.name)).toEqual(['main', 'sidecar']);
+    expect(strategic.spec?.containers.map((c) => `${c.name}=${c.image}`)).toEqual(['main=busybox:2']);
+    // Merged by name, a new container is an addition, which a pod's spec does not allow after creation.
+    const added = await statusOf(
+      h.core.patchNamespacedPod({ name: 'patch-a', namespace: 'default', body: { spec: { containers: [{ name: 'sidecar', image: 'envoy:1' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+    );
+    expect(added).toBe(422);
     const failed = await statusOf(
       h.core.patchNamespacedPod({ name: 'patch-a', namespace: 'default', body: { a: 1 } }, setHeaderOptions('Content-Type', 'text/plain')),
     );

@@ -1,4 +1,4 @@
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,16 @@ afterAll(async () => {
 });
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The heartbeat a kubelet keeps for its node (renewed now unless told otherwise): what makes pod deletes graceful there. */
+async function kubeletLease(node: string, renewed = new Date()): Promise<void> {
+  const coordination = h.cluster.kubeConfig().makeApiClient(CoordinationV1Api);
+  await coordination.deleteNamespacedLease({ name: node, namespace: 'kube-node-lease' }).catch(() => undefined);
+  await coordination.createNamespacedLease({
+    namespace: 'kube-node-lease',
+    body: { metadata: { name: node }, spec: { holderIdentity: node, leaseDurationSeconds: 40, renewTime: new V1MicroTime(renewed.getTime()) } },
+  });
+}
 
 describe('optimistic concurrency', () => {
   it('many clients updating one object: every update lands or gets 409, none is lost', async () => {
@@ -77,14 +87,44 @@ describe('deletion', () => {
     expect(await statusOf(h.core.readNamespacedConfigMap({ name: 'held', namespace: 'default' }))).toBe(404);
   });
 
-  it('a grace period marks the pod first and removes it when the period ends', async () => {
+  it('a grace period marks a bound pod first and removes it when the period ends', async () => {
+    await kubeletLease('n1');
     await h.core.createNamespacedPod({ namespace: 'default', body: pod('graceful') });
+    await h.core.createNamespacedPodBinding({ name: 'graceful', namespace: 'default', body: { metadata: { name: 'graceful' }, target: { kind: 'Node', name: 'n1' } } });
     const marked = await h.core.deleteNamespacedPod({ name: 'graceful', namespace: 'default', gracePeriodSeconds: 1 });
     expect(marked.metadata?.deletionTimestamp).toBeDefined();
     expect(marked.metadata?.deletionGracePeriodSeconds).toBe(1);
     expect(await statusOf(h.core.readNamespacedPod({ name: 'graceful', namespace: 'default' }))).toBe(200);
     await new Promise((r) => setTimeout(r, 1200));
     expect(await statusOf(h.core.readNamespacedPod({ name: 'graceful', namespace: 'default' }))).toBe(404);
+  });
+
+  it('a bound pod takes its grace from terminationGracePeriodSeconds; a second delete may shorten it; an unbound pod goes at once', async () => {
+    await kubeletLease('n1');
+    await h.core.createNamespacedPod({ namespace: 'default', body: pod('default-grace', { spec: { containers: [{ name: 'main', image: 'busybox:1' }], terminationGracePeriodSeconds: 7 } }) });
+    await h.core.createNamespacedPodBinding({ name: 'default-grace', namespace: 'default', body: { metadata: { name: 'default-grace' }, target: { kind: 'Node', name: 'n1' } } });
+    const marked = await h.core.deleteNamespacedPod({ name: 'default-grace', namespace: 'default' });
+    expect(marked.metadata?.deletionGracePeriodSeconds).toBe(7);
+    expect((await h.core.deleteNamespacedPod({ name: 'default-grace', namespace: 'default', gracePeriodSeconds: 30 })).metadata?.deletionGracePeriodSeconds).toBe(7);
+    expect((await h.core.deleteNamespacedPod({ name: 'default-grace', namespace: 'default', gracePeriodSeconds: 2 })).metadata?.deletionGracePeriodSeconds).toBe(2);
+    await h.core.deleteNamespacedPod({ name: 'default-grace', namespace: 'default', gracePeriodSeconds: 0 });
+    expect(await statusOf(h.core.readNamespacedPod({ name: 'default-grace', namespace: 'default' }))).toBe(404);
+    await h.core.createNamespacedPod({ namespace: 'default', body: pod('unbound') });
+    await h.core.deleteNamespacedPod({ name: 'unbound', namespace: 'default', gracePeriodSeconds: 30 });
+    expect(await statusOf(h.core.readNamespacedPod({ name: 'unbound', namespace: 'default' }))).toBe(404);
+  });
+
+  it('a pod on a node whose kubelet lease is missing or expired goes at once: nothing would finish its deletion', async () => {
+    for (const [name, node] of [
+      ['leaseless', 'no-lease'],
+      ['expired', 'stale-lease'],
+    ] as const) {
+      if (node === 'stale-lease') await kubeletLease(node, new Date(Date.now() - 60_000));
+      await h.core.createNamespacedPod({ namespace: 'default', body: pod(name) });
+      await h.core.createNamespacedPodBinding({ name, namespace: 'default', body: { metadata: { name }, target: { kind: 'Node', name: node } } });
+      await h.core.deleteNamespacedPod({ name, namespace: 'default', gracePeriodSeconds: 30 });
+      expect({ name, status: await statusOf(h.core.readNamespacedPod({ name, namespace: 'default' })) }).toEqual({ name, status: 404 });
+    }
   });
 
   it('answers a finished delete with the pod itself, and with a Success Status for other types', async () => {

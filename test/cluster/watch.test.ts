@@ -73,7 +73,7 @@ describe('watches', () => {
   it('sends bookmarks only on request, and marks the end of initial events', async () => {
     const events = await collect(
       '/api/v1/namespaces/default/pods',
-      { allowWatchBookmarks: true, sendInitialEvents: true, resourceVersion: '' },
+      { allowWatchBookmarks: true, sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '' },
       (e) => e.filter((x) => x.type === 'BOOKMARK').length >= 2,
     );
     const bookmarks = events.filter((e) => e.type === 'BOOKMARK');
