@@ -4,7 +4,8 @@
  * renders to valid YAML, the embedded KubeSchedulerConfiguration matches config/scheduler-config.yaml, and the
  * extender's arguments are flags `tessera scheduler` accepts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -84,7 +85,11 @@ describe('helm chart', () => {
     const daemonSet = find('DaemonSet', 'tessera-device-plugin') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
     const args = daemonSet.spec.template.spec.containers[0]?.args ?? [];
     expect(args[0]).toBe('device-plugin');
-    const flags = parseDevicePluginFlags(args.slice(1), { NODE_NAME: 'gpu-1' });
+    // The device config the DaemonSet mounts from the chart's ConfigMap, read from a folder of ours.
+    const deviceConfig = find('ConfigMap', 'tessera-device-config') as unknown as { data: Record<string, string> };
+    const mounted = mkdtempSync(join(tmpdir(), 'tessera-chart-'));
+    writeFileSync(join(mounted, 'device-config.yaml'), deviceConfig.data['device-config.yaml'] ?? '');
+    const flags = parseDevicePluginFlags(args.slice(1).map((a) => a.replace('=/device-config/', `=${mounted}/`)), { NODE_NAME: 'gpu-1' });
     expect(flags.schedulerPublicKeyConfigmap).toBe(`${NAMESPACE}/${String(lookup('schedulerPublicKeyConfigMap'))}`);
     expect(args.join(' ')).not.toMatch(/signing-key/);
     // The signing key's Secret is readable by the scheduler's service account alone.
