@@ -76,7 +76,7 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
       expect(new Set(devices.map((d) => d.uuid)).size).toBe(want.devices);
       if (want.node) expect(running.spec?.nodeName).toMatch(want.node);
     }
-    await expect(kubectl(kubeconfig, ['apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')])).rejects.toThrow(/gpucores/);
+    await expect(kubectl(kubeconfig, ['apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')])).rejects.toThrow(/denied the request.*invalid nvidia\.com\/gpumem-percentage value 150/s);
     expect(await noOverCommit()).toBe(4);
   }, 180_000);
 
@@ -95,11 +95,14 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     expect(created.spec?.schedulerName).toBe('tessera-scheduler');
     const running = await until(() => pod('no-scheduler'), (p) => p.status?.phase === 'Running', 'the defaulted pod to run', 90_000);
     expect(decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').pod.uid).toBe(running.metadata?.uid);
-    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-cores', { 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }))).rejects.toThrow(/denied the request.*gpucores/s);
+    // HAMi v2.10 takes gpucores above 100 as 100 (the GPU alone) and refuses a percentage above 100.
+    await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('many-cores', { 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }));
+    expect((await pod('many-cores')).spec?.schedulerName).toBe('tessera-scheduler');
+    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-percentage', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '150' }))).rejects.toThrow(/denied the request.*gpumem-percentage value 150/s);
     const other = JSON.parse(gpuPod('other-scheduler', { cpu: '1' }, { schedulerName: 'default-scheduler' })) as V1Pod;
     await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(other));
     expect((await pod('other-scheduler')).spec?.schedulerName).toBe('default-scheduler');
-    await kubectl(kubeconfig, ['delete', 'pod', 'no-scheduler', 'other-scheduler', '--wait=false']);
+    await kubectl(kubeconfig, ['delete', 'pod', 'no-scheduler', 'other-scheduler', 'many-cores', '--wait=false']);
   }, 120_000);
 
   it('a Deployment scales 0 -> 10 -> 2 through kube-controller-manager with no grant doubled or leaked', async () => {
