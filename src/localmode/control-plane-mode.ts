@@ -8,17 +8,32 @@
 import { readFile } from 'node:fs/promises';
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
+import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../api/annotations.js';
 import type { ControlPlane } from '../controlplane/index.js';
 import { TesseraError } from '../errors.js';
 import { isConflict, withRetry } from '../kube/retry.js';
 
 export const WEBHOOK_CONFIGURATION = 'tessera-webhook';
 
-/** The namespaces the webhook never sees, so a webhook outage cannot block the control plane's own pods. */
-const EXEMPT_NAMESPACES = ['kube-system', 'kube-node-lease', 'kube-public'];
+/** HAMi's opt-out label: a namespace or pod labelled `hami.io/webhook=ignore` is not seen at creation. */
+const OPT_OUT = { key: 'hami.io/webhook', operator: 'NotIn', values: ['ignore'] };
+/** The control plane's own namespace is never seen, so a webhook outage cannot block its pods. */
+const EXEMPT_NAMESPACES = { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] };
 
-/** The MutatingWebhookConfiguration kube-apiserver follows to call Tessera's webhook at `url` (HTTPS). */
+/**
+ * CEL that sends an UPDATE to the grant guard only when either version of the pod carries a scheduler-owned
+ * annotation: the guard fails closed, and pods without grants must not wait on it.
+ */
+export const GRANT_GUARD_CONDITION = `[${SCHEDULER_OWNED_POD_ANNOTATIONS.map((k) => `'${k}'`).join(', ')}].exists(k, (has(object.metadata.annotations) && k in object.metadata.annotations) || (has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations))`;
+
+/**
+ * The MutatingWebhookConfiguration kube-apiserver follows to call Tessera's webhook at `url` (HTTPS), as the chart
+ * ships it (charts/tessera/templates/webhook.yaml): HAMi's pod-creation webhook (failurePolicy Ignore, opt-out
+ * labels, kube-system never seen), and Tessera's grant guard on UPDATE, which fails closed and takes no opt-out.
+ */
 export function webhookConfiguration(url: string, caPem: string): V1MutatingWebhookConfiguration {
+  const clientConfig = { url: `${url}/webhook`, caBundle: Buffer.from(caPem).toString('base64') };
+  const common = { admissionReviewVersions: ['v1'], sideEffects: 'None', matchPolicy: 'Equivalent', timeoutSeconds: 10, clientConfig };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
@@ -26,12 +41,20 @@ export function webhookConfiguration(url: string, caPem: string): V1MutatingWebh
     webhooks: [
       {
         name: 'pods.tessera.io',
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
+        ...common,
+        failurePolicy: 'Ignore',
+        reinvocationPolicy: 'Never',
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: '*' }],
+        namespaceSelector: { matchExpressions: [OPT_OUT, EXEMPT_NAMESPACES] },
+        objectSelector: { matchExpressions: [OPT_OUT] },
+      },
+      {
+        name: 'grants.tessera.io',
+        ...common,
         failurePolicy: 'Fail',
-        clientConfig: { url: `${url}/webhook`, caBundle: Buffer.from(caPem).toString('base64') },
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] }],
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXEMPT_NAMESPACES }] },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'], scope: '*' }],
+        namespaceSelector: { matchExpressions: [EXEMPT_NAMESPACES] },
+        matchConditions: [{ name: 'holds-grant-annotations', expression: GRANT_GUARD_CONDITION }],
       },
     ],
   };

@@ -50,9 +50,11 @@ describe('admission webhook', () => {
   });
 
   it('strips every decision annotation a user wrote on their own pod', () => {
-    const response = review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'team': 'ml' }));
+    const response = review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'hami.io/vgpu-mig-allocations': '[]', 'team': 'ml' }));
     expect(patchOf(response)).toEqual([
       { op: 'remove', path: '/metadata/annotations/hami.io~1vgpu-devices-to-allocate' },
+      // HAMi v2.10's device plugin creates MIG instances from it: a forged one would take slices.
+      { op: 'remove', path: '/metadata/annotations/hami.io~1vgpu-mig-allocations' },
       { op: 'remove', path: '/metadata/annotations/tessera.io~1decision' },
       { op: 'add', path: '/spec/schedulerName', value: 'tessera-scheduler' },
     ]);
