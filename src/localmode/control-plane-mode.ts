@@ -71,12 +71,17 @@ export async function registerWebhook(kubeConfig: KubeConfig, url: string, caPem
   }
 }
 
+/** Kubernetes' own scheduler profile, which every real cluster runs beside Tessera's. */
+const DEFAULT_SCHEDULER_PROFILE = 'default-scheduler';
+
 /**
  * The KubeSchedulerConfiguration at `path` with every extender pointed at `extenderUrl`: the file a real deployment
- * gives kube-scheduler, unchanged otherwise.
+ * gives kube-scheduler, with one addition: the local control plane has no other scheduler, so this kube-scheduler
+ * also runs the default profile. Pods the webhook leaves alone (opted out, or asking for resources Tessera does not
+ * serve, such as `nvidia.com/mig-3g.20gb`) are then scheduled, or told why not, as in a real cluster.
  */
 export async function schedulerConfigFor(path: string, extenderUrl: string): Promise<string> {
-  let config: { extenders?: Array<Record<string, unknown>> } | null;
+  let config: { extenders?: Array<Record<string, unknown>>; profiles?: Array<Record<string, unknown>> } | null;
   try {
     config = parse(await readFile(path, 'utf8')) as typeof config;
   } catch (cause) {
@@ -84,6 +89,8 @@ export async function schedulerConfigFor(path: string, extenderUrl: string): Pro
   }
   if (!config?.extenders?.length) throw new TesseraError('INVALID_CONFIG', 'names no extender; Tessera is called as kube-scheduler\'s extender', { field: `${path}.extenders` });
   for (const extender of config.extenders) extender['urlPrefix'] = extenderUrl;
+  const profiles = config.profiles ?? [];
+  if (!profiles.some((p) => (p['schedulerName'] ?? DEFAULT_SCHEDULER_PROFILE) === DEFAULT_SCHEDULER_PROFILE)) config.profiles = [...profiles, { schedulerName: DEFAULT_SCHEDULER_PROFILE }];
   return stringify(config);
 }
 
