@@ -5,8 +5,12 @@
  * vgpu-mode, so every node is a candidate). Targets: p99 <= 1 ms at 1,000 nodes, <= 5 ms
  * at 10,000; heap <= 2 KiB per GPU.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { loadDeviceConfig } from '../src/config/device-config.js';
 import { ClusterState, createGeometryPlanner, decide, eachFit, schedule, type FitOptions, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest, type ScheduleOptions } from '../src/scheduler/core/index.js';
+import { extenderDeviceOptions } from '../src/scheduler/extender/device-options.js';
 import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
 import { DEFAULT_RUN_CONTEXT, type RunContext } from '../src/scheduler/policies/policy.js';
 import { workloadProfile } from '../src/scheduler/policies/workload.js';
@@ -175,6 +179,14 @@ function clusterBench(nodeCount: number): BenchResult[] {
   const tesseraFull = run(tesseraPolicy, 'all ranked, reasons');
   // What the extender's filter asks: every fitting node scored, with reasons, in no order (kube-scheduler ranks).
   const tesseraScored = run(tesseraPolicy, 'all scored unsorted, reasons', scored());
+  // The same under HAMi v2.10's migProfileAllowlist, as the extender plans with it.
+  const allowlistPlanner = hamiV210Planner();
+  let allowlisted: BenchResult[] = [];
+  if (allowlistPlanner) {
+    state.setMigPlanner(allowlistPlanner);
+    allowlisted = [run(tesseraPolicy, 'all scored unsorted, reasons, HAMi v2.10 migProfileAllowlist', scored())];
+    state.setMigPlanner(tesseraMigPlanner());
+  }
   const best = run(tesseraPolicy, 'best only', ranked({ limit: 1 }));
   // fgd as the extender runs it (extender/workload.ts learns the typical requests for it): every node scored by the
   // fragment gradient. Every pod of this mix asks a different CPU, so no node's score is reused across decisions.
@@ -185,12 +197,26 @@ function clusterBench(nodeCount: number): BenchResult[] {
     { ...full, heapMiB, extra: { ...full.extra, gpus, fill: used.toFixed(3), bytesPerGpu: Math.round((heapMiB * 1024 * 1024) / gpus), placedShare: (placed / tried).toFixed(2) } },
     tesseraFull,
     tesseraScored,
+    ...allowlisted,
     best,
     learned,
   ];
 }
 
 const WARMUP = 50;
+
+/** The MIG planner `tessera scheduler` builds from HAMi v2.10's shipped device config (../shared); none without it. */
+function hamiV210Planner(): ReturnType<typeof tesseraMigPlanner> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(resolve(import.meta.dirname, '../../shared/data/hami/v2.10.0/device-config.yaml'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const config = loadDeviceConfig(text);
+  if (!config.ok) throw config.error;
+  return extenderDeviceOptions(config.value, tesseraPolicy.name).migPlanner;
+}
 
 export const allocatorBench: BenchSuite = {
   name: 'allocator',

@@ -2,6 +2,9 @@
  * Geometry engine speed: planMig calls per second on a half-used H100 (target: 200,000/s on one core), with and
  * without a demand mix and under knownMigGeometries; plus the quality figure, requests served against HAMi v2.10.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadDeviceConfig, migRestrictionFor } from '../src/config/device-config.js';
 import { planMig, resolveGpuModel, type GpuModel, type MigInstance, type MigRequest, type PlanOptions } from '../src/geometry/index.js';
 import { engineChooser, hamiV210Chooser, randomEvents, replay } from '../test/geometry/replay.js';
 import { measure, type BenchResult, type BenchSuite } from './harness.js';
@@ -21,10 +24,17 @@ const HALF_USED_H100: MigInstance[] = [
   { profile: '1g.10gb', start: 1, inUse: false },
 ];
 
+/** The same shape on an A100-40GB: 3g in use at 4, one 1g in use, one free 1g. */
+const HALF_USED_A100: MigInstance[] = [
+  { profile: '3g.20gb', start: 4, inUse: true },
+  { profile: '1g.5gb', start: 0, inUse: true },
+  { profile: '1g.5gb', start: 1, inUse: false },
+];
+
 const REQUESTS: MigRequest[] = [{ memoryMiB: 5000 }, { memoryMiB: 15_000 }, { memoryMiB: 30_000 }, { memoryMiB: 9000, minComputeSlices: 2 }];
 
-function planRate(name: string, gpu: GpuModel, options: PlanOptions): BenchResult {
-  const result = measure(name, (i) => planMig(gpu, HALF_USED_H100, REQUESTS[i % REQUESTS.length] as MigRequest, options), { minMs: 1500, warmup: 5000 });
+function planRate(name: string, gpu: GpuModel, options: PlanOptions, instances: readonly MigInstance[] = HALF_USED_H100): BenchResult {
+  const result = measure(name, (i) => planMig(gpu, instances, REQUESTS[i % REQUESTS.length] as MigRequest, options), { minMs: 1500, warmup: 5000 });
   return { ...result, extra: { targetOpsPerSec: PLANS_PER_SECOND_TARGET, meetsTarget: (result.opsPerSec ?? 0) >= PLANS_PER_SECOND_TARGET ? 'yes' : 'no' } };
 }
 
@@ -43,10 +53,27 @@ function servedAgainstHami(name: string, destroyOnRelease: boolean): BenchResult
   };
 }
 
+/** HAMi v2.10's shipped device config (../shared, see ../shared/README.md), as the extender loads it. */
+const HAMI_V210_CONFIG = resolve(import.meta.dirname, '../../shared/data/hami/v2.10.0/device-config.yaml');
+
+/** The planner options HAMi v2.10's migProfileAllowlist gives `gpu`, as the extender builds them; none without ../shared. */
+function allowlistOptions(gpu: GpuModel): PlanOptions | undefined {
+  let text: string;
+  try {
+    text = readFileSync(HAMI_V210_CONFIG, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const config = loadDeviceConfig(text);
+  if (!config.ok) throw config.error;
+  return migRestrictionFor(config.value, gpu);
+}
+
 export const geometryBench: BenchSuite = {
   name: 'geometry',
   async run(): Promise<BenchResult[]> {
     const h100 = model('H100-SXM5-80GB');
+    const a100 = model('A100-SXM4-40GB');
     return [
       planRate('geometry: planMig, half-used H100', h100, {}),
       planRate('geometry: planMig, half-used H100, limit 1', h100, { limit: 1 }),
@@ -56,6 +83,16 @@ export const geometryBench: BenchSuite = {
           [{ profile: '3g.40gb', count: 1 }, { profile: '1g.10gb', count: 4 }],
           [{ profile: '3g.40gb', count: 1 }, { profile: '2g.20gb', count: 2 }],
         ],
+      }),
+      planRate('geometry: planMig, half-used A100', a100, {}, HALF_USED_A100),
+      ...(
+        [
+          [h100, HALF_USED_H100],
+          [a100, HALF_USED_A100],
+        ] as const
+      ).flatMap(([gpu, instances]) => {
+        const options = allowlistOptions(gpu);
+        return options ? [planRate(`geometry: planMig, half-used ${gpu.name}, HAMi v2.10 migProfileAllowlist`, gpu, options, instances)] : [];
       }),
       ...['A100-SXM4-40GB', 'H100-SXM5-80GB', 'A30'].flatMap((name) => [servedAgainstHami(name, false), servedAgainstHami(name, true)]),
     ];

@@ -4,6 +4,8 @@
  * `tessera.io/`.
  */
 
+import { HAMI_MIG_ALLOCATIONS } from './hami-register.js';
+
 /** Pod annotations HAMi writes when it binds a pod; Tessera writes the same, in HAMi's formats. */
 export const HAMI_POD = {
   /** The node the pod was bound to. */
@@ -63,6 +65,7 @@ export const SCHEDULER_OWNED_POD_ANNOTATIONS: readonly string[] = [
   HAMI_POD.devicesAllocated,
   HAMI_POD.bindPhase,
   HAMI_POD.bindTime,
+  HAMI_MIG_ALLOCATIONS,
   TESSERA_POD.decision,
   TESSERA_POD.bindError,
   TESSERA_POD.release,

@@ -10,8 +10,8 @@
 import { parseDocument } from 'yaml';
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError, err, ok, type Result } from '../errors.js';
-import { placeGeometry, resolveGpuModel, type GpuModel, type MigGeometry } from '../geometry/index.js';
-import { allowlistGeometries, allowlistNotices, type MigProfileAllowlistEntry } from './hami-allowlist.js';
+import { placeGeometry, resolveGpuModel, type GpuModel, type MigGeometry, type MigRestriction } from '../geometry/index.js';
+import { allowlistGeometries, allowlistNotices, allowlistProfileNames, type MigProfileAllowlistEntry } from './hami-allowlist.js';
 
 export type { MigProfileAllowlistEntry } from './hami-allowlist.js';
 
@@ -375,8 +375,25 @@ const names = (model: GpuModel) => (name: string): boolean => {
  * every geometry made of its listed profiles, so any layout of those profiles, and only those, is allowed.
  */
 export function allowedGeometriesFor(config: DeviceConfig, model: GpuModel): MigGeometry[] | undefined {
-  const known = config.nvidia.knownMigGeometries.find((entry) => entry.models.some(names(model)));
-  if (known) return known.allowedGeometries.map(toMigGeometry);
-  const allowlisted = config.nvidia.migProfileAllowlist.find((entry) => entry.models.some(names(model)));
+  const known = knownGeometriesFor(config, model);
+  if (known) return known;
+  const allowlisted = allowlistFor(config, model);
   return allowlisted ? allowlistGeometries(model, allowlisted.profiles) : undefined;
+}
+
+const knownGeometriesFor = (config: DeviceConfig, model: GpuModel): MigGeometry[] | undefined =>
+  config.nvidia.knownMigGeometries.find((entry) => entry.models.some(names(model)))?.allowedGeometries.map(toMigGeometry);
+const allowlistFor = (config: DeviceConfig, model: GpuModel): MigProfileAllowlistEntry | undefined => config.nvidia.migProfileAllowlist.find((entry) => entry.models.some(names(model)));
+
+/**
+ * How the config restricts MIG plans on `model`, as the planner takes it, or undefined when it does not: v2.9's
+ * knownMigGeometries as whole geometries; v2.10's migProfileAllowlist as the set of profiles plans may use, so
+ * the planner filters profiles instead of matching every layout of them against each plan. Any placeable layout of
+ * listed profiles is allowed either way; as a profile set, no plan also creates instances beside its target.
+ */
+export function migRestrictionFor(config: DeviceConfig, model: GpuModel): MigRestriction | undefined {
+  const known = knownGeometriesFor(config, model);
+  if (known) return { allowedGeometries: known };
+  const allowlisted = allowlistFor(config, model);
+  return allowlisted ? { allowedProfiles: allowlistProfileNames(model, allowlisted.profiles) } : undefined;
 }

@@ -34,6 +34,11 @@ export function allowlistProfile(model: GpuModel, name: string): MigProfile | un
     .sort((a, b) => Math.abs(sizeOf(a) - Number(gb)) - Math.abs(sizeOf(b) - Number(gb)))[0];
 }
 
+/** The names of the profiles of `model` that `names` stand for: what the planner may reuse or create. */
+export function allowlistProfileNames(model: GpuModel, names: readonly string[]): ReadonlySet<string> {
+  return new Set(names.flatMap((name) => allowlistProfile(model, name)?.name ?? []));
+}
+
 const geometriesByKey = new Map<string, MigGeometry[]>();
 
 /**

@@ -19,6 +19,9 @@ import { TesseraError } from '../errors.js';
 import { CertificateAuthority, type KeyPairPem } from './pki.js';
 import { ComponentProcess } from './process.js';
 
+/** The administrator's user name: the local stack's components and its kubectl all act as it. */
+export const ADMIN_USER = 'tessera-admin';
+
 /** The binaries a control plane needs, in the folder `scripts/k8s-bins.sh` prints. */
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 
@@ -180,7 +183,7 @@ export class ControlPlane {
       '--disable-admission-plugins=ServiceAccount',
       '--profiling=false',
     ]);
-    this.adminCredentials = await this.ca.issue({ commonName: 'tessera-admin', organizations: ['system:masters'], usage: 'client' });
+    this.adminCredentials = await this.ca.issue({ commonName: ADMIN_USER, organizations: ['system:masters'], usage: 'client' });
     const admin = this.adminCredentials;
     await waitUntil(apiServer, 'ready', async () => (await httpsStatus(`${this.url}/readyz`, this.ca.certPem, admin)) === 200);
     log.info({ url: this.url }, 'kube-apiserver ready');
@@ -241,7 +244,7 @@ export class ControlPlane {
   /** The cluster administrator's kubeconfig (`system:masters`). */
   adminKubeconfigYaml(): string {
     if (!this.adminCredentials) throw new TesseraError('UNAVAILABLE', 'the control plane is not started');
-    return kubeconfigYaml(this.url, this.ca.certPem, 'tessera-admin', this.adminCredentials);
+    return kubeconfigYaml(this.url, this.ca.certPem, ADMIN_USER, this.adminCredentials);
   }
 
   kubeConfig(): KubeConfig {

@@ -3,7 +3,8 @@
  *
  * Candidates: (1) a free instance that fits, as it is; (2) a new instance at a legal start in empty slices;
  * (3) a new instance over free instances, which are destroyed (never one in use). With `allowedGeometries`, only
- * plans whose layout left behind is a full placement of an allowed geometry (HAMi's legacy mode).
+ * plans whose layout left behind is a full placement of an allowed geometry (HAMi's legacy mode); with
+ * `allowedProfiles`, only instances of those profiles are reused or created (HAMi v2.10's allowlist).
  * Ranking: score (capacity kept, score.ts) high first, then cost (instances destroyed + created) low, then the
  * smallest profile (memory, then compute), then the lowest start. Pure and deterministic; an illegal input layout
  * or an unknown profile yields no plans, never an exception.
@@ -47,7 +48,7 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
   const tables = tablesFor(model.mig);
   const layout = decodeLayout(tables, instances);
   if (isLayoutFault(layout)) return [];
-  const servable = servableProfiles(tables, request);
+  const servable = servableProfiles(tables, request, options.allowedProfiles);
   if (servable === 0) return [];
   const weights = profileWeights(tables, options.demand);
   const candidates = options.allowedGeometries
@@ -60,12 +61,13 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
   return plans;
 }
 
-/** Bit p set: profile p serves `request` (memory, compute, name; `+me` only when named). */
-function servableProfiles(tables: SpecTables, request: MigRequest): number {
+/** Bit p set: profile p serves `request` (memory, compute, name; `+me` only when named) and is allowed. */
+function servableProfiles(tables: SpecTables, request: MigRequest, allowed: ReadonlySet<string> | undefined): number {
   let bits = 0;
   for (let p = 0; p < tables.profiles.length; p++) {
     const profile = tables.profiles[p] as MigProfile;
     if (request.profile !== undefined ? profile.name !== request.profile : profile.mediaExtensions) continue;
+    if (allowed && !allowed.has(profile.name)) continue;
     if (!(profile.memoryMiB >= request.memoryMiB)) continue;
     if (request.minComputeSlices !== undefined && !(profile.computeSlices >= request.minComputeSlices)) continue;
     bits |= 1 << p;

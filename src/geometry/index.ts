@@ -14,6 +14,7 @@ export type {
   MigPlanKind,
   MigProfile,
   MigRequest,
+  MigRestriction,
   MigSpec,
   PlanOptions,
 } from './types.js';

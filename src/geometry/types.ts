@@ -69,6 +69,11 @@ export interface DemandMix {
 export interface PlanOptions {
   /** Restrict the layout a plan leaves behind to one of these geometries (HAMi's legacy mode). */
   allowedGeometries?: readonly MigGeometry[];
+  /**
+   * Only these profiles may be reused or created (HAMi v2.10's migProfileAllowlist); free instances of others may
+   * still be destroyed to make room. Checked once per profile per plan, so it costs nothing next to planning.
+   */
+  allowedProfiles?: ReadonlySet<string>;
   /** Weights of future demand; default: every non-`+me` profile of the model weighs the same. */
   demand?: DemandMix;
   /**
@@ -79,6 +84,9 @@ export interface PlanOptions {
   /** At most this many plans (best first); default DEFAULT_PLAN_LIMIT. */
   limit?: number;
 }
+
+/** What a device config restricts on one model (HAMi's knownMigGeometries or migProfileAllowlist). */
+export type MigRestriction = Pick<PlanOptions, 'allowedGeometries' | 'allowedProfiles'>;
 
 export type MigPlanKind = 'reuse' | 'create' | 'reconfigure';
 

@@ -3,6 +3,7 @@
  * own kubelet.sock, and the Tessera device plugin (src/deviceplugin) on the fake backend, which takes its GPUs from
  * the fake GPU operator's topology. The plugin registers with its kubelet, publishes the node's GPU inventory and
  * answers Allocate for the pods bound there; the kubelet moves them to Running and gives devices back on deletion.
+ * Each node also publishes HAMi's register and handshake annotations, as `tessera device-plugin` does.
  */
 import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,8 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { DeviceConfig } from '../config/device-config.js';
 import { TesseraError } from '../errors.js';
 import { FakeBackend } from '../deviceplugin/fake-backend.js';
+import { hamiNodeSettings } from '../deviceplugin/hami-node-config.js';
+import { HamiRegistrar } from '../deviceplugin/hami-register.js';
 import { DevicePluginDaemon } from '../deviceplugin/plugin.js';
 import type { Topology } from '../fakeoperator/topology.js';
 import { SimKubelet } from '../kubelet/kubelet.js';
@@ -30,6 +34,8 @@ export interface GpuNodesOptions {
   requestConfig: RequestConfig;
   /** HAMi's deviceSplitCount. */
   splitCount: number;
+  /** The HAMi device config: what HAMi's register annotation reports (scaling, MIG profiles allowed). */
+  deviceConfig: DeviceConfig;
   log: Logger;
 }
 
@@ -59,10 +65,11 @@ export async function startGpuNodes(options: GpuNodesOptions): Promise<GpuNodes>
       running.push(lease);
       const nodeTopology = options.operator.nodes[node.name];
       if (!nodeTopology) throw new TesseraError('INTERNAL', `the operator topology lacks node ${node.name}`);
+      const backend = new FakeBackend(nodeTopology);
       const plugin = new DevicePluginDaemon({
         node: node.name,
         mode: node.mode,
-        backend: new FakeBackend(nodeTopology),
+        backend,
         kubeConfig: options.kubeConfig,
         schedulerKey: options.schedulerKey,
         nodeKey: options.nodeKey(node.name),
@@ -74,6 +81,11 @@ export async function startGpuNodes(options: GpuNodesOptions): Promise<GpuNodes>
       });
       await plugin.start();
       running.push(plugin);
+      // The topology sets the node's mode here, as `--mode` does for `tessera device-plugin`.
+      const settings = { ...hamiNodeSettings(options.deviceConfig, node.name), operatingMode: node.mode, mode: node.mode };
+      const registrar = new HamiRegistrar({ node: node.name, backend, kubeConfig: options.kubeConfig, settings, config: options.deviceConfig, log: log.child({ component: 'device-plugin' }) });
+      await registrar.start();
+      running.push(registrar);
     }
   } catch (error) {
     await stop();

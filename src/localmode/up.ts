@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { loadOrCreateKeyFile } from '../api/key-file.js';
 import { generateSigningKey, publicKeyOf } from '../api/signing.js';
 import { EmbeddedCluster } from '../cluster/index.js';
-import { ControlPlane, freePort } from '../controlplane/index.js';
+import { ADMIN_USER, ControlPlane, freePort } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
@@ -213,7 +213,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const webhookTls = plane ? await plane.ca.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' }) : undefined;
 
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false }, ...(plane ? { trustedUsers: [ADMIN_USER] } : {}) },
       kubeConfig,
       signingKey: keys.scheduler,
       ...(webhookTls ? { tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) } } : {}),
@@ -223,7 +223,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     }));
     stoppers.push(() => extender.stop());
 
-    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
+    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, deviceConfig, log });
     stoppers.push(() => gpuNodes.stop());
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { allowedGeometriesFor, loadDeviceConfig, type DeviceConfig } from '../../src/config/device-config.js';
+import { allowedGeometriesFor, loadDeviceConfig, migRestrictionFor, type DeviceConfig } from '../../src/config/device-config.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { filteredBackend, hamiNodeSettings } from '../../src/deviceplugin/hami-node-config.js';
 import type { NodeTopology } from '../../src/fakeoperator/topology.js';
@@ -98,6 +98,13 @@ describe("HAMi's device configs", () => {
     if (!a100.ok) throw a100.error;
     expect(allowedGeometriesFor(config, a100.value)?.some((g) => g.some((e) => e.profile === '7g.80gb'))).toBe(true);
     expect(config.notices).toContainEqual({ field: 'nvidia.migProfileAllowlist.2.profiles.3', message: "'7g.79gb' is 7g.80gb on A100-SXM4-80GB" });
+  });
+
+  it('gives the planner the allowlist as a profile set, built once, and knownMigGeometries as geometries', () => {
+    const a100 = resolveGpuModel('A100-SXM4-40GB');
+    if (!a100.ok) throw a100.error;
+    expect(migRestrictionFor(load(hamiFile('v2.10.0/device-config.yaml')), a100.value)).toEqual({ allowedProfiles: new Set(['1g.5gb', '2g.10gb', '3g.20gb', '7g.40gb']) });
+    expect(migRestrictionFor(load(hamiFile('v2.9.0/device-config.yaml')), a100.value)).toMatchObject({ allowedGeometries: expect.any(Array) as unknown });
   });
 
   it('without an allowlist or geometries a model is not restricted', () => {

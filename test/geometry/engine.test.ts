@@ -245,3 +245,51 @@ describe('the engine against HAMi v2.10 over random request sequences', () => {
     expect(vanished.engine).toBeGreaterThanOrEqual(vanished.hami * 0.98);
   });
 });
+
+describe('planMig with allowedProfiles (HAMi v2.10 migProfileAllowlist)', () => {
+  const h100 = model('H100-SXM5-80GB');
+  const allowed = new Set(['1g.10gb', '2g.20gb', '3g.40gb', '7g.80gb']);
+
+  it('reuses and creates only listed profiles, and may destroy free instances of others to make room', () => {
+    // 15,000 MiB: 1g.20gb would be the smallest, but it is not listed, so 2g.20gb.
+    const plans = planMig(h100, [], { memoryMiB: 15_000 }, { allowedProfiles: allowed, limit: 100 });
+    expect(plans.length).toBeGreaterThan(0);
+    expect(new Set(plans.map((p) => p.target.profile))).toEqual(new Set(['2g.20gb', '3g.40gb', '7g.80gb']));
+    expect(plans.every((p) => p.create.every((i) => allowed.has(i.profile)))).toBe(true);
+    // A free 1g.20gb (not listed) is not reused; its slices may be taken over.
+    const unlisted: MigInstance[] = [{ profile: '1g.20gb', start: 0, inUse: false }];
+    const over = planMig(h100, unlisted, { memoryMiB: 15_000 }, { allowedProfiles: allowed, limit: 100 });
+    expect(over.some((p) => p.kind === 'reuse')).toBe(false);
+    expect(over.some((p) => p.destroy.some((i) => i.profile === '1g.20gb'))).toBe(true);
+  });
+
+  it('gives the best plans the geometry list of the same profiles gives', () => {
+    // Every placeable layout of the listed profiles, as the allowlist was applied before.
+    const profiles = [...allowed];
+    const geometries: MigGeometry[] = [];
+    const counts = profiles.map(() => 0);
+    const visit = (i: number): void => {
+      if (i === profiles.length) {
+        const geometry = profiles.flatMap((p, j) => ((counts[j] ?? 0) > 0 ? [{ profile: p, count: counts[j] ?? 0 }] : []));
+        if (geometry.length > 0 && geometryPlacements(h100, geometry).ok) geometries.push(geometry);
+        return;
+      }
+      for (let n = 0; n <= 7; n++) {
+        counts[i] = n;
+        visit(i + 1);
+      }
+      counts[i] = 0;
+    };
+    visit(0);
+    const layout: MigInstance[] = [
+      { profile: '3g.40gb', start: 4, inUse: true },
+      { profile: '1g.10gb', start: 0, inUse: true },
+      { profile: '1g.10gb', start: 1, inUse: false },
+    ];
+    for (const memoryMiB of [5000, 15_000, 30_000]) {
+      const [byProfiles] = planMig(h100, layout, { memoryMiB }, { allowedProfiles: allowed });
+      const [byGeometries] = planMig(h100, layout, { memoryMiB }, { allowedGeometries: geometries });
+      expect(byProfiles?.target).toEqual(byGeometries?.target);
+    }
+  });
+});

@@ -76,7 +76,7 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
       expect(new Set(devices.map((d) => d.uuid)).size).toBe(want.devices);
       if (want.node) expect(running.spec?.nodeName).toMatch(want.node);
     }
-    await expect(kubectl(kubeconfig, ['apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')])).rejects.toThrow(/gpucores/);
+    await expect(kubectl(kubeconfig, ['apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')])).rejects.toThrow(/denied the request.*invalid nvidia\.com\/gpumem-percentage value 150/s);
     expect(await noOverCommit()).toBe(4);
   }, 180_000);
 
@@ -95,12 +95,39 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     expect(created.spec?.schedulerName).toBe('tessera-scheduler');
     const running = await until(() => pod('no-scheduler'), (p) => p.status?.phase === 'Running', 'the defaulted pod to run', 90_000);
     expect(decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').pod.uid).toBe(running.metadata?.uid);
-    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-cores', { 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }))).rejects.toThrow(/denied the request.*gpucores/s);
+    // HAMi v2.10 takes gpucores above 100 as 100 (the GPU alone) and refuses a percentage above 100.
+    await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('many-cores', { 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }));
+    expect((await pod('many-cores')).spec?.schedulerName).toBe('tessera-scheduler');
+    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-percentage', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '150' }))).rejects.toThrow(/denied the request.*gpumem-percentage value 150/s);
     const other = JSON.parse(gpuPod('other-scheduler', { cpu: '1' }, { schedulerName: 'default-scheduler' })) as V1Pod;
     await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(other));
     expect((await pod('other-scheduler')).spec?.schedulerName).toBe('default-scheduler');
-    await kubectl(kubeconfig, ['delete', 'pod', 'no-scheduler', 'other-scheduler', '--wait=false']);
+    await kubectl(kubeconfig, ['delete', 'pod', 'no-scheduler', 'other-scheduler', 'many-cores', '--wait=false']);
   }, 120_000);
+
+  it('admission as HAMi ships it: other schedulers and opted-out pods left alone, privileged GPU pods refused, grants guarded on UPDATE', async () => {
+    await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('for-volcano', { 'nvidia.com/gpumem': '1000' }, { schedulerName: 'volcano' }));
+    const volcano = await pod('for-volcano');
+    expect(volcano.spec?.schedulerName).toBe('volcano');
+    expect(volcano.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
+    const optedOut = JSON.parse(gpuPod('opted-out', { 'nvidia.com/gpumem': '1000' })) as V1Pod;
+    optedOut.metadata = { ...optedOut.metadata, labels: { 'hami.io/webhook': 'ignore' } };
+    await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(optedOut));
+    expect((await pod('opted-out')).spec?.schedulerName).toBe('default-scheduler');
+    const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'privileged' }, spec: { containers: [{ name: 'main', image: 'cuda', securityContext: { privileged: true }, resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
+    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(privileged))).rejects.toThrow(/denied the request.*container main is privileged/s);
+
+    await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('guarded', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '1000', 'nvidia.com/priority': '1' }));
+    const running = await until(() => pod('guarded'), (p) => p.status?.phase === 'Running', 'the guarded pod to run', 90_000);
+    expect(running.spec?.containers[0]?.env).toContainEqual({ name: 'CUDA_TASK_PRIORITY', value: '1' });
+    // A cluster admin impersonated as another user: RBAC lets the edit through, the guard does not.
+    const asAlice = ['--as', 'alice', '--as-group', 'system:masters'];
+    await expect(kubectl(kubeconfig, ['annotate', 'pod', 'guarded', 'hami.io/bind-phase=failed', '--overwrite', ...asAlice])).rejects.toThrow(/hami\.io\/bind-phase may be changed only by the Tessera scheduler/);
+    await kubectl(kubeconfig, ['label', 'pod', 'guarded', 'team=ml', ...asAlice]);
+    await kubectl(kubeconfig, ['label', 'pod', 'for-volcano', 'team=ml', ...asAlice]);
+    expect((await pod('guarded')).metadata?.annotations?.['hami.io/bind-phase']).toBe('success');
+    await kubectl(kubeconfig, ['delete', 'pod', 'for-volcano', 'opted-out', 'guarded', '--wait=false']);
+  }, 150_000);
 
   it('a Deployment scales 0 -> 10 -> 2 through kube-controller-manager with no grant doubled or leaked', async () => {
     await kubectl(kubeconfig, ['delete', 'pods', '--all', '--wait=true', '--timeout=60s']);

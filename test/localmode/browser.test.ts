@@ -52,9 +52,9 @@ describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
 
   it('updates live when a pod is applied with kubectl', async () => {
     await run('kubectl', ['--kubeconfig', local.kubeconfigPath, 'apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')]);
-    const entry = page.locator('[data-pending="default/invalid-gpucores"]');
+    const entry = page.locator('[data-pending="default/invalid-memory-percentage"]');
     await entry.waitFor({ timeout: 10_000 });
-    await expect.poll(() => entry.locator('.reason').textContent(), { timeout: 10_000 }).toContain('nvidia.com/gpucores: must be at most 100');
+    await expect.poll(() => entry.locator('.reason').textContent(), { timeout: 10_000 }).toContain('invalid nvidia.com/gpumem-percentage value 150 in container app');
     const screenshot = join(tmpdir(), 'tessera-dashboard.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`dashboard screenshot: ${screenshot}`);

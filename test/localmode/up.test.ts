@@ -73,6 +73,11 @@ describe('tessera up', () => {
         'the restored MIG instance',
       );
       expect(inventory.node).toBe('h100-mig-1');
+      // HAMi's scheduler reads the node from HAMi's own annotations (JSON DeviceInfo list, HAMi's field names).
+      const annotations = (await api.readNode({ name: 'h100-mig-1' })).metadata?.annotations ?? {};
+      const registered = JSON.parse(annotations['hami.io/node-nvidia-register'] ?? '[]') as Array<{ id: string; mode: string; health: boolean }>;
+      expect(registered.map((d) => [d.id, d.mode, d.health]).sort()).toEqual(inventory.gpus.map((g) => [g.uuid, 'mig', true]).sort());
+      expect(annotations['hami.io/node-handshake']).toMatch(/^Reported /);
     } finally {
       await local.stop();
     }

@@ -104,7 +104,7 @@ function banner(local: LocalCluster): string {
     'Try:',
     `  ${kubectl} apply -f examples/`,
     `  ${kubectl} get pods -o wide`,
-    `  ${kubectl} describe pod invalid-gpucores`,
+    `  ${kubectl} describe pod invalid-memory-percentage`,
     '',
     'Ctrl-C stops everything.',
   ].join('\n');

@@ -47,7 +47,7 @@ function typicalId(context: RunContext): number {
 export function prepare(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): PreparedRequest {
   const demands = request.containers.map((c) => c.gpu);
   const withGpu = demands.filter((d): d is GpuDemand => d !== null);
-  const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids]);
+  const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids, request.gpuMutex === true]);
   const gpuDirection = request.gpuPolicy ?? context.gpuPolicy;
   return {
     request,
@@ -86,6 +86,9 @@ export function gpuAllowed(request: PodRequest, gpu: GpuState): boolean {
   if (request.useGpuUuids.length > 0 && !request.useGpuUuids.includes(gpu.uuid)) return false;
   return !request.noUseGpuUuids.includes(gpu.uuid);
 }
+
+/** HAMi's `mutex` GPU policy: a GPU another task already uses is not offered. */
+const takenFromMutex = (request: PodRequest, gpu: GpuState): boolean => request.gpuMutex === true && gpu.usedSlots > 0;
 
 /** Use added on one GPU by earlier picks of the same pod. */
 interface Pending {
@@ -202,7 +205,7 @@ function sharedVerdict(node: NodeState, p: PreparedRequest, single: GpuDemand): 
   const refusedNow = refusal(node, p, eligible);
   if (refusedNow) return refused(node, refusedNow);
   let room = 0;
-  for (const gpu of eligible) if (sharedGpuFits(gpu, node.splitCount, memoryNeed(single, gpu), single.cores, undefined)) room++;
+  for (const gpu of eligible) if (!takenFromMutex(p.request, gpu) && sharedGpuFits(gpu, node.splitCount, memoryNeed(single, gpu), single.cores, undefined)) room++;
   if (room < single.count) return refused(node, shortage(node, eligible, single, p.planner));
   const memory = memoryNeed(single, eligible[0] as GpuState);
   return { added: { slots: single.count, cores: single.count * single.cores, memoryMiB: single.count * memory }, placement: null };
@@ -268,6 +271,7 @@ function place(node: NodeState, eligible: readonly GpuState[], p: PreparedReques
       const options: DeviceOption[] = [];
       for (const gpu of eligible) {
         const extra = pending?.get(gpu);
+        if (takenFromMutex(request, gpu)) continue;
         if (gpu.migInstances === null) {
           const memory = memoryNeed(demand, gpu);
           if (mine.some((o) => o.gpu === gpu.position)) continue;

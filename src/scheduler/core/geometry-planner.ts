@@ -3,26 +3,29 @@
  * `planMig` for ranked plans (never touching an instance in use), and hands them over as `MigOption`s with the
  * ops the device plugin applies.
  */
-import { MAX_PLAN_SCORE, carveEmptySlices, planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigGeometry, type MigInstance, type MigPlan } from '../../geometry/index.js';
+import { MAX_PLAN_SCORE, carveEmptySlices, planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigInstance, type MigPlan, type MigRestriction } from '../../geometry/index.js';
 import type { MigOption, MigPlanner } from './mig.js';
 import type { MigPlanOp } from './types.js';
 
 export interface GeometryPlannerOptions {
   /** Weights of future demand the engine keeps capacity for (default: every profile the same). */
   readonly demand?: DemandMix;
-  /** HAMi's legacy mode: per canonical model name, the only geometries a GPU may be left in. */
-  readonly allowedGeometries?: ReadonlyMap<string, readonly MigGeometry[]>;
+  /**
+   * Per canonical model name, the device config's restriction: the only geometries a GPU may be left in (HAMi's
+   * knownMigGeometries) or the only profiles it may use (migProfileAllowlist).
+   */
+  readonly restrictions?: ReadonlyMap<string, MigRestriction>;
   /** False: never destroy free instances on a GPU that runs one (`PlanOptions.reconfigureBusy`). */
   readonly reconfigureBusy?: boolean;
   /**
    * When a plan changes the layout anyway, also carve the GPU's remaining empty slices for this demand in the same
    * change (geometry/fill.ts), so later requests reuse instead of each changing the layout again. Not on a model
-   * with allowed geometries: those layouts are the operator's.
+   * with a restriction: those layouts are the operator's.
    */
   readonly carve?: DemandMix;
   /**
    * Another rule's choice among the engine's plans (the HAMi baselines); default: the engine's own ranking under
-   * `demand` and `allowedGeometries`.
+   * `demand` and `restrictions`.
    */
   readonly choosePlans?: (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 }
@@ -43,10 +46,10 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
       const model = modelOf(name);
       if (!model?.mig) return [];
       const { mig } = model;
-      const allowed = options.allowedGeometries?.get(model.name);
+      const restricted = options.restrictions?.get(model.name);
       const plans = options.choosePlans
         ? options.choosePlans(model, instances, memoryMiB)
-        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...(allowed ? { allowedGeometries: allowed } : {}), ...(options.reconfigureBusy === false ? { reconfigureBusy: false } : {}) });
+        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...restricted, ...(options.reconfigureBusy === false ? { reconfigureBusy: false } : {}) });
       return plans.flatMap((plan) => {
         const profile = mig.profiles.find((p) => p.name === plan.target.profile);
         if (!profile) return [];
@@ -57,7 +60,7 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
             memoryMiB: profile.memoryMiB,
             computeShare: profile.computeSlices / mig.totalComputeSlices,
             keptCapacity: plan.score / MAX_PLAN_SCORE,
-            plan: options.carve && !allowed && plan.kind !== 'reuse' ? [...planOps(plan), ...carveOps(model, plan, options.carve)] : planOps(plan),
+            plan: options.carve && !restricted && plan.kind !== 'reuse' ? [...planOps(plan), ...carveOps(model, plan, options.carve)] : planOps(plan),
           },
         ];
       });

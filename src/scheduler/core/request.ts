@@ -11,10 +11,10 @@ import {
   PACKING_DIRECTIONS,
   type ContainerRequest,
   type GpuDemand,
-  type NodeMode,
   type PackingDirection,
   type PodRequest,
   type Reason,
+  type RequestMode,
 } from './types.js';
 
 /** The part of HAMi's device config (`nvidia:` section) requests are read with; field names are HAMi's. */
@@ -45,7 +45,9 @@ export const DEFAULT_REQUEST_CONFIG: RequestConfig = {
 const MAX_CORES = 100;
 const MAX_PERCENT = 100;
 const PRIORITIES = [0, 1];
-const MODES: readonly NodeMode[] = ['mig', 'hami-core'];
+const MODES: readonly RequestMode[] = ['mig', 'hami-core', 'mps'];
+/** HAMi's `hami.io/gpu-scheduler-policy` values: a packing direction, or one of its two GPU-choice rules. */
+const GPU_POLICIES = [...PACKING_DIRECTIONS, 'topology-aware', 'mutex'] as const;
 
 class InvalidField {
   constructor(
@@ -133,35 +135,30 @@ function refuseMemoryUnit(resources: Record<string, unknown>, name: string, mib:
   throw new InvalidField(mib.field, `is in MiB, as in HAMi: ${hint} (as given, '${raw}' asks for ${mib.value.toLocaleString('en-US')} MiB)`);
 }
 
-function gpuDemand(resources: Record<string, unknown>, field: string, config: RequestConfig): GpuDemand | null {
+/**
+ * One container's GPU demand, read as HAMi v2.10 reads it (pkg/device/nvidia/device.go GenerateResourceRequests and
+ * Fit): `gpumem-percentage: 0` counts as unset; gpumem (above 0) wins over a percentage; `gpucores` above 100 is
+ * taken as 100. A percentage above 100 is refused with the text of HAMi's webhook (validateMemoryPercentage).
+ */
+function gpuDemand(resources: Record<string, unknown>, field: string, container: string, config: RequestConfig): GpuDemand | null {
   const count = gpuQuantity(resources, config.resourceCountName, field);
   const mib = gpuQuantity(resources, config.resourceMemoryName, field);
-  const percent = gpuQuantity(resources, config.resourceMemoryPercentageName, field);
+  const percentGiven = gpuQuantity(resources, config.resourceMemoryPercentageName, field);
   const cores = gpuQuantity(resources, config.resourceCoreName, field);
-  if (mib.value !== null && mib.value > 0 && percent.value !== null) {
-    throw new InvalidField(percent.field, `cannot be set together with ${config.resourceMemoryName}`);
-  }
-  if (percent.value !== null && (percent.value < 1 || percent.value > MAX_PERCENT)) {
-    throw new InvalidField(percent.field, `must be between 1 and ${MAX_PERCENT}, got ${percent.value}`);
-  }
-  if (cores.value !== null && cores.value > MAX_CORES) {
-    throw new InvalidField(cores.field, `must be at most ${MAX_CORES} (100 = the whole GPU), got ${cores.value}`);
+  if (percentGiven.value !== null && percentGiven.value > MAX_PERCENT) {
+    throw new InvalidField(percentGiven.field, `invalid ${config.resourceMemoryPercentageName} value ${percentGiven.value} in container ${container}: must be an integer between 0 and ${MAX_PERCENT}`);
   }
   if (mib.value !== null) refuseMemoryUnit(resources, config.resourceMemoryName, mib);
-  const memorySet = (mib.value !== null && mib.value > 0) || percent.value !== null;
-  const anyShare = mib.value !== null || percent.value !== null || cores.value !== null;
+  const mibSet = mib.value !== null && mib.value > 0;
+  const percent = mibSet || percentGiven.value === 0 ? null : percentGiven.value;
+  const memorySet = mibSet || percent !== null;
+  const anyShare = mib.value !== null || percentGiven.value !== null || cores.value !== null;
   const vgpus = count.value ?? (anyShare ? config.defaultGPUNum : 0);
   if (vgpus === 0) return null;
-  const memory =
-    mib.value !== null && mib.value > 0
-      ? { mib: mib.value }
-      : percent.value !== null
-        ? { percent: percent.value }
-        : config.defaultMemory > 0
-          ? { mib: config.defaultMemory }
-          : { percent: MAX_PERCENT };
+  const memory = mibSet && mib.value !== null ? { mib: mib.value } : percent !== null ? { percent } : config.defaultMemory > 0 ? { mib: config.defaultMemory } : { percent: MAX_PERCENT };
   // HAMi: a vGPU that names neither memory nor cores takes the GPU alone.
-  return { count: vgpus, memory, cores: cores.value ?? (memorySet ? config.defaultCores : MAX_CORES) };
+  const asked = cores.value === null ? null : Math.min(cores.value, MAX_CORES);
+  return { count: vgpus, memory, cores: asked ?? (memorySet ? config.defaultCores : MAX_CORES) };
 }
 
 function list(annotations: Record<string, unknown>, key: string, lower: boolean): string[] {
@@ -208,7 +205,8 @@ function parse(pod: unknown, config: RequestConfig): PodRequest {
     const { cpuMilli, memoryMiB } = cpuAndMemory(resources, `${field}.resources`);
     appCpu += cpuMilli;
     appMemory += memoryMiB;
-    return { name: stringAt(c, 'name', `${field}.name`), gpu: gpuDemand(resources, `${field}.resources`, config) };
+    const name = stringAt(c, 'name', `${field}.name`);
+    return { name, gpu: gpuDemand(resources, `${field}.resources`, name, config) };
   });
   let initCpu = 0;
   let initMemory = 0;
@@ -216,7 +214,7 @@ function parse(pod: unknown, config: RequestConfig): PodRequest {
     const field = `spec.initContainers[${i}].resources`;
     const resources = recordAt(c, 'resources', field);
     // The decision format grants devices to app containers only, so an init container cannot hold a GPU.
-    if (gpuDemand(resources, field, config) !== null) throw new InvalidField(field, 'init containers cannot be given GPUs');
+    if (gpuDemand(resources, field, typeof c.name === 'string' ? c.name : `#${i}`, config) !== null) throw new InvalidField(field, 'init containers cannot be given GPUs');
     const { cpuMilli, memoryMiB } = cpuAndMemory(resources, field);
     initCpu = Math.max(initCpu, cpuMilli);
     initMemory = Math.max(initMemory, memoryMiB);
@@ -248,8 +246,19 @@ function parse(pod: unknown, config: RequestConfig): PodRequest {
     useGpuUuids: list(annotations, USER_POD.useGpuUuid, false),
     noUseGpuUuids: list(annotations, USER_POD.noUseGpuUuid, false),
     nodePolicy: choice<PackingDirection>(annotations, USER_POD.nodeSchedulerPolicy, PACKING_DIRECTIONS),
-    gpuPolicy: choice<PackingDirection>(annotations, USER_POD.gpuSchedulerPolicy, PACKING_DIRECTIONS),
+    ...gpuPolicyOf(annotations),
   };
+}
+
+/**
+ * `hami.io/gpu-scheduler-policy`. `mutex` keeps each vGPU off GPUs other tasks use; `topology-aware` ranks GPU sets
+ * by the NVLink pair scores a HAMi device plugin publishes, which Tessera nodes do not, so the cluster's GPU
+ * direction decides (as HAMi with every pair scoring alike).
+ */
+function gpuPolicyOf(annotations: Record<string, unknown>): { gpuPolicy: PackingDirection | null; gpuMutex?: boolean } {
+  const policy = choice(annotations, USER_POD.gpuSchedulerPolicy, GPU_POLICIES);
+  if (policy === 'mutex') return { gpuPolicy: null, gpuMutex: true };
+  return { gpuPolicy: policy === 'topology-aware' ? null : policy };
 }
 
 /** Reads a pod (plain Pod JSON) into a `PodRequest`; an invalid request is an `InvalidRequest` reason naming the field. */

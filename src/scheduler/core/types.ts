@@ -10,6 +10,8 @@ export type { MigPlanOp, NodeMode };
 
 /** `binpack` fills the fullest node (or GPU) first; `spread` the emptiest. */
 export type PackingDirection = 'binpack' | 'spread';
+/** `nvidia.com/vgpu-mode` values HAMi takes: a node mode, or `mps`, which no Tessera node runs (such a pod waits). */
+export type RequestMode = NodeMode | 'mps';
 export const PACKING_DIRECTIONS: readonly PackingDirection[] = ['binpack', 'spread'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -51,7 +53,7 @@ export interface PodRequest {
   /** `nvidia.com/priority` (0 high, 1 low), or null when absent. */
   readonly priority: number | null;
   /** `nvidia.com/vgpu-mode`; null lets either kind of node serve the pod. */
-  readonly mode: NodeMode | null;
+  readonly mode: RequestMode | null;
   readonly useGpuTypes: readonly string[];
   readonly noUseGpuTypes: readonly string[];
   readonly gpuTypeMatch: GpuTypeMatch;
@@ -61,6 +63,8 @@ export interface PodRequest {
   readonly nodePolicy: PackingDirection | null;
   /** `hami.io/gpu-scheduler-policy`; null: the cluster default. */
   readonly gpuPolicy: PackingDirection | null;
+  /** `hami.io/gpu-scheduler-policy: mutex`: each vGPU takes a GPU no other task uses (HAMi). */
+  readonly gpuMutex?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ export type Reason =
     }
   /** Fewer usable GPUs than one container's vGPU count, counting every GPU the filters allow. */
   | { readonly kind: 'TooFewGpus'; readonly requested: number; readonly usable: number }
-  | { readonly kind: 'ModeMismatch'; readonly requested: NodeMode; readonly node: NodeMode }
+  | { readonly kind: 'ModeMismatch'; readonly requested: RequestMode; readonly node: NodeMode }
   /** No GPU of the node passes the type/UUID filters or is healthy. */
   | { readonly kind: 'NoEligibleGpu'; readonly filter: 'type' | 'uuid' | 'health' }
   /** A MIG request no geometry of the node's GPUs can serve (too large for any profile, unknown model). */

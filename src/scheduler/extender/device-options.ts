@@ -1,11 +1,12 @@
 /**
  * What the extender takes from the HAMi device config: resource names and defaults for reading requests, memory
- * scaling, the MIG planner over the geometry engine (restricted to the operator's knownMigGeometries), and the
+ * scaling, the MIG planner over the geometry engine (restricted to the operator's knownMigGeometries or
+ * migProfileAllowlist, each model's restriction built once here), and the
  * catalog's names for the models nodes report. One place, for `tessera scheduler` and anything else that starts
  * the extender from a device config.
  */
-import { allowedGeometriesFor, type DeviceConfig } from '../../config/device-config.js';
-import { listGpuModels, resolveGpuModel, type MigGeometry } from '../../geometry/index.js';
+import { migRestrictionFor, type DeviceConfig } from '../../config/device-config.js';
+import { listGpuModels, resolveGpuModel, type MigRestriction } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/geometry-planner.js';
 import { tesseraMigPlanner } from '../policies/frag-mig.js';
 import { tesseraPolicy } from '../policies/tessera.js';
@@ -24,18 +25,18 @@ export function catalogModelName(reported: string): string {
  * tessera policy, the engine's ranking for the others.
  */
 export function extenderDeviceOptions(config: DeviceConfig, policy: string): DeviceOptions {
-  const allowed = new Map<string, MigGeometry[]>();
+  const restrictions = new Map<string, MigRestriction>();
   for (const model of listGpuModels()) {
-    const geometries = allowedGeometriesFor(config, model);
-    if (geometries) allowed.set(model.name, geometries);
+    const restriction = migRestrictionFor(config, model);
+    if (restriction) restrictions.set(model.name, restriction);
   }
   return {
     requestConfig: config.nvidia,
     memoryScaling: config.nvidia.deviceMemoryScaling,
     nodeMemoryScaling: Object.fromEntries(config.nodeconfig.flatMap((n) => (n.devicememoryscaling === undefined ? [] : [[n.name, n.devicememoryscaling]]))),
     ...(policy === tesseraPolicy.name
-      ? { migPlanner: tesseraMigPlanner({ allowedGeometries: allowed }), migPlannerFor: (demand) => tesseraMigPlanner({ allowedGeometries: allowed, demand }) }
-      : { migPlanner: createGeometryPlanner({ allowedGeometries: allowed }) }),
+      ? { migPlanner: tesseraMigPlanner({ restrictions }), migPlannerFor: (demand) => tesseraMigPlanner({ restrictions, demand }) }
+      : { migPlanner: createGeometryPlanner({ restrictions }) }),
     resolveModel: catalogModelName,
   };
 }

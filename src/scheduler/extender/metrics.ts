@@ -1,5 +1,8 @@
 /** The extender's own Prometheus series (the exporter engineer publishes the cluster-wide GPU series). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { tesseraBuildInfo } from '../../exporter/build-info.js';
+import { registerFamilies } from '../../exporter/registry.js';
+import { SCHEDULER_VIEW_FAMILIES } from '../../exporter/scheduler-view.js';
 
 export interface ExtenderMetrics {
   registry: Registry;
@@ -14,6 +17,9 @@ export interface ExtenderMetrics {
 export function createMetrics(): ExtenderMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tessera_extender_' });
+  // HAMi's scheduler publishes hami_build_info on its own metrics port: dashboards read the version there.
+  const buildInfo = { labels: tesseraBuildInfo(), value: 1 };
+  registerFamilies(registry, [SCHEDULER_VIEW_FAMILIES.buildInfo], () => new Map([[SCHEDULER_VIEW_FAMILIES.buildInfo.name, [buildInfo]]]));
   return {
     registry,
     requests: new Counter({ name: 'tessera_extender_requests_total', help: 'Extender calls by verb and outcome.', labelNames: ['verb', 'outcome'], registers: [registry] }),

@@ -9,7 +9,7 @@
 import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
 import { ajv, validationError } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
-import { parsePodRequest, reasonText, type RequestConfig } from '../core/index.js';
+import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../core/index.js';
 
 export interface WebhookOptions {
   /** Resource names and defaults from the HAMi device config. */
@@ -19,6 +19,11 @@ export interface WebhookOptions {
   /** Users that may change scheduler-owned annotations (the extender's and device plugins' service accounts). */
   trustedUsers?: readonly string[];
 }
+
+/** Kubernetes' own scheduler: HAMi (forceOverwriteDefaultScheduler, on in its chart) takes its GPU pods over. */
+const DEFAULT_SCHEDULER = 'default-scheduler';
+/** HAMi-core's variable for the task priority (HAMi's util.TaskPriority). */
+const TASK_PRIORITY_ENV = 'CUDA_TASK_PRIORITY';
 
 export interface AdmissionResponse {
   uid: string;
@@ -62,32 +67,61 @@ const isRecord = (value: unknown): value is Json => typeof value === 'object' &&
 const recordAt = (parent: Json, key: string): Json => (isRecord(parent[key]) ? (parent[key] as Json) : {});
 const pointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** The JSON Patch that admits `pod`, or a TesseraError naming the field that cannot be admitted. */
+const containersOf = (spec: Json, key: string): Json[] => (Array.isArray(spec[key]) ? (spec[key] as unknown[]).map((c) => (isRecord(c) ? c : {})) : []);
+const privileged = (container: Json): boolean => recordAt(container, 'securityContext').privileged === true;
+
+/** HAMi-core reads the task priority from the environment: the limit's value is appended as HAMi does. */
+function priorityEnv(container: Json, path: string, raw: unknown): PatchOp[] {
+  if (raw === undefined || raw === null) return [];
+  const quantity = typeof raw === 'string' || typeof raw === 'number' ? parseQuantity(String(raw)) : null;
+  const value = quantity ? quantityInteger(quantity) : null;
+  // A malformed value is refused below by the request parser, naming the field.
+  if (value === null) return [];
+  const env = { name: TASK_PRIORITY_ENV, value: String(value) };
+  return Array.isArray(container.env) ? [{ op: 'add', path: `${path}/env/-`, value: env }] : [{ op: 'add', path: `${path}/env`, value: [env] }];
+}
+
+/**
+ * The JSON Patch that admits `pod`, or a TesseraError naming the field that cannot be admitted. As HAMi's webhook
+ * (pkg/scheduler/webhook.go): a pod meant for another scheduler is left alone, a privileged container in a GPU pod
+ * is refused ("container X is privileged"), `nvidia.com/priority` becomes `CUDA_TASK_PRIORITY` in the container.
+ */
 export function admitPod(pod: Json, options: WebhookOptions): PatchOp[] {
   const names = options.request;
   const gpuResources = [names.resourceCountName, names.resourceMemoryName, names.resourceMemoryPercentageName, names.resourceCoreName, names.resourcePriorityName];
   const sharing = [names.resourceMemoryName, names.resourceMemoryPercentageName, names.resourceCoreName];
   const spec = recordAt(pod, 'spec');
-  const containers = Array.isArray(spec.containers) ? (spec.containers as unknown[]).map((c) => (isRecord(c) ? c : {})) : [];
+  const requested = typeof spec.schedulerName === 'string' ? spec.schedulerName : '';
+  if (requested !== '' && requested !== DEFAULT_SCHEDULER && requested !== options.schedulerName) return [];
   const ops: PatchOp[] = [];
   let asksForGpu = false;
-  containers.forEach((container, c) => {
-    const resources = recordAt(container, 'resources');
-    for (const kind of ['limits', 'requests'] as const) {
-      const list = recordAt(resources, kind);
-      if (!gpuResources.some((name) => name in list)) continue;
-      asksForGpu = true;
-      // kubelet hands out devices by the count resource, so the default count must be in the spec itself.
-      if (sharing.some((name) => name in list) && !(names.resourceCountName in list)) {
-        ops.push({ op: 'add', path: `/spec/containers/${c}/resources/${kind}/${pointer(names.resourceCountName)}`, value: String(names.defaultGPUNum) });
+  for (const key of ['initContainers', 'containers'] as const) {
+    containersOf(spec, key).forEach((container, c) => {
+      const resources = recordAt(container, 'resources');
+      for (const kind of ['limits', 'requests'] as const) {
+        const list = recordAt(resources, kind);
+        if (!gpuResources.some((name) => name in list)) continue;
+        asksForGpu = true;
+        // kubelet hands out devices by the count resource, so the default count must be in the spec itself.
+        if (sharing.some((name) => name in list) && !(names.resourceCountName in list)) {
+          ops.push({ op: 'add', path: `/spec/${key}/${c}/resources/${kind}/${pointer(names.resourceCountName)}`, value: String(names.defaultGPUNum) });
+        }
       }
-    }
-  });
+      ops.push(...priorityEnv(container, `/spec/${key}/${c}`, recordAt(resources, 'limits')[names.resourcePriorityName]));
+    });
+  }
   if (!asksForGpu) return [];
+  // A privileged container sees every GPU on the node, whatever it was granted.
+  for (const key of ['initContainers', 'containers'] as const) {
+    const index = containersOf(spec, key).findIndex(privileged);
+    if (index >= 0) {
+      const name = String(containersOf(spec, key)[index]?.name);
+      throw new TesseraError('INVALID_REQUEST', `container ${name} is privileged`, { field: `spec.${key}[${index}].securityContext.privileged` });
+    }
+  }
   if (typeof spec.nodeName === 'string' && spec.nodeName !== '') {
     throw new TesseraError('INVALID_REQUEST', `spec.nodeName is set to '${spec.nodeName}': a pod asking for ${names.resourceCountName} must be placed by the Tessera scheduler, which grants it devices; remove spec.nodeName (use a nodeSelector or node affinity to pick nodes)`, { field: 'spec.nodeName' });
   }
-
   // At admission the pod has no uid yet (and maybe only generateName): stand-ins let the request parser run.
   const metadata = recordAt(pod, 'metadata');
   const parsed = parsePodRequest({ ...pod, metadata: { ...metadata, uid: 'admission', name: metadata.name ?? metadata.generateName ?? 'admission' } }, names);

@@ -4,7 +4,7 @@
  * awareness; the allocator's own `createGeometryPlanner`), and HAMi's v2.10 and v2.9 rules as baselines, which
  * pick one of the engine's plans. Legality has one source, the engine; only the choice differs.
  */
-import { hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry } from '../../geometry/index.js';
+import { hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry, type MigRestriction } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/geometry-planner.js';
 import type { MigPlanner } from '../core/mig.js';
 
@@ -14,14 +14,14 @@ import type { MigPlanner } from '../core/mig.js';
  * empty slices used, and only a GPU with nothing running is re-carved, so layouts change when they must. A plan
  * that changes a layout also carves the GPU's remaining empty slices for `demand` in the same change
  * (geometry/fill.ts), so the next requests reuse instead of each changing the layout again; not on models with
- * `allowedGeometries` (HAMi's knownMigGeometries), whose layouts are the operator's.
+ * `restrictions` (HAMi's knownMigGeometries or migProfileAllowlist), whose layouts are the operator's.
  */
-export function tesseraMigPlanner(options: { demand?: DemandMix; allowedGeometries?: ReadonlyMap<string, readonly MigGeometry[]> } = {}): MigPlanner {
-  const { demand, allowedGeometries } = options;
+export function tesseraMigPlanner(options: { demand?: DemandMix; restrictions?: ReadonlyMap<string, MigRestriction> } = {}): MigPlanner {
+  const { demand, restrictions } = options;
   return createGeometryPlanner({
     reconfigureBusy: false,
     ...(demand ? { demand, carve: demand } : {}),
-    ...(allowedGeometries ? { allowedGeometries } : {}),
+    ...(restrictions ? { restrictions } : {}),
   });
 }
 

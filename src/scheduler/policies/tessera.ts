@@ -84,7 +84,10 @@ export const tesseraPolicy: Policy = {
   name: 'tessera',
   chooseDevice(input) {
     const { options, node } = input;
-    if (options[0]?.mig) return mostValued(options, node.gpus, askedPerVgpuMiB(input.request.containers[input.container]?.gpu ?? null));
+    if (options[0]?.mig) {
+      const asked = askedPerVgpuMiB(input.request.containers[input.container]?.gpu ?? null);
+      return input.request.gpuPolicy === 'binpack' ? onBusiest(options, node.gpus, input.picked, asked) : mostValued(options, node.gpus, asked);
+    }
     if (input.context.typical?.length) return reach.choose(input);
     return firstBy(options, (a, b) => left(node.gpus[a.gpu], a) - left(node.gpus[b.gpu], b));
   },
@@ -118,6 +121,19 @@ function mostValued(options: readonly DeviceOption[], gpus: readonly GpuView[], 
     }
   }
   return best;
+}
+
+/**
+ * A pod that asks `hami.io/gpu-scheduler-policy: binpack` gets HAMi's rule on MIG too: the GPU with the most
+ * tasks, counting the pod's own earlier vGPUs, so its instances share one GPU where they fit; the most valued
+ * option there.
+ */
+function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], picked: readonly (readonly DeviceOption[])[], asked: number): number {
+  const tasks = (gpu: number): number => (gpus[gpu]?.usedSlots ?? 0) + picked.reduce((n, list) => n + list.filter((o) => o.gpu === gpu).length, 0);
+  let most = -1;
+  for (const o of options) most = Math.max(most, tasks(o.gpu));
+  const on = options.flatMap((o, i) => (tasks(o.gpu) === most ? [i] : []));
+  return on[mostValued(on.map((i) => options[i] as DeviceOption), gpus, asked)] ?? 0;
 }
 
 /** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */

@@ -268,3 +268,15 @@ describe('tessera and MIG layout changes', () => {
     expect(small.map((r) => r.node).indexOf('whole')).toBeGreaterThan(small.map((r) => r.node).indexOf('empty'));
   });
 });
+
+describe('tessera policy on MIG with hami.io/gpu-scheduler-policy', () => {
+  it("binpack puts a pod's instances on one GPU where they fit (HAMi's dynamic_mig_example); the default spreads by value", () => {
+    const state = (): ClusterState => new ClusterState([node('m', 'mig').gpus(2, A100, 40_960).spec()], { migPlanner: tesseraMigPlanner() });
+    const binpack = pod('bp').container({ [GPU]: 2, [MEM]: 8000 }).annotate('hami.io/gpu-scheduler-policy', 'binpack').request();
+    const packed = place(state(), binpack, 'm', tesseraPolicy).containers[0]?.devices ?? [];
+    expect(packed).toHaveLength(2);
+    expect(new Set(packed.map((d) => d.uuid)).size).toBe(1);
+    const plain = place(state(), pod('p').container({ [GPU]: 2, [MEM]: 8000 }).request(), 'm', tesseraPolicy).containers[0]?.devices ?? [];
+    expect(plain).toHaveLength(2);
+  });
+});

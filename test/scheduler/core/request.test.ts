@@ -27,6 +27,14 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
     ['gpumem 0 counts as unset', { [GPU]: '1', [MEM]: '0', [CORES]: '10' }, { count: 1, memory: { percent: 100 }, cores: 10 }],
     ['gpu 0: no GPU', { [GPU]: '0' }, null],
     ['quantity with exponent', { [GPU]: '1', [MEM]: '8e3' }, { count: 1, memory: { mib: 8000 }, cores: 0 }],
+    // HAMi v2.10 GenerateResourceRequests: a percentage of 0 is "unset", so the default (the whole GPU) applies.
+    ['percentage 0 counts as unset', { [GPU]: '1', [PCT]: '0' }, { count: 1, memory: { percent: 100 }, cores: 100 }],
+    ['percentage 0 with cores', { [GPU]: '1', [PCT]: '0', [CORES]: '20' }, { count: 1, memory: { percent: 100 }, cores: 20 }],
+    // HAMi Fit: the percentage applies only when gpumem is 0, so gpumem wins.
+    ['gpumem wins over a percentage', { [GPU]: '1', [MEM]: '100', [PCT]: '10' }, { count: 1, memory: { mib: 100 }, cores: 0 }],
+    ['gpumem 0 leaves the percentage', { [GPU]: '1', [MEM]: '0', [PCT]: '10' }, { count: 1, memory: { percent: 10 }, cores: 0 }],
+    // HAMi Fit: "core limit can't exceed 100", taken as 100.
+    ['cores over 100 taken as 100', { [GPU]: '1', [CORES]: '150' }, { count: 1, memory: { percent: 100 }, cores: 100 }],
   ])('%s', (_label, limits, expected) => {
     expect(demandOf(limits)).toEqual(expected);
   });
@@ -47,9 +55,6 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
     ['fractional count', { [GPU]: '500m' }, `spec.containers[0].resources.limits.${GPU}`],
     ['not a quantity', { [MEM]: 'lots' }, `spec.containers[0].resources.limits.${MEM}`],
     ['percentage over 100', { [GPU]: '1', [PCT]: '101' }, `spec.containers[0].resources.limits.${PCT}`],
-    ['percentage 0', { [GPU]: '1', [PCT]: '0' }, `spec.containers[0].resources.limits.${PCT}`],
-    ['memory and percentage', { [GPU]: '1', [MEM]: '100', [PCT]: '10' }, `spec.containers[0].resources.limits.${PCT}`],
-    ['cores over 100', { [GPU]: '1', [CORES]: '101' }, `spec.containers[0].resources.limits.${CORES}`],
     ['priority 2', { [GPU]: '1', 'nvidia.com/priority': '2' }, 'spec.containers[0].resources.limits.nvidia.com/priority'],
     ['bad cpu', { cpu: '1x' }, 'spec.containers[0].resources.limits.cpu'],
   ])('refuses %s, naming the field', (_label, limits, field) => {
@@ -57,8 +62,21 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
     expect(reason).toMatchObject({ kind: 'InvalidRequest', field });
   });
 
+  it('words a percentage over 100 as HAMi does', () => {
+    expect(reasonOf(pod().container({ [GPU]: '1', [PCT]: '101' }).json())).toMatchObject({ message: `invalid ${PCT} value 101 in container c0: must be an integer between 0 and 100` });
+  });
+
+  it('takes every value HAMi v2.10 takes for vgpu-mode and gpu-scheduler-policy', () => {
+    const read = (key: string, value: string) => pod().container({ [GPU]: 1 }).annotate(key, value).request();
+    expect(read('nvidia.com/vgpu-mode', 'mps').mode).toBe('mps');
+    expect(read('hami.io/gpu-scheduler-policy', 'mutex')).toMatchObject({ gpuPolicy: null, gpuMutex: true });
+    expect(read('hami.io/gpu-scheduler-policy', 'topology-aware').gpuPolicy).toBeNull();
+    expect(read('hami.io/gpu-scheduler-policy', 'binpack')).toMatchObject({ gpuPolicy: 'binpack' });
+    expect(read('hami.io/gpu-scheduler-policy', 'binpack').gpuMutex).toBeUndefined();
+  });
+
   it.each([
-    ['nvidia.com/vgpu-mode', 'mps'],
+    ['nvidia.com/vgpu-mode', 'time-slice'],
     ['hami.io/node-scheduler-policy', 'fastest'],
     ['hami.io/gpu-scheduler-policy', 'Binpack'],
   ])('refuses annotation %s=%s', (key, value) => {

@@ -54,6 +54,20 @@ describe('fit outcomes', () => {
     expect(result).toMatchObject({ ok: false, error: { outcome: 'unresolvable', reasons: [{ kind: 'NoEligibleGpu', filter: 'uuid' }] } });
   });
 
+  it('keeps a mutex pod off GPUs other tasks use, and mps pods off every Tessera node', () => {
+    const local = new ClusterState([node('a').gpus(2).spec()]);
+    const first = place(local, pod('first').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'binpack').request(), 'a');
+    const used = first.containers[0]?.devices[0]?.uuid;
+    // Binpack would share the used GPU; mutex takes the other one (HAMi: a GPU with Used > 0 is skipped).
+    const mutex = pod('mutex').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'mutex').request();
+    const second = place(local, mutex, 'a');
+    expect(second.containers[0]?.devices[0]?.uuid).not.toBe(used);
+    expect(decide(local, pod('third').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'mutex').request(), 'a', hamiPolicy)).toMatchObject({ ok: false });
+    expect(decide(local, pod('shared').container({ [GPU]: 1, [MEM]: 1000 }).request(), 'a', hamiPolicy)).toMatchObject({ ok: true });
+    const mps = pod('mps').container({ [GPU]: 1 }).annotate('nvidia.com/vgpu-mode', 'mps').request();
+    expect(decide(state, mps, 'a', hamiPolicy)).toMatchObject({ ok: false, error: { outcome: 'unresolvable', reasons: [{ kind: 'ModeMismatch', requested: 'mps', node: 'hami-core' }] } });
+  });
+
   it('checks CPU and memory, and lets CPU-only pods use any node', () => {
     const big = pod().container({ cpu: '3' }).request();
     expect(decide(state, big, 'cpu', hamiPolicy)).toMatchObject({ ok: false, error: { reasons: [{ kind: 'InsufficientResource', resource: 'cpu' }] } });

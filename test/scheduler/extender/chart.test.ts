@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDevicePluginFlags } from '../../../src/cli/commands/device-plugin.js';
+import { webhookConfiguration } from '../../../src/localmode/control-plane-mode.js';
 import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -65,6 +66,21 @@ describe('helm chart', () => {
     expect(service.spec.ports.map((p) => p.name)).toEqual(['https']);
     expect(embedded.profiles).toEqual(shipped.profiles);
     expect(embedded.percentageOfNodesToScore).toBe(100);
+  });
+
+  it('ships the webhooks tessera up --control-plane registers: HAMi\'s on CREATE (Ignore, opt-out labels), the grant guard on UPDATE', () => {
+    type Hook = { name: string; clientConfig: unknown; namespaceSelector: { matchExpressions: Array<{ key: string; values: string[] }> } } & Record<string, unknown>;
+    const shipped = (find('MutatingWebhookConfiguration', 'tessera-webhook') as unknown as { webhooks: Hook[] }).webhooks;
+    const local = webhookConfiguration('https://127.0.0.1:1', 'CA').webhooks as unknown as Hook[];
+    // The chart also keeps its own release namespace out; the local stack runs outside the cluster.
+    const comparable = (hooks: Hook[], extraNamespace?: string): unknown[] =>
+      hooks.map(({ clientConfig: _c, namespaceSelector, ...rest }) => ({
+        ...rest,
+        namespaceSelector: { matchExpressions: namespaceSelector.matchExpressions.map((e) => ({ ...e, values: e.values.filter((v) => v !== extraNamespace) })) },
+      }));
+    expect(comparable(shipped, NAMESPACE)).toEqual(comparable(local));
+    expect(shipped.map((h) => [h.name, h.failurePolicy])).toEqual([['pods.tessera.io', 'Ignore'], ['grants.tessera.io', 'Fail']]);
+    expect(shipped[0]?.namespaceSelector.matchExpressions.find((e) => e.key === 'kubernetes.io/metadata.name')?.values).toEqual(['kube-system', NAMESPACE]);
   });
 
   it('passes the extender only flags it knows, on the port kube-scheduler calls', () => {

@@ -57,6 +57,8 @@ describe('tessera scheduler', () => {
     await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 60_000);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('tessera_extender_synced 1');
+    // HAMi's scheduler metrics carry its build info; the extender stands in for that process.
+    expect(metrics).toMatch(/^hami_build_info\{[^}]*compiler="node"[^}]*\} 1$/m);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 90_000);

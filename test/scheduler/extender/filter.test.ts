@@ -60,9 +60,9 @@ describe('filter over HTTP', () => {
   });
 
   it('answers an invalid request with every node unresolvable and the field named', async () => {
-    const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-3', cores: 150 }), NodeNames: ['big-1', 'big-2'] });
+    const { json } = await post('/filter', { Pod: gpuPod('p', { uid: 'u-3', annotations: { 'nvidia.com/vgpu-mode': 'time-slice' } }), NodeNames: ['big-1', 'big-2'] });
     expect(json.NodeNames).toEqual([]);
-    expect((json.FailedAndUnresolvableNodes as Record<string, string>)['big-1']).toContain('spec.containers[0].resources.limits.nvidia.com/gpucores');
+    expect((json.FailedAndUnresolvableNodes as Record<string, string>)['big-1']).toContain('metadata.annotations.nvidia.com/vgpu-mode');
   });
 
   it('sends Node objects back when kube-scheduler is not nodeCacheCapable', async () => {

@@ -50,9 +50,11 @@ describe('admission webhook', () => {
   });
 
   it('strips every decision annotation a user wrote on their own pod', () => {
-    const response = review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'team': 'ml' }));
+    const response = review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'hami.io/vgpu-mig-allocations': '[]', 'team': 'ml' }));
     expect(patchOf(response)).toEqual([
       { op: 'remove', path: '/metadata/annotations/hami.io~1vgpu-devices-to-allocate' },
+      // HAMi v2.10's device plugin creates MIG instances from it: a forged one would take slices.
+      { op: 'remove', path: '/metadata/annotations/hami.io~1vgpu-mig-allocations' },
       { op: 'remove', path: '/metadata/annotations/tessera.io~1decision' },
       { op: 'add', path: '/spec/schedulerName', value: 'tessera-scheduler' },
     ]);
@@ -60,7 +62,7 @@ describe('admission webhook', () => {
 
   it.each([
     [{ 'nvidia.com/gpu': '-1' }, {}, 'spec.containers[0].resources.limits.nvidia.com/gpu'],
-    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }, {}, 'spec.containers[0].resources.limits.nvidia.com/gpucores: must be at most 100'],
+    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '150' }, {}, 'invalid nvidia.com/gpumem-percentage value 150 in container main: must be an integer between 0 and 100'],
     [{ 'nvidia.com/gpumem-percentage': '1.5' }, {}, "nvidia.com/gpumem-percentage: must be a whole number, got '1.5'"],
     [{ 'nvidia.com/gpu': '1' }, { 'nvidia.com/vgpu-mode': 'time-slice' }, 'metadata.annotations.nvidia.com/vgpu-mode: must be one of'],
     [{ 'nvidia.com/gpu': '1' }, { 'hami.io/node-scheduler-policy': 'random' }, 'metadata.annotations.hami.io/node-scheduler-policy: must be one of binpack, spread'],
@@ -82,6 +84,43 @@ describe('admission webhook', () => {
       expect(refused.status?.message).toMatch(/may be changed only by the Tessera scheduler and device plugins, not by alice/);
       expect(update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, edited), 'system:serviceaccount:gpu:tessera-scheduler').allowed).toBe(true);
     }
+  });
+
+  it.each([
+    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }, {}],
+    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '0' }, {}],
+    [{ 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '1000', 'nvidia.com/gpumem-percentage': '50' }, {}],
+    [{ 'nvidia.com/gpu': '1' }, { 'nvidia.com/vgpu-mode': 'mps' }],
+    [{ 'nvidia.com/gpu': '1' }, { 'hami.io/gpu-scheduler-policy': 'topology-aware' }],
+    [{ 'nvidia.com/gpu': '1' }, { 'hami.io/gpu-scheduler-policy': 'mutex' }],
+  ])('admits %j %j as HAMi v2.10 does', (limits, annotations) => {
+    const response = review(gpuPod(limits, annotations));
+    expect(response.allowed).toBe(true);
+    expect(patchOf(response)).toContainEqual({ op: 'add', path: '/spec/schedulerName', value: 'tessera-scheduler' });
+  });
+
+  it('leaves pods for another scheduler alone, and takes over the default scheduler', () => {
+    const forVolcano = { metadata: { name: 'p' }, spec: { schedulerName: 'volcano', nodeName: 'n', containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpumem': '10Gi' } } }] } };
+    expect(review(forVolcano)).toEqual({ uid: 'r-1', allowed: true });
+    const forDefault = { metadata: { name: 'p' }, spec: { schedulerName: 'default-scheduler', containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
+    expect(patchOf(review(forDefault))).toEqual([{ op: 'replace', path: '/spec/schedulerName', value: 'tessera-scheduler' }]);
+  });
+
+  it('refuses a GPU pod with a privileged container in HAMi\'s words, and admits a privileged pod without GPUs', () => {
+    const pod = (limits: Record<string, string>) => ({ metadata: { name: 'p' }, spec: { initContainers: [{ name: 'setup', securityContext: { privileged: true } }], containers: [{ name: 'c', resources: { limits } }] } });
+    const refused = review(pod({ 'nvidia.com/gpu': '1' }));
+    expect(refused.allowed).toBe(false);
+    expect(refused.status?.message).toMatch(/^spec\.initContainers\[0\]\.securityContext\.privileged: container setup is privileged/);
+    expect(review(pod({ cpu: '1' }))).toEqual({ uid: 'r-1', allowed: true });
+  });
+
+  it('sets CUDA_TASK_PRIORITY from nvidia.com/priority, keeping the container\'s own variables', () => {
+    const pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'a', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '1' } } }, { name: 'b', env: [{ name: 'X', value: '1' }], resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '0' } } }] } };
+    expect(patchOf(review(pod))).toEqual([
+      { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'CUDA_TASK_PRIORITY', value: '1' }] },
+      { op: 'add', path: '/spec/containers/1/env/-', value: { name: 'CUDA_TASK_PRIORITY', value: '0' } },
+      { op: 'add', path: '/spec/schedulerName', value: 'tessera-scheduler' },
+    ]);
   });
 
   it('refuses a body that is not an AdmissionReview, naming the field', () => {
