@@ -14,8 +14,9 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadOrCreateKeyFile } from '../api/key-file.js';
 import { generateSigningKey, publicKeyOf } from '../api/signing.js';
+import { EMBEDDED_USER } from '../cluster/admission.js';
 import { EmbeddedCluster } from '../cluster/index.js';
-import { ControlPlane, freePort } from '../controlplane/index.js';
+import { CertificateAuthority, ControlPlane, freePort } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
@@ -38,6 +39,7 @@ import { registerWebhook, startKubeScheduler } from './control-plane-mode.js';
 import { ClusterMirror } from './mirror.js';
 import { SchedulerObserver } from './scheduler-observer.js';
 import { loadSchedulerSettings } from './scheduler-config.js';
+import { WorkloadController } from './workload-controller.js';
 import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
 
 /** Where the fake GPU operator's topology ConfigMaps live. */
@@ -209,14 +211,17 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const kubeConfig = cluster.kubeConfig();
     const operator = await prepareCluster(kubeConfig, topology);
     const plane = cluster instanceof ControlPlane ? cluster : undefined;
-    // kube-apiserver calls the admission webhook over HTTPS with a certificate its CA bundle trusts.
-    const webhookTls = plane ? await plane.ca.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' }) : undefined;
+    // The API server (kube-apiserver or the embedded one) calls the admission webhook over HTTPS with a certificate
+    // its CA bundle trusts: the control plane's CA, or one made for this run.
+    const webhookCa = plane ? plane.ca : await CertificateAuthority.create('tessera-local-webhook-ca');
+    const webhookTls = await webhookCa.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' });
 
+    // The embedded API server has one identity, which the extender and the device plugins write decisions as.
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: await freePort(), schedulerName: settings.schedulerName, ...(plane ? {} : { trustedUsers: [EMBEDDED_USER.username] }), leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey: keys.scheduler,
-      ...(webhookTls ? { tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) } } : {}),
+      tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },
       policy: policy.value,
       ...deviceOptions,
       log: log.child({ component: 'extender' }),
@@ -233,15 +238,18 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
     stoppers.push(() => mirror.stop());
+    if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
+    await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
     let scheduling: { snapshot(): DriverStats };
     if (plane) {
-      if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
-      await registerWebhook(kubeConfig, extender.secureUrl, plane.ca.certPem);
       const observer = new SchedulerObserver(mirror);
       stoppers.push(async () => observer.stop());
       await startKubeScheduler(plane, options.schedulerConfigPath, extender.url);
       scheduling = observer;
     } else {
+      // kube-controller-manager's part for Deployments and ReplicaSets (the control plane runs the real one).
+      const workloads = await WorkloadController.start({ kubeConfig, log: log.child({ component: 'workload-controller' }) });
+      stoppers.push(() => workloads.stop());
       const driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log: log.child({ component: 'kube-scheduler' }) });
       stoppers.push(() => driver.stop());
       scheduling = driver;

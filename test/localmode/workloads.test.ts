@@ -1,0 +1,132 @@
+/**
+ * `tessera up` (embedded API server) takes what a HAMi user already has, through real kubectl: Deployments scaled
+ * with `kubectl scale` (no GPU handed out twice), PVCs, and HAMi's own example files unchanged, whose pods reach
+ * Tessera's scheduler because the embedded API server calls Tessera's admission webhook as kube-apiserver does.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESSERA_POD } from '../../src/api/annotations.js';
+import { decodeDecision } from '../../src/api/decision.js';
+import { startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+import { ephemeralUpOptions } from './options.js';
+
+const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+const hasKubectl = existsSync(KUBECTL);
+const run = promisify(execFile);
+const HAMI_EXAMPLES = join(import.meta.dirname, '../../../shared/data/hami/v2.10.0/examples');
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 800)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: trainers, namespace: default}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: trainers}}
+  template:
+    metadata: {labels: {app: trainers}}
+    spec:
+      containers:
+      - name: main
+        image: cuda
+        resources:
+          limits: {nvidia.com/gpu: 1, nvidia.com/gpumem-percentage: 100, nvidia.com/gpucores: 100}
+`;
+
+describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and kube-controller-manager would', () => {
+  let dir: string;
+  let local: LocalCluster;
+  const kubectl = async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', local.kubeconfigPath, ...args], { timeout: 30_000 })).stdout;
+  const json = async <T>(...args: string[]): Promise<T> => JSON.parse(await kubectl(...args, '-o', 'json')) as T;
+  const podsOf = async (namespace: string, selector?: string): Promise<V1Pod[]> =>
+    (await json<{ items: V1Pod[] }>('get', 'pods', '-n', namespace, ...(selector ? ['-l', selector] : []))).items;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-workloads-'));
+    local = await startLocalCluster(ephemeralUpOptions(dir));
+  }, 60_000);
+  afterAll(async () => {
+    await local?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('scales a Deployment of whole-GPU pods 0 -> 10 -> 2 with kubectl scale, never handing a GPU out twice, and collects its pods on delete', async () => {
+    const file = join(dir, 'deployment.yaml');
+    await writeFile(file, DEPLOYMENT);
+    expect(await kubectl('apply', '-f', file)).toContain('deployment.apps/trainers created');
+    expect(await kubectl('scale', 'deployment', 'trainers', '--replicas=10')).toContain('deployment.apps/trainers scaled');
+    const running = await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 10 && pods.every((p) => p.status?.phase === 'Running'), '10 running pods', 60_000);
+    const devices = running.map((p) => decodeDecision(p.metadata?.annotations?.[TESSERA_POD.decision] ?? '').containers[0]?.devices.map((d) => d.uuid) ?? []).flat();
+    expect(devices).toHaveLength(10);
+    expect(new Set(devices).size).toBe(10);
+    for (const pod of running) {
+      expect(pod.spec?.schedulerName).toBe('tessera-scheduler');
+      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', controller: true });
+      expect(pod.metadata?.labels?.['pod-template-hash']).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]+$/);
+    }
+    const ready = await until(() => json<V1Deployment>('get', 'deployment', 'trainers'), (d) => d.status?.readyReplicas === 10, 'the Deployment to report 10 ready');
+    expect(ready.status).toMatchObject({ replicas: 10, updatedReplicas: 10, availableReplicas: 10 });
+
+    await kubectl('scale', 'deployment', 'trainers', '--replicas=2');
+    const left = await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 2, 'the Deployment to shrink to 2 pods');
+    // The survivors are the oldest ones (all ran and were ready, so the newest went first).
+    const byAge = [...running].sort((a, b) => new Date(a.metadata?.creationTimestamp ?? 0).getTime() - new Date(b.metadata?.creationTimestamp ?? 0).getTime());
+    const oldest = new Date(byAge[1]!.metadata?.creationTimestamp ?? 0).getTime();
+    for (const pod of left) expect(new Date(pod.metadata?.creationTimestamp ?? 0).getTime()).toBeLessThanOrEqual(oldest);
+    const rs = await until(() => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'), (l) => l.items[0]?.status?.replicas === 2, 'the ReplicaSet status to say 2');
+    expect(rs.items).toHaveLength(1);
+    expect(await kubectl('get', 'deployment', 'trainers', '-o', 'jsonpath={.spec.replicas}/{.status.readyReplicas}')).toMatch(/^2\/2$/);
+
+    await kubectl('delete', 'deployment', 'trainers');
+    await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 0, 'the pods to be collected');
+    await until(() => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'), (l) => l.items.length === 0, 'the ReplicaSet to be collected');
+  }, 120_000);
+
+  it('takes every HAMi example file unchanged: each pod is scheduled or refused with a reason', async () => {
+    const files = readdirSync(HAMI_EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+    expect(files.length).toBeGreaterThanOrEqual(15);
+    const outcomes: Record<string, string[]> = {};
+    for (const [i, file] of files.entries()) {
+      // One namespace per file: several files name their pod gpu-pod.
+      const namespace = `hami-${i}`;
+      await writeFile(join(dir, `${namespace}.yaml`), `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${namespace}}\n`);
+      await kubectl('apply', '-f', join(dir, `${namespace}.yaml`));
+      const expected = (readFileSync(join(HAMI_EXAMPLES, file), 'utf8').match(/^kind: (Pod|Deployment)$/gm) ?? []).length;
+      let applied: string;
+      try {
+        applied = await kubectl('apply', '-n', namespace, '-f', join(HAMI_EXAMPLES, file));
+      } catch (error) {
+        outcomes[file] = [`refused at admission: ${(error as { stderr: string }).stderr.trim()}`];
+        continue;
+      }
+      expect(applied).not.toMatch(/error/i);
+      const pods = await until(
+        () => podsOf(namespace),
+        (list) => list.length === expected && list.every((p) => p.spec?.nodeName || p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.message)),
+        `the pods of ${file} to be scheduled or refused`,
+      );
+      outcomes[file] = pods.map((p) => {
+        const failed = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+        expect(p.spec?.schedulerName).toBe('tessera-scheduler');
+        return p.spec?.nodeName ? `${p.metadata?.name}: scheduled on ${p.spec.nodeName}` : `${p.metadata?.name}: unschedulable: ${failed?.message}`;
+      });
+    }
+    console.log(JSON.stringify(outcomes, null, 2));
+    expect(Object.keys(outcomes)).toHaveLength(files.length);
+    expect(await kubectl('get', 'pvc', '-n', `hami-${files.indexOf('vllm_cross_vgpu.yaml')}`, '-o', 'name')).toContain('persistentvolumeclaim/vllm-cross-vgpu-cache');
+  }, 240_000);
+});
