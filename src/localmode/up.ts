@@ -38,7 +38,7 @@ import { startGpuNodes } from './gpu-nodes.js';
 import { registerWebhook, startKubeScheduler } from './control-plane-mode.js';
 import { ClusterMirror } from './mirror.js';
 import { SchedulerObserver } from './scheduler-observer.js';
-import { loadSchedulerSettings } from './scheduler-config.js';
+import { DEFAULT_SCHEDULER_NAME, loadSchedulerSettings } from './scheduler-config.js';
 import { WorkloadController } from './workload-controller.js';
 import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
 
@@ -179,6 +179,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const { log } = options;
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
+  // The webhook routes GPU pods to the file's first profile, Tessera's.
+  const schedulerName = settings.schedulerNames[0] ?? DEFAULT_SCHEDULER_NAME;
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
   reportNotices(deviceConfig, log);
   const deviceOptions = extenderDeviceOptions(deviceConfig, options.policy);
@@ -218,7 +220,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     // The embedded API server has one identity, which the extender and the device plugins write decisions as.
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: await freePort(), schedulerName: settings.schedulerName, ...(plane ? {} : { trustedUsers: [EMBEDDED_USER.username] }), leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: await freePort(), schedulerName, ...(plane ? {} : { trustedUsers: [EMBEDDED_USER.username] }), leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey: keys.scheduler,
       tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },
@@ -250,9 +252,14 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       // kube-controller-manager's part for Deployments and ReplicaSets (the control plane runs the real one).
       const workloads = await WorkloadController.start({ kubeConfig, log: log.child({ component: 'workload-controller' }) });
       stoppers.push(() => workloads.stop());
-      const driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log: log.child({ component: 'kube-scheduler' }) });
-      stoppers.push(() => driver.stop());
-      scheduling = driver;
+      // One driver per profile, each calling every extender of the file (at our address), as kube-scheduler does;
+      // and, unless the file has that profile, the cluster's own default-scheduler, which no extender serves.
+      const extenders = settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url }));
+      const profiles = settings.schedulerNames.map((schedulerName) => ({ schedulerName, extenders }));
+      if (!settings.schedulerNames.includes(DEFAULT_SCHEDULER_NAME)) profiles.push({ schedulerName: DEFAULT_SCHEDULER_NAME, extenders: [] });
+      const drivers = profiles.map((profile) => new SchedulingDriver({ kubeConfig, mirror, ...profile, log: log.child({ component: 'kube-scheduler', profile: profile.schedulerName }) }));
+      for (const driver of drivers) stoppers.push(() => driver.stop());
+      scheduling = drivers[0]!;
     }
 
     const dashboard = await buildDashboardServer(
@@ -262,7 +269,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const dashboardUrl = (await listening('--dashboard-port', host, options.dashboardPort, dashboard.listen({ host, port: options.dashboardPort }))).replace('0.0.0.0', '127.0.0.1');
     stoppers.push(() => dashboard.close());
 
-    const demoPods = options.demo ? await submitDemo(kubeConfig, settings.schedulerName) : 0;
+    const demoPods = options.demo ? await submitDemo(kubeConfig, schedulerName) : 0;
     return { kubeConfig, kubeconfigPath: options.kubeconfigPath, topology, urls: { api: cluster.url, extender: extender.url, dashboard: dashboardUrl, exporter: exporter.url }, demoPods, stop };
   } catch (error) {
     await stop();
