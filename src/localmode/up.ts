@@ -229,6 +229,9 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       log: log.child({ component: 'extender' }),
     }));
     stoppers.push(() => extender.stop());
+    // Before anything writes pods: a configuration restored with --state names the last run's address.
+    if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
+    await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
 
     const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, log });
     stoppers.push(() => gpuNodes.stop());
@@ -240,8 +243,6 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
     stoppers.push(() => mirror.stop());
-    if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
-    await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
     let scheduling: { snapshot(): DriverStats };
     if (plane) {
       const observer = new SchedulerObserver(mirror);

@@ -13,7 +13,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_POD } from '../../src/api/annotations.js';
 import { decodeDecision } from '../../src/api/decision.js';
-import { startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+import { PACKAGE_ROOT, startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
 import { ephemeralUpOptions } from './options.js';
 
 const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
@@ -91,10 +91,31 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
     expect(rs.items).toHaveLength(1);
     expect(await kubectl('get', 'deployment', 'trainers', '-o', 'jsonpath={.spec.replicas}/{.status.readyReplicas}')).toMatch(/^2\/2$/);
 
+    // A new pod template is a new ReplicaSet (revision 2); the old one is scaled to 0.
+    await kubectl('set', 'env', 'deployment/trainers', 'MODE=two');
+    const rolled = await until(
+      () => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'),
+      (l) => l.items.length === 2 && l.items.every((r) => (r.status?.replicas ?? 0) === (r.spec?.replicas ?? 0)),
+      'the rollout to a second ReplicaSet',
+    );
+    const revisions = Object.fromEntries(rolled.items.map((r) => [r.metadata?.annotations?.['deployment.kubernetes.io/revision'], r.spec?.replicas]));
+    expect(revisions).toEqual({ '1': 0, '2': 2 });
+    await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 2 && pods.every((p) => p.spec?.containers[0]?.env?.[0]?.value === 'two' && p.status?.phase === 'Running'), 'the new pods to run');
+
     await kubectl('delete', 'deployment', 'trainers');
     await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 0, 'the pods to be collected');
     await until(() => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'), (l) => l.items.length === 0, 'the ReplicaSet to be collected');
   }, 120_000);
+
+  it('refuses an invalid GPU pod at admission, in kube-apiserver\'s words, as the control plane does', async () => {
+    const error = await kubectl('apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')).then(
+      () => '',
+      (failure: { stderr: string }) => failure.stderr,
+    );
+    expect(error).toContain('admission webhook "pods.tessera.io" denied the request');
+    expect(error).toContain('nvidia.com/gpucores');
+    await expect(kubectl('get', 'pod', 'invalid-gpucores')).rejects.toThrow(/NotFound/);
+  });
 
   it('takes every HAMi example file unchanged: each pod is scheduled or refused with a reason', async () => {
     const files = readdirSync(HAMI_EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
