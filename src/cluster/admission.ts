@@ -220,7 +220,13 @@ export class Admission {
     } catch (cause) {
       throw new KubeStatusError(500, 'InternalError', `Internal error occurred: failed calling webhook "${webhook.name}": the patch is not base64 JSON (${(cause as Error).message})`);
     }
-    const patched = applyPatch(structuredClone(attributes.object), 'json', ops);
+    let patched: KubeObject;
+    try {
+      patched = applyPatch(structuredClone(attributes.object), 'json', ops);
+    } catch (cause) {
+      // The webhook's fault, not the client's: kube-apiserver answers an internal error.
+      throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" returned a patch that cannot be applied: ${(cause as Error).message}`);
+    }
     if (!isRecord(patched) || !isRecord(patched.metadata)) throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" returned a patch that removes the object's metadata`);
     if (patched.apiVersion !== undefined && patched.apiVersion !== apiVersionOf(type)) throw badRequest(`admission webhook "${webhook.name}" changed the object's apiVersion`);
     return patched;

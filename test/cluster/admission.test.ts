@@ -77,6 +77,18 @@ ${options.extra ?? ''}`;
       req.on('end', () => {
         if (req.url?.startsWith('/hang')) return; // never answers: the caller's timeout must end it
         const review = JSON.parse(Buffer.concat(chunks).toString()) as Review;
+        // Replies a broken or hostile webhook might send.
+        const broken: Record<string, string> = {
+          '/garbage': 'not json at all',
+          '/wrong-uid': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'someone-else', allowed: true } }),
+          '/bad-patch': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"remove","path":"/metadata"}]').toString('base64') } }),
+          '/no-op-patch': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"replace","path":"/nope/x","value":1}]').toString('base64') } }),
+        };
+        const path = (req.url ?? '').split('?')[0]!;
+        if (broken[path] !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(broken[path]);
+          return;
+        }
         reviews.push(review);
         const name = review.request.object?.metadata.name ?? '';
         const response = name.startsWith('deny')
@@ -147,6 +159,19 @@ ${options.extra ?? ''}`;
     expect((await annotationsOf('exempted', 'exempt'))?.['test.io/admitted']).toBeUndefined();
     await apply(podYaml('matched'));
     expect(reviews.map((r) => r.request.name)).toEqual(['matched']);
+  });
+
+  it('refuses a write when the webhook answers garbage, someone else\'s uid or a patch that cannot apply, naming the webhook', async () => {
+    for (const [path, words] of [
+      ['/garbage', /failed calling webhook "pods.test.io": the reply is not JSON/],
+      ['/wrong-uid', /expected response.uid=".+", got "someone-else"/],
+      ['/bad-patch', /removes the object's metadata/],
+      ['/no-op-patch', /Internal error occurred: admission webhook "pods.test.io" returned a patch that cannot be applied/],
+    ] as const) {
+      await apply(configuration({ path }));
+      expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml(`broken${path.replaceAll('/', '-')}`)))).toMatch(words);
+    }
+    expect(await kubectl('get', 'pods', '-o', 'name')).toBe('');
   });
 
   it('refuses writes when the webhook cannot be trusted or answers too late, unless failurePolicy is Ignore', async () => {

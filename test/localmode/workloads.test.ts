@@ -80,6 +80,7 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
     }
     const ready = await until(() => json<V1Deployment>('get', 'deployment', 'trainers'), (d) => d.status?.readyReplicas === 10, 'the Deployment to report 10 ready');
     expect(ready.status).toMatchObject({ replicas: 10, updatedReplicas: 10, availableReplicas: 10 });
+    expect(await kubectl('rollout', 'status', 'deployment/trainers', '--timeout=20s')).toContain('successfully rolled out');
 
     await kubectl('scale', 'deployment', 'trainers', '--replicas=2');
     const left = await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 2, 'the Deployment to shrink to 2 pods');
