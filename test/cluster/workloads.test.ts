@@ -78,6 +78,8 @@ describe.skipIf(!hasKubectl)('workload and volume types on the embedded API serv
 
     expect(await kubectl('scale', 'deployment', 'web', '--replicas=7')).toContain('deployment.apps/web scaled');
     expect(await kubectl('get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('7');
+    expect(await kubectl('get', 'deploy', 'web')).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+0\/7\s+0\s+0\s+\d+s\n$/);
+    expect(await kubectl('get', 'pvc', 'cache')).toMatch(/^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+AGE\ncache\s+Pending\s+/);
     const scale = JSON.parse(await kubectl('get', '--raw', '/apis/apps/v1/namespaces/default/deployments/web/scale')) as Record<string, unknown>;
     expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 7 }, status: { replicas: 0, selector: 'app=web,tier in (edge,front)' } });
     // --current-replicas is a precondition kubectl checks against the scale subresource.
