@@ -59,8 +59,8 @@ interface Webhook {
   failurePolicy?: string;
   sideEffects?: string;
   timeoutSeconds?: number;
-  namespaceSelector?: Selector;
-  objectSelector?: Selector;
+  namespaceSelector?: unknown;
+  objectSelector?: unknown;
   admissionReviewVersions?: string[];
 }
 
@@ -75,19 +75,29 @@ const MAX_REPLY_BYTES = 3 * 1024 * 1024;
 const asArray = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** A LabelSelector object (matchLabels, matchExpressions) against labels; an absent or empty one matches all. */
-export function selectorMatches(selector: Selector | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector) return true;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
-  for (const r of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, r.key);
-    const values = r.values ?? [];
+/**
+ * A LabelSelector object (matchLabels, matchExpressions) against labels; an absent or empty one matches all. A
+ * malformed one (kube-apiserver would have refused it on create) throws, naming what is wrong.
+ */
+export function selectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
+  if (selector === undefined || selector === null) return true;
+  if (!isRecord(selector)) throw new Error('must be an object');
+  const { matchLabels = {}, matchExpressions = [] } = selector as Selector;
+  if (!isRecord(matchLabels)) throw new Error('matchLabels must be an object');
+  if (!Array.isArray(matchExpressions)) throw new Error('matchExpressions must be a list');
+  for (const [key, value] of Object.entries(matchLabels)) if (labels[key] !== value) return false;
+  for (const r of matchExpressions as unknown[]) {
+    if (!isRecord(r) || typeof r.key !== 'string') throw new Error('each matchExpressions entry needs a key');
+    const { key, operator } = r as unknown as Requirement;
+    const values = asArray<string>(r.values);
+    const has = Object.hasOwn(labels, key);
     const ok =
-      r.operator === 'In' ? has && values.includes(labels[r.key]!)
-      : r.operator === 'NotIn' ? !has || !values.includes(labels[r.key]!)
-      : r.operator === 'Exists' ? has
-      : r.operator === 'DoesNotExist' ? !has
-      : false;
+      operator === 'In' ? has && values.includes(labels[key]!)
+      : operator === 'NotIn' ? !has || !values.includes(labels[key]!)
+      : operator === 'Exists' ? has
+      : operator === 'DoesNotExist' ? !has
+      : undefined;
+    if (ok === undefined) throw new Error(`operator "${String(operator)}" is not In, NotIn, Exists or DoesNotExist`);
     if (!ok) return false;
   }
   return true;
@@ -96,11 +106,12 @@ export function selectorMatches(selector: Selector | undefined, labels: Readonly
 /** One rule against a request: `*` everywhere, `pods` (no subresource), `pods/*`, `*\/status`, `*\/*`; and scope. */
 export function ruleMatches(rule: Rule, attributes: Pick<AdmissionAttributes, 'operation' | 'type' | 'subresource'>): boolean {
   const { type, subresource } = attributes;
-  const has = (list: string[] | undefined, value: string): boolean => (list ?? []).some((item) => item === '*' || item === value);
+  const has = (list: unknown, value: string): boolean => asArray<unknown>(list).some((item) => item === '*' || item === value);
   if (!has(rule.operations, attributes.operation) || !has(rule.apiGroups, type.group) || !has(rule.apiVersions, type.version)) return false;
   const scope = rule.scope ?? '*';
   if ((scope === 'Cluster' && type.namespaced) || (scope === 'Namespaced' && !type.namespaced)) return false;
-  return (rule.resources ?? []).some((entry) => {
+  return asArray<unknown>(rule.resources).some((entry) => {
+    if (typeof entry !== 'string') return false;
     const [resource = '', sub] = entry.split('/', 2);
     if (resource !== '*' && resource !== type.plural) return false;
     if (sub === undefined) return subresource === undefined;
@@ -142,20 +153,29 @@ export class Admission {
 
   private matches(webhook: Webhook, attributes: AdmissionAttributes): boolean {
     if (!asArray<Rule>(webhook.rules).some((rule) => isRecord(rule) && ruleMatches(rule, attributes))) return false;
-    const labelsOf = (o: KubeObject | null): Record<string, string> => o?.metadata.labels ?? {};
+    const selected = (field: 'objectSelector' | 'namespaceSelector', labels: Record<string, string>): boolean => {
+      try {
+        return selectorMatches(webhook[field], labels);
+      } catch (error) {
+        // Fail closed: a webhook whose scope cannot be read might be one that must see this write.
+        throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" has an invalid ${field}: ${(error as Error).message}`);
+      }
+    };
     // The object selector matches when the new or the old object matches, as kube-apiserver's does.
-    const objectOk = [attributes.object, attributes.oldObject].some((o) => o !== null && selectorMatches(webhook.objectSelector, labelsOf(o)));
-    if (!objectOk) return false;
-    return selectorMatches(webhook.namespaceSelector, this.namespaceLabels(attributes));
+    const objects = [attributes.object, attributes.oldObject].filter((o): o is KubeObject => o !== null);
+    if (!objects.some((o) => selected('objectSelector', o.metadata.labels ?? {}))) return false;
+    const namespaceLabels = this.namespaceLabels(attributes);
+    // Cluster-scoped objects other than Namespaces are never excluded by a namespaceSelector.
+    return namespaceLabels === undefined || selected('namespaceSelector', namespaceLabels);
   }
 
   /** The labels the namespaceSelector sees: the namespace's own (plus kubernetes.io/metadata.name, always set). */
-  private namespaceLabels(attributes: AdmissionAttributes): Record<string, string> {
+  private namespaceLabels(attributes: AdmissionAttributes): Record<string, string> | undefined {
     const { type, namespace, name } = attributes;
-    const nsName = type.group === '' && type.plural === 'namespaces' ? name : type.namespaced ? namespace : undefined;
-    // Cluster-scoped objects other than Namespaces are never excluded by a namespaceSelector.
-    if (nsName === undefined) return {};
-    const labels = type.plural === 'namespaces' && type.group === '' ? (attributes.object ?? attributes.oldObject)?.metadata.labels : this.storedNamespaceLabels(nsName);
+    const isNamespace = type.group === '' && type.plural === 'namespaces';
+    const nsName = isNamespace ? name : type.namespaced ? namespace : undefined;
+    if (nsName === undefined) return undefined;
+    const labels = isNamespace ? (attributes.object ?? attributes.oldObject)?.metadata.labels : this.storedNamespaceLabels(nsName);
     return { ...labels, 'kubernetes.io/metadata.name': nsName };
   }
 
@@ -274,8 +294,10 @@ function webhookUrl(webhook: Webhook): URL {
 
 function post(webhook: Webhook, body: string): Promise<string> {
   const url = webhookUrl(webhook);
-  const seconds = Math.min(MAX_TIMEOUT_SECONDS, Math.max(1, webhook.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS));
-  const ca = webhook.clientConfig?.caBundle ? Buffer.from(webhook.clientConfig.caBundle, 'base64').toString('utf8') : undefined;
+  const asked = webhook.timeoutSeconds;
+  const seconds = typeof asked === 'number' && Number.isFinite(asked) ? Math.min(MAX_TIMEOUT_SECONDS, Math.max(1, Math.floor(asked))) : DEFAULT_TIMEOUT_SECONDS;
+  const bundle = webhook.clientConfig?.caBundle;
+  const ca = typeof bundle === 'string' && bundle !== '' ? Buffer.from(bundle, 'base64').toString('utf8') : undefined;
   // Go's http client names the request this way; the caller adds the webhook's name.
   const where = `Post "${url.href}?timeout=${seconds}s"`;
   return new Promise((resolve, reject) => {

@@ -174,6 +174,14 @@ ${options.extra ?? ''}`;
     expect(await kubectl('get', 'pods', '-o', 'name')).toBe('');
   });
 
+  it('fails closed on a malformed selector, naming it, and never lets a namespaceSelector exclude a cluster-scoped object', async () => {
+    await apply(configuration({ extra: '  objectSelector: {matchExpressions: [{key: app, operator: Maybe}]}' }));
+    expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('odd')))).toContain('admission webhook "pods.test.io" has an invalid objectSelector: operator "Maybe" is not In, NotIn, Exists or DoesNotExist');
+    await apply(configuration({ resources: 'persistentvolumes' }).replace('matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [exempt]}]', 'matchLabels: {never: present}'));
+    await apply('apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: disk}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /d}}\n');
+    expect(reviews.map((r) => [r.request.resource.resource, r.request.name])).toEqual([['persistentvolumes', 'disk']]);
+  });
+
   it('refuses writes when the webhook cannot be trusted or answers too late, unless failurePolicy is Ignore', async () => {
     const other = await CertificateAuthority.create('someone-else');
     await apply(configuration({ caPem: other.certPem }));
