@@ -36,6 +36,8 @@ const MERGE_KEYS: Readonly<Record<string, string>> = {
   conditions: 'type',
   addresses: 'type',
   taints: 'key',
+  // MutatingWebhookConfiguration.webhooks (and the validating kind's).
+  webhooks: 'name',
   hostAliases: 'ip',
   topologySpreadConstraints: 'topologyKey',
   ownerReferences: 'uid',

@@ -37,6 +37,23 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     subresources: [],
   },
   { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', singular: 'event', namespaced: true, shortNames: ['ev'], subresources: [] },
+  // Stored and served only: local mode's workload controller plays kube-controller-manager for these two.
+  { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', singular: 'deployment', namespaced: true, shortNames: ['deploy'], subresources: ['status', 'scale'] },
+  { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', singular: 'replicaset', namespaced: true, shortNames: ['rs'], subresources: ['status', 'scale'] },
+  // Accepted and served; nothing provisions volumes (the simulated kubelets mount nothing).
+  { group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', namespaced: true, shortNames: ['pvc'], subresources: ['status'] },
+  { group: '', version: 'v1', kind: 'PersistentVolume', plural: 'persistentvolumes', singular: 'persistentvolume', namespaced: false, shortNames: ['pv'], subresources: ['status'] },
+  // The API server's admission chain (admission.ts) calls the webhooks these name.
+  {
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    kind: 'MutatingWebhookConfiguration',
+    plural: 'mutatingwebhookconfigurations',
+    singular: 'mutatingwebhookconfiguration',
+    namespaced: false,
+    shortNames: [],
+    subresources: [],
+  },
 ];
 
 export const apiVersionOf = (type: ResourceType): string => (type.group ? `${type.group}/${type.version}` : type.version);
@@ -69,7 +86,9 @@ export function resourceList(group: string, version: string): object {
       name: `${t.plural}/${sub}`,
       singularName: '',
       namespaced: t.namespaced,
-      kind: sub === 'binding' ? 'Binding' : t.kind,
+      kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? 'Scale' : t.kind,
+      // The scale subresource speaks autoscaling/v1 Scale, whatever group its object is in.
+      ...(sub === 'scale' ? { group: 'autoscaling', version: 'v1' } : {}),
       verbs: sub === 'binding' ? ['create'] : ['get', 'patch', 'update'],
     })),
   ]);

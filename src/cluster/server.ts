@@ -8,12 +8,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server as RawServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { Admission } from './admission.js';
 import type { Binding } from './binding.js';
 import type { Faults, Verb } from './faults.js';
 import { dualProtocolServer } from './listener.js';
 import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { route } from './routes.js';
+import { scaleOf, withScale } from './scale.js';
 import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
@@ -88,6 +90,7 @@ export class ApiServer {
   private readonly tokenDigest: Buffer;
   private readonly durable: () => Promise<void>;
   private readonly maxJsonDepth: number;
+  private readonly admission: Admission;
 
   constructor(options: ApiServerOptions) {
     this.store = options.store;
@@ -97,6 +100,7 @@ export class ApiServer {
     this.tokenDigest = digest(options.token);
     this.durable = options.durable ?? (() => Promise.resolve());
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    this.admission = new Admission(this.store, this.log);
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.app = Fastify({
       serverFactory: (handler) => dualProtocolServer(handler, options.tls) as unknown as RawServer,
@@ -189,7 +193,7 @@ export class ApiServer {
         await reply.code(injected.code).type('application/json').send(JSON.stringify(injected));
         return;
       }
-      const answer = this.serve(verb, req, reply);
+      const answer = this.admission.applies(verb, target) ? await this.serveAdmitted(verb, req, reply) : this.serve(verb, req, reply);
       // Acknowledged means durable: the reply waits for the journal's fsync (shared by the writes queued with it).
       if (WRITES.has(verb)) await this.durable();
       if ('json' in answer) await reply.code(answer.code).type('application/json').send(answer.json);
@@ -214,6 +218,7 @@ export class ApiServer {
     if (type.readOnly && !reading) throw methodNotAllowed(verb, type);
     // A namespaced type's cluster-wide path (/api/v1/pods) only lists and watches, as in kube-apiserver.
     if (type.namespaced && namespace === undefined && !reading) throw methodNotAllowed(verb, type);
+    if (subresource === 'scale') return this.scale(verb, req, dryRun);
     switch (verb) {
       case 'get': {
         const object = this.store.get(type, namespace, name!);
@@ -262,6 +267,66 @@ export class ApiServer {
         });
         const deleted = items.map((item) => this.deleteOne(type, item.metadata.namespace, item.metadata.name!, { ...options, preconditions: {} }).object);
         return { code: 200, json: listJson(type, { items: deleted, resourceVersion: this.store.resourceVersion }) };
+      }
+    }
+  }
+
+  /** deployments/scale, replicasets/scale: the object's replicas as an autoscaling/v1 Scale (`kubectl scale`). */
+  private scale(verb: Verb, req: Request, dryRun: boolean): Answer {
+    const { type, namespace, name } = req.route;
+    const answer = (object: KubeObject): Answer => ({ code: 200, json: JSON.stringify(scaleOf(object)) });
+    switch (verb) {
+      case 'get':
+        return answer(this.store.get(type, namespace, name!));
+      case 'update': {
+        const body = decodeObjectBody(req.contentType, req.body, this.maxJsonDepth);
+        return answer(this.store.mutate(type, namespace, name!, (current) => withScale(current, body), { dryRun }));
+      }
+      case 'patch': {
+        const { kind, patch } = decodePatchBody(req.contentType, req.body, this.maxJsonDepth);
+        return answer(this.store.mutate(type, namespace, name!, (current) => withScale(current, applyPatch(scaleOf(current), kind, patch)), { dryRun }));
+      }
+      default:
+        throw methodNotAllowed(verb, type);
+    }
+  }
+
+  /**
+   * A write that mutating webhooks see first (admission.ts): the object as it would be stored is admitted, then
+   * written. An update or patch is written guarded by the resourceVersion it was computed from, and a patch is
+   * recomputed when another write came in between, as kube-apiserver retries it.
+   */
+  private async serveAdmitted(verb: Verb, req: Request, reply: FastifyReply): Promise<Answer> {
+    const { type, namespace, name, subresource } = req.route;
+    const base = { type, subresource, dryRun: isDryRun(req.query) };
+    const asJson = (object: unknown): Request => ({ ...req, contentType: 'application/json', body: Buffer.from(JSON.stringify(object)) });
+    if (verb === 'delete') {
+      await this.admission.admit({ ...base, operation: 'DELETE', namespace, name: name!, object: null, oldObject: this.store.get(type, namespace, name!) });
+      return this.serve(verb, req, reply);
+    }
+    if (verb === 'create') {
+      const object = decodeObjectBody(req.contentType, req.body, this.maxJsonDepth);
+      if (!isObject(object)) return this.serve(verb, req, reply);
+      const metadata = object.metadata as { name?: string; namespace?: string };
+      const admitted = await this.admission.admit({ ...base, operation: 'CREATE', namespace: type.namespaced ? (namespace ?? metadata.namespace) : undefined, name: metadata.name ?? '', object, oldObject: null });
+      return this.serve(verb, asJson(admitted), reply);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const current = this.store.get(type, namespace, name!);
+      let next: unknown;
+      if (verb === 'update') next = decodeObjectBody(req.contentType, req.body, this.maxJsonDepth);
+      else {
+        const { kind, patch } = decodePatchBody(req.contentType, req.body, this.maxJsonDepth);
+        next = applyPatch(structuredClone(current), kind, patch);
+      }
+      if (!isObject(next)) return this.serve(verb, req, reply);
+      const admitted = await this.admission.admit({ ...base, operation: 'UPDATE', namespace, name: name!, object: next, oldObject: current });
+      // A patch that set no resourceVersion of its own applies to whatever is current: retried on a conflict.
+      const retryable = verb === 'patch' && next.metadata.resourceVersion === current.metadata.resourceVersion;
+      try {
+        return this.serve('update', asJson(admitted), reply);
+      } catch (error) {
+        if (!retryable || attempt >= 5 || !(error instanceof KubeStatusError) || error.reason !== 'Conflict') throw error;
       }
     }
   }
@@ -362,6 +427,9 @@ function write(res: ServerResponse, line: string): void {
 }
 
 const ok = (code: number, object: KubeObject): Answer => ({ code, json: objectJson(object) });
+
+const isObject = (value: unknown): value is KubeObject =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && (value as { metadata?: unknown }).metadata !== null && typeof (value as { metadata?: unknown }).metadata === 'object';
 
 /** kube-apiserver answers a finished delete with the object for these types and with a Status for the rest. */
 const returnsDeletedObject = (type: ResourceType): boolean => type.group === '' && (type.plural === 'pods' || type.plural === 'namespaces');

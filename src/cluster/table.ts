@@ -72,6 +72,21 @@ const COLUMNS: Readonly<Record<string, readonly Column[]>> = {
     { name: 'Data', type: 'integer', priority: 0, cell: (s) => countKeys(s.data) },
   ],
   'coordination.k8s.io/leases': [{ name: 'Holder', type: 'string', priority: 0, cell: (l) => String(at(l, 'spec.holderIdentity') ?? '') }],
+  'apps/deployments': [
+    { name: 'Ready', type: 'string', priority: 0, cell: (d) => `${Number(at(d, 'status.readyReplicas') ?? 0)}/${Number(at(d, 'spec.replicas') ?? 1)}` },
+    { name: 'Up-to-date', type: 'integer', priority: 0, cell: (d) => Number(at(d, 'status.updatedReplicas') ?? 0) },
+    { name: 'Available', type: 'integer', priority: 0, cell: (d) => Number(at(d, 'status.availableReplicas') ?? 0) },
+  ],
+  'apps/replicasets': [
+    { name: 'Desired', type: 'integer', priority: 0, cell: (r) => Number(at(r, 'spec.replicas') ?? 1) },
+    { name: 'Current', type: 'integer', priority: 0, cell: (r) => Number(at(r, 'status.replicas') ?? 0) },
+    { name: 'Ready', type: 'integer', priority: 0, cell: (r) => Number(at(r, 'status.readyReplicas') ?? 0) },
+  ],
+  '/persistentvolumeclaims': [
+    { name: 'Status', type: 'string', priority: 0, cell: (c) => String(at(c, 'status.phase') ?? 'Pending') },
+    { name: 'Volume', type: 'string', priority: 0, cell: (c) => String(at(c, 'spec.volumeName') ?? '') },
+    { name: 'Capacity', type: 'string', priority: 0, cell: (c) => String(at(c, 'status.capacity.storage') ?? '') },
+  ],
 };
 
 /** True when the client asked for server-side printing in meta.k8s.io/v1. */

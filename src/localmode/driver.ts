@@ -1,10 +1,10 @@
 /**
  * The scheduling driver: plays kube-scheduler's part for one profile, over HTTP, exactly as a stock kube-scheduler
  * configured with the same KubeSchedulerConfiguration would. One pod at a time: its own filters
- * (`node-fit.ts`), then the extender's filter (NodeNames when nodeCacheCapable), prioritize (scores x weight,
- * skipped when one node is left), and the best node (ties by name); the pod is assumed there and bound in the
- * background (through the extender when it binds and the pod asks for a managed resource, otherwise a Binding of
- * its own) while the next pod is scheduled. A pod that fits nowhere gets
+ * (`node-fit.ts`), then each interested extender's filter in turn on the nodes left (NodeNames when
+ * nodeCacheCapable), each one's prioritize (scores x weight, summed; skipped when one node is left), and the best
+ * node (ties by name); the pod is assumed there and bound in the background (through the binding extender when it
+ * is interested in the pod, otherwise a Binding of its own) while the next pod is scheduled. A pod that fits nowhere gets
  * PodScheduled=False with kube-scheduler's summary and a FailedScheduling Event, and is retried with backoff when
  * the cluster changes.
  */
@@ -17,13 +17,16 @@ import type { ClusterMirror, MirrorChange } from './mirror.js';
 import { addUsage, holdsResources, nodeMisfit, pickNode, unschedulableMessage, type ResourceAmounts } from './node-fit.js';
 import { isFinished, podKey } from './pods.js';
 import { SchedulingQueue, type BackoffSettings } from './queue.js';
-import { DEFAULT_SCHEDULER_NAME, type SchedulerSettings } from './scheduler-config.js';
+import { DEFAULT_SCHEDULER_NAME, type ExtenderSettings } from './scheduler-config.js';
 import { DriverStatsRecorder, type DriverStats } from './stats.js';
 
 export interface DriverOptions {
   kubeConfig: KubeConfig;
   mirror: ClusterMirror;
-  settings: SchedulerSettings;
+  /** The profile this driver plays. */
+  schedulerName: string;
+  /** The configuration's extenders, in order (none: kube-scheduler's own filters alone). */
+  extenders: readonly ExtenderSettings[];
   log: Logger;
   backoff?: BackoffSettings;
   /** Wall clock in ms (Event and condition times, backoff). */
@@ -37,7 +40,9 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export class SchedulingDriver {
   private readonly api: CoreV1Api;
-  private readonly extender: ExtenderClient;
+  private readonly extenders: ExtenderClient[];
+  /** Resources an extender manages with ignoredByScheduler: the driver's own fit check leaves them out. */
+  private readonly ignored: ReadonlySet<string>;
   private readonly queue: SchedulingQueue;
   private readonly stats = new DriverStatsRecorder();
   private readonly now: () => number;
@@ -54,7 +59,8 @@ export class SchedulingDriver {
 
   constructor(private readonly options: DriverOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.extender = new ExtenderClient(options.settings.extender);
+    this.extenders = options.extenders.map((settings) => new ExtenderClient(settings));
+    this.ignored = new Set(options.extenders.flatMap((e) => e.managedResources.filter((r) => r.ignoredByScheduler).map((r) => r.name)));
     this.queue = new SchedulingQueue(options.backoff);
     this.now = options.now ?? Date.now;
     for (const pod of options.mirror.pods()) if (this.isPendingHere(pod)) this.queue.add(podKey(pod), this.now());
@@ -64,7 +70,7 @@ export class SchedulingDriver {
 
   /** A pod this profile must place: unbound, named for this scheduler, not being deleted, not finished. */
   private isPendingHere(pod: V1Pod): boolean {
-    return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.options.settings.schedulerName && !pod.metadata?.deletionTimestamp && !isFinished(pod);
+    return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? DEFAULT_SCHEDULER_NAME) === this.options.schedulerName && !pod.metadata?.deletionTimestamp && !isFinished(pod);
   }
 
   private onChange(change: MirrorChange): void {
@@ -133,7 +139,8 @@ export class SchedulingDriver {
   private async bindCycle(key: string, pod: V1Pod, node: string): Promise<void> {
     const log = this.options.log.child({ pod: key, node, attempt: this.queue.attemptsOf(key) + 1 });
     try {
-      if (this.extender.isInterested(pod) && this.extender.isBinder) await this.extender.bind(pod, node);
+      const binder = this.extenders.find((e) => e.isBinder && e.isInterested(pod));
+      if (binder) await binder.bind(pod, node);
       else await this.bindItself(pod, node);
     } catch (error) {
       this.assumed.delete(key);
@@ -158,11 +165,10 @@ export class SchedulingDriver {
     await this.recordFailure(pod, kind === 'unschedulable' ? 'Unschedulable' : 'SchedulerError', message);
   }
 
-  /** kube-scheduler's own filters, then the extender's filter and prioritize; the node to bind to, or why none. */
+  /** kube-scheduler's own filters, then the extenders' filters and prioritizes; the node to bind to, or why none. */
   private async attempt(pod: V1Pod): Promise<Outcome> {
     const nodes = this.options.mirror.nodes();
-    const ignored = new Set(this.options.settings.extender.managedResources.filter((r) => r.ignoredByScheduler).map((r) => r.name));
-    const interested = this.extender.isInterested(pod);
+    const ignored = this.ignored;
     const usage = this.usageByNode();
     const reasons = new Map<string, string>();
     const candidates: V1Node[] = [];
@@ -172,36 +178,44 @@ export class SchedulingDriver {
       if (misfit) reasons.set(name, misfit);
       else candidates.push(node);
     }
-    let feasible = candidates.map((n) => n.metadata?.name ?? '');
-    if (interested && candidates.length > 0) {
+    let feasible = candidates;
+    // kube-scheduler's findNodesThatPassExtenders: each interested extender narrows what the one before it left.
+    for (const extender of this.extenders) {
+      if (feasible.length === 0) break;
+      if (!extender.isInterested(pod)) continue;
       let result;
       try {
-        result = await this.extender.filter(pod, candidates);
+        result = await extender.filter(pod, feasible);
       } catch (error) {
-        if (!this.extender.ignorable) return { kind: 'error', message: `extender filter: ${(error as Error).message}` };
-        result = undefined;
+        if (!extender.ignorable) return { kind: 'error', message: `extender filter: ${(error as Error).message}` };
+        continue;
       }
-      if (result) {
-        for (const [name, reason] of [...Object.entries(result.failed), ...Object.entries(result.unresolvable)]) reasons.set(name, reason);
-        const kept = new Set(result.feasible);
-        for (const name of feasible) if (!kept.has(name) && !reasons.has(name)) reasons.set(name, 'node(s) were filtered out by the extender');
-        feasible = feasible.filter((name) => kept.has(name));
+      for (const [name, reason] of [...Object.entries(result.failed), ...Object.entries(result.unresolvable)]) reasons.set(name, reason);
+      const kept = new Set(result.feasible);
+      for (const node of feasible) {
+        const name = node.metadata?.name ?? '';
+        if (!kept.has(name) && !reasons.has(name)) reasons.set(name, 'node(s) were filtered out by the extender');
       }
+      feasible = feasible.filter((node) => kept.has(node.metadata?.name ?? ''));
     }
     if (feasible.length === 0) return { kind: 'unschedulable', message: unschedulableMessage(nodes.length, reasons) };
-    return { kind: 'chosen', node: pickNode(feasible, await this.scores(pod, candidates, feasible, interested)) };
+    const names = feasible.map((n) => n.metadata?.name ?? '');
+    return { kind: 'chosen', node: pickNode(names, await this.scores(pod, feasible)) };
   }
 
-  /** kube-scheduler skips scoring when one node is left; prioritize errors are ignored, as there. */
-  private async scores(pod: V1Pod, candidates: readonly V1Node[], feasible: readonly string[], interested: boolean): Promise<Map<string, number>> {
-    if (feasible.length < 2 || !interested) return new Map();
-    const keep = new Set(feasible);
-    try {
-      return await this.extender.prioritize(pod, candidates.filter((n) => keep.has(n.metadata?.name ?? '')));
-    } catch (error) {
-      this.options.log.warn({ pod: podKey(pod), err: error }, 'extender prioritize failed; scoring ignored');
-      return new Map();
+  /** Every interested extender's scores, summed; skipped when one node is left; prioritize errors are ignored, as in kube-scheduler. */
+  private async scores(pod: V1Pod, feasible: readonly V1Node[]): Promise<Map<string, number>> {
+    const total = new Map<string, number>();
+    if (feasible.length < 2) return total;
+    for (const extender of this.extenders) {
+      if (!extender.isInterested(pod)) continue;
+      try {
+        for (const [node, score] of await extender.prioritize(pod, feasible)) total.set(node, (total.get(node) ?? 0) + score);
+      } catch (error) {
+        this.options.log.warn({ pod: podKey(pod), err: error }, 'extender prioritize failed; scoring ignored');
+      }
     }
+    return total;
   }
 
   /** Requests of the pods on each node, counting pods bound here that the informer has not reported yet. */
@@ -249,7 +263,7 @@ export class SchedulingDriver {
     await recordEvent(
       this.api,
       { kind: 'Pod', name, namespace, ...(uid ? { uid } : {}) },
-      { type: 'Warning', reason: 'FailedScheduling', message, component: this.options.settings.schedulerName, at },
+      { type: 'Warning', reason: 'FailedScheduling', message, component: this.options.schedulerName, at },
       this.options.log,
     );
   }

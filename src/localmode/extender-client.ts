@@ -3,10 +3,12 @@
  * it: PascalCase bodies, `NodeNames` only when the extender is nodeCacheCapable, any non-200 status an error, a
  * timeout of `httpTimeout`. Replies are decoded the way Go would (field names in any case) and validated.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError } from '../errors.js';
-import type { ExtenderSettings } from './scheduler-config.js';
+import type { ExtenderSettings, ExtenderTls } from './scheduler-config.js';
 
 /** kube-scheduler's MaxExtenderPriority and MaxNodeScore: extender scores 0..10 are scaled to 0..100 x weight. */
 export const MAX_EXTENDER_PRIORITY = 10;
@@ -55,6 +57,43 @@ function lowerKeys(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
+/** Largest extender reply read (kube-scheduler reads whatever comes; a bound keeps a broken one from filling memory). */
+const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/** One POST over HTTP or HTTPS (verified as the extender's tlsConfig says), ended after `timeoutMs`. */
+function postJson(url: string, body: string, timeoutMs: number, tls: ExtenderTls | undefined): Promise<{ status: number; text: string }> {
+  const target = new URL(url);
+  const secure = target.protocol === 'https:';
+  const tlsOptions = secure && tls ? { rejectUnauthorized: !tls.insecure, ...(tls.serverName ? { servername: tls.serverName } : {}), ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) } : {};
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(
+      target,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, ...tlsOptions },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_REPLY_BYTES) req.destroy(new Error(`the reply is larger than ${MAX_REPLY_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    // httpTimeout bounds the whole exchange, as Go's http.Client.Timeout does.
+    const timer = setTimeout(() => req.destroy(new Error(`no reply within ${timeoutMs} ms (httpTimeout)`)), timeoutMs);
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
 export class ExtenderClient {
   constructor(private readonly settings: ExtenderSettings) {}
 
@@ -80,21 +119,15 @@ export class ExtenderClient {
 
   private async post(verb: string, body: unknown): Promise<unknown> {
     const url = `${this.settings.urlPrefix.replace(/\/$/, '')}/${verb}`;
-    let response: Response;
+    let reply: { status: number; text: string };
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.settings.httpTimeoutMs),
-      });
+      reply = await postJson(url, JSON.stringify(body), this.settings.httpTimeoutMs, this.settings.tls);
     } catch (cause) {
       throw new TesseraError('UNAVAILABLE', `extender ${verb} at ${url} failed: ${(cause as Error).message}`, { field: verb, cause });
     }
-    const text = await response.text();
-    if (response.status !== 200) throw new TesseraError('UNAVAILABLE', `extender ${verb} answered HTTP ${response.status}: ${text.slice(0, 200)}`, { field: verb });
+    if (reply.status !== 200) throw new TesseraError('UNAVAILABLE', `extender ${verb} answered HTTP ${reply.status}: ${reply.text.slice(0, 200)}`, { field: verb });
     try {
-      return lowerKeys(JSON.parse(text));
+      return lowerKeys(JSON.parse(reply.text));
     } catch (cause) {
       throw new TesseraError('INVALID_INPUT', `extender ${verb} reply is not JSON`, { field: verb, cause });
     }

@@ -14,8 +14,9 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadOrCreateKeyFile } from '../api/key-file.js';
 import { generateSigningKey, publicKeyOf } from '../api/signing.js';
+import { EMBEDDED_USER } from '../cluster/admission.js';
 import { EmbeddedCluster } from '../cluster/index.js';
-import { ADMIN_USER, ControlPlane, freePort } from '../controlplane/index.js';
+import { ADMIN_USER, CertificateAuthority, ControlPlane, freePort } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
@@ -37,7 +38,8 @@ import { startGpuNodes } from './gpu-nodes.js';
 import { registerWebhook, startKubeScheduler } from './control-plane-mode.js';
 import { ClusterMirror } from './mirror.js';
 import { SchedulerObserver } from './scheduler-observer.js';
-import { loadSchedulerSettings } from './scheduler-config.js';
+import { DEFAULT_SCHEDULER_NAME, loadSchedulerSettings } from './scheduler-config.js';
+import { WorkloadController } from './workload-controller.js';
 import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
 
 /** Where the fake GPU operator's topology ConfigMaps live. */
@@ -177,6 +179,8 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const { log } = options;
   const topology = loadLocalTopology(options.topologyPath);
   const settings = loadSchedulerSettings(options.schedulerConfigPath);
+  // The webhook routes GPU pods to the file's first profile, Tessera's.
+  const schedulerName = settings.schedulerNames[0] ?? DEFAULT_SCHEDULER_NAME;
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
   reportNotices(deviceConfig, log);
   const deviceOptions = extenderDeviceOptions(deviceConfig, options.policy);
@@ -209,19 +213,25 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const kubeConfig = cluster.kubeConfig();
     const operator = await prepareCluster(kubeConfig, topology);
     const plane = cluster instanceof ControlPlane ? cluster : undefined;
-    // kube-apiserver calls the admission webhook over HTTPS with a certificate its CA bundle trusts.
-    const webhookTls = plane ? await plane.ca.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' }) : undefined;
+    // The API server (kube-apiserver or the embedded one) calls the admission webhook over HTTPS with a certificate
+    // its CA bundle trusts: the control plane's CA, or one made for this run.
+    const webhookCa = plane ? plane.ca : await CertificateAuthority.create('tessera-local-webhook-ca');
+    const webhookTls = await webhookCa.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' });
 
+    // The embedded API server has one identity, which the extender and the device plugins write decisions as.
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, ...(webhookTls ? { webhookPort: await freePort() } : {}), schedulerName: settings.schedulerName, leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false }, ...(plane ? { trustedUsers: [ADMIN_USER] } : {}) },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: await freePort(), schedulerName, trustedUsers: [plane ? ADMIN_USER : EMBEDDED_USER.username], leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey: keys.scheduler,
-      ...(webhookTls ? { tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) } } : {}),
+      tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },
       policy: policy.value,
       ...deviceOptions,
       log: log.child({ component: 'extender' }),
     }));
     stoppers.push(() => extender.stop());
+    // Before anything writes pods: a configuration restored with --state names the last run's address.
+    if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
+    await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
 
     const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, deviceConfig, log });
     stoppers.push(() => gpuNodes.stop());
@@ -235,16 +245,22 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     stoppers.push(() => mirror.stop());
     let scheduling: { snapshot(): DriverStats };
     if (plane) {
-      if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
-      await registerWebhook(kubeConfig, extender.secureUrl, plane.ca.certPem);
       const observer = new SchedulerObserver(mirror);
       stoppers.push(async () => observer.stop());
       await startKubeScheduler(plane, options.schedulerConfigPath, extender.url);
       scheduling = observer;
     } else {
-      const driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log: log.child({ component: 'kube-scheduler' }) });
-      stoppers.push(() => driver.stop());
-      scheduling = driver;
+      // kube-controller-manager's part for Deployments and ReplicaSets (the control plane runs the real one).
+      const workloads = await WorkloadController.start({ kubeConfig, log: log.child({ component: 'workload-controller' }) });
+      stoppers.push(() => workloads.stop());
+      // One driver per profile, each calling every extender of the file (at our address), as kube-scheduler does;
+      // and, unless the file has that profile, the cluster's own default-scheduler, which no extender serves.
+      const extenders = settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url }));
+      const profiles = settings.schedulerNames.map((schedulerName) => ({ schedulerName, extenders }));
+      if (!settings.schedulerNames.includes(DEFAULT_SCHEDULER_NAME)) profiles.push({ schedulerName: DEFAULT_SCHEDULER_NAME, extenders: [] });
+      const drivers = profiles.map((profile) => new SchedulingDriver({ kubeConfig, mirror, ...profile, log: log.child({ component: 'kube-scheduler', profile: profile.schedulerName }) }));
+      for (const driver of drivers) stoppers.push(() => driver.stop());
+      scheduling = drivers[0]!;
     }
 
     const dashboard = await buildDashboardServer(
@@ -254,7 +270,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const dashboardUrl = (await listening('--dashboard-port', host, options.dashboardPort, dashboard.listen({ host, port: options.dashboardPort }))).replace('0.0.0.0', '127.0.0.1');
     stoppers.push(() => dashboard.close());
 
-    const demoPods = options.demo ? await submitDemo(kubeConfig, settings.schedulerName) : 0;
+    const demoPods = options.demo ? await submitDemo(kubeConfig, schedulerName) : 0;
     return { kubeConfig, kubeconfigPath: options.kubeconfigPath, topology, urls: { api: cluster.url, extender: extender.url, dashboard: dashboardUrl, exporter: exporter.url }, demoPods, stop };
   } catch (error) {
     await stop();

@@ -5,13 +5,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT, startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
+import { startLocalCluster, type LocalCluster } from '../../src/localmode/up.js';
 import { ephemeralUpOptions } from './options.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -51,10 +51,13 @@ describe.skipIf(missing.length > 0)('dashboard in a browser', () => {
   });
 
   it('updates live when a pod is applied with kubectl', async () => {
-    await run('kubectl', ['--kubeconfig', local.kubeconfigPath, 'apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')]);
-    const entry = page.locator('[data-pending="default/invalid-memory-percentage"]');
+    // Twelve whole GPUs on one node: valid (the admission webhook lets it in), but no node has that many.
+    const file = join(dir, 'too-wide.yaml');
+    await writeFile(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: too-wide, namespace: default}\nspec:\n  containers: [{name: app, image: busybox, resources: {limits: {nvidia.com/gpu: 12}}}]\n');
+    await run('kubectl', ['--kubeconfig', local.kubeconfigPath, 'apply', '-f', file]);
+    const entry = page.locator('[data-pending="default/too-wide"]');
     await entry.waitFor({ timeout: 10_000 });
-    await expect.poll(() => entry.locator('.reason').textContent(), { timeout: 10_000 }).toContain('invalid nvidia.com/gpumem-percentage value 150 in container app');
+    await expect.poll(() => entry.locator('.reason').textContent(), { timeout: 10_000 }).toContain('too few GPUs: requested 12');
     const screenshot = join(tmpdir(), 'tessera-dashboard.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`dashboard screenshot: ${screenshot}`);

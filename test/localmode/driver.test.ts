@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   const settings = loadSchedulerSettings('config/scheduler-config.yaml');
   mirror = await ClusterMirror.start(kubeConfig, log);
-  driver = new SchedulingDriver({ kubeConfig, mirror, settings: { ...settings, extender: { ...settings.extender, urlPrefix: extender.url } }, log, backoff: { initialMs: 50, maxMs: 200 } });
+  driver = new SchedulingDriver({ kubeConfig, mirror, schedulerName: settings.schedulerNames[0]!, extenders: settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url })), log, backoff: { initialMs: 50, maxMs: 200 } });
 });
 
 afterAll(async () => {

@@ -37,7 +37,7 @@ function client(overrides: Partial<ExtenderSettings> = {}): ExtenderClient {
     },
     'test',
   );
-  return new ExtenderClient({ ...settings.extender, ...overrides });
+  return new ExtenderClient({ ...settings.extenders[0]!, ...overrides });
 }
 
 async function failure(run: () => Promise<unknown>): Promise<TesseraError> {
@@ -53,9 +53,9 @@ async function failure(run: () => Promise<unknown>): Promise<TesseraError> {
 describe('extender client (kube-scheduler side of the wire)', () => {
   it('reads the project scheduler config with kube-scheduler defaults', () => {
     const settings = loadSchedulerSettings('config/scheduler-config.yaml');
-    expect(settings.schedulerName).toBe('tessera-scheduler');
-    expect(settings.extender).toMatchObject({ filterVerb: 'filter', bindVerb: 'bind', nodeCacheCapable: true, httpTimeoutMs: 5000, weight: 1, ignorable: false });
-    expect(settings.extender.managedResources.map((r) => r.name)).toContain('nvidia.com/gpumem');
+    expect(settings.schedulerNames).toEqual(['tessera-scheduler']);
+    expect(settings.extenders[0]).toMatchObject({ filterVerb: 'filter', bindVerb: 'bind', nodeCacheCapable: true, httpTimeoutMs: 5000, weight: 1, ignorable: false });
+    expect(settings.extenders[0]!.managedResources.map((r) => r.name)).toContain('nvidia.com/gpumem');
     expect(parseDurationMs('1m30s')).toBe(90_000);
     expect(parseDurationMs('250ms')).toBe(250);
   });
