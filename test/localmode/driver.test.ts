@@ -109,9 +109,12 @@ describe('scheduling driver', () => {
   });
 
   it('rejects an invalid request with the field named', async () => {
-    await api.createNamespacedPod({ namespace: 'default', body: gpuPod('bad-cores', { cores: 150 }) });
-    const pod = await until('bad-cores', unschedulable);
-    expect(pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message).toContain('gpucores');
+    // A memory percentage over 100 is invalid (HAMi refuses it too); gpucores over 100 is clamped, as HAMi does.
+    const body = gpuPod('bad-percentage');
+    body.spec.containers[0]!.resources.limits['nvidia.com/gpumem-percentage'] = '150';
+    await api.createNamespacedPod({ namespace: 'default', body });
+    const pod = await until('bad-percentage', unschedulable);
+    expect(pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message).toContain('gpumem-percentage');
   });
 
   it('retries a pod whose bind was rejected, and records why', async () => {
