@@ -123,11 +123,16 @@ describe('grants under attack (tessera up as a process)', () => {
     const api = up.kubeConfig.makeApiClient(CoreV1Api);
     const small = (name: string): V1Pod => gpuPod(name, { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '4000', 'nvidia.com/gpucores': '5' }, { 'nvidia.com/vgpu-mode': 'hami-core' });
     const legit = [...Array(10).keys()].map((i) => small(`legit-${i}`));
-    // No local webhook: kubelet admits these, and only the device plugin stands between them and others' grants.
     const thieves = [...Array(10).keys()].map((i) => {
       const pod = small(`thief-${i}`);
       return { ...pod, spec: { ...pod.spec, containers: pod.spec?.containers ?? [], nodeName: 'hami-1' } };
     });
+    // The webhook refuses them first.
+    const refused = small('thief-refused');
+    await expect(api.createNamespacedPod({ namespace: 'default', body: { ...refused, spec: { ...refused.spec, containers: refused.spec?.containers ?? [], nodeName: 'hami-1' } } })).rejects.toThrow(/spec\.nodeName/);
+    // With the webhook down (removed, as an outage or a misconfiguration leaves it), kubelet admits them, and only the
+    // device plugin stands between them and others' grants.
+    kubectl(dir, 'delete', 'mutatingwebhookconfiguration', 'tessera-webhook');
     await Promise.all([...legit, ...thieves].map((body) => api.createNamespacedPod({ namespace: 'default', body })));
     await settle(api, legit.map((p) => p.metadata?.name ?? ''), 45_000);
     await new Promise((resolve) => setTimeout(resolve, 6000));

@@ -114,8 +114,8 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
       (failure: { stderr: string }) => failure.stderr,
     );
     expect(error).toContain('admission webhook "pods.tessera.io" denied the request');
-    expect(error).toContain('nvidia.com/gpucores');
-    await expect(kubectl('get', 'pod', 'invalid-gpucores')).rejects.toThrow(/NotFound/);
+    expect(error).toContain('nvidia.com/gpumem-percentage');
+    await expect(kubectl('get', 'pod', 'invalid-memory-percentage')).rejects.toThrow(/NotFound/);
   });
 
   it('takes every HAMi example file unchanged: each pod is scheduled or refused with a reason', async () => {
@@ -145,8 +145,9 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
         const failed = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
         // Tessera's webhook routes the pods that ask for its resources; the rest stay with the default scheduler.
         const tessera = (p.spec?.containers ?? []).some((c) => 'nvidia.com/gpu' in (c.resources?.limits ?? {}));
-        expect(p.spec?.schedulerName).toBe(tessera ? 'tessera-scheduler' : undefined);
-        const by = p.spec?.schedulerName ?? 'default-scheduler';
+        // The API server defaults schedulerName, as kube-apiserver does.
+        expect(p.spec?.schedulerName).toBe(tessera ? 'tessera-scheduler' : 'default-scheduler');
+        const by = p.spec?.schedulerName;
         return p.spec?.nodeName ? `${p.metadata?.name}: ${by} scheduled it on ${p.spec.nodeName}` : `${p.metadata?.name}: ${by}: unschedulable: ${failed?.message}`;
       });
     }
