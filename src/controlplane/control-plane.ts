@@ -44,14 +44,29 @@ export interface Identity {
   groups?: string[];
 }
 
-/** A free loopback port (the kernel's pick; the short window before the component binds it is accepted). */
+/**
+ * Free loopback ports, distinct: each is held until all are picked, since the kernel may hand a port just released
+ * out again (the short window before a component binds one is accepted).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(async (server) => {
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+        const address = server.address();
+        if (address === null || typeof address === 'string') throw new TesseraError('INTERNAL', 'no port from the kernel');
+        return address.port;
+      }),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
+/** One free loopback port. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new TesseraError('INTERNAL', 'no port from the kernel');
-  return address.port;
+  return (await freePorts(1))[0] as number;
 }
 
 function kubeconfigYaml(server: string, caPem: string, name: string, client: KeyPairPem): string {
@@ -143,7 +158,7 @@ export class ControlPlane {
 
   private async startEtcdAndApiServer(): Promise<void> {
     const { dir, log } = this.options;
-    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
     const etcd = this.spawn('etcd', [
       `--data-dir=${join(dir, 'etcd')}`,
       '--name=default',

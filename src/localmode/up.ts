@@ -16,7 +16,7 @@ import { loadOrCreateKeyFile } from '../api/key-file.js';
 import { generateSigningKey, publicKeyOf } from '../api/signing.js';
 import { EMBEDDED_USER } from '../cluster/admission.js';
 import { EmbeddedCluster } from '../cluster/index.js';
-import { ADMIN_USER, CertificateAuthority, ControlPlane, freePort } from '../controlplane/index.js';
+import { ADMIN_USER, CertificateAuthority, ControlPlane } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
 import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
@@ -220,7 +220,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
 
     // The embedded API server has one identity, which the extender and the device plugins write decisions as.
     const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: await freePort(), schedulerName, trustedUsers: [plane ? ADMIN_USER : EMBEDDED_USER.username], leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
+      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: 0, schedulerName, trustedUsers: [plane ? ADMIN_USER : EMBEDDED_USER.username], leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
       kubeConfig,
       signingKey: keys.scheduler,
       tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },

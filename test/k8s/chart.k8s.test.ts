@@ -16,7 +16,7 @@ import { CoreV1Api, type V1Container, type V1PodSpec } from '@kubernetes/client-
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ControlPlane, freePort, type ComponentProcess } from '../../src/controlplane/index.js';
+import { ControlPlane, freePorts, type ComponentProcess } from '../../src/controlplane/index.js';
 import { PACKAGE_ROOT } from '../../src/localmode/up.js';
 import { gpuNode, gpuPod } from '../scheduler/extender/fixtures.js';
 import { K8S_BIN, kubectl, startTessera, until, type TesseraProcess } from './harness.js';
@@ -102,7 +102,7 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
   });
 
   it('renders manifests kube-apiserver accepts, whose containers start unchanged and schedule a GPU pod', async () => {
-    const [extenderPort, webhookPort] = [await freePort(), await freePort()];
+    const [extenderPort, webhookPort] = (await freePorts(2)) as [number, number];
     const hamiUser = await render(['scheduler.name=hami-scheduler', 'devicePlugin.nodeSelector.gpu=on']);
     const caBundle = Buffer.from(plane.ca.certPem).toString('base64');
     const text = await render([`scheduler.extenderPort=${extenderPort}`, `webhook.port=${webhookPort}`, `webhook.caBundle=${caBundle}`]);
