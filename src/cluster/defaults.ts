@@ -17,7 +17,7 @@ const isMap = (value: unknown): value is Json => value !== null && typeof value 
 const isPods = (type: ResourceType): boolean => type.group === '' && type.plural === 'pods';
 
 /** kube's DefaultTerminationGracePeriodSeconds. */
-export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 /** The priorities of the PriorityClasses every cluster has (the embedded server serves no PriorityClass objects). */
 const SYSTEM_PRIORITIES: Record<string, number> = { 'system-node-critical': 2_000_001_000, 'system-cluster-critical': 2_000_000_000 };
@@ -78,7 +78,7 @@ export function applyCreateDefaults(type: ResourceType, object: KubeObject): voi
 }
 
 /** GetPodQOS: only cpu and memory count; Guaranteed needs both limited in every container and requests equal to limits. */
-export function qosClass(spec: Json): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+function qosClass(spec: Json): 'Guaranteed' | 'Burstable' | 'BestEffort' {
   const requests = new Map<string, bigint>();
   const limits = new Map<string, bigint>();
   let guaranteed = true;

@@ -119,8 +119,8 @@ interface ResourceList {
   field: string;
   /** The resource list itself, in the object being decoded. */
   list: Record<string, unknown>;
-  /** For a container's limits, its requests (the request/limit rules); for its requests, its limits. */
-  container?: { requests: Record<string, unknown> | undefined; limits: Record<string, unknown> | undefined; path: string };
+  /** For a container's lists: its limits (what its requests are checked against) and its resources' path. */
+  container?: { limits: Record<string, unknown> | undefined; path: string };
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -147,7 +147,7 @@ function resourceLists(type: ResourceType, object: KubeObject): ResourceList[] {
     containers.forEach((container: unknown, index) => {
       const resources = isMap(container) && isMap(container.resources) ? container.resources : {};
       const path = `spec.${group}[${index}].resources`;
-      const pair = { requests: isMap(resources.requests) ? resources.requests : undefined, limits: isMap(resources.limits) ? resources.limits : undefined, path };
+      const pair = { limits: isMap(resources.limits) ? resources.limits : undefined, path };
       add(`${path}.limits`, resources.limits, pair);
       add(`${path}.requests`, resources.requests, pair);
     });

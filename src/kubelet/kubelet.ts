@@ -9,6 +9,7 @@ import { arch, platform, release } from 'node:os';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
 import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
+import { parseQuantity, quantityInteger } from '../scheduler/core/quantity.js';
 import { DeviceManager, type AdmissionPod } from './device-manager.js';
 import { nodeInfoStatus, runningPodStatus } from './status.js';
 
@@ -38,8 +39,10 @@ export function admissionPodOf(pod: V1Pod): AdmissionPod {
       const resources: Record<string, number> = {};
       for (const [name, value] of Object.entries({ ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) })) {
         if (!name.includes('/') || name.startsWith('kubernetes.io/')) continue;
-        const count = Number(value);
-        if (Number.isInteger(count) && count > 0) resources[name] = count;
+        // A quantity, as the API server returns it canonical ("19000" comes back as "19k"), not a plain number.
+        const parsed = parseQuantity(String(value));
+        const count = parsed ? quantityInteger(parsed) : null;
+        if (count !== null && count > 0) resources[name] = count;
       }
       return { name: c.name, resources };
     }),
@@ -127,7 +130,7 @@ export class SimKubelet {
   /**
    * A graceful delete only marks the pod: kubelet stops its containers, gives their devices back, and then deletes
    * the pod for good (grace 0, guarded by its UID so a new pod of the same name is never hit), as kubelet's status
-   * manager does. (The embedded API server deletes at once unless the client asks for a grace period.)
+   * manager does. (The embedded API server marks a bound pod so only while its node's kubelet renews its Lease.)
    */
   private async finishDeletion(pod: V1Pod, uid: string): Promise<void> {
     if (this.finishing.has(uid)) return;

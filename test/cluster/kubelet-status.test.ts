@@ -2,7 +2,7 @@
  * What kubectl shows of the simulated kubelet's work: a pod it started is READY 1/1 with an IP and a start time,
  * and its node reports a version, addresses and node info, as with a real kubelet.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { SimKubelet } from '../../src/kubelet/kubelet.js';
+import { Store } from '../../src/cluster/store.js';
+import { SimKubelet, admissionPodOf } from '../../src/kubelet/kubelet.js';
 import { KUBELET_VERSION } from '../../src/kubelet/status.js';
 import { pod } from './helpers.js';
 
@@ -78,5 +79,17 @@ describe.skipIf(!existsSync(KUBECTL))('the simulated kubelet seen through kubect
     const info = JSON.parse(await kubectl('get', 'node', 'n1', '-o', 'jsonpath={.status.nodeInfo}')) as Record<string, string>;
     expect(info).toMatchObject({ kubeletVersion: KUBELET_VERSION, operatingSystem: 'linux' });
     expect(info.machineID).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('what the simulated kubelet asks its device plugins for', () => {
+  it('reads extended resources as the API server returns them, canonical ("19000" comes back "19k")', () => {
+    const store = new Store();
+    const created = store.create('pods', {
+      metadata: { name: 'canonical', namespace: 'default' },
+      spec: { containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '19000', cpu: '2' } } }] },
+    });
+    expect((created.spec as { containers: Array<{ resources: { limits: Record<string, string> } }> }).containers[0]?.resources.limits['nvidia.com/gpumem']).toBe('19k');
+    expect(admissionPodOf(created as V1Pod).containers[0]?.resources).toEqual({ 'nvidia.com/gpu': 1, 'nvidia.com/gpumem': 19000 });
   });
 });

@@ -208,7 +208,7 @@ const PROBES: Record<string, Probe> = {
     const after = reply.body['metadata'] as Record<string, unknown>;
     return { code: reply.status, labels: after['labels'], generation: after['generation'], moved: after['resourceVersion'] !== (created['metadata'] as Record<string, unknown>)['resourceVersion'] };
   },
-  'PATCH in each content type: strategic merge merges containers by name, merge patch replaces the list': async (s) => {
+  'PATCH in each content type: strategic merge merges containers by name; a merge patch dropping a container is 422': async (s) => {
     await call(s, 'POST', PODS, pod('patched', { spec: { containers: [{ name: 'main', image: 'busybox:1.36' }, { name: 'side', image: 'busybox:1.36' }] } }));
     const strategic = await call(s, 'PATCH', `${PODS}/patched`, { spec: { containers: [{ name: 'side', image: 'busybox:1.37' }] } }, 'application/strategic-merge-patch+json');
     const json = await call(s, 'PATCH', `${PODS}/patched`, [{ op: 'add', path: '/metadata/labels', value: { via: 'json-patch' } }], 'application/json-patch+json');
@@ -218,7 +218,7 @@ const PROBES: Record<string, Probe> = {
     const unsupported = await call(s, 'PATCH', `${PODS}/patched`, { metadata: {} }, 'application/x-unknown-patch');
     return { strategic: images(strategic), json: (json.body['metadata'] as Record<string, unknown>)['labels'], failedTest: statusShape(failedTest), merge: images(merge), unsupported: unsupported.status };
   },
-  'a /status write ignores spec and metadata changes; a main-resource write ignores status': async (s) => {
+  'a /status write changes status and metadata but never spec; a main-resource write ignores status': async (s) => {
     const created = (await call(s, 'POST', PODS, pod('status-split'))).body;
     const metadata = created['metadata'] as Record<string, unknown>;
     const viaStatus = (await call(s, 'PUT', `${PODS}/status-split/status`, { ...created, metadata: { ...metadata, labels: { sneaky: 'yes' } }, spec: { ...(created['spec'] as object), activeDeadlineSeconds: 5 }, status: { ...(created['status'] as object), phase: 'Running' } })).body;
