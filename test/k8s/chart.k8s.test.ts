@@ -118,7 +118,21 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
     await kubectl(adminKubeconfig, ['-n', NAMESPACE, 'create', 'secret', 'generic', 'tessera-signing-key', `--from-literal=signing-key=${signingPem}`]);
     await kubectl(adminKubeconfig, ['-n', NAMESPACE, 'create', 'configmap', 'tessera-scheduler-public-key', `--from-literal=public-key=${publicPem}`]);
 
-    for (const manifest of [hamiUser, text]) expect(await kubectl(adminKubeconfig, ['apply', '--dry-run=server', '-f', '-'], manifest)).toMatch(/created \(server dry run\)/);
+    // The optional parts (cert-manager's certificate, the ServiceMonitor, the RuntimeClass) need their operators'
+    // CRDs; stand-ins with open schemas let the API server check everything else about them.
+    for (const [group, kind, plural] of [['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'], ['cert-manager.io', 'Issuer', 'issuers'], ['cert-manager.io', 'Certificate', 'certificates']] as const) {
+      const crd = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.${group}` },
+        spec: { group, scope: 'Namespaced', names: { kind, plural, singular: kind.toLowerCase() }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
+      };
+      await kubectl(adminKubeconfig, ['apply', '-f', '-'], JSON.stringify(crd));
+      await kubectl(adminKubeconfig, ['wait', '--for=condition=Established', `crd/${plural}.${group}`, '--timeout=30s']);
+    }
+    const optional = await render(['webhook.certManager.enabled=true', 'scheduler.serviceMonitor.enabled=true', 'devicePlugin.createRuntimeClass=true']);
+    expect(manifests(optional).map((m) => m.kind)).toEqual(expect.arrayContaining(['Certificate', 'Issuer', 'ServiceMonitor', 'RuntimeClass']));
+    for (const manifest of [hamiUser, optional, text]) expect(await kubectl(adminKubeconfig, ['apply', '--dry-run=server', '-f', '-'], manifest)).toMatch(/created \(server dry run\)/);
     await kubectl(adminKubeconfig, ['apply', '-f', '-'], text);
 
     const workloads = rendered.filter((m) => m.kind === 'Deployment' || m.kind === 'DaemonSet');
