@@ -14,6 +14,7 @@ import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { KubeStatusError, badRequest, type StatusReason } from './status.js';
 import type { Store } from './store.js';
+import { collectReplyBody } from '../kube/reply-body.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -304,20 +305,11 @@ function post(webhook: Webhook, body: string): Promise<string> {
     const req = httpsRequest(
       url,
       { method: 'POST', ...(ca ? { ca } : {}), headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Content-Length': Buffer.byteLength(body) }, timeout: seconds * 1000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_REPLY_BYTES) req.destroy(new Error(`the reply is larger than ${MAX_REPLY_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+      (res) =>
+        collectReplyBody(req, res, MAX_REPLY_BYTES, (text) => {
           if (res.statusCode === 200) resolve(text);
           else reject(new Error(`failed to call webhook: ${where}: the server answered ${res.statusCode}: ${text.slice(0, 200)}`));
-        });
-      },
+        }),
     );
     req.on('timeout', () => req.destroy(new Error('context deadline exceeded')));
     req.on('error', (error) => reject(new Error(`failed to call webhook: ${where}: ${error.message}`)));

@@ -9,6 +9,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError } from '../errors.js';
 import type { ExtenderSettings, ExtenderTls } from './scheduler-config.js';
+import { collectReplyBody } from '../kube/reply-body.js';
 
 /** kube-scheduler's MaxExtenderPriority and MaxNodeScore: extender scores 0..10 are scaled to 0..100 x weight. */
 export const MAX_EXTENDER_PRIORITY = 10;
@@ -70,16 +71,9 @@ function postJson(url: string, body: string, timeoutMs: number, tls: ExtenderTls
       target,
       { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, ...tlsOptions },
       (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_REPLY_BYTES) req.destroy(new Error(`the reply is larger than ${MAX_REPLY_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
+        collectReplyBody(req, res, MAX_REPLY_BYTES, (text) => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+          resolve({ status: res.statusCode ?? 0, text });
         });
         res.on('error', reject);
       },
