@@ -102,9 +102,9 @@ function banner(local: LocalCluster): string {
     ...(local.demoPods > 0 ? ['', `Submitted ${local.demoPods} demo pods (start with --no-demo for an idle cluster).`] : []),
     '',
     'Try:',
-    `  ${kubectl} apply -f examples/`,
+    `  ${kubectl} apply -f examples/      # the invalid one is refused by the webhook, the field named`,
     `  ${kubectl} get pods -o wide`,
-    `  ${kubectl} describe pod invalid-memory-percentage`,
+    `  ${kubectl} describe pod shared-notebook   # its grant: tessera.io/decision and HAMi's annotations`,
     '',
     'Ctrl-C stops everything.',
   ].join('\n');
