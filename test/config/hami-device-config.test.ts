@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { allowedGeometriesFor, loadDeviceConfig, migRestrictionFor, type DeviceConfig } from '../../src/config/device-config.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { filteredBackend, hamiNodeSettings } from '../../src/deviceplugin/hami-node-config.js';
-import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import { topologyWithGpuIds } from '../fakeoperator/fixtures.js';
 import { resolveGpuModel } from '../../src/geometry/index.js';
 import { extenderDeviceOptions } from '../../src/scheduler/extender/device-options.js';
 
@@ -173,16 +173,7 @@ nodeconfig:
   });
 
   it('filterdevices leaves GPUs out of what the device plugin discovers; preConfiguredDeviceMemory fills a GPU without memory', async () => {
-    const topology: NodeTopology = {
-      gpuProduct: 'NVIDIA A100-SXM4-80GB',
-      gpuMemoryMiB: 81920,
-      driverVersion: '550.54.15',
-      migStrategy: 'none',
-      dynamicMig: false,
-      health: 'Healthy',
-      failMigOperations: false,
-      gpus: ['GPU-a', 'GPU-b', 'GPU-c'].map((id) => ({ id, health: 'Healthy' as const, failMigOperations: false, status: { allocatedBy: null, usage: {} }, migDevices: [] })),
-    };
+    const topology = topologyWithGpuIds('NVIDIA A100-SXM4-80GB', 81920, ['GPU-a', 'GPU-b', 'GPU-c']);
     const config = load('nodeconfig: [{name: n1, filterdevices: {uuid: [GPU-a], index: [2]}}]');
     const backend = filteredBackend(new FakeBackend(() => Promise.resolve(topology)), hamiNodeSettings(config, 'n1'));
     expect((await backend.discover()).map((g) => g.uuid)).toEqual(['GPU-b']);

@@ -11,10 +11,10 @@ import { loadDeviceConfig } from '../../src/config/device-config.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { filteredBackend, hamiNodeSettings } from '../../src/deviceplugin/hami-node-config.js';
 import { HamiRegistrar } from '../../src/deviceplugin/hami-register.js';
-import type { NodeTopology } from '../../src/fakeoperator/topology.js';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { advertisedDevices } from '../../src/deviceplugin/devices.js';
+import { topologyWithGpuIds } from '../fakeoperator/fixtures.js';
 import { TestNode } from './harness.js';
 
 let cluster: EmbeddedCluster;
@@ -24,22 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => cluster.stop());
 
-const topology: NodeTopology = {
-  gpuProduct: 'NVIDIA A100-SXM4-80GB',
-  gpuMemoryMiB: 81920,
-  driverVersion: '550.54.15',
-  migStrategy: 'none',
-  dynamicMig: false,
-  health: 'Healthy',
-  failMigOperations: false,
-  gpus: ['GPU-aaaaaaaa-0000-0000-0000-000000000000', 'GPU-aaaaaaaa-0000-0000-0000-000000000001', 'GPU-aaaaaaaa-0000-0000-0000-000000000002'].map((id) => ({
-    id,
-    health: 'Healthy' as const,
-    failMigOperations: false,
-    status: { allocatedBy: null, usage: {} },
-    migDevices: [],
-  })),
-};
+const topology = topologyWithGpuIds('NVIDIA A100-SXM4-80GB', 81920, ['GPU-aaaaaaaa-0000-0000-0000-000000000000', 'GPU-aaaaaaaa-0000-0000-0000-000000000001', 'GPU-aaaaaaaa-0000-0000-0000-000000000002']);
 
 describe("HAMi's register and handshake annotations", () => {
   it("are published as HAMi's device plugin publishes them, honouring the node's nodeconfig", async () => {

@@ -20,6 +20,20 @@ export function topologyNode(node: string, product: string, memoryMiB: number, g
   return nodeFromPool(node, { gpuProduct: product, gpuCount: gpus, gpuMemoryMiB: memoryMiB, driverVersion: '550.54.15', migStrategy, dynamicMig });
 }
 
+/** A healthy node of `product` GPUs with exactly these UUIDs, none in use (for tests whose expectations name GPUs). */
+export function topologyWithGpuIds(product: string, memoryMiB: number, ids: readonly string[]): NodeTopology {
+  return {
+    gpuProduct: product,
+    gpuMemoryMiB: memoryMiB,
+    driverVersion: '550.54.15',
+    migStrategy: 'none',
+    dynamicMig: false,
+    health: 'Healthy',
+    failMigOperations: false,
+    gpus: ids.map((id) => ({ id, health: 'Healthy' as const, failMigOperations: false, status: { allocatedBy: null, usage: {} }, migDevices: [] })),
+  };
+}
+
 /** An inventory listing the topology's GPUs, with MIG instances per GPU index. */
 export function inventoryOf(node: string, topology: NodeTopology, mode: 'hami-core' | 'mig', instances: Record<number, InventoryMigInstance[]> = {}): NodeInventory {
   return {
