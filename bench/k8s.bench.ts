@@ -10,7 +10,7 @@
  * to the watch event that shows the node (p50/p99). CPU per pod of each process (from /proc) over the drain. The
  * ratio rows compare (b) with (a) from the same run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { ControlPlane, freePort } from '../src/controlplane/index.js';
+import { ControlPlane, freePort, locateBinaries } from '../src/controlplane/index.js';
 import { schedulerConfigFor } from '../src/localmode/control-plane-mode.js';
 import { PACKAGE_ROOT } from '../src/localmode/up.js';
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
@@ -27,15 +27,6 @@ import { percentile, type BenchResult, type BenchSuite } from './harness.js';
 const PODS = Number(process.env['TESSERA_K8S_BENCH_PODS'] ?? 1000);
 const LATENCY_PODS = 100;
 const CLOCK_TICKS = 100;
-
-function binaries(): string | undefined {
-  if (process.env['TESSERA_K8S_BIN']) return process.env['TESSERA_K8S_BIN'];
-  try {
-    return execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/k8s-bins.sh'), '--check'], { encoding: 'utf8' }).trim().split('\n').at(-1);
-  } catch {
-    return undefined;
-  }
-}
 
 /** CPU milliseconds a process has used (user + system, from /proc). */
 async function processCpuMs(pid: number | undefined): Promise<number> {
@@ -192,7 +183,7 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
 export const k8sBench: BenchSuite = {
   name: 'k8s',
   async run() {
-    const binDir = binaries();
+    const binDir = locateBinaries();
     if (!binDir) {
       process.stderr.write('bench k8s: skipped: no control-plane binaries (run scripts/k8s-bins.sh)\n');
       return [];

@@ -6,11 +6,14 @@
  * `system:kube-*` users, which the default RBAC policy already grants). `tessera up --control-plane` and the
  * real-Kubernetes suite (test/k8s) both run on it.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -21,6 +24,23 @@ import { ComponentProcess } from './process.js';
 
 /** The administrator's user name: the local stack's components and its kubectl all act as it. */
 export const ADMIN_USER = 'tessera-admin';
+
+/**
+ * The folder of upstream binaries: `$TESSERA_K8S_BIN`, else the cache `scripts/k8s-bins.sh` fills when it is
+ * complete; undefined when neither has them (nothing is built here).
+ */
+export function locateBinaries(): string | undefined {
+  const fromEnv = process.env['TESSERA_K8S_BIN'];
+  if (fromEnv) {
+    if (!existsSync(join(fromEnv, 'kube-apiserver'))) throw new TesseraError('INVALID_CONFIG', `${fromEnv} holds no kube-apiserver; run scripts/k8s-bins.sh`, { field: 'TESSERA_K8S_BIN' });
+    return fromEnv;
+  }
+  try {
+    return execFileSync('bash', [fileURLToPath(new URL('../../scripts/k8s-bins.sh', import.meta.url)), '--check'], { encoding: 'utf8' }).trim().split('\n').at(-1);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The binaries a control plane needs, in the folder `scripts/k8s-bins.sh` prints. */
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;

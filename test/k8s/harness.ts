@@ -3,27 +3,20 @@
  * cache outside the repository), `tessera` run as a child process the way an operator runs it, kubectl, and polling.
  * Without the binaries the suite skips with one line, except in CI (`CI` set), where that is a failure.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { locateBinaries } from '../../src/controlplane/index.js';
 import { PACKAGE_ROOT } from '../../src/localmode/up.js';
 
 const run = promisify(execFile);
 
 function findBinaries(): string | undefined {
-  const fromEnv = process.env['TESSERA_K8S_BIN'];
-  if (fromEnv) {
-    if (!existsSync(join(fromEnv, 'kube-apiserver'))) throw new Error(`TESSERA_K8S_BIN=${fromEnv} holds no kube-apiserver; run scripts/k8s-bins.sh`);
-    return fromEnv;
-  }
-  try {
-    return execFileSync('bash', [join(PACKAGE_ROOT, 'scripts/k8s-bins.sh'), '--check'], { encoding: 'utf8' }).trim().split('\n').at(-1);
-  } catch {
-    if (process.env['CI']) throw new Error('the control-plane binaries are missing in CI: .ci/run must run scripts/k8s-bins.sh first');
-    console.warn('test/k8s: skipped: no control-plane binaries (run scripts/k8s-bins.sh, which needs Go, then npm run test:k8s)');
-    return undefined;
-  }
+  const found = locateBinaries();
+  if (found) return found;
+  if (process.env['CI']) throw new Error('the control-plane binaries are missing in CI: .ci/run must run scripts/k8s-bins.sh first');
+  console.warn('test/k8s: skipped: no control-plane binaries (run scripts/k8s-bins.sh, which needs Go, then npm run test:k8s)');
+  return undefined;
 }
 
 /** The folder of upstream binaries, or undefined (the suite skips). */
