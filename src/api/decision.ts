@@ -58,6 +58,11 @@ export interface Decision {
   resources?: { cpuMilli: number; memoryMiB: number };
   /** RFC 3339 time of the decision. */
   decidedAt: string;
+  /**
+   * Set by the device plugin when this grant was exchanged with another pod's (uid): the exchange lands as one
+   * write per pod, and the scheduler applies it only once both have arrived.
+   */
+  exchangedWith?: string;
   /** Ed25519 signature (base64url) over the granted part of the decision; see `signing.ts`. */
   signature?: string;
 }
@@ -129,6 +134,7 @@ export const decisionSchema = {
       properties: { cpuMilli: count, memoryMiB: count },
     },
     decidedAt: { type: 'string', format: 'date-time' },
+    exchangedWith: nonEmpty,
     signature: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' },
   },
 } as const;

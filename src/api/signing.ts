@@ -44,6 +44,8 @@ export function canonicalDecision(decision: Decision): string {
       c.name,
       c.devices.map((d) => [d.uuid, d.index, d.memoryMiB, d.cores, d.mig ? [d.mig.profile, d.mig.start, d.mig.plan.map((op) => [op.action, op.profile, op.start])] : null]),
     ]),
+    // Only when present, so that decisions signed before the field existed still verify.
+    ...(decision.exchangedWith === undefined ? [] : [decision.exchangedWith]),
   ]);
 }
 

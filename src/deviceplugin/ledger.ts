@@ -212,7 +212,8 @@ export class Ledger {
     if (ownContent === first.content) return { received, swappedWith: undefined };
     const holder = [...this.pending.values()].find((g) => contentOf(g.decision) === first.content);
     if (!holder) return { received, swappedWith: undefined };
-    const swapped = { ...holder, decision: withGrant(holder.decision, gpuContainersOf(own.decision)) };
+    received.decision.exchangedWith = holder.pod.uid;
+    const swapped = { ...holder, decision: { ...withGrant(holder.decision, gpuContainersOf(own.decision)), exchangedWith: pod.uid } };
     this.pending.set(holder.pod.uid, swapped);
     this.moved.set(holder.pod.uid, swapped);
     return { received, swappedWith: swapped };

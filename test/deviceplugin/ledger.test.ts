@@ -62,6 +62,11 @@ describe('Ledger', () => {
           if (!a) return;
           const learned = ledger.learn(a.grant.pod, a.ids);
           expect(learned).toBeDefined();
+          // Each side of an exchange names the other, so the scheduler applies the two writes together.
+          if (learned?.swappedWith) {
+            expect(learned.received.decision.exchangedWith).toBe(learned.swappedWith.pod.uid);
+            expect(learned.swappedWith.decision.exchangedWith).toBe(a.grant.pod.uid);
+          }
         };
         while (toAdmit.length > 0) {
           if (next(3) === 0) learnOne();

@@ -119,10 +119,22 @@ export class ClusterView {
     this.settleChanges(next.node);
   }
 
+  /**
+   * True while the other side of an exchange has not arrived: the pod it names is still on `node` with its old
+   * grant. On a shared GPU the first side often fits on its own, and applying it alone would show the receiver's
+   * old devices free while the other pod is about to be given them.
+   */
+  private awaitsPartner(change: Reservation<Allocation>): boolean {
+    const partner = change.decision.exchangedWith;
+    if (partner === undefined || this.pendingChanges.has(partner)) return false;
+    const held = this.book.get(partner);
+    return held !== undefined && held.node === change.node && held.decision.exchangedWith !== change.podUid;
+  }
+
   /** Moves all pending changes on `node` from their old grants to their new ones at once, or none of them. */
   private settleChanges(node: string): void {
     const changes = [...this.pendingChanges.values()].filter((r) => r.node === node);
-    if (changes.length === 0) return;
+    if (changes.length === 0 || changes.some((r) => this.awaitsPartner(r))) return;
     const released: Allocation[] = [];
     for (const r of changes) {
       const old = this.state.release(r.podUid);

@@ -61,15 +61,16 @@ describe('cluster view', () => {
     expect(view.state.allocation('held')).toBeDefined();
   });
 
-  it('follows the device plugin swapping grants between two interchangeable pods, whatever the window between writes', () => {
+  /** Two pods granted on `pair`, and a function that records an exchange on one side as the device plugin does. */
+  function exchangeFixture(request: { gpus?: number; cores?: number; memoryMiB?: number }) {
     const key = generateSigningKey();
     const view = new ClusterView({ keys: trusted(key), log: silentLog, now: Date.now, ...options });
     view.upsertNode(gpuNode('pair', { gpus: 2 }));
-    const pods = ['a', 'b'].map((uid) => gpuPod(uid, { uid, gpus: 1 }));
+    const pods = ['a', 'b'].map((uid) => gpuPod(uid, { uid, ...request }));
     const decisions: Decision[] = pods.map((pod) => {
-      const request = parsePodRequest(pod, options.requestConfig);
-      if (!request.ok) throw new Error('bad fixture');
-      const decided = decide(view.state, request.value, 'pair', hamiPolicy, CONTEXT);
+      const parsed = parsePodRequest(pod, options.requestConfig);
+      if (!parsed.ok) throw new Error('bad fixture');
+      const decided = decide(view.state, parsed.value, 'pair', hamiPolicy, CONTEXT);
       if (!decided.ok) throw new Error('does not fit');
       const decision = signDecision(decisionOf(decided.value, new Date(0).toISOString()), key);
       view.upsertPod({ ...pod, spec: { nodeName: 'pair' }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } } });
@@ -77,20 +78,52 @@ describe('cluster view', () => {
     });
     const gpuOf = (uid: string): string | undefined => view.state.allocation(uid)?.containers[0]?.devices[0]?.uuid;
     const [a, b] = decisions as [Decision, Decision];
+    const [podA, podB] = pods as [(typeof pods)[number], (typeof pods)[number]];
+    // The plugin records that one pod received the other's grant, one write per pod.
+    const exchanged = (pod: typeof podA, grant: Decision, partner: string): void =>
+      view.upsertPod({
+        ...pod,
+        spec: { nodeName: 'pair' },
+        metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name }, exchangedWith: partner }, key)) } },
+      });
+    return { view, a, b, podA, podB, gpuOf, exchanged };
+  }
+
+  it('follows the device plugin swapping grants between two interchangeable pods, whatever the window between writes', () => {
+    const { view, a, b, podA, podB, gpuOf, exchanged } = exchangeFixture({ gpus: 1 });
     expect(gpuOf('a')).not.toBe(gpuOf('b'));
-    // The plugin records that a received b's grant and b received a's, one pod after the other.
-    const swapped = (pod: (typeof pods)[number], grant: Decision): void =>
-      view.upsertPod({ ...pod, spec: { nodeName: 'pair' }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name } }, key)) } } });
-    swapped(pods[0] as (typeof pods)[number], b);
+    exchanged(podA, b, 'b');
     // In between, a's new GPU is still b's: a keeps its old grant counted, so neither GPU looks free while in use.
     expect(gpuOf('a')).toBe(a.containers[0]?.devices[0]?.uuid);
     expect(gpuOf('b')).toBe(b.containers[0]?.devices[0]?.uuid);
     expect(view.book.get('a')?.decision.signature).toBe(a.signature);
-    swapped(pods[1] as (typeof pods)[number], a);
+    exchanged(podB, a, 'a');
     expect(gpuOf('a')).toBe(b.containers[0]?.devices[0]?.uuid);
     expect(gpuOf('b')).toBe(a.containers[0]?.devices[0]?.uuid);
     expect(view.state.allocations()).toHaveLength(2);
     expect(view.book.get('a')?.decision.containers[0]?.devices[0]?.uuid).toBe(b.containers[0]?.devices[0]?.uuid);
+  });
+
+  it('keeps both old grants of an exchange on shared GPUs, where the first side fits alone, until the other arrives', () => {
+    const { view, a, b, podA, podB, gpuOf, exchanged } = exchangeFixture({ cores: 30, memoryMiB: 3000 });
+    const [gpuA, gpuB] = [a.containers[0]?.devices[0]?.uuid, b.containers[0]?.devices[0]?.uuid];
+    expect(gpuA).not.toBe(gpuB);
+    exchanged(podA, b, 'b');
+    // a's old GPU must not look free: b is about to be given it.
+    expect(gpuOf('a')).toBe(gpuA);
+    expect(view.state.node('pair')?.gpus.find((g) => g.uuid === gpuA)).toBeDefined();
+    expect(view.state.allocations()).toHaveLength(2);
+    exchanged(podB, a, 'a');
+    expect(gpuOf('a')).toBe(gpuB);
+    expect(gpuOf('b')).toBe(gpuA);
+  });
+
+  it('applies one side of an exchange alone once the other pod is gone', () => {
+    const { view, b, podA, gpuOf, exchanged } = exchangeFixture({ cores: 30, memoryMiB: 3000 });
+    exchanged(podA, b, 'b');
+    view.book.release('b');
+    expect(gpuOf('a')).toBe(b.containers[0]?.devices[0]?.uuid);
+    expect(view.state.allocations()).toHaveLength(1);
   });
 
   it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
