@@ -30,6 +30,8 @@ export interface CheckReport {
   wrongPod: string[];
   /** Pods holding a decision, by node. */
   holders: number;
+  /** Every GPU of a MIG node: its model, the pod holding each memory slice ('' when free), compute slices in use. */
+  migGpus: Map<string, { model: string; held: string[]; computeUsed: number }>;
 }
 
 /** Memory slices a MIG profile (`3g.20gb`) takes on a GPU of `memoryMiB`. */
@@ -57,6 +59,7 @@ export async function checkCluster(kubeConfig: KubeConfig): Promise<CheckReport>
   const tasks = new Map<string, number>();
   const slices = new Map<string, string[]>();
   const migDevices = new Map<string, string>();
+  const compute = new Map<string, number>();
   let holders = 0;
   for (const pod of pods) {
     const nodeName = pod.spec?.nodeName;
@@ -87,6 +90,7 @@ export async function checkCluster(kubeConfig: KubeConfig): Promise<CheckReport>
           else held[s] = name;
         }
         slices.set(device.uuid, held);
+        compute.set(device.uuid, (compute.get(device.uuid) ?? 0) + Number(/^(\d+)g\./.exec(device.mig.profile)?.[1] ?? 0));
         const mig = device.mig.migDeviceUuid;
         if (mig) {
           const other = migDevices.get(mig);
@@ -105,5 +109,9 @@ export async function checkCluster(kubeConfig: KubeConfig): Promise<CheckReport>
     if ((cores.get(uuid) ?? 0) > gpu.coreUnits) overCommits.push(`${uuid}: ${cores.get(uuid)}% cores granted of ${gpu.coreUnits}`);
     if ((tasks.get(uuid) ?? 0) > gpu.splitCount) overCommits.push(`${uuid}: ${tasks.get(uuid)} tasks of ${gpu.splitCount}`);
   }
-  return { overCommits, wrongPod, holders };
+  const migGpus = new Map<string, { model: string; held: string[]; computeUsed: number }>();
+  for (const [uuid, gpu] of gpus) {
+    if (gpu.mode === 'mig') migGpus.set(uuid, { model: gpu.model, held: slices.get(uuid) ?? Array<string>(8).fill(''), computeUsed: compute.get(uuid) ?? 0 });
+  }
+  return { overCommits, wrongPod, holders, migGpus };
 }
