@@ -28,8 +28,18 @@ async function pod(name: string): Promise<V1Pod> {
   return api.readNamespacedPod({ name, namespace: 'default' });
 }
 
+/**
+ * The device plugin records an exchange of grants between two pods with one write per pod: a read between the two
+ * sees both name the same devices. That settles in milliseconds; a real over-commit stays, so it is what remains
+ * after a few seconds of reads that counts.
+ */
 async function noOverCommit(): Promise<number> {
-  const result = checkGrants((await api.listNode()).items, await pods());
+  const deadline = Date.now() + 5_000;
+  let result = checkGrants((await api.listNode()).items, await pods());
+  while (result.violations.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    result = checkGrants((await api.listNode()).items, await pods());
+  }
   expect(result.violations).toEqual([]);
   return result.granted;
 }
