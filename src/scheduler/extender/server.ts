@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { TesseraError } from '../../errors.js';
 import {
   filterErrorReply,
@@ -45,6 +45,8 @@ export interface ServerOptions {
   routes?: 'all' | 'webhook';
   webhook: WebhookOptions;
   metrics: Registry;
+  /** Counts each call by verb and outcome (`error`: answered with an error, whatever the HTTP status). */
+  requests?: Counter<'verb' | 'outcome'>;
   log: Logger;
 }
 
@@ -87,12 +89,16 @@ export function buildServer(options: ServerOptions): ExtenderServer {
   // the string is measured for Content-Length, with a quarter of the garbage (those build a reply from thousands of
   // partial strings: 1.4 MB per 5,000-node prioritize reply against 0.3 MB).
   // Filter waits (bounded) for the first sync itself, so it is not turned away here.
-  if (extenderRoutes) registerExtenderRoutes(app, service, logFailure);
+  const count = (verb: string, outcome: 'ok' | 'error'): void => void options.requests?.inc({ verb, outcome });
+  if (extenderRoutes) registerExtenderRoutes(app, service, logFailure, count);
 
   app.post('/webhook', async (request, reply) => {
     try {
-      return reviewAdmission(request.body, options.webhook);
+      const review = reviewAdmission(request.body, options.webhook);
+      count('webhook', 'ok');
+      return review;
     } catch (error) {
+      count('webhook', 'error');
       logFailure('webhook', error);
       return reply.code(error instanceof TesseraError ? error.status : 500).send({ error: describe(error) });
     }
@@ -107,6 +113,7 @@ export function buildServer(options: ServerOptions): ExtenderServer {
 
   // Bodies that are not JSON at all reach here (fastify's parser rejects them before the routes run).
   app.setErrorHandler((error, request, reply) => {
+    count(request.url.replace(/^\//, ''), 'error');
     logFailure(request.url, error);
     const message = `malformed request body: ${error instanceof Error ? error.message : String(error)}`;
     if (request.url === '/filter') return reply.code(200).send(filterErrorReply(message));
@@ -117,11 +124,19 @@ export function buildServer(options: ServerOptions): ExtenderServer {
 }
 
 /** kube-scheduler's verbs: only on the extender port, never on the listener the API server reaches. */
-function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, logFailure: (route: string, error: unknown) => void): void {
+function registerExtenderRoutes(
+  app: ExtenderServer,
+  service: ExtenderService,
+  logFailure: (route: string, error: unknown) => void,
+  count: (verb: string, outcome: 'ok' | 'error') => void,
+): void {
   app.post('/filter', async (request) => {
     try {
-      return await service.filter(parseFilterArgs(request.body));
+      const reply = await service.filter(parseFilterArgs(request.body));
+      count('filter', reply.Error ? 'error' : 'ok');
+      return reply;
     } catch (error) {
+      count('filter', 'error');
       logFailure('filter', error);
       return filterErrorReply(describe(error));
     }
@@ -129,10 +144,16 @@ function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, l
 
   app.post('/prioritize', async (request, reply) => {
     const notReady = service.notReadyReason();
-    if (notReady) return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    if (notReady) {
+      count('prioritize', 'error');
+      return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    }
     try {
-      return await service.prioritize(parseFilterArgs(request.body));
+      const scores = await service.prioritize(parseFilterArgs(request.body));
+      count('prioritize', 'ok');
+      return scores;
     } catch (error) {
+      count('prioritize', 'error');
       logFailure('prioritize', error);
       return reply.code(error instanceof TesseraError ? error.status : 500).send({ Error: describe(error) });
     }
@@ -140,10 +161,16 @@ function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, l
 
   app.post('/bind', async (request) => {
     const notReady = service.notReadyReason();
-    if (notReady) return { Error: `tessera extender not ready: ${notReady}` };
+    if (notReady) {
+      count('bind', 'error');
+      return { Error: `tessera extender not ready: ${notReady}` };
+    }
     try {
-      return { Error: await service.bind(parseBindArgs(request.body)) };
+      const error = await service.bind(parseBindArgs(request.body));
+      count('bind', error ? 'error' : 'ok');
+      return { Error: error };
     } catch (error) {
+      count('bind', 'error');
       logFailure('bind', error);
       return { Error: describe(error) };
     }
@@ -152,10 +179,16 @@ function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, l
   // ExtenderPreemptionResult has no error field: failures are non-200 answers, which fail that preemption attempt.
   app.post('/preempt', async (request, reply) => {
     const notReady = service.notReadyReason();
-    if (notReady) return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    if (notReady) {
+      count('preempt', 'error');
+      return reply.code(503).send({ Error: `tessera extender not ready: ${notReady}` });
+    }
     try {
-      return await service.preempt(parsePreemptArgs(request.body));
+      const result = await service.preempt(parsePreemptArgs(request.body));
+      count('preempt', 'ok');
+      return result;
     } catch (error) {
+      count('preempt', 'error');
       logFailure('preempt', error);
       return reply.code(error instanceof TesseraError ? error.status : 500).send({ Error: describe(error) });
     }

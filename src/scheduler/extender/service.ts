@@ -170,6 +170,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     service: extender,
     webhook: { request: options.requestConfig, trustedUsers: config.trustedUsers, ...(config.schedulerName ? { schedulerName: config.schedulerName } : {}) },
     metrics: metrics.registry,
+    requests: metrics.requests,
     log,
   };
   const { tls } = options;

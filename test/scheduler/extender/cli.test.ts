@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import { coreApi, eventually } from './cluster-harness.js';
-import { gpuNode } from './fixtures.js';
+import { gpuNode, gpuPod } from './fixtures.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 let cluster: EmbeddedCluster;
@@ -55,8 +55,13 @@ describe('tessera scheduler', () => {
     const exited = exitCode(child);
     const { url } = await listening(child, exited);
     await eventually('ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 60_000);
+    const post = (verb: string, body: unknown): Promise<Response> => fetch(`${url}/${verb}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await post('filter', { Pod: gpuPod('counted', { uid: 'counted' }), NodeNames: ['gpu-1'] });
+    await post('filter', { Pod: {} });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('tessera_extender_synced 1');
+    expect(metrics).toContain('tessera_extender_requests_total{verb="filter",outcome="ok"} 1');
+    expect(metrics).toContain('tessera_extender_requests_total{verb="filter",outcome="error"} 1');
     // HAMi's scheduler metrics carry its build info; the extender stands in for that process.
     expect(metrics).toMatch(/^hami_build_info\{[^}]*compiler="node"[^}]*\} 1$/m);
     child.kill('SIGTERM');

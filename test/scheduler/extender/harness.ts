@@ -53,6 +53,6 @@ export function buildHarness(): Harness {
     now: Date.now,
     syncWaitMs: 0,
   });
-  const server = buildServer({ service: extender, webhook: { request: DEFAULT_REQUEST_CONFIG }, metrics: metrics.registry, log: silentLog });
+  const server = buildServer({ service: extender, webhook: { request: DEFAULT_REQUEST_CONFIG }, metrics: metrics.registry, requests: metrics.requests, log: silentLog });
   return { key, view, extender, server };
 }
