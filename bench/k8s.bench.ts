@@ -106,7 +106,9 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
 
 /** `tessera scheduler` in a process of its own, ready once its health endpoint answers. */
 async function startExtenderProcess(args: string[], port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'scheduler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_CHILD_FLAGS: extra Node flags for the extender, as in the extender bench (say, --cpu-prof to profile it).
+  const flags = (process.env['BENCH_CHILD_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'scheduler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString()).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', resolve));

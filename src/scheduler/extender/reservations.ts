@@ -29,6 +29,9 @@ export class Reservations<A> {
   private readonly byNode = new Map<string, Set<Reservation<A>>>();
   /** Unconfirmed grants per node, so filter can skip the in-flight check on the many nodes that have none. */
   private readonly reservedByNode = new Map<string, number>();
+  /** Per node, a stamp that moves on every change to its entries (never repeats: one clock for all nodes). */
+  private readonly stamps = new Map<string, number>();
+  private clock = 0;
 
   constructor(private readonly hooks: CapacityHooks<A>) {}
 
@@ -51,6 +54,15 @@ export class Reservations<A> {
     else this.reservedByNode.set(node, count);
   }
 
+  /** Moves whenever a grant on `node` is made, confirmed, replaced or dropped: equal stamps, same entries. */
+  stampOf(node: string): number {
+    return this.stamps.get(node) ?? 0;
+  }
+
+  private touch(node: string): void {
+    this.stamps.set(node, ++this.clock);
+  }
+
   get size(): number {
     return this.byUid.size;
   }
@@ -64,6 +76,7 @@ export class Reservations<A> {
     if (!onNode) this.byNode.set(reservation.node, (onNode = new Set()));
     onNode.add(reservation);
     if (reservation.phase === 'reserved') this.countReserved(reservation.node, 1);
+    this.touch(reservation.node);
     return true;
   }
 
@@ -72,6 +85,7 @@ export class Reservations<A> {
     if (reservation?.phase !== 'reserved') return;
     reservation.phase = 'confirmed';
     this.countReserved(reservation.node, -1);
+    this.touch(reservation.node);
   }
 
   /**
@@ -83,6 +97,7 @@ export class Reservations<A> {
     if (!reservation) return;
     reservation.decision = decision;
     reservation.allocation = allocation;
+    this.touch(reservation.node);
   }
 
   /** Frees the pod's capacity; a pod without a grant is a no-op, so release is idempotent. */
@@ -94,6 +109,7 @@ export class Reservations<A> {
     onNode?.delete(reservation);
     if (onNode?.size === 0) this.byNode.delete(reservation.node);
     if (reservation.phase === 'reserved') this.countReserved(reservation.node, -1);
+    this.touch(reservation.node);
     this.hooks.release(reservation);
     return reservation;
   }

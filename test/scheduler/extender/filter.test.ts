@@ -109,6 +109,20 @@ describe('pods in flight on one node', () => {
     const otherCount = (await post('/filter', { Pod: gpuPod('pair', { uid: 'pair', gpus: 2, memoryMiB: 12000 }), ...offered })).json;
     expect(otherCount.NodeNames).toEqual(['flight', 'big-2']);
   });
+
+  it('reuses a node\'s in-flight verdict for alike pods only while nothing on that node changed', async () => {
+    h.view.upsertNode(gpuNode('flight-2', { gpus: 4 }));
+    grant(gpuPod('lead-one', { uid: 'lead-one', memoryMiB: 10000 }), 'flight-2', 'Pending');
+    grant(gpuPod('lead-two', { uid: 'lead-two', gpus: 2, memoryMiB: 10000 }), 'flight-2', 'Pending');
+    const offered = { NodeNames: ['flight-2'] };
+    const ask = async (uid: string): Promise<unknown> => (await post('/filter', { Pod: gpuPod(uid, { uid, memoryMiB: 12000 }), ...offered })).json.NodeNames;
+    expect(await ask('first')).toEqual([]);
+    expect(await ask('alike')).toEqual([]);
+    // The device plugin confirms the pod whose lead count clashed; the other stays in flight, the node's GPUs as they were.
+    h.view.book.confirm('lead-one');
+    expect(h.view.hasInFlight('flight-2')).toBe(true);
+    expect(await ask('after')).toEqual(['flight-2']);
+  });
 });
 
 describe('prioritize over HTTP', () => {
