@@ -24,6 +24,7 @@ import { advertisedDevices, preferredIds } from './devices.js';
 import { DevicePluginServer } from './grpc-server.js';
 import { Ledger, gpuContainersOf, type PendingGrant, type PodRef } from './ledger.js';
 import { listedDeviceIds, unlistedInitContainers } from './init-containers.js';
+import { HAMI_GRANT_REFUSED, HamiGrantRefusals } from './hami-grants.js';
 import { MIG_CONFIG_STATE_LABEL, featureLabels, type MigConfigState } from './labels.js';
 import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
@@ -78,6 +79,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class DevicePluginDaemon {
   private readonly ledger = new Ledger();
+  private readonly hamiRefusals = new HamiGrantRefusals();
   private readonly records: Records;
   private readonly server: DevicePluginServer;
   /** The node's pods and what each holds, by uid. */
@@ -173,6 +175,8 @@ export class DevicePluginDaemon {
     if (!uid) return;
     if (removed || pod.spec?.nodeName !== this.config.node) this.grants.delete(uid);
     else this.grants.set(uid, this.grantOf(pod));
+    const refusal = this.hamiRefusals.next(pod, this.config.node, removed);
+    if (refusal) void this.records.event(refOf(pod), HAMI_GRANT_REFUSED, refusal);
     this.refreshPending();
   }
 
