@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDevicePluginFlags } from '../../../src/cli/commands/device-plugin.js';
+import { parseExporterFlags } from '../../../src/cli/commands/exporter.js';
 import { DEFAULT_HAMI_CORE_MOUNTS } from '../../../src/deviceplugin/response.js';
 import { webhookConfiguration } from '../../../src/localmode/control-plane-mode.js';
 import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
@@ -113,6 +114,22 @@ describe('helm chart', () => {
     // The signing key's Secret is readable by the scheduler's service account alone.
     const binding = find('RoleBinding', 'tessera-signing-key') as unknown as { subjects: Array<{ name: string }> };
     expect(binding.subjects.map((s) => s.name)).toEqual(['tessera-scheduler']);
+  });
+
+  it('runs the exporter on the device plugin\'s nodes, reaching the GPUs as it does, with flags it accepts', () => {
+    type Pod = { nodeSelector: unknown; tolerations: unknown; serviceAccountName: string; containers: Array<{ args: string[]; securityContext: unknown; ports: Array<{ containerPort: number }> }> };
+    const podOf = (name: string): Pod => (find('DaemonSet', name) as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
+    const exporter = podOf('tessera-exporter');
+    const plugin = podOf('tessera-device-plugin');
+    expect([exporter.nodeSelector, exporter.tolerations, exporter.containers[0]?.securityContext]).toEqual([plugin.nodeSelector, plugin.tolerations, plugin.containers[0]?.securityContext]);
+    const [command, ...args] = exporter.containers[0]?.args ?? [];
+    expect(command).toBe('exporter');
+    const flags = parseExporterFlags(args, { NODE_NAME: 'gpu-1' });
+    expect(flags.nvml).toEqual({ node: 'gpu-1', pollMs: Number(lookup('exporter.pollIntervalSeconds')) * 1000 });
+    expect(exporter.containers[0]?.ports.map((p) => p.containerPort)).toEqual([flags.port]);
+    const role = find('ClusterRole', 'tessera-exporter') as unknown as { rules: Array<{ resources: string[]; verbs: string[] }> };
+    expect(role.rules.flatMap((r) => r.verbs)).not.toEqual(expect.arrayContaining(['patch']));
+    expect(find('ClusterRoleBinding', 'tessera-exporter')).toMatchObject({ subjects: [{ name: exporter.serviceAccountName }] });
   });
 
   it("puts HAMi-core where Allocate mounts it from, renaming a changed library into place, never writing over one in use", () => {
