@@ -74,6 +74,8 @@ describe('GPUs in init containers', () => {
     const done = await run(podWithInit('init-only', { memoryMiB: 8_000, cores: 20 }, null));
     const decision = recordedDecision(done);
     expect(decision.containers.map((c) => c.devices.length)).toEqual([1, 0]);
+    // HAMi's positional list: the init container's entry, then the app container's empty one.
+    expect(done.metadata?.annotations?.['hami.io/vgpu-devices-allocated']).toBe(`${decision.containers[0]?.devices[0]?.uuid},NVIDIA,8000,20:;;`);
     expect(memoryLimit(done, 'warmup')).toBe('8000m');
     expect(visible(done, 'serve')).toBeUndefined();
   });
