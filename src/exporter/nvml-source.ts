@@ -3,7 +3,8 @@
  * `nvidia-smi --query-gpu`, as dcgm-exporter's series (the counters nvidia-smi can give: utilization, memory,
  * temperature, power, clocks) and HAMi monitor's host series. A value the driver answers `[N/A]` or
  * `[Not Supported]` for (utilization of a MIG-enabled GPU, say) gets no series. A GPU held by exactly one container
- * (by the decisions of the node's pods) carries that container's labels, as dcgm-exporter's pod mapping does.
+ * (by the decisions of the node's pods) carries that container's labels, as dcgm-exporter's pod mapping does; each
+ * MIG instance a container was handed gets HAMi monitor's `hami_mig_device_info`.
  * Nothing here is modelled: the fake GPU model (`dcgm.ts`) is for the fake operator's nodes only.
  */
 import type { Logger } from 'pino';
@@ -79,11 +80,14 @@ export interface NvmlInputs {
   pods: readonly ViewPod[];
 }
 
-/** The one container holding GPU `uuid` on `node`, by the pods' decisions; null when none or several do. */
+/**
+ * The one container holding GPU `uuid` on `node`, by the pods' decisions; null when none or several do. A MIG
+ * instance is not the GPU: the GPU's series stay device-wide, as dcgm-exporter keeps them.
+ */
 function ownerOf(pods: readonly ViewPod[], node: string, uuid: string): { namespace: string; pod: string; container: string } | null {
   const holders = pods
     .filter((p) => p.decision.node === node)
-    .flatMap((p) => p.decision.containers.filter((c) => c.devices.some((d) => d.uuid === uuid)).map((c) => ({ namespace: p.decision.pod.namespace, pod: p.decision.pod.name, container: c.name })));
+    .flatMap((p) => p.decision.containers.filter((c) => c.devices.some((d) => d.uuid === uuid && !d.mig)).map((c) => ({ namespace: p.decision.pod.namespace, pod: p.decision.pod.name, container: c.name })));
   return holders.length === 1 ? (holders[0] ?? null) : null;
 }
 
@@ -121,7 +125,26 @@ export function collectNvml(inputs: NvmlInputs): Samples {
     if (gpu.fbUsedMiB !== null) set.add(HAMI_MONITOR_FAMILIES.hostMemory, host, gpu.fbUsedMiB * MIB);
     if (gpu.gpuUtil !== null) set.add(HAMI_MONITOR_FAMILIES.hostUtilization, host, gpu.gpuUtil);
   }
+  addMigIdentities(set, inputs);
   return set.samples();
+}
+
+/**
+ * `hami_mig_device_info` for each MIG instance a container on this node was handed: the identity the device plugin
+ * recorded in the decision when it created or found the instance (one compute instance per GPU instance, ID 0).
+ */
+function addMigIdentities(set: SampleSet, inputs: NvmlInputs): void {
+  for (const pod of inputs.pods) {
+    if (pod.decision.node !== inputs.node) continue;
+    for (const container of pod.decision.containers) {
+      container.devices.forEach((device, index) => {
+        const mig = device.mig;
+        if (mig?.migDeviceUuid === undefined || mig.gpuInstanceId === undefined) return;
+        const labels = { zone: 'vGPU', namespace: pod.decision.pod.namespace, pod: pod.decision.pod.name, container: container.name, vdevice_index: String(index), device_uuid: device.uuid };
+        set.add(HAMI_MONITOR_FAMILIES.migInfo, { ...labels, mig_uuid: mig.migDeviceUuid, profile: mig.profile, gpu_instance_id: String(mig.gpuInstanceId), compute_instance_id: '0' }, 1);
+      });
+    }
+  }
 }
 
 /** The families `collectNvml` fills. */
@@ -129,6 +152,7 @@ export const NVML_FAMILIES = [
   ...[DCGM_FAMILIES.gpuUtil, DCGM_FAMILIES.memCopyUtil, DCGM_FAMILIES.fbUsed, DCGM_FAMILIES.fbFree, DCGM_FAMILIES.gpuTemp, DCGM_FAMILIES.power, DCGM_FAMILIES.smClock, DCGM_FAMILIES.memClock],
   HAMI_MONITOR_FAMILIES.hostMemory,
   HAMI_MONITOR_FAMILIES.hostUtilization,
+  HAMI_MONITOR_FAMILIES.migInfo,
 ];
 
 export interface NvmlPoller {
