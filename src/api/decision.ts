@@ -52,7 +52,7 @@ export interface Decision {
   pod: { uid: string; namespace: string; name: string };
   node: string;
   mode: NodeMode;
-  /** Containers in pod spec order (init containers are not given GPUs). */
+  /** Init containers, then app containers, in pod spec order (HAMi's order). */
   containers: DecisionContainer[];
   /** The pod's peak CPU (milli) and memory (MiB) as the allocator counted them, so a restart counts them again. */
   resources?: { cpuMilli: number; memoryMiB: number };

@@ -190,25 +190,26 @@ export class Ledger {
   }
 
   /**
-   * kubelet says pod `pod` holds `deviceIds` per GPU container (in order). When they are all handouts of one
+   * kubelet says pod `pod` holds `deviceIds` per GPU container (in order; null for an init container, which
+   * kubelet's record does not list). When they are all handouts of one
    * grant, returns the grant it really received and, when that grant was another pod's, that pod (it takes the
    * receiver's grant in exchange). The handouts are settled and the pods leave the pending set; undefined while
    * kubelet's record is incomplete.
    */
-  learn(pod: PodRef, deviceIds: readonly (readonly string[])[]): { received: PendingGrant; swappedWith: PendingGrant | undefined } | undefined {
+  learn(pod: PodRef, deviceIds: readonly (readonly string[] | null)[]): { received: PendingGrant; swappedWith: PendingGrant | undefined } | undefined {
     const own = this.pending.get(pod.uid);
     if (!own) return undefined;
-    const matched = deviceIds.map((ids) => this.handouts.find((h) => h.deviceIds.length === ids.length && h.deviceIds.every((id) => ids.includes(id))));
-    const first = matched[0];
-    if (!first || matched.some((h) => !h || h.content !== first.content)) return undefined;
-    if (matched.length !== gpuContainersOf(own.decision).length) return undefined;
+    if (deviceIds.length !== gpuContainersOf(own.decision).length) return undefined;
+    const matched = matchHandouts(this.handouts, own, deviceIds, [...this.pending.values()].filter((g) => g.shape.key === own.shape.key).length === 1);
+    const first = matched?.[0];
+    if (!matched || !first) return undefined;
     this.handouts = this.handouts.filter((h) => !matched.includes(h));
     if (this.cursor?.content === first.content && this.cursor.grantOf === first.grantOf) this.cursor = undefined;
     const ownContent = contentOf(own.decision);
     this.pending.delete(pod.uid);
     this.settled.add(pod.uid);
     // Another pending pod holding the content received takes this pod's original grant.
-    const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h?.devices ?? [])) };
+    const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h.devices)) };
     if (ownContent === first.content) return { received, swappedWith: undefined };
     const holder = [...this.pending.values()].find((g) => contentOf(g.decision) === first.content);
     if (!holder) return { received, swappedWith: undefined };
@@ -231,4 +232,21 @@ export class Ledger {
     if (this.cursor && taken.some((h) => h.content === this.cursor?.content)) this.cursor = undefined;
     return taken.length;
   }
+}
+
+/**
+ * The handouts a pod holds, one per GPU container, or undefined when kubelet's record does not settle it. A listed
+ * container is the handout of its position with exactly its IDs (kubelet may give an app container the IDs an init
+ * container had). An init container, which kubelet does not list, is the handout of its position in the same
+ * chain as the listed ones. A pod whose GPU containers are all init containers shows nothing to match: its chain
+ * is taken only when it is the one pod of its shape in flight (`alone`) and the ledger handed its own grant out.
+ */
+function matchHandouts(handouts: readonly Handout[], own: PendingGrant, deviceIds: readonly (readonly string[] | null)[], alone: boolean): Handout[] | undefined {
+  const listed = deviceIds.map((ids, position) => (ids === null ? null : handouts.find((h) => h.position === position && h.deviceIds.length === ids.length && h.deviceIds.every((id) => ids.includes(id)))));
+  if (listed.some((h) => h === undefined)) return undefined;
+  const anchor = listed.find((h) => h) ?? (alone ? handouts.find((h) => h.position === 0 && h.grantOf === own.pod.uid && h.content === contentOf(own.decision)) : undefined);
+  if (!anchor) return undefined;
+  const chain = listed.map((h, position) => h ?? handouts.find((x) => x.position === position && x.grantOf === anchor.grantOf && x.content === anchor.content));
+  if (chain.some((h) => !h || h.content !== anchor.content)) return undefined;
+  return chain as Handout[];
 }

@@ -23,6 +23,8 @@ import type { GpuBackend, GpuInfo } from './backend.js';
 import { advertisedDevices, preferredIds } from './devices.js';
 import { DevicePluginServer } from './grpc-server.js';
 import { Ledger, gpuContainersOf, type PendingGrant, type PodRef } from './ledger.js';
+import { listedDeviceIds, unlistedInitContainers } from './init-containers.js';
+import { HAMI_GRANT_REFUSED, HamiGrantRefusals } from './hami-grants.js';
 import { MIG_CONFIG_STATE_LABEL, featureLabels, type MigConfigState } from './labels.js';
 import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
@@ -77,6 +79,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class DevicePluginDaemon {
   private readonly ledger = new Ledger();
+  private readonly hamiRefusals = new HamiGrantRefusals();
   private readonly records: Records;
   private readonly server: DevicePluginServer;
   /** The node's pods and what each holds, by uid. */
@@ -172,6 +175,8 @@ export class DevicePluginDaemon {
     if (!uid) return;
     if (removed || pod.spec?.nodeName !== this.config.node) this.grants.delete(uid);
     else this.grants.set(uid, this.grantOf(pod));
+    const refusal = this.hamiRefusals.next(pod, this.config.node, removed);
+    if (refusal) void this.records.event(refOf(pod), HAMI_GRANT_REFUSED, refusal);
     this.refreshPending();
   }
 
@@ -361,11 +366,8 @@ export class DevicePluginDaemon {
       for (const entry of listed.pod_resources) {
         const grant = this.ledger.pendingGrants().find((g) => g.pod.name === entry.name && g.pod.namespace === entry.namespace);
         if (!grant) continue;
-        const ids = gpuContainersOf(grant.decision).map((_, i) => {
-          const name = grant.decision.containers.filter((c) => c.devices.length > 0)[i]?.name;
-          return entry.containers.find((c) => c.name === name)?.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids) ?? [];
-        });
-        if (ids.some((list) => list.length === 0)) continue;
+        const ids = listedDeviceIds(grant.decision, unlistedInitContainers(this.grants.get(grant.pod.uid)?.pod), entry, resource);
+        if (ids.some((list) => list?.length === 0)) continue;
         const learned = this.ledger.learn(grant.pod, ids);
         if (!learned) continue;
         idle = -1;

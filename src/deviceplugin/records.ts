@@ -125,7 +125,8 @@ export class Records {
     }
   }
 
-  private async event(pod: PodRef, reason: string, message: string): Promise<void> {
+  /** A Warning Event on the pod; best effort. */
+  async event(pod: PodRef, reason: string, message: string): Promise<void> {
     await recordEvent(this.api, { kind: 'Pod', ...pod }, { type: 'Warning', reason, message, component: COMPONENT, at: this.now() }, this.log);
   }
 

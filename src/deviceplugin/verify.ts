@@ -13,7 +13,7 @@ import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, ty
 /** The pod fields read here (a client-node V1Pod fits). */
 export interface PodLike {
   metadata?: { uid?: string; name?: string; namespace?: string; annotations?: Record<string, string>; creationTimestamp?: unknown };
-  spec?: { nodeName?: string; containers?: { name: string; env?: { name: string; value?: string }[] }[] };
+  spec?: { nodeName?: string; initContainers?: { name: string; env?: { name: string; value?: string }[] }[]; containers?: { name: string; env?: { name: string; value?: string }[] }[] };
   status?: { phase?: string };
 }
 
@@ -73,6 +73,6 @@ function shareMismatch(mode: Decision['mode'], demand: GpuDemand | null, devices
 
 /** Containers (by name) that turned HAMi-core off with `CUDA_DISABLE_CONTROL=true`. */
 export function controlDisabled(pod: PodLike, container: string): boolean {
-  const spec = pod.spec?.containers?.find((c) => c.name === container);
+  const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === container);
   return spec?.env?.some((e) => e.name === 'CUDA_DISABLE_CONTROL' && e.value === 'true') ?? false;
 }

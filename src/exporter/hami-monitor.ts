@@ -3,7 +3,8 @@
  * the `zone="vGPU"` label HAMi's registry wraps them in), from the fake operator's topology and the pods'
  * decisions: per GPU of a shared (hami-core) node its memory used and utilization, and per container and vGPU
  * its memory used, its limit (the decision's grant), its utilization and the seconds since its last kernel.
- * MIG GPUs are left out, as HAMi's monitor reads HAMi-core's shared regions, which MIG containers do not have.
+ * MIG GPUs get only `hami_mig_device_info` (which instance each container holds): HAMi's usage series come from
+ * HAMi-core's shared regions, which MIG containers do not have.
  */
 import type { ContainerRef, Topology, UtilizationRange } from '../fakeoperator/topology.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
@@ -13,6 +14,7 @@ const MIB = 1024 * 1024;
 const ZONE = 'vGPU';
 const HOST = ['zone', 'node', 'device_index', 'device_uuid', 'device_type'] as const;
 const CONTAINER = ['zone', 'namespace', 'pod', 'container', 'vdevice_index', 'device_uuid'] as const;
+const MIG_INFO = [...CONTAINER, 'mig_uuid', 'profile', 'gpu_instance_id', 'compute_instance_id'] as const;
 
 export const HAMI_MONITOR_FAMILIES = {
   hostMemory: { name: 'hami_host_gpu_memory_used_bytes', help: 'GPU device memory usage in bytes', labelNames: HOST },
@@ -22,6 +24,7 @@ export const HAMI_MONITOR_FAMILIES = {
   containerMemory: { name: 'hami_container_device_memory_bytes', help: 'Container device memory usage in bytes', labelNames: CONTAINER },
   containerUtilization: { name: 'hami_container_device_utilization_ratio', help: 'Container device SM utilization ratio', labelNames: CONTAINER },
   lastKernel: { name: 'hami_container_last_kernel_elapsed_seconds', help: 'Seconds since last kernel execution in container', labelNames: CONTAINER },
+  migInfo: { name: 'hami_mig_device_info', help: 'MIG runtime identity for a container allocation', labelNames: MIG_INFO },
 } as const satisfies Record<string, MetricFamily>;
 
 /** When each container last ran a kernel: `seen(key, busy)` answers the seconds since (0 while busy). */
@@ -56,11 +59,41 @@ function grantOf(pods: ReadonlyMap<string, ViewPod>, ref: ContainerRef, uuid: st
   return device ? { index, memoryMiB: device.memoryMiB } : undefined;
 }
 
+/**
+ * One `hami_mig_device_info` series (value 1) per MIG instance a container holds: parent GPU, instance, profile,
+ * GPU instance ID and compute instance ID (Tessera makes one compute instance per GPU instance, ID 0).
+ */
+function addMigInfo(set: SampleSet, pods: ReadonlyMap<string, ViewPod>, gpu: Topology['nodes'][string]['gpus'][number]): void {
+  for (const mig of gpu.migDevices) {
+    const ref = mig.status.allocatedBy ?? Object.values(mig.status.usage).find((u) => u.allocatedBy)?.allocatedBy;
+    if (!ref || mig.id === null || mig.gpuInstanceId === null) continue;
+    const devices = pods.get(`${ref.namespace}/${ref.pod}`)?.decision.containers.find((c) => c.name === ref.container)?.devices ?? [];
+    const index = devices.findIndex((d) => d.uuid === gpu.id && d.mig?.profile === mig.profile && (mig.position === null || d.mig.start === mig.position));
+    set.add(
+      HAMI_MONITOR_FAMILIES.migInfo,
+      {
+        zone: ZONE,
+        namespace: ref.namespace,
+        pod: ref.pod,
+        container: ref.container,
+        vdevice_index: String(Math.max(index, 0)),
+        device_uuid: gpu.id,
+        mig_uuid: mig.id,
+        profile: mig.profile,
+        gpu_instance_id: String(mig.gpuInstanceId),
+        compute_instance_id: '0',
+      },
+      1,
+    );
+  }
+}
+
 export function collectHamiMonitor(inputs: HamiMonitorInputs): Samples {
   const F = HAMI_MONITOR_FAMILIES;
   const set = new SampleSet();
   const pods = new Map(inputs.pods.map((p) => [`${p.decision.pod.namespace}/${p.decision.pod.name}`, p]));
   for (const [node, topology] of Object.entries(inputs.topology.nodes)) {
+    for (const gpu of topology.gpus) addMigInfo(set, pods, gpu);
     if (topology.dynamicMig) continue;
     const device_type = topology.gpuProduct.startsWith('NVIDIA') ? topology.gpuProduct : `NVIDIA-${topology.gpuProduct}`;
     topology.gpus.forEach((gpu, index) => {

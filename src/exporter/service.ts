@@ -1,7 +1,8 @@
 /**
  * `tessera exporter`: serves `/metrics` with the DCGM-style series of the fake GPUs (from the topology
  * ConfigMaps), the scheduler-view series (from node inventories and pod decisions), and Tessera's decision
- * events (from pod changes). Watches feed in-memory state; every scrape computes the series from it.
+ * events (from pod changes); or, on a real GPU node, that node's GPUs as nvidia-smi reports them. Watches feed
+ * in-memory state; every scrape computes the series from it.
  */
 import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -14,10 +15,12 @@ import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from
 import type { MigProfileLookup } from '../fakeoperator/profiles.js';
 import { TopologyStore } from '../fakeoperator/topology-store.js';
 import type { UtilizationRange } from '../fakeoperator/topology.js';
+import type { Executor } from '../deviceplugin/nvml/executor.js';
 import { tesseraBuildInfo } from './build-info.js';
 import { collectDcgm, DCGM_FAMILIES, energyMeter } from './dcgm.js';
 import { collectHamiMonitor, HAMI_MONITOR_FAMILIES, kernelClock } from './hami-monitor.js';
 import { createDecisionMetrics, podTransition, type DecisionMetrics, type PodSighting } from './decision-events.js';
+import { collectNvml, NVML_FAMILIES, pollNvml } from './nvml-source.js';
 import { registerFamilies, registerSchedulerView } from './registry.js';
 import type { ViewPod } from './scheduler-view.js';
 
@@ -35,6 +38,12 @@ export interface ExporterOptions {
   pickUtilization?: (range: UtilizationRange) => number;
   /** Milliseconds, for the energy counters. */
   now?: () => number;
+  /**
+   * A real GPU node instead of the fake operator's topology: this node's GPUs as nvidia-smi reports them
+   * (`nvml-source.ts`), and only node series (the scheduler view and decision counts are the cluster-wide
+   * exporter's; every node repeating them would multiply them).
+   */
+  nvml?: { node: string; executor: Executor; pollMs: number };
 }
 
 export interface Exporter {
@@ -141,19 +150,26 @@ class ExporterState {
 export async function startExporter(options: ExporterOptions): Promise<Exporter> {
   const { log, profiles } = options;
   const registry = new Registry();
-  const state = new ExporterState(log, createDecisionMetrics(registry));
-  const pickUtilization = onePickPerScrape(options.pickUtilization ?? randomWithin);
-  const now = options.now ?? Date.now;
-  const energy = energyMeter(now);
-  const kernels = kernelClock(now);
-  registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: state.topology.topology(), profiles, pickUtilization, energy }));
-  registerFamilies(registry, Object.values(HAMI_MONITOR_FAMILIES), () => collectHamiMonitor({ topology: state.topology.topology(), pods: [...state.pods.values()], pickUtilization, kernels }));
-  registerSchedulerView(registry, () => ({ nodes: [...state.inventories.values()], pods: [...state.pods.values()] }), {
-    profiles,
-    legacyMigMetric: options.legacyMigMetric ?? false,
-    buildInfo: tesseraBuildInfo(),
-  });
+  const { nvml } = options;
+  const state = new ExporterState(log, createDecisionMetrics(nvml ? new Registry() : registry));
+  const poller = nvml ? pollNvml(nvml.executor, nvml.pollMs, log) : undefined;
+  if (nvml && poller) {
+    registerFamilies(registry, NVML_FAMILIES, () => collectNvml({ node: nvml.node, readings: poller.readings(), pods: [...state.pods.values()] }));
+  } else {
+    const pickUtilization = onePickPerScrape(options.pickUtilization ?? randomWithin);
+    const now = options.now ?? Date.now;
+    const energy = energyMeter(now);
+    const kernels = kernelClock(now);
+    registerFamilies(registry, Object.values(DCGM_FAMILIES), () => collectDcgm({ topology: state.topology.topology(), profiles, pickUtilization, energy }));
+    registerFamilies(registry, Object.values(HAMI_MONITOR_FAMILIES), () => collectHamiMonitor({ topology: state.topology.topology(), pods: [...state.pods.values()], pickUtilization, kernels }));
+    registerSchedulerView(registry, () => ({ nodes: [...state.inventories.values()], pods: [...state.pods.values()] }), {
+      profiles,
+      legacyMigMetric: options.legacyMigMetric ?? false,
+      buildInfo: tesseraBuildInfo(),
+    });
+  }
   const watch: ClusterWatch = watchCluster({ kubeConfig: options.kubeConfig, namespace: options.namespace, log, onChange: (change, deleted) => state.apply(change, deleted) });
+  const synced = Promise.all([watch.synced, poller?.first]).then(() => undefined);
 
   const app: FastifyInstance = Fastify({ logger: false });
   app.get('/metrics', async (_request, reply) => {
@@ -161,9 +177,9 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     return registry.metrics();
   });
   app.get('/healthz', async () => ({ ok: true }));
-  let synced = false;
-  void watch.synced.then(() => (synced = true));
-  app.get('/readyz', async (_request, reply) => reply.code(synced ? 200 : 503).send({ ready: synced }));
+  let ready = false;
+  void synced.then(() => (ready = true));
+  app.get('/readyz', async (_request, reply) => reply.code(ready ? 200 : 503).send({ ready }));
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -172,8 +188,9 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
   return {
     url,
     registry,
-    synced: watch.synced,
+    synced,
     async stop() {
+      poller?.stop();
       await app.close();
       await watch.stop();
     },

@@ -25,11 +25,13 @@ import {
   type RegisterRequest,
 } from '../deviceplugin/api.js';
 
-/** What admission needs to know of a pod: app containers in order with their extended-resource counts. */
+/** What admission needs to know of a pod: init and app containers in order with their extended-resource counts. */
 export interface AdmissionPod {
   uid: string;
   namespace: string;
   name: string;
+  /** `sidecar`: a restartable init container (`restartPolicy: Always`), which keeps its devices. */
+  initContainers?: { name: string; resources: Record<string, number>; sidecar?: boolean }[];
   containers: { name: string; resources: Record<string, number> }[];
 }
 
@@ -166,24 +168,30 @@ export class DeviceManager {
   private async admitNow(pod: AdmissionPod): Promise<void> {
     if (this.pods.has(pod.uid)) return;
     const record: PodRecord = { pod, devices: new Map(), responses: new Map() };
+    // As kubelet: init containers first, in order. What a (non-sidecar) init container held may be reused by the
+    // containers after it, since it has finished by then; an app container keeps what it reuses.
+    const reusable = new Map<string, string[]>();
+    const steps = [...(pod.initContainers ?? []).map((c) => ({ ...c, pool: c.sidecar !== true })), ...pod.containers.map((c) => ({ ...c, pool: false }))];
     try {
-      for (const container of pod.containers) {
+      for (const container of steps) {
         for (const [resource, count] of Object.entries(container.resources)) {
           // Like kubelet, extended resources no plugin ever served are not the device manager's business.
           if (count <= 0 || !this.knownResources.has(resource)) continue;
           const endpoint = this.endpoints.get(resource);
           if (!endpoint) throw new AdmissionError(`no device plugin is registered for ${resource} now`);
+          const reused = (reusable.get(resource) ?? []).slice(0, count);
           const taken = this.allocatedIds(resource);
           for (const byResource of record.devices.values()) for (const id of byResource.get(resource) ?? []) taken.add(id);
           const free = endpoint.devices.filter((d) => d.health === HEALTHY && !taken.has(d.ID)).map((d) => d.ID);
-          if (free.length < count) throw new AdmissionError(`${resource}: ${count} requested, ${free.length} free`);
-          let ids = free.slice(0, count);
-          if (endpoint.options.get_preferred_allocation_available) {
+          if (reused.length + free.length < count) throw new AdmissionError(`${resource}: ${count} requested, ${free.length} free`);
+          let ids = [...reused, ...free.slice(0, count - reused.length)];
+          if (reused.length < count && endpoint.options.get_preferred_allocation_available) {
             const preferred = await callUnary<object, PreferredAllocationResponse>(endpoint.client, 'GetPreferredAllocation', {
-              container_requests: [{ available_deviceIDs: free, must_include_deviceIDs: [], allocation_size: count }],
+              container_requests: [{ available_deviceIDs: [...reused, ...free], must_include_deviceIDs: reused, allocation_size: count }],
             });
             const chosen = preferred.container_responses[0]?.deviceIDs ?? [];
-            if (chosen.length === count && chosen.every((id) => free.includes(id)) && new Set(chosen).size === count) ids = chosen;
+            const allowed = (id: string): boolean => free.includes(id) || reused.includes(id);
+            if (chosen.length === count && chosen.every(allowed) && reused.every((id) => chosen.includes(id)) && new Set(chosen).size === count) ids = chosen;
           }
           let response: AllocateResponse;
           try {
@@ -193,6 +201,8 @@ export class DeviceManager {
           }
           const byResource = record.devices.get(container.name) ?? new Map<string, string[]>();
           byResource.set(resource, ids);
+          const pool = reusable.get(resource) ?? [];
+          reusable.set(resource, container.pool ? [...new Set([...pool, ...ids])] : pool.filter((id) => !ids.includes(id)));
           record.devices.set(container.name, byResource);
           const given = response.container_responses[0];
           if (given) record.responses.set(container.name, given);
@@ -212,7 +222,8 @@ export class DeviceManager {
       pod_resources: [...this.pods.values()].map((r) => ({
         name: r.pod.name,
         namespace: r.pod.namespace,
-        containers: r.pod.containers.map((c) => ({
+        // kubelet lists app containers and sidecars, never the init containers that run to completion.
+        containers: [...(r.pod.initContainers ?? []).filter((c) => c.sidecar === true), ...r.pod.containers].map((c) => ({
           name: c.name,
           devices: [...(r.devices.get(c.name) ?? new Map<string, string[]>())].map(([resource_name, device_ids]) => ({ resource_name, device_ids })),
         })),

@@ -4,7 +4,7 @@
  * or Failed with reason UnexpectedAdmissionError as kubelet does when Allocate fails. Deleted or finished pods
  * give their devices back. Used by the device-plugin tests and by local mode.
  */
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { arch, platform, release } from 'node:os';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
@@ -29,23 +29,25 @@ export interface SimKubeletOptions {
   admitPods?: boolean;
 }
 
-/** The extended resources each app container asks for (limits, else requests), as integer counts. */
+/** The extended resources each init and app container asks for (limits, else requests), as integer counts. */
 export function admissionPodOf(pod: V1Pod): AdmissionPod {
+  const counts = (c: V1Container): Record<string, number> => {
+    const resources: Record<string, number> = {};
+    for (const [name, value] of Object.entries({ ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) })) {
+      if (!name.includes('/') || name.startsWith('kubernetes.io/')) continue;
+      // A quantity, as the API server returns it canonical ("19000" comes back as "19k"), not a plain number.
+      const parsed = parseQuantity(String(value));
+      const count = parsed ? quantityInteger(parsed) : null;
+      if (count !== null && count > 0) resources[name] = count;
+    }
+    return resources;
+  };
   return {
     uid: pod.metadata?.uid ?? '',
     namespace: pod.metadata?.namespace ?? 'default',
     name: pod.metadata?.name ?? '',
-    containers: (pod.spec?.containers ?? []).map((c) => {
-      const resources: Record<string, number> = {};
-      for (const [name, value] of Object.entries({ ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) })) {
-        if (!name.includes('/') || name.startsWith('kubernetes.io/')) continue;
-        // A quantity, as the API server returns it canonical ("19000" comes back as "19k"), not a plain number.
-        const parsed = parseQuantity(String(value));
-        const count = parsed ? quantityInteger(parsed) : null;
-        if (count !== null && count > 0) resources[name] = count;
-      }
-      return { name: c.name, resources };
-    }),
+    initContainers: (pod.spec?.initContainers ?? []).map((c) => ({ name: c.name, resources: counts(c), sidecar: c.restartPolicy === 'Always' })),
+    containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, resources: counts(c) })),
   };
 }
 

@@ -100,6 +100,65 @@ describe('Ledger', () => {
     );
   });
 
+  it('records pods whose first GPU container is an init container, which kubelet does not list, with what each got', () => {
+    // kubelet hands the containers after an init container the IDs it held first (it has finished by then), and its
+    // pod-resources record lists the app containers only: their IDs, each at its own position, settle the pod.
+    fc.assert(
+      fc.property(fc.array(podArb, { minLength: 1, maxLength: 8 }), fc.infiniteStream(fc.nat()), (specs, choices) => {
+        const shapes: PodShape[] = [];
+        const grants: PendingGrant[] = [];
+        specs.forEach((spec, i) => {
+          const decision = decisionFor(`p${i}`, spec.containers, spec.gpuOffset);
+          const shape = shapeOf(decision, context);
+          if (shape.containers.length < 2 || !mayJoinInFlight(shapes, shape).join) return;
+          shapes.push(shape);
+          grants.push({ pod: decision.pod, decision, shape, order: i });
+        });
+        const ledger = new Ledger();
+        ledger.setPending(grants);
+        const pick = choices[Symbol.iterator]();
+        const next = (n: number): number => (pick.next().value as number) % n;
+        const toAdmit = [...grants];
+        const admitted: { grant: PendingGrant; listed: (string[] | null)[]; got: DecisionDevice[][] }[] = [];
+        let serial = 0;
+        while (toAdmit.length > 0) {
+          const [grant] = toAdmit.splice(next(toAdmit.length), 1);
+          if (!grant) break;
+          const listed: (string[] | null)[] = [];
+          const got: DecisionDevice[][] = [];
+          let reusable: string[] = [];
+          gpuContainersOf(grant.decision).forEach((want, position) => {
+            const reused = reusable.slice(0, want.length);
+            const callIds = [...reused, ...want.slice(reused.length).map(() => `dev::${serial++}`)];
+            const resolution = ledger.resolve(callIds);
+            expect(resolution.ok).toBe(true);
+            if (!resolution.ok) return;
+            expect(resolution.position).toBe(position);
+            ledger.commit(resolution, callIds, resolution.devices);
+            if (position === 0) reusable = callIds;
+            else reusable = reusable.filter((id) => !callIds.includes(id));
+            listed.push(position === 0 ? null : callIds);
+            got.push(resolution.devices);
+          });
+          admitted.push({ grant, listed, got });
+        }
+        // kubelet's list comes in any order.
+        for (let i = admitted.length - 1; i > 0; i--) {
+          const j = next(i + 1);
+          [admitted[i], admitted[j]] = [admitted[j] as (typeof admitted)[number], admitted[i] as (typeof admitted)[number]];
+        }
+        for (const a of admitted) {
+          const learned = ledger.learn(a.grant.pod, a.listed);
+          expect(learned).toBeDefined();
+          expect(gpuContainersOf(learned?.received.decision ?? a.grant.decision)).toEqual(a.got);
+        }
+        expect(ledger.pendingGrants()).toEqual([]);
+        expect(ledger.unresolvedHandouts()).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses a call two shapes could answer rather than guess', () => {
     const a = decisionFor('a', [{ count: 1, memoryMiB: 1000 }], 0);
     const b = decisionFor('b', [{ count: 1, memoryMiB: 2000 }], 1);

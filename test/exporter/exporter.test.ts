@@ -150,6 +150,11 @@ describe('tessera exporter /metrics', () => {
     expect(series(metrics, 'hami_gpu_shared_count', { node: 'hami-1', device_index: '0' })[0]?.value).toBe(2);
     expect(series(metrics, 'hami_vgpu_memory_allocated_bytes', { pod: 'trainer' }).map((s) => s.value)).toEqual([20000 * MIB, 4000 * MIB]);
     expect(series(metrics, 'nodeGPUMigInstance', { nodeid: 'dyn-1', migname: '3g.20gb' })[0]?.value).toBe(1);
+    // HAMi's monitor: which MIG instance each container holds, with HAMi's labels.
+    expect(series(metrics, 'hami_mig_device_info').map((s) => [s.labels, s.value])).toEqual([
+      [{ zone: 'vGPU', namespace: 'team', pod: 'mig-job', container: 'main', vdevice_index: '0', device_uuid: dyn.gpus[0]!.id, mig_uuid: 'MIG-d-3g', profile: '3g.20gb', gpu_instance_id: '2', compute_instance_id: '0' }, 1],
+      [{ zone: 'vGPU', namespace: 'team', pod: 'single-job', container: 'main', vdevice_index: '0', device_uuid: single.gpus[1]!.id, mig_uuid: 'MIG-s1-0', profile: '3g.20gb', gpu_instance_id: '1', compute_instance_id: '0' }, 1],
+    ]);
     expect(series(metrics, 'tessera_pods_in_flight', { node: 'dyn-1' })[0]?.value).toBe(1);
     expect(series(metrics, 'tessera_decisions_total', { mode: 'mig' })[0]?.value).toBe(2);
     expect(series(metrics, 'tessera_decisions_total', { mode: 'hami-core' })[0]?.value).toBe(1);
@@ -165,6 +170,7 @@ describe('tessera exporter /metrics', () => {
       return m;
     });
     expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', hamiGpu(0))[0]?.labels.pod).toBe('');
+    expect(series(metrics, 'hami_mig_device_info')).toEqual([]);
     expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'dyn-1', GPU_I_ID: '2' })[0]?.value).toBe(19968);
     expect(series(metrics, 'hami_gpu_memory_allocated_bytes', { node: 'hami-1' }).map((s) => s.value)).toEqual([0, 0]);
     expect(series(metrics, 'tessera_pods_in_flight', { node: 'dyn-1' })[0]?.value).toBe(0);

@@ -120,7 +120,7 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
 
     // The optional parts (cert-manager's certificate, the ServiceMonitor, the RuntimeClass) need their operators'
     // CRDs; stand-ins with open schemas let the API server check everything else about them.
-    for (const [group, kind, plural] of [['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'], ['cert-manager.io', 'Issuer', 'issuers'], ['cert-manager.io', 'Certificate', 'certificates']] as const) {
+    for (const [group, kind, plural] of [['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'], ['monitoring.coreos.com', 'PodMonitor', 'podmonitors'], ['cert-manager.io', 'Issuer', 'issuers'], ['cert-manager.io', 'Certificate', 'certificates']] as const) {
       const crd = {
         apiVersion: 'apiextensions.k8s.io/v1',
         kind: 'CustomResourceDefinition',
@@ -130,8 +130,8 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
       await kubectl(adminKubeconfig, ['apply', '-f', '-'], JSON.stringify(crd));
       await kubectl(adminKubeconfig, ['wait', '--for=condition=Established', `crd/${plural}.${group}`, '--timeout=30s']);
     }
-    const optional = await render(['webhook.certManager.enabled=true', 'scheduler.serviceMonitor.enabled=true', 'devicePlugin.createRuntimeClass=true']);
-    expect(manifests(optional).map((m) => m.kind)).toEqual(expect.arrayContaining(['Certificate', 'Issuer', 'ServiceMonitor', 'RuntimeClass']));
+    const optional = await render(['webhook.certManager.enabled=true', 'scheduler.serviceMonitor.enabled=true', 'devicePlugin.createRuntimeClass=true', 'exporter.enabled=true', 'exporter.podMonitor.enabled=true']);
+    expect(manifests(optional).map((m) => m.kind)).toEqual(expect.arrayContaining(['Certificate', 'Issuer', 'ServiceMonitor', 'RuntimeClass', 'PodMonitor']));
     for (const manifest of [hamiUser, optional, text]) expect(await kubectl(adminKubeconfig, ['apply', '--dry-run=server', '-f', '-'], manifest)).toMatch(/created \(server dry run\)/);
     await kubectl(adminKubeconfig, ['apply', '-f', '-'], text);
 

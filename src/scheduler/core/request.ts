@@ -210,14 +210,16 @@ function parse(pod: unknown, config: RequestConfig): PodRequest {
   });
   let initCpu = 0;
   let initMemory = 0;
-  containersAt(spec, 'initContainers').forEach((c, i) => {
-    const field = `spec.initContainers[${i}].resources`;
-    const resources = recordAt(c, 'resources', field);
-    // The decision format grants devices to app containers only, so an init container cannot hold a GPU.
-    if (gpuDemand(resources, field, typeof c.name === 'string' ? c.name : `#${i}`, config) !== null) throw new InvalidField(field, 'init containers cannot be given GPUs');
-    const { cpuMilli, memoryMiB } = cpuAndMemory(resources, field);
+  // As HAMi: init containers come first and may hold GPUs; their shares are counted as if they ran beside the
+  // app containers (never less than the pod uses, so nothing is over-committed).
+  const inits: ContainerRequest[] = containersAt(spec, 'initContainers').map((c, i) => {
+    const field = `spec.initContainers[${i}]`;
+    const resources = recordAt(c, 'resources', `${field}.resources`);
+    const { cpuMilli, memoryMiB } = cpuAndMemory(resources, `${field}.resources`);
     initCpu = Math.max(initCpu, cpuMilli);
     initMemory = Math.max(initMemory, memoryMiB);
+    const name = stringAt(c, 'name', `${field}.name`);
+    return { name, gpu: gpuDemand(resources, `${field}.resources`, name, config) };
   });
 
   let priority: number | null = null;
@@ -235,7 +237,7 @@ function parse(pod: unknown, config: RequestConfig): PodRequest {
       namespace: stringAt(metadata, 'namespace', 'metadata.namespace', 'default'),
       name: stringAt(metadata, 'name', 'metadata.name'),
     },
-    containers,
+    containers: [...inits, ...containers],
     cpuMilli: Math.max(initCpu, appCpu),
     memoryMiB: Math.max(initMemory, appMemory),
     priority,

@@ -44,7 +44,7 @@ export type GpuTypeMatch = 'substring' | 'exact';
 /** A pod's request, validated and with defaults applied: the only input the allocator reads about a pod. */
 export interface PodRequest {
   readonly pod: { readonly uid: string; readonly namespace: string; readonly name: string };
-  /** App containers in pod spec order (their GPU demands); init containers are folded into cpu/memory. */
+  /** Init containers, then app containers, each in pod spec order (HAMi's order), with their GPU demands. */
   readonly containers: readonly ContainerRequest[];
   /** Peak CPU the pod needs, milli: max(largest init container, sum of app containers). */
   readonly cpuMilli: number;
@@ -143,7 +143,7 @@ export interface Allocation {
   readonly mode: NodeMode;
   readonly cpuMilli: number;
   readonly memoryMiB: number;
-  /** App containers in pod spec order. */
+  /** Init containers, then app containers, in pod spec order. */
   readonly containers: readonly AllocatedContainer[];
 }
 

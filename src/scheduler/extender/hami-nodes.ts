@@ -63,10 +63,10 @@ export function hamiGrantOf(pod: HamiPodLike, nodeOf: (name: string) => HamiGran
   if (!node) return undefined;
   const lists = decodeHamiDevices(text, HAMI_POD.devicesAllocated);
   const mig = decodeHamiMigAllocations(annotations[HAMI_MIG_ALLOCATIONS] ?? '');
-  const containers = pod.spec?.containers ?? [];
-  // Where HAMi listed init containers first (one list per init and app container), app containers follow them.
-  const inits = pod.spec?.initContainers?.length ?? 0;
-  const offset = inits > 0 && lists.length === inits + containers.length ? inits : 0;
+  const apps = pod.spec?.containers ?? [];
+  // HAMi lists init containers first (one list per init and app container); older HAMi lists app containers only.
+  const inits = pod.spec?.initContainers ?? [];
+  const containers = inits.length > 0 && lists.length === inits.length + apps.length ? [...inits, ...apps] : apps;
   return {
     pod: { uid, namespace, name },
     node: nodeName,
@@ -75,9 +75,9 @@ export function hamiGrantOf(pod: HamiPodLike, nodeOf: (name: string) => HamiGran
     memoryMiB: 0,
     containers: containers.map((c, ci) => ({
       name: c.name,
-      devices: (lists[offset + ci] ?? []).map((d, di) => {
+      devices: (lists[ci] ?? []).map((d, di) => {
         const gpu = node.gpus.find((g) => g.uuid === d.uuid);
-        const instance = mig.find((m) => m.containerIndex === offset + ci && m.deviceIndex === di);
+        const instance = mig.find((m) => m.containerIndex === ci && m.deviceIndex === di);
         return {
           uuid: d.uuid,
           index: gpu?.index ?? 0,

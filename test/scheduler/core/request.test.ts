@@ -83,8 +83,17 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
     expect(reasonOf(pod().container({ [GPU]: 1 }).annotate(key, value).json())).toMatchObject({ kind: 'InvalidRequest', field: `metadata.annotations.${key}` });
   });
 
-  it('refuses GPUs on init containers and pods without containers', () => {
-    expect(reasonOf(pod().container().init({ [GPU]: 1 }).json())).toMatchObject({ field: 'spec.initContainers[0].resources' });
+  it('lists init containers first, with their GPU demands, as HAMi does', () => {
+    const request = pod().container({ [GPU]: 1, 'nvidia.com/gpumem': 2048 }).init({ [GPU]: 1, 'nvidia.com/gpumem': 4096 }).init({}).request();
+    expect(request.containers.map((c) => [c.gpu?.count ?? 0, c.gpu && 'mib' in c.gpu.memory ? c.gpu.memory.mib : null])).toEqual([
+      [1, 4096],
+      [0, null],
+      [1, 2048],
+    ]);
+    expect(reasonOf(pod().container().init({ [GPU]: 1, 'nvidia.com/gpumem': '10Gi' }).json())).toMatchObject({ field: 'spec.initContainers[0].resources.limits.nvidia.com/gpumem' });
+  });
+
+  it('refuses pods without containers or uid', () => {
     expect(reasonOf({ metadata: { uid: 'u', name: 'n' }, spec: { containers: [] } })).toMatchObject({ field: 'spec.containers' });
     expect(reasonOf({ metadata: { name: 'n' }, spec: { containers: [{ name: 'a' }] } })).toMatchObject({ field: 'metadata.uid' });
   });

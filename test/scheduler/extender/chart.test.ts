@@ -4,12 +4,15 @@
  * renders to valid YAML, the embedded KubeSchedulerConfiguration matches config/scheduler-config.yaml, and the
  * extender's arguments are flags `tessera scheduler` accepts.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { linkSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDevicePluginFlags } from '../../../src/cli/commands/device-plugin.js';
+import { parseExporterFlags } from '../../../src/cli/commands/exporter.js';
+import { DEFAULT_HAMI_CORE_MOUNTS } from '../../../src/deviceplugin/response.js';
 import { webhookConfiguration } from '../../../src/localmode/control-plane-mode.js';
 import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
 
@@ -111,5 +114,56 @@ describe('helm chart', () => {
     // The signing key's Secret is readable by the scheduler's service account alone.
     const binding = find('RoleBinding', 'tessera-signing-key') as unknown as { subjects: Array<{ name: string }> };
     expect(binding.subjects.map((s) => s.name)).toEqual(['tessera-scheduler']);
+  });
+
+  it('runs the exporter on the device plugin\'s nodes, reaching the GPUs as it does, with flags it accepts', () => {
+    type Pod = { nodeSelector: unknown; tolerations: unknown; serviceAccountName: string; containers: Array<{ args: string[]; securityContext: unknown; ports: Array<{ containerPort: number }> }> };
+    const podOf = (name: string): Pod => (find('DaemonSet', name) as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
+    const exporter = podOf('tessera-exporter');
+    const plugin = podOf('tessera-device-plugin');
+    expect([exporter.nodeSelector, exporter.tolerations, exporter.containers[0]?.securityContext]).toEqual([plugin.nodeSelector, plugin.tolerations, plugin.containers[0]?.securityContext]);
+    const [command, ...args] = exporter.containers[0]?.args ?? [];
+    expect(command).toBe('exporter');
+    const flags = parseExporterFlags(args, { NODE_NAME: 'gpu-1' });
+    expect(flags.nvml).toEqual({ node: 'gpu-1', pollMs: Number(lookup('exporter.pollIntervalSeconds')) * 1000 });
+    expect(exporter.containers[0]?.ports.map((p) => p.containerPort)).toEqual([flags.port]);
+    const role = find('ClusterRole', 'tessera-exporter') as unknown as { rules: Array<{ resources: string[]; verbs: string[] }> };
+    expect(role.rules.flatMap((r) => r.verbs)).not.toEqual(expect.arrayContaining(['patch']));
+    expect(find('ClusterRoleBinding', 'tessera-exporter')).toMatchObject({ subjects: [{ name: exporter.serviceAccountName }] });
+  });
+
+  it("puts HAMi-core where Allocate mounts it from, renaming a changed library into place, never writing over one in use", () => {
+    type Container = { name: string; image: string; command: string[]; volumeMounts: Array<{ name: string; mountPath: string }> };
+    type PodSpec = { initContainers: Container[]; volumes: Array<{ name: string; hostPath?: { path: string } }> };
+    const spec = (find('DaemonSet', 'tessera-device-plugin') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+    const init = spec.initContainers.find((c) => c.name === 'hami-core');
+    if (!init) throw new Error('no hami-core init container');
+    const volume = init.volumeMounts.find((m) => m.mountPath === DEFAULT_HAMI_CORE_MOUNTS.hostDir)?.name;
+    expect(spec.volumes.find((v) => v.name === volume)?.hostPath?.path).toBe(DEFAULT_HAMI_CORE_MOUNTS.hostDir);
+    const [shell, dashC, script = '', name = '', source, target] = init.command;
+    expect([shell, dashC, source, target]).toEqual(['/bin/sh', '-c', lookup('devicePlugin.hamiCore.sourceDir'), DEFAULT_HAMI_CORE_MOUNTS.hostDir]);
+    // The script itself, on folders of ours standing in for the image's and the node's.
+    const image = mkdtempSync(join(tmpdir(), 'tessera-image-'));
+    const host = mkdtempSync(join(tmpdir(), 'tessera-host-'));
+    const run = () => spawnSync('/bin/sh', ['-c', script, name, image, host], { encoding: 'utf8' });
+    const install = (): string => {
+      const result = run();
+      expect(result.status, result.stderr).toBe(0);
+      return result.stdout;
+    };
+    expect(run()).toMatchObject({ status: 1, stderr: `hami-core: no libvgpu.so in ${image}\n` });
+    writeFileSync(join(image, 'libvgpu.so'), 'v1');
+    install();
+    expect(readFileSync(join(host, 'libvgpu.so'), 'utf8')).toBe('v1');
+    expect(readFileSync(join(host, 'ld.so.preload'), 'utf8')).toBe('/usr/local/vgpu/libvgpu.so\n');
+    const loaded = statSync(join(host, 'libvgpu.so')).ino;
+    expect(install()).toBe('');
+    expect(statSync(join(host, 'libvgpu.so')).ino).toBe(loaded);
+    // A container that loaded v1 keeps it (the old inode, linked here as it would be mapped there).
+    linkSync(join(host, 'libvgpu.so'), join(host, 'in-use'));
+    writeFileSync(join(image, 'libvgpu.so'), 'v2');
+    expect(install()).toMatch(/installed .*libvgpu\.so/);
+    expect(readFileSync(join(host, 'libvgpu.so'), 'utf8')).toBe('v2');
+    expect(readFileSync(join(host, 'in-use'), 'utf8')).toBe('v1');
   });
 });

@@ -99,6 +99,13 @@ describe('admission webhook', () => {
     expect(patchOf(response)).toContainEqual({ op: 'add', path: '/spec/schedulerName', value: 'tessera-scheduler' });
   });
 
+  it('admits GPUs in init containers as HAMi does, defaulting their count', () => {
+    const pod = { metadata: { name: 'p' }, spec: { initContainers: [{ name: 'warmup', resources: { limits: { 'nvidia.com/gpumem': '3000' } } }], containers: [{ name: 'c' }] } };
+    const response = review(pod);
+    expect(response.allowed).toBe(true);
+    expect(patchOf(response)).toContainEqual({ op: 'add', path: '/spec/initContainers/0/resources/limits/nvidia.com~1gpu', value: '1' });
+  });
+
   it('leaves pods for another scheduler alone, and takes over the default scheduler', () => {
     const forVolcano = { metadata: { name: 'p' }, spec: { schedulerName: 'volcano', nodeName: 'n', containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpumem': '10Gi' } } }] } };
     expect(review(forVolcano)).toEqual({ uid: 'r-1', allowed: true });
