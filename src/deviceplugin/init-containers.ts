@@ -24,5 +24,12 @@ export function unlistedInitContainers(pod: InitContainersLike | undefined): Set
 export function listedDeviceIds(decision: Decision, unlisted: ReadonlySet<string>, entry: PodResources, resource: string): (string[] | null)[] {
   return decision.containers
     .filter((c) => c.devices.length > 0)
-    .map((c) => (unlisted.has(c.name) ? null : (entry.containers.find((x) => x.name === c.name)?.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids) ?? [])));
+    .map((c) =>
+      unlisted.has(c.name)
+        ? null
+        : (entry.containers
+            .find((x) => x.name === c.name)
+            ?.devices.filter((d) => d.resource_name === resource)
+            .flatMap((d) => d.device_ids) ?? []),
+    );
 }

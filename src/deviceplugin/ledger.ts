@@ -157,8 +157,9 @@ export class Ledger {
     const count = deviceIds.length;
     const cursor = this.cursor;
     if (cursor) {
-      const grant = [...this.pending.values()].find((g) => g.pod.uid === cursor.grantOf && contentOf(g.decision) === cursor.content)
-        ?? [...this.pending.values()].find((g) => contentOf(g.decision) === cursor.content);
+      const grant =
+        [...this.pending.values()].find((g) => g.pod.uid === cursor.grantOf && contentOf(g.decision) === cursor.content) ??
+        [...this.pending.values()].find((g) => contentOf(g.decision) === cursor.content);
       const devices = grant ? gpuContainersOf(grant.decision)[cursor.next] : undefined;
       if (grant && devices && devices.length === count) {
         return { ok: true, grant, position: cursor.next, devices, last: cursor.next === gpuContainersOf(grant.decision).length - 1, known: cursor.known };
@@ -209,7 +210,13 @@ export class Ledger {
     this.pending.delete(pod.uid);
     this.settled.add(pod.uid);
     // Another pending pod holding the content received takes this pod's original grant.
-    const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h.devices)) };
+    const received = {
+      ...own,
+      decision: withGrant(
+        own.decision,
+        matched.map((h) => h.devices),
+      ),
+    };
     if (ownContent === first.content) return { received, swappedWith: undefined };
     const holder = [...this.pending.values()].find((g) => contentOf(g.decision) === first.content);
     if (!holder) return { received, swappedWith: undefined };
@@ -242,7 +249,9 @@ export class Ledger {
  * is taken only when it is the one pod of its shape in flight (`alone`) and the ledger handed its own grant out.
  */
 function matchHandouts(handouts: readonly Handout[], own: PendingGrant, deviceIds: readonly (readonly string[] | null)[], alone: boolean): Handout[] | undefined {
-  const listed = deviceIds.map((ids, position) => (ids === null ? null : handouts.find((h) => h.position === position && h.deviceIds.length === ids.length && h.deviceIds.every((id) => ids.includes(id)))));
+  const listed = deviceIds.map((ids, position) =>
+    ids === null ? null : handouts.find((h) => h.position === position && h.deviceIds.length === ids.length && h.deviceIds.every((id) => ids.includes(id))),
+  );
   if (listed.some((h) => h === undefined)) return undefined;
   const anchor = listed.find((h) => h) ?? (alone ? handouts.find((h) => h.position === 0 && h.grantOf === own.pod.uid && h.content === contentOf(own.decision)) : undefined);
   if (!anchor) return undefined;

@@ -395,7 +395,10 @@ export class DevicePluginDaemon {
   private onGpu<T>(gpuUuid: string, work: () => Promise<T>): Promise<T> {
     const previous = this.gpuQueues.get(gpuUuid) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.gpuQueues.set(gpuUuid, next.catch(() => undefined));
+    this.gpuQueues.set(
+      gpuUuid,
+      next.catch(() => undefined),
+    );
     return next;
   }
 

@@ -49,10 +49,7 @@ export class Records {
       async (current) => {
         if (current.metadata?.uid !== pod.uid) return;
         const annotations = typeof write === 'function' ? write(current) : write;
-        await this.api.patchNamespacedPod(
-          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata.resourceVersion, annotations } } },
-          mergePatch,
-        );
+        await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata.resourceVersion, annotations } } }, mergePatch);
       },
     );
   }

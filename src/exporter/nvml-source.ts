@@ -18,7 +18,21 @@ import type { ViewPod } from './scheduler-view.js';
 const MIB = 1024 * 1024;
 
 /** The `--query-gpu` fields, in the order the parser reads them. */
-export const NVML_QUERY_FIELDS = ['index', 'uuid', 'name', 'pci.bus_id', 'driver_version', 'utilization.gpu', 'utilization.memory', 'memory.used', 'memory.free', 'temperature.gpu', 'power.draw', 'clocks.sm', 'clocks.mem'] as const;
+export const NVML_QUERY_FIELDS = [
+  'index',
+  'uuid',
+  'name',
+  'pci.bus_id',
+  'driver_version',
+  'utilization.gpu',
+  'utilization.memory',
+  'memory.used',
+  'memory.free',
+  'temperature.gpu',
+  'power.draw',
+  'clocks.sm',
+  'clocks.mem',
+] as const;
 export const NVML_QUERY_ARGS = [`--query-gpu=${NVML_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
 
 /** One GPU as nvidia-smi reported it; null where the driver gave no number. */
@@ -87,7 +101,9 @@ export interface NvmlInputs {
 function ownerOf(pods: readonly ViewPod[], node: string, uuid: string): { namespace: string; pod: string; container: string } | null {
   const holders = pods
     .filter((p) => p.decision.node === node)
-    .flatMap((p) => p.decision.containers.filter((c) => c.devices.some((d) => d.uuid === uuid && !d.mig)).map((c) => ({ namespace: p.decision.pod.namespace, pod: p.decision.pod.name, container: c.name })));
+    .flatMap((p) =>
+      p.decision.containers.filter((c) => c.devices.some((d) => d.uuid === uuid && !d.mig)).map((c) => ({ namespace: p.decision.pod.namespace, pod: p.decision.pod.name, container: c.name })),
+    );
   return holders.length === 1 ? (holders[0] ?? null) : null;
 }
 

@@ -14,8 +14,7 @@ interface Share {
   cores: number;
 }
 
-const limits = (share: Share | null): Record<string, string> =>
-  share ? { [RESOURCE]: '1', 'nvidia.com/gpumem': String(share.memoryMiB), 'nvidia.com/gpucores': String(share.cores) } : {};
+const limits = (share: Share | null): Record<string, string> => (share ? { [RESOURCE]: '1', 'nvidia.com/gpumem': String(share.memoryMiB), 'nvidia.com/gpucores': String(share.cores) } : {});
 
 function podWithInit(name: string, init: Share | null, app: Share | null): V1Pod {
   return {
@@ -35,7 +34,11 @@ describe('GPUs in init containers', () => {
   beforeAll(async () => {
     node = await TestNode.start({ mode: 'hami-core', gpus: 2 });
     extender = await startTestExtender(node.cluster, node.key);
-    await eventually('the extender to see the node inventory', () => extender.view.state.node(node.name)?.gpus.length ?? 0, (n) => n === 2);
+    await eventually(
+      'the extender to see the node inventory',
+      () => extender.view.state.node(node.name)?.gpus.length ?? 0,
+      (n) => n === 2,
+    );
   });
   afterAll(async () => {
     await extender?.stop();
@@ -67,7 +70,11 @@ describe('GPUs in init containers', () => {
     expect(memoryLimit(done, 'serve')).toBe('10000m');
     // HAMi's device list names the init container first, then the app container.
     expect(done.metadata?.annotations?.['hami.io/vgpu-devices-allocated']?.split(';').filter((s) => s !== '')).toHaveLength(2);
-    await eventually('the extender to confirm the grant', () => extender.view.book.get(done.metadata?.uid ?? '')?.phase, (phase) => phase === 'confirmed');
+    await eventually(
+      'the extender to confirm the grant',
+      () => extender.view.book.get(done.metadata?.uid ?? '')?.phase,
+      (phase) => phase === 'confirmed',
+    );
   });
 
   it('grants a pod whose only GPU container is an init container', async () => {
@@ -80,7 +87,7 @@ describe('GPUs in init containers', () => {
     expect(visible(done, 'serve')).toBeUndefined();
   });
 
-  it('counts init containers\' shares, so a GPU is never promised beyond its memory', async () => {
+  it("counts init containers' shares, so a GPU is never promised beyond its memory", async () => {
     // 80 GiB GPUs: each pod holds 20 GB (init) + 20 GB (app); more such pods than fit are refused, not over-committed.
     const results: string[] = [];
     const uids: string[] = [];

@@ -44,11 +44,22 @@ describe('tessera exporter --source nvml', () => {
     }));
     await k8s.runningPod('gpu-7', 'mig-job', ['main'], (uid) => ({
       ...TestCluster.decisionAnnotation(
-        decision({ uid, name: 'mig-job', namespace: 'team' }, 'gpu-7', [['main', [{ uuid: GPU0, index: 0, memoryMiB: 9728, cores: 14, mig: { profile: '1g.10gb', start: 0, plan: [], migDeviceUuid: 'MIG-9', gpuInstanceId: 9 } }]]], 'mig'),
+        decision(
+          { uid, name: 'mig-job', namespace: 'team' },
+          'gpu-7',
+          [['main', [{ uuid: GPU0, index: 0, memoryMiB: 9728, cores: 14, mig: { profile: '1g.10gb', start: 0, plan: [], migDeviceUuid: 'MIG-9', gpuInstanceId: 9 } }]]],
+          'mig',
+        ),
       ),
       [HAMI_POD.bindPhase]: 'success',
     }));
-    exporter = await startExporter({ kubeConfig: cluster.kubeConfig(), namespace: 'gpu-operator', log: pino({ level: 'silent' }), profiles: catalogProfiles, nvml: { node: 'gpu-7', executor: smi, pollMs: 60_000 } });
+    exporter = await startExporter({
+      kubeConfig: cluster.kubeConfig(),
+      namespace: 'gpu-operator',
+      log: pino({ level: 'silent' }),
+      profiles: catalogProfiles,
+      nvml: { node: 'gpu-7', executor: smi, pollMs: 60_000 },
+    });
     await exporter.synced;
   });
   afterAll(async () => {
@@ -64,17 +75,46 @@ describe('tessera exporter --source nvml', () => {
     });
     expect(series(metrics, 'DCGM_FI_DEV_GPU_UTIL', { UUID: GPU1 })[0]).toMatchObject({
       value: 87,
-      labels: { gpu: '1', pci_bus_id: '00000000:0F:00.0', device: 'nvidia1', modelName: 'NVIDIA A100-SXM4-80GB', Hostname: 'gpu-7', DCGM_FI_DRIVER_VERSION: '550.54.15', namespace: 'team', pod: 'trainer', container: 'main' },
+      labels: {
+        gpu: '1',
+        pci_bus_id: '00000000:0F:00.0',
+        device: 'nvidia1',
+        modelName: 'NVIDIA A100-SXM4-80GB',
+        Hostname: 'gpu-7',
+        DCGM_FI_DRIVER_VERSION: '550.54.15',
+        namespace: 'team',
+        pod: 'trainer',
+        container: 'main',
+      },
     });
     const of = (name: string, uuid: string): number[] => series(metrics, name, { UUID: uuid }).map((s) => s.value);
-    expect([of('DCGM_FI_DEV_FB_USED', GPU1), of('DCGM_FI_DEV_FB_FREE', GPU1), of('DCGM_FI_DEV_GPU_TEMP', GPU1), of('DCGM_FI_DEV_POWER_USAGE', GPU1), of('DCGM_FI_DEV_SM_CLOCK', GPU1), of('DCGM_FI_DEV_MEM_CLOCK', GPU1), of('DCGM_FI_DEV_MEM_COPY_UTIL', GPU1)]).toEqual([[30001], [50904], [58], [312.45], [1395], [1593], [41]]);
+    expect([
+      of('DCGM_FI_DEV_FB_USED', GPU1),
+      of('DCGM_FI_DEV_FB_FREE', GPU1),
+      of('DCGM_FI_DEV_GPU_TEMP', GPU1),
+      of('DCGM_FI_DEV_POWER_USAGE', GPU1),
+      of('DCGM_FI_DEV_SM_CLOCK', GPU1),
+      of('DCGM_FI_DEV_MEM_CLOCK', GPU1),
+      of('DCGM_FI_DEV_MEM_COPY_UTIL', GPU1),
+    ]).toEqual([[30001], [50904], [58], [312.45], [1395], [1593], [41]]);
     // GPU 0 is in MIG mode: the driver gives no utilization, so there is none; a MIG instance is not the GPU, so no pod.
     expect(of('DCGM_FI_DEV_GPU_UTIL', GPU0)).toEqual([]);
     expect(series(metrics, 'DCGM_FI_DEV_FB_USED', { UUID: GPU0 })[0]).toMatchObject({ value: 10240, labels: { pod: '', container: '' } });
     expect(series(metrics, 'hami_host_gpu_memory_used_bytes', { node: 'gpu-7', device_uuid: GPU1 }).map((s) => s.value)).toEqual([30001 * MIB]);
     expect(series(metrics, 'hami_host_gpu_utilization_ratio', { node: 'gpu-7' }).map((s) => s.labels.device_uuid)).toEqual([GPU1]);
     expect(series(metrics, 'hami_mig_device_info').map((s) => s.labels)).toEqual([
-      { zone: 'vGPU', namespace: 'team', pod: 'mig-job', container: 'main', vdevice_index: '0', device_uuid: GPU0, mig_uuid: 'MIG-9', profile: '1g.10gb', gpu_instance_id: '9', compute_instance_id: '0' },
+      {
+        zone: 'vGPU',
+        namespace: 'team',
+        pod: 'mig-job',
+        container: 'main',
+        vdevice_index: '0',
+        device_uuid: GPU0,
+        mig_uuid: 'MIG-9',
+        profile: '1g.10gb',
+        gpu_instance_id: '9',
+        compute_instance_id: '0',
+      },
     ]);
     // Nothing modelled and nothing cluster-wide: no fake counters, no scheduler view, no decision counts.
     for (const name of ['DCGM_FI_PROF_GR_ENGINE_ACTIVE', 'hami_gpu_memory_allocated_bytes', 'tessera_decisions_total']) expect(series(metrics, name)).toEqual([]);

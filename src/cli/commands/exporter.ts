@@ -51,7 +51,8 @@ export function parseExporterFlags(argv: string[], env: Record<string, string | 
   if (!/^[1-9]\d{0,5}$/.test(interval)) throw new TesseraError('INVALID_INPUT', `must be a whole number of seconds, at least 1, got '${interval}'`, { field: '--poll-interval' });
   const node = flags.node ?? env.NODE_NAME ?? '';
   if (source === 'nvml' && node === '') throw new TesseraError('INVALID_INPUT', 'is required with --source nvml (or set NODE_NAME)', { field: '--node' });
-  if (source === 'fake' && (flags.node !== undefined || flags['poll-interval'] !== undefined)) throw new TesseraError('INVALID_INPUT', 'applies only with --source nvml', { field: flags.node !== undefined ? '--node' : '--poll-interval' });
+  if (source === 'fake' && (flags.node !== undefined || flags['poll-interval'] !== undefined))
+    throw new TesseraError('INVALID_INPUT', 'applies only with --source nvml', { field: flags.node !== undefined ? '--node' : '--poll-interval' });
   return {
     kubeconfig: flags.kubeconfig,
     namespace: flags.namespace ?? 'gpu-operator',

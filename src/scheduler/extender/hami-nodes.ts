@@ -83,7 +83,9 @@ export function hamiGrantOf(pod: HamiPodLike, nodeOf: (name: string) => HamiGran
           index: gpu?.index ?? 0,
           memoryMiB: d.memoryMiB,
           cores: d.cores,
-          ...(instance ? { mig: { profile: instance.profile, start: instance.placement.start, plan: [{ action: 'create' as const, profile: instance.profile, start: instance.placement.start }] } } : {}),
+          ...(instance
+            ? { mig: { profile: instance.profile, start: instance.placement.start, plan: [{ action: 'create' as const, profile: instance.profile, start: instance.placement.start }] } }
+            : {}),
         };
       }),
     })),

@@ -9,18 +9,7 @@ import Fastify, { LogController, type FastifyInstance, type RawServerDefault } f
 import type { Logger } from 'pino';
 import type { Counter, Registry } from 'prom-client';
 import { TesseraError } from '../../errors.js';
-import {
-  filterErrorReply,
-  parseBindArgs,
-  parseFilterArgs,
-  parsePreemptArgs,
-  type BindArgs,
-  type FilterArgs,
-  type FilterReply,
-  type HostScore,
-  type PreemptArgs,
-  type PreemptReply,
-} from './wire.js';
+import { filterErrorReply, parseBindArgs, parseFilterArgs, parsePreemptArgs, type BindArgs, type FilterArgs, type FilterReply, type HostScore, type PreemptArgs, type PreemptReply } from './wire.js';
 import { reviewAdmission, type WebhookOptions } from './webhook.js';
 
 /** What the routes need from the running extender. */
@@ -124,12 +113,7 @@ export function buildServer(options: ServerOptions): ExtenderServer {
 }
 
 /** kube-scheduler's verbs: only on the extender port, never on the listener the API server reaches. */
-function registerExtenderRoutes(
-  app: ExtenderServer,
-  service: ExtenderService,
-  logFailure: (route: string, error: unknown) => void,
-  count: (verb: string, outcome: 'ok' | 'error') => void,
-): void {
+function registerExtenderRoutes(app: ExtenderServer, service: ExtenderService, logFailure: (route: string, error: unknown) => void, count: (verb: string, outcome: 'ok' | 'error') => void): void {
   app.post('/filter', async (request) => {
     try {
       const reply = await service.filter(parseFilterArgs(request.body));

@@ -71,7 +71,7 @@ describe('helm chart', () => {
     expect(embedded.percentageOfNodesToScore).toBe(100);
   });
 
-  it('ships the webhooks tessera up --control-plane registers: HAMi\'s on CREATE (Ignore, opt-out labels), the grant guard on UPDATE', () => {
+  it("ships the webhooks tessera up --control-plane registers: HAMi's on CREATE (Ignore, opt-out labels), the grant guard on UPDATE", () => {
     type Hook = { name: string; clientConfig: unknown; namespaceSelector: { matchExpressions: Array<{ key: string; values: string[] }> } } & Record<string, unknown>;
     const shipped = (find('MutatingWebhookConfiguration', 'tessera-webhook') as unknown as { webhooks: Hook[] }).webhooks;
     const local = webhookConfiguration('https://127.0.0.1:1', 'CA').webhooks as unknown as Hook[];
@@ -82,7 +82,10 @@ describe('helm chart', () => {
         namespaceSelector: { matchExpressions: namespaceSelector.matchExpressions.map((e) => ({ ...e, values: e.values.filter((v) => v !== extraNamespace) })) },
       }));
     expect(comparable(shipped, NAMESPACE)).toEqual(comparable(local));
-    expect(shipped.map((h) => [h.name, h.failurePolicy])).toEqual([['pods.tessera.io', 'Ignore'], ['grants.tessera.io', 'Fail']]);
+    expect(shipped.map((h) => [h.name, h.failurePolicy])).toEqual([
+      ['pods.tessera.io', 'Ignore'],
+      ['grants.tessera.io', 'Fail'],
+    ]);
     expect(shipped[0]?.namespaceSelector.matchExpressions.find((e) => e.key === 'kubernetes.io/metadata.name')?.values).toEqual(['kube-system', NAMESPACE]);
   });
 
@@ -100,7 +103,7 @@ describe('helm chart', () => {
     expect(find('NetworkPolicy', 'tessera-device-plugin')).toMatchObject({ spec: { policyTypes: ['Ingress'] } });
   });
 
-  it('runs the device plugin with flags it accepts, holding only the scheduler\'s public key', () => {
+  it("runs the device plugin with flags it accepts, holding only the scheduler's public key", () => {
     const daemonSet = find('DaemonSet', 'tessera-device-plugin') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
     const args = daemonSet.spec.template.spec.containers[0]?.args ?? [];
     expect(args[0]).toBe('device-plugin');
@@ -108,7 +111,10 @@ describe('helm chart', () => {
     const deviceConfig = find('ConfigMap', 'tessera-device-config') as unknown as { data: Record<string, string> };
     const mounted = mkdtempSync(join(tmpdir(), 'tessera-chart-'));
     writeFileSync(join(mounted, 'device-config.yaml'), deviceConfig.data['device-config.yaml'] ?? '');
-    const flags = parseDevicePluginFlags(args.slice(1).map((a) => a.replace('=/device-config/', `=${mounted}/`)), { NODE_NAME: 'gpu-1' });
+    const flags = parseDevicePluginFlags(
+      args.slice(1).map((a) => a.replace('=/device-config/', `=${mounted}/`)),
+      { NODE_NAME: 'gpu-1' },
+    );
     expect(flags.schedulerPublicKeyConfigmap).toBe(`${NAMESPACE}/${String(lookup('schedulerPublicKeyConfigMap'))}`);
     expect(args.join(' ')).not.toMatch(/signing-key/);
     // The signing key's Secret is readable by the scheduler's service account alone.
@@ -116,7 +122,7 @@ describe('helm chart', () => {
     expect(binding.subjects.map((s) => s.name)).toEqual(['tessera-scheduler']);
   });
 
-  it('runs the exporter on the device plugin\'s nodes, reaching the GPUs as it does, with flags it accepts', () => {
+  it("runs the exporter on the device plugin's nodes, reaching the GPUs as it does, with flags it accepts", () => {
     type Pod = { nodeSelector: unknown; tolerations: unknown; serviceAccountName: string; containers: Array<{ args: string[]; securityContext: unknown; ports: Array<{ containerPort: number }> }> };
     const podOf = (name: string): Pod => (find('DaemonSet', name) as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
     const exporter = podOf('tessera-exporter');
@@ -132,7 +138,7 @@ describe('helm chart', () => {
     expect(find('ClusterRoleBinding', 'tessera-exporter')).toMatchObject({ subjects: [{ name: exporter.serviceAccountName }] });
   });
 
-  it("puts HAMi-core where Allocate mounts it from, renaming a changed library into place, never writing over one in use", () => {
+  it('puts HAMi-core where Allocate mounts it from, renaming a changed library into place, never writing over one in use', () => {
     type Container = { name: string; image: string; command: string[]; volumeMounts: Array<{ name: string; mountPath: string }> };
     type PodSpec = { initContainers: Container[]; volumes: Array<{ name: string; hostPath?: { path: string } }> };
     const spec = (find('DaemonSet', 'tessera-device-plugin') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
