@@ -9,10 +9,10 @@ import { INVENTORY_KIND, type NodeInventory } from '../src/api/inventory.js';
 import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint } from '../src/exporter/dcgm.js';
 import { registerFamilies, registerSchedulerView } from '../src/exporter/registry.js';
 import { collectSchedulerView, type SchedulerView } from '../src/exporter/scheduler-view.js';
-import { catalogProfiles } from '../src/fakeoperator/profiles.js';
 import { reconcileNode } from '../src/fakeoperator/reconcile.js';
-import { nodeFromPool, parseTopology, renderTopology, type Topology } from '../src/fakeoperator/topology.js';
+import { nodeFromPool, parseTopology, renderTopology, type Topology } from '../src/topology/topology.js';
 import { measure, measureAsync, type BenchResult, type BenchSuite } from './harness.js';
+import { catalogProfiles } from '../src/geometry/index.js';
 
 const NODES = 500;
 const GPUS = 8;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
-import { DEFAULT_REQUEST_CONFIG, decide, parsePodRequest } from '../src/scheduler/core/index.js';
+import { decide } from '../src/scheduler/core/index.js';
 import { decisionOf } from '../src/scheduler/extender/decision-map.js';
 import { hamiPolicy } from '../src/scheduler/policies/index.js';
 import { buildServer, type ExtenderServer, type ExtenderService } from '../src/scheduler/extender/server.js';
@@ -25,6 +25,7 @@ import { eventually, newKey, postJson, schedulePodInBackground, testConfig } fro
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
 import { buildHarness, silentLog } from '../test/scheduler/extender/harness.js';
 import { measureAsync, percentile, type BenchResult, type BenchSuite } from './harness.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest } from '../src/request/index.js';
 
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 const SERVER_ROLE = 'tessera-extender-bench-server';

@@ -1,5 +1,5 @@
 /**
- * A simulated node for the device plugin, driven by the fake GPU operator's topology (src/fakeoperator). GPUs
+ * A simulated node for the device plugin, driven by the fake GPU operator's topology (src/topology). GPUs
  * take their model, memory and health from the topology, their starting MIG instances too; creating and
  * destroying instances then works on the backend's own state, and fails wherever the topology says MIG
  * operations fail. GPU-instance IDs are given the way the driver gives them on an 8-slice GPU (mig.md): the lowest
@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.js';
-import { gpuHealth, migOperationsFail, type NodeTopology } from '../fakeoperator/topology.js';
+import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/topology.js';
 import { findProfile, resolveGpuModel } from '../geometry/index.js';
 import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
 

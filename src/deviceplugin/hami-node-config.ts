@@ -7,7 +7,7 @@
  */
 import type { NodeMode } from '../api/annotations.js';
 import type { DeviceConfig, HamiOperatingMode } from '../config/device-config.js';
-import type { MigStrategy } from '../fakeoperator/topology.js';
+import type { MigStrategy } from '../api/gfd.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
 
 export interface HamiNodeSettings {

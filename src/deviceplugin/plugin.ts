@@ -13,11 +13,10 @@ import { pinsGpus, shapeOf } from '../api/inflight.js';
 import { INVENTORY_KIND, type NodeInventory } from '../api/inventory.js';
 import { publicKeyOf, type TrustedKeys } from '../api/signing.js';
 import { TesseraError } from '../errors.js';
-import { labelPatch } from '../fakeoperator/node-labels.js';
-import type { MigStrategy } from '../fakeoperator/topology.js';
+import { labelPatch } from '../kube/labels.js';
+import type { MigStrategy } from '../api/gfd.js';
 import { findProfile, resolveGpuModel } from '../geometry/index.js';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
-import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../scheduler/core/index.js';
 import { kubeletApis, unixTarget, type AllocateRequest, type AllocateResponse, type ListPodResourcesResponse, type PreferredAllocationRequest, type PreferredAllocationResponse } from './api.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
 import { advertisedDevices, preferredIds } from './devices.js';
@@ -28,6 +27,7 @@ import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
 import { DEFAULT_HAMI_CORE_MOUNTS, containerResponse, type HamiCoreMounts } from './response.js';
 import { controlDisabled, grantState, verifyGrant, type PodLike } from './verify.js';
+import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../request/index.js';
 
 export interface DevicePluginConfig {
   node: string;

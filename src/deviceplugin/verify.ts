@@ -8,7 +8,7 @@ import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
 import { decodeDecision, type Decision, type DecisionDevice } from '../api/decision.js';
 import { decisionSigner, type TrustedKeys } from '../api/signing.js';
 import { err, ok, type Result } from '../errors.js';
-import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../scheduler/core/index.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../request/index.js';
 
 /** The pod fields read here (a client-node V1Pod fits). */
 export interface PodLike {

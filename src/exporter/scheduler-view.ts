@@ -7,8 +7,8 @@
 import type { BindPhase } from '../api/annotations.js';
 import type { Decision } from '../api/decision.js';
 import type { InventoryGpu, NodeInventory } from '../api/inventory.js';
-import type { MigProfileLookup } from '../fakeoperator/profiles.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 /** A bound pod as the scheduler sees it: its decision and where its bind stands. */
 export interface ViewPod {

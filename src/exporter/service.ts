@@ -10,16 +10,16 @@ import { Registry } from 'prom-client';
 import { HAMI_POD, TESSERA_NODE, TESSERA_POD, type BindPhase } from '../api/annotations.js';
 import { decodeDecision, type Decision } from '../api/decision.js';
 import { decodeInventory, type NodeInventory } from '../api/inventory.js';
-import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../fakeoperator/cluster-watch.js';
-import type { MigProfileLookup } from '../fakeoperator/profiles.js';
-import { TopologyStore } from '../fakeoperator/topology-store.js';
-import type { UtilizationRange } from '../fakeoperator/topology.js';
+import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../kube/cluster-watch.js';
+import { TopologyStore } from '../topology/topology-store.js';
+import type { UtilizationRange } from '../topology/topology.js';
 import { tesseraBuildInfo } from './build-info.js';
 import { collectDcgm, DCGM_FAMILIES, energyMeter } from './dcgm.js';
 import { collectHamiMonitor, HAMI_MONITOR_FAMILIES, kernelClock } from './hami-monitor.js';
 import { createDecisionMetrics, podTransition, type DecisionMetrics, type PodSighting } from './decision-events.js';
 import { registerFamilies, registerSchedulerView } from './registry.js';
 import type { ViewPod } from './scheduler-view.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 export interface ExporterOptions {
   kubeConfig: KubeConfig;

@@ -11,10 +11,10 @@ import { TESSERA_NODE, TESSERA_POD } from '../api/annotations.js';
 import { decodeDecision, type Decision } from '../api/decision.js';
 import { decodeInventory } from '../api/inventory.js';
 import { TesseraError } from '../errors.js';
-import type { MigProfileLookup } from './profiles.js';
 import { RUNAI, parseMigConfig, parseMigMapping, parsePodMigDevice } from './runai.js';
-import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from './topology.js';
+import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from '../topology/topology.js';
 import { podUtilization } from './utilization.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 export interface NodeFacts {
   name: string;

@@ -11,11 +11,11 @@ import type { TesseraError } from '../errors.js';
 import { recordEvent } from '../kube/events.js';
 import { isNotFound, withRetry } from '../kube/retry.js';
 import { upsertConfigMap } from './configmaps.js';
-import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
-import { DEPLOY_LABELS, labelPatch, nodeLabels } from './node-labels.js';
-import type { MigProfileLookup } from './profiles.js';
+import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../kube/cluster-watch.js';
+import { labelPatch } from '../kube/labels.js';
+import { DEPLOY_LABELS, nodeLabels } from './node-labels.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
-import { configMapNode, TopologyStore } from './topology-store.js';
+import { configMapNode, TopologyStore } from '../topology/topology-store.js';
 import {
   NODE_TOPOLOGY_LABEL,
   TOPOLOGY_CONFIGMAP,
@@ -26,7 +26,8 @@ import {
   renderClusterTopology,
   renderNodeTopology,
   type NodeTopology,
-} from './topology.js';
+} from '../topology/topology.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 /** Marks ConfigMaps the status updater created from a pool, so it deletes them with their node. */
 export const POOL_LABEL = 'tessera.io/node-pool';

@@ -7,7 +7,7 @@
  */
 import { TesseraError } from '../errors.js';
 import { ajv, validationError } from '../api/validate.js';
-import type { UtilizationRange } from './topology.js';
+import type { UtilizationRange } from '../topology/topology.js';
 
 export const UTILIZATION_ANNOTATIONS = {
   fixed: 'run.ai/simulated-gpu-utilization',

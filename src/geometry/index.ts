@@ -27,3 +27,4 @@ export { MAX_PLAN_SCORE } from './score.js';
 export { carveEmptySlices } from './fill.js';
 export { hamiV210Plan, hamiV29Plan } from './baselines.js';
 export { parseMigInstances } from './instances-schema.js';
+export { catalogProfiles, type MigProfileFacts, type MigProfileLookup } from './profile-facts.js';

@@ -9,9 +9,9 @@ import { arch, platform, release } from 'node:os';
 import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../kube/informer.js';
 import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
-import { parseQuantity, quantityInteger } from '../scheduler/core/quantity.js';
 import { DeviceManager, type AdmissionPod } from './device-manager.js';
 import { nodeInfoStatus, runningPodStatus } from './status.js';
+import { parseQuantity, quantityInteger } from '../request/index.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);

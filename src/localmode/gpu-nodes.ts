@@ -17,11 +17,11 @@ import { FakeBackend } from '../deviceplugin/fake-backend.js';
 import { hamiNodeSettings } from '../deviceplugin/hami-node-config.js';
 import { HamiRegistrar } from '../deviceplugin/hami-register.js';
 import { DevicePluginDaemon } from '../deviceplugin/plugin.js';
-import type { Topology } from '../fakeoperator/topology.js';
+import type { Topology } from '../topology/topology.js';
 import { SimKubelet } from '../kubelet/kubelet.js';
 import { NodeLease } from '../kubelet/node-lease.js';
-import type { RequestConfig } from '../scheduler/core/index.js';
 import type { LocalTopology } from './topology.js';
+import type { RequestConfig } from '../request/index.js';
 
 export interface GpuNodesOptions {
   topology: LocalTopology;

@@ -5,8 +5,8 @@
  * are skipped). Pure: plain Pod and Node objects in, a reason or null out.
  */
 import type { V1Container, V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
-import { parseQuantity, quantityCeil } from '../scheduler/core/quantity.js';
 import { isFinished } from './pods.js';
+import { parseQuantity, quantityCeil } from '../request/index.js';
 
 /** Resource amounts in milli-units, so CPU (`500m`) and counts share one integer scale. */
 export type ResourceAmounts = Map<string, number>;

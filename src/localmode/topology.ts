@@ -11,7 +11,7 @@ import { NODE_MODES, TESSERA_API_VERSION, type NodeMode } from '../api/annotatio
 import { ajv, validationError } from '../api/validate.js';
 import { TesseraError } from '../errors.js';
 import { resolveGpuModel } from '../geometry/index.js';
-import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../fakeoperator/topology.js';
+import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../topology/topology.js';
 
 export const LOCAL_TOPOLOGY_KIND = 'LocalTopology';
 

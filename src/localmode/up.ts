@@ -18,9 +18,8 @@ import { EMBEDDED_USER } from '../cluster/admission.js';
 import { EmbeddedCluster } from '../cluster/index.js';
 import { ADMIN_USER, CertificateAuthority, ControlPlane } from '../controlplane/index.js';
 import { publishTopology } from '../fakeoperator/configmaps.js';
-import { catalogProfiles } from '../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../fakeoperator/status-updater.js';
-import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology } from '../fakeoperator/topology.js';
+import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology } from '../topology/topology.js';
 import { startExporter } from '../exporter/service.js';
 import { loadDeviceConfig, reportNotices, type DeviceConfig } from '../config/device-config.js';
 import { TesseraError } from '../errors.js';
@@ -41,6 +40,7 @@ import { SchedulerObserver } from './scheduler-observer.js';
 import { DEFAULT_SCHEDULER_NAME, loadSchedulerSettings } from './scheduler-config.js';
 import { WorkloadController } from './workload-controller.js';
 import { loadLocalTopology, nodeObject, operatorTopology, type LocalTopology } from './topology.js';
+import { catalogProfiles } from '../geometry/index.js';
 
 /** Where the fake GPU operator's topology ConfigMaps live. */
 export const OPERATOR_NAMESPACE = 'gpu-operator';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { nodeFromPool, renderTopology } from '../../src/fakeoperator/topology.js';
+import { nodeFromPool, renderTopology } from '../../src/topology/topology.js';
 import { SimKubelet } from '../../src/kubelet/kubelet.js';
 import { eventually } from '../scheduler/extender/cluster-harness.js';
 import { log } from './harness.js';

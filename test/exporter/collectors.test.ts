@@ -4,10 +4,10 @@ import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint, type DcgmInputs } fr
 import { createDecisionMetrics, podTransition } from '../../src/exporter/decision-events.js';
 import { registerFamilies, registerSchedulerView } from '../../src/exporter/registry.js';
 import { fragmentation, type SchedulerView } from '../../src/exporter/scheduler-view.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
-import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import type { NodeTopology } from '../../src/topology/topology.js';
 import { decision, inventoryOf, topologyNode } from '../fakeoperator/fixtures.js';
 import { parseScrape, series } from './scrape.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const MIB = 1024 * 1024;
 

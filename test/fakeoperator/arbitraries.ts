@@ -1,6 +1,6 @@
 /** fast-check generators of valid topologies (the model), for round-trip and consumer properties. */
 import fc from 'fast-check';
-import type { ContainerRef, DeviceStatus, GpuTopology, MigDeviceTopology, NodeTopology, Topology } from '../../src/fakeoperator/topology.js';
+import type { ContainerRef, DeviceStatus, GpuTopology, MigDeviceTopology, NodeTopology, Topology } from '../../src/topology/topology.js';
 
 const dnsLabel = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { encodeDecision } from '../../src/api/decision.js';
 import { encodeInventory } from '../../src/api/inventory.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
 import { reconcileNode, type PodFacts } from '../../src/fakeoperator/reconcile.js';
 import { RUNAI } from '../../src/fakeoperator/runai.js';
-import { parseNodeTopology, renderNodeTopology } from '../../src/fakeoperator/topology.js';
+import { parseNodeTopology, renderNodeTopology } from '../../src/topology/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
 import { decision, inventoryOf, topologyNode } from './fixtures.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const hami = topologyNode('h1', 'NVIDIA-A100-SXM4-80GB', 81920, 2);
 const [g0, g1] = hami.gpus.map((g) => g.id) as [string, string];

@@ -4,13 +4,13 @@ import { stringify } from 'yaml';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { encodeInventory } from '../../src/api/inventory.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
 import { RUNAI } from '../../src/fakeoperator/runai.js';
 import { startStatusUpdater, type StatusUpdater } from '../../src/fakeoperator/status-updater.js';
-import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_KEY, parseNodeTopology, renderNodeTopology, type NodeTopology } from '../../src/fakeoperator/topology.js';
+import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_KEY, parseNodeTopology, renderNodeTopology, type NodeTopology } from '../../src/topology/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
 import { TestCluster, eventually, mergePatch } from './cluster-helpers.js';
 import { decision, inventoryOf, topologyNode } from './fixtures.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const NS = 'gpu-operator';
 let cluster: EmbeddedCluster;

@@ -13,7 +13,7 @@ import {
   renderTopology,
   syntheticGpuUuid,
   type Topology,
-} from '../../src/fakeoperator/topology.js';
+} from '../../src/topology/topology.js';
 import type { TesseraError } from '../../src/errors.js';
 import { nodeTopology, topology } from './arbitraries.js';
 

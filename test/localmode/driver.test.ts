@@ -11,11 +11,11 @@ import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { SchedulingDriver } from '../../src/localmode/driver.js';
 import { ClusterMirror } from '../../src/localmode/mirror.js';
 import { loadSchedulerSettings } from '../../src/localmode/scheduler-config.js';
-import { DEFAULT_REQUEST_CONFIG } from '../../src/scheduler/core/index.js';
 import { DEFAULT_CONFIG } from '../../src/scheduler/extender/config.js';
 import { startExtender, type RunningExtender } from '../../src/scheduler/extender/service.js';
 import { hamiPolicy } from '../../src/scheduler/policies/index.js';
 import { gpuNode, gpuPod } from '../scheduler/extender/fixtures.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../src/request/index.js';
 
 const log = pino({ level: 'silent' });
 let cluster: EmbeddedCluster;

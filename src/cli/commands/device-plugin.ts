@@ -18,7 +18,7 @@ import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
 import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
 import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
 import { TesseraError } from '../../errors.js';
-import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
+import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../topology/topology.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 import { loadOrCreateKeyFile } from '../../api/key-file.js';
 import { loadKubeConfig, loadSchedulerPublicKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';

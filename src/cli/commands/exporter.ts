@@ -1,9 +1,9 @@
 /** `tessera exporter`: Prometheus metrics of the fake GPUs (DCGM-style) and of the scheduler's view (HAMi names). */
 import { pino } from 'pino';
 import { loadKubeConfig, parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startExporter } from '../../exporter/service.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { catalogProfiles } from '../../geometry/index.js';
 
 const USAGE = `Usage: tessera exporter [--kubeconfig file] [--namespace ns] [--port N] [--host ADDR] [--legacy-mig-metric]
 

@@ -5,10 +5,10 @@ import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
 import { publishTopology } from '../../fakeoperator/configmaps.js';
 import { loadKubeConfig, parseFlags, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
 import { startStatusUpdater } from '../../fakeoperator/status-updater.js';
-import { parseTopologyFile } from '../../fakeoperator/topology.js';
+import { parseTopologyFile } from '../../topology/topology.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { catalogProfiles } from '../../geometry/index.js';
 
 const USAGE = `Usage: tessera status-updater [--kubeconfig file] [--namespace ns] [--topology file]
 

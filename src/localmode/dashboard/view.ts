@@ -14,8 +14,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { TESSERA_NODE, TESSERA_POD, type NodeMode } from '../../api/annotations.js';
 import { decodeDecision, type Decision } from '../../api/decision.js';
 import { decodeInventory, type InventoryGpu } from '../../api/inventory.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
-import { resolveGpuModel } from '../../geometry/index.js';
+import { catalogProfiles, resolveGpuModel } from '../../geometry/index.js';
 import { isFinished, podKey } from '../pods.js';
 import type { DriverStats } from '../stats.js';
 

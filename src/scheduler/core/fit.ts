@@ -10,7 +10,8 @@ import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
 import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
-import type { GpuDemand, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
+import type { NodeFit } from './types.js';
+import type { GpuDemand, PackingDirection, PodRequest, Reason } from '../../request/index.js';
 
 /** What `fitNode` reads about the pod, computed once per decision. */
 export interface PreparedRequest {

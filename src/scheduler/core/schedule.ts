@@ -8,7 +8,8 @@ import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } fr
 import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
 import type { ClusterState, NodeState } from './state.js';
 import type { GpuTotals, NodePlacement } from './view.js';
-import type { Allocation, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
+import type { Allocation, NodeFit } from './types.js';
+import type { PackingDirection, PodRequest, Reason } from '../../request/index.js';
 
 export interface ScheduleOptions {
   /** Only these nodes (the extender's candidate list); unknown names fail with `UnknownNode`. Default: all. */

@@ -11,14 +11,14 @@ import type { Decision } from '../../api/decision.js';
 import { pinsGpus, shapeOf, type PodShape } from '../../api/inflight.js';
 import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
 import { TesseraError } from '../../errors.js';
-import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
-import { BYTES_PER_MIB } from '../core/quantity.js';
+import { ClusterState, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
 import { allocationOf, decisionOf } from './decision-map.js';
 import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
 import { HAMI_NODE } from '../../api/hami-register.js';
 import { podGrant, type PodLike } from './pod-grant.js';
 import type { TrustedKeys } from '../../api/signing.js';
 import { Reservations, type Reservation } from './reservations.js';
+import { BYTES_PER_MIB, parseQuantity, quantityCeil, reasonText } from '../../request/index.js';
 
 /** The Node fields the view reads (a client-node V1Node fits). */
 export interface NodeLike {

@@ -12,7 +12,7 @@ import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js
 import { signDecision } from '../../api/signing.js';
 import { TesseraError } from '../../errors.js';
 import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
-import { allocationOf, decide, eachFit, parsePodRequest, reasonText, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
+import { allocationOf, decide, eachFit, type Allocation, type NodeFit, type RankedNode } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache, type CycleScores } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
@@ -30,6 +30,7 @@ import {
   type PreemptArgs,
   type PreemptReply,
 } from './wire.js';
+import { parsePodRequest, reasonText, type PodRequest, type RequestConfig } from '../../request/index.js';
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {

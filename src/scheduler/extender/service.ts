@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { runInformer, type RunningInformer } from '../../kube/informer.js';
 import { startLeaderElection, type LeaderElector } from '../../kube/leader-election.js';
 import type { DemandMix } from '../../geometry/index.js';
-import type { MigPlanner, RequestConfig } from '../core/index.js';
+import type { MigPlanner } from '../core/index.js';
 import type { Policy, RunContext } from '../policies/policy.js';
 import { publicKeyOf } from '../../api/signing.js';
 import { ClusterView } from './cluster-view.js';
@@ -20,6 +20,7 @@ import { Extender, type Readiness } from './extender.js';
 import { createMetrics, type ExtenderMetrics } from './metrics.js';
 import { buildServer, type ExtenderServer } from './server.js';
 import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
+import type { RequestConfig } from '../../request/index.js';
 
 export interface StartExtenderOptions {
   config: ExtenderConfig;

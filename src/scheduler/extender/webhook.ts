@@ -9,7 +9,7 @@
 import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
 import { ajv, validationError } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
-import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../core/index.js';
+import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../../request/index.js';
 
 export interface WebhookOptions {
   /** Resource names and defaults from the HAMi device config. */

@@ -5,7 +5,7 @@
  */
 import { ajv, fieldOf } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
-import { parsePodRequest, reasonText, type PodRequest } from '../../scheduler/core/index.js';
+import { parsePodRequest, reasonText, type PodRequest } from '../../request/index.js';
 
 export type TraceEvent =
   | { at: number; line: number; kind: 'pod'; key: string; request: PodRequest }

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
-import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec } from '../../../src/scheduler/core/index.js';
 import { POLICIES, hamiPolicy, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { tesseraMigPlanner } from '../../../src/scheduler/policies/frag-mig.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
 import { node, pod } from './builders.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, eachFit, schedule, type Allocation, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, eachFit, schedule, type Allocation } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy, packingPolicy, bestfitPolicy, type RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from './builders.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';

@@ -12,12 +12,12 @@ import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { tesseraPolicy } from '../../../src/scheduler/policies/index.js';
-import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { startWorkloadLearner } from '../../../src/scheduler/extender/workload.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';
 import { buildHarness, silentLog } from './harness.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/request/index.js';
 
 let cluster: EmbeddedCluster | undefined;
 let extender: RunningExtender | undefined;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, schedule, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, schedule } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy, hamiRawScore } from '../../../src/scheduler/policies/hami.js';
 import type { RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from '../core/builders.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';

@@ -8,10 +8,10 @@
 import { createHash } from 'node:crypto';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { TesseraError, err, ok, type Result } from '../errors.js';
+import type { MigStrategy } from '../api/gfd.js';
 import { ajv, validationError } from '../api/validate.js';
-import { clusterTopologySchema, legacyTopologySchema, nodeTopologySchema, type HEALTH, type MIG_STRATEGIES } from './topology-schema.js';
+import { clusterTopologySchema, legacyTopologySchema, nodeTopologySchema, type HEALTH } from './topology-schema.js';
 
-export type MigStrategy = (typeof MIG_STRATEGIES)[number];
 export type Health = (typeof HEALTH)[number];
 
 /** The ConfigMap key both formats use. */

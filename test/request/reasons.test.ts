@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reasonText, type Reason } from '../../../src/scheduler/core/index.js';
-import { policyByName } from '../../../src/scheduler/policies/index.js';
+import { policyByName } from '../../src/scheduler/policies/index.js';
+import { reasonText, type Reason } from '../../src/request/index.js';
 
 describe('reasonText', () => {
   it.each<[Reason, string]>([
