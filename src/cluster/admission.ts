@@ -14,7 +14,7 @@ import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { KubeStatusError, badRequest, type StatusReason } from './status.js';
 import type { Store } from './store.js';
-import { collectReplyBody } from '../kube/reply-body.js';
+import { collectReplyBody } from '../kube/index.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 

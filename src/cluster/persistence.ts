@@ -8,11 +8,10 @@
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { KubeObject } from './objects.js';
+import { objectJson, type KubeObject } from './objects.js';
 import type { Commit, StoreSnapshot } from './store.js';
 import { typeKey } from './resources.js';
 import { KubeStatusError } from './status.js';
-import { objectJson } from './wire.js';
 import { TesseraError } from '../errors.js';
 
 const FORMAT = 'tessera-embedded-cluster/v1';

@@ -20,20 +20,8 @@ import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
-import {
-  DEFAULT_MAX_JSON_DEPTH,
-  booleanParam,
-  checkListOptions,
-  decodeDeleteOptions,
-  decodeObjectBody,
-  decodePatchBody,
-  integerParam,
-  isDryRun,
-  listJson,
-  objectJson,
-  watchLine,
-  watchStart,
-} from './wire.js';
+import { DEFAULT_MAX_JSON_DEPTH, booleanParam, checkListOptions, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, watchLine, watchStart } from './wire.js';
+import { objectJson } from './objects.js';
 
 export interface ServerLimits {
   /** Largest request body accepted (default 3 MiB, kube-apiserver's); larger ones get 413. */

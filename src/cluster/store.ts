@@ -6,13 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { bindPod, type Binding } from './binding.js';
-import { checkName, checkObject, type KubeObject } from './objects.js';
+import { checkName, checkObject, objectJson, type KubeObject } from './objects.js';
 import { applyCreateDefaults, applyDefaults } from './defaults.js';
 import { canonicalizeQuantities, checkQuantities, quantityDecodeError } from './quantity.js';
 import { RESOURCE_TYPES, apiVersionOf, findType, hasStatus, typeKey, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from './selectors.js';
 import { KubeStatusError, alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
-import { objectJson } from './wire.js';
 
 export type { KubeObject, ObjectMeta } from './objects.js';
 

@@ -5,22 +5,11 @@
  */
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import type { KubeObject } from './objects.js';
+import { objectJson } from './objects.js';
 import { PATCH_CONTENT_TYPES, type PatchKind } from './patch.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import type { DeleteOptions, ListResult, WatchEventType } from './store.js';
 import { KubeStatusError, badRequest, type StatusCause } from './status.js';
-
-const serialized = new WeakMap<KubeObject, string>();
-
-export function objectJson(object: KubeObject): string {
-  let json = serialized.get(object);
-  if (json === undefined) {
-    json = JSON.stringify(object);
-    serialized.set(object, json);
-  }
-  return json;
-}
 
 export function listJson(type: ResourceType, list: ListResult): string {
   const metadata = {

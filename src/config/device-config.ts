@@ -8,7 +8,7 @@
  * Bad input is a Result error naming the field, never an exception.
  */
 import { parseDocument } from 'yaml';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError, err, ok, type Result } from '../errors.js';
 import { placeGeometry, resolveGpuModel, type GpuModel, type MigGeometry, type MigRestriction } from '../geometry/index.js';
 import { allowlistGeometries, allowlistNotices, allowlistProfileNames, type MigProfileAllowlistEntry } from './hami-allowlist.js';

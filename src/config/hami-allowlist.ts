@@ -8,8 +8,7 @@
  * compute slices whose named size is nearest. A name with a slice count the model lacks is skipped, as HAMi's
  * device plugin skips it, and reported.
  */
-import { resolveGpuModel, type GpuModel, type MigGeometry, type MigProfile } from '../geometry/index.js';
-import { placeGeometry } from '../geometry/index.js';
+import { type GpuModel, type MigGeometry, type MigProfile, placeGeometry, resolveGpuModel } from '../geometry/index.js';
 
 export interface MigProfileAllowlistEntry {
   /** GPU model names (HAMi: substrings of the name NVML reports; here any spelling the catalog resolves). */

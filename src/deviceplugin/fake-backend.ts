@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.js';
-import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/topology.js';
+import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/index.js';
 import { findProfile, resolveGpuModel } from '../geometry/index.js';
 import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
 

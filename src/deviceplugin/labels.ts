@@ -3,7 +3,7 @@
  * `gfdLabels` from what the backend discovered (one implementation for both), and the MIG manager's state label
  * around reconfigurations. Pure.
  */
-import { gfdLabels, type GfdMigProfile, type MigStrategy } from '../api/gfd.js';
+import { gfdLabels, type GfdMigProfile, type MigStrategy } from '../api/index.js';
 import type { GpuInfo } from './backend.js';
 import { catalogProfiles, type MigProfileLookup } from '../geometry/index.js';
 

@@ -6,8 +6,7 @@
  * - mig: the MIG device UUIDs only; the instances must exist by then.
  */
 import { createHash } from 'node:crypto';
-import type { NodeMode } from '../api/annotations.js';
-import type { DecisionDevice } from '../api/decision.js';
+import type { DecisionDevice, NodeMode } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import type { ContainerAllocateResponse } from './api.js';
 

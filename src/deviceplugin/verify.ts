@@ -4,9 +4,7 @@
  * this very pod and node, and granting each container exactly the devices its request asks for. Anything else
  * gets nothing. Pure: pod JSON and key in, the verified grant or the reason out.
  */
-import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
-import { decodeDecision, type Decision, type DecisionDevice } from '../api/decision.js';
-import { decisionSigner, type TrustedKeys } from '../api/signing.js';
+import { type Decision, type DecisionDevice, decisionSigner, decodeDecision, HAMI_POD, TESSERA_POD, type TrustedKeys } from '../api/index.js';
 import { err, ok, type Result } from '../errors.js';
 import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../request/index.js';
 

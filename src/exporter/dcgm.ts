@@ -19,7 +19,7 @@
  * `pickUtilization` chooses a value in a usage's [min, max] (random at the edge, fixed in tests); `energy`
  * accumulates each GPU's energy (stateful, owned by the caller).
  */
-import type { ContainerRef, GpuTopology, GpuUsage, NodeTopology, Topology, UtilizationRange } from '../topology/topology.js';
+import type { ContainerRef, GpuTopology, GpuUsage, NodeTopology, Topology, UtilizationRange } from '../topology/index.js';
 import { resolveGpuModel, type MigProfileLookup } from '../geometry/index.js';
 import { physicsOf, readingsAt } from './gpu-physics.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';

@@ -4,7 +4,7 @@
  * counts the events on a registry; the exporter feeds it from its pod watch, and the extender may call it directly.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Decision } from '../api/decision.js';
+import type { Decision } from '../api/index.js';
 
 /** What the exporter remembers of a pod between sightings. */
 export interface PodSighting {

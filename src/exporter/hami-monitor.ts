@@ -5,7 +5,7 @@
  * its memory used, its limit (the decision's grant), its utilization and the seconds since its last kernel.
  * MIG GPUs are left out, as HAMi's monitor reads HAMi-core's shared regions, which MIG containers do not have.
  */
-import type { ContainerRef, Topology, UtilizationRange } from '../topology/topology.js';
+import type { ContainerRef, Topology, UtilizationRange } from '../topology/index.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
 import type { ViewPod } from './scheduler-view.js';
 

@@ -4,9 +4,7 @@
  * (`tessera.io/node-inventory`) and pod decisions (`tessera.io/decision`) into samples. The exporter feeds it from
  * informers; the extender can register it on its own registry with `registerSchedulerView` (registry.ts).
  */
-import type { BindPhase } from '../api/annotations.js';
-import type { Decision } from '../api/decision.js';
-import type { InventoryGpu, NodeInventory } from '../api/inventory.js';
+import type { BindPhase, Decision, InventoryGpu, NodeInventory } from '../api/index.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 

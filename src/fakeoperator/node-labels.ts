@@ -2,8 +2,8 @@
  * The labels the status updater keeps on a fake GPU node: GPU feature discovery's (from the topology) and the GPU
  * operator's deploy labels that let the device plugin and exporter DaemonSets land on it.
  */
-import { gfdLabels, type GfdMigProfile, type GfdNode } from '../api/gfd.js';
-import type { NodeTopology } from '../topology/topology.js';
+import { gfdLabels, type GfdMigProfile, type GfdNode } from '../api/index.js';
+import type { NodeTopology } from '../topology/index.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 
 export const DEPLOY_LABELS = {

@@ -7,12 +7,10 @@
  * `run.ai/mig.config` + `run.ai/mig-mapping` (seed 000), or the topology as configured. Pod use comes from
  * Tessera's `tessera.io/decision` (per container, per device) or run:ai's `runai-mig-device`.
  */
-import { TESSERA_NODE, TESSERA_POD } from '../api/annotations.js';
-import { decodeDecision, type Decision } from '../api/decision.js';
-import { decodeInventory } from '../api/inventory.js';
+import { type Decision, decodeDecision, decodeInventory, TESSERA_NODE, TESSERA_POD } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import { RUNAI, parseMigConfig, parseMigMapping, parsePodMigDevice } from './runai.js';
-import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from '../topology/topology.js';
+import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from '../topology/index.js';
 import { podUtilization } from './utilization.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 

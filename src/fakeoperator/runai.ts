@@ -8,7 +8,7 @@
 import { parse as parseYaml } from 'yaml';
 import { TesseraError } from '../errors.js';
 import type { ValidateFunction } from 'ajv';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 
 export const RUNAI = {
   migConfig: 'run.ai/mig.config',

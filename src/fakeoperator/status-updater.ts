@@ -6,27 +6,13 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { TESSERA_NODE } from '../api/annotations.js';
+import { TESSERA_NODE } from '../api/index.js';
 import type { TesseraError } from '../errors.js';
-import { recordEvent } from '../kube/events.js';
-import { isNotFound, withRetry } from '../kube/retry.js';
+import { type ClusterWatch, isNotFound, labelPatch, recordEvent, timestampMs, watchCluster, type WatchedObject, withRetry } from '../kube/index.js';
 import { upsertConfigMap } from './configmaps.js';
-import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../kube/cluster-watch.js';
-import { labelPatch } from '../kube/labels.js';
 import { DEPLOY_LABELS, nodeLabels } from './node-labels.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
-import { configMapNode, TopologyStore } from '../topology/topology-store.js';
-import {
-  NODE_TOPOLOGY_LABEL,
-  TOPOLOGY_CONFIGMAP,
-  TOPOLOGY_KEY,
-  nodeFromPool,
-  nodeTopologyConfigMapName,
-  parseNodeTopology,
-  renderClusterTopology,
-  renderNodeTopology,
-  type NodeTopology,
-} from '../topology/topology.js';
+import { configMapNode, NODE_TOPOLOGY_LABEL, nodeFromPool, type NodeTopology, nodeTopologyConfigMapName, parseNodeTopology, renderClusterTopology, renderNodeTopology, TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, TopologyStore } from '../topology/index.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 
 /** Marks ConfigMaps the status updater created from a pool, so it deletes them with their node. */

@@ -6,8 +6,8 @@
  * Pure: the schedule is evaluated at an elapsed time the caller measures; the caller's timer wakes at `nextChangeMs`.
  */
 import { TesseraError } from '../errors.js';
-import { ajv, validationError } from '../api/validate.js';
-import type { UtilizationRange } from '../topology/topology.js';
+import { ajv, validationError } from '../api/index.js';
+import type { UtilizationRange } from '../topology/index.js';
 
 export const UTILIZATION_ANNOTATIONS = {
   fixed: 'run.ai/simulated-gpu-utilization',

@@ -8,10 +8,10 @@
 import { readFile } from 'node:fs/promises';
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../api/annotations.js';
+import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../api/index.js';
 import type { ControlPlane } from '../controlplane/index.js';
 import { TesseraError } from '../errors.js';
-import { isConflict, withRetry } from '../kube/retry.js';
+import { isConflict, withRetry } from '../kube/index.js';
 
 export const WEBHOOK_CONFIGURATION = 'tessera-webhook';
 

@@ -6,10 +6,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import type { ExtenderSettings, ExtenderTls } from './scheduler-config.js';
-import { collectReplyBody } from '../kube/reply-body.js';
+import { collectReplyBody } from '../kube/index.js';
 
 /** kube-scheduler's MaxExtenderPriority and MaxNodeScore: extender scores 0..10 are scaled to 0..100 x weight. */
 export const MAX_EXTENDER_PRIORITY = 10;

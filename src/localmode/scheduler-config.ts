@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 
 export interface ManagedResource {

@@ -11,8 +11,7 @@
 import { createHash } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1DeploymentCondition, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../kube/informer.js';
-import { isConflict, isNotFound } from '../kube/retry.js';
+import { isConflict, isNotFound, runInformer, type RunningInformer } from '../kube/index.js';
 import { isFinished, podKey } from './pods.js';
 
 export const POD_TEMPLATE_HASH = 'pod-template-hash';

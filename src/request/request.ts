@@ -4,7 +4,7 @@
  * annotations, and the pod's peak CPU and memory. Any JSON goes in; a `PodRequest` or a reason naming the field
  * comes out, never an exception.
  */
-import { USER_POD } from '../api/annotations.js';
+import { USER_POD } from '../api/index.js';
 import { err, ok, type Result } from '../errors.js';
 import { BYTES_PER_MIB, parseQuantity, quantityCeil, quantityInteger } from './quantity.js';
 import {

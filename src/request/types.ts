@@ -2,7 +2,7 @@
  * The pod-request contract: what a pod asks for (validated, defaults applied) and why a request or a node fails.
  * Plain JSON-safe data shared by the allocator, the device plugin, local mode and the simulators.
  */
-import type { NodeMode } from '../api/annotations.js';
+import type { NodeMode } from '../api/index.js';
 
 /** `binpack` fills the fullest node (or GPU) first; `spread` the emptiest. */
 export type PackingDirection = 'binpack' | 'spread';

@@ -4,7 +4,7 @@
  * (pools) and one ConfigMap per node. Tessera's additions (health, failMigOperations, driverVersion, dynamicMig,
  * MIG placement and instance IDs) are optional in both, so files written for either operator load unchanged.
  */
-import { MIG_STRATEGIES } from '../api/gfd.js';
+import { MIG_STRATEGIES } from '../api/index.js';
 
 export const HEALTH = ['Healthy', 'Unhealthy'] as const;
 

@@ -8,8 +8,7 @@
 import { createHash } from 'node:crypto';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { TesseraError, err, ok, type Result } from '../errors.js';
-import type { MigStrategy } from '../api/gfd.js';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, type MigStrategy, validationError } from '../api/index.js';
 import { clusterTopologySchema, legacyTopologySchema, nodeTopologySchema, type HEALTH } from './topology-schema.js';
 
 export type Health = (typeof HEALTH)[number];

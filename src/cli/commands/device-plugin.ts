@@ -6,21 +6,13 @@
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { NODE_MODES } from '../../api/annotations.js';
-import { compileChecker } from '../../api/validate.js';
-import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/device-config.js';
-import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
-import type { GpuBackend } from '../../deviceplugin/backend.js';
-import { FakeBackend, type TopologySource } from '../../deviceplugin/fake-backend.js';
-import { filteredBackend, hamiNodeSettings } from '../../deviceplugin/hami-node-config.js';
-import { HamiRegistrar } from '../../deviceplugin/hami-register.js';
-import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
-import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
-import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
+import { compileChecker, loadOrCreateKeyFile, NODE_MODES } from '../../api/index.js';
+import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/index.js';
+import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, DevicePluginDaemon, FakeBackend, filteredBackend, type GpuBackend, hamiNodeSettings, HamiRegistrar, type TopologySource } from '../../deviceplugin/index.js';
+import { execFileExecutor, NvmlBackend } from '../../deviceplugin/nvml/index.js';
 import { TesseraError } from '../../errors.js';
-import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../topology/topology.js';
+import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../topology/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
-import { loadOrCreateKeyFile } from '../../api/key-file.js';
 import { loadKubeConfig, loadSchedulerPublicKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]

@@ -1,7 +1,7 @@
 /** `tessera exporter`: Prometheus metrics of the fake GPUs (DCGM-style) and of the scheduler's view (HAMi names). */
 import { pino } from 'pino';
 import { loadKubeConfig, parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { startExporter } from '../../exporter/service.js';
+import { startExporter } from '../../exporter/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 import { catalogProfiles } from '../../geometry/index.js';
 

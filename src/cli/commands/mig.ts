@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { allowedGeometriesFor, loadDeviceConfig } from '../../config/device-config.js';
+import { allowedGeometriesFor, loadDeviceConfig } from '../../config/index.js';
 import { TesseraError, type Result } from '../../errors.js';
-import { parseJson } from '../../api/validate.js';
+import { parseJson } from '../../api/index.js';
 import {
   listGpuModels,
   parseMigInstances,

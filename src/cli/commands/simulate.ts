@@ -6,11 +6,9 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { TesseraError } from '../../errors.js';
-import { DEFAULT_LOAD } from '../../simulator/openb/protocol.js';
-import { runOpenb, type OpenbReport } from '../../simulator/openb/run.js';
+import { DEFAULT_LOAD, type OpenbReport, runOpenb } from '../../simulator/openb/index.js';
 import { SHARE_POLICIES } from '../../simulator/policies/index.js';
-import { TRACE_POLICIES } from '../../simulator/trace/policies.js';
-import { runTrace, type TraceReport } from '../../simulator/trace/run.js';
+import { runTrace, TRACE_POLICIES, type TraceReport } from '../../simulator/trace/index.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera simulate --fgd-nodes <csv> --fgd-pods <csv> [options]

@@ -3,10 +3,9 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
-import { publishTopology } from '../../fakeoperator/configmaps.js';
+import { publishTopology, startStatusUpdater } from '../../fakeoperator/index.js';
 import { loadKubeConfig, parseFlags, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { startStatusUpdater } from '../../fakeoperator/status-updater.js';
-import { parseTopologyFile } from '../../topology/topology.js';
+import { parseTopologyFile } from '../../topology/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 import { catalogProfiles } from '../../geometry/index.js';
 

@@ -9,7 +9,7 @@
 import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
-import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
+import type { DeviceOption, GpuTotals, GpuVerdict, NodePlacement } from './view.js';
 import type { NodeFit } from './types.js';
 import type { GpuDemand, PackingDirection, PodRequest, Reason } from '../../request/index.js';
 
@@ -178,11 +178,6 @@ function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuStat
   if (eligible.length === 0) return noEligible(node, p.request);
   return node.mode === 'hami-core' ? sharedReject(node, p, eligible) : null;
 }
-
-/** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
-export type GpuVerdict =
-  | { readonly added: GpuTotals; readonly placement: NodePlacement | null }
-  | { readonly reason: Reason; readonly fit: NodeFit };
 
 /**
  * The verdict depends only on the node's version and the pod's GPU shape (plus, when devices had to be chosen to

@@ -10,8 +10,7 @@
  */
 import { err, ok, type Result } from '../../errors.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
-import { MILLI_PER_GPU, type GpuTotals, type GpuView, type NodeView } from './view.js';
-import type { GpuVerdict } from './fit.js';
+import { MILLI_PER_GPU, type GpuTotals, type GpuVerdict, type GpuView, type NodeView } from './view.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec } from './types.js';
 import type { Reason } from '../../request/index.js';
 

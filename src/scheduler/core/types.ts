@@ -3,8 +3,7 @@
  * Everything here is JSON-safe and free of Kubernetes client types, so the extender, the simulator and the tests
  * build and read it directly.
  */
-import type { MigPlanOp } from '../../api/decision.js';
-import type { NodeMode } from '../../api/annotations.js';
+import type { MigPlanOp, NodeMode } from '../../api/index.js';
 import type { Reason } from '../../request/index.js';
 
 export type { MigPlanOp, NodeMode };

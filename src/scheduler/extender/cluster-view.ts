@@ -6,17 +6,12 @@
  */
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import { TESSERA_NODE, HAMI_POD } from '../../api/annotations.js';
-import type { Decision } from '../../api/decision.js';
-import { pinsGpus, shapeOf, type PodShape } from '../../api/inflight.js';
-import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
+import { type Decision, decodeInventory, HAMI_NODE, HAMI_POD, type NodeInventory, pinsGpus, type PodShape, shapeOf, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { ClusterState, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
 import { allocationOf, decisionOf } from './decision-map.js';
 import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
-import { HAMI_NODE } from '../../api/hami-register.js';
 import { podGrant, type PodLike } from './pod-grant.js';
-import type { TrustedKeys } from '../../api/signing.js';
 import { Reservations, type Reservation } from './reservations.js';
 import { BYTES_PER_MIB, parseQuantity, quantityCeil, reasonText } from '../../request/index.js';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, validationError } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { DEFAULT_POLICY } from '../policies/index.js';
 

@@ -4,16 +4,11 @@
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { makeKeepAliveClient } from '../../kube/client.js';
+import { isConflict, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
 import type { Logger } from 'pino';
-import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
+import { type Decision, decodeDecision, encodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
-import { decodeDecision, encodeDecision, type Decision } from '../../api/decision.js';
-import { signRelease } from '../../api/signing.js';
-import { encodeHamiDevices, hamiDevicesOf } from '../../api/hami.js';
 import { TesseraError } from '../../errors.js';
-import { recordEvent } from '../../kube/events.js';
-import { isConflict, readModifyWrite, withRetry } from '../../kube/retry.js';
 
 export const COMPONENT = 'tessera-scheduler';
 

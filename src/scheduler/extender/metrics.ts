@@ -1,8 +1,6 @@
 /** The extender's own Prometheus series (the exporter engineer publishes the cluster-wide GPU series). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { tesseraBuildInfo } from '../../exporter/build-info.js';
-import { registerFamilies } from '../../exporter/registry.js';
-import { SCHEDULER_VIEW_FAMILIES } from '../../exporter/scheduler-view.js';
+import { registerFamilies, SCHEDULER_VIEW_FAMILIES, tesseraBuildInfo } from '../../exporter/index.js';
 
 export interface ExtenderMetrics {
   registry: Registry;

@@ -6,8 +6,7 @@
  * granted to another pod. On UPDATE, scheduler-owned annotations may be changed only by Tessera's own identities.
  * The review is a pure function of the request and the options.
  */
-import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, SCHEDULER_OWNED_POD_ANNOTATIONS, validationError } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../../request/index.js';
 

@@ -5,7 +5,7 @@
  * Embedded Pods and Nodes are ordinary Kubernetes JSON; only the fields Tessera reads are checked.
  */
 import { TesseraError } from '../../errors.js';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, validationError } from '../../api/index.js';
 
 /** The parts of a Pod the extender reads. */
 export interface WirePod {

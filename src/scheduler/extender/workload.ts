@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner } from '../core/index.js';
-import { workloadProfile, type WorkloadProfile } from '../policies/workload.js';
+import { workloadProfile, type WorkloadProfile } from '../policies/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { parsePodRequest, type PodRequest, type RequestConfig } from '../../request/index.js';
 
