@@ -24,7 +24,6 @@ const GPUS_PER_NODE = 8;
 const GPU_MEMORY_MIB = 40_960;
 const FILL = 0.8;
 
-
 function nodeSpec(i: number): NodeSpec {
   const name = `node-${String(i).padStart(5, '0')}`;
   const mode: NodeMode = i % 2 === 0 ? 'mig' : 'hami-core';

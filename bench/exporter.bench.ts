@@ -79,9 +79,13 @@ export const exporterBench: BenchSuite = {
     const pods = decisions
       .filter((d) => d.node === 'node-0')
       .map((d) => ({ uid: d.pod.uid, namespace: 'team', name: d.pod.name, containers: ['main'], annotations: { 'tessera.io/decision': encodeDecision(d) }, runningSinceMs: 0 }));
-    const reconcile = measure('fake operator: reconcileNode (8 GPUs, 32 pods)', () => reconcileNode({ base: node, node: { name: 'node-0', labels: {}, annotations: {} }, pods, nowMs: 1, profiles: catalogProfiles }), {
-      minMs: 1500,
-    });
+    const reconcile = measure(
+      'fake operator: reconcileNode (8 GPUs, 32 pods)',
+      () => reconcileNode({ base: node, node: { name: 'node-0', labels: {}, annotations: {} }, pods, nowMs: 1, profiles: catalogProfiles }),
+      {
+        minMs: 1500,
+      },
+    );
 
     const rendered = renderTopology(topology);
     const parse = measure(`fake operator: parseTopology (${NODES} node ConfigMaps)`, () => parseTopology(rendered.cluster, rendered.nodes), { minMs: 3000, warmup: 2 });

@@ -102,8 +102,21 @@ async function serveFloor(): Promise<Served> {
 
 /** `tessera scheduler` against the API server at `clusterUrl`, once its informers have seen every pod named. */
 async function serveExtender(clusterUrl: string, podNames: string[]): Promise<Served> {
-  const extender = await startExtender({ config: testConfig(), kubeConfig: kubeConfigFor(clusterUrl), signingKey: newKey(), requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog });
-  await eventually('pods in the view', () => podNames.filter((name) => extender.view.pod('default', name)).length, (n) => n === podNames.length, 60_000);
+  const extender = await startExtender({
+    config: testConfig(),
+    kubeConfig: kubeConfigFor(clusterUrl),
+    signingKey: newKey(),
+    requestConfig: DEFAULT_REQUEST_CONFIG,
+    memoryScaling: 1,
+    policy: hamiPolicy,
+    log: silentLog,
+  });
+  await eventually(
+    'pods in the view',
+    () => podNames.filter((name) => extender.view.pod('default', name)).length,
+    (n) => n === podNames.length,
+    60_000,
+  );
   return { url: extender.url, grants: 0, close: () => extender.stop() };
 }
 
@@ -192,7 +205,12 @@ async function inProcess(role: string, data: Record<string, unknown> = {}): Prom
 /** A KubeConfig for the bench's API server at `url` (its loopback HTTP address) with its token. */
 function kubeConfigFor(url: string): KubeConfig {
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({ clusters: [{ name: 'bench', server: url, skipTLSVerify: true }], users: [{ name: 'bench', token: CLUSTER_TOKEN }], contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }], currentContext: 'bench' });
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'bench', server: url, skipTLSVerify: true }],
+    users: [{ name: 'bench', token: CLUSTER_TOKEN }],
+    contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }],
+    currentContext: 'bench',
+  });
   return kubeConfig;
 }
 
@@ -301,7 +319,14 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
     return {
       name: `extender throughput, filter+prioritize+bind, ${nodes} nodes`,
       opsPerSec: Math.round(pods / seconds),
-      extra: { pods, goalPodsPerSec: 1000, extenderCpuMsPerPod: perPod(extenderCpu), apiServerCpuMsPerPod: perPod(clusterCpu), clientCpuMsPerPod: perPod(client), extenderBoundPodsPerSec: extender1Core },
+      extra: {
+        pods,
+        goalPodsPerSec: 1000,
+        extenderCpuMsPerPod: perPod(extenderCpu),
+        apiServerCpuMsPerPod: perPod(clusterCpu),
+        clientCpuMsPerPod: perPod(client),
+        extenderBoundPodsPerSec: extender1Core,
+      },
     };
   } finally {
     await extender?.stop();

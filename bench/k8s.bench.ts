@@ -38,10 +38,15 @@ async function processCpuMs(pid: number | undefined): Promise<number> {
 /** Records when each pod of the namespace is first seen bound. */
 async function watchBinds(kubeConfig: KubeConfig): Promise<{ boundAt: Map<string, number>; stop: () => void }> {
   const boundAt = new Map<string, number>();
-  const request = await new Watch(kubeConfig).watch('/api/v1/namespaces/default/pods', {}, (_type, pod: V1Pod) => {
-    const name = pod.metadata?.name ?? '';
-    if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
-  }, () => undefined);
+  const request = await new Watch(kubeConfig).watch(
+    '/api/v1/namespaces/default/pods',
+    {},
+    (_type, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
+    },
+    () => undefined,
+  );
   return { boundAt, stop: () => request.abort() };
 }
 
@@ -58,7 +63,12 @@ async function until(check: () => boolean, what: string, timeoutMs: number): Pro
 }
 
 function cpuPod(name: string): V1Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { containers: [{ name: 'main', image: 'busybox', resources: { requests: { cpu: '100m', memory: '100Mi' } } }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { containers: [{ name: 'main', image: 'busybox', resources: { requests: { cpu: '100m', memory: '100Mi' } } }] },
+  };
 }
 
 interface Run {
@@ -87,7 +97,9 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
     await until(() => names.every((n) => watch.boundAt.has(n)), `${PODS} binds`, 600_000);
     const times = names.map((n) => watch.boundAt.get(n) ?? 0).sort((a, b) => a - b);
     const seconds = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000;
-    const cpuMsPerPod = Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, Number((((await processCpuMs(pid)) - (before[name] ?? 0)) / PODS).toFixed(2))] as const)));
+    const cpuMsPerPod = Object.fromEntries(
+      await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, Number((((await processCpuMs(pid)) - (before[name] ?? 0)) / PODS).toFixed(2))] as const)),
+    );
     progress(`${prefix}: drained at ${Math.round(PODS / Math.max(seconds, 0.001))} pods/s; timing ${LATENCY_PODS} pods one at a time`);
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_PODS; i++) {
@@ -138,7 +150,9 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
     const stock = await measureRun(
       plane,
       async () => {
-        const scheduler = await plane.startScheduler(stringify({ apiVersion: 'kubescheduler.config.k8s.io/v1', kind: 'KubeSchedulerConfiguration', leaderElection: { leaderElect: false }, percentageOfNodesToScore: 100 }));
+        const scheduler = await plane.startScheduler(
+          stringify({ apiVersion: 'kubescheduler.config.k8s.io/v1', kind: 'KubeSchedulerConfiguration', leaderElection: { leaderElect: false }, percentageOfNodesToScore: 100 }),
+        );
         stops.push(() => scheduler.stop());
         return { 'kube-scheduler': scheduler.pid };
       },
@@ -152,7 +166,10 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
     const kubeconfig = join(dir, 'extender.kubeconfig');
     await plane.writeKubeconfig(kubeconfig);
     const port = await freePort();
-    const extender = await startExtenderProcess(['--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig, '--signing-key-file', keyFile, '--leader-elect', 'false', '--log-level', 'warn'], port);
+    const extender = await startExtenderProcess(
+      ['--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig, '--signing-key-file', keyFile, '--leader-elect', 'false', '--log-level', 'warn'],
+      port,
+    );
     stops.push(extender.stop);
     const tessera = await measureRun(
       plane,
@@ -164,7 +181,13 @@ async function compare(binDir: string, nodes: number): Promise<BenchResult[]> {
       (name) => gpuPod(name, { memoryMiB: 4000, cores: 5 }) as V1Pod,
       'gpu',
     );
-    const row = (label: string, run: Run): BenchResult => ({ name: `k8s ${label}, ${nodes} nodes`, opsPerSec: run.podsPerSec, p50Ms: run.p50Ms, p99Ms: run.p99Ms, extra: { pods: PODS, ...Object.fromEntries(Object.entries(run.cpuMsPerPod).map(([k, v]) => [`cpuMsPerPod.${k}`, v])) } });
+    const row = (label: string, run: Run): BenchResult => ({
+      name: `k8s ${label}, ${nodes} nodes`,
+      opsPerSec: run.podsPerSec,
+      p50Ms: run.p50Ms,
+      p99Ms: run.p99Ms,
+      extra: { pods: PODS, ...Object.fromEntries(Object.entries(run.cpuMsPerPod).map(([k, v]) => [`cpuMsPerPod.${k}`, v])) },
+    });
     return [
       row('(a) kube-scheduler alone, CPU pods', stock),
       row('(b) kube-scheduler + tessera, GPU pods', tessera),

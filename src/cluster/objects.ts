@@ -76,7 +76,7 @@ export function checkObject(type: ResourceType, body: unknown): KubeObject {
 
 export function checkName(type: ResourceType, name: string): void {
   if (name.length > 253 || !NAME.test(name)) {
-    throw invalid(type.kind, name, 'metadata.name', name, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\'', type.group);
+    throw invalid(type.kind, name, 'metadata.name', name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'", type.group);
   }
 }
 

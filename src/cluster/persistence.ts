@@ -86,7 +86,7 @@ interface JournalRecord {
   removed?: string;
 }
 
-const objectKey = (object: KubeObject): string => (object.metadata.namespace === undefined ? object.metadata.name ?? '' : `${object.metadata.namespace}/${object.metadata.name ?? ''}`);
+const objectKey = (object: KubeObject): string => (object.metadata.namespace === undefined ? (object.metadata.name ?? '') : `${object.metadata.namespace}/${object.metadata.name ?? ''}`);
 
 /** The journal line for one commit; the object's JSON is the one its HTTP reply and watch events reuse. */
 export function journalLine(commit: Commit): string {
@@ -130,9 +130,7 @@ function parseRecord(line: string, where: string): JournalRecord {
     throw new TesseraError('INVALID_CONFIG', `${where} is not valid JSON: the journal is damaged`, { field: 'state', cause });
   }
   const valid =
-    typeof record.rv === 'number' &&
-    typeof record.type === 'string' &&
-    (typeof record.removed === 'string' || typeof (record.object as KubeObject | undefined)?.metadata?.name === 'string');
+    typeof record.rv === 'number' && typeof record.type === 'string' && (typeof record.removed === 'string' || typeof (record.object as KubeObject | undefined)?.metadata?.name === 'string');
   if (!valid) throw new TesseraError('INVALID_CONFIG', `${where} is not a journal record (rv, type, and object or removed)`, { field: 'state' });
   return record as JournalRecord;
 }

@@ -200,9 +200,7 @@ export class Store {
     const fields = parseFieldSelector(options.fieldSelector);
     const after = options.continue ? decodeContinue(options.continue) : undefined;
     const prefix = type.namespaced && options.namespace ? `${options.namespace}/` : undefined;
-    const keys = [...this.table(type).keys()]
-      .filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after))
-      .sort();
+    const keys = [...this.table(type).keys()].filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after)).sort();
     const matching: KubeObject[] = [];
     let lastKey: string | undefined;
     let remaining = 0;
@@ -432,11 +430,7 @@ export class Store {
   }
 
   private matches(watcher: Watcher, object: KubeObject): boolean {
-    return (
-      (watcher.namespace === undefined || object.metadata.namespace === watcher.namespace) &&
-      matchesLabels(watcher.labels, object.metadata.labels) &&
-      matchesFields(watcher.fields, object)
-    );
+    return (watcher.namespace === undefined || object.metadata.namespace === watcher.namespace) && matchesLabels(watcher.labels, object.metadata.labels) && matchesFields(watcher.fields, object);
   }
 
   private namespaceFor(type: ResourceType, requested: string | undefined, inBody: string | undefined): string | undefined {

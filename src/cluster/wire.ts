@@ -36,8 +36,7 @@ function unsupported(contentType: string | undefined, accepted: string[]): KubeS
 /** Nesting allowed in a request body unless the server is given another bound; real objects nest a few dozen deep. */
 export const DEFAULT_MAX_JSON_DEPTH = 1000;
 
-const tooDeep = (maxDepth: number): KubeStatusError =>
-  badRequest(`the request body nests objects and arrays more than ${maxDepth} levels deep (maxJsonDepth)`);
+const tooDeep = (maxDepth: number): KubeStatusError => badRequest(`the request body nests objects and arrays more than ${maxDepth} levels deep (maxJsonDepth)`);
 
 /**
  * Whether JSON text nests deeper than `maxDepth`, by counting brackets outside strings, before anything parses

@@ -28,9 +28,7 @@ export function allowlistProfile(model: GpuModel, name: string): MigProfile | un
   if (!parsed) return undefined;
   const [, slices = '', gb = ''] = parsed;
   const sizeOf = (p: MigProfile): number => Number(NAME.exec(p.name)?.[2] ?? Number.NaN);
-  return profiles
-    .filter((p) => !p.mediaExtensions && p.computeSlices === Number(slices))
-    .sort((a, b) => Math.abs(sizeOf(a) - Number(gb)) - Math.abs(sizeOf(b) - Number(gb)))[0];
+  return profiles.filter((p) => !p.mediaExtensions && p.computeSlices === Number(slices)).sort((a, b) => Math.abs(sizeOf(a) - Number(gb)) - Math.abs(sizeOf(b) - Number(gb)))[0];
 }
 
 /** The names of the profiles of `model` that `names` stand for: what the planner may reuse or create. */

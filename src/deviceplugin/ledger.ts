@@ -156,8 +156,9 @@ export class Ledger {
     const count = deviceIds.length;
     const cursor = this.cursor;
     if (cursor) {
-      const grant = [...this.pending.values()].find((g) => g.pod.uid === cursor.grantOf && contentOf(g.decision) === cursor.content)
-        ?? [...this.pending.values()].find((g) => contentOf(g.decision) === cursor.content);
+      const grant =
+        [...this.pending.values()].find((g) => g.pod.uid === cursor.grantOf && contentOf(g.decision) === cursor.content) ??
+        [...this.pending.values()].find((g) => contentOf(g.decision) === cursor.content);
       const devices = grant ? gpuContainersOf(grant.decision)[cursor.next] : undefined;
       if (grant && devices && devices.length === count) {
         return { ok: true, grant, position: cursor.next, devices, last: cursor.next === gpuContainersOf(grant.decision).length - 1, known: cursor.known };
@@ -207,7 +208,13 @@ export class Ledger {
     this.pending.delete(pod.uid);
     this.settled.add(pod.uid);
     // Another pending pod holding the content received takes this pod's original grant.
-    const received = { ...own, decision: withGrant(own.decision, matched.map((h) => h?.devices ?? [])) };
+    const received = {
+      ...own,
+      decision: withGrant(
+        own.decision,
+        matched.map((h) => h?.devices ?? []),
+      ),
+    };
     if (ownContent === first.content) return { received, swappedWith: undefined };
     const holder = [...this.pending.values()].find((g) => contentOf(g.decision) === first.content);
     if (!holder) return { received, swappedWith: undefined };

@@ -357,7 +357,12 @@ export class DevicePluginDaemon {
         if (!grant) continue;
         const ids = gpuContainersOf(grant.decision).map((_, i) => {
           const name = grant.decision.containers.filter((c) => c.devices.length > 0)[i]?.name;
-          return entry.containers.find((c) => c.name === name)?.devices.filter((d) => d.resource_name === resource).flatMap((d) => d.device_ids) ?? [];
+          return (
+            entry.containers
+              .find((c) => c.name === name)
+              ?.devices.filter((d) => d.resource_name === resource)
+              .flatMap((d) => d.device_ids) ?? []
+          );
         });
         if (ids.some((list) => list.length === 0)) continue;
         const learned = this.ledger.learn(grant.pod, ids);
@@ -387,7 +392,10 @@ export class DevicePluginDaemon {
   private onGpu<T>(gpuUuid: string, work: () => Promise<T>): Promise<T> {
     const previous = this.gpuQueues.get(gpuUuid) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.gpuQueues.set(gpuUuid, next.catch(() => undefined));
+    this.gpuQueues.set(
+      gpuUuid,
+      next.catch(() => undefined),
+    );
     return next;
   }
 

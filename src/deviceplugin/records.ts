@@ -7,7 +7,23 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type Decision, decisionSigner, decodeDecision, encodeDecision, encodeHamiDevices, encodeInventory, HAMI_POD, hamiDevicesOf, type NodeInventory, nodeKeyAnnotation, signDecision, signRelease, TESSERA_NODE, TESSERA_POD, type TrustedKeys } from '../api/index.js';
+import {
+  type Decision,
+  decisionSigner,
+  decodeDecision,
+  encodeDecision,
+  encodeHamiDevices,
+  encodeInventory,
+  HAMI_POD,
+  hamiDevicesOf,
+  type NodeInventory,
+  nodeKeyAnnotation,
+  signDecision,
+  signRelease,
+  TESSERA_NODE,
+  TESSERA_POD,
+  type TrustedKeys,
+} from '../api/index.js';
 import type { KeyObject } from 'node:crypto';
 import { readModifyWrite, recordEvent, withRetry } from '../kube/index.js';
 import type { PodRef } from './ledger.js';
@@ -44,10 +60,7 @@ export class Records {
       async (current) => {
         if (current.metadata?.uid !== pod.uid) return;
         const annotations = typeof write === 'function' ? write(current) : write;
-        await this.api.patchNamespacedPod(
-          { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata.resourceVersion, annotations } } },
-          mergePatch,
-        );
+        await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata.resourceVersion, annotations } } }, mergePatch);
       },
     );
   }

@@ -66,9 +66,7 @@ function migDevicesOf(inputs: ReconcileInputs, problems: TesseraError[]): MigDev
     try {
       const inventory = decodeInventory(inventoryText);
       const byUuid = new Map(inventory.gpus.map((g) => [g.uuid, g]));
-      return base.gpus.map((gpu) =>
-        (byUuid.get(gpu.id)?.mig.instances ?? []).map((i) => freshDevice(i.profile, i.start, i.migDeviceUuid, i.gpuInstanceId)),
-      );
+      return base.gpus.map((gpu) => (byUuid.get(gpu.id)?.mig.instances ?? []).map((i) => freshDevice(i.profile, i.start, i.migDeviceUuid, i.gpuInstanceId)));
     } catch (error) {
       problems.push(annotate(error, `node ${node.name}`));
     }
@@ -124,9 +122,7 @@ function decisionUses(pod: PodFacts, decision: Decision, gpus: readonly GpuTopol
       if (device.mig) {
         const want = device.mig;
         mig =
-          gpu.migDevices.find((m) => want.migDeviceUuid !== undefined && m.id === want.migDeviceUuid) ??
-          gpu.migDevices.find((m) => m.profile === want.profile && m.position === want.start) ??
-          null;
+          gpu.migDevices.find((m) => want.migDeviceUuid !== undefined && m.id === want.migDeviceUuid) ?? gpu.migDevices.find((m) => m.profile === want.profile && m.position === want.start) ?? null;
         if (!mig) {
           problems.push(new TesseraError('INVALID_INPUT', `${field}: MIG ${want.profile}@${want.start} does not exist on ${gpu.id} yet`, { field: TESSERA_POD.decision }));
           continue;
@@ -147,9 +143,7 @@ function decisionUses(pod: PodFacts, decision: Decision, gpus: readonly GpuTopol
 function runaiUses(pod: PodFacts, text: string, gpus: readonly GpuTopology[], inputs: ReconcileInputs): Use[] {
   const device = parsePodMigDevice(text);
   const gpu = gpus[device.gpuIndex];
-  const mig =
-    gpu?.migDevices.find((m) => device.deviceUuid !== null && m.id === device.deviceUuid) ??
-    gpu?.migDevices.find((m) => m.position === device.position && m.profile === device.profile);
+  const mig = gpu?.migDevices.find((m) => device.deviceUuid !== null && m.id === device.deviceUuid) ?? gpu?.migDevices.find((m) => m.position === device.position && m.profile === device.profile);
   if (!gpu || !mig) {
     throw new TesseraError('INVALID_INPUT', `pod ${pod.namespace}/${pod.name}: no MIG instance ${device.profile} at GPU ${device.gpuIndex} position ${device.position}`, {
       field: RUNAI.podMigDevice,

@@ -40,7 +40,12 @@ export interface RunaiPodMigDevice {
   deviceUuid: string | null;
 }
 
-const index = { anyOf: [{ type: 'integer', minimum: 0, maximum: 63 }, { type: 'string', pattern: '^[0-9]{1,2}$' }] } as const;
+const index = {
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 63 },
+    { type: 'string', pattern: '^[0-9]{1,2}$' },
+  ],
+} as const;
 
 const migConfigSchema = {
   type: 'object',

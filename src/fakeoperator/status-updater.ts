@@ -12,7 +12,19 @@ import { type ClusterWatch, isNotFound, labelPatch, recordEvent, timestampMs, wa
 import { upsertConfigMap } from './configmaps.js';
 import { DEPLOY_LABELS, nodeLabels } from './node-labels.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
-import { configMapNode, NODE_TOPOLOGY_LABEL, nodeFromPool, type NodeTopology, nodeTopologyConfigMapName, parseNodeTopology, renderClusterTopology, renderNodeTopology, TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, TopologyStore } from '../topology/index.js';
+import {
+  configMapNode,
+  NODE_TOPOLOGY_LABEL,
+  nodeFromPool,
+  type NodeTopology,
+  nodeTopologyConfigMapName,
+  parseNodeTopology,
+  renderClusterTopology,
+  renderNodeTopology,
+  TOPOLOGY_CONFIGMAP,
+  TOPOLOGY_KEY,
+  TopologyStore,
+} from '../topology/index.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 
 /** Marks ConfigMaps the status updater created from a pool, so it deletes them with their node. */
@@ -184,7 +196,10 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       base = nodeFromPool(name, spec);
       log.info({ node: name, pool }, 'pool node: creating its topology');
     }
-    const pods = watch.pods().filter((p) => p.spec?.nodeName === name).map(podFacts);
+    const pods = watch
+      .pods()
+      .filter((p) => p.spec?.nodeName === name)
+      .map(podFacts);
     const result = reconcileNode({
       base,
       node: { name, labels: node.metadata?.labels ?? {}, annotations: node.metadata?.annotations ?? {} },
@@ -221,11 +236,14 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     timers.delete(node);
     if (inMs === null || stopped) return;
     // Timers beyond ~24 days overflow; a schedule that far out is re-armed by any change before then.
-    const timer = setTimeout(() => {
-      timers.delete(node);
-      dirty.add(node);
-      schedule();
-    }, Math.min(inMs + 1, 2 ** 31 - 1));
+    const timer = setTimeout(
+      () => {
+        timers.delete(node);
+        dirty.add(node);
+        schedule();
+      },
+      Math.min(inMs + 1, 2 ** 31 - 1),
+    );
     timer.unref();
     timers.set(node, timer);
   }

@@ -69,8 +69,18 @@ const scheduleSchema = {
         additionalProperties: false,
         required: ['time', 'utilization'],
         properties: {
-          time: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }] },
-          utilization: { anyOf: [{ type: 'integer', minimum: 0, maximum: 100 }, { type: 'string', maxLength: 16 }] },
+          time: {
+            anyOf: [
+              { type: 'number', exclusiveMinimum: 0 },
+              { type: 'string', maxLength: 32 },
+            ],
+          },
+          utilization: {
+            anyOf: [
+              { type: 'integer', minimum: 0, maximum: 100 },
+              { type: 'string', maxLength: 16 },
+            ],
+          },
         },
       },
     },

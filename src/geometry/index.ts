@@ -4,20 +4,7 @@
  * - layouts: `validateLayout`, `placeGeometry`, `geometryPlacements`
  * - engine: `planMig` (ranked plans), `planOps` (the steps of a plan), baselines `hamiV210Plan`, `hamiV29Plan`
  */
-export type {
-  DemandMix,
-  GpuModel,
-  MigGeometry,
-  MigInstance,
-  MigOp,
-  MigPlan,
-  MigPlanKind,
-  MigProfile,
-  MigRequest,
-  MigRestriction,
-  MigSpec,
-  PlanOptions,
-} from './types.js';
+export type { DemandMix, GpuModel, MigGeometry, MigInstance, MigOp, MigPlan, MigPlanKind, MigProfile, MigRequest, MigRestriction, MigSpec, PlanOptions } from './types.js';
 export { OPENB_UNKNOWN_MODEL_MEMORY_MIB } from './catalog.js';
 export { findProfile, listGpuModels, normaliseModelName, resolveGpuModel, wholeGpuModel } from './models.js';
 export { validateLayout } from './layout.js';

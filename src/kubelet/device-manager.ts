@@ -77,9 +77,7 @@ export class DeviceManager {
   /** Registrations received since start, for tests of re-registration. */
   registrations = 0;
 
-  constructor(
-    private readonly options: { deviceDir: string; podResourcesSocket: string; log: Logger },
-  ) {}
+  constructor(private readonly options: { deviceDir: string; podResourcesSocket: string; log: Logger }) {}
 
   private get kubeletSocket(): string {
     return join(this.options.deviceDir, KUBELET_SOCKET);

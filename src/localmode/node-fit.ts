@@ -58,7 +58,7 @@ function tolerates(tolerations: readonly V1Toleration[], taint: V1Taint): boolea
 export function nodeMisfit(pod: V1Pod, node: V1Node, used: ResourceAmounts, ignored: ReadonlySet<string>): string | null {
   const spec = pod.spec;
   if (node.spec?.unschedulable && !tolerates(spec?.tolerations ?? [], { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) {
-    return "node(s) were unschedulable";
+    return 'node(s) were unschedulable';
   }
   if (spec?.nodeName && spec.nodeName !== node.metadata?.name) return "node(s) didn't match the requested node name";
   const labels = node.metadata?.labels ?? {};

@@ -7,15 +7,7 @@
 import { USER_POD } from '../api/index.js';
 import { err, ok, type Result } from '../errors.js';
 import { BYTES_PER_MIB, parseQuantity, quantityCeil, quantityInteger } from './quantity.js';
-import {
-  PACKING_DIRECTIONS,
-  type ContainerRequest,
-  type GpuDemand,
-  type PackingDirection,
-  type PodRequest,
-  type Reason,
-  type RequestMode,
-} from './types.js';
+import { PACKING_DIRECTIONS, type ContainerRequest, type GpuDemand, type PackingDirection, type PodRequest, type Reason, type RequestMode } from './types.js';
 
 /** The part of HAMi's device config (`nvidia:` section) requests are read with; field names are HAMi's. */
 export interface RequestConfig {

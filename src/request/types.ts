@@ -88,4 +88,3 @@ export type Reason =
   | { readonly kind: 'UnknownNode'; readonly node: string }
   /** The state or the request is inconsistent (double apply, unknown pod, device not on the node). */
   | { readonly kind: 'Inconsistent'; readonly message: string };
-

@@ -611,8 +611,5 @@ export function renderManifests(topology: Topology, namespace: string): string {
   const { cluster, nodes } = renderTopology(topology);
   const manifest = (name: string, data: ConfigMapData, labels?: Record<string, string>): string =>
     stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, ...(labels ? { labels } : {}) }, data });
-  return [
-    manifest(TOPOLOGY_CONFIGMAP, cluster),
-    ...Object.entries(nodes).map(([node, data]) => manifest(nodeTopologyConfigMapName(node), data, { [NODE_TOPOLOGY_LABEL]: node })),
-  ].join('---\n');
+  return [manifest(TOPOLOGY_CONFIGMAP, cluster), ...Object.entries(nodes).map(([node, data]) => manifest(nodeTopologyConfigMapName(node), data, { [NODE_TOPOLOGY_LABEL]: node }))].join('---\n');
 }

@@ -37,7 +37,7 @@ const podArb = fc.record({
 });
 
 describe('Ledger', () => {
-  it('answers every kubelet call with the admitted pod\'s own shape and records each pod with what it got', () => {
+  it("answers every kubelet call with the admitted pod's own shape and records each pod with what it got", () => {
     fc.assert(
       fc.property(fc.array(podArb, { minLength: 1, maxLength: 8 }), fc.infiniteStream(fc.nat()), (specs, choices) => {
         const shapes: PodShape[] = [];

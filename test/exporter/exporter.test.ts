@@ -41,7 +41,12 @@ beforeAll(async () => {
   k8s = new TestCluster(cluster.kubeConfig(), NS);
   await k8s.namespaces(NS, 'team');
   await k8s.configMap('topology', { [TOPOLOGY_KEY]: 'migStrategy: none\n' });
-  for (const [name, topology] of [['hami-1', hami], ['dyn-1', dyn], ['single-1', single]] as const) await k8s.configMap(`topology-${name}`, renderNodeTopology(topology));
+  for (const [name, topology] of [
+    ['hami-1', hami],
+    ['dyn-1', dyn],
+    ['single-1', single],
+  ] as const)
+    await k8s.configMap(`topology-${name}`, renderNodeTopology(topology));
   await k8s.node('hami-1', {}, { [TESSERA_NODE.inventory]: encodeInventory(inventoryOf('hami-1', hami, 'hami-core')) });
   await k8s.node('dyn-1', { [RUNAI.dynamicMigLabel]: 'true', [RUNAI.migEnabledLabel]: 'true' }, { [TESSERA_NODE.inventory]: encodeInventory(dynInventory) });
   await k8s.node('single-1');
@@ -88,7 +93,11 @@ describe('tessera exporter /metrics', () => {
     // Single-strategy node: its MIG instances, and GFD labels naming the MIG device.
     expect(series(metrics, 'DCGM_FI_DEV_FB_FREE', { Hostname: 'single-1', gpu: '1', GPU_I_ID: '2' })[0]?.value).toBe(19968);
     await eventually(async () =>
-      expect((await k8s.readNode('single-1')).metadata?.labels).toMatchObject({ 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB-MIG-3g.20gb', 'nvidia.com/gpu.count': '4', 'nvidia.com/mig.strategy': 'single' }),
+      expect((await k8s.readNode('single-1')).metadata?.labels).toMatchObject({
+        'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB-MIG-3g.20gb',
+        'nvidia.com/gpu.count': '4',
+        'nvidia.com/mig.strategy': 'single',
+      }),
     );
     // Scheduler view: nothing allocated yet.
     expect(series(metrics, 'hami_gpu_memory_allocated_bytes', { node: 'hami-1' }).map((s) => s.value)).toEqual([0, 0]);
@@ -109,11 +118,25 @@ describe('tessera exporter /metrics', () => {
       [UTILIZATION_ANNOTATIONS.fixed]: '60-80',
     }));
     await k8s.runningPod('dyn-1', 'mig-job', ['main'], (uid) => ({
-      ...TestCluster.decisionAnnotation(decision({ uid, name: 'mig-job', namespace: 'team' }, 'dyn-1', [['main', [{ uuid: dyn.gpus[0]!.id, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [] } }]]], 'mig')),
+      ...TestCluster.decisionAnnotation(
+        decision(
+          { uid, name: 'mig-job', namespace: 'team' },
+          'dyn-1',
+          [['main', [{ uuid: dyn.gpus[0]!.id, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [] } }]]],
+          'mig',
+        ),
+      ),
       [HAMI_POD.bindPhase]: 'allocating',
     }));
     await k8s.runningPod('single-1', 'single-job', ['main'], (uid) =>
-      TestCluster.decisionAnnotation(decision({ uid, name: 'single-job', namespace: 'team' }, 'single-1', [['main', [{ uuid: single.gpus[1]!.id, index: 1, memoryMiB: 12000, cores: 100, mig: { profile: '3g.20gb', start: 0, plan: [] } }]]], 'mig')),
+      TestCluster.decisionAnnotation(
+        decision(
+          { uid, name: 'single-job', namespace: 'team' },
+          'single-1',
+          [['main', [{ uuid: single.gpus[1]!.id, index: 1, memoryMiB: 12000, cores: 100, mig: { profile: '3g.20gb', start: 0, plan: [] } }]]],
+          'mig',
+        ),
+      ),
     );
     const metrics = await eventually(async () => {
       const m = await scrape(exporter.url);

@@ -29,7 +29,10 @@ const migDevices = (memoryMiB: number): fc.Arbitrary<MigDeviceTopology[]> =>
     fc.tuple(
       ...positions.map((position, i) =>
         fc.record({
-          id: fc.option(uuid.map((u) => `MIG-${u}`), { nil: null }),
+          id: fc.option(
+            uuid.map((u) => `MIG-${u}`),
+            { nil: null },
+          ),
           profile: fc.constantFrom('1g.10gb', '2g.20gb', '3g.40gb', '1g.10gb+me'),
           position: fc.option(fc.constant(position), { nil: null }),
           gpuInstanceId: fc.option(fc.constant(7 + i), { nil: null }),

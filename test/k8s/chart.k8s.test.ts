@@ -58,7 +58,11 @@ async function mountsFor(spec: V1PodSpec, container: V1Container, rendered: Mani
     const volume = spec.volumes?.find((v) => v.name === mount.name);
     const local = join(root, mount.name);
     await mkdir(local, { recursive: true });
-    const files = volume?.configMap ? rendered.find((m) => m.kind === 'ConfigMap' && m.metadata.name === volume.configMap?.name)?.data : volume?.secret ? secrets[volume.secret.secretName ?? ''] : undefined;
+    const files = volume?.configMap
+      ? rendered.find((m) => m.kind === 'ConfigMap' && m.metadata.name === volume.configMap?.name)?.data
+      : volume?.secret
+        ? secrets[volume.secret.secretName ?? '']
+        : undefined;
     if ((volume?.configMap || volume?.secret) && !files) throw new Error(`volume ${mount.name} of ${container.name} names nothing the chart or the install notes create`);
     for (const [name, content] of Object.entries(files ?? {})) await writeFile(join(local, name), content);
     mapped.push([mount.mountPath, local]);
@@ -80,7 +84,10 @@ function mapPaths(args: string[], mounts: Array<[string, string]>): string[] {
 }
 
 async function identityKubeconfig(serviceAccount: string): Promise<string> {
-  return plane.writeIdentityKubeconfig(`${serviceAccount}.kubeconfig`, { user: `system:serviceaccount:${NAMESPACE}:${serviceAccount}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`] });
+  return plane.writeIdentityKubeconfig(`${serviceAccount}.kubeconfig`, {
+    user: `system:serviceaccount:${NAMESPACE}:${serviceAccount}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`],
+  });
 }
 
 describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
@@ -96,7 +103,7 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
     if (!process.env['TESSERA_KEEP_TEST_DIR']) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('passes helm lint with the default values and with a HAMi user\'s', async () => {
+  it("passes helm lint with the default values and with a HAMi user's", async () => {
     await helm(['lint', CHART]);
     await helm(['lint', CHART, '--set', 'scheduler.name=hami-scheduler', '--set', 'devicePlugin.nodeSelector.gpu=on']);
   });
@@ -120,12 +127,21 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
 
     // The optional parts (cert-manager's certificate, the ServiceMonitor, the RuntimeClass) need their operators'
     // CRDs; stand-ins with open schemas let the API server check everything else about them.
-    for (const [group, kind, plural] of [['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'], ['cert-manager.io', 'Issuer', 'issuers'], ['cert-manager.io', 'Certificate', 'certificates']] as const) {
+    for (const [group, kind, plural] of [
+      ['monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'],
+      ['cert-manager.io', 'Issuer', 'issuers'],
+      ['cert-manager.io', 'Certificate', 'certificates'],
+    ] as const) {
       const crd = {
         apiVersion: 'apiextensions.k8s.io/v1',
         kind: 'CustomResourceDefinition',
         metadata: { name: `${plural}.${group}` },
-        spec: { group, scope: 'Namespaced', names: { kind, plural, singular: kind.toLowerCase() }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
+        spec: {
+          group,
+          scope: 'Namespaced',
+          names: { kind, plural, singular: kind.toLowerCase() },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
       };
       await kubectl(adminKubeconfig, ['apply', '-f', '-'], JSON.stringify(crd));
       await kubectl(adminKubeconfig, ['wait', '--for=condition=Established', `crd/${plural}.${group}`, '--timeout=30s']);
@@ -147,14 +163,20 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
         // the pod's ServiceAccount (kube-scheduler reads no KUBECONFIG variable).
         const configArg = mapPaths(container.command ?? [], mounts).find((a) => a.startsWith('--config='));
         const configPath = configArg?.slice('--config='.length) ?? '';
-        running.push(await plane.startScheduler(await readFile(configPath, 'utf8'), { user: `system:serviceaccount:${NAMESPACE}:${scheduler.serviceAccountName}`, groups: ['system:serviceaccounts'] }));
+        running.push(
+          await plane.startScheduler(await readFile(configPath, 'utf8'), { user: `system:serviceaccount:${NAMESPACE}:${scheduler.serviceAccountName}`, groups: ['system:serviceaccounts'] }),
+        );
         continue;
       }
       const args = mapPaths(container.args ?? [], mounts);
       const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? nodeName : `tessera-scheduler-0`)]));
       const process = startTessera(args, { ...env, KUBECONFIG: await identityKubeconfig(scheduler.serviceAccountName ?? '') });
       running.push(process);
-      await until(async () => (await fetch(`http://127.0.0.1:${extenderPort}/readyz`).catch(() => undefined))?.status ?? 0, (status) => status === 200, 'the chart\'s extender to be ready').catch((error: Error) => {
+      await until(
+        async () => (await fetch(`http://127.0.0.1:${extenderPort}/readyz`).catch(() => undefined))?.status ?? 0,
+        (status) => status === 200,
+        "the chart's extender to be ready",
+      ).catch((error: Error) => {
         throw new Error(`${error.message}\n${process.output().slice(-3000)}`);
       });
     }
@@ -172,7 +194,12 @@ describe.skipIf(!K8S_BIN)('the chart on the stock control plane', () => {
     // No schedulerName: the chart's webhook sets it.
     const pod = gpuPod('chart-gpu-pod', { memoryMiB: 4000, cores: 10 });
     await api.createNamespacedPod({ namespace: 'default', body: { ...pod, spec: { containers: pod.spec.containers } } });
-    const bound = await until(() => api.readNamespacedPod({ name: 'chart-gpu-pod', namespace: 'default' }), (p) => Boolean(p.spec?.nodeName), 'the chart\'s scheduler to bind the pod', 60_000);
+    const bound = await until(
+      () => api.readNamespacedPod({ name: 'chart-gpu-pod', namespace: 'default' }),
+      (p) => Boolean(p.spec?.nodeName),
+      "the chart's scheduler to bind the pod",
+      60_000,
+    );
     expect(bound.spec?.nodeName).toBe(nodeName);
     expect(bound.metadata?.annotations?.['tessera.io/decision']).toBeTruthy();
 

@@ -45,7 +45,22 @@ function gpuPod(name: string, limits: Record<string, string>, extra: { annotatio
 
 describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
   beforeAll(async () => {
-    up = startTessera(['up', '--control-plane', K8S_BIN ?? '', '--no-demo', '--kubeconfig', kubeconfig, '--extender-port', '0', '--dashboard-port', '0', '--exporter-port', '0', '--log-level', 'warn']);
+    up = startTessera([
+      'up',
+      '--control-plane',
+      K8S_BIN ?? '',
+      '--no-demo',
+      '--kubeconfig',
+      kubeconfig,
+      '--extender-port',
+      '0',
+      '--dashboard-port',
+      '0',
+      '--exporter-port',
+      '0',
+      '--log-level',
+      'warn',
+    ]);
     await up.waitFor('Tessera local cluster is up');
     const config = new KubeConfig();
     config.loadFromFile(kubeconfig);
@@ -67,7 +82,12 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
       'multi-gpu-training': { mode: expect.any(String) as unknown as string, devices: 2 },
     };
     for (const [name, want] of Object.entries(expected)) {
-      const running = await until(() => pod(name), (p) => p.status?.phase === 'Running', `${name} to run`, 90_000);
+      const running = await until(
+        () => pod(name),
+        (p) => p.status?.phase === 'Running',
+        `${name} to run`,
+        90_000,
+      );
       const decision = decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '');
       expect(decision.node).toBe(running.spec?.nodeName);
       expect(decision.mode).toEqual(want.mode);
@@ -80,9 +100,13 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     expect(await noOverCommit()).toBe(4);
   }, 180_000);
 
-  it('leaves a pod Pending with Tessera\'s reason in the FailedScheduling event kubectl describe shows', async () => {
+  it("leaves a pod Pending with Tessera's reason in the FailedScheduling event kubectl describe shows", async () => {
     await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('too-big', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '500000' }, { schedulerName: 'tessera-scheduler' }));
-    const described = await until(() => kubectl(kubeconfig, ['describe', 'pod', 'too-big']), (text) => text.includes('FailedScheduling'), 'a FailedScheduling event');
+    const described = await until(
+      () => kubectl(kubeconfig, ['describe', 'pod', 'too-big']),
+      (text) => text.includes('FailedScheduling'),
+      'a FailedScheduling event',
+    );
     expect(described).toMatch(/FailedScheduling/);
     expect(described).toMatch(/memory|gpumem/i);
     expect((await pod('too-big')).spec?.nodeName).toBeUndefined();
@@ -93,12 +117,19 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('no-scheduler', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '2000' }, { annotations: { [TESSERA_POD.decision]: '{"forged":true}' } }));
     const created = await pod('no-scheduler');
     expect(created.spec?.schedulerName).toBe('tessera-scheduler');
-    const running = await until(() => pod('no-scheduler'), (p) => p.status?.phase === 'Running', 'the defaulted pod to run', 90_000);
+    const running = await until(
+      () => pod('no-scheduler'),
+      (p) => p.status?.phase === 'Running',
+      'the defaulted pod to run',
+      90_000,
+    );
     expect(decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').pod.uid).toBe(running.metadata?.uid);
     // HAMi v2.10 takes gpucores above 100 as 100 (the GPU alone) and refuses a percentage above 100.
     await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('many-cores', { 'nvidia.com/gpu': '1', 'nvidia.com/gpucores': '150' }));
     expect((await pod('many-cores')).spec?.schedulerName).toBe('tessera-scheduler');
-    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-percentage', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '150' }))).rejects.toThrow(/denied the request.*gpumem-percentage value 150/s);
+    await expect(kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('bad-percentage', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': '150' }))).rejects.toThrow(
+      /denied the request.*gpumem-percentage value 150/s,
+    );
     const other = JSON.parse(gpuPod('other-scheduler', { cpu: '1' }, { schedulerName: 'default-scheduler' })) as V1Pod;
     await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(other));
     expect((await pod('other-scheduler')).spec?.schedulerName).toBe('default-scheduler');
@@ -114,15 +145,27 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     optedOut.metadata = { ...optedOut.metadata, labels: { 'hami.io/webhook': 'ignore' } };
     await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(optedOut));
     expect((await pod('opted-out')).spec?.schedulerName).toBe('default-scheduler');
-    const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'privileged' }, spec: { containers: [{ name: 'main', image: 'cuda', securityContext: { privileged: true }, resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
+    const privileged = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'privileged' },
+      spec: { containers: [{ name: 'main', image: 'cuda', securityContext: { privileged: true }, resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+    };
     await expect(kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(privileged))).rejects.toThrow(/denied the request.*container main is privileged/s);
 
     await kubectl(kubeconfig, ['apply', '-f', '-'], gpuPod('guarded', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '1000', 'nvidia.com/priority': '1' }));
-    const running = await until(() => pod('guarded'), (p) => p.status?.phase === 'Running', 'the guarded pod to run', 90_000);
+    const running = await until(
+      () => pod('guarded'),
+      (p) => p.status?.phase === 'Running',
+      'the guarded pod to run',
+      90_000,
+    );
     expect(running.spec?.containers[0]?.env).toContainEqual({ name: 'CUDA_TASK_PRIORITY', value: '1' });
     // A cluster admin impersonated as another user: RBAC lets the edit through, the guard does not.
     const asAlice = ['--as', 'alice', '--as-group', 'system:masters'];
-    await expect(kubectl(kubeconfig, ['annotate', 'pod', 'guarded', 'hami.io/bind-phase=failed', '--overwrite', ...asAlice])).rejects.toThrow(/hami\.io\/bind-phase may be changed only by the Tessera scheduler/);
+    await expect(kubectl(kubeconfig, ['annotate', 'pod', 'guarded', 'hami.io/bind-phase=failed', '--overwrite', ...asAlice])).rejects.toThrow(
+      /hami\.io\/bind-phase may be changed only by the Tessera scheduler/,
+    );
     await kubectl(kubeconfig, ['label', 'pod', 'guarded', 'team=ml', ...asAlice]);
     await kubectl(kubeconfig, ['label', 'pod', 'for-volcano', 'team=ml', ...asAlice]);
     expect((await pod('guarded')).metadata?.annotations?.['hami.io/bind-phase']).toBe('success');
@@ -131,7 +174,11 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
 
   it('a Deployment scales 0 -> 10 -> 2 through kube-controller-manager with no grant doubled or leaked', async () => {
     await kubectl(kubeconfig, ['delete', 'pods', '--all', '--wait=true', '--timeout=60s']);
-    await until(async () => (await pods()).filter((p) => p.metadata?.namespace === 'default').length, (n) => n === 0, 'the pods to go');
+    await until(
+      async () => (await pods()).filter((p) => p.metadata?.namespace === 'default').length,
+      (n) => n === 0,
+      'the pods to go',
+    );
     const deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -151,7 +198,12 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
     await until(running, (list) => list.length === 10, '10 replicas running', 120_000);
     expect(await noOverCommit()).toBe(10);
     await kubectl(kubeconfig, ['scale', 'deployment/inference', '--replicas=2']);
-    await until(async () => (await pods()).filter((p) => p.metadata?.labels?.['app'] === 'inference').length, (n) => n === 2, 'the replicas to go down to 2', 120_000);
+    await until(
+      async () => (await pods()).filter((p) => p.metadata?.labels?.['app'] === 'inference').length,
+      (n) => n === 2,
+      'the replicas to go down to 2',
+      120_000,
+    );
     expect(await noOverCommit()).toBe(2);
     // The HAMi-core node holds 12 such pods (four GPUs, 30% each): eight more fit only if the eight that went gave theirs back.
     await kubectl(kubeconfig, ['scale', 'deployment/inference', '--replicas=10']);

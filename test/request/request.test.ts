@@ -41,13 +41,22 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
 
   it('uses defaultMemory and the resource names of the device config', () => {
     const config = { ...DEFAULT_REQUEST_CONFIG, resourceCountName: 'example.com/vgpu', defaultMemory: 2048, defaultCores: 5 };
-    const result = parsePodRequest(pod().container({ 'example.com/vgpu': '1', [CORES]: '0' }).json(), config);
+    const result = parsePodRequest(
+      pod()
+        .container({ 'example.com/vgpu': '1', [CORES]: '0' })
+        .json(),
+      config,
+    );
     expect(result.ok && result.value.containers[0]?.gpu).toEqual({ count: 1, memory: { mib: 2048 }, cores: 0 });
   });
 
   it('reads requests when limits are absent', () => {
     // gpumem is a number of MiB; a suffix scales it like any quantity (1k = 1000).
-    expect(pod().container({}, { [GPU]: '1', [MEM]: '1k' }).request().containers[0]?.gpu).toEqual({ count: 1, memory: { mib: 1000 }, cores: 0 });
+    expect(
+      pod()
+        .container({}, { [GPU]: '1', [MEM]: '1k' })
+        .request().containers[0]?.gpu,
+    ).toEqual({ count: 1, memory: { mib: 1000 }, cores: 0 });
   });
 
   it.each<[string, Record<string, string | number>, string]>([
@@ -63,11 +72,21 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
   });
 
   it('words a percentage over 100 as HAMi does', () => {
-    expect(reasonOf(pod().container({ [GPU]: '1', [PCT]: '101' }).json())).toMatchObject({ message: `invalid ${PCT} value 101 in container c0: must be an integer between 0 and 100` });
+    expect(
+      reasonOf(
+        pod()
+          .container({ [GPU]: '1', [PCT]: '101' })
+          .json(),
+      ),
+    ).toMatchObject({ message: `invalid ${PCT} value 101 in container c0: must be an integer between 0 and 100` });
   });
 
   it('takes every value HAMi v2.10 takes for vgpu-mode and gpu-scheduler-policy', () => {
-    const read = (key: string, value: string) => pod().container({ [GPU]: 1 }).annotate(key, value).request();
+    const read = (key: string, value: string) =>
+      pod()
+        .container({ [GPU]: 1 })
+        .annotate(key, value)
+        .request();
     expect(read('nvidia.com/vgpu-mode', 'mps').mode).toBe('mps');
     expect(read('hami.io/gpu-scheduler-policy', 'mutex')).toMatchObject({ gpuPolicy: null, gpuMutex: true });
     expect(read('hami.io/gpu-scheduler-policy', 'topology-aware').gpuPolicy).toBeNull();
@@ -80,11 +99,25 @@ describe('parsePodRequest: GPU demands with HAMi semantics', () => {
     ['hami.io/node-scheduler-policy', 'fastest'],
     ['hami.io/gpu-scheduler-policy', 'Binpack'],
   ])('refuses annotation %s=%s', (key, value) => {
-    expect(reasonOf(pod().container({ [GPU]: 1 }).annotate(key, value).json())).toMatchObject({ kind: 'InvalidRequest', field: `metadata.annotations.${key}` });
+    expect(
+      reasonOf(
+        pod()
+          .container({ [GPU]: 1 })
+          .annotate(key, value)
+          .json(),
+      ),
+    ).toMatchObject({ kind: 'InvalidRequest', field: `metadata.annotations.${key}` });
   });
 
   it('refuses GPUs on init containers and pods without containers', () => {
-    expect(reasonOf(pod().container().init({ [GPU]: 1 }).json())).toMatchObject({ field: 'spec.initContainers[0].resources' });
+    expect(
+      reasonOf(
+        pod()
+          .container()
+          .init({ [GPU]: 1 })
+          .json(),
+      ),
+    ).toMatchObject({ field: 'spec.initContainers[0].resources' });
     expect(reasonOf({ metadata: { uid: 'u', name: 'n' }, spec: { containers: [] } })).toMatchObject({ field: 'spec.containers' });
     expect(reasonOf({ metadata: { name: 'n' }, spec: { containers: [{ name: 'a' }] } })).toMatchObject({ field: 'metadata.uid' });
   });
@@ -116,18 +149,16 @@ describe('parsePodRequest: annotations, CPU and memory', () => {
 
   it('takes the peak of init containers and the sum of app containers', () => {
     // apps: 500m + 1.5 = 2000m CPU, 1Gi + 512Mi = 1536 MiB; init: 3 CPU, 1Gi. Peak: 3000m and 1536 MiB.
-    const request = pod()
-      .container({}, { cpu: '500m', memory: '1Gi' })
-      .container({ cpu: '1.5', memory: '512Mi' })
-      .init({}, { cpu: '3', memory: '1Gi' })
-      .init({}, { cpu: '100m' })
-      .request();
+    const request = pod().container({}, { cpu: '500m', memory: '1Gi' }).container({ cpu: '1.5', memory: '512Mi' }).init({}, { cpu: '3', memory: '1Gi' }).init({}, { cpu: '100m' }).request();
     expect(request.cpuMilli).toBe(3000);
     expect(request.memoryMiB).toBe(1536);
   });
 
   it('keeps the highest priority (lowest number) any container asks', () => {
-    const request = pod().container({ [GPU]: 1, 'nvidia.com/priority': 1 }).container({ 'nvidia.com/priority': '0' }).request();
+    const request = pod()
+      .container({ [GPU]: 1, 'nvidia.com/priority': 1 })
+      .container({ 'nvidia.com/priority': '0' })
+      .request();
     expect(request.priority).toBe(0);
   });
 });

@@ -8,7 +8,17 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { compileChecker, loadOrCreateKeyFile, NODE_MODES } from '../../api/index.js';
 import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/index.js';
-import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, DevicePluginDaemon, FakeBackend, filteredBackend, type GpuBackend, hamiNodeSettings, HamiRegistrar, type TopologySource } from '../../deviceplugin/index.js';
+import {
+  DEFAULT_DEVICE_PLUGIN_DIR,
+  DEFAULT_POD_RESOURCES_SOCKET,
+  DevicePluginDaemon,
+  FakeBackend,
+  filteredBackend,
+  type GpuBackend,
+  hamiNodeSettings,
+  HamiRegistrar,
+  type TopologySource,
+} from '../../deviceplugin/index.js';
 import { execFileExecutor, NvmlBackend } from '../../deviceplugin/nvml/index.js';
 import { TesseraError } from '../../errors.js';
 import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../topology/index.js';
@@ -60,7 +70,23 @@ const checkFlags = compileChecker<DevicePluginFlags>(
   {
     type: 'object',
     additionalProperties: false,
-    required: ['node', 'deviceConfig', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'schedulerPublicKeyFile', 'schedulerPublicKeyConfigmap', 'nodeKeyFile', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    required: [
+      'node',
+      'deviceConfig',
+      'mode',
+      'backend',
+      'topologyNamespace',
+      'kubeconfig',
+      'schedulerPublicKeyFile',
+      'schedulerPublicKeyConfigmap',
+      'nodeKeyFile',
+      'devicePluginDir',
+      'podResourcesSocket',
+      'stateFile',
+      'splitCount',
+      'migIdleGrace',
+      'pollInterval',
+    ],
     properties: {
       node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
       deviceConfig: { type: 'string', maxLength: 4096 },
@@ -91,7 +117,23 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['node', 'device-config', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'scheduler-public-key-file', 'scheduler-public-key-configmap', 'node-key-file', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+        [
+          'node',
+          'device-config',
+          'mode',
+          'backend',
+          'topology-namespace',
+          'kubeconfig',
+          'scheduler-public-key-file',
+          'scheduler-public-key-configmap',
+          'node-key-file',
+          'device-plugin-dir',
+          'pod-resources-socket',
+          'state-file',
+          'split-count',
+          'mig-idle-grace',
+          'poll-interval',
+        ].map((k) => [k, { type: 'string' as const }]),
       ),
     }));
   } catch (cause) {
@@ -186,7 +228,10 @@ export const devicePluginCommand: Command = {
     await registrar.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
     const signal = await signalled;
-    const stopped = await stoppedWithinGrace(Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined), log);
+    const stopped = await stoppedWithinGrace(
+      Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined),
+      log,
+    );
     log.info({ signal }, 'device plugin stopped');
     return stopped ? EXIT_OK : EXIT_FAILURE;
   },

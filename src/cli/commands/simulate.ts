@@ -105,7 +105,15 @@ function parseSeeds(count: string | undefined, list: string | undefined): number
 
 function traceTable(report: TraceReport): string {
   const header = ['policy', 'placed', 'failed', 'alloc % (time avg)', 'MIG reconfigs', 'MIG ops', 'decisions/s'];
-  const rows = report.results.map((r) => [r.policy, String(r.placed), String(r.failed), r.allocationRatio.toFixed(2), String(r.migReconfigurations), String(r.migOperations), String(r.decisionsPerSec)]);
+  const rows = report.results.map((r) => [
+    r.policy,
+    String(r.placed),
+    String(r.failed),
+    r.allocationRatio.toFixed(2),
+    String(r.migReconfigurations),
+    String(r.migOperations),
+    String(r.decisionsPerSec),
+  ]);
   return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events`, ...aligned(header, rows)].join('\n');
 }
 

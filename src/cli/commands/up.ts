@@ -70,7 +70,8 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
   });
   const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new TesseraError('INVALID_INPUT', `must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, { field: '--log-level' });
-  if (values.state && values['control-plane']) throw new TesseraError('INVALID_INPUT', 'cannot be combined with --state: the stock control plane keeps its state in its own etcd', { field: '--control-plane' });
+  if (values.state && values['control-plane'])
+    throw new TesseraError('INVALID_INPUT', 'cannot be combined with --state: the stock control plane keeps its state in its own etcd', { field: '--control-plane' });
   return {
     topologyPath: values.topology ?? DEFAULTS.topology,
     schedulerConfigPath: values['scheduler-config'] ?? DEFAULTS.schedulerConfig,

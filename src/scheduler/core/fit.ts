@@ -171,8 +171,7 @@ export function placementOn(node: NodeState, p: PreparedRequest, verdict: { read
   return placed;
 }
 
-const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
-  p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus;
+const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] => (p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus);
 
 function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
   if (eligible.length === 0) return noEligible(node, p.request);

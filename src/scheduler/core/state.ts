@@ -54,8 +54,7 @@ export class GpuState implements GpuView {
     this.coreUnits = spec.coreUnits;
     this.healthy = spec.healthy;
     this.numa = spec.numa;
-    this.migInstances =
-      mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
+    this.migInstances = mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
   }
 }
 

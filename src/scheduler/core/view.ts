@@ -80,6 +80,4 @@ export interface NodePlacement {
 }
 
 /** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
-export type GpuVerdict =
-  | { readonly added: GpuTotals; readonly placement: NodePlacement | null }
-  | { readonly reason: Reason; readonly fit: NodeFit };
+export type GpuVerdict = { readonly added: GpuTotals; readonly placement: NodePlacement | null } | { readonly reason: Reason; readonly fit: NodeFit };

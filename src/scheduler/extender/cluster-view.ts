@@ -343,7 +343,14 @@ export class ClusterView {
     }
     if (!allocation) return;
     const since = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
-    this.book.hold({ podUid: uid, node: allocation.node, decision: decisionOf(allocation, new Date(this.options.now()).toISOString()), allocation, phase: 'reserved', since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now() });
+    this.book.hold({
+      podUid: uid,
+      node: allocation.node,
+      decision: decisionOf(allocation, new Date(this.options.now()).toISOString()),
+      allocation,
+      phase: 'reserved',
+      since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now(),
+    });
     this.book.confirm(uid);
   }
 

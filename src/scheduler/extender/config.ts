@@ -177,7 +177,11 @@ export const FLAG_NAMES = Object.keys(FLAGS);
 
 function flagValue(flag: string, raw: string, kind: 'string' | 'integer' | 'number' | 'boolean' | 'list'): unknown {
   if (kind === 'string') return raw;
-  if (kind === 'list') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (kind === 'list')
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   if (kind === 'boolean') {
     if (raw === 'true' || raw === '') return true;
     if (raw === 'false') return false;

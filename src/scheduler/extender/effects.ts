@@ -76,7 +76,11 @@ export class PodEffects {
         () => this.readPod(pod),
         (current) =>
           this.api.patchNamespacedPod(
-            { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } } },
+            {
+              name: pod.name,
+              namespace: pod.namespace,
+              body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } },
+            },
             mergePatch,
           ),
         { cached: known },
@@ -87,7 +91,12 @@ export class PodEffects {
         this.api.createNamespacedPodBinding({
           name: pod.name,
           namespace: pod.namespace,
-          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations }, target: { apiVersion: 'v1', kind: 'Node', name: decision.node } },
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations },
+            target: { apiVersion: 'v1', kind: 'Node', name: decision.node },
+          },
         }),
       );
     } catch (error) {
@@ -122,9 +131,7 @@ export class PodEffects {
           if (held !== undefined && held !== signature) return;
           const failed = { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message };
           const annotations: Record<string, string | null> =
-            held !== undefined && signature !== undefined
-              ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) }
-              : failed;
+            held !== undefined && signature !== undefined ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) } : failed;
           await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch);
         },
       );

@@ -4,7 +4,17 @@
  * memory scaling is 1), and the pods HAMi's scheduler placed there (HAMi's device lists, no Tessera decision) are
  * counted as grants, so swapping the scheduler first never double-books a GPU HAMi already gave out.
  */
-import { decodeHamiDevices, decodeHamiMigAllocations, decodeHamiRegister, HAMI_MIG_ALLOCATIONS, HAMI_NODE, HAMI_POD, INVENTORY_KIND, type NodeInventory, TESSERA_API_VERSION } from '../../api/index.js';
+import {
+  decodeHamiDevices,
+  decodeHamiMigAllocations,
+  decodeHamiRegister,
+  HAMI_MIG_ALLOCATIONS,
+  HAMI_NODE,
+  HAMI_POD,
+  INVENTORY_KIND,
+  type NodeInventory,
+  TESSERA_API_VERSION,
+} from '../../api/index.js';
 import type { Allocation, NodeMode } from '../core/index.js';
 
 /** The inventory a HAMi-registered node stands for; undefined without a register annotation or once HAMi deleted it. */
@@ -80,7 +90,9 @@ export function hamiGrantOf(pod: HamiPodLike, nodeOf: (name: string) => HamiGran
           index: gpu?.index ?? 0,
           memoryMiB: d.memoryMiB,
           cores: d.cores,
-          ...(instance ? { mig: { profile: instance.profile, start: instance.placement.start, plan: [{ action: 'create' as const, profile: instance.profile, start: instance.placement.start }] } } : {}),
+          ...(instance
+            ? { mig: { profile: instance.profile, start: instance.placement.start, plan: [{ action: 'create' as const, profile: instance.profile, start: instance.placement.start }] } }
+            : {}),
         };
       }),
     })),

@@ -9,18 +9,7 @@ import Fastify, { LogController, type FastifyInstance, type RawServerDefault } f
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../../errors.js';
-import {
-  filterErrorReply,
-  parseBindArgs,
-  parseFilterArgs,
-  parsePreemptArgs,
-  type BindArgs,
-  type FilterArgs,
-  type FilterReply,
-  type HostScore,
-  type PreemptArgs,
-  type PreemptReply,
-} from './wire.js';
+import { filterErrorReply, parseBindArgs, parseFilterArgs, parsePreemptArgs, type BindArgs, type FilterArgs, type FilterReply, type HostScore, type PreemptArgs, type PreemptReply } from './wire.js';
 import { reviewAdmission, type WebhookOptions } from './webhook.js';
 
 /** What the routes need from the running extender. */

@@ -14,7 +14,10 @@ export class PodBuilder {
   private readonly containers: ContainerJson[] = [];
   private readonly initContainers: ContainerJson[] = [];
 
-  constructor(private readonly name = 'pod', private readonly uid = `uid-${name}`) {}
+  constructor(
+    private readonly name = 'pod',
+    private readonly uid = `uid-${name}`,
+  ) {}
 
   container(limits: Resources = {}, requests: Resources = {}): this {
     this.containers.push({ name: `c${this.containers.length}`, resources: { limits, requests } });

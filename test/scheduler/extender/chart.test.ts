@@ -68,7 +68,7 @@ describe('helm chart', () => {
     expect(embedded.percentageOfNodesToScore).toBe(100);
   });
 
-  it('ships the webhooks tessera up --control-plane registers: HAMi\'s on CREATE (Ignore, opt-out labels), the grant guard on UPDATE', () => {
+  it("ships the webhooks tessera up --control-plane registers: HAMi's on CREATE (Ignore, opt-out labels), the grant guard on UPDATE", () => {
     type Hook = { name: string; clientConfig: unknown; namespaceSelector: { matchExpressions: Array<{ key: string; values: string[] }> } } & Record<string, unknown>;
     const shipped = (find('MutatingWebhookConfiguration', 'tessera-webhook') as unknown as { webhooks: Hook[] }).webhooks;
     const local = webhookConfiguration('https://127.0.0.1:1', 'CA').webhooks as unknown as Hook[];
@@ -79,7 +79,10 @@ describe('helm chart', () => {
         namespaceSelector: { matchExpressions: namespaceSelector.matchExpressions.map((e) => ({ ...e, values: e.values.filter((v) => v !== extraNamespace) })) },
       }));
     expect(comparable(shipped, NAMESPACE)).toEqual(comparable(local));
-    expect(shipped.map((h) => [h.name, h.failurePolicy])).toEqual([['pods.tessera.io', 'Ignore'], ['grants.tessera.io', 'Fail']]);
+    expect(shipped.map((h) => [h.name, h.failurePolicy])).toEqual([
+      ['pods.tessera.io', 'Ignore'],
+      ['grants.tessera.io', 'Fail'],
+    ]);
     expect(shipped[0]?.namespaceSelector.matchExpressions.find((e) => e.key === 'kubernetes.io/metadata.name')?.values).toEqual(['kube-system', NAMESPACE]);
   });
 
@@ -97,7 +100,7 @@ describe('helm chart', () => {
     expect(find('NetworkPolicy', 'tessera-device-plugin')).toMatchObject({ spec: { policyTypes: ['Ingress'] } });
   });
 
-  it('runs the device plugin with flags it accepts, holding only the scheduler\'s public key', () => {
+  it("runs the device plugin with flags it accepts, holding only the scheduler's public key", () => {
     const daemonSet = find('DaemonSet', 'tessera-device-plugin') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
     const args = daemonSet.spec.template.spec.containers[0]?.args ?? [];
     expect(args[0]).toBe('device-plugin');
@@ -105,7 +108,10 @@ describe('helm chart', () => {
     const deviceConfig = find('ConfigMap', 'tessera-device-config') as unknown as { data: Record<string, string> };
     const mounted = mkdtempSync(join(tmpdir(), 'tessera-chart-'));
     writeFileSync(join(mounted, 'device-config.yaml'), deviceConfig.data['device-config.yaml'] ?? '');
-    const flags = parseDevicePluginFlags(args.slice(1).map((a) => a.replace('=/device-config/', `=${mounted}/`)), { NODE_NAME: 'gpu-1' });
+    const flags = parseDevicePluginFlags(
+      args.slice(1).map((a) => a.replace('=/device-config/', `=${mounted}/`)),
+      { NODE_NAME: 'gpu-1' },
+    );
     expect(flags.schedulerPublicKeyConfigmap).toBe(`${NAMESPACE}/${String(lookup('schedulerPublicKeyConfigMap'))}`);
     expect(args.join(' ')).not.toMatch(/signing-key/);
     // The signing key's Secret is readable by the scheduler's service account alone.

@@ -153,7 +153,10 @@ describe('preempt over HTTP', () => {
     });
     expect(status).toBe(200);
     expect(json).toEqual({ NodeNameToMetaVictims: { busy: { Pods: [{ UID: 'exclusive' }], NumPDBViolations: 0 }, 'big-1': { Pods: [{ UID: 'running-a' }], NumPDBViolations: 1 } } });
-    const eightGpus = await post('/preempt', { pod: gpuPod('huge', { uid: 'huge', gpus: 8 }), nodeNameToMetaVictims: { 'big-1': { pods: [{ uid: 'running-a' }], numPDBViolations: 0 }, busy: { pods: [{ uid: 'exclusive' }] } } });
+    const eightGpus = await post('/preempt', {
+      pod: gpuPod('huge', { uid: 'huge', gpus: 8 }),
+      nodeNameToMetaVictims: { 'big-1': { pods: [{ uid: 'running-a' }], numPDBViolations: 0 }, busy: { pods: [{ uid: 'exclusive' }] } },
+    });
     expect(eightGpus.json).toEqual({ NodeNameToMetaVictims: {} });
     // Nothing moved: the victims still hold their GPUs.
     expect(h.view.state.allocation('exclusive')?.node).toBe('busy');
@@ -161,7 +164,10 @@ describe('preempt over HTTP', () => {
   });
 
   it('reads full victim pods when kube-scheduler is not nodeCacheCapable', async () => {
-    const { json } = await post('/preempt', { Pod: gpuPod('urgent-2', { uid: 'urgent-2', gpus: 1 }), NodeNameToVictims: { busy: { Pods: [{ metadata: { uid: 'exclusive', name: 'exclusive' } }], NumPDBViolations: 0 } } });
+    const { json } = await post('/preempt', {
+      Pod: gpuPod('urgent-2', { uid: 'urgent-2', gpus: 1 }),
+      NodeNameToVictims: { busy: { Pods: [{ metadata: { uid: 'exclusive', name: 'exclusive' } }], NumPDBViolations: 0 } },
+    });
     expect(json).toEqual({ NodeNameToMetaVictims: { busy: { Pods: [{ UID: 'exclusive' }], NumPDBViolations: 0 } } });
   });
 });

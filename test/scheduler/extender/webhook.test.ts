@@ -50,7 +50,9 @@ describe('admission webhook', () => {
   });
 
   it('strips every decision annotation a user wrote on their own pod', () => {
-    const response = review(gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'hami.io/vgpu-mig-allocations': '[]', 'team': 'ml' }));
+    const response = review(
+      gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/vgpu-devices-to-allocate': 'GPU-x,NVIDIA,1,1:;', 'hami.io/vgpu-mig-allocations': '[]', team: 'ml' }),
+    );
     expect(patchOf(response)).toEqual([
       { op: 'remove', path: '/metadata/annotations/hami.io~1vgpu-devices-to-allocate' },
       // HAMi v2.10's device plugin creates MIG instances from it: a forged one would take slices.
@@ -75,10 +77,17 @@ describe('admission webhook', () => {
 
   it('lets updates through untouched unless they change scheduler-owned annotations, which only trusted users may', () => {
     const update = (oldObject: unknown, object: unknown, username: string): ReturnType<typeof reviewAdmission>['response'] =>
-      reviewAdmission({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r-1', operation: 'UPDATE', object, oldObject, userInfo: { username } } }, { ...options, trustedUsers: ['system:serviceaccount:gpu:tessera-scheduler'] }).response;
+      reviewAdmission(
+        { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r-1', operation: 'UPDATE', object, oldObject, userInfo: { username } } },
+        { ...options, trustedUsers: ['system:serviceaccount:gpu:tessera-scheduler'] },
+      ).response;
     const granted = gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success' });
     expect(update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', team: 'ml' }), 'alice')).toEqual({ uid: 'r-1', allowed: true });
-    for (const edited of [{ 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'failed' }, { 'hami.io/bind-phase': 'success' }, { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', 'tessera.io/release': 'scheduler:x' }] as Record<string, string>[]) {
+    for (const edited of [
+      { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'failed' },
+      { 'hami.io/bind-phase': 'success' },
+      { 'tessera.io/decision': '{}', 'hami.io/bind-phase': 'success', 'tessera.io/release': 'scheduler:x' },
+    ] as Record<string, string>[]) {
       const refused = update(granted, gpuPod({ 'nvidia.com/gpu': '1' }, edited), 'alice');
       expect(refused.allowed).toBe(false);
       expect(refused.status?.message).toMatch(/may be changed only by the Tessera scheduler and device plugins, not by alice/);
@@ -106,16 +115,27 @@ describe('admission webhook', () => {
     expect(patchOf(review(forDefault))).toEqual([{ op: 'replace', path: '/spec/schedulerName', value: 'tessera-scheduler' }]);
   });
 
-  it('refuses a GPU pod with a privileged container in HAMi\'s words, and admits a privileged pod without GPUs', () => {
-    const pod = (limits: Record<string, string>) => ({ metadata: { name: 'p' }, spec: { initContainers: [{ name: 'setup', securityContext: { privileged: true } }], containers: [{ name: 'c', resources: { limits } }] } });
+  it("refuses a GPU pod with a privileged container in HAMi's words, and admits a privileged pod without GPUs", () => {
+    const pod = (limits: Record<string, string>) => ({
+      metadata: { name: 'p' },
+      spec: { initContainers: [{ name: 'setup', securityContext: { privileged: true } }], containers: [{ name: 'c', resources: { limits } }] },
+    });
     const refused = review(pod({ 'nvidia.com/gpu': '1' }));
     expect(refused.allowed).toBe(false);
     expect(refused.status?.message).toMatch(/^spec\.initContainers\[0\]\.securityContext\.privileged: container setup is privileged/);
     expect(review(pod({ cpu: '1' }))).toEqual({ uid: 'r-1', allowed: true });
   });
 
-  it('sets CUDA_TASK_PRIORITY from nvidia.com/priority, keeping the container\'s own variables', () => {
-    const pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'a', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '1' } } }, { name: 'b', env: [{ name: 'X', value: '1' }], resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '0' } } }] } };
+  it("sets CUDA_TASK_PRIORITY from nvidia.com/priority, keeping the container's own variables", () => {
+    const pod = {
+      metadata: { name: 'p' },
+      spec: {
+        containers: [
+          { name: 'a', resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '1' } } },
+          { name: 'b', env: [{ name: 'X', value: '1' }], resources: { limits: { 'nvidia.com/gpu': '1', 'nvidia.com/priority': '0' } } },
+        ],
+      },
+    };
     expect(patchOf(review(pod))).toEqual([
       { op: 'add', path: '/spec/containers/0/env', value: [{ name: 'CUDA_TASK_PRIORITY', value: '1' }] },
       { op: 'add', path: '/spec/containers/1/env/-', value: { name: 'CUDA_TASK_PRIORITY', value: '0' } },
@@ -124,6 +144,8 @@ describe('admission webhook', () => {
   });
 
   it('refuses a body that is not an AdmissionReview, naming the field', () => {
-    expect(() => reviewAdmission({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE', object: {} } }, options)).toThrow('AdmissionReview.request.uid: is required');
+    expect(() => reviewAdmission({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE', object: {} } }, options)).toThrow(
+      'AdmissionReview.request.uid: is required',
+    );
   });
 });
