@@ -3,7 +3,7 @@
  * encodings, GPU feature discovery labels, and the ajv helpers that validate them.
  */
 export { type BindPhase, HAMI_POD, NODE_MODES, type NodeMode, SCHEDULER_OWNED_POD_ANNOTATIONS, TESSERA_API_VERSION, TESSERA_NODE, TESSERA_POD, USER_POD } from './annotations.js';
-export { type Decision, DECISION_KIND, type DecisionDevice, decisionSchema, decodeDecision, encodeDecision, type MigPlanOp } from './decision.js';
+export { type Decision, DECISION_KIND, type DecisionDevice, decisionSchema, decodeDecision, encodeDecision, type MigOp } from './decision.js';
 export { gfdLabels, type GfdMigProfile, type GfdNode, MIG_STRATEGIES, type MigStrategy } from './gfd.js';
 export {
   decodeHamiMigAllocations,

@@ -9,15 +9,15 @@
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.js';
 import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/index.js';
-import { findProfile, resolveGpuModel } from '../geometry/index.js';
+import { applyOps, findProfile, resolveGpuModel, type GpuModel } from '../geometry/index.js';
 import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
 
-/** Memory slices of a model's GPUs and of one profile on it, from the geometry catalog. */
-function slicesOf(model: string, profile: string): { total: number; size: number } | undefined {
+/** The catalog model of a GPU and the memory slices of its GPUs and of one profile on it. */
+function slicesOf(model: string, profile: string): { model: GpuModel; total: number; size: number } | undefined {
   const resolved = resolveGpuModel(model);
   const spec = resolved.ok ? resolved.value.mig : null;
   const found = resolved.ok ? findProfile(resolved.value, profile) : undefined;
-  return spec && found ? { total: spec.totalMemorySlices, size: found.memorySlices } : undefined;
+  return resolved.ok && spec && found ? { model: resolved.value, total: spec.totalMemorySlices, size: found.memorySlices } : undefined;
 }
 
 /** The GPU-instance IDs the driver may give an instance of `size` slices on a GPU of `total` slices. */
@@ -102,12 +102,13 @@ export class FakeBackend implements GpuBackend {
     const slices = slicesOf(model, profile);
     const range = slices ? gpuInstanceIdRange(slices.total, slices.size) : undefined;
     if (!slices || !range) throw new TesseraError('INVALID_INPUT', `${model} has no MIG profile ${profile}`, { field: 'profile' });
-    const { total, size } = slices;
-    const overlaps = instances.some((m) => {
-      const other = slicesOf(model, m.profile)?.size ?? 1;
-      return start < m.start + other && m.start < start + size;
-    });
-    if (overlaps || start + size > total) throw new TesseraError('INVALID_INPUT', `${profile}@${start} overlaps an instance or the end of ${gpuUuid}`, { field: 'start' });
+    // The driver refuses what the catalog's placement rules refuse (a start that is not legal, overlaps, counts).
+    const legal = applyOps(
+      slices.model,
+      instances.map((m) => ({ profile: m.profile, start: m.start, inUse: false })),
+      [{ action: 'create', profile, start }],
+    );
+    if (!legal.ok) throw new TesseraError('INVALID_INPUT', `${gpuUuid}: ${legal.error.message}`, { field: 'start' });
     const taken = new Set(instances.map((m) => m.gpuInstanceId));
     let id = range[0];
     while (id <= range[1] && taken.has(id)) id++;

@@ -8,6 +8,7 @@ export type { DemandMix, GpuModel, MigGeometry, MigInstance, MigOp, MigPlan, Mig
 export { OPENB_UNKNOWN_MODEL_MEMORY_MIB } from './catalog.js';
 export { findProfile, listGpuModels, normaliseModelName, resolveGpuModel, wholeGpuModel } from './models.js';
 export { validateLayout } from './layout.js';
+export { applyOps } from './apply.js';
 export { geometryPlacements, placeGeometry, type PlacedInstance } from './geometries.js';
 export { DEFAULT_PLAN_LIMIT, planMig, planOps } from './engine.js';
 export { MAX_PLAN_SCORE } from './score.js';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  applyOps,
   findProfile,
   geometryPlacements,
   hamiV29Plan,
@@ -47,6 +48,10 @@ function checkPlan(gpu: GpuModel, before: readonly MigInstance[], memoryMiB: num
   expect(planOps(plan).map((op) => op.action)).toEqual([...plan.destroy.map(() => 'destroy'), ...plan.create.map(() => 'create')]);
   expect(plan.score).toBeGreaterThanOrEqual(0);
   expect(plan.score).toBeLessThanOrEqual(MAX_PLAN_SCORE);
+  // applyOps leaves what the engine says the plan leaves (the target still free: taking it is the caller's).
+  const applied = applyOps(gpu, before, planOps(plan));
+  const shape = (i: MigInstance, free = false): string => `${key(i)}:${free ? false : i.inUse}`;
+  expect(applied.ok && applied.value.map((i) => shape(i))).toEqual(plan.layout.map((i) => shape(i, key(i) === key(plan.target))));
 }
 
 type Step = { kind: 'arrive'; size: number; pick: number } | { kind: 'release'; which: number };

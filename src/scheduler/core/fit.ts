@@ -97,7 +97,7 @@ interface Pending {
   cores: number;
   slots: number;
   /** MIG: the layout with the earlier picks' instances in it. */
-  instances: MigInstanceView[] | null;
+  instances: readonly MigInstanceView[] | null;
   /** MIG: an earlier pick's plan changes the layout. */
   changed: boolean;
 }
@@ -301,15 +301,8 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
   entry.cores += choice.cores;
   entry.slots += 1;
   if (choice.mig) {
-    const { profile, start, plan } = choice.mig;
-    entry.changed ||= plan.length > 0;
-    let instances = [...(entry.instances ?? gpu.migInstances ?? [])];
-    for (const op of plan) {
-      if (op.action === 'destroy') instances = instances.filter((i) => !(i.start === op.start && i.profile === op.profile));
-      else instances.push({ profile: op.profile, start: op.start, inUse: false });
-    }
-    instances = instances.map((i) => (i.start === start && i.profile === profile ? { ...i, inUse: true } : i));
-    entry.instances = instances.sort((a, b) => a.start - b.start);
+    entry.changed ||= choice.mig.plan.length > 0;
+    entry.instances = choice.mig.layout;
   }
   pending.set(gpu, entry);
 }

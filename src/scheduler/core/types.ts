@@ -3,10 +3,11 @@
  * Everything here is JSON-safe and free of Kubernetes client types, so the extender, the simulator and the tests
  * build and read it directly.
  */
-import type { MigPlanOp, NodeMode } from '../../api/index.js';
+import type { NodeMode } from '../../api/index.js';
+import type { MigOp } from '../../geometry/index.js';
 import type { Reason } from '../../request/index.js';
 
-export type { MigPlanOp, NodeMode };
+export type { NodeMode };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster
@@ -56,7 +57,7 @@ export interface MigDeviceAssignment {
   readonly profile: string;
   readonly start: number;
   /** Changes this GPU needs before the instance exists, in order (empty when it exists and is free). */
-  readonly plan: readonly MigPlanOp[];
+  readonly plan: readonly MigOp[];
 }
 
 export interface AllocatedDevice {
