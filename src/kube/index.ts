@@ -7,3 +7,4 @@ export { labelPatch } from './labels.js';
 export { type LeaderElector, startLeaderElection } from './leader-election.js';
 export { collectReplyBody } from './reply-body.js';
 export { isConflict, isNotFound, readModifyWrite, withRetry } from './retry.js';
+export { KeyedWorkQueue, type KeyedWorkQueueOptions } from './work-queue.js';
