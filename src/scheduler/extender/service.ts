@@ -17,6 +17,7 @@ import type { ExtenderConfig } from './config.js';
 import { PodEffects } from './effects.js';
 import { Extender, type Readiness } from './extender.js';
 import { createMetrics, type ExtenderMetrics } from './metrics.js';
+import { startReservationSweeper } from './reservation-sweeper.js';
 import { buildServer, type ExtenderServer } from './server.js';
 import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
 import type { RequestConfig } from '../../request/index.js';
@@ -198,25 +199,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     throw error;
   }
 
-  // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
-  // which every replica then reads back through its pod informer.
-  const ttlMs = config.reservationTtlSeconds * 1000;
-  const sweeper = setInterval(
-    () => {
-      metrics.reservations.set({ phase: 'reserved' }, [...view.book.all()].filter((r) => r.phase === 'reserved').length);
-      metrics.reservations.set({ phase: 'confirmed' }, [...view.book.all()].filter((r) => r.phase === 'confirmed').length);
-      if (!isLeader()) return;
-      for (const uid of view.book.expired(now(), ttlMs)) {
-        if (view.isBinding(uid)) continue;
-        const expired = view.book.release(uid);
-        if (!expired) continue;
-        log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
-        void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
-      }
-    },
-    Math.min(5000, Math.max(100, ttlMs / 4)),
-  );
-  sweeper.unref();
+  const stopSweeper = startReservationSweeper({ view, effects, metrics, log, now, ttlSeconds: config.reservationTtlSeconds, isLeader });
 
   return {
     url,
@@ -226,7 +209,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     server,
     isLeader,
     async stop({ releaseLease = true } = {}) {
-      clearInterval(sweeper);
+      stopSweeper();
       learner?.stop();
       await server.close();
       await secure?.close();
