@@ -20,7 +20,8 @@ import { MigInstanceManager } from './mig-manager.js';
 import { NodePublisher } from './node-publisher.js';
 import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
-import { DEFAULT_HAMI_CORE_MOUNTS, containerResponse, type HamiCoreMounts } from './response.js';
+import { containerResponse } from './response.js';
+import { sharingMode, type SharingHostPaths } from '../modes/index.js';
 import { controlDisabled, grantState, verifyGrant } from './verify.js';
 import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../request/index.js';
 
@@ -47,7 +48,8 @@ export interface DevicePluginConfig {
   /** GFD's MIG strategy for the labels (default: mixed on MIG nodes, none otherwise). */
   migStrategy?: MigStrategy;
   requestConfig?: RequestConfig;
-  mounts?: HamiCoreMounts;
+  /** Host paths of the sharing machinery (HAMi-core's library); default HAMi's. */
+  paths?: SharingHostPaths;
   /** Idle MIG instances no pod uses or plans are destroyed after this long (ms); 0 turns reclaiming off. */
   migIdleGraceMs?: number;
   /** Where handouts are kept across restarts (outside the device-plugins directory, which kubelet clears). */
@@ -133,7 +135,7 @@ export class DevicePluginDaemon {
       backend: config.backend,
       log: config.log,
       now: this.now,
-      idleGraceMs: config.mode === 'mig' ? (config.migIdleGraceMs ?? 0) : 0,
+      idleGraceMs: sharingMode(config.mode).allocation === 'mig' ? (config.migIdleGraceMs ?? 0) : 0,
       migState: (state) => this.publisher.migState(state),
       changed: async () => {
         this.gpus = await config.backend.discover();
@@ -159,7 +161,7 @@ export class DevicePluginDaemon {
 
   /** Device IDs a GPU is offered as: its split count, or on a MIG node the most instances it can hold. */
   private replicas(gpu: GpuInfo): number {
-    if (this.config.mode !== 'mig' || !gpu.migEnabled) return this.config.splitCount;
+    if (sharingMode(this.config.mode).allocation !== 'mig' || !gpu.migEnabled) return this.config.splitCount;
     const model = resolveGpuModel(gpu.model);
     return model.ok && model.value.mig ? model.value.mig.totalComputeSlices : 0;
   }
@@ -274,7 +276,7 @@ export class DevicePluginDaemon {
       const { grant } = resolution;
       let given: DecisionDevice[];
       try {
-        given = grant.decision.mode === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d))) : resolution.devices;
+        given = sharingMode(grant.decision.mode).allocation === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d))) : resolution.devices;
       } catch (error) {
         this.ledger.resetCursor();
         const message = `allocation failed: ${(error as Error).message}`;
@@ -291,7 +293,7 @@ export class DevicePluginDaemon {
         containerResponse(grant.decision.mode, given, {
           controlDisabled: pod ? controlDisabled(pod, containerName) : false,
           cacheKey: `${this.config.node}/${handout.deviceIds.join(',')}`,
-          ...(this.config.mounts ? { mounts: this.config.mounts } : { mounts: DEFAULT_HAMI_CORE_MOUNTS }),
+          ...(this.config.paths ? { paths: this.config.paths } : {}),
         }),
       );
       if (resolution.last) this.afterPod();

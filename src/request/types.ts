@@ -6,8 +6,8 @@ import type { NodeMode } from '../api/index.js';
 
 /** `binpack` fills the fullest node (or GPU) first; `spread` the emptiest. */
 export type PackingDirection = 'binpack' | 'spread';
-/** `nvidia.com/vgpu-mode` values HAMi takes: a node mode, or `mps`, which no Tessera node runs (such a pod waits). */
-export type RequestMode = NodeMode | 'mps';
+/** `nvidia.com/vgpu-mode` values HAMi takes: the node modes (a pod asking one waits for a node running it). */
+export type RequestMode = NodeMode;
 export const PACKING_DIRECTIONS: readonly PackingDirection[] = ['binpack', 'spread'];
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { compileChecker, loadOrCreateKeyFile, NODE_MODES } from '../../api/index.js';
+import { compileChecker, loadOrCreateKeyFile, NODE_MODES, type NodeMode } from '../../api/index.js';
+import { sharingMode } from '../../modes/index.js';
 import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/index.js';
 import {
   DEFAULT_DEVICE_PLUGIN_DIR,
@@ -32,7 +33,7 @@ and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, 
   --node NAME                  this node (default: $NODE_NAME)
   --device-config FILE         HAMi device config: the node's nodeconfig entry, else the nvidia: values, give
                                the mode, split count, filtered GPUs (a flag given here wins)
-  --mode hami-core|mig         how the node's GPUs are shared (default hami-core)
+  --mode hami-core|mig|mps     how the node's GPUs are shared (default hami-core)
   --backend nvml|fake          nvidia-smi, or the fake GPU operator's topology (default nvml)
   --topology-namespace NS      where the fake backend reads the 'topology' ConfigMaps (default gpu-operator)
   --kubeconfig FILE            default: in-cluster, else $KUBECONFIG or ~/.kube/config
@@ -50,7 +51,7 @@ and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, 
 export interface DevicePluginFlags {
   node: string;
   deviceConfig: string;
-  mode: 'hami-core' | 'mig';
+  mode: NodeMode;
   backend: 'nvml' | 'fake';
   topologyNamespace: string;
   kubeconfig: string;
@@ -215,7 +216,7 @@ export const devicePluginCommand: Command = {
       stateFile: flags.stateFile,
       splitCount: flags.splitCount,
       // HAMi registers 100 x deviceCoreScaling cores per shared GPU (gpucores on one GPU may then add up past 100).
-      coreUnits: flags.mode === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
+      coreUnits: sharingMode(flags.mode).allocation === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
       numaTopology: settings.enableNumaTopology,
       migIdleGraceMs: flags.migIdleGrace * 1000,
       ...(settings.migStrategy ? { migStrategy: settings.migStrategy } : {}),

@@ -144,11 +144,11 @@ export function fitNode(node: NodeState, p: PreparedRequest): GpuVerdict {
     return failed(name, request.memoryMiB > node.memoryMiB ? 'unresolvable' : 'unschedulable', reason);
   }
   if (!p.gpuPod) return NO_GPU_VERDICT;
-  if (node.mode === 'mig' && !p.planner) {
+  if (node.allocation === 'mig' && !p.planner) {
     return failed(name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
   }
-  // One container on a hami-core node: counting GPUs with room decides, and the choice can wait (sharedVerdict).
-  const counted = p.single !== null && node.mode === 'hami-core' && (node.uniformMemory || 'mib' in p.single.memory);
+  // One container on a node that shares whole GPUs: counting GPUs with room decides, and the choice can wait (sharedVerdict).
+  const counted = p.single !== null && node.allocation === 'shared' && (node.uniformMemory || 'mib' in p.single.memory);
   return memoizedVerdict(node, p, counted);
 }
 
@@ -175,7 +175,7 @@ const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
 
 function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
   if (eligible.length === 0) return noEligible(node, p.request);
-  return node.mode === 'hami-core' ? sharedReject(node, p, eligible) : null;
+  return node.allocation === 'shared' ? sharedReject(node, p, eligible) : null;
 }
 
 /**
@@ -311,7 +311,7 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
 function shortage(node: NodeState, eligible: readonly GpuState[], demand: GpuDemand, planner: MigPlanner | undefined): [NodeFit['outcome'], Reason] {
   const used = node.gpuUsed;
   const capacity = node.gpuCapacity;
-  if (node.mode === 'mig' && planner) {
+  if (node.allocation === 'mig' && planner) {
     const memory = Math.min(...eligible.map((g) => migMemoryNeed(demand, g, planner)));
     const model = eligible[0]?.model ?? node.model;
     if (memory > planner.largestInstanceMiB(model)) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];

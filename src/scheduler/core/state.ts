@@ -10,6 +10,7 @@
  */
 import { err, ok, type Result } from '../../errors.js';
 import { applyOps, resolveGpuModel, type MigInstance } from '../../geometry/index.js';
+import { sharingMode, type SharingMode } from '../../modes/index.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
 import { MILLI_PER_GPU, type GpuTotals, type GpuVerdict, type GpuView, type NodeView } from './view.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec } from './types.js';
@@ -40,18 +41,18 @@ export class GpuState implements GpuView {
   /** Counts MIG layout changes, so a release can tell whether a later plan touched the layout. */
   layoutVersion = 0;
 
-  constructor(spec: GpuSpec, position: number, mode: NodeMode, memoryScaling: number) {
+  constructor(spec: GpuSpec, position: number, allocation: SharingMode['allocation'], memoryScaling: number) {
     this.uuid = spec.uuid;
     this.index = spec.index;
     this.position = position;
     this.model = spec.model;
     this.modelLower = spec.model.toLowerCase();
     // Memory overcommit applies to software sharing only: a MIG instance's memory is physical.
-    this.memoryMiB = mode === 'mig' ? spec.memoryMiB : Math.floor(spec.memoryMiB * memoryScaling);
+    this.memoryMiB = allocation === 'mig' ? spec.memoryMiB : Math.floor(spec.memoryMiB * memoryScaling);
     this.coreUnits = spec.coreUnits;
     this.healthy = spec.healthy;
     this.numa = spec.numa;
-    this.migInstances = mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
+    this.migInstances = allocation === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
   }
 }
 
@@ -79,6 +80,8 @@ const byStart = (a: { start: number }, b: { start: number }): number => a.start 
 export class NodeState implements NodeView {
   readonly name: string;
   readonly mode: NodeMode;
+  /** How the node's sharing mode carves its GPUs (src/modes). */
+  readonly allocation: SharingMode['allocation'];
   version = 0;
   readonly labels: Readonly<Record<string, string>>;
   readonly splitCount: number;
@@ -109,11 +112,12 @@ export class NodeState implements NodeView {
   ) {
     this.name = spec.name;
     this.mode = spec.mode;
+    this.allocation = sharingMode(spec.mode).allocation;
     this.labels = { ...spec.labels };
     this.splitCount = spec.splitCount;
     this.cpuMilli = spec.cpuMilli;
     this.memoryMiB = spec.memoryMiB;
-    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g, i) => new GpuState(g, i, spec.mode, spec.memoryScaling));
+    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g, i) => new GpuState(g, i, this.allocation, spec.memoryScaling));
     this.byUuid = new Map(this.gpus.map((g) => [g.uuid, g]));
     const healthy = this.gpus.filter((g) => g.healthy);
     this.healthyGpus = healthy;

@@ -7,6 +7,7 @@
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
 import { type Decision, decodeInventory, HAMI_NODE, HAMI_POD, type NodeInventory, pinsGpus, type PodShape, shapeOf, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
+import { sharingMode } from '../../modes/index.js';
 import { TesseraError } from '../../errors.js';
 import { ClusterState, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
 import { allocationOf, decisionOf } from './decision-map.js';
@@ -225,7 +226,7 @@ export class ClusterView {
         coreUnits: g.coreUnits,
         healthy: g.health === 'Healthy',
         numa: g.numa,
-        ...(inventory.mode === 'mig' ? { migInstances: g.mig.instances.map((i) => ({ profile: i.profile, start: i.start })) } : {}),
+        ...(sharingMode(inventory.mode).allocation === 'mig' ? { migInstances: g.mig.instances.map((i) => ({ profile: i.profile, start: i.start })) } : {}),
       })),
     };
   }
