@@ -20,7 +20,7 @@ describe('local topology', () => {
   });
 
   it('names the bad field', () => {
-    expect(fieldOf(() => localTopology(doc([{ ...node, mode: 'mps' }]), 'f'))).toBe('f.nodes.0.mode');
+    expect(fieldOf(() => localTopology(doc([{ ...node, mode: 'vgpu' }]), 'f'))).toBe('f.nodes.0.mode');
     expect(fieldOf(() => localTopology(doc([node, { ...node, cpu: 'lots' }]), 'f'))).toBe('f.nodes.1.cpu');
     expect(fieldOf(() => localTopology(doc([node, node]), 'f'))).toBe('f.nodes.1.name');
     expect(fieldOf(() => localTopology(doc([{ ...node, extra: 1 }]), 'f'))).toBe('f.nodes.0.extra');
