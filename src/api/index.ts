@@ -19,7 +19,7 @@ export {
 } from './hami-register.js';
 export { decodeHamiDevices, encodeHamiDevices, hamiDevicesOf } from './hami.js';
 export { describeInFlightConflict, leadCount, mayJoinInFlight, pinsGpus, type PodShape, shapeOf } from './inflight.js';
-export { decodeInventory, encodeInventory, INVENTORY_KIND, type InventoryGpu, type NodeInventory } from './inventory.js';
+export { decodeInventory, encodeInventory, INVENTORY_KIND, type InventoryGpu, type InventoryMigInstance, type NodeInventory } from './inventory.js';
 export { loadOrCreateKeyFile } from './key-file.js';
 export {
   decisionSigner,

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.js';
 import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/index.js';
 import { applyOps, findProfile, resolveGpuModel, type GpuModel } from '../geometry/index.js';
-import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
+import type { InventoryMigInstance } from '../api/index.js';
+import type { GpuBackend, GpuInfo } from './backend.js';
 
 /** The catalog model of a GPU and the memory slices of its GPUs and of one profile on it. */
 function slicesOf(model: string, profile: string): { model: GpuModel; total: number; size: number } | undefined {
@@ -39,7 +40,7 @@ export type TopologySource = () => Promise<NodeTopology>;
 
 export class FakeBackend implements GpuBackend {
   readonly name = 'fake';
-  private readonly instances = new Map<string, MigInstance[]>();
+  private readonly instances = new Map<string, InventoryMigInstance[]>();
   private generation = 0;
 
   private readonly source: TopologySource;
@@ -50,7 +51,7 @@ export class FakeBackend implements GpuBackend {
   }
 
   /** The topology, with the instances of GPUs seen for the first time taken from it. */
-  private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => MigInstance[] }> {
+  private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => InventoryMigInstance[] }> {
     const node = await this.source();
     for (const gpu of node.gpus) {
       if (this.instances.has(gpu.id)) continue;
@@ -85,7 +86,7 @@ export class FakeBackend implements GpuBackend {
   }
 
   /** The GPU's instances, for an operation the topology may say fails. */
-  private async gpu(gpuUuid: string, operation: string): Promise<{ node: NodeTopology; instances: MigInstance[] }> {
+  private async gpu(gpuUuid: string, operation: string): Promise<{ node: NodeTopology; instances: InventoryMigInstance[] }> {
     const { node } = await this.read();
     const gpu = node.gpus.find((g) => g.id === gpuUuid);
     const instances = this.instances.get(gpuUuid);
@@ -96,7 +97,7 @@ export class FakeBackend implements GpuBackend {
     return { node, instances };
   }
 
-  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<InventoryMigInstance> {
     const { node, instances } = await this.gpu(gpuUuid, `creating ${profile}@${start}`);
     const model = node.gpuProduct;
     const slices = slicesOf(model, profile);

@@ -4,7 +4,7 @@
  * build and read it directly.
  */
 import type { NodeMode } from '../../api/index.js';
-import type { MigOp } from '../../geometry/index.js';
+import type { MigInstance, MigOp } from '../../geometry/index.js';
 import type { Reason } from '../../request/index.js';
 
 export type { NodeMode };
@@ -12,12 +12,8 @@ export type { NodeMode };
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster
 
-/** A MIG instance that exists on a GPU. */
-export interface MigInstanceSpec {
-  readonly profile: string;
-  /** Placement start (first memory slice). */
-  readonly start: number;
-}
+/** A MIG instance that exists on a GPU: the geometry engine's shape, its placement only. */
+export type MigInstanceSpec = Readonly<Pick<MigInstance, 'profile' | 'start'>>;
 
 export interface GpuSpec {
   readonly uuid: string;
