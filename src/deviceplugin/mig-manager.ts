@@ -4,7 +4,7 @@
  * instances left idle past the grace period.
  */
 import type { Logger } from 'pino';
-import type { DecisionDevice } from '../api/index.js';
+import type { DecisionDevice, InventoryMigInstance } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import { findProfile, resolveGpuModel } from '../geometry/index.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
@@ -68,26 +68,29 @@ export class MigInstanceManager {
     if (!mig) return Promise.reject(new TesseraError('INVALID_INPUT', 'a MIG grant without a MIG placement', { field: 'mig' }));
     const { backend } = this.options;
     return this.onGpu(device.uuid, async () => {
-      const current = async () => (await backend.discover()).find((g) => g.uuid === device.uuid)?.migInstances ?? [];
-      const find = async (profile: string, start: number) => (await current()).find((m) => m.profile === profile && m.start === start);
-      let instance = await find(mig.profile, mig.start);
+      // The GPU is read once: its operations run one at a time (onGpu), so what changes is what this plan does.
+      const gpu = (await backend.discover()).find((g) => g.uuid === device.uuid);
+      const instances = [...(gpu?.migInstances ?? [])];
+      const find = (profile: string, start: number) => instances.find((m) => m.profile === profile && m.start === start);
+      const create = async (profile: string, start: number) => {
+        if (gpu) await this.clearIdleOverlaps(gpu, instances, profile, start);
+        const created = await backend.createMigInstance(device.uuid, profile, start);
+        instances.push(created);
+        return created;
+      };
+      let instance = find(mig.profile, mig.start);
       if (instance) return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
       await this.options.migState('pending');
       try {
         for (const op of mig.plan) {
-          const existing = await find(op.profile, op.start);
-          if (op.action === 'create' && !existing) {
-            await this.clearIdleOverlaps(device.uuid, op.profile, op.start);
-            await backend.createMigInstance(device.uuid, op.profile, op.start);
+          const existing = find(op.profile, op.start);
+          if (op.action === 'create' && !existing) await create(op.profile, op.start);
+          if (op.action === 'destroy' && existing && !this.held(device.uuid, existing)) {
+            await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
+            instances.splice(instances.indexOf(existing), 1);
           }
-          const held = existing && this.held(device.uuid, existing);
-          if (op.action === 'destroy' && existing && !held) await backend.destroyMigInstance(device.uuid, existing.gpuInstanceId);
         }
-        instance = await find(mig.profile, mig.start);
-        if (!instance) {
-          await this.clearIdleOverlaps(device.uuid, mig.profile, mig.start);
-          instance = await backend.createMigInstance(device.uuid, mig.profile, mig.start);
-        }
+        instance = find(mig.profile, mig.start) ?? (await create(mig.profile, mig.start));
       } catch (error) {
         await this.options.migState('failed');
         throw error;
@@ -108,18 +111,17 @@ export class MigInstanceManager {
    * instance created for a pod that was deleted before the next inventory was published is one it never saw, and
    * it plans over the space as free. Idle instances may go (nothing in use is ever moved); one in use stops the plan.
    */
-  private async clearIdleOverlaps(gpuUuid: string, profile: string, start: number): Promise<void> {
-    const { backend } = this.options;
-    const gpu = (await backend.discover()).find((g) => g.uuid === gpuUuid);
-    const model = gpu ? resolveGpuModel(gpu.model) : undefined;
-    if (!gpu || !model?.ok) return;
+  private async clearIdleOverlaps(gpu: GpuInfo, instances: InventoryMigInstance[], profile: string, start: number): Promise<void> {
+    const model = resolveGpuModel(gpu.model);
+    if (!model.ok) return;
     const span = (name: string): number => findProfile(model.value, name)?.memorySlices ?? 1;
     const size = span(profile);
-    for (const other of gpu.migInstances) {
+    for (const other of [...instances]) {
       if (!(start < other.start + span(other.profile) && other.start < start + size)) continue;
-      if (this.held(gpuUuid, other)) throw new TesseraError('CONFLICT', `${profile}@${start} overlaps ${other.profile}@${other.start}, which a pod on this node holds`, { field: 'mig' });
-      this.options.log.info({ gpu: gpuUuid, destroyed: `${other.profile}@${other.start}`, for: `${profile}@${start}` }, 'destroying an idle MIG instance the plan reuses');
-      await backend.destroyMigInstance(gpuUuid, other.gpuInstanceId);
+      if (this.held(gpu.uuid, other)) throw new TesseraError('CONFLICT', `${profile}@${start} overlaps ${other.profile}@${other.start}, which a pod on this node holds`, { field: 'mig' });
+      this.options.log.info({ gpu: gpu.uuid, destroyed: `${other.profile}@${other.start}`, for: `${profile}@${start}` }, 'destroying an idle MIG instance the plan reuses');
+      await this.options.backend.destroyMigInstance(gpu.uuid, other.gpuInstanceId);
+      instances.splice(instances.indexOf(other), 1);
     }
   }
 

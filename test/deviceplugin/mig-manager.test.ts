@@ -61,4 +61,26 @@ describe('MigInstanceManager', () => {
     await mig.reclaimIdle(await backend.discover());
     expect((await backend.discover())[0]?.migInstances.map((m) => m.start)).toEqual([4]);
   });
+
+  it('reads the GPU once per plan, whatever the number of ops', async () => {
+    const { backend, mig } = manager(new Set(), { now: 0 });
+    const [gpu] = await backend.discover();
+    await mig.ensureInstance(device(gpu!.uuid, '7g.40gb', 0, [{ action: 'create', profile: '7g.40gb', start: 0 }]));
+    let reads = 0;
+    const discover = backend.discover.bind(backend);
+    backend.discover = () => {
+      reads++;
+      return discover();
+    };
+    const plan: MigOp[] = [
+      { action: 'destroy', profile: '7g.40gb', start: 0 },
+      { action: 'create', profile: '3g.20gb', start: 0 },
+      { action: 'create', profile: '2g.10gb', start: 4 },
+      { action: 'create', profile: '1g.5gb', start: 6 },
+    ];
+    const given = await mig.ensureInstance(device(gpu!.uuid, '1g.5gb', 6, plan));
+    expect(given.mig?.migDeviceUuid).toMatch(/^MIG-/);
+    expect(reads).toBe(1);
+    expect((await discover())[0]?.migInstances.map((m) => `${m.profile}@${m.start}`)).toEqual(['3g.20gb@0', '2g.10gb@4', '1g.5gb@6']);
+  });
 });
