@@ -57,8 +57,9 @@ async function preferredRoundTrips(node: TestNode): Promise<BenchResult> {
   const available = node.kubelet.devices.devices('nvidia.com/gpu').map((d) => d.ID);
   const request = { container_requests: [{ available_deviceIDs: available, must_include_deviceIDs: [], allocation_size: 1 }] };
   try {
-    const result = await measureAsync('deviceplugin: GetPreferredAllocation round trip (unix socket, 160 pods in flight)', () =>
-      new Promise((resolve, reject) => call.call(client, request, (error, response) => (error ? reject(error) : resolve(response)))),
+    const result = await measureAsync(
+      'deviceplugin: GetPreferredAllocation round trip (unix socket, 160 pods in flight)',
+      () => new Promise((resolve, reject) => call.call(client, request, (error, response) => (error ? reject(error) : resolve(response)))),
     );
     return { ...result, extra: { pods: PODS } };
   } finally {

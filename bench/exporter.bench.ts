@@ -9,10 +9,10 @@ import { INVENTORY_KIND, type NodeInventory } from '../src/api/inventory.js';
 import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint } from '../src/exporter/dcgm.js';
 import { registerFamilies, registerSchedulerView } from '../src/exporter/registry.js';
 import { collectSchedulerView, type SchedulerView } from '../src/exporter/scheduler-view.js';
-import { catalogProfiles } from '../src/fakeoperator/profiles.js';
 import { reconcileNode } from '../src/fakeoperator/reconcile.js';
-import { nodeFromPool, parseTopology, renderTopology, type Topology } from '../src/fakeoperator/topology.js';
+import { nodeFromPool, parseTopology, renderTopology, type Topology } from '../src/topology/topology.js';
 import { measure, measureAsync, type BenchResult, type BenchSuite } from './harness.js';
+import { catalogProfiles } from '../src/geometry/index.js';
 
 const NODES = 500;
 const GPUS = 8;
@@ -79,9 +79,13 @@ export const exporterBench: BenchSuite = {
     const pods = decisions
       .filter((d) => d.node === 'node-0')
       .map((d) => ({ uid: d.pod.uid, namespace: 'team', name: d.pod.name, containers: ['main'], annotations: { 'tessera.io/decision': encodeDecision(d) }, runningSinceMs: 0 }));
-    const reconcile = measure('fake operator: reconcileNode (8 GPUs, 32 pods)', () => reconcileNode({ base: node, node: { name: 'node-0', labels: {}, annotations: {} }, pods, nowMs: 1, profiles: catalogProfiles }), {
-      minMs: 1500,
-    });
+    const reconcile = measure(
+      'fake operator: reconcileNode (8 GPUs, 32 pods)',
+      () => reconcileNode({ base: node, node: { name: 'node-0', labels: {}, annotations: {} }, pods, nowMs: 1, profiles: catalogProfiles }),
+      {
+        minMs: 1500,
+      },
+    );
 
     const rendered = renderTopology(topology);
     const parse = measure(`fake operator: parseTopology (${NODES} node ConfigMaps)`, () => parseTopology(rendered.cluster, rendered.nodes), { minMs: 3000, warmup: 2 });

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
-import { DEFAULT_REQUEST_CONFIG, decide, parsePodRequest } from '../src/scheduler/core/index.js';
+import { decide } from '../src/scheduler/core/index.js';
 import { decisionOf } from '../src/scheduler/extender/decision-map.js';
 import { hamiPolicy } from '../src/scheduler/policies/index.js';
 import { buildServer, type ExtenderServer, type ExtenderService } from '../src/scheduler/extender/server.js';
@@ -25,6 +25,7 @@ import { eventually, newKey, postJson, schedulePodInBackground, testConfig } fro
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
 import { buildHarness, silentLog } from '../test/scheduler/extender/harness.js';
 import { measureAsync, percentile, type BenchResult, type BenchSuite } from './harness.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest } from '../src/request/index.js';
 
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 const SERVER_ROLE = 'tessera-extender-bench-server';
@@ -101,8 +102,21 @@ async function serveFloor(): Promise<Served> {
 
 /** `tessera scheduler` against the API server at `clusterUrl`, once its informers have seen every pod named. */
 async function serveExtender(clusterUrl: string, podNames: string[]): Promise<Served> {
-  const extender = await startExtender({ config: testConfig(), kubeConfig: kubeConfigFor(clusterUrl), signingKey: newKey(), requestConfig: DEFAULT_REQUEST_CONFIG, memoryScaling: 1, policy: hamiPolicy, log: silentLog });
-  await eventually('pods in the view', () => podNames.filter((name) => extender.view.pod('default', name)).length, (n) => n === podNames.length, 60_000);
+  const extender = await startExtender({
+    config: testConfig(),
+    kubeConfig: kubeConfigFor(clusterUrl),
+    signingKey: newKey(),
+    requestConfig: DEFAULT_REQUEST_CONFIG,
+    memoryScaling: 1,
+    policy: hamiPolicy,
+    log: silentLog,
+  });
+  await eventually(
+    'pods in the view',
+    () => podNames.filter((name) => extender.view.pod('default', name)).length,
+    (n) => n === podNames.length,
+    60_000,
+  );
   return { url: extender.url, grants: 0, close: () => extender.stop() };
 }
 
@@ -191,7 +205,12 @@ async function inProcess(role: string, data: Record<string, unknown> = {}): Prom
 /** A KubeConfig for the bench's API server at `url` (its loopback HTTP address) with its token. */
 function kubeConfigFor(url: string): KubeConfig {
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({ clusters: [{ name: 'bench', server: url, skipTLSVerify: true }], users: [{ name: 'bench', token: CLUSTER_TOKEN }], contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }], currentContext: 'bench' });
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'bench', server: url, skipTLSVerify: true }],
+    users: [{ name: 'bench', token: CLUSTER_TOKEN }],
+    contexts: [{ name: 'bench', cluster: 'bench', user: 'bench' }],
+    currentContext: 'bench',
+  });
   return kubeConfig;
 }
 
@@ -300,7 +319,14 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
     return {
       name: `extender throughput, filter+prioritize+bind, ${nodes} nodes`,
       opsPerSec: Math.round(pods / seconds),
-      extra: { pods, goalPodsPerSec: 1000, extenderCpuMsPerPod: perPod(extenderCpu), apiServerCpuMsPerPod: perPod(clusterCpu), clientCpuMsPerPod: perPod(client), extenderBoundPodsPerSec: extender1Core },
+      extra: {
+        pods,
+        goalPodsPerSec: 1000,
+        extenderCpuMsPerPod: perPod(extenderCpu),
+        apiServerCpuMsPerPod: perPod(clusterCpu),
+        clientCpuMsPerPod: perPod(client),
+        extenderBoundPodsPerSec: extender1Core,
+      },
     };
   } finally {
     await extender?.stop();

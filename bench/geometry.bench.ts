@@ -77,11 +77,24 @@ export const geometryBench: BenchSuite = {
     return [
       planRate('geometry: planMig, half-used H100', h100, {}),
       planRate('geometry: planMig, half-used H100, limit 1', h100, { limit: 1 }),
-      planRate('geometry: planMig, half-used H100, demand mix', h100, { demand: { byMemoryMiB: [{ memoryMiB: 9000, weight: 4 }, { memoryMiB: 40_000, weight: 1 }] } }),
+      planRate('geometry: planMig, half-used H100, demand mix', h100, {
+        demand: {
+          byMemoryMiB: [
+            { memoryMiB: 9000, weight: 4 },
+            { memoryMiB: 40_000, weight: 1 },
+          ],
+        },
+      }),
       planRate('geometry: planMig, half-used H100, knownMigGeometries', h100, {
         allowedGeometries: [
-          [{ profile: '3g.40gb', count: 1 }, { profile: '1g.10gb', count: 4 }],
-          [{ profile: '3g.40gb', count: 1 }, { profile: '2g.20gb', count: 2 }],
+          [
+            { profile: '3g.40gb', count: 1 },
+            { profile: '1g.10gb', count: 4 },
+          ],
+          [
+            { profile: '3g.40gb', count: 1 },
+            { profile: '2g.20gb', count: 2 },
+          ],
         ],
       }),
       planRate('geometry: planMig, half-used A100', a100, {}, HALF_USED_A100),

@@ -42,11 +42,7 @@ export function measure(name: string, op: (i: number) => unknown, options: { min
 }
 
 /** Async variant of `measure` for I/O-bound operations (HTTP, watches). */
-export async function measureAsync(
-  name: string,
-  op: (i: number) => Promise<unknown>,
-  options: { minMs?: number; warmup?: number } = {},
-): Promise<BenchResult> {
+export async function measureAsync(name: string, op: (i: number) => Promise<unknown>, options: { minMs?: number; warmup?: number } = {}): Promise<BenchResult> {
   const minMs = options.minMs ?? 1000;
   for (let i = 0; i < (options.warmup ?? 20); i++) await op(i);
   const samples: number[] = [];

@@ -53,7 +53,7 @@ async function burst(): Promise<BenchResult> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const settledMs = performance.now() - start;
-    const stats = await (await fetch(`${local.urls.dashboard}/api/snapshot`)).json() as { headline: { p99DecisionMs: number } };
+    const stats = (await (await fetch(`${local.urls.dashboard}/api/snapshot`)).json()) as { headline: { p99DecisionMs: number } };
     return {
       name: `local mode: ${PODS}-pod burst, driver -> extender -> kubelet`,
       opsPerSec: Math.round((PODS / boundMs) * 1000),

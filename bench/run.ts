@@ -16,18 +16,7 @@ import { k8sBench } from './k8s.bench.js';
 import { localModeBench } from './localmode.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
-const SUITES: BenchSuite[] = [
-  allocatorBench,
-  simulatorSuite,
-  clusterBench,
-  geometryBench,
-  exporterBench,
-  devicePluginBench,
-  localModeBench,
-  extenderLatencyBench,
-  extenderThroughputBench,
-  k8sBench,
-];
+const SUITES: BenchSuite[] = [allocatorBench, simulatorSuite, clusterBench, geometryBench, exporterBench, devicePluginBench, localModeBench, extenderLatencyBench, extenderThroughputBench, k8sBench];
 
 function format(value: number | undefined, digits: number): string {
   return value === undefined || Number.isNaN(value) ? '' : value.toFixed(digits);
@@ -48,7 +37,11 @@ async function main(): Promise<void> {
     format(r.p50Ms, 4),
     format(r.p99Ms, 4),
     format(r.heapMiB, 1),
-    r.extra ? Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ') : '',
+    r.extra
+      ? Object.entries(r.extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]?.length ?? 0)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');

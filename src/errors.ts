@@ -12,7 +12,7 @@ export const ERROR_CATALOGUE = {
     hint: 'Use a model from `tessera mig models`, or name a whole-GPU model with its memory in the device config.',
   },
   INVALID_MIG_LAYOUT: { status: 400, hint: 'Every MIG instance must start at a legal placement for its profile and must not overlap another.' },
-  INVALID_REQUEST: { status: 400, hint: 'Check the pod\'s nvidia.com/* resources and annotations against docs/requests.md.' },
+  INVALID_REQUEST: { status: 400, hint: "Check the pod's nvidia.com/* resources and annotations against docs/requests.md." },
   NOT_FOUND: { status: 404, hint: 'Check the name and namespace.' },
   CONFLICT: { status: 409, hint: 'Re-read the object and retry with its current resourceVersion.' },
   UNAVAILABLE: { status: 503, hint: 'The component is starting or lost its upstream; retry shortly.' },

@@ -75,5 +75,5 @@ export const SCHEDULER_OWNED_POD_ANNOTATIONS: readonly string[] = [
 export const TESSERA_API_VERSION = 'tessera.io/v1';
 
 /** Node operating modes (HAMi's `operatingmode` values). */
-export const NODE_MODES = ['hami-core', 'mig'] as const;
+export const NODE_MODES = ['hami-core', 'mig', 'mps'] as const;
 export type NodeMode = (typeof NODE_MODES)[number];

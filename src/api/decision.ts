@@ -10,7 +10,8 @@ import { compileChecker, parseJson } from './validate.js';
 export const DECISION_KIND = 'GpuDecision';
 
 /** One step of a MIG reconfiguration on one GPU, in the order the device plugin must apply them. */
-export interface MigPlanOp {
+/** One step of a MIG plan, in order (destroys, then creates): what the engine plans and `nvidia-smi mig` runs. */
+export interface MigOp {
   action: 'create' | 'destroy';
   /** Profile name as NVIDIA spells it (`1g.10gb`, `3g.40gb`). */
   profile: string;
@@ -22,7 +23,7 @@ export interface MigAssignment {
   profile: string;
   start: number;
   /** Every change this GPU needs before the instance exists (empty when the instance is already there). */
-  plan: MigPlanOp[];
+  plan: MigOp[];
   /** Filled by the device plugin once the instance exists. */
   migDeviceUuid?: string;
   /** Filled by the device plugin once the instance exists. */

@@ -199,7 +199,9 @@ export interface HamiMigAllocation {
 }
 
 export function encodeHamiMigAllocations(allocations: readonly HamiMigAllocation[]): string {
-  return JSON.stringify(allocations.map((a) => ({ containerIndex: a.containerIndex, deviceIndex: a.deviceIndex, gpuUUID: a.gpuUUID, profile: a.profile, placement: { start: a.placement.start, size: a.placement.size } })));
+  return JSON.stringify(
+    allocations.map((a) => ({ containerIndex: a.containerIndex, deviceIndex: a.deviceIndex, gpuUUID: a.gpuUUID, profile: a.profile, placement: { start: a.placement.start, size: a.placement.size } })),
+  );
 }
 
 /** HAMi's `DecodeMigAllocations` rules: complete entries, one per container and device. */

@@ -24,16 +24,12 @@ const MAX_LENGTH = 64 * 1024;
 const FORBIDDEN = /[,:;\s]/;
 
 export function encodeHamiDevices(containers: HamiContainerDevices): string {
-  return containers
-    .map((devices) => `${devices.map((d) => `${d.uuid},${d.type},${d.memoryMiB},${d.cores}:`).join('')};`)
-    .join('');
+  return containers.map((devices) => `${devices.map((d) => `${d.uuid},${d.type},${d.memoryMiB},${d.cores}:`).join('')};`).join('');
 }
 
 /** The HAMi device lists a decision stands for (GPU UUIDs: MIG instances are named in the Tessera annotation). */
 export function hamiDevicesOf(decision: Decision): HamiContainerDevices {
-  return decision.containers.map((c) =>
-    c.devices.map((d) => ({ uuid: d.uuid, type: HAMI_DEVICE_TYPE, memoryMiB: d.memoryMiB, cores: d.cores })),
-  );
+  return decision.containers.map((c) => c.devices.map((d) => ({ uuid: d.uuid, type: HAMI_DEVICE_TYPE, memoryMiB: d.memoryMiB, cores: d.cores })));
 }
 
 function parseCount(text: string, field: string, max?: number): number {

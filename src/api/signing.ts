@@ -50,7 +50,8 @@ export function canonicalDecision(decision: Decision): string {
 }
 
 function checkPrivate(key: KeyObject, field: string): KeyObject {
-  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TesseraError('INVALID_CONFIG', `must be an Ed25519 private key, got a ${key.asymmetricKeyType ?? key.type} ${key.type} key`, { field });
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+    throw new TesseraError('INVALID_CONFIG', `must be an Ed25519 private key, got a ${key.asymmetricKeyType ?? key.type} ${key.type} key`, { field });
   return key;
 }
 

@@ -13,7 +13,10 @@ export const ajv = addFormats(new Ajv({ allErrors: false, strict: true }));
 
 /** Dotted path of the field an ajv error is about (`required` errors name the missing property). */
 export function fieldOf(error: ErrorObject, prefix: string): string {
-  const path = error.instancePath.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (error.keyword === 'required') path.push(String((error.params as { missingProperty: string }).missingProperty));
   if (error.keyword === 'additionalProperties') path.push(String((error.params as { additionalProperty: string }).additionalProperty));
   return [prefix, ...path].filter((p) => p !== '').join('.');

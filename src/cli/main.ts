@@ -1,15 +1,7 @@
 #!/usr/bin/env node
 import { TesseraError } from '../errors.js';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, type Command } from './command.js';
-import { clusterCommand } from './commands/cluster.js';
-import { configCommand } from './commands/config.js';
-import { devicePluginCommand } from './commands/device-plugin.js';
-import { exporterCommand } from './commands/exporter.js';
-import { migCommand } from './commands/mig.js';
-import { schedulerCommand } from './commands/scheduler.js';
-import { simulateCommand } from './commands/simulate.js';
-import { statusUpdaterCommand } from './commands/status-updater.js';
-import { upCommand } from './commands/up.js';
+import { clusterCommand, configCommand, devicePluginCommand, exporterCommand, migCommand, schedulerCommand, simulateCommand, statusUpdaterCommand, upCommand } from './commands/index.js';
 
 /** Every subcommand, in the order `tessera help` lists them. */
 const COMMANDS: Command[] = [upCommand, simulateCommand, migCommand, configCommand, clusterCommand, statusUpdaterCommand, exporterCommand, schedulerCommand, devicePluginCommand];

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KeyObject } from 'node:crypto';
-import { privateKeyFromPem, publicKeyFromConfigMapData, publicKeyFromPem, signingKeyFromSecretData } from '../api/signing.js';
+import { privateKeyFromPem, publicKeyFromConfigMapData, publicKeyFromPem, signingKeyFromSecretData } from '../api/index.js';
 import { TesseraError } from '../errors.js';
-import { withRetry } from '../kube/retry.js';
+import { withRetry } from '../kube/index.js';
 
 /** Parses flags strictly; an unknown or malformed flag is an INVALID_INPUT error. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {

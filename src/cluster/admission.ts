@@ -14,7 +14,7 @@ import { applyPatch } from './patch.js';
 import { apiVersionOf, isBindingType, type ResourceType } from './resources.js';
 import { KubeStatusError, badRequest, type StatusReason } from './status.js';
 import type { Store } from './store.js';
-import { collectReplyBody } from '../kube/reply-body.js';
+import { collectReplyBody } from '../kube/index.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -93,11 +93,15 @@ export function selectorMatches(selector: unknown, labels: Readonly<Record<strin
     const values = asArray<string>(r.values);
     const has = Object.hasOwn(labels, key);
     const ok =
-      operator === 'In' ? has && values.includes(labels[key]!)
-      : operator === 'NotIn' ? !has || !values.includes(labels[key]!)
-      : operator === 'Exists' ? has
-      : operator === 'DoesNotExist' ? !has
-      : undefined;
+      operator === 'In'
+        ? has && values.includes(labels[key]!)
+        : operator === 'NotIn'
+          ? !has || !values.includes(labels[key]!)
+          : operator === 'Exists'
+            ? has
+            : operator === 'DoesNotExist'
+              ? !has
+              : undefined;
     if (ok === undefined) throw new Error(`operator "${String(operator)}" is not In, NotIn, Exists or DoesNotExist`);
     if (!ok) return false;
   }
@@ -248,7 +252,8 @@ export class Admission {
       // The webhook's fault, not the client's: kube-apiserver answers an internal error.
       throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" returned a patch that cannot be applied: ${(cause as Error).message}`);
     }
-    if (!isRecord(patched) || !isRecord(patched.metadata)) throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" returned a patch that removes the object's metadata`);
+    if (!isRecord(patched) || !isRecord(patched.metadata))
+      throw new KubeStatusError(500, 'InternalError', `Internal error occurred: admission webhook "${webhook.name}" returned a patch that removes the object's metadata`);
     if (patched.apiVersion !== undefined && patched.apiVersion !== apiVersionOf(type)) throw badRequest(`admission webhook "${webhook.name}" changed the object's apiVersion`);
     return patched;
   }
@@ -285,7 +290,8 @@ function webhookUrl(webhook: Webhook): URL {
   const config = webhook.clientConfig ?? {};
   if (typeof config.url !== 'string') {
     const service = config.service;
-    if (service?.name) throw new Error(`clientConfig.service ${service.namespace ?? 'default'}/${service.name} cannot be reached: the embedded API server has no cluster network; use clientConfig.url`);
+    if (service?.name)
+      throw new Error(`clientConfig.service ${service.namespace ?? 'default'}/${service.name} cannot be reached: the embedded API server has no cluster network; use clientConfig.url`);
     throw new Error('clientConfig names neither url nor service');
   }
   const url = new URL(config.url);

@@ -92,7 +92,7 @@ export class EmbeddedCluster {
     const urls = { url, loopbackUrl: loopback === undefined ? undefined : `http://${loopback}:${port}` };
     const cluster = new EmbeddedCluster(store, faults, server, urls, token, tls.cert, journal);
     if (!isLoopback(host)) {
-      log.warn({ url, host }, 'the embedded API server listens beyond loopback: anyone who can reach it and holds the kubeconfig\'s token has full access; it is a development server');
+      log.warn({ url, host }, "the embedded API server listens beyond loopback: anyone who can reach it and holds the kubeconfig's token has full access; it is a development server");
     }
     log.info({ url: cluster.url, persistPath: options.persistPath }, 'embedded cluster listening');
     return cluster;

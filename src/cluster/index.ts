@@ -4,3 +4,4 @@ export { Store, type KubeObject, type ObjectMeta, type ListOptions, type ListRes
 export { Faults, type FailureSpec, type RequestMatch, type Verb } from './faults.js';
 export { KubeStatusError, type StatusBody, type StatusReason } from './status.js';
 export { RESOURCE_TYPES, type ResourceType } from './resources.js';
+export { EMBEDDED_USER } from './admission.js';

@@ -11,8 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 
 const TLS_HANDSHAKE = 0x16;
 
-const REFUSED =
-  'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
+const REFUSED = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
 
 /** 127.0.0.0/8 and ::1, as a socket reports its peer (IPv4 peers of a dual-stack socket as ::ffff:127.x). */
 function isLoopbackPeer(address: string | undefined): boolean {

@@ -1,7 +1,6 @@
 /** The plain-data shape of a stored object and the checks every written object passes, with ajv. */
 import { Ajv } from 'ajv';
-import type { ResourceType } from './resources.js';
-import { apiVersionOf } from './resources.js';
+import { apiVersionOf, type ResourceType } from './resources.js';
 import { badRequest, invalid } from './status.js';
 
 export interface ObjectMeta {
@@ -77,6 +76,18 @@ export function checkObject(type: ResourceType, body: unknown): KubeObject {
 
 export function checkName(type: ResourceType, name: string): void {
   if (name.length > 253 || !NAME.test(name)) {
-    throw invalid(type.kind, name, 'metadata.name', name, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\'', type.group);
+    throw invalid(type.kind, name, 'metadata.name', name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'", type.group);
   }
+}
+
+/** An object's JSON, serialized once per object (objects are immutable once stored). */
+const serialized = new WeakMap<KubeObject, string>();
+
+export function objectJson(object: KubeObject): string {
+  let json = serialized.get(object);
+  if (json === undefined) {
+    json = JSON.stringify(object);
+    serialized.set(object, json);
+  }
+  return json;
 }

@@ -160,5 +160,8 @@ function reorder(list: Json[], order: Json[], key: string | undefined): Json[] {
     const at = wanted.findIndex((w) => w === identity(item));
     return at < 0 ? wanted.length : at;
   };
-  return list.map((item, i) => ({ item, i })).sort((a, b) => rank(a.item) - rank(b.item) || a.i - b.i).map((x) => x.item);
+  return list
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => rank(a.item) - rank(b.item) || a.i - b.i)
+    .map((x) => x.item);
 }

@@ -8,11 +8,10 @@
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { KubeObject } from './objects.js';
+import { objectJson, type KubeObject } from './objects.js';
 import type { Commit, StoreSnapshot } from './store.js';
 import { typeKey } from './resources.js';
 import { KubeStatusError } from './status.js';
-import { objectJson } from './wire.js';
 import { TesseraError } from '../errors.js';
 
 const FORMAT = 'tessera-embedded-cluster/v1';
@@ -87,7 +86,7 @@ interface JournalRecord {
   removed?: string;
 }
 
-const objectKey = (object: KubeObject): string => (object.metadata.namespace === undefined ? object.metadata.name ?? '' : `${object.metadata.namespace}/${object.metadata.name ?? ''}`);
+const objectKey = (object: KubeObject): string => (object.metadata.namespace === undefined ? (object.metadata.name ?? '') : `${object.metadata.namespace}/${object.metadata.name ?? ''}`);
 
 /** The journal line for one commit; the object's JSON is the one its HTTP reply and watch events reuse. */
 export function journalLine(commit: Commit): string {
@@ -131,9 +130,7 @@ function parseRecord(line: string, where: string): JournalRecord {
     throw new TesseraError('INVALID_CONFIG', `${where} is not valid JSON: the journal is damaged`, { field: 'state', cause });
   }
   const valid =
-    typeof record.rv === 'number' &&
-    typeof record.type === 'string' &&
-    (typeof record.removed === 'string' || typeof (record.object as KubeObject | undefined)?.metadata?.name === 'string');
+    typeof record.rv === 'number' && typeof record.type === 'string' && (typeof record.removed === 'string' || typeof (record.object as KubeObject | undefined)?.metadata?.name === 'string');
   if (!valid) throw new TesseraError('INVALID_CONFIG', `${where} is not a journal record (rv, type, and object or removed)`, { field: 'state' });
   return record as JournalRecord;
 }

@@ -205,7 +205,8 @@ export function checkQuantities(type: ResourceType, object: KubeObject): void {
       const limit = container.limits?.[resource];
       const parsedLimit = limit === undefined ? undefined : parseQuantity(limit);
       if (parsedLimit === undefined) {
-        if (!overcommitAllowed(resource)) causes.push({ reason: 'FieldValueRequired', message: 'Required value: Limit must be set for non overcommitable resources', field: `${container.path}.limits` });
+        if (!overcommitAllowed(resource))
+          causes.push({ reason: 'FieldValueRequired', message: 'Required value: Limit must be set for non overcommitable resources', field: `${container.path}.limits` });
       } else if (typeof parsedLimit !== 'string') {
         if (!overcommitAllowed(resource) && parsed.nanos !== parsedLimit.nanos) cause(field, text, `must be equal to ${resource} limit of ${canonical(parsedLimit)}`);
         else if (parsed.nanos > parsedLimit.nanos) cause(field, text, `must be less than or equal to ${resource} limit of ${canonical(parsedLimit)}`);

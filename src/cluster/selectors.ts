@@ -4,10 +4,7 @@
  */
 import { badRequest } from './status.js';
 
-type LabelRequirement =
-  | { op: 'exists' | 'notexists'; key: string }
-  | { op: 'in' | 'notin'; key: string; values: readonly string[] }
-  | { op: 'gt' | 'lt'; key: string; value: number };
+type LabelRequirement = { op: 'exists' | 'notexists'; key: string } | { op: 'in' | 'notin'; key: string; values: readonly string[] } | { op: 'gt' | 'lt'; key: string; value: number };
 
 export type LabelSelector = readonly LabelRequirement[];
 export type FieldSelector = readonly { path: readonly string[]; value: string; negate: boolean }[];

@@ -20,20 +20,8 @@ import { toTable, wantsTable } from './table.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { DeleteOptions, DeleteResult, KubeObject, Store } from './store.js';
 import { KubeStatusError, failureStatus, successStatus, type StatusBody } from './status.js';
-import {
-  DEFAULT_MAX_JSON_DEPTH,
-  booleanParam,
-  checkListOptions,
-  decodeDeleteOptions,
-  decodeObjectBody,
-  decodePatchBody,
-  integerParam,
-  isDryRun,
-  listJson,
-  objectJson,
-  watchLine,
-  watchStart,
-} from './wire.js';
+import { DEFAULT_MAX_JSON_DEPTH, booleanParam, checkListOptions, decodeDeleteOptions, decodeObjectBody, decodePatchBody, integerParam, isDryRun, listJson, watchLine, watchStart } from './wire.js';
+import { objectJson } from './objects.js';
 
 export interface ServerLimits {
   /** Largest request body accepted (default 3 MiB, kube-apiserver's); larger ones get 413. */
@@ -109,7 +97,10 @@ export class ApiServer {
       forceCloseConnections: true,
       // Requests fastify refuses before routing (a malformed URL) still get a Status body.
       frameworkErrors: (error, _request, reply) => {
-        void (reply as FastifyReply).code(400).type('application/json').send(JSON.stringify(failureStatus(400, 'BadRequest', error.message)));
+        void (reply as FastifyReply)
+          .code(400)
+          .type('application/json')
+          .send(JSON.stringify(failureStatus(400, 'BadRequest', error.message)));
       },
     });
     this.app.removeAllContentTypeParsers();
@@ -120,12 +111,18 @@ export class ApiServer {
       const reason = code === 413 ? 'RequestEntityTooLarge' : code < 500 ? 'BadRequest' : 'InternalError';
       const message = code === 413 ? `Request entity too large: limit is ${maxRequestBytes} bytes (maxRequestBytes, --max-request-bytes)` : error.message;
       if (code >= 500) this.log.error({ err: error }, 'embedded cluster request failed');
-      void reply.code(code).type('application/json').send(JSON.stringify(failureStatus(code, reason, message)));
+      void reply
+        .code(code)
+        .type('application/json')
+        .send(JSON.stringify(failureStatus(code, reason, message)));
     });
     // Authentication comes before the body is read, so an anonymous client cannot even make the server buffer one.
     this.app.addHook('onRequest', async (request, reply) => {
       if (this.authenticated(request)) return undefined;
-      return reply.code(401).type('application/json').send(JSON.stringify(failureStatus(401, 'Unauthorized', 'Unauthorized')));
+      return reply
+        .code(401)
+        .type('application/json')
+        .send(JSON.stringify(failureStatus(401, 'Unauthorized', 'Unauthorized')));
     });
     this.app.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -249,7 +246,10 @@ export class ApiServer {
         return ok(200, this.store.update(type, namespace, name!, decodeObjectBody(req.contentType, req.body, this.maxJsonDepth), { subresource: sub, dryRun }));
       case 'patch': {
         const { kind, patch } = decodePatchBody(req.contentType, req.body, this.maxJsonDepth);
-        return ok(200, this.store.mutate(type, namespace, name!, (current) => applyPatch(current, kind, patch), { subresource: sub, dryRun }));
+        return ok(
+          200,
+          this.store.mutate(type, namespace, name!, (current) => applyPatch(current, kind, patch), { subresource: sub, dryRun }),
+        );
       }
       case 'delete': {
         const options = decodeDeleteOptions(req.contentType, req.body, req.query, this.maxJsonDepth);
@@ -308,7 +308,14 @@ export class ApiServer {
       const object = decodeObjectBody(req.contentType, req.body, this.maxJsonDepth);
       if (!isObject(object)) return this.serve(verb, req, reply);
       const metadata = object.metadata as { name?: string; namespace?: string };
-      const admitted = await this.admission.admit({ ...base, operation: 'CREATE', namespace: type.namespaced ? (namespace ?? metadata.namespace) : undefined, name: metadata.name ?? '', object, oldObject: null });
+      const admitted = await this.admission.admit({
+        ...base,
+        operation: 'CREATE',
+        namespace: type.namespaced ? (namespace ?? metadata.namespace) : undefined,
+        name: metadata.name ?? '',
+        object,
+        oldObject: null,
+      });
       return this.serve(verb, asJson(admitted), reply);
     }
     for (let attempt = 1; ; attempt++) {

@@ -6,13 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { bindPod, type Binding } from './binding.js';
-import { checkName, checkObject, type KubeObject } from './objects.js';
+import { checkName, checkObject, objectJson, type KubeObject } from './objects.js';
 import { applyCreateDefaults, applyDefaults } from './defaults.js';
 import { canonicalizeQuantities, checkQuantities, quantityDecodeError } from './quantity.js';
 import { RESOURCE_TYPES, apiVersionOf, findType, hasStatus, typeKey, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from './selectors.js';
 import { KubeStatusError, alreadyExists, badRequest, conflict, expired, notFound } from './status.js';
-import { objectJson } from './wire.js';
 
 export type { KubeObject, ObjectMeta } from './objects.js';
 
@@ -201,9 +200,7 @@ export class Store {
     const fields = parseFieldSelector(options.fieldSelector);
     const after = options.continue ? decodeContinue(options.continue) : undefined;
     const prefix = type.namespaced && options.namespace ? `${options.namespace}/` : undefined;
-    const keys = [...this.table(type).keys()]
-      .filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after))
-      .sort();
+    const keys = [...this.table(type).keys()].filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after)).sort();
     const matching: KubeObject[] = [];
     let lastKey: string | undefined;
     let remaining = 0;
@@ -433,11 +430,7 @@ export class Store {
   }
 
   private matches(watcher: Watcher, object: KubeObject): boolean {
-    return (
-      (watcher.namespace === undefined || object.metadata.namespace === watcher.namespace) &&
-      matchesLabels(watcher.labels, object.metadata.labels) &&
-      matchesFields(watcher.fields, object)
-    );
+    return (watcher.namespace === undefined || object.metadata.namespace === watcher.namespace) && matchesLabels(watcher.labels, object.metadata.labels) && matchesFields(watcher.fields, object);
   }
 
   private namespaceFor(type: ResourceType, requested: string | undefined, inBody: string | undefined): string | undefined {

@@ -16,8 +16,7 @@ interface Column {
 }
 
 type Loose = Record<string, unknown> & { [key: string]: Loose | undefined };
-const at = (object: KubeObject, path: string): unknown =>
-  path.split('.').reduce<unknown>((node, part) => (node !== null && typeof node === 'object' ? (node as Loose)[part] : undefined), object);
+const at = (object: KubeObject, path: string): unknown => path.split('.').reduce<unknown>((node, part) => (node !== null && typeof node === 'object' ? (node as Loose)[part] : undefined), object);
 const countKeys = (value: unknown): number => (value !== null && typeof value === 'object' ? Object.keys(value).length : 0);
 const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);
 
@@ -38,7 +37,9 @@ function nodeAddressOf(node: KubeObject, type: string): string {
 
 function nodeRoles(node: KubeObject): string {
   const prefix = 'node-role.kubernetes.io/';
-  const roles = Object.keys(node.metadata.labels ?? {}).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  const roles = Object.keys(node.metadata.labels ?? {})
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
   return roles.length ? roles.sort().join(',') : '<none>';
 }
 

@@ -17,11 +17,14 @@ export interface ServingCertificate {
 
 const tlv = (tag: number, content: Buffer): Buffer => {
   const n = content.length;
-  const length = n < 0x80 ? Buffer.from([n]) : (() => {
-    const bytes: number[] = [];
-    for (let rest = n; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-    return Buffer.from([0x80 | bytes.length, ...bytes]);
-  })();
+  const length =
+    n < 0x80
+      ? Buffer.from([n])
+      : (() => {
+          const bytes: number[] = [];
+          for (let rest = n; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
+          return Buffer.from([0x80 | bytes.length, ...bytes]);
+        })();
   return Buffer.concat([Buffer.from([tag]), length, content]);
 };
 const sequence = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items));
@@ -76,10 +79,7 @@ export function servingCertificate(host: string, now = new Date()): ServingCerti
   const dns = new Set(['localhost']);
   if (isIP(host)) ips.add(host);
   else dns.add(host);
-  const altNames = sequence(
-    ...[...dns].map((d) => tlv(0x82, Buffer.from(d, 'ascii'))),
-    ...[...ips].map((ip) => tlv(0x87, ipBytes(ip))),
-  );
+  const altNames = sequence(...[...dns].map((d) => tlv(0x82, Buffer.from(d, 'ascii'))), ...[...ips].map((ip) => tlv(0x87, ipBytes(ip))));
   const extensions = sequence(
     // CA:TRUE lets the kubeconfig pin this certificate as its own authority; it signs nothing else.
     sequence(oid('2.5.29.19'), TRUE, octets(sequence(TRUE))),

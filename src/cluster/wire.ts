@@ -5,22 +5,11 @@
  */
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import type { KubeObject } from './objects.js';
+import { objectJson } from './objects.js';
 import { PATCH_CONTENT_TYPES, type PatchKind } from './patch.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import type { DeleteOptions, ListResult, WatchEventType } from './store.js';
 import { KubeStatusError, badRequest, type StatusCause } from './status.js';
-
-const serialized = new WeakMap<KubeObject, string>();
-
-export function objectJson(object: KubeObject): string {
-  let json = serialized.get(object);
-  if (json === undefined) {
-    json = JSON.stringify(object);
-    serialized.set(object, json);
-  }
-  return json;
-}
 
 export function listJson(type: ResourceType, list: ListResult): string {
   const metadata = {
@@ -47,8 +36,7 @@ function unsupported(contentType: string | undefined, accepted: string[]): KubeS
 /** Nesting allowed in a request body unless the server is given another bound; real objects nest a few dozen deep. */
 export const DEFAULT_MAX_JSON_DEPTH = 1000;
 
-const tooDeep = (maxDepth: number): KubeStatusError =>
-  badRequest(`the request body nests objects and arrays more than ${maxDepth} levels deep (maxJsonDepth)`);
+const tooDeep = (maxDepth: number): KubeStatusError => badRequest(`the request body nests objects and arrays more than ${maxDepth} levels deep (maxJsonDepth)`);
 
 /**
  * Whether JSON text nests deeper than `maxDepth`, by counting brackets outside strings, before anything parses

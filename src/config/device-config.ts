@@ -8,7 +8,7 @@
  * Bad input is a Result error naming the field, never an exception.
  */
 import { parseDocument } from 'yaml';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError, err, ok, type Result } from '../errors.js';
 import { placeGeometry, resolveGpuModel, type GpuModel, type MigGeometry, type MigRestriction } from '../geometry/index.js';
 import { allowlistGeometries, allowlistNotices, allowlistProfileNames, type MigProfileAllowlistEntry } from './hami-allowlist.js';
@@ -156,7 +156,12 @@ const count = { type: 'integer', minimum: 0, maximum: 1_000_000 };
 const scaling = { type: 'number', exclusiveMinimum: 0, maximum: 100 };
 const memoryMiB = { type: 'integer', minimum: 0, maximum: 16_777_216 };
 // HAMi reads LIBCUDA_LOG_LEVEL into a string; its chart renders a number. HAMi-core knows 0 to 4.
-const logLevel = { anyOf: [{ type: 'integer', minimum: 0, maximum: 4 }, { type: 'string', pattern: '^[0-4]$' }] };
+const logLevel = {
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 4 },
+    { type: 'string', pattern: '^[0-4]$' },
+  ],
+};
 const modelNames = { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } };
 
 const schema = {
@@ -363,10 +368,12 @@ export function loadDeviceConfig(yamlText: string): Result<DeviceConfig> {
   return parseDeviceConfig(value);
 }
 
-const names = (model: GpuModel) => (name: string): boolean => {
-  const resolved = resolveGpuModel(name);
-  return resolved.ok && resolved.value.name === model.name;
-};
+const names =
+  (model: GpuModel) =>
+  (name: string): boolean => {
+    const resolved = resolveGpuModel(name);
+    return resolved.ok && resolved.value.name === model.name;
+  };
 
 /**
  * The geometries the operator allows on `model`, or undefined when the config does not restrict it. Config model

@@ -8,8 +8,7 @@
  * compute slices whose named size is nearest. A name with a slice count the model lacks is skipped, as HAMi's
  * device plugin skips it, and reported.
  */
-import { resolveGpuModel, type GpuModel, type MigGeometry, type MigProfile } from '../geometry/index.js';
-import { placeGeometry } from '../geometry/index.js';
+import { type GpuModel, type MigGeometry, type MigProfile, placeGeometry, resolveGpuModel } from '../geometry/index.js';
 
 export interface MigProfileAllowlistEntry {
   /** GPU model names (HAMi: substrings of the name NVML reports; here any spelling the catalog resolves). */
@@ -29,9 +28,7 @@ export function allowlistProfile(model: GpuModel, name: string): MigProfile | un
   if (!parsed) return undefined;
   const [, slices = '', gb = ''] = parsed;
   const sizeOf = (p: MigProfile): number => Number(NAME.exec(p.name)?.[2] ?? Number.NaN);
-  return profiles
-    .filter((p) => !p.mediaExtensions && p.computeSlices === Number(slices))
-    .sort((a, b) => Math.abs(sizeOf(a) - Number(gb)) - Math.abs(sizeOf(b) - Number(gb)))[0];
+  return profiles.filter((p) => !p.mediaExtensions && p.computeSlices === Number(slices)).sort((a, b) => Math.abs(sizeOf(a) - Number(gb)) - Math.abs(sizeOf(b) - Number(gb)))[0];
 }
 
 /** The names of the profiles of `model` that `names` stand for: what the planner may reuse or create. */

@@ -36,7 +36,10 @@ export function locateBinaries(): string | undefined {
     return fromEnv;
   }
   try {
-    return execFileSync('bash', [fileURLToPath(new URL('../../scripts/k8s-bins.sh', import.meta.url)), '--check'], { encoding: 'utf8' }).trim().split('\n').at(-1);
+    return execFileSync('bash', [fileURLToPath(new URL('../../scripts/k8s-bins.sh', import.meta.url)), '--check'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .at(-1);
   } catch {
     return undefined;
   }
@@ -194,7 +197,12 @@ export class ControlPlane {
     });
 
     this.apiPort = await freePort();
-    const serving = await this.ca.issue({ commonName: 'kube-apiserver', dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'], ipAddresses: ['127.0.0.1', '10.96.0.1'], usage: 'server' });
+    const serving = await this.ca.issue({
+      commonName: 'kube-apiserver',
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      ipAddresses: ['127.0.0.1', '10.96.0.1'],
+      usage: 'server',
+    });
     const serviceAccount = generateKeyPairSync('ec', { namedCurve: 'prime256v1', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
     const caFile = await this.file('ca.crt', this.ca.certPem);
     const apiServer = this.spawn('kube-apiserver', [
@@ -255,13 +263,11 @@ export class ControlPlane {
     const config = parse(configYaml) as Record<string, unknown>;
     config['clientConnection'] = { ...((config['clientConnection'] as object | undefined) ?? {}), kubeconfig };
     const configPath = await this.file(`scheduler-${port}.yaml`, stringify(config));
-    const scheduler = this.spawn('kube-scheduler', [
-      `--config=${configPath}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${port}`,
-    ], `kube-scheduler-${port}`);
+    const scheduler = this.spawn(
+      'kube-scheduler',
+      [`--config=${configPath}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', `--secure-port=${port}`],
+      `kube-scheduler-${port}`,
+    );
     await waitUntil(scheduler, 'healthy', async () => (await httpsStatus(`https://127.0.0.1:${port}/healthz`, this.ca.certPem)) === 200);
     return scheduler;
   }

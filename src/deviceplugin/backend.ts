@@ -3,14 +3,7 @@
  * simulates one from the fake GPU operator's topology. Both report GPUs the same way and create or destroy MIG
  * instances at explicit placements; instance IDs are the driver's (opaque, never a function of the placement).
  */
-export interface MigInstance {
-  profile: string;
-  /** Placement start (first memory slice). */
-  start: number;
-  gpuInstanceId: number;
-  /** MIG device UUID (`MIG-...`). */
-  migDeviceUuid: string;
-}
+import type { InventoryMigInstance } from '../api/index.js';
 
 export interface GpuInfo {
   uuid: string;
@@ -23,7 +16,7 @@ export interface GpuInfo {
   numa: number | null;
   healthy: boolean;
   migEnabled: boolean;
-  migInstances: MigInstance[];
+  migInstances: InventoryMigInstance[];
 }
 
 export interface GpuBackend {
@@ -31,7 +24,7 @@ export interface GpuBackend {
   /** The node's GPUs now, in index order. */
   discover(): Promise<GpuInfo[]>;
   /** Creates a GPU instance (and its default compute instance) of `profile` at `start` on GPU `gpuUuid`. */
-  createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance>;
+  createMigInstance(gpuUuid: string, profile: string, start: number): Promise<InventoryMigInstance>;
   /** Destroys the instance with this GPU-instance ID (its compute instances first). */
   destroyMigInstance(gpuUuid: string, gpuInstanceId: number): Promise<void>;
 }

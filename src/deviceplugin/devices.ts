@@ -3,7 +3,7 @@
  * `replicas` IDs `<GPU UUID>::<k>` (hami-core: the split count; MIG: the most instances it can hold), so kubelet's
  * record of which IDs a container holds names the GPUs the container was really given. Pure.
  */
-import type { DecisionDevice } from '../api/decision.js';
+import type { DecisionDevice } from '../api/index.js';
 import { HEALTHY, UNHEALTHY, type Device } from './api.js';
 import type { GpuInfo } from './backend.js';
 

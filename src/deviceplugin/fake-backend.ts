@@ -1,5 +1,5 @@
 /**
- * A simulated node for the device plugin, driven by the fake GPU operator's topology (src/fakeoperator). GPUs
+ * A simulated node for the device plugin, driven by the fake GPU operator's topology (src/topology). GPUs
  * take their model, memory and health from the topology, their starting MIG instances too; creating and
  * destroying instances then works on the backend's own state, and fails wherever the topology says MIG
  * operations fail. GPU-instance IDs are given the way the driver gives them on an 8-slice GPU (mig.md): the lowest
@@ -8,16 +8,17 @@
  */
 import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.js';
-import { gpuHealth, migOperationsFail, type NodeTopology } from '../fakeoperator/topology.js';
-import { findProfile, resolveGpuModel } from '../geometry/index.js';
-import type { GpuBackend, GpuInfo, MigInstance } from './backend.js';
+import { gpuHealth, migOperationsFail, type NodeTopology } from '../topology/index.js';
+import { applyOps, findProfile, resolveGpuModel, type GpuModel } from '../geometry/index.js';
+import type { InventoryMigInstance } from '../api/index.js';
+import type { GpuBackend, GpuInfo } from './backend.js';
 
-/** Memory slices of a model's GPUs and of one profile on it, from the geometry catalog. */
-function slicesOf(model: string, profile: string): { total: number; size: number } | undefined {
+/** The catalog model of a GPU and the memory slices of its GPUs and of one profile on it. */
+function slicesOf(model: string, profile: string): { model: GpuModel; total: number; size: number } | undefined {
   const resolved = resolveGpuModel(model);
   const spec = resolved.ok ? resolved.value.mig : null;
   const found = resolved.ok ? findProfile(resolved.value, profile) : undefined;
-  return spec && found ? { total: spec.totalMemorySlices, size: found.memorySlices } : undefined;
+  return resolved.ok && spec && found ? { model: resolved.value, total: spec.totalMemorySlices, size: found.memorySlices } : undefined;
 }
 
 /** The GPU-instance IDs the driver may give an instance of `size` slices on a GPU of `total` slices. */
@@ -39,7 +40,7 @@ export type TopologySource = () => Promise<NodeTopology>;
 
 export class FakeBackend implements GpuBackend {
   readonly name = 'fake';
-  private readonly instances = new Map<string, MigInstance[]>();
+  private readonly instances = new Map<string, InventoryMigInstance[]>();
   private generation = 0;
 
   private readonly source: TopologySource;
@@ -50,7 +51,7 @@ export class FakeBackend implements GpuBackend {
   }
 
   /** The topology, with the instances of GPUs seen for the first time taken from it. */
-  private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => MigInstance[] }> {
+  private async read(): Promise<{ node: NodeTopology; instancesOf: (gpuUuid: string) => InventoryMigInstance[] }> {
     const node = await this.source();
     for (const gpu of node.gpus) {
       if (this.instances.has(gpu.id)) continue;
@@ -85,7 +86,7 @@ export class FakeBackend implements GpuBackend {
   }
 
   /** The GPU's instances, for an operation the topology may say fails. */
-  private async gpu(gpuUuid: string, operation: string): Promise<{ node: NodeTopology; instances: MigInstance[] }> {
+  private async gpu(gpuUuid: string, operation: string): Promise<{ node: NodeTopology; instances: InventoryMigInstance[] }> {
     const { node } = await this.read();
     const gpu = node.gpus.find((g) => g.id === gpuUuid);
     const instances = this.instances.get(gpuUuid);
@@ -96,18 +97,19 @@ export class FakeBackend implements GpuBackend {
     return { node, instances };
   }
 
-  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<InventoryMigInstance> {
     const { node, instances } = await this.gpu(gpuUuid, `creating ${profile}@${start}`);
     const model = node.gpuProduct;
     const slices = slicesOf(model, profile);
     const range = slices ? gpuInstanceIdRange(slices.total, slices.size) : undefined;
     if (!slices || !range) throw new TesseraError('INVALID_INPUT', `${model} has no MIG profile ${profile}`, { field: 'profile' });
-    const { total, size } = slices;
-    const overlaps = instances.some((m) => {
-      const other = slicesOf(model, m.profile)?.size ?? 1;
-      return start < m.start + other && m.start < start + size;
-    });
-    if (overlaps || start + size > total) throw new TesseraError('INVALID_INPUT', `${profile}@${start} overlaps an instance or the end of ${gpuUuid}`, { field: 'start' });
+    // The driver refuses what the catalog's placement rules refuse (a start that is not legal, overlaps, counts).
+    const legal = applyOps(
+      slices.model,
+      instances.map((m) => ({ profile: m.profile, start: m.start, inUse: false })),
+      [{ action: 'create', profile, start }],
+    );
+    if (!legal.ok) throw new TesseraError('INVALID_INPUT', `${gpuUuid}: ${legal.error.message}`, { field: 'start' });
     const taken = new Set(instances.map((m) => m.gpuInstanceId));
     let id = range[0];
     while (id <= range[1] && taken.has(id)) id++;

@@ -5,7 +5,7 @@
  * scheduler alone. Honouring them, even behind a per-node switch, would let anyone who can create a pod take a GPU
  * share Tessera's scheduler gave to another pod. Pure, apart from remembering whom it told.
  */
-import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
+import { HAMI_POD, TESSERA_POD } from '../api/index.js';
 
 export const HAMI_GRANT_REFUSED = 'TesseraHamiGrantRefused';
 

@@ -5,9 +5,8 @@
  * `filterdevices` and `preConfiguredDeviceMemory` to what a backend discovers, so filtered GPUs are neither
  * advertised to kubelet nor registered, as in HAMi.
  */
-import type { NodeMode } from '../api/annotations.js';
-import type { DeviceConfig, HamiOperatingMode } from '../config/device-config.js';
-import type { MigStrategy } from '../fakeoperator/topology.js';
+import type { MigStrategy, NodeMode } from '../api/index.js';
+import type { DeviceConfig, HamiOperatingMode } from '../config/index.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
 
 export interface HamiNodeSettings {

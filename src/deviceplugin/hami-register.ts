@@ -7,10 +7,10 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { encodeHamiRegister, HAMI_NODE, reportedHandshake, type HamiMigProfile, type HamiNodeDevice } from '../api/hami-register.js';
-import { allowedGeometriesFor, type DeviceConfig } from '../config/device-config.js';
+import { encodeHamiRegister, HAMI_NODE, reportedHandshake, type HamiMigProfile, type HamiNodeDevice } from '../api/index.js';
+import { allowedGeometriesFor, type DeviceConfig } from '../config/index.js';
 import { resolveGpuModel } from '../geometry/index.js';
-import { withRetry } from '../kube/retry.js';
+import { withRetry } from '../kube/index.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
 import type { HamiNodeSettings } from './hami-node-config.js';
 

@@ -4,7 +4,7 @@
  * record lists app containers (and restartable init containers, "sidecars") only: what an init container held is
  * read from the chain of handouts instead (`Ledger.learn`). Pure.
  */
-import type { Decision } from '../api/decision.js';
+import type { Decision } from '../api/index.js';
 import type { PodResources } from './api.js';
 
 /** The pod fields read here (a client-node V1Pod fits). */

@@ -3,10 +3,9 @@
  * `gfdLabels` from what the backend discovered (one implementation for both), and the MIG manager's state label
  * around reconfigurations. Pure.
  */
-import { gfdLabels, type GfdMigProfile } from '../fakeoperator/gfd.js';
-import { catalogProfiles, type MigProfileLookup } from '../fakeoperator/profiles.js';
-import type { MigStrategy } from '../fakeoperator/topology.js';
+import { gfdLabels, type GfdMigProfile, type MigStrategy } from '../api/index.js';
 import type { GpuInfo } from './backend.js';
+import { catalogProfiles, type MigProfileLookup } from '../geometry/index.js';
 
 export const MIG_CONFIG_STATE_LABEL = 'nvidia.com/mig.config.state';
 export type MigConfigState = 'pending' | 'success' | 'failed';

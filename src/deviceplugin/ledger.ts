@@ -9,8 +9,7 @@
  * pod that really received it is learned afterwards (kubelet's pod-resources API) and recorded, swapping grants
  * between interchangeable pods when kubelet's order differed from the ledger's pick.
  */
-import type { Decision, DecisionDevice } from '../api/decision.js';
-import { leadCount, type PodShape } from '../api/inflight.js';
+import { type Decision, type DecisionDevice, leadCount, type PodShape } from '../api/index.js';
 import { gpuOfReplica } from './devices.js';
 
 export interface PodRef {

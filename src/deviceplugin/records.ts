@@ -7,14 +7,25 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { HAMI_POD, TESSERA_NODE, TESSERA_POD } from '../api/annotations.js';
+import {
+  type Decision,
+  decisionSigner,
+  decodeDecision,
+  encodeDecision,
+  encodeHamiDevices,
+  encodeInventory,
+  HAMI_POD,
+  hamiDevicesOf,
+  type NodeInventory,
+  nodeKeyAnnotation,
+  signDecision,
+  signRelease,
+  TESSERA_NODE,
+  TESSERA_POD,
+  type TrustedKeys,
+} from '../api/index.js';
 import type { KeyObject } from 'node:crypto';
-import { decodeDecision, encodeDecision, type Decision } from '../api/decision.js';
-import { encodeHamiDevices, hamiDevicesOf } from '../api/hami.js';
-import { encodeInventory, type NodeInventory } from '../api/inventory.js';
-import { decisionSigner, nodeKeyAnnotation, signDecision, signRelease, type TrustedKeys } from '../api/signing.js';
-import { recordEvent } from '../kube/events.js';
-import { readModifyWrite, withRetry } from '../kube/retry.js';
+import { readModifyWrite, recordEvent, withRetry } from '../kube/index.js';
 import type { PodRef } from './ledger.js';
 
 export const COMPONENT = 'tessera-device-plugin';

@@ -6,8 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { decisionSchema } from '../api/decision.js';
-import { compileChecker, parseJson } from '../api/validate.js';
+import { compileChecker, decisionSchema, parseJson } from '../api/index.js';
 import type { Handout } from './ledger.js';
 
 const deviceSchema = decisionSchema.properties.containers.items.properties.devices.items;

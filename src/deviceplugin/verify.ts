@@ -4,11 +4,10 @@
  * this very pod and node, and granting each container exactly the devices its request asks for. Anything else
  * gets nothing. Pure: pod JSON and key in, the verified grant or the reason out.
  */
-import { HAMI_POD, TESSERA_POD } from '../api/annotations.js';
-import { decodeDecision, type Decision, type DecisionDevice } from '../api/decision.js';
-import { decisionSigner, type TrustedKeys } from '../api/signing.js';
+import { type Decision, type DecisionDevice, decisionSigner, decodeDecision, HAMI_POD, TESSERA_POD, type TrustedKeys } from '../api/index.js';
 import { err, ok, type Result } from '../errors.js';
-import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../scheduler/core/index.js';
+import { sharingMode } from '../modes/index.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest, reasonText, type GpuDemand, type RequestConfig } from '../request/index.js';
 
 /** The pod fields read here (a client-node V1Pod fits). */
 export interface PodLike {
@@ -49,7 +48,7 @@ export function verifyGrant(pod: PodLike, node: string, keys: TrustedKeys, confi
     if (!want || !got || want.name !== got.name) return err(`container ${i} is ${want?.name ?? '?'} in the pod, ${got?.name ?? '?'} in the decision`);
     const count = want.gpu?.count ?? 0;
     if (got.devices.length !== count) return err(`container ${want.name} asks ${count} GPU(s), the decision grants ${got.devices.length}`);
-    if (decision.mode === 'mig' && got.devices.some((d) => !d.mig)) return err(`container ${want.name} is granted a device without a MIG instance on a MIG node`);
+    if (sharingMode(decision.mode).allocation === 'mig' && got.devices.some((d) => !d.mig)) return err(`container ${want.name} is granted a device without a MIG instance on a MIG node`);
     const share = shareMismatch(decision.mode, want.gpu, got.devices);
     if (share) return err(`container ${want.name} ${share}`);
   }
@@ -57,16 +56,17 @@ export function verifyGrant(pod: PodLike, node: string, keys: TrustedKeys, confi
 }
 
 /**
- * What a granted device gives that the container did not ask: on hami-core the exact cores and, when the request
- * names MiB, the exact memory; on MIG at least the MiB asked. (A percentage depends on the GPU's memory and the
+ * What a granted device gives that the container did not ask: where the mode enforces cores, the exact cores; on a
+ * mode sharing whole GPUs, when the request names MiB, the exact memory; on MIG at least the MiB asked. (A percentage depends on the GPU's memory and the
  * scaling, which the allocator applied.)
  */
 function shareMismatch(mode: Decision['mode'], demand: GpuDemand | null, devices: readonly DecisionDevice[]): string | undefined {
   if (!demand) return undefined;
   const mib = 'mib' in demand.memory && demand.memory.mib > 0 ? demand.memory.mib : undefined;
+  const { allocation, enforcesCores } = sharingMode(mode);
   for (const d of devices) {
-    if (mode === 'hami-core' && d.cores !== demand.cores) return `asks ${demand.cores}% of the cores, the decision grants ${d.cores}%`;
-    if (mib !== undefined && (mode === 'hami-core' ? d.memoryMiB !== mib : d.memoryMiB < mib)) return `asks ${mib} MiB, the decision grants ${d.memoryMiB} MiB`;
+    if (enforcesCores && d.cores !== demand.cores) return `asks ${demand.cores}% of the cores, the decision grants ${d.cores}%`;
+    if (mib !== undefined && (allocation === 'shared' ? d.memoryMiB !== mib : d.memoryMiB < mib)) return `asks ${mib} MiB, the decision grants ${d.memoryMiB} MiB`;
   }
   return undefined;
 }

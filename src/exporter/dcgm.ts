@@ -19,9 +19,8 @@
  * `pickUtilization` chooses a value in a usage's [min, max] (random at the edge, fixed in tests); `energy`
  * accumulates each GPU's energy (stateful, owned by the caller).
  */
-import type { MigProfileLookup } from '../fakeoperator/profiles.js';
-import type { ContainerRef, GpuTopology, GpuUsage, NodeTopology, Topology, UtilizationRange } from '../fakeoperator/topology.js';
-import { resolveGpuModel } from '../geometry/index.js';
+import type { ContainerRef, GpuTopology, GpuUsage, NodeTopology, Topology, UtilizationRange } from '../topology/index.js';
+import { resolveGpuModel, type MigProfileLookup } from '../geometry/index.js';
 import { physicsOf, readingsAt } from './gpu-physics.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
 

@@ -4,7 +4,7 @@
  * counts the events on a registry; the exporter feeds it from its pod watch, and the extender may call it directly.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Decision } from '../api/decision.js';
+import type { Decision } from '../api/index.js';
 
 /** What the exporter remembers of a pod between sightings. */
 export interface PodSighting {
@@ -14,9 +14,7 @@ export interface PodSighting {
   rejection: string | null;
 }
 
-export type DecisionEvent =
-  | { kind: 'decided'; mode: string; latencySeconds: number | null; migReconfigurations: Array<{ node: string; gpu: string }> }
-  | { kind: 'rejected'; reason: string };
+export type DecisionEvent = { kind: 'decided'; mode: string; latencySeconds: number | null; migReconfigurations: Array<{ node: string; gpu: string }> } | { kind: 'rejected'; reason: string };
 
 /** The MIG reconfigurations a decision asks for: one per GPU whose plan changes the geometry. */
 export function migReconfigurations(decision: Decision): Array<{ node: string; gpu: string }> {
@@ -64,7 +62,7 @@ export function createDecisionMetrics(registry: Registry): DecisionMetrics {
   const rejections = new Counter({ name: 'tessera_rejections_total', help: 'Scheduling rejections recorded on pods, by reason.', labelNames: ['reason'], registers: [registry] });
   const reconfigurations = new Counter({
     name: 'tessera_mig_reconfigurations_total',
-    help: 'Decisions that change a GPU\'s MIG geometry, by node.',
+    help: "Decisions that change a GPU's MIG geometry, by node.",
     labelNames: ['node'],
     registers: [registry],
   });

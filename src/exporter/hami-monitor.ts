@@ -6,7 +6,7 @@
  * MIG GPUs get only `hami_mig_device_info` (which instance each container holds): HAMi's usage series come from
  * HAMi-core's shared regions, which MIG containers do not have.
  */
-import type { ContainerRef, Topology, UtilizationRange } from '../fakeoperator/topology.js';
+import type { ContainerRef, Topology, UtilizationRange } from '../topology/index.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
 import type { ViewPod } from './scheduler-view.js';
 

@@ -8,7 +8,7 @@
  * Nothing here is modelled: the fake GPU model (`dcgm.ts`) is for the fake operator's nodes only.
  */
 import type { Logger } from 'pino';
-import type { Executor } from '../deviceplugin/nvml/executor.js';
+import type { Executor } from '../deviceplugin/nvml/index.js';
 import { TesseraError } from '../errors.js';
 import { DCGM_FAMILIES } from './dcgm.js';
 import { HAMI_MONITOR_FAMILIES } from './hami-monitor.js';

@@ -4,11 +4,9 @@
  * (`tessera.io/node-inventory`) and pod decisions (`tessera.io/decision`) into samples. The exporter feeds it from
  * informers; the extender can register it on its own registry with `registerSchedulerView` (registry.ts).
  */
-import type { BindPhase } from '../api/annotations.js';
-import type { Decision } from '../api/decision.js';
-import type { InventoryGpu, NodeInventory } from '../api/inventory.js';
-import type { MigProfileLookup } from '../fakeoperator/profiles.js';
+import type { BindPhase, Decision, InventoryGpu, NodeInventory } from '../api/index.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 /** A bound pod as the scheduler sees it: its decision and where its bind stands. */
 export interface ViewPod {
@@ -47,7 +45,7 @@ export const SCHEDULER_VIEW_FAMILIES = {
   coreLimit: { name: 'hami_gpu_core_limit_ratio', help: 'Device cores of a certain GPU (100 = the whole GPU).', labelNames: GPU },
   memoryRatio: {
     name: 'hami_node_gpu_memory_allocated_ratio',
-    help: 'Share of a GPU\'s memory allocated (0-1).',
+    help: "Share of a GPU's memory allocated (0-1).",
     labelNames: ['zone', 'node', 'device_uuid', 'device_index'],
   },
   overview: {
@@ -83,7 +81,7 @@ export const SCHEDULER_VIEW_FAMILIES = {
   inFlight: { name: 'tessera_pods_in_flight', help: 'Pods bound by the scheduler whose device plugin has not confirmed yet.', labelNames: ['node'] },
   fragmentation: {
     name: 'tessera_gpu_fragmentation_ratio',
-    help: 'Share of the node\'s free GPU memory that sits on partly used GPUs (free memory no whole-GPU request can use).',
+    help: "Share of the node's free GPU memory that sits on partly used GPUs (free memory no whole-GPU request can use).",
     labelNames: ['node'],
   },
   migUnused: { name: 'tessera_mig_instances_idle', help: 'MIG instances that exist but no pod uses.', labelNames: ['node'] },
@@ -164,22 +162,23 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
         const inUse = used.migInUse.has(migKey(instance.profile, instance.start));
         if (!inUse) idleInstances++;
         // HAMi reports the instances pods hold; idle ones are counted by tessera_mig_instances_idle.
-        if (inUse) set.add(
-          F.migInstance,
-          {
-            zone: ZONE,
-            node,
-            device_uuid,
-            device_index,
-            mig_uuid: instance.migDeviceUuid,
-            profile: instance.profile,
-            gpu_instance_id: String(instance.gpuInstanceId),
-            compute_instance_id: '0',
-            placement_start: String(instance.start),
-            placement_size: String(options.profiles(gpu.model, instance.profile)?.memorySlices ?? ''),
-          },
-          1,
-        );
+        if (inUse)
+          set.add(
+            F.migInstance,
+            {
+              zone: ZONE,
+              node,
+              device_uuid,
+              device_index,
+              mig_uuid: instance.migDeviceUuid,
+              profile: instance.profile,
+              gpu_instance_id: String(instance.gpuInstanceId),
+              compute_instance_id: '0',
+              placement_start: String(instance.start),
+              placement_size: String(options.profiles(gpu.model, instance.profile)?.memorySlices ?? ''),
+            },
+            1,
+          );
         if (options.legacyMigMetric) {
           set.add(F.legacyMigInstance, { zone: ZONE, nodeid: node, deviceuuid: device_uuid, deviceidx: device_index, migname: instance.profile }, inUse ? 1 : 0);
         }

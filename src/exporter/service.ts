@@ -8,14 +8,10 @@ import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { HAMI_POD, TESSERA_NODE, TESSERA_POD, type BindPhase } from '../api/annotations.js';
-import { decodeDecision, type Decision } from '../api/decision.js';
-import { decodeInventory, type NodeInventory } from '../api/inventory.js';
-import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../fakeoperator/cluster-watch.js';
-import type { MigProfileLookup } from '../fakeoperator/profiles.js';
-import { TopologyStore } from '../fakeoperator/topology-store.js';
-import type { UtilizationRange } from '../fakeoperator/topology.js';
-import type { Executor } from '../deviceplugin/nvml/executor.js';
+import { type BindPhase, type Decision, decodeDecision, decodeInventory, HAMI_POD, type NodeInventory, TESSERA_NODE, TESSERA_POD } from '../api/index.js';
+import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from '../kube/index.js';
+import { TopologyStore, type UtilizationRange } from '../topology/index.js';
+import type { Executor } from '../deviceplugin/nvml/index.js';
 import { tesseraBuildInfo } from './build-info.js';
 import { collectDcgm, DCGM_FAMILIES, energyMeter } from './dcgm.js';
 import { collectHamiMonitor, HAMI_MONITOR_FAMILIES, kernelClock } from './hami-monitor.js';
@@ -23,6 +19,7 @@ import { createDecisionMetrics, podTransition, type DecisionMetrics, type PodSig
 import { collectNvml, NVML_FAMILIES, pollNvml } from './nvml-source.js';
 import { registerFamilies, registerSchedulerView } from './registry.js';
 import type { ViewPod } from './scheduler-view.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 export interface ExporterOptions {
   kubeConfig: KubeConfig;

@@ -1,7 +1,7 @@
 /** Writing topology ConfigMaps: create, or replace when the content differs, re-reading on conflict. */
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
-import { isNotFound, readModifyWrite } from '../kube/retry.js';
-import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, renderTopology, type ConfigMapData, type Topology } from './topology.js';
+import { isNotFound, readModifyWrite } from '../kube/index.js';
+import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, renderTopology, type ConfigMapData, type Topology } from '../topology/index.js';
 
 export async function upsertConfigMap(core: CoreV1Api, namespace: string, name: string, data: ConfigMapData, labels: Record<string, string> = {}): Promise<V1ConfigMap> {
   return readModifyWrite(

@@ -7,14 +7,12 @@
  * `run.ai/mig.config` + `run.ai/mig-mapping` (seed 000), or the topology as configured. Pod use comes from
  * Tessera's `tessera.io/decision` (per container, per device) or run:ai's `runai-mig-device`.
  */
-import { TESSERA_NODE, TESSERA_POD } from '../api/annotations.js';
-import { decodeDecision, type Decision } from '../api/decision.js';
-import { decodeInventory } from '../api/inventory.js';
+import { type Decision, decodeDecision, decodeInventory, TESSERA_NODE, TESSERA_POD } from '../api/index.js';
 import { TesseraError } from '../errors.js';
-import type { MigProfileLookup } from './profiles.js';
 import { RUNAI, parseMigConfig, parseMigMapping, parsePodMigDevice } from './runai.js';
-import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from './topology.js';
+import { emptyStatus, type ContainerRef, type DeviceStatus, type GpuTopology, type MigDeviceTopology, type NodeTopology } from '../topology/index.js';
 import { podUtilization } from './utilization.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 export interface NodeFacts {
   name: string;
@@ -68,9 +66,7 @@ function migDevicesOf(inputs: ReconcileInputs, problems: TesseraError[]): MigDev
     try {
       const inventory = decodeInventory(inventoryText);
       const byUuid = new Map(inventory.gpus.map((g) => [g.uuid, g]));
-      return base.gpus.map((gpu) =>
-        (byUuid.get(gpu.id)?.mig.instances ?? []).map((i) => freshDevice(i.profile, i.start, i.migDeviceUuid, i.gpuInstanceId)),
-      );
+      return base.gpus.map((gpu) => (byUuid.get(gpu.id)?.mig.instances ?? []).map((i) => freshDevice(i.profile, i.start, i.migDeviceUuid, i.gpuInstanceId)));
     } catch (error) {
       problems.push(annotate(error, `node ${node.name}`));
     }
@@ -126,9 +122,7 @@ function decisionUses(pod: PodFacts, decision: Decision, gpus: readonly GpuTopol
       if (device.mig) {
         const want = device.mig;
         mig =
-          gpu.migDevices.find((m) => want.migDeviceUuid !== undefined && m.id === want.migDeviceUuid) ??
-          gpu.migDevices.find((m) => m.profile === want.profile && m.position === want.start) ??
-          null;
+          gpu.migDevices.find((m) => want.migDeviceUuid !== undefined && m.id === want.migDeviceUuid) ?? gpu.migDevices.find((m) => m.profile === want.profile && m.position === want.start) ?? null;
         if (!mig) {
           problems.push(new TesseraError('INVALID_INPUT', `${field}: MIG ${want.profile}@${want.start} does not exist on ${gpu.id} yet`, { field: TESSERA_POD.decision }));
           continue;
@@ -149,9 +143,7 @@ function decisionUses(pod: PodFacts, decision: Decision, gpus: readonly GpuTopol
 function runaiUses(pod: PodFacts, text: string, gpus: readonly GpuTopology[], inputs: ReconcileInputs): Use[] {
   const device = parsePodMigDevice(text);
   const gpu = gpus[device.gpuIndex];
-  const mig =
-    gpu?.migDevices.find((m) => device.deviceUuid !== null && m.id === device.deviceUuid) ??
-    gpu?.migDevices.find((m) => m.position === device.position && m.profile === device.profile);
+  const mig = gpu?.migDevices.find((m) => device.deviceUuid !== null && m.id === device.deviceUuid) ?? gpu?.migDevices.find((m) => m.position === device.position && m.profile === device.profile);
   if (!gpu || !mig) {
     throw new TesseraError('INVALID_INPUT', `pod ${pod.namespace}/${pod.name}: no MIG instance ${device.profile} at GPU ${device.gpuIndex} position ${device.position}`, {
       field: RUNAI.podMigDevice,

@@ -8,7 +8,7 @@
 import { parse as parseYaml } from 'yaml';
 import { TesseraError } from '../errors.js';
 import type { ValidateFunction } from 'ajv';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 
 export const RUNAI = {
   migConfig: 'run.ai/mig.config',
@@ -40,7 +40,12 @@ export interface RunaiPodMigDevice {
   deviceUuid: string | null;
 }
 
-const index = { anyOf: [{ type: 'integer', minimum: 0, maximum: 63 }, { type: 'string', pattern: '^[0-9]{1,2}$' }] } as const;
+const index = {
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 63 },
+    { type: 'string', pattern: '^[0-9]{1,2}$' },
+  ],
+} as const;
 
 const migConfigSchema = {
   type: 'object',

@@ -6,27 +6,26 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { TESSERA_NODE } from '../api/annotations.js';
+import { TESSERA_NODE } from '../api/index.js';
 import type { TesseraError } from '../errors.js';
-import { recordEvent } from '../kube/events.js';
-import { isNotFound, withRetry } from '../kube/retry.js';
+import { type ClusterWatch, isNotFound, KeyedWorkQueue, labelPatch, recordEvent, timestampMs, watchCluster, type WatchedObject, withRetry } from '../kube/index.js';
 import { upsertConfigMap } from './configmaps.js';
-import { timestampMs, watchCluster, type ClusterWatch, type WatchedObject } from './cluster-watch.js';
-import { DEPLOY_LABELS, labelPatch, nodeLabels } from './node-labels.js';
-import type { MigProfileLookup } from './profiles.js';
+import { DEPLOY_LABELS, nodeLabels } from './node-labels.js';
 import { reconcileNode, type PodFacts } from './reconcile.js';
-import { configMapNode, TopologyStore } from './topology-store.js';
 import {
+  configMapNode,
   NODE_TOPOLOGY_LABEL,
-  TOPOLOGY_CONFIGMAP,
-  TOPOLOGY_KEY,
   nodeFromPool,
+  type NodeTopology,
   nodeTopologyConfigMapName,
   parseNodeTopology,
   renderClusterTopology,
   renderNodeTopology,
-  type NodeTopology,
-} from './topology.js';
+  TOPOLOGY_CONFIGMAP,
+  TOPOLOGY_KEY,
+  TopologyStore,
+} from '../topology/index.js';
+import type { MigProfileLookup } from '../geometry/index.js';
 
 /** Marks ConfigMaps the status updater created from a pool, so it deletes them with their node. */
 export const POOL_LABEL = 'tessera.io/node-pool';
@@ -72,14 +71,17 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
   const store = new TopologyStore();
   /** ConfigMaps whose latest version was refused: never overwritten until fixed, so the edit stays visible. */
   const refused = new Set<string>();
-  const dirty = new Set<string>();
-  let clusterDirty = false;
-  const timers = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
-  let working: Promise<void> = Promise.resolve();
-  let draining = false;
-
   const watch: ClusterWatch = watchCluster({ kubeConfig, namespace, log, onChange });
+  /** Node names, and null for the cluster-wide topology (first: it marks every node). */
+  const queue = new KeyedWorkQueue<string | null>({
+    work: (key) => (key === null ? reconcileCluster() : reconcile(key)),
+    first: (key) => key === null,
+    failed: (key, error, retryInMs) =>
+      key === null ? log.error({ err: error, retryInMs }, 'cluster topology reconcile failed; retrying') : log.error({ err: error, node: key, retryInMs }, 'reconcile failed; retrying'),
+    passFailed: (error) => log.error({ err: error }, 'reconcile pass failed; will retry on the next change'),
+    ready: watch.synced,
+    retryDelayMs,
+  });
 
   function onChange(change: WatchedObject, deleted: boolean): void {
     if (change.kind === 'configmap') {
@@ -94,15 +96,13 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
         if (result.ok) refused.delete(name);
         else void refuse(change.object, result.error);
       }
-      if (node === null) clusterDirty = true;
-      else dirty.add(node);
+      queue.mark(node);
     } else if (change.kind === 'node') {
-      dirty.add(change.object.metadata?.name ?? '');
+      queue.mark(change.object.metadata?.name ?? '');
     } else {
       const node = change.object.spec?.nodeName;
-      if (node) dirty.add(node);
+      if (node) queue.mark(node);
     }
-    schedule();
   }
 
   async function refuse(cm: V1ConfigMap, error: TesseraError): Promise<void> {
@@ -117,46 +117,6 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     );
   }
 
-  function schedule(): void {
-    if (stopped || draining) return;
-    draining = true;
-    working = working
-      .then(drain)
-      // A failed pass must not stop the next: the chain stays fulfilled, and the next change retries.
-      .catch((error: unknown) => log.error({ err: error }, 'reconcile pass failed; will retry on the next change'))
-      .finally(() => (draining = false));
-  }
-
-  async function drain(): Promise<void> {
-    await watch.synced;
-    // Let a burst of watch events settle into one pass.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (!stopped && (clusterDirty || dirty.size > 0)) {
-      if (clusterDirty) {
-        clusterDirty = false;
-        try {
-          await reconcileCluster();
-        } catch (error) {
-          log.error({ err: error, retryInMs: retryDelayMs }, 'cluster topology reconcile failed; retrying');
-          setTimeout(() => {
-            clusterDirty = true;
-            schedule();
-          }, retryDelayMs).unref();
-        }
-      }
-      const nodes = [...dirty];
-      dirty.clear();
-      for (const node of nodes) {
-        try {
-          await reconcile(node);
-        } catch (error) {
-          log.error({ err: error, node, retryInMs: retryDelayMs }, 'reconcile failed; retrying');
-          scheduleWake(node, retryDelayMs);
-        }
-      }
-    }
-  }
-
   /** Pools changed, or a seeds'-format topology arrived: give every node its ConfigMap, newer format. */
   async function reconcileCluster(): Promise<void> {
     const topology = store.topology();
@@ -167,7 +127,7 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       await upsertConfigMap(core, namespace, TOPOLOGY_CONFIGMAP, renderClusterTopology(topology));
       log.info({ nodes: Object.keys(topology.nodes).length }, "converted the seeds' topology to the newer format");
     }
-    for (const node of watch.nodes()) dirty.add(node.metadata?.name ?? '');
+    for (const node of watch.nodes()) queue.mark(node.metadata?.name ?? '');
   }
 
   function writeNodeConfigMap(node: string, topology: NodeTopology, pool: string | null): Promise<unknown> {
@@ -197,7 +157,10 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       base = nodeFromPool(name, spec);
       log.info({ node: name, pool }, 'pool node: creating its topology');
     }
-    const pods = watch.pods().filter((p) => p.spec?.nodeName === name).map(podFacts);
+    const pods = watch
+      .pods()
+      .filter((p) => p.spec?.nodeName === name)
+      .map(podFacts);
     const result = reconcileNode({
       base,
       node: { name, labels: node.metadata?.labels ?? {}, annotations: node.metadata?.annotations ?? {} },
@@ -206,7 +169,7 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
       profiles,
     });
     for (const problem of result.problems) log.warn({ node: name, field: problem.field, err: problem.message }, 'ignored input');
-    scheduleWake(name, result.nextChangeMs);
+    queue.wakeIn(name, result.nextChangeMs);
 
     const cmName = nodeTopologyConfigMapName(name);
     const rendered = renderNodeTopology(result.topology);
@@ -229,35 +192,13 @@ export function startStatusUpdater(options: StatusUpdaterOptions): StatusUpdater
     }
   }
 
-  function scheduleWake(node: string, inMs: number | null): void {
-    clearTimeout(timers.get(node));
-    timers.delete(node);
-    if (inMs === null || stopped) return;
-    // Timers beyond ~24 days overflow; a schedule that far out is re-armed by any change before then.
-    const timer = setTimeout(() => {
-      timers.delete(node);
-      dirty.add(node);
-      schedule();
-    }, Math.min(inMs + 1, 2 ** 31 - 1));
-    timer.unref();
-    timers.set(node, timer);
-  }
-
   return {
     synced: watch.synced,
-    async idle() {
-      await watch.synced;
-      while (draining || dirty.size > 0 || clusterDirty) {
-        if (!draining) schedule();
-        await working;
-      }
-    },
+    idle: () => queue.idle(),
     async stop() {
-      stopped = true;
-      for (const timer of timers.values()) clearTimeout(timer);
-      timers.clear();
+      const settled = queue.stop();
       await watch.stop();
-      await working.catch(() => undefined);
+      await settled;
     },
   };
 }

@@ -6,8 +6,8 @@
  * Pure: the schedule is evaluated at an elapsed time the caller measures; the caller's timer wakes at `nextChangeMs`.
  */
 import { TesseraError } from '../errors.js';
-import { ajv, validationError } from '../api/validate.js';
-import type { UtilizationRange } from './topology.js';
+import { ajv, validationError } from '../api/index.js';
+import type { UtilizationRange } from '../topology/index.js';
 
 export const UTILIZATION_ANNOTATIONS = {
   fixed: 'run.ai/simulated-gpu-utilization',
@@ -69,8 +69,18 @@ const scheduleSchema = {
         additionalProperties: false,
         required: ['time', 'utilization'],
         properties: {
-          time: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }] },
-          utilization: { anyOf: [{ type: 'integer', minimum: 0, maximum: 100 }, { type: 'string', maxLength: 16 }] },
+          time: {
+            anyOf: [
+              { type: 'number', exclusiveMinimum: 0 },
+              { type: 'string', maxLength: 32 },
+            ],
+          },
+          utilization: {
+            anyOf: [
+              { type: 'integer', minimum: 0, maximum: 100 },
+              { type: 'string', maxLength: 16 },
+            ],
+          },
         },
       },
     },

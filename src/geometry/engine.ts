@@ -215,8 +215,5 @@ function writePlan(tables: SpecTables, instances: readonly MigInstance[], c: Can
 
 /** The steps that apply a plan, in order: every destroy, then every create. */
 export function planOps(plan: MigPlan): MigOp[] {
-  return [
-    ...plan.destroy.map((i): MigOp => ({ action: 'destroy', profile: i.profile, start: i.start })),
-    ...plan.create.map((c): MigOp => ({ action: 'create', profile: c.profile, start: c.start })),
-  ];
+  return [...plan.destroy.map((i): MigOp => ({ action: 'destroy', profile: i.profile, start: i.start })), ...plan.create.map((c): MigOp => ({ action: 'create', profile: c.profile, start: c.start }))];
 }

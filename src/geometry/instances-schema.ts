@@ -2,7 +2,7 @@
  * The wire form of a GPU's MIG instances (CLI flags, inventories): a JSON array of {profile, start, inUse, id?},
  * checked by schema; legality on a model is `validateLayout`'s job.
  */
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { err, ok, type Result } from '../errors.js';
 import type { MigInstance } from './types.js';
 

@@ -62,9 +62,7 @@ export function isLayoutFault(value: DecodedLayout | LayoutFault): value is Layo
 /** Ok when `instances` can all exist together on a GPU of `model`; else an error naming the instance. */
 export function validateLayout(model: GpuModel, instances: readonly MigInstance[]): Result<void> {
   if (!model.mig) {
-    return instances.length === 0
-      ? ok(undefined)
-      : err(new TesseraError('INVALID_MIG_LAYOUT', `${model.name} has no MIG: it cannot hold instances`, { field: 'instances' }));
+    return instances.length === 0 ? ok(undefined) : err(new TesseraError('INVALID_MIG_LAYOUT', `${model.name} has no MIG: it cannot hold instances`, { field: 'instances' }));
   }
   const decoded = decodeLayout(tablesFor(model.mig), instances);
   if (isLayoutFault(decoded)) {

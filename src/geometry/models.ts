@@ -22,9 +22,7 @@ export function normaliseModelName(name: string): string {
     .replace(/^(NVIDIA-)?(TESLA-)?/, '');
 }
 
-const BY_ALIAS: ReadonlyMap<string, GpuModel> = new Map(
-  CATALOG.flatMap(({ model, aliases }) => [model.name, ...aliases].map((alias) => [normaliseModelName(alias), model] as const)),
-);
+const BY_ALIAS: ReadonlyMap<string, GpuModel> = new Map(CATALOG.flatMap(({ model, aliases }) => [model.name, ...aliases].map((alias) => [normaliseModelName(alias), model] as const)));
 
 const MODEL_NAME_MAX_LENGTH = 256;
 

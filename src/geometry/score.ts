@@ -36,7 +36,10 @@ export function profileWeights(tables: SpecTables, demand: DemandMix | undefined
   }
   let weights = defaultWeights.get(tables);
   if (!weights) {
-    weights = normalise(tables, tables.profiles.map((p) => (p.mediaExtensions ? 0 : 1)));
+    weights = normalise(
+      tables,
+      tables.profiles.map((p) => (p.mediaExtensions ? 0 : 1)),
+    );
     defaultWeights.set(tables, weights);
   }
   return weights;

@@ -2,6 +2,9 @@
  * Plain data of the MIG geometry engine: the catalog's models and profiles, a GPU's instances, a request, and the
  * plans that serve it. JSON-safe; no Kubernetes or NVML types.
  */
+import type { MigOp } from '../api/index.js';
+
+export type { MigOp };
 
 /** One GPU instance profile as `nvidia-smi mig -lgip` lists it. */
 export interface MigProfile {
@@ -105,11 +108,4 @@ export interface MigPlan {
   layout: MigInstance[];
   /** Future capacity kept, 0..MAX_PLAN_SCORE (see score.ts); higher is better. */
   score: number;
-}
-
-/** One step of applying a plan, in order (destroys, then creates). */
-export interface MigOp {
-  action: 'create' | 'destroy';
-  profile: string;
-  start: number;
 }

@@ -23,7 +23,7 @@ import {
   type ListPodResourcesResponse,
   type PreferredAllocationResponse,
   type RegisterRequest,
-} from '../deviceplugin/api.js';
+} from '../deviceplugin/index.js';
 
 /** What admission needs to know of a pod: init and app containers in order with their extended-resource counts. */
 export interface AdmissionPod {

@@ -7,11 +7,10 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { arch, platform, release } from 'node:os';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../kube/informer.js';
-import { isConflict, isNotFound, withRetry } from '../kube/retry.js';
-import { parseQuantity, quantityInteger } from '../scheduler/core/quantity.js';
+import { isConflict, isNotFound, runInformer, type RunningInformer, withRetry } from '../kube/index.js';
 import { DeviceManager, type AdmissionPod } from './device-manager.js';
 import { nodeInfoStatus, runningPodStatus } from './status.js';
+import { parseQuantity, quantityInteger } from '../request/index.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);

@@ -40,7 +40,9 @@ export function runningPodStatus(pod: V1Pod, node: string, sequence: number, now
     podIPs: [{ ip: podIP }],
     startTime: time,
     containerStatuses: (pod.spec?.containers ?? []).map((container) => {
-      const id = createHash('sha256').update(`${pod.metadata?.uid ?? ''}/${container.name}`).digest('hex');
+      const id = createHash('sha256')
+        .update(`${pod.metadata?.uid ?? ''}/${container.name}`)
+        .digest('hex');
       return {
         name: container.name,
         image: container.image ?? '',

@@ -8,10 +8,10 @@
 import { readFile } from 'node:fs/promises';
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../api/annotations.js';
+import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../api/index.js';
 import type { ControlPlane } from '../controlplane/index.js';
 import { TesseraError } from '../errors.js';
-import { isConflict, withRetry } from '../kube/retry.js';
+import { isConflict, withRetry } from '../kube/index.js';
 
 export const WEBHOOK_CONFIGURATION = 'tessera-webhook';
 
@@ -87,7 +87,7 @@ export async function schedulerConfigFor(path: string, extenderUrl: string): Pro
   } catch (cause) {
     throw new TesseraError('INVALID_CONFIG', `cannot be read as YAML (${(cause as Error).message})`, { field: path, cause });
   }
-  if (!config?.extenders?.length) throw new TesseraError('INVALID_CONFIG', 'names no extender; Tessera is called as kube-scheduler\'s extender', { field: `${path}.extenders` });
+  if (!config?.extenders?.length) throw new TesseraError('INVALID_CONFIG', "names no extender; Tessera is called as kube-scheduler's extender", { field: `${path}.extenders` });
   for (const extender of config.extenders) extender['urlPrefix'] = extenderUrl;
   const profiles = config.profiles ?? [];
   if (!profiles.some((p) => (p['schedulerName'] ?? DEFAULT_SCHEDULER_PROFILE) === DEFAULT_SCHEDULER_PROFILE)) config.profiles = [...profiles, { schedulerName: DEFAULT_SCHEDULER_PROFILE }];

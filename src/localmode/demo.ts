@@ -5,7 +5,7 @@
  * left alone.
  */
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { isConflict, withRetry } from '../kube/retry.js';
+import { isConflict, withRetry } from '../kube/index.js';
 
 export const DEMO_LABEL = 'tessera.io/demo';
 

@@ -10,8 +10,7 @@
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { recordEvent } from '../kube/events.js';
-import { isNotFound, readModifyWrite, withRetry } from '../kube/retry.js';
+import { isNotFound, readModifyWrite, recordEvent, withRetry } from '../kube/index.js';
 import { ExtenderClient } from './extender-client.js';
 import type { ClusterMirror, MirrorChange } from './mirror.js';
 import { addUsage, holdsResources, nodeMisfit, pickNode, unschedulableMessage, type ResourceAmounts } from './node-fit.js';

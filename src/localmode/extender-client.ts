@@ -6,10 +6,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import type { ExtenderSettings, ExtenderTls } from './scheduler-config.js';
-import { collectReplyBody } from '../kube/reply-body.js';
+import { collectReplyBody } from '../kube/index.js';
 
 /** kube-scheduler's MaxExtenderPriority and MaxNodeScore: extender scores 0..10 are scaled to 0..100 x weight. */
 export const MAX_EXTENDER_PRIORITY = 10;
@@ -29,7 +29,22 @@ const nodeNames = { anyOf: [{ type: 'null' }, { type: 'array', items: { type: 's
 const filterReplySchema = {
   type: 'object',
   properties: {
-    nodes: { anyOf: [{ type: 'null' }, { type: 'object', properties: { items: { anyOf: [{ type: 'null' }, { type: 'array', items: { type: 'object', required: ['metadata'], properties: { metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } }] } } }] },
+    nodes: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          properties: {
+            items: {
+              anyOf: [
+                { type: 'null' },
+                { type: 'array', items: { type: 'object', required: ['metadata'], properties: { metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } },
+              ],
+            },
+          },
+        },
+      ],
+    },
     nodenames: nodeNames,
     failednodes: reasons,
     failedandunresolvablenodes: reasons,
@@ -65,19 +80,18 @@ const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 function postJson(url: string, body: string, timeoutMs: number, tls: ExtenderTls | undefined): Promise<{ status: number; text: string }> {
   const target = new URL(url);
   const secure = target.protocol === 'https:';
-  const tlsOptions = secure && tls ? { rejectUnauthorized: !tls.insecure, ...(tls.serverName ? { servername: tls.serverName } : {}), ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) } : {};
+  const tlsOptions =
+    secure && tls
+      ? { rejectUnauthorized: !tls.insecure, ...(tls.serverName ? { servername: tls.serverName } : {}), ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) }
+      : {};
   return new Promise((resolve, reject) => {
-    const req = (secure ? httpsRequest : httpRequest)(
-      target,
-      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, ...tlsOptions },
-      (res) => {
-        collectReplyBody(req, res, MAX_REPLY_BYTES, (text) => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, text });
-        });
-        res.on('error', reject);
-      },
-    );
+    const req = (secure ? httpsRequest : httpRequest)(target, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, ...tlsOptions }, (res) => {
+      collectReplyBody(req, res, MAX_REPLY_BYTES, (text) => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text });
+      });
+      res.on('error', reject);
+    });
     // httpTimeout bounds the whole exchange, as Go's http.Client.Timeout does.
     const timer = setTimeout(() => req.destroy(new Error(`no reply within ${timeoutMs} ms (httpTimeout)`)), timeoutMs);
     req.on('error', (error) => {
@@ -129,9 +143,7 @@ export class ExtenderClient {
 
   /** ExtenderArgs: names only for a nodeCacheCapable extender, the Node objects otherwise. */
   private args(pod: V1Pod, nodes: readonly V1Node[]): unknown {
-    return this.settings.nodeCacheCapable
-      ? { Pod: pod, Nodes: null, NodeNames: nodes.map((n) => n.metadata?.name ?? '') }
-      : { Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null };
+    return this.settings.nodeCacheCapable ? { Pod: pod, Nodes: null, NodeNames: nodes.map((n) => n.metadata?.name ?? '') } : { Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null };
   }
 
   /** Filter; an `Error` in the reply or a node that was not offered fails the attempt, as in kube-scheduler. */
@@ -139,7 +151,13 @@ export class ExtenderClient {
     if (!this.settings.filterVerb) return { feasible: nodes.map((n) => n.metadata?.name ?? ''), failed: {}, unresolvable: {} };
     const reply = await this.post(this.settings.filterVerb, this.args(pod, nodes));
     if (!checkFilterReply(reply)) throw validationError(checkFilterReply.errors, 'ExtenderFilterResult');
-    const body = reply as { nodes?: { items?: V1Node[] | null } | null; nodenames?: string[] | null; failednodes?: Record<string, string> | null; failedandunresolvablenodes?: Record<string, string> | null; error?: string };
+    const body = reply as {
+      nodes?: { items?: V1Node[] | null } | null;
+      nodenames?: string[] | null;
+      failednodes?: Record<string, string> | null;
+      failedandunresolvablenodes?: Record<string, string> | null;
+      error?: string;
+    };
     if (body.error) throw new TesseraError('UNAVAILABLE', body.error, { field: 'ExtenderFilterResult.Error' });
     const feasible = this.settings.nodeCacheCapable ? (body.nodenames ?? []) : (body.nodes?.items ?? []).map((n) => n.metadata?.name ?? '');
     const offered = new Set(nodes.map((n) => n.metadata?.name));

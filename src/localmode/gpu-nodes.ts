@@ -11,17 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { DeviceConfig } from '../config/device-config.js';
+import type { DeviceConfig } from '../config/index.js';
 import { TesseraError } from '../errors.js';
-import { FakeBackend } from '../deviceplugin/fake-backend.js';
-import { hamiNodeSettings } from '../deviceplugin/hami-node-config.js';
-import { HamiRegistrar } from '../deviceplugin/hami-register.js';
-import { DevicePluginDaemon } from '../deviceplugin/plugin.js';
-import type { Topology } from '../fakeoperator/topology.js';
-import { SimKubelet } from '../kubelet/kubelet.js';
-import { NodeLease } from '../kubelet/node-lease.js';
-import type { RequestConfig } from '../scheduler/core/index.js';
+import { DevicePluginDaemon, FakeBackend, hamiNodeSettings, HamiRegistrar } from '../deviceplugin/index.js';
+import type { Topology } from '../topology/index.js';
+import { NodeLease, SimKubelet } from '../kubelet/index.js';
 import type { LocalTopology } from './topology.js';
+import type { RequestConfig } from '../request/index.js';
 
 export interface GpuNodesOptions {
   topology: LocalTopology;

@@ -4,7 +4,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../kube/informer.js';
+import { runInformer, type RunningInformer } from '../kube/index.js';
 import { podKey } from './pods.js';
 
 export type MirrorChange = { kind: 'pod'; type: 'upsert' | 'remove'; object: V1Pod; previous: V1Pod | undefined } | { kind: 'node'; type: 'upsert' | 'remove'; object: V1Node };

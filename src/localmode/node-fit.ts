@@ -5,8 +5,8 @@
  * are skipped). Pure: plain Pod and Node objects in, a reason or null out.
  */
 import type { V1Container, V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
-import { parseQuantity, quantityCeil } from '../scheduler/core/quantity.js';
 import { isFinished } from './pods.js';
+import { parseQuantity, quantityCeil } from '../request/index.js';
 
 /** Resource amounts in milli-units, so CPU (`500m`) and counts share one integer scale. */
 export type ResourceAmounts = Map<string, number>;
@@ -58,7 +58,7 @@ function tolerates(tolerations: readonly V1Toleration[], taint: V1Taint): boolea
 export function nodeMisfit(pod: V1Pod, node: V1Node, used: ResourceAmounts, ignored: ReadonlySet<string>): string | null {
   const spec = pod.spec;
   if (node.spec?.unschedulable && !tolerates(spec?.tolerations ?? [], { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) {
-    return "node(s) were unschedulable";
+    return 'node(s) were unschedulable';
   }
   if (spec?.nodeName && spec.nodeName !== node.metadata?.name) return "node(s) didn't match the requested node name";
   const labels = node.metadata?.labels ?? {};

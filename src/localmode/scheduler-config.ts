@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 
 export interface ManagedResource {
@@ -131,7 +131,7 @@ interface RawExtender {
 }
 
 /** Go's time units, in milliseconds (µ as U+00B5 and U+03BC, as time.ParseDuration takes both). */
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const GO_DURATION = /^[-+]?(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
 
 /**
@@ -162,7 +162,8 @@ function extenderSettings(raw: RawExtender, field: string): ExtenderSettings {
   let httpTimeoutMs = DEFAULT_HTTP_TIMEOUT_MS;
   if (raw.httpTimeout !== undefined) {
     const parsed = parseDurationMs(raw.httpTimeout);
-    if (parsed === undefined || parsed < 0) throw new TesseraError('INVALID_CONFIG', `"${raw.httpTimeout}" is not a Go duration (such as 5s, 1m30s, 500ms, 1h2m0.5s)`, { field: `${field}.httpTimeout` });
+    if (parsed === undefined || parsed < 0)
+      throw new TesseraError('INVALID_CONFIG', `"${raw.httpTimeout}" is not a Go duration (such as 5s, 1m30s, 500ms, 1h2m0.5s)`, { field: `${field}.httpTimeout` });
     // 0 is kube-scheduler's "no timeout"; fetch's signal needs a number, so it waits as long as a request may.
     httpTimeoutMs = parsed === 0 ? 2 ** 31 - 1 : parsed;
   }
@@ -176,7 +177,13 @@ function extenderSettings(raw: RawExtender, field: string): ExtenderSettings {
     const key = pem(t.keyData, t.keyFile, 'keyFile');
     if ((cert === undefined) !== (key === undefined)) throw new TesseraError('INVALID_CONFIG', 'a client certificate needs both cert and key', { field: `${field}.tlsConfig` });
     // kube-scheduler's makeTransport: enableHTTPS without a CA skips verification.
-    tls = { insecure: (t.insecure ?? false) || (raw.enableHTTPS === true && ca === undefined), ...(t.serverName ? { serverName: t.serverName } : {}), ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    tls = {
+      insecure: (t.insecure ?? false) || (raw.enableHTTPS === true && ca === undefined),
+      ...(t.serverName ? { serverName: t.serverName } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+    };
   }
   return {
     urlPrefix: raw.urlPrefix,

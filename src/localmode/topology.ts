@@ -7,11 +7,10 @@
 import { readFileSync } from 'node:fs';
 import type { V1Node } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { NODE_MODES, TESSERA_API_VERSION, type NodeMode } from '../api/annotations.js';
-import { ajv, validationError } from '../api/validate.js';
+import { ajv, NODE_MODES, type NodeMode, TESSERA_API_VERSION, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import { resolveGpuModel } from '../geometry/index.js';
-import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../fakeoperator/topology.js';
+import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../topology/index.js';
 
 export const LOCAL_TOPOLOGY_KIND = 'LocalTopology';
 

@@ -9,10 +9,21 @@
  * (kube's "expectations"), so a slow watch never makes it create or delete twice.
  */
 import { createHash } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1DeploymentCondition, type V1OwnerReference, type V1Pod, type V1PodTemplateSpec, type V1ReplicaSet } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+  type V1DeploymentCondition,
+  type V1OwnerReference,
+  type V1Pod,
+  type V1PodTemplateSpec,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../kube/informer.js';
-import { isConflict, isNotFound } from '../kube/retry.js';
+import { isConflict, isNotFound, runInformer, type RunningInformer } from '../kube/index.js';
 import { isFinished, podKey } from './pods.js';
 
 export const POD_TEMPLATE_HASH = 'pod-template-hash';
@@ -42,12 +53,13 @@ function canonical(value: unknown): Json {
 
 /** The pod-template-hash label value of a template: stable across restarts, in kube's alphabet. */
 export function templateHash(template: V1PodTemplateSpec | undefined): string {
-  const digest = createHash('sha256').update(JSON.stringify(canonical(template ?? {}))).digest();
+  const digest = createHash('sha256')
+    .update(JSON.stringify(canonical(template ?? {})))
+    .digest();
   return [...String(digest.readUInt32BE(0))].map((c) => ALPHANUMS[c.charCodeAt(0) % ALPHANUMS.length]).join('');
 }
 
-const controllerOf = (owned: { metadata?: { ownerReferences?: V1OwnerReference[] } }): V1OwnerReference | undefined =>
-  owned.metadata?.ownerReferences?.find((r) => r.controller === true);
+const controllerOf = (owned: { metadata?: { ownerReferences?: V1OwnerReference[] } }): V1OwnerReference | undefined => owned.metadata?.ownerReferences?.find((r) => r.controller === true);
 
 const ownerRef = (kind: 'Deployment' | 'ReplicaSet', owner: { metadata?: { name?: string; uid?: string } }): V1OwnerReference => ({
   apiVersion: 'apps/v1',
@@ -240,12 +252,24 @@ export class WorkloadController {
       availableReplicas: available,
       unavailableReplicas: Math.max(0, wanted - available),
       conditions: [
-        condition('Available', available >= wanted, available >= wanted ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', available >= wanted ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.'),
-        condition('Progressing', true, complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', complete ? `ReplicaSet "${rsName}" has successfully progressed.` : `ReplicaSet "${rsName}" is progressing.`),
+        condition(
+          'Available',
+          available >= wanted,
+          available >= wanted ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+          available >= wanted ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+        ),
+        condition(
+          'Progressing',
+          true,
+          complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+          complete ? `ReplicaSet "${rsName}" has successfully progressed.` : `ReplicaSet "${rsName}" is progressing.`,
+        ),
       ],
     };
     if (sameStatus(deployment.status, status)) return;
-    await this.patchStatus(() => this.apps.patchNamespacedDeploymentStatus({ name: deployment.metadata?.name ?? '', namespace: deployment.metadata?.namespace ?? 'default', body: { status } }, mergePatch));
+    await this.patchStatus(() =>
+      this.apps.patchNamespacedDeploymentStatus({ name: deployment.metadata?.name ?? '', namespace: deployment.metadata?.namespace ?? 'default', body: { status } }, mergePatch),
+    );
   }
 
   private async syncReplicaSet(rs: V1ReplicaSet, all: readonly V1Pod[]): Promise<void> {
@@ -329,8 +353,7 @@ export class WorkloadController {
 
 /** Whether every field of `wanted` already has that value (conditions compared without their times). */
 function sameStatus(current: object | undefined, wanted: Record<string, unknown>): boolean {
-  const strip = (value: unknown): unknown =>
-    Array.isArray(value) ? value.map((c: Record<string, unknown>) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })) : value;
+  const strip = (value: unknown): unknown => (Array.isArray(value) ? value.map((c: Record<string, unknown>) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })) : value);
   const have = (current ?? {}) as Record<string, unknown>;
   return Object.entries(wanted).every(([k, v]) => JSON.stringify(strip(have[k] ?? (typeof v === 'number' ? 0 : undefined))) === JSON.stringify(strip(v)));
 }

@@ -89,7 +89,10 @@ describe('authentication', () => {
       const bad = join(dir, 'bad');
       writeFileSync(bad, readFileSync(good, 'utf8').replace(cluster.token, 'forged-token'));
       const run = promisify(execFile);
-      const refused = await run(KUBECTL, ['--kubeconfig', bad, 'get', 'secrets', '-A'], { timeout: 20_000 }).then(() => 'served', (error: { stderr: string }) => error.stderr);
+      const refused = await run(KUBECTL, ['--kubeconfig', bad, 'get', 'secrets', '-A'], { timeout: 20_000 }).then(
+        () => 'served',
+        (error: { stderr: string }) => error.stderr,
+      );
       expect(refused).toMatch(/Unauthorized|provide credentials|logged in/);
       expect((await run(KUBECTL, ['--kubeconfig', good, 'get', 'secret', 'root', '-n', 'kube-system', '-o', 'name'], { timeout: 20_000 })).stdout.trim()).toBe('secret/root');
     } finally {
@@ -140,16 +143,25 @@ describe('bombs', () => {
     }
     const objects = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
     expect((await send('POST', '/api/v1/namespaces/default/configmaps', { headers: { 'content-type': 'application/json' }, body: objects })).status).toBe(400);
-    const flow = await send('POST', '/api/v1/namespaces/default/configmaps', { headers: { 'content-type': 'application/yaml' }, body: `metadata: {name: deep}\ndata: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n` });
+    const flow = await send('POST', '/api/v1/namespaces/default/configmaps', {
+      headers: { 'content-type': 'application/yaml' },
+      body: `metadata: {name: deep}\ndata: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`,
+    });
     expect(flow.status).toBe(400);
     let block = 'metadata: {name: deep}\ndata:\n';
     for (let i = 1; i <= 1200; i++) block += `${' '.repeat(i)}k:\n`;
     expect((await send('POST', '/api/v1/namespaces/default/configmaps', { headers: { 'content-type': 'application/yaml' }, body: block })).status).toBe(400);
     expect((await send('POST', '/api/v1/namespaces/default/configmaps', json({ metadata: { name: 'patched' } }))).status).toBe(201);
-    const patch = await send('PATCH', '/api/v1/namespaces/default/configmaps/patched', { headers: { 'content-type': 'application/merge-patch+json' }, body: `{"data":{"x":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}}` });
+    const patch = await send('PATCH', '/api/v1/namespaces/default/configmaps/patched', {
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: `{"data":{"x":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}}`,
+    });
     expect(patch.status).toBe(400);
     // Under the bound is fine.
-    const fine = await send('POST', '/api/v1/namespaces/default/configmaps', { headers: { 'content-type': 'application/json' }, body: `{"metadata":{"name":"nested-ok","annotations":{"x":"${'['.repeat(5000)}"}}}` });
+    const fine = await send('POST', '/api/v1/namespaces/default/configmaps', {
+      headers: { 'content-type': 'application/json' },
+      body: `{"metadata":{"name":"nested-ok","annotations":{"x":"${'['.repeat(5000)}"}}}`,
+    });
     expect(fine.status).toBe(201);
   });
 
@@ -164,7 +176,7 @@ describe('bombs', () => {
 
   it('stops storing at maxStoredBytes with 507 naming the limit, and still deletes and shrinks', async () => {
     const chunk = 'x'.repeat(400 * 1024);
-    let refused: RawReply & { body: { message?: string; reason?: string } } | undefined;
+    let refused: (RawReply & { body: { message?: string; reason?: string } }) | undefined;
     const stored: string[] = [];
     for (let i = 0; i < 20 && !refused; i++) {
       const reply = await send('POST', '/api/v1/namespaces/default/configmaps', json({ metadata: { name: `fill-${i}` }, data: { blob: chunk } }));
@@ -177,9 +189,15 @@ describe('bombs', () => {
     expect(cluster.store.storedBytes).toBeLessThanOrEqual(MAX_STORED);
     expect(stored.length).toBeGreaterThan(0);
     // Growing an object is refused too; shrinking one and deleting work, and free room.
-    const grow = await send('PATCH', `/api/v1/namespaces/default/configmaps/${stored[0]}`, { headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ data: { more: chunk } }) });
+    const grow = await send('PATCH', `/api/v1/namespaces/default/configmaps/${stored[0]}`, {
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ data: { more: chunk } }),
+    });
     expect(grow.status).toBe(507);
-    const shrink = await send('PATCH', `/api/v1/namespaces/default/configmaps/${stored[0]}`, { headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ data: { blob: 'small' } }) });
+    const shrink = await send('PATCH', `/api/v1/namespaces/default/configmaps/${stored[0]}`, {
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ data: { blob: 'small' } }),
+    });
     expect(shrink.status).toBe(200);
     for (const name of stored.slice(1)) expect((await send('DELETE', `/api/v1/namespaces/default/configmaps/${name}`)).status).toBe(200);
     expect((await send('POST', '/api/v1/namespaces/default/configmaps', json({ metadata: { name: 'after-bomb' }, data: { blob: chunk } }))).status).toBe(201);
@@ -239,7 +257,10 @@ describe('quantities', () => {
     });
     expect(patch.status).toBe(422);
     expect((await send('POST', '/api/v1/nodes', json({ metadata: { name: 'n1' } }))).status).toBe(201);
-    const status = await send('PATCH', '/api/v1/nodes/n1/status', { headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ status: { capacity: { 'nvidia.com/gpu': '-4' } } }) });
+    const status = await send('PATCH', '/api/v1/nodes/n1/status', {
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ status: { capacity: { 'nvidia.com/gpu': '-4' } } }),
+    });
     expect(status.status).toBe(422);
     expect(status.body.message).toContain('status.capacity[nvidia.com/gpu]: Invalid value: "-4": must be greater than or equal to 0');
   });
@@ -258,7 +279,9 @@ function plainRequest(host: string, port: number, path: string, token: string | 
   });
 }
 
-const outsideAddress = Object.values(networkInterfaces()).flat().find((i) => i?.family === 'IPv4' && !i.internal)?.address;
+const outsideAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i?.family === 'IPv4' && !i.internal)?.address;
 
 describe('plain HTTP', () => {
   it('is served to loopback peers, still only with the token', async () => {
@@ -286,14 +309,29 @@ describe('plain HTTP', () => {
 describe('listening beyond loopback', () => {
   it('logs a warning naming the address', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => { lines.push(chunk.toString()); done(); } });
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
     const exposed = await EmbeddedCluster.start({ host: '0.0.0.0', log: pino({ level: 'warn' }, sink) });
     await exposed.stop();
     const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string; host?: string }).find((l) => l.level === 40);
     expect(warning).toMatchObject({ host: '0.0.0.0' });
     expect(warning?.msg).toMatch(/beyond loopback/);
     const quiet: string[] = [];
-    const loopback = await EmbeddedCluster.start({ log: pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => { quiet.push(chunk.toString()); done(); } })) });
+    const loopback = await EmbeddedCluster.start({
+      log: pino(
+        { level: 'warn' },
+        new Writable({
+          write: (chunk: Buffer, _e, done) => {
+            quiet.push(chunk.toString());
+            done();
+          },
+        }),
+      ),
+    });
     await loopback.stop();
     expect(quiet).toEqual([]);
   });

@@ -46,7 +46,10 @@ async function settle(api: CoreV1Api, names: readonly string[], timeoutMs = 30_0
   let stableSince = Date.now();
   for (;;) {
     const pods = (await api.listNamespacedPod({ namespace: 'default' })).items.filter((p) => names.includes(p.metadata?.name ?? ''));
-    const state = pods.map((p) => `${p.metadata?.name}:${p.status?.phase}:${p.spec?.nodeName ?? ''}`).sort().join(',');
+    const state = pods
+      .map((p) => `${p.metadata?.name}:${p.status?.phase}:${p.spec?.nodeName ?? ''}`)
+      .sort()
+      .join(',');
     if (state !== last) {
       last = state;
       stableSince = Date.now();
@@ -71,7 +74,10 @@ const kubectl = (dir: string, ...args: string[]): string => execFileSync('kubect
 async function fill(api: CoreV1Api): Promise<V1Pod[]> {
   const first = [...[0, 1, 2, 3].map((i) => hamiHalf(`hami-${i}`)), ...[0, 1, 2, 3, 4, 5].map((i) => migTen(`mig-${i}`))];
   for (const pod of first) await api.createNamespacedPod({ namespace: 'default', body: pod });
-  const running = await settle(api, first.map((p) => p.metadata?.name ?? ''));
+  const running = await settle(
+    api,
+    first.map((p) => p.metadata?.name ?? ''),
+  );
   expect(running.filter((p) => p.status?.phase === 'Running').length).toBe(first.length);
   return running;
 }
@@ -96,11 +102,19 @@ describe('grants under attack (tessera up as a process)', () => {
     const claim = { ...real, pod: { uid: forged.metadata?.uid, namespace: 'default', name: 'forged' } };
     const forgedDecision = { ...claim, signature: sign(null, Buffer.from(JSON.stringify(claim)), generateKeyPairSync('ed25519').privateKey).toString('base64url') };
     kubectl(dir, 'annotate', 'pod', 'forged', `tessera.io/decision=${JSON.stringify(forgedDecision)}`, 'hami.io/bind-phase=allocating');
-    await api.createNamespacedPodBinding({ name: 'forged', namespace: 'default', body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'forged', namespace: 'default' }, target: { apiVersion: 'v1', kind: 'Node', name: String(real.node) } } });
+    await api.createNamespacedPodBinding({
+      name: 'forged',
+      namespace: 'default',
+      body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'forged', namespace: 'default' }, target: { apiVersion: 'v1', kind: 'Node', name: String(real.node) } },
+    });
     // Anonymous binds of a running pod to the other node and to its own, and a filter: none may free or move it.
     const victim = running.find((p) => p.metadata?.name === 'hami-2');
     for (const node of ['mig-1', victim?.spec?.nodeName ?? '']) {
-      const reply = await fetch(`${up.extenderUrl}/bind`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ PodName: 'hami-2', PodNamespace: 'default', PodUID: victim?.metadata?.uid, Node: node }) });
+      const reply = await fetch(`${up.extenderUrl}/bind`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ PodName: 'hami-2', PodNamespace: 'default', PodUID: victim?.metadata?.uid, Node: node }),
+      });
       expect(reply.status).toBe(200);
     }
     await fetch(`${up.extenderUrl}/filter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Pod: victim, NodeNames: ['hami-1', 'mig-1'] }) });
@@ -129,12 +143,18 @@ describe('grants under attack (tessera up as a process)', () => {
     });
     // The webhook refuses them first.
     const refused = small('thief-refused');
-    await expect(api.createNamespacedPod({ namespace: 'default', body: { ...refused, spec: { ...refused.spec, containers: refused.spec?.containers ?? [], nodeName: 'hami-1' } } })).rejects.toThrow(/spec\.nodeName/);
+    await expect(api.createNamespacedPod({ namespace: 'default', body: { ...refused, spec: { ...refused.spec, containers: refused.spec?.containers ?? [], nodeName: 'hami-1' } } })).rejects.toThrow(
+      /spec\.nodeName/,
+    );
     // With the webhook down (removed, as an outage or a misconfiguration leaves it), kubelet admits them, and only the
     // device plugin stands between them and others' grants.
     kubectl(dir, 'delete', 'mutatingwebhookconfiguration', 'tessera-webhook');
     await Promise.all([...legit, ...thieves].map((body) => api.createNamespacedPod({ namespace: 'default', body })));
-    await settle(api, legit.map((p) => p.metadata?.name ?? ''), 45_000);
+    await settle(
+      api,
+      legit.map((p) => p.metadata?.name ?? ''),
+      45_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 6000));
     await expectClean(up);
     const after = (await api.listNamespacedPod({ namespace: 'default' })).items;
@@ -157,7 +177,11 @@ describe('grants under attack (tessera up as a process)', () => {
     // Ask for everything again: a restart that forgot the saved grants hands their GPUs out here.
     const again = [...[0, 1].map((i) => hamiHalf(`after-hami-${i}`)), ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => migTen(`after-mig-${i}`))];
     for (const pod of again) await api.createNamespacedPod({ namespace: 'default', body: pod });
-    await settle(api, again.map((p) => p.metadata?.name ?? ''), 45_000);
+    await settle(
+      api,
+      again.map((p) => p.metadata?.name ?? ''),
+      45_000,
+    );
     await expectClean(up);
     const after = (await api.listNamespacedPod({ namespace: 'default' })).items;
     for (const pod of running) expect(after.find((p) => p.metadata?.name === pod.metadata?.name)?.spec?.nodeName).toBe(pod.spec?.nodeName);

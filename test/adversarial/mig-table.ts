@@ -20,7 +20,11 @@ export function referenceProfiles(model: string): ReferenceProfile[] {
   if (!existsSync(REFERENCE)) throw new Error(`${REFERENCE} is missing: this test reads NVIDIA's MIG table from the shared checkout at ../shared (see ../shared/README.md)`);
   const rows = readFileSync(REFERENCE, 'utf8').split('\n');
   const header = rows.findIndex((line) => line.startsWith('| ID | compute/memory slices'));
-  const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
+  const cells = (line: string): string[] =>
+    line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
   const column = cells(rows[header] ?? '').indexOf(model);
   if (header < 0 || column < 0) throw new Error(`no column ${model} in the 8-slice table of ${REFERENCE}`);
   const out: ReferenceProfile[] = [];

@@ -29,9 +29,12 @@ function errorOf(run: () => unknown): TesseraError {
 
 describe('decision annotation', () => {
   it('round-trips every valid decision', () => {
-    fc.assert(fc.property(decisionArb, (decision) => {
-      expect(decodeDecision(encodeDecision(decision))).toEqual(decision);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(decisionArb, (decision) => {
+        expect(decodeDecision(encodeDecision(decision))).toEqual(decision);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it.each([
@@ -53,13 +56,20 @@ describe('decision annotation', () => {
 
   it('answers arbitrary text with a decision or a TesseraError, never anything else', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.constant(JSON.stringify(sample)).map((s) => s.slice(0, -3))), (text) => {
-        try {
-          decodeDecision(text);
-        } catch (error) {
-          expect(error).toBeInstanceOf(TesseraError);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.constant(JSON.stringify(sample)).map((s) => s.slice(0, -3)),
+        ),
+        (text) => {
+          try {
+            decodeDecision(text);
+          } catch (error) {
+            expect(error).toBeInstanceOf(TesseraError);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -5,13 +5,7 @@
  * (`omitempty`); the colon form is `id,count,devmem,devcore,type,numa,health[,index,mode]:` per GPU.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  decodeHamiMigAllocations,
-  decodeHamiRegister,
-  encodeHamiMigAllocations,
-  encodeHamiRegister,
-  reportedHandshake,
-} from '../../src/api/hami-register.js';
+import { decodeHamiMigAllocations, decodeHamiRegister, encodeHamiMigAllocations, encodeHamiRegister, reportedHandshake } from '../../src/api/hami-register.js';
 import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig } from '../../src/config/device-config.js';
 import { hamiNodeSettings } from '../../src/deviceplugin/hami-node-config.js';
 import { hamiRegisterDevices } from '../../src/deviceplugin/hami-register.js';
@@ -36,7 +30,16 @@ describe("HAMi's register annotation", () => {
       '[{"id":"GPU-m","count":7,"devmem":40960,"devcore":100,"type":"NVIDIA A100-SXM4-40GB","mode":"mig","migProfiles":[{"name":"1g.5gb","memoryMB":4864,"core":14,"sliceCount":1,"placements":[{"start":0,"size":1},{"start":1,"size":1}]}],"health":true}]';
     const [gpu] = decodeHamiRegister(text);
     expect(gpu?.mode).toBe('mig');
-    expect(gpu?.migProfiles?.[0]).toEqual({ name: '1g.5gb', memoryMB: 4864, core: 14, sliceCount: 1, placements: [{ start: 0, size: 1 }, { start: 1, size: 1 }] });
+    expect(gpu?.migProfiles?.[0]).toEqual({
+      name: '1g.5gb',
+      memoryMB: 4864,
+      core: 14,
+      sliceCount: 1,
+      placements: [
+        { start: 0, size: 1 },
+        { start: 1, size: 1 },
+      ],
+    });
   });
 
   it('reads the colon form, 7 fields and 9', () => {
@@ -101,7 +104,8 @@ describe("HAMi's register annotation", () => {
 });
 
 describe("HAMi v2.10's MIG allocations", () => {
-  const TEXT = '[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a","profile":"3g.40gb","placement":{"start":4,"size":4}},{"containerIndex":1,"deviceIndex":0,"gpuUUID":"GPU-b","profile":"1g.10gb","placement":{"start":6,"size":1}}]';
+  const TEXT =
+    '[{"containerIndex":0,"deviceIndex":0,"gpuUUID":"GPU-a","profile":"3g.40gb","placement":{"start":4,"size":4}},{"containerIndex":1,"deviceIndex":0,"gpuUUID":"GPU-b","profile":"1g.10gb","placement":{"start":6,"size":1}}]';
 
   it('writes and reads the JSON HAMi writes', () => {
     const allocations = [

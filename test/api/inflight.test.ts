@@ -28,7 +28,7 @@ function decision(uid: string, containers: DecisionDevice[][], mode: Decision['m
 }
 
 describe('shapeOf', () => {
-  it('ignores which GPU of a model a grant is on, and the order of a container\'s devices', () => {
+  it("ignores which GPU of a model a grant is on, and the order of a container's devices", () => {
     const a = shapeOf(decision('p1', [[dev('GPU-a', 1000, 30), dev('GPU-b', 2000, 30)]]), context);
     const b = shapeOf(decision('p2', [[dev('GPU-a', 2000, 30), dev('GPU-b', 1000, 30)]]), context);
     expect(a.key).toBe(b.key);
@@ -103,8 +103,19 @@ describe('mayJoinInFlight', () => {
   /** Invariant: admitting pods one by one through the rule keeps every lead count owned by one shape. */
   it('keeps the first kubelet call of every in-flight pod unambiguous (property)', () => {
     const shapeArb = fc
-      .array(fc.array(fc.record({ uuid: fc.constantFrom('GPU-a', 'GPU-b', 'GPU-c'), mem: fc.constantFrom(1000, 2000), cores: fc.constantFrom(30, 100) }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 })
-      .map((containers) => shapeOf(decision('p', containers.map((c) => c.map((d) => dev(d.uuid, d.mem, d.cores)))), context));
+      .array(fc.array(fc.record({ uuid: fc.constantFrom('GPU-a', 'GPU-b', 'GPU-c'), mem: fc.constantFrom(1000, 2000), cores: fc.constantFrom(30, 100) }), { minLength: 1, maxLength: 3 }), {
+        minLength: 1,
+        maxLength: 2,
+      })
+      .map((containers) =>
+        shapeOf(
+          decision(
+            'p',
+            containers.map((c) => c.map((d) => dev(d.uuid, d.mem, d.cores))),
+          ),
+          context,
+        ),
+      );
     fc.assert(
       fc.property(fc.array(shapeArb, { maxLength: 30 }), (candidates) => {
         const inFlight: PodShape[] = [];

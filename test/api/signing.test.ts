@@ -32,7 +32,13 @@ const tamperings: Array<[string, (d: Decision) => Decision | undefined]> = [
   ['memory', (d) => mapFirstDevice(d, (dev) => ({ ...dev, memoryMiB: dev.memoryMiB + 1 }))],
   ['cores', (d) => mapFirstDevice(d, (dev) => ({ ...dev, cores: (dev.cores + 1) % 101 }))],
   ['gpu', (d) => mapFirstDevice(d, (dev) => ({ ...dev, uuid: `${dev.uuid}x` }))],
-  ['an added device', (d) => (d.containers[0] ? { ...d, containers: [{ ...d.containers[0], devices: [...d.containers[0].devices, { uuid: 'GPU-x', index: 9, memoryMiB: 1, cores: 1 }] }, ...d.containers.slice(1)] } : undefined)],
+  [
+    'an added device',
+    (d) =>
+      d.containers[0]
+        ? { ...d, containers: [{ ...d.containers[0], devices: [...d.containers[0].devices, { uuid: 'GPU-x', index: 9, memoryMiB: 1, cores: 1 }] }, ...d.containers.slice(1)] }
+        : undefined,
+  ],
 ];
 
 function mapFirstDevice(decision: Decision, change: (d: Decision['containers'][number]['devices'][number]) => Decision['containers'][number]['devices'][number]): Decision | undefined {
@@ -72,7 +78,10 @@ describe('decision signing', () => {
     fc.assert(
       fc.property(decisionArb, (decision) => {
         const signed = signDecision(decision, key);
-        const filled = { ...signed, containers: signed.containers.map((c) => ({ ...c, devices: c.devices.map((d) => (d.mig ? { ...d, mig: { ...d.mig, migDeviceUuid: 'MIG-filled', gpuInstanceId: 3 } } : d)) })) };
+        const filled = {
+          ...signed,
+          containers: signed.containers.map((c) => ({ ...c, devices: c.devices.map((d) => (d.mig ? { ...d, mig: { ...d.mig, migDeviceUuid: 'MIG-filled', gpuInstanceId: 3 } } : d)) })),
+        };
         expect(verifyDecision(filled, key)).toBe(true);
       }),
       { numRuns: 100 },

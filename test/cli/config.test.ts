@@ -34,7 +34,10 @@ describe('tessera config check', () => {
 
   it('rejects a geometry naming the field, the model, the geometry and the profile', async () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'nvidia:\n  knownMigGeometries:\n    - models: [A30]\n      allowedGeometries:\n        - [{name: 1g.6gb, memory: 6144, count: 4}]\n        - [{name: 2g.12gb, memory: 12288, count: 3}]\n');
+    writeFileSync(
+      file,
+      'nvidia:\n  knownMigGeometries:\n    - models: [A30]\n      allowedGeometries:\n        - [{name: 1g.6gb, memory: 6144, count: 4}]\n        - [{name: 2g.12gb, memory: 12288, count: 3}]\n',
+    );
     const message = await failure(file);
     expect(message).toContain('nvidia.knownMigGeometries.0.allowedGeometries.1: model A30-24GB, geometry 1');
     expect(message).toContain('profile 2g.12gb: at most 2');

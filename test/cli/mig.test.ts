@@ -26,7 +26,10 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('tessera mig', () => {
   it('plan --json prints ranked plans that keep the instance in use', async () => {
-    const instances = JSON.stringify([{ profile: '3g.40gb', start: 4, inUse: true }, { profile: '1g.10gb', start: 0, inUse: false }]);
+    const instances = JSON.stringify([
+      { profile: '3g.40gb', start: 4, inUse: true },
+      { profile: '1g.10gb', start: 0, inUse: false },
+    ]);
     const result = await mig('plan', '--model', 'NVIDIA H100 80GB HBM3', '--instances', instances, '--request', '9000', '--json');
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { model: string; plans: MigPlan[] };

@@ -19,7 +19,16 @@ const hasKubectl = existsSync(KUBECTL);
 const run = promisify(execFile);
 
 interface Review {
-  request: { uid: string; operation: string; name: string; namespace?: string; userInfo: { username: string }; object: { metadata: { name?: string; labels?: Record<string, string> } } | null; oldObject: unknown; resource: { resource: string } };
+  request: {
+    uid: string;
+    operation: string;
+    name: string;
+    namespace?: string;
+    userInfo: { username: string };
+    object: { metadata: { name?: string; labels?: Record<string, string> } } | null;
+    oldObject: unknown;
+    resource: { resource: string };
+  };
 }
 
 describe.skipIf(!hasKubectl)('mutating admission webhooks on the embedded API server', () => {
@@ -81,8 +90,16 @@ ${options.extra ?? ''}`;
         const broken: Record<string, string> = {
           '/garbage': 'not json at all',
           '/wrong-uid': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'someone-else', allowed: true } }),
-          '/bad-patch': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"remove","path":"/metadata"}]').toString('base64') } }),
-          '/no-op-patch': JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"replace","path":"/nope/x","value":1}]').toString('base64') } }),
+          '/bad-patch': JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"remove","path":"/metadata"}]').toString('base64') },
+          }),
+          '/no-op-patch': JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from('[{"op":"replace","path":"/nope/x","value":1}]').toString('base64') },
+          }),
         };
         const path = (req.url ?? '').split('?')[0]!;
         if (broken[path] !== undefined) {
@@ -142,7 +159,7 @@ ${options.extra ?? ''}`;
     expect((updated.oldObject as { metadata: { labels: Record<string, string> } }).metadata.labels).toEqual({ app: 'web' });
   });
 
-  it('refuses the write a webhook denies, in kube-apiserver\'s words and with its code', async () => {
+  it("refuses the write a webhook denies, in kube-apiserver's words and with its code", async () => {
     await apply(configuration());
     const stderr = await kubectlError('apply', '-f', writeTemp(dir, podYaml('deny-me')));
     expect(stderr).toContain('Error from server (Forbidden): error when creating');
@@ -161,7 +178,7 @@ ${options.extra ?? ''}`;
     expect(reviews.map((r) => r.request.name)).toEqual(['matched']);
   });
 
-  it('refuses a write when the webhook answers garbage, someone else\'s uid or a patch that cannot apply, naming the webhook', async () => {
+  it("refuses a write when the webhook answers garbage, someone else's uid or a patch that cannot apply, naming the webhook", async () => {
     for (const [path, words] of [
       ['/garbage', /failed calling webhook "pods.test.io": the reply is not JSON/],
       ['/wrong-uid', /expected response.uid=".+", got "someone-else"/],
@@ -176,8 +193,12 @@ ${options.extra ?? ''}`;
 
   it('fails closed on a malformed selector, naming it, and never lets a namespaceSelector exclude a cluster-scoped object', async () => {
     await apply(configuration({ extra: '  objectSelector: {matchExpressions: [{key: app, operator: Maybe}]}' }));
-    expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('odd')))).toContain('admission webhook "pods.test.io" has an invalid objectSelector: operator "Maybe" is not In, NotIn, Exists or DoesNotExist');
-    await apply(configuration({ resources: 'persistentvolumes' }).replace('matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [exempt]}]', 'matchLabels: {never: present}'));
+    expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('odd')))).toContain(
+      'admission webhook "pods.test.io" has an invalid objectSelector: operator "Maybe" is not In, NotIn, Exists or DoesNotExist',
+    );
+    await apply(
+      configuration({ resources: 'persistentvolumes' }).replace('matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [exempt]}]', 'matchLabels: {never: present}'),
+    );
     await apply('apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: disk}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /d}}\n');
     expect(reviews.map((r) => [r.request.resource.resource, r.request.name])).toEqual([['persistentvolumes', 'disk']]);
   });
@@ -185,7 +206,9 @@ ${options.extra ?? ''}`;
   it('refuses writes when the webhook cannot be trusted or answers too late, unless failurePolicy is Ignore', async () => {
     const other = await CertificateAuthority.create('someone-else');
     await apply(configuration({ caPem: other.certPem }));
-    expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('untrusted')))).toMatch(/Internal error occurred: failed calling webhook "pods.test.io": failed to call webhook: Post .*certificate/);
+    expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('untrusted')))).toMatch(
+      /Internal error occurred: failed calling webhook "pods.test.io": failed to call webhook: Post .*certificate/,
+    );
     expect(reviews).toEqual([]);
     await apply(configuration({ path: '/hang', timeoutSeconds: 1 }));
     expect(await kubectlError('apply', '-f', writeTemp(dir, podYaml('late')))).toContain('context deadline exceeded');

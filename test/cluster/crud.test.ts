@@ -93,12 +93,13 @@ describe('embedded cluster CRUD through client-node', () => {
     expect(strategic.spec?.containers.map((c) => `${c.name}=${c.image}`)).toEqual(['main=busybox:2']);
     // Merged by name, a new container is an addition, which a pod's spec does not allow after creation.
     const added = await statusOf(
-      h.core.patchNamespacedPod({ name: 'patch-a', namespace: 'default', body: { spec: { containers: [{ name: 'sidecar', image: 'envoy:1' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+      h.core.patchNamespacedPod(
+        { name: 'patch-a', namespace: 'default', body: { spec: { containers: [{ name: 'sidecar', image: 'envoy:1' }] } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      ),
     );
     expect(added).toBe(422);
-    const failed = await statusOf(
-      h.core.patchNamespacedPod({ name: 'patch-a', namespace: 'default', body: { a: 1 } }, setHeaderOptions('Content-Type', 'text/plain')),
-    );
+    const failed = await statusOf(h.core.patchNamespacedPod({ name: 'patch-a', namespace: 'default', body: { a: 1 } }, setHeaderOptions('Content-Type', 'text/plain')));
     expect(failed).toBe(415);
   });
 
@@ -111,10 +112,7 @@ describe('embedded cluster CRUD through client-node', () => {
 
   it('serves nodes with /status, secrets, events and leases', async () => {
     await h.core.createNode({ body: { metadata: { name: 'gpu-node-1', labels: { gpu: 'a100' } } } });
-    const node = await h.core.patchNodeStatus(
-      { name: 'gpu-node-1', body: { status: { capacity: { 'nvidia.com/gpu': '8' } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    const node = await h.core.patchNodeStatus({ name: 'gpu-node-1', body: { status: { capacity: { 'nvidia.com/gpu': '8' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     expect(node.status?.capacity).toEqual({ 'nvidia.com/gpu': '8' });
     const secret = await h.core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 's1' }, data: { k: 'dg==' } } });
     expect(secret.data).toEqual({ k: 'dg==' });

@@ -64,7 +64,11 @@ describe('quantities', () => {
 
   it('refuses what is not a quantity: 400 at decode on create and update, 422 naming the patch on a patch', () => {
     const store = new Store();
-    expect(refusal(() => store.create('pods', podWith('bad', { limits: { cpu: 'abc' } })))).toMatchObject({ code: 400, reason: 'BadRequest', message: expect.stringContaining('Pod in version "v1" cannot be handled as a Pod: quantities must match') });
+    expect(refusal(() => store.create('pods', podWith('bad', { limits: { cpu: 'abc' } })))).toMatchObject({
+      code: 400,
+      reason: 'BadRequest',
+      message: expect.stringContaining('Pod in version "v1" cannot be handled as a Pod: quantities must match'),
+    });
     const good = store.create('pods', podWith('good', { limits: { cpu: '1' } }));
     const spec = good.spec as { containers: Json[] };
     const broken = { ...good, spec: { ...spec, containers: [{ ...spec.containers[0], resources: { limits: { cpu: '1K' } } }] } };
@@ -76,7 +80,11 @@ describe('quantities', () => {
     const store = new Store();
     const limitsAndRequests = ['spec.containers[0].resources.limits[nvidia.com/gpu]', 'spec.containers[0].resources.requests[nvidia.com/gpu]'];
     expect(refusal(() => store.create('pods', podWith('negative', { limits: { 'nvidia.com/gpu': '-1' } })))).toMatchObject({ code: 422, kind: 'Pod', fields: limitsAndRequests });
-    expect(refusal(() => store.create('pods', podWith('fraction', { limits: { 'nvidia.com/gpu': '0.5' } })))).toMatchObject({ code: 422, fields: limitsAndRequests, message: expect.stringContaining('must be an integer') });
+    expect(refusal(() => store.create('pods', podWith('fraction', { limits: { 'nvidia.com/gpu': '0.5' } })))).toMatchObject({
+      code: 422,
+      fields: limitsAndRequests,
+      message: expect.stringContaining('must be an integer'),
+    });
     expect(refusal(() => store.create('pods', podWith('above', { limits: { cpu: '1' }, requests: { cpu: '1500m' } })))).toMatchObject({
       code: 422,
       fields: ['spec.containers[0].resources.requests'],
@@ -106,11 +114,22 @@ describe('pod defaults', () => {
       priority: 0,
       preemptionPolicy: 'PreemptLowerPriority',
     });
-    expect(containerOf(created)).toMatchObject({ imagePullPolicy: 'Always', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', ports: [{ containerPort: 80, protocol: 'TCP' }] });
+    expect(containerOf(created)).toMatchObject({
+      imagePullPolicy: 'Always',
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+      ports: [{ containerPort: 80, protocol: 'TCP' }],
+    });
     expect(created.status).toEqual({ phase: 'Pending', qosClass: 'BestEffort' });
     const set = store.create('pods', {
       metadata: { name: 'set', namespace: 'default' },
-      spec: { restartPolicy: 'Never', schedulerName: 'tessera-scheduler', terminationGracePeriodSeconds: 5, priorityClassName: 'system-node-critical', containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never' }] },
+      spec: {
+        restartPolicy: 'Never',
+        schedulerName: 'tessera-scheduler',
+        terminationGracePeriodSeconds: 5,
+        priorityClassName: 'system-node-critical',
+        containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never' }],
+      },
       status: { phase: 'Running' },
     });
     expect(set.spec).toMatchObject({ restartPolicy: 'Never', schedulerName: 'tessera-scheduler', terminationGracePeriodSeconds: 5, priority: 2_000_001_000 });
@@ -166,7 +185,9 @@ describe('pod updates', () => {
   it('a Binding copies its annotations onto the pod; annotations that are not strings are refused', () => {
     const store = new Store();
     store.create('pods', podWith('bound', {}));
-    expect(refusal(() => store.bind('default', 'bound', { metadata: { annotations: { a: 1 } as unknown as Record<string, string> }, target: { kind: 'Node', name: 'n1' } }))).toMatchObject({ code: 400 });
+    expect(refusal(() => store.bind('default', 'bound', { metadata: { annotations: { a: 1 } as unknown as Record<string, string> }, target: { kind: 'Node', name: 'n1' } }))).toMatchObject({
+      code: 400,
+    });
     const bound = store.bind('default', 'bound', { metadata: { annotations: { 'example.com/decision': 'yes' } }, target: { kind: 'Node', name: 'n1' } });
     expect(bound.metadata.annotations).toEqual({ 'example.com/decision': 'yes' });
     expect(refusal(() => store.bind('default', 'bound', { target: { kind: 'Node', name: 'n2' } }))).toMatchObject({ code: 409, kind: 'pods/binding' });

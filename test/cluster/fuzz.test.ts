@@ -62,7 +62,14 @@ const body = fc.oneof(
   fc.string(),
   fc.json(),
   objectish.map((o) => JSON.stringify(o)),
-  fc.array(fc.record({ op: fc.constantFrom('add', 'remove', 'replace', 'test', 'move', 'bogus'), path: fc.constantFrom('/metadata', '/metadata/name', '/spec', '/x/y', ''), value: fc.jsonValue() }, { requiredKeys: [] })).map((a) => JSON.stringify(a)),
+  fc
+    .array(
+      fc.record(
+        { op: fc.constantFrom('add', 'remove', 'replace', 'test', 'move', 'bogus'), path: fc.constantFrom('/metadata', '/metadata/name', '/spec', '/x/y', ''), value: fc.jsonValue() },
+        { requiredKeys: [] },
+      ),
+    )
+    .map((a) => JSON.stringify(a)),
 );
 
 const query = fc.dictionary(fc.constantFrom(...QUERY_KEYS), fc.oneof(fc.string(), fc.constantFrom('0', '1', 'true', 'a in (', 'x=y', 'spec.nodeName=', '!', '99999999999')), { maxKeys: 3 });
@@ -70,21 +77,28 @@ const query = fc.dictionary(fc.constantFrom(...QUERY_KEYS), fc.oneof(fc.string()
 describe('fuzzed requests', () => {
   it('always answer a Status error or a valid object, never a 500, and never corrupt the store', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'), fc.constantFrom(...PATHS), query, fc.constantFrom(...CONTENT_TYPES), body, async (method, path, params, contentType, payload) => {
-        const watching = method === 'GET' && params.watch !== undefined;
-        const response = await rawRequest(h.cluster, method, `${path}?${new URLSearchParams(params).toString()}`, {
-          headers: { 'content-type': contentType },
-          ...(method === 'GET' ? {} : { body: payload }),
-          stopAt: (status) => watching && status === 200,
-        });
-        if (watching && response.status === 200) return;
-        const parsed: unknown = JSON.parse(response.text);
-        expect(response.status).not.toBe(500);
-        if (response.status >= 400) {
-          expect(parsed).toMatchObject({ kind: 'Status', status: 'Failure', code: response.status });
-          expect(typeof (parsed as { message: unknown }).message).toBe('string');
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
+        fc.constantFrom(...PATHS),
+        query,
+        fc.constantFrom(...CONTENT_TYPES),
+        body,
+        async (method, path, params, contentType, payload) => {
+          const watching = method === 'GET' && params.watch !== undefined;
+          const response = await rawRequest(h.cluster, method, `${path}?${new URLSearchParams(params).toString()}`, {
+            headers: { 'content-type': contentType },
+            ...(method === 'GET' ? {} : { body: payload }),
+            stopAt: (status) => watching && status === 200,
+          });
+          if (watching && response.status === 200) return;
+          const parsed: unknown = JSON.parse(response.text);
+          expect(response.status).not.toBe(500);
+          if (response.status >= 400) {
+            expect(parsed).toMatchObject({ kind: 'Status', status: 'Failure', code: response.status });
+            expect(typeof (parsed as { message: unknown }).message).toBe('string');
+          }
+        },
+      ),
       { numRuns: 250 },
     );
     expect(JSON.stringify(await h.core.readNamespacedPod({ name: 'guard', namespace: 'guarded' }))).toBe(guardJson);

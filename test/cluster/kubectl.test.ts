@@ -33,8 +33,7 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
   let cluster: EmbeddedCluster;
   let dir: string;
   let kubeconfig: string;
-  const kubectl = async (...args: string[]): Promise<string> =>
-    (await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 })).stdout;
+  const kubectl = async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 })).stdout;
 
   beforeAll(async () => {
     cluster = await EmbeddedCluster.start();

@@ -60,7 +60,12 @@ describe.skipIf(!existsSync(KUBECTL))('the simulated kubelet seen through kubect
     };
     expect(status.startTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(status.hostIP).toMatch(/^10\.0\.\d+\.10$/);
-    expect(status.conditions.filter((c) => c.status === 'True').map((c) => c.type).sort()).toEqual(['ContainersReady', 'Initialized', 'PodReadyToStartContainers', 'Ready']);
+    expect(
+      status.conditions
+        .filter((c) => c.status === 'True')
+        .map((c) => c.type)
+        .sort(),
+    ).toEqual(['ContainersReady', 'Initialized', 'PodReadyToStartContainers', 'Ready']);
     expect(status.containerStatuses).toMatchObject([{ name: 'main', ready: true, started: true, state: { running: {} } }]);
     // kubectl wait and describe read the same fields a real kubelet writes.
     expect(await kubectl('wait', '--for=condition=Ready', 'pod/web', '--timeout=5s')).toContain('condition met');
@@ -69,7 +74,10 @@ describe.skipIf(!existsSync(KUBECTL))('the simulated kubelet seen through kubect
 
   it('shows the node with its version, internal IP, OS image, kernel and runtime', async () => {
     const wide = await kubectl('get', 'node', 'n1', '-o', 'wide');
-    const [header, row] = wide.trim().split('\n').map((line) => line.trim().split(/\s{2,}/));
+    const [header, row] = wide
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s{2,}/));
     const cell = (name: string): string | undefined => row?.[header?.indexOf(name) ?? -1];
     expect(cell('STATUS')).toBe('Ready');
     expect(cell('VERSION')).toBe(KUBELET_VERSION);

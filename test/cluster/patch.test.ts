@@ -12,7 +12,12 @@ const base = {
     ],
     tolerations: [{ key: 'gpu', operator: 'Exists' }],
   },
-  status: { conditions: [{ type: 'Ready', status: 'False' }, { type: 'PodScheduled', status: 'True' }] },
+  status: {
+    conditions: [
+      { type: 'Ready', status: 'False' },
+      { type: 'PodScheduled', status: 'True' },
+    ],
+  },
 };
 
 describe('strategic merge patch', () => {
@@ -24,11 +29,20 @@ describe('strategic merge patch', () => {
       },
       status: { conditions: [{ type: 'Ready', status: 'True' }] },
     });
-    expect(out.spec.containers.map((c) => [c.name, c.image])).toEqual([['main', 'img:2'], ['side', 'side:1']]);
-    expect(out.spec.containers[0]?.env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
+    expect(out.spec.containers.map((c) => [c.name, c.image])).toEqual([
+      ['main', 'img:2'],
+      ['side', 'side:1'],
+    ]);
+    expect(out.spec.containers[0]?.env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+    ]);
     expect(out.spec.containers[0]?.ports).toEqual([{ containerPort: 80, name: 'http' }]);
     expect(out.spec.tolerations).toEqual([{ key: 'other', operator: 'Exists' }]);
-    expect(out.status.conditions).toEqual([{ type: 'Ready', status: 'True' }, { type: 'PodScheduled', status: 'True' }]);
+    expect(out.status.conditions).toEqual([
+      { type: 'Ready', status: 'True' },
+      { type: 'PodScheduled', status: 'True' },
+    ]);
     expect(base.spec.containers[0]?.image).toBe('img:1');
   });
 
@@ -92,7 +106,10 @@ describe('json patch (RFC 6902)', () => {
   });
 
   it('answers a Status error when an operation follows one that removed the whole document (found by fuzzing)', () => {
-    const patch = [{ op: 'remove', path: '' }, { op: 'add', path: '/metadata', value: [] }];
+    const patch = [
+      { op: 'remove', path: '' },
+      { op: 'add', path: '/metadata', value: [] },
+    ];
     expect(() => applyPatch(base, 'json', patch)).toThrow(KubeStatusError);
     expect(base.metadata.name).toBe('p');
   });

@@ -190,7 +190,9 @@ describe('persistence', () => {
     const path = join(dir, 'state.json');
     try {
       const first = await EmbeddedCluster.start({ persistPath: path });
-      const created = await first.kubeConfig().makeApiClient(CoreV1Api)
+      const created = await first
+        .kubeConfig()
+        .makeApiClient(CoreV1Api)
         .createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'kept' }, data: { a: '1' } } });
       await first.stop();
       expect(readdirSync(dir)).toEqual(['state.json']);

@@ -3,7 +3,7 @@ import { resolveType } from '../../src/cluster/store.js';
 import { shortAge, toTable, wantsTable } from '../../src/cluster/table.js';
 
 describe('server-side printing', () => {
-  it('recognises kubectl\'s Accept header and nothing looser', () => {
+  it("recognises kubectl's Accept header and nothing looser", () => {
     expect(wantsTable('application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json')).toBe(true);
     expect(wantsTable('application/json')).toBe(false);
     expect(wantsTable('application/json;as=Table;v=v1beta1;g=meta.k8s.io')).toBe(false);
@@ -26,7 +26,14 @@ describe('server-side printing', () => {
     const pod = {
       metadata: { name: 'p', creationTimestamp: '2026-01-01T00:00:00Z' },
       spec: { nodeName: 'n1', containers: [{ name: 'a' }, { name: 'b' }] },
-      status: { phase: 'Running', podIP: '10.244.1.2', containerStatuses: [{ name: 'a', ready: true, restartCount: 2 }, { name: 'b', ready: false, restartCount: 1 }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.244.1.2',
+        containerStatuses: [
+          { name: 'a', ready: true, restartCount: 2 },
+          { name: 'b', ready: false, restartCount: 1 },
+        ],
+      },
     };
     const table = toTable(resolveType('pods'), [pod], new Date('2026-01-01T00:05:00Z')) as { columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] };
     expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Ready', 'Status', 'Restarts', 'Age', 'IP', 'Node']);

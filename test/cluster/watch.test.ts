@@ -122,7 +122,12 @@ describe('watches', () => {
     h.cluster.closeWatches();
     await h.core.createNamespacedPod({ namespace: 'informed', body: pod('i-4') });
     await waitFor('add:i-4');
-    expect(informer.list().map((p) => p.metadata?.name).sort()).toEqual(['i-1', 'i-2', 'i-3', 'i-4']);
+    expect(
+      informer
+        .list()
+        .map((p) => p.metadata?.name)
+        .sort(),
+    ).toEqual(['i-1', 'i-2', 'i-3', 'i-4']);
     await informer.stop();
   });
 

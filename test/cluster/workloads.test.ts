@@ -81,7 +81,13 @@ describe.skipIf(!hasKubectl)('workload and volume types on the embedded API serv
     expect(await kubectl('get', 'deploy', 'web')).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+0\/7\s+0\s+0\s+\d+s\n$/);
     expect(await kubectl('get', 'pvc', 'cache')).toMatch(/^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+AGE\ncache\s+Pending\s+/);
     const scale = JSON.parse(await kubectl('get', '--raw', '/apis/apps/v1/namespaces/default/deployments/web/scale')) as Record<string, unknown>;
-    expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 7 }, status: { replicas: 0, selector: 'app=web,tier in (edge,front)' } });
+    expect(scale).toMatchObject({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { replicas: 7 },
+      status: { replicas: 0, selector: 'app=web,tier in (edge,front)' },
+    });
     // --current-replicas is a precondition kubectl checks against the scale subresource.
     await expect(kubectl('scale', 'deployment', 'web', '--current-replicas=3', '--replicas=1')).rejects.toThrow(/Expected replicas to be 3, was 7/);
   });
@@ -91,7 +97,10 @@ describe.skipIf(!hasKubectl)('workload and volume types on the embedded API serv
     const negative = await rawRequest(cluster, 'PATCH', path, { headers: { 'content-type': 'application/merge-patch+json' }, body: '{"spec":{"replicas":-1}}' });
     expect(negative.status).toBe(400);
     expect(negative.text).toContain('spec.replicas');
-    const stale = await rawRequest(cluster, 'PUT', path, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', resourceVersion: '1' }, spec: { replicas: 2 } }) });
+    const stale = await rawRequest(cluster, 'PUT', path, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', resourceVersion: '1' }, spec: { replicas: 2 } }),
+    });
     expect(stale.status).toBe(409);
     expect(await kubectl('get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('7');
     const rs = await rawRequest(cluster, 'GET', '/apis/apps/v1/namespaces/default/replicasets/none/scale');

@@ -71,7 +71,11 @@ describe('device config', () => {
             models: ['A100-SXM4-40GB'],
             allowedGeometries: [
               [{ name: '1g.5gb', memory: 5120, count: 7 }],
-              [{ name: '4g.20gb', memory: 20480, count: 1 }, { name: '3g.20gb', memory: 20480, count: 1 }, { name: '1g.5gb', memory: 5120, count: 1 }],
+              [
+                { name: '4g.20gb', memory: 20480, count: 1 },
+                { name: '3g.20gb', memory: 20480, count: 1 },
+                { name: '1g.5gb', memory: 5120, count: 1 },
+              ],
             ],
           },
         ],
@@ -101,7 +105,10 @@ describe('device config', () => {
 
   it('never throws on arbitrary structured input shaped like a config', () => {
     const value = fc.oneof(fc.integer(), fc.string({ maxLength: 12 }), fc.boolean(), fc.constant(null), fc.double());
-    const entry = fc.record({ name: fc.oneof(fc.constantFrom('1g.5gb', '3g.20gb', '7g.40gb', '1g.10gb'), fc.string()), memory: value, count: fc.oneof(fc.nat({ max: 9 }), value) }, { requiredKeys: [] });
+    const entry = fc.record(
+      { name: fc.oneof(fc.constantFrom('1g.5gb', '3g.20gb', '7g.40gb', '1g.10gb'), fc.string()), memory: value, count: fc.oneof(fc.nat({ max: 9 }), value) },
+      { requiredKeys: [] },
+    );
     const arb = fc.record(
       {
         nvidia: fc.record(
@@ -110,7 +117,13 @@ describe('device config', () => {
             defaultMemory: value,
             resourceCountName: value,
             knownMigGeometries: fc.array(
-              fc.record({ models: fc.array(fc.oneof(fc.constantFrom('A100-40GB', 'A30', 'H100-80GB', 'T4'), fc.string()), { maxLength: 3 }), allowedGeometries: fc.array(fc.array(entry, { maxLength: 4 }), { maxLength: 3 }) }, { requiredKeys: [] }),
+              fc.record(
+                {
+                  models: fc.array(fc.oneof(fc.constantFrom('A100-40GB', 'A30', 'H100-80GB', 'T4'), fc.string()), { maxLength: 3 }),
+                  allowedGeometries: fc.array(fc.array(entry, { maxLength: 4 }), { maxLength: 3 }),
+                },
+                { requiredKeys: [] },
+              ),
               { maxLength: 3 },
             ),
           },

@@ -42,41 +42,66 @@ describe("HAMi's device configs in every command", () => {
     }
   });
 
-  it.each(['v2.9.0', 'v2.10.0'])('tessera scheduler --device-config %s starts, logs each other vendor once, and stops on SIGTERM', async (version) => {
-    const cluster = await EmbeddedCluster.start();
-    try {
-      await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
-      await writeFile(join(dir, 'key'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'scheduler', '--device-config', hamiPath(version), '--kubeconfig', join(dir, 'kubeconfig'), '--signing-key-file', join(dir, 'key'), '--host', '127.0.0.1', '--port', '0', '--leader-elect=false'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-      const entries: { msg?: string; field?: string }[] = [];
-      await new Promise<void>((listening, fail) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          if (!line.startsWith('{')) return;
-          const entry = JSON.parse(line) as { msg?: string; field?: string };
-          entries.push(entry);
-          if (entry.msg === 'tessera scheduler listening') listening();
+  it.each(['v2.9.0', 'v2.10.0'])(
+    'tessera scheduler --device-config %s starts, logs each other vendor once, and stops on SIGTERM',
+    async (version) => {
+      const cluster = await EmbeddedCluster.start();
+      try {
+        await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
+        await writeFile(join(dir, 'key'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'src/cli/main.ts',
+            'scheduler',
+            '--device-config',
+            hamiPath(version),
+            '--kubeconfig',
+            join(dir, 'kubeconfig'),
+            '--signing-key-file',
+            join(dir, 'key'),
+            '--host',
+            '127.0.0.1',
+            '--port',
+            '0',
+            '--leader-elect=false',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+        const entries: { msg?: string; field?: string }[] = [];
+        await new Promise<void>((listening, fail) => {
+          createInterface({ input: child.stdout }).on('line', (line) => {
+            if (!line.startsWith('{')) return;
+            const entry = JSON.parse(line) as { msg?: string; field?: string };
+            entries.push(entry);
+            if (entry.msg === 'tessera scheduler listening') listening();
+          });
+          void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
         });
-        void exited.then((code) => fail(new Error(`exited with ${code} before listening`)));
-      });
-      const notices = entries.filter((e) => e.msg === 'device config: accepted, not applied');
-      for (const vendor of ['cambricon', 'hygon', 'vnpus']) expect(notices.filter((n) => n.field === vendor)).toHaveLength(1);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      await cluster.stop();
-    }
-  }, 60_000);
+        const notices = entries.filter((e) => e.msg === 'device config: accepted, not applied');
+        for (const vendor of ['cambricon', 'hygon', 'vnpus']) expect(notices.filter((n) => n.field === vendor)).toHaveLength(1);
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      } finally {
+        await cluster.stop();
+      }
+    },
+    60_000,
+  );
 
   it('tessera up --device-config v2.10.0: starts, logs each notice once, and places a MIG pod on an allowlisted profile', async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+        lines.push(
+          ...chunk
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
         done();
       },
     });

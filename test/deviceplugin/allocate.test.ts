@@ -73,13 +73,26 @@ describe('device plugin on a hami-core node', () => {
     const published = await node.readNode();
     const inventory = decodeInventory(published.metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
     expect(inventory.gpus.map((g) => [g.index, g.model, g.memoryMiB, g.health])).toEqual([0, 1, 2, 3].map((i) => [i, 'NVIDIA A100-SXM4-80GB', 81_920, 'Healthy']));
-    expect(published.metadata?.labels).toMatchObject({ 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', 'nvidia.com/gpu.count': '4', 'nvidia.com/gpu.memory': '81920', 'nvidia.com/mig.strategy': 'none' });
+    expect(published.metadata?.labels).toMatchObject({
+      'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB',
+      'nvidia.com/gpu.count': '4',
+      'nvidia.com/gpu.memory': '81920',
+      'nvidia.com/mig.strategy': 'none',
+    });
     const sick = node.topology.gpus[1];
     if (!sick) throw new Error('no GPU 1');
     sick.health = 'Unhealthy';
     try {
       await node.daemon.poll();
-      await eventually('kubelet to see GPU 1 unhealthy', () => node.kubelet.devices.devices('nvidia.com/gpu').filter((d) => d.ID.startsWith(sick.id)).map((d) => d.health), (h) => h.length === 10 && h.every((x) => x === 'Unhealthy'));
+      await eventually(
+        'kubelet to see GPU 1 unhealthy',
+        () =>
+          node.kubelet.devices
+            .devices('nvidia.com/gpu')
+            .filter((d) => d.ID.startsWith(sick.id))
+            .map((d) => d.health),
+        (h) => h.length === 10 && h.every((x) => x === 'Unhealthy'),
+      );
       const after = decodeInventory((await node.readNode()).metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
       expect(after.gpus[1]?.health).toBe('Unhealthy');
     } finally {

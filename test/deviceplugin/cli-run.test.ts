@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { nodeFromPool, renderTopology } from '../../src/fakeoperator/topology.js';
+import { nodeFromPool, renderTopology } from '../../src/topology/topology.js';
 import { SimKubelet } from '../../src/kubelet/kubelet.js';
 import { eventually } from '../scheduler/extender/cluster-harness.js';
 import { log } from './harness.js';
@@ -41,9 +41,30 @@ describe('tessera device-plugin (process)', () => {
     writeFileSync(join(dir, 'scheduler.pub'), publicKeyPem(generateSigningKey()));
     kubelet = new SimKubelet({ node: 'gpu-node-1', kubeConfig: cluster.kubeConfig(), deviceDir: join(dir, 'dp'), podResourcesSocket: join(dir, 'pr.sock'), log });
     await kubelet.start();
-    const args = ['--import', 'tsx', 'src/cli/main.ts', 'device-plugin', '--node', 'gpu-node-1', '--backend', 'fake', '--topology-namespace', 'gpu-operator',
-      '--kubeconfig', join(dir, 'kubeconfig'), '--scheduler-public-key-file', join(dir, 'scheduler.pub'), '--node-key-file', join(dir, 'node-key.pem'), '--device-plugin-dir', join(dir, 'dp'),
-      '--pod-resources-socket', join(dir, 'pr.sock'), '--state-file', join(dir, 'state.json')];
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'device-plugin',
+      '--node',
+      'gpu-node-1',
+      '--backend',
+      'fake',
+      '--topology-namespace',
+      'gpu-operator',
+      '--kubeconfig',
+      join(dir, 'kubeconfig'),
+      '--scheduler-public-key-file',
+      join(dir, 'scheduler.pub'),
+      '--node-key-file',
+      join(dir, 'node-key.pem'),
+      '--device-plugin-dir',
+      join(dir, 'dp'),
+      '--pod-resources-socket',
+      join(dir, 'pr.sock'),
+      '--state-file',
+      join(dir, 'state.json'),
+    ];
     child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -56,13 +77,17 @@ describe('tessera device-plugin (process)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('registers, advertises the topology\'s GPUs, publishes the inventory, and stops on SIGTERM', async () => {
+  it("registers, advertises the topology's GPUs, publishes the inventory, and stops on SIGTERM", async () => {
     await kubelet.devices.waitForDevices('nvidia.com/gpu', 20, 20_000).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\n${output}`);
     });
     expect(kubelet.devices.devices('nvidia.com/gpu')).toHaveLength(20);
     const api = cluster.kubeConfig().makeApiClient(CoreV1Api);
-    const inventory = await eventually('the inventory', () => api.readNode({ name: 'gpu-node-1' }).then((n) => n.metadata?.annotations?.[TESSERA_NODE.inventory]), (text) => text !== undefined);
+    const inventory = await eventually(
+      'the inventory',
+      () => api.readNode({ name: 'gpu-node-1' }).then((n) => n.metadata?.annotations?.[TESSERA_NODE.inventory]),
+      (text) => text !== undefined,
+    );
     expect(decodeInventory(inventory ?? '').gpus.map((g) => g.model)).toEqual(['NVIDIA-H100-80GB-HBM3', 'NVIDIA-H100-80GB-HBM3']);
     // Its own key pair: created 0600 on first start, the public half published on its Node.
     expect(statSync(join(dir, 'node-key.pem')).mode & 0o777).toBe(0o600);

@@ -14,7 +14,11 @@ describe('device plugin behind the real extender', () => {
   beforeAll(async () => {
     node = await TestNode.start({ mode: 'hami-core', gpus: 4 });
     extender = await startTestExtender(node.cluster, node.key);
-    await eventually('the extender to see the node inventory', () => extender.view.state.node(node.name)?.gpus.length ?? 0, (n) => n === 4);
+    await eventually(
+      'the extender to see the node inventory',
+      () => extender.view.state.node(node.name)?.gpus.length ?? 0,
+      (n) => n === 4,
+    );
   });
   afterAll(async () => {
     await extender?.stop();
@@ -37,7 +41,11 @@ describe('device plugin behind the real extender', () => {
     const response = node.kubelet.devices.responses(done.metadata?.uid ?? '')?.get('c0');
     expect(response?.envs.NVIDIA_VISIBLE_DEVICES).toBe(decision.containers[0]?.devices.map((d) => d.uuid).join(','));
     expect(response?.envs.CUDA_DEVICE_MEMORY_LIMIT_0).toBe('5000m');
-    await eventually('the extender to confirm the grant', () => extender.view.book.get(done.metadata?.uid ?? '')?.phase, (phase) => phase === 'confirmed');
+    await eventually(
+      'the extender to confirm the grant',
+      () => extender.view.book.get(done.metadata?.uid ?? '')?.phase,
+      (phase) => phase === 'confirmed',
+    );
   });
 
   it('lets ten identical pods be in flight at once; each starts with what its record says', async () => {

@@ -20,11 +20,18 @@ import { TestNode } from './harness.js';
 let cluster: EmbeddedCluster;
 beforeAll(async () => {
   cluster = await EmbeddedCluster.start();
-  await cluster.kubeConfig().makeApiClient(CoreV1Api).createNode({ body: { metadata: { name: 'gpu-a' } } });
+  await cluster
+    .kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNode({ body: { metadata: { name: 'gpu-a' } } });
 });
 afterAll(() => cluster.stop());
 
-const topology = topologyWithGpuIds('NVIDIA A100-SXM4-80GB', 81920, ['GPU-aaaaaaaa-0000-0000-0000-000000000000', 'GPU-aaaaaaaa-0000-0000-0000-000000000001', 'GPU-aaaaaaaa-0000-0000-0000-000000000002']);
+const topology = topologyWithGpuIds('NVIDIA A100-SXM4-80GB', 81920, [
+  'GPU-aaaaaaaa-0000-0000-0000-000000000000',
+  'GPU-aaaaaaaa-0000-0000-0000-000000000001',
+  'GPU-aaaaaaaa-0000-0000-0000-000000000002',
+]);
 
 describe("HAMi's register and handshake annotations", () => {
   it("are published as HAMi's device plugin publishes them, honouring the node's nodeconfig", async () => {

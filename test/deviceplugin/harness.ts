@@ -13,12 +13,13 @@ import { generateSigningKey, publicKeyOf, signDecision } from '../../src/api/sig
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { DevicePluginDaemon, type DevicePluginConfig } from '../../src/deviceplugin/plugin.js';
-import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import type { NodeTopology } from '../../src/topology/topology.js';
 import { SimKubelet } from '../../src/kubelet/kubelet.js';
-import { ClusterState, createGeometryPlanner, decide, parsePodRequest, type NodeMode, type NodeSpec } from '../../src/scheduler/core/index.js';
+import { ClusterState, createGeometryPlanner, decide, type NodeMode, type NodeSpec } from '../../src/scheduler/core/index.js';
 import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
 import { decisionOf } from '../../src/scheduler/extender/decision-map.js';
 import { hamiPolicy } from '../../src/scheduler/policies/hami.js';
+import { parsePodRequest } from '../../src/request/index.js';
 
 export const RESOURCE = 'nvidia.com/gpu';
 export const log = pino({ level: process.env.TEST_LOG ?? 'silent' });

@@ -54,7 +54,10 @@ describe('pods in flight together on one node', () => {
       [{ gpus: 1, memoryMiB: 6000, cores: 10 }],
       [{ gpus: 2, memoryMiB: 3000, cores: 15 }],
       [{ gpus: 2, memoryMiB: 3000, cores: 15 }],
-      [{ gpus: 3, memoryMiB: 2000, cores: 5 }, { gpus: 1, memoryMiB: 1000, cores: 5 }],
+      [
+        { gpus: 3, memoryMiB: 2000, cores: 5 },
+        { gpus: 1, memoryMiB: 1000, cores: 5 },
+      ],
       [{ gpus: 4, memoryMiB: 1000, cores: 5 }, { gpus: 0 }, { gpus: 2, memoryMiB: 1000, cores: 5 }],
     ];
     await fc.assert(

@@ -56,7 +56,19 @@ describe('device plugin on a MIG node', () => {
     const before = (await gpu1()).length;
     expect(before).toBeGreaterThan(0);
     // Let the plugin's watch see both pods go; until then their instances are held.
-    await eventually('the pods to be gone', () => Promise.all(['mig-ok', 'mig-next'].map((n) => node.read(n).then(() => 1, () => 0))), (found) => found.every((f) => f === 0));
+    await eventually(
+      'the pods to be gone',
+      () =>
+        Promise.all(
+          ['mig-ok', 'mig-next'].map((n) =>
+            node.read(n).then(
+              () => 1,
+              () => 0,
+            ),
+          ),
+        ),
+      (found) => found.every((f) => f === 0),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     await node.daemon.poll();
     node.clockOffsetMs += 59_000;

@@ -78,7 +78,7 @@ describe('nvml backend', () => {
     expect(exec.calls).toContain('nvidia-smi mig -i 0 -cgi 2g.20gb:2 -C');
   });
 
-  it('turns a refused creation into an error carrying the driver\'s words', async () => {
+  it("turns a refused creation into an error carrying the driver's words", async () => {
     const script = baseScript();
     script['nvidia-smi mig -i 0 -cgi 3g.40gb:0 -C'] = [{ fail: fixture('mig-cgi-insufficient.txt') }];
     await expect(new NvmlBackend(new RecordedExecutor(script)).createMigInstance('GPU-5c89852c-d268-c3f3-1b07-005d5ae1dc3f', '3g.40gb', 0)).rejects.toThrow(/Insufficient Resources/);
@@ -103,13 +103,36 @@ describe('nvml backend', () => {
 
   it('names what is wrong in malformed output', () => {
     expect(() => parseQueryXml('<nvidia_smi_log><gpu><uuid>GPU-1</uuid></gpu></nvidia_smi_log>')).toThrow(/product_name/);
-    expect(() => parseQueryXml('<nvidia_smi_log><gpu><uuid>GPU-1</uuid><product_name>X</product_name><fb_memory_usage><total>lots</total></fb_memory_usage></gpu></nvidia_smi_log>')).toThrow(/fb_memory_usage\.total/);
+    expect(() => parseQueryXml('<nvidia_smi_log><gpu><uuid>GPU-1</uuid><product_name>X</product_name><fb_memory_usage><total>lots</total></fb_memory_usage></gpu></nvidia_smi_log>')).toThrow(
+      /fb_memory_usage\.total/,
+    );
     expect(() => parseDeviceList('  MIG 1g.10gb Device 0: (UUID: MIG-1)')).toThrow(/before any GPU/);
   });
 
   it('never crashes on arbitrary output: a value or a TesseraError (fuzz)', () => {
     const parsers = [parseQueryXml, parseGpuInstances, parseDeviceList];
-    const xmlish = fc.array(fc.constantFrom('<nvidia_smi_log>', '</nvidia_smi_log>', '<gpu>', '</gpu>', '<uuid>GPU-1</uuid>', '<mig_devices>', '<mig_device>', '</mig_device>', '</mig_devices>', 'None', '<gpu_instance_id>x</gpu_instance_id>', '|   0  MIG 1g.10gb  19  9  0:1  |', 'GPU 0: A (UUID: GPU-1)', '\n', '<'), { maxLength: 20 }).map((parts) => parts.join(''));
+    const xmlish = fc
+      .array(
+        fc.constantFrom(
+          '<nvidia_smi_log>',
+          '</nvidia_smi_log>',
+          '<gpu>',
+          '</gpu>',
+          '<uuid>GPU-1</uuid>',
+          '<mig_devices>',
+          '<mig_device>',
+          '</mig_device>',
+          '</mig_devices>',
+          'None',
+          '<gpu_instance_id>x</gpu_instance_id>',
+          '|   0  MIG 1g.10gb  19  9  0:1  |',
+          'GPU 0: A (UUID: GPU-1)',
+          '\n',
+          '<',
+        ),
+        { maxLength: 20 },
+      )
+      .map((parts) => parts.join(''));
     fc.assert(
       fc.property(fc.oneof(fc.string(), xmlish), (text) => {
         for (const parse of parsers) {

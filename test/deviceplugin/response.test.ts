@@ -7,7 +7,7 @@ const devices = [
 ];
 
 describe('containerResponse', () => {
-  it('gives hami-core containers HAMi-core\'s environment and the libvgpu mounts', () => {
+  it("gives hami-core containers HAMi-core's environment and the libvgpu mounts", () => {
     const r = containerResponse('hami-core', devices, { controlDisabled: false, cacheKey: 'k' });
     expect(r.envs).toMatchObject({ NVIDIA_VISIBLE_DEVICES: 'GPU-a,GPU-b', CUDA_DEVICE_MEMORY_LIMIT_0: '4000m', CUDA_DEVICE_MEMORY_LIMIT_1: '4000m', CUDA_DEVICE_SM_LIMIT: '25' });
     expect(r.envs.CUDA_DEVICE_MEMORY_SHARED_CACHE).toMatch(/^\/usr\/local\/vgpu\/[0-9a-f]{32}\.cache$/);
@@ -30,6 +30,8 @@ describe('containerResponse', () => {
   it('gives MIG containers their MIG device UUIDs only, and refuses an instance not made yet', () => {
     const mig = [{ uuid: 'GPU-a', index: 0, memoryMiB: 9728, cores: 14, mig: { profile: '1g.10gb', start: 0, plan: [], migDeviceUuid: 'MIG-1', gpuInstanceId: 9 } }];
     expect(containerResponse('mig', mig, { controlDisabled: false, cacheKey: 'k' })).toEqual({ envs: { NVIDIA_VISIBLE_DEVICES: 'MIG-1' }, mounts: [], devices: [], annotations: {}, cdi_devices: [] });
-    expect(() => containerResponse('mig', [{ uuid: 'GPU-a', index: 0, memoryMiB: 1, cores: 1, mig: { profile: '1g.10gb', start: 0, plan: [] } }], { controlDisabled: false, cacheKey: 'k' })).toThrow(/migDeviceUuid/);
+    expect(() => containerResponse('mig', [{ uuid: 'GPU-a', index: 0, memoryMiB: 1, cores: 1, mig: { profile: '1g.10gb', start: 0, plan: [] } }], { controlDisabled: false, cacheKey: 'k' })).toThrow(
+      /migDeviceUuid/,
+    );
   });
 });

@@ -33,7 +33,11 @@ describe('device plugin restart', () => {
     for (const { pod } of [a, b]) {
       const done = await node.waitFor(pod.metadata?.name ?? '', (p) => bindPhase(p) === 'success');
       const given = node.kubelet.devices.responses(pod.metadata?.uid ?? '')?.get('c0')?.envs.NVIDIA_VISIBLE_DEVICES;
-      expect(recordedDecision(done).containers[0]?.devices.map((d) => d.uuid).join(',')).toBe(given);
+      expect(
+        recordedDecision(done)
+          .containers[0]?.devices.map((d) => d.uuid)
+          .join(','),
+      ).toBe(given);
     }
     expect(node.kubelet.devices.responses(b.pod.metadata?.uid ?? '')?.get('c0')?.envs.NVIDIA_VISIBLE_DEVICES).toBe(a.decision.containers[0]?.devices[0]?.uuid);
   });

@@ -23,17 +23,36 @@ describe('a pod placed by hand on a node with a grant in flight', () => {
     await node.bind(owner);
     // The thief asks the same count and names the node itself: no scheduler, no decision.
     const thief = await node.create({ ...node.podJson('thief', [{ gpus: 1, memoryMiB: 20_000, cores: 40 }]), spec: { ...node.podJson('thief', [{ gpus: 1 }]).spec, nodeName: node.name } as never });
-    await eventually('the owner in flight', () => node.read('owner'), (p) => p.spec?.nodeName === node.name);
+    await eventually(
+      'the owner in flight',
+      () => node.read('owner'),
+      (p) => p.spec?.nodeName === node.name,
+    );
     // kubelet admits the thief first: the only grant of that count in flight is handed out (Allocate is pod-blind).
     await node.kubelet.devices.admit(admissionPodOf(thief));
-    await eventually('the thief evicted', () => node.read('thief').then(() => 'present', () => 'gone'), (s) => s === 'gone', 10_000);
+    await eventually(
+      'the thief evicted',
+      () =>
+        node.read('thief').then(
+          () => 'present',
+          () => 'gone',
+        ),
+      (s) => s === 'gone',
+      10_000,
+    );
     const events = await node.events();
     expect(events.find((e) => e.involvedObject.name === 'thief')).toMatchObject({ reason: 'TesseraGrantRevoked', message: expect.stringContaining('without a valid grant') });
     // The owner was not recorded as allocated on the thief's behalf, and it now gets its own grant.
     expect(bindPhase(await node.read('owner'))).toBe('allocating');
     await node.kubelet.devices.admit(admissionPodOf(owner));
-    const done = await eventually('the owner recorded', () => node.read('owner'), (p) => bindPhase(p) === 'success');
-    expect(recordedDecision(done).containers.map((c) => c.devices.map((d) => [d.uuid, d.memoryMiB, d.cores]))).toEqual(decision.containers.map((c) => c.devices.map((d) => [d.uuid, d.memoryMiB, d.cores])));
+    const done = await eventually(
+      'the owner recorded',
+      () => node.read('owner'),
+      (p) => bindPhase(p) === 'success',
+    );
+    expect(recordedDecision(done).containers.map((c) => c.devices.map((d) => [d.uuid, d.memoryMiB, d.cores]))).toEqual(
+      decision.containers.map((c) => c.devices.map((d) => [d.uuid, d.memoryMiB, d.cores])),
+    );
     expect(node.kubelet.devices.responses(owner.metadata?.uid ?? '')?.get('c0')?.envs.NVIDIA_VISIBLE_DEVICES).toBe(decision.containers[0]?.devices[0]?.uuid);
   });
 });

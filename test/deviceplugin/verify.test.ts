@@ -24,7 +24,13 @@ const decision: Decision = {
   node: 'n1',
   mode: 'hami-core',
   containers: [
-    { name: 'main', devices: [{ uuid: 'GPU-a', index: 0, memoryMiB: 4000, cores: 30 }, { uuid: 'GPU-b', index: 1, memoryMiB: 4000, cores: 30 }] },
+    {
+      name: 'main',
+      devices: [
+        { uuid: 'GPU-a', index: 0, memoryMiB: 4000, cores: 30 },
+        { uuid: 'GPU-b', index: 1, memoryMiB: 4000, cores: 30 },
+      ],
+    },
     { name: 'sidecar', devices: [] },
   ],
   decidedAt: '2026-01-01T00:00:00Z',

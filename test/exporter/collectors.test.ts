@@ -4,10 +4,10 @@ import { DCGM_FAMILIES, collectDcgm, energyMeter, midpoint, type DcgmInputs } fr
 import { createDecisionMetrics, podTransition } from '../../src/exporter/decision-events.js';
 import { registerFamilies, registerSchedulerView } from '../../src/exporter/registry.js';
 import { fragmentation, type SchedulerView } from '../../src/exporter/scheduler-view.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
-import type { NodeTopology } from '../../src/fakeoperator/topology.js';
+import type { NodeTopology } from '../../src/topology/topology.js';
 import { decision, inventoryOf, topologyNode } from '../fakeoperator/fixtures.js';
 import { parseScrape, series } from './scrape.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const MIB = 1024 * 1024;
 
@@ -64,7 +64,13 @@ describe('DCGM series from the topology', () => {
   const hami = withUse(topologyNode('h1', 'NVIDIA-A100-SXM4-80GB', 81920, 2));
   const mig = topologyNode('m1', 'NVIDIA-A100-SXM4-40GB', 40960, 1, 'mixed', true);
   mig.gpus[0]!.migDevices = [
-    { id: 'MIG-a', profile: '3g.20gb', position: 4, gpuInstanceId: 2, status: { allocatedBy: null, usage: { u: { utilization: { min: 90, max: 100 }, fbUsedMiB: 5000, isInferencePod: false, allocatedBy: null } } } },
+    {
+      id: 'MIG-a',
+      profile: '3g.20gb',
+      position: 4,
+      gpuInstanceId: 2,
+      status: { allocatedBy: null, usage: { u: { utilization: { min: 90, max: 100 }, fbUsedMiB: 5000, isInferencePod: false, allocatedBy: null } } },
+    },
     { id: 'MIG-b', profile: '1g.5gb', position: 0, gpuInstanceId: 13, status: { allocatedBy: null, usage: {} } },
   ];
   const topology = { nodes: { h1: hami, m1: mig } };
@@ -119,7 +125,10 @@ describe('DCGM series from the topology', () => {
     for (const name of DEFAULT_COUNTERS.keys()) {
       const all = series(scraped, name);
       expect(all.length, name).toBeGreaterThan(0);
-      expect(all.every((s) => s.labels.DCGM_FI_DRIVER_VERSION === '550.54.15' && /^00000000:[0-9A-F]{2}:00\.0$/.test(s.labels.pci_bus_id ?? '')), name).toBe(true);
+      expect(
+        all.every((s) => s.labels.DCGM_FI_DRIVER_VERSION === '550.54.15' && /^00000000:[0-9A-F]{2}:00\.0$/.test(s.labels.pci_bus_id ?? '')),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -140,7 +149,20 @@ describe('DCGM series from the topology', () => {
     const used = series(scraped, 'DCGM_FI_DEV_FB_USED', { Hostname: 'm1', GPU_I_PROFILE: '3g.20gb' });
     expect(used).toEqual([
       {
-        labels: { gpu: '0', UUID: mig.gpus[0]!.id, pci_bus_id: '00000000:07:00.0', device: 'nvidia0', modelName: 'NVIDIA-A100-SXM4-40GB', Hostname: 'm1', container: '', namespace: '', pod: '', GPU_I_PROFILE: '3g.20gb', GPU_I_ID: '2', DCGM_FI_DRIVER_VERSION: '550.54.15' },
+        labels: {
+          gpu: '0',
+          UUID: mig.gpus[0]!.id,
+          pci_bus_id: '00000000:07:00.0',
+          device: 'nvidia0',
+          modelName: 'NVIDIA-A100-SXM4-40GB',
+          Hostname: 'm1',
+          container: '',
+          namespace: '',
+          pod: '',
+          GPU_I_PROFILE: '3g.20gb',
+          GPU_I_ID: '2',
+          DCGM_FI_DRIVER_VERSION: '550.54.15',
+        },
         value: 5000,
       },
     ]);
@@ -170,7 +192,15 @@ describe('scheduler view', () => {
   const [h0, h1] = hami.gpus.map((g) => g.id) as [string, string];
   const m0 = mig.gpus[0]!.id;
   const view: SchedulerView = {
-    nodes: [inventoryOf('h1', hami, 'hami-core'), inventoryOf('m1', mig, 'mig', { 0: [{ profile: '3g.20gb', start: 4, gpuInstanceId: 2, migDeviceUuid: 'MIG-a' }, { profile: '1g.5gb', start: 0, gpuInstanceId: 13, migDeviceUuid: 'MIG-b' }] })],
+    nodes: [
+      inventoryOf('h1', hami, 'hami-core'),
+      inventoryOf('m1', mig, 'mig', {
+        0: [
+          { profile: '3g.20gb', start: 4, gpuInstanceId: 2, migDeviceUuid: 'MIG-a' },
+          { profile: '1g.5gb', start: 0, gpuInstanceId: 13, migDeviceUuid: 'MIG-b' },
+        ],
+      }),
+    ],
     pods: [
       {
         decision: decision({ uid: 'u1', name: 'p1', namespace: 'team' }, 'h1', [
@@ -179,7 +209,15 @@ describe('scheduler view', () => {
         ]),
         bindPhase: 'success',
       },
-      { decision: decision({ uid: 'u2', name: 'p2' }, 'm1', [['main', [{ uuid: m0, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [{ action: 'create', profile: '3g.20gb', start: 4 }] } }]]], 'mig'), bindPhase: 'allocating' },
+      {
+        decision: decision(
+          { uid: 'u2', name: 'p2' },
+          'm1',
+          [['main', [{ uuid: m0, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [{ action: 'create', profile: '3g.20gb', start: 4 }] } }]]],
+          'mig',
+        ),
+        bindPhase: 'allocating',
+      },
       { decision: decision({ uid: 'u3', name: 'p3' }, 'h1', [['main', [{ uuid: h1, index: 1, memoryMiB: 1000, cores: 10 }]]]), bindPhase: 'failed' },
     ],
   };
@@ -239,7 +277,12 @@ describe('scheduler view', () => {
 });
 
 describe('decision events', () => {
-  const d = decision({ uid: 'u', name: 'p' }, 'm1', [['main', [{ uuid: 'GPU-1', index: 0, memoryMiB: 1, cores: 1, mig: { profile: '1g.5gb', start: 0, plan: [{ action: 'create', profile: '1g.5gb', start: 0 }] } }]]], 'mig');
+  const d = decision(
+    { uid: 'u', name: 'p' },
+    'm1',
+    [['main', [{ uuid: 'GPU-1', index: 0, memoryMiB: 1, cores: 1, mig: { profile: '1g.5gb', start: 0, plan: [{ action: 'create', profile: '1g.5gb', start: 0 }] } }]]],
+    'mig',
+  );
 
   it('counts a decision once, with its latency from pod creation, and its MIG reconfigurations', async () => {
     const created = Date.parse(d.decidedAt) - 1500;

@@ -5,14 +5,14 @@ import { encodeInventory } from '../../src/api/inventory.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { midpoint } from '../../src/exporter/dcgm.js';
 import { startExporter, type Exporter } from '../../src/exporter/service.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
 import { RUNAI } from '../../src/fakeoperator/runai.js';
 import { startStatusUpdater, type StatusUpdater } from '../../src/fakeoperator/status-updater.js';
-import { TOPOLOGY_KEY, renderNodeTopology } from '../../src/fakeoperator/topology.js';
+import { TOPOLOGY_KEY, renderNodeTopology } from '../../src/topology/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
 import { TestCluster, eventually } from '../fakeoperator/cluster-helpers.js';
 import { decision, inventoryOf, topologyNode } from '../fakeoperator/fixtures.js';
 import { scrape, series } from './scrape.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const NS = 'gpu-operator';
 const MIB = 1024 * 1024;

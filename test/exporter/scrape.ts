@@ -10,9 +10,7 @@ export type Scrape = Map<string, ScrapedSample[]>;
 
 export function parseScrape(text: string): Scrape {
   const families = parsePrometheusTextFormat(text);
-  return new Map(
-    families.map((f) => [f.name, f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value ?? m.count ?? Number.NaN) }))]),
-  );
+  return new Map(families.map((f) => [f.name, f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value ?? m.count ?? Number.NaN) }))]));
 }
 
 export async function scrape(url: string): Promise<Scrape> {

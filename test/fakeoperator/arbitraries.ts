@@ -1,6 +1,6 @@
 /** fast-check generators of valid topologies (the model), for round-trip and consumer properties. */
 import fc from 'fast-check';
-import type { ContainerRef, DeviceStatus, GpuTopology, MigDeviceTopology, NodeTopology, Topology } from '../../src/fakeoperator/topology.js';
+import type { ContainerRef, DeviceStatus, GpuTopology, MigDeviceTopology, NodeTopology, Topology } from '../../src/topology/topology.js';
 
 const dnsLabel = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -29,7 +29,10 @@ const migDevices = (memoryMiB: number): fc.Arbitrary<MigDeviceTopology[]> =>
     fc.tuple(
       ...positions.map((position, i) =>
         fc.record({
-          id: fc.option(uuid.map((u) => `MIG-${u}`), { nil: null }),
+          id: fc.option(
+            uuid.map((u) => `MIG-${u}`),
+            { nil: null },
+          ),
           profile: fc.constantFrom('1g.10gb', '2g.20gb', '3g.40gb', '1g.10gb+me'),
           position: fc.option(fc.constant(position), { nil: null }),
           gpuInstanceId: fc.option(fc.constant(7 + i), { nil: null }),

@@ -7,7 +7,7 @@ import { exporterCommand } from '../../src/cli/commands/exporter.js';
 import { statusUpdaterCommand } from '../../src/cli/commands/status-updater.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { TesseraError } from '../../src/errors.js';
-import { TOPOLOGY_KEY } from '../../src/fakeoperator/topology.js';
+import { TOPOLOGY_KEY } from '../../src/topology/topology.js';
 import { TestCluster, eventually } from './cluster-helpers.js';
 import { scrape, series } from '../exporter/scrape.js';
 

@@ -2,7 +2,8 @@
 import { TESSERA_API_VERSION } from '../../src/api/annotations.js';
 import { DECISION_KIND, type Decision, type DecisionDevice } from '../../src/api/decision.js';
 import { INVENTORY_KIND, type InventoryMigInstance, type NodeInventory } from '../../src/api/inventory.js';
-import { nodeFromPool, type MigStrategy, type NodeTopology } from '../../src/fakeoperator/topology.js';
+import type { MigStrategy } from '../../src/api/gfd.js';
+import { nodeFromPool, type NodeTopology } from '../../src/topology/topology.js';
 
 export function decision(pod: { uid: string; name: string; namespace?: string }, node: string, containers: Array<[string, DecisionDevice[]]>, mode: 'hami-core' | 'mig' = 'hami-core'): Decision {
   return {

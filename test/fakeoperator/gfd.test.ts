@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { gfdLabels, type GfdMigProfile } from '../../src/fakeoperator/gfd.js';
-import { gfdNodeOf, labelPatch, nodeLabels } from '../../src/fakeoperator/node-labels.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
-import { nodeFromPool } from '../../src/fakeoperator/topology.js';
+import { gfdLabels, type GfdMigProfile } from '../../src/api/gfd.js';
+import { labelPatch } from '../../src/kube/labels.js';
+import { gfdNodeOf, nodeLabels } from '../../src/fakeoperator/node-labels.js';
+import { nodeFromPool } from '../../src/topology/topology.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 // A100-SXM4-40GB facts from mig.md: 1g.5gb = 4864 MiB, 14 SMs, 1 compute / 1 memory slice; 3g.20gb = 19968 MiB, 42 SMs.
 const p1g: GfdMigProfile = { name: '1g.5gb', memoryMiB: 4864, multiprocessors: 14, giSlices: 1, ciSlices: 1 };

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
 import { encodeDecision } from '../../src/api/decision.js';
 import { encodeInventory } from '../../src/api/inventory.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
 import { reconcileNode, type PodFacts } from '../../src/fakeoperator/reconcile.js';
 import { RUNAI } from '../../src/fakeoperator/runai.js';
-import { parseNodeTopology, renderNodeTopology } from '../../src/fakeoperator/topology.js';
+import { parseNodeTopology, renderNodeTopology } from '../../src/topology/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
 import { decision, inventoryOf, topologyNode } from './fixtures.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const hami = topologyNode('h1', 'NVIDIA-A100-SXM4-80GB', 81920, 2);
 const [g0, g1] = hami.gpus.map((g) => g.id) as [string, string];
@@ -60,7 +60,12 @@ describe('reconcileNode', () => {
   it('takes MIG instances from the node inventory and puts MIG pods on their instance', () => {
     const mig = topologyNode('m1', 'NVIDIA-A100-SXM4-40GB', 40960, 1, 'mixed', true);
     const gpu = mig.gpus[0]!.id;
-    const inventory = inventoryOf('m1', mig, 'mig', { 0: [{ profile: '3g.20gb', start: 4, gpuInstanceId: 2, migDeviceUuid: 'MIG-x' }, { profile: '1g.5gb', start: 0, gpuInstanceId: 9, migDeviceUuid: 'MIG-y' }] });
+    const inventory = inventoryOf('m1', mig, 'mig', {
+      0: [
+        { profile: '3g.20gb', start: 4, gpuInstanceId: 2, migDeviceUuid: 'MIG-x' },
+        { profile: '1g.5gb', start: 0, gpuInstanceId: 9, migDeviceUuid: 'MIG-y' },
+      ],
+    });
     const d = decision({ uid: 'u6', name: 'pod-u6' }, 'm1', [['main', [{ uuid: gpu, index: 0, memoryMiB: 19968, cores: 100, mig: { profile: '3g.20gb', start: 4, plan: [] } }]]], 'mig');
     const { topology, problems } = reconcileNode({
       base: mig,
@@ -87,7 +92,12 @@ describe('reconcileNode', () => {
     const before = reconcileNode({ base: mig, node: { name: 'r1', labels, annotations: { [RUNAI.migConfig]: config } }, pods: [], nowMs: 0, profiles: catalogProfiles });
     expect(before.topology.dynamicMig).toBe(true);
     expect(before.topology.gpus[0]!.migDevices.map((m) => m.id)).toEqual([null, null]);
-    const mapping = JSON.stringify({ '0': [{ position: 1, device_uuid: 'MIG-p1', gpu_instance_id: 8 }, { position: 0, device_uuid: 'MIG-p0', gpu_instance_id: 7 }] });
+    const mapping = JSON.stringify({
+      '0': [
+        { position: 1, device_uuid: 'MIG-p1', gpu_instance_id: 8 },
+        { position: 0, device_uuid: 'MIG-p0', gpu_instance_id: 7 },
+      ],
+    });
     const pod = running('u7', { [RUNAI.podMigDevice]: '{"name":"nvidia.com/mig-1g.5gb","position":1,"gpuindex":"0"}' });
     const after = reconcileNode({ base: mig, node: { name: 'r1', labels, annotations: { [RUNAI.migConfig]: config, [RUNAI.migMapping]: mapping } }, pods: [pod], nowMs: 0, profiles: catalogProfiles });
     expect(after.problems).toEqual([]);
@@ -102,7 +112,10 @@ describe('reconcileNode', () => {
 
   it('wakes for the next schedule step and always writes a topology that validates', () => {
     const d = decision({ uid: 'u8', name: 'pod-u8' }, 'h1', [['main', [{ uuid: g0, index: 0, memoryMiB: 900000, cores: 100 }]]]);
-    const pod = { ...running('u8', { [TESSERA_POD.decision]: encodeDecision(d), [UTILIZATION_ANNOTATIONS.schedule]: '{"steps":[{"time":"10s","utilization":5},{"time":"10s","utilization":95}]}' }), runningSinceMs: 1000 };
+    const pod = {
+      ...running('u8', { [TESSERA_POD.decision]: encodeDecision(d), [UTILIZATION_ANNOTATIONS.schedule]: '{"steps":[{"time":"10s","utilization":5},{"time":"10s","utilization":95}]}' }),
+      runningSinceMs: 1000,
+    };
     const result = reconcileNode({ base: hami, node: node(), pods: [pod], nowMs: 13_000, profiles: catalogProfiles });
     expect(result.nextChangeMs).toBe(8000);
     expect(result.topology.gpus[0]?.status.usage.u8?.utilization).toEqual({ min: 95, max: 95 });

@@ -29,7 +29,12 @@ describe("run:ai's MIG annotations", () => {
   });
 
   it('reads the mapping as JSON or base64 JSON', () => {
-    const json = JSON.stringify({ '1': [{ position: 4, device_uuid: 'MIG-a', gpu_instance_id: 2 }, { position: 0, device_uuid: 'MIG-b' }] });
+    const json = JSON.stringify({
+      '1': [
+        { position: 4, device_uuid: 'MIG-a', gpu_instance_id: 2 },
+        { position: 0, device_uuid: 'MIG-b' },
+      ],
+    });
     const expected = [
       { gpuIndex: 1, position: 4, deviceUuid: 'MIG-a', gpuInstanceId: 2 },
       { gpuIndex: 1, position: 0, deviceUuid: 'MIG-b', gpuInstanceId: null },

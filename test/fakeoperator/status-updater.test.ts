@@ -4,13 +4,13 @@ import { stringify } from 'yaml';
 import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { encodeInventory } from '../../src/api/inventory.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { catalogProfiles } from '../../src/fakeoperator/profiles.js';
 import { RUNAI } from '../../src/fakeoperator/runai.js';
 import { startStatusUpdater, type StatusUpdater } from '../../src/fakeoperator/status-updater.js';
-import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_KEY, parseNodeTopology, renderNodeTopology, type NodeTopology } from '../../src/fakeoperator/topology.js';
+import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_KEY, parseNodeTopology, renderNodeTopology, type NodeTopology } from '../../src/topology/topology.js';
 import { UTILIZATION_ANNOTATIONS } from '../../src/fakeoperator/utilization.js';
 import { TestCluster, eventually, mergePatch } from './cluster-helpers.js';
 import { decision, inventoryOf, topologyNode } from './fixtures.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
 
 const NS = 'gpu-operator';
 let cluster: EmbeddedCluster;
@@ -94,24 +94,42 @@ describe('tessera status-updater', () => {
   it('follows a MIG reconfiguration reported in the node inventory', async () => {
     const instances = (profiles: Array<[string, number, number]>) =>
       encodeInventory(inventoryOf('mig-1', mig, 'mig', { 0: profiles.map(([profile, start, id]) => ({ profile, start, gpuInstanceId: id, migDeviceUuid: `MIG-${profile}-${start}` })) }));
-    await k8s.annotateNode('mig-1', { [TESSERA_NODE.inventory]: instances([['3g.20gb', 4, 2], ['3g.20gb', 0, 1]]) });
+    await k8s.annotateNode('mig-1', {
+      [TESSERA_NODE.inventory]: instances([
+        ['3g.20gb', 4, 2],
+        ['3g.20gb', 0, 1],
+      ]),
+    });
     await eventually(async () => {
       expect((await nodeTopology('mig-1')).gpus[0]!.migDevices.map((m) => `${m.profile}@${m.position}#${m.gpuInstanceId}`)).toEqual(['3g.20gb@4#2', '3g.20gb@0#1']);
     });
-    await k8s.annotateNode('mig-1', { [TESSERA_NODE.inventory]: instances([['3g.20gb', 4, 2], ['2g.10gb', 0, 3], ['1g.5gb', 2, 9], ['1g.5gb', 3, 10]]) });
+    await k8s.annotateNode('mig-1', {
+      [TESSERA_NODE.inventory]: instances([
+        ['3g.20gb', 4, 2],
+        ['2g.10gb', 0, 3],
+        ['1g.5gb', 2, 9],
+        ['1g.5gb', 3, 10],
+      ]),
+    });
     await eventually(async () => expect((await nodeTopology('mig-1')).gpus[0]!.migDevices).toHaveLength(4));
   });
 
   it("honours run:ai's MIG protocol: mig.config, then mig-mapping, then the pod's runai-mig-device", async () => {
-    await k8s.annotateNode('pool-1', { [RUNAI.migConfig]: 'version: v1\nmig-configs:\n  selected:\n  - devices: [1]\n    mig-enabled: true\n    mig-devices:\n    - {name: 1g.5gb, position: 0, size: 1}\n    - {name: 3g.20gb, position: 4, size: 4}\n' });
-    await eventually(async () => expect((await nodeTopology('pool-1')).gpus[1]!.migDevices.map((m) => [m.profile, m.id])).toEqual([['1g.5gb', null], ['3g.20gb', null]]));
+    await k8s.annotateNode('pool-1', {
+      [RUNAI.migConfig]:
+        'version: v1\nmig-configs:\n  selected:\n  - devices: [1]\n    mig-enabled: true\n    mig-devices:\n    - {name: 1g.5gb, position: 0, size: 1}\n    - {name: 3g.20gb, position: 4, size: 4}\n',
+    });
+    await eventually(async () =>
+      expect((await nodeTopology('pool-1')).gpus[1]!.migDevices.map((m) => [m.profile, m.id])).toEqual([
+        ['1g.5gb', null],
+        ['3g.20gb', null],
+      ]),
+    );
     const mapping = Buffer.from(JSON.stringify({ '1': [{ position: 0, device_uuid: 'MIG-run-1', gpu_instance_id: 7 }] })).toString('base64');
     await k8s.annotateNode('pool-1', { [RUNAI.migMapping]: mapping });
     await eventually(async () => expect((await nodeTopology('pool-1')).gpus[1]!.migDevices[0]).toMatchObject({ id: 'MIG-run-1', gpuInstanceId: 7 }));
     await k8s.runningPod('pool-1', 'runai-job', ['job'], () => ({ [RUNAI.podMigDevice]: '{"name":"nvidia.com/mig-1g.5gb","position":0,"gpuindex":"1","deviceUUID":"MIG-run-1"}' }));
-    await eventually(async () =>
-      expect((await nodeTopology('pool-1')).gpus[1]!.migDevices[0]!.status.allocatedBy).toEqual({ namespace: 'team', pod: 'runai-job', container: 'job' }),
-    );
+    await eventually(async () => expect((await nodeTopology('pool-1')).gpus[1]!.migDevices[0]!.status.allocatedBy).toEqual({ namespace: 'team', pod: 'runai-job', container: 'job' }));
   });
 
   it('keeps the GFD labels from the topology where no device plugin publishes an inventory, and leaves them to it where one does', async () => {
@@ -133,9 +151,10 @@ describe('tessera status-updater', () => {
 
   it('applies a topology edit live, and keeps the pods it tracks', async () => {
     const [, g1] = hami.gpus.map((g) => g.id) as [string, string];
-    await k8s.runningPod('hami-1', 'busy', ['main'], (uid) =>
-      ({ ...TestCluster.decisionAnnotation(decision({ uid, name: 'busy', namespace: 'team' }, 'hami-1', [['main', [{ uuid: g1, index: 1, memoryMiB: 1000, cores: 10 }]]])), [UTILIZATION_ANNOTATIONS.fixed]: '30-40' }),
-    );
+    await k8s.runningPod('hami-1', 'busy', ['main'], (uid) => ({
+      ...TestCluster.decisionAnnotation(decision({ uid, name: 'busy', namespace: 'team' }, 'hami-1', [['main', [{ uuid: g1, index: 1, memoryMiB: 1000, cores: 10 }]]])),
+      [UTILIZATION_ANNOTATIONS.fixed]: '30-40',
+    }));
     await eventually(async () => expect(Object.values((await nodeTopology('hami-1')).gpus[1]!.status.usage)[0]?.utilization).toEqual({ min: 30, max: 40 }));
     const edited = { ...hami, gpuProduct: 'NVIDIA-H100-80GB-HBM3', gpus: hami.gpus.map((g, i) => ({ ...g, health: i === 0 ? ('Unhealthy' as const) : g.health })) };
     await k8s.configMap('topology-hami-1', renderNodeTopology(edited));
@@ -182,10 +201,20 @@ describe('tessera status-updater', () => {
 
   it('plays a utilization schedule over time', async () => {
     const [g0] = mig.gpus.map((g) => g.id) as [string];
-    await k8s.annotateNode('mig-1', { [TESSERA_NODE.inventory]: encodeInventory(inventoryOf('mig-1', mig, 'mig', { 0: [{ profile: '7g.40gb', start: 0, gpuInstanceId: 0, migDeviceUuid: 'MIG-7g' }] })) });
+    await k8s.annotateNode('mig-1', {
+      [TESSERA_NODE.inventory]: encodeInventory(inventoryOf('mig-1', mig, 'mig', { 0: [{ profile: '7g.40gb', start: 0, gpuInstanceId: 0, migDeviceUuid: 'MIG-7g' }] })),
+    });
     await k8s.runningPod('mig-1', 'wave', ['main'], (uid) => ({
-      ...TestCluster.decisionAnnotation(decision({ uid, name: 'wave', namespace: 'team' }, 'mig-1', [['main', [{ uuid: g0, index: 0, memoryMiB: 40192, cores: 100, mig: { profile: '7g.40gb', start: 0, plan: [] } }]]], 'mig')),
-      [UTILIZATION_ANNOTATIONS.schedule]: JSON.stringify({ steps: [{ time: '400ms', utilization: 10 }, { time: '400ms', utilization: 90 }], repeat: 1 }),
+      ...TestCluster.decisionAnnotation(
+        decision({ uid, name: 'wave', namespace: 'team' }, 'mig-1', [['main', [{ uuid: g0, index: 0, memoryMiB: 40192, cores: 100, mig: { profile: '7g.40gb', start: 0, plan: [] } }]]], 'mig'),
+      ),
+      [UTILIZATION_ANNOTATIONS.schedule]: JSON.stringify({
+        steps: [
+          { time: '400ms', utilization: 10 },
+          { time: '400ms', utilization: 90 },
+        ],
+        repeat: 1,
+      }),
     }));
     const utilization = async () => Object.values((await nodeTopology('mig-1')).gpus[0]!.migDevices[0]!.status.usage)[0]?.utilization.max;
     await eventually(async () => expect(await utilization()).toBe(10));

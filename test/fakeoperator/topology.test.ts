@@ -13,7 +13,7 @@ import {
   renderTopology,
   syntheticGpuUuid,
   type Topology,
-} from '../../src/fakeoperator/topology.js';
+} from '../../src/topology/topology.js';
 import type { TesseraError } from '../../src/errors.js';
 import { nodeTopology, topology } from './arbitraries.js';
 
@@ -153,7 +153,12 @@ describe('bad topologies', () => {
     ],
     ['not YAML', { [TOPOLOGY_KEY]: 'nodes: [' }, {}, 'topology.topology.yml'],
     ['repeated GPU', { [TOPOLOGY_KEY]: '{}' }, { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1}, {id: GPU-1}]' } }, 'topology-n.topology.yml.gpus.1.id'],
-    ['MIG without a strategy', { [TOPOLOGY_KEY]: '{}' }, { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1, migDevices: [{name: 1g.5gb}]}]' } }, 'topology-n.topology.yml.gpus.0.migDevices'],
+    [
+      'MIG without a strategy',
+      { [TOPOLOGY_KEY]: '{}' },
+      { n: { [TOPOLOGY_KEY]: 'gpuProduct: X\ngpuMemory: 10\ngpus: [{id: GPU-1, migDevices: [{name: 1g.5gb}]}]' } },
+      'topology-n.topology.yml.gpus.0.migDevices',
+    ],
     [
       'memory over the GPU',
       { [TOPOLOGY_KEY]: '{}' },

@@ -18,9 +18,7 @@ describe('utilization annotations', () => {
     const now = podUtilization({ [UTILIZATION_ANNOTATIONS.fixed]: 'lots' }, 0);
     expect(now.utilization).toEqual(FULLY_BUSY);
     expect(now.problem?.field).toBe(UTILIZATION_ANNOTATIONS.fixed);
-    expect(podUtilization({ [UTILIZATION_ANNOTATIONS.schedule]: '{"steps":[{"time":"1x","utilization":5}]}' }, 0).problem?.field).toBe(
-      `${UTILIZATION_ANNOTATIONS.schedule}.steps.0.time`,
-    );
+    expect(podUtilization({ [UTILIZATION_ANNOTATIONS.schedule]: '{"steps":[{"time":"1x","utilization":5}]}' }, 0).problem?.field).toBe(`${UTILIZATION_ANNOTATIONS.schedule}.steps.0.time`);
   });
 });
 

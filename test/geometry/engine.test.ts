@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  applyOps,
   findProfile,
   geometryPlacements,
   hamiV29Plan,
@@ -47,6 +48,10 @@ function checkPlan(gpu: GpuModel, before: readonly MigInstance[], memoryMiB: num
   expect(planOps(plan).map((op) => op.action)).toEqual([...plan.destroy.map(() => 'destroy'), ...plan.create.map(() => 'create')]);
   expect(plan.score).toBeGreaterThanOrEqual(0);
   expect(plan.score).toBeLessThanOrEqual(MAX_PLAN_SCORE);
+  // applyOps leaves what the engine says the plan leaves (the target still free: taking it is the caller's).
+  const applied = applyOps(gpu, before, planOps(plan));
+  const shape = (i: MigInstance, free = false): string => `${key(i)}:${free ? false : i.inUse}`;
+  expect(applied.ok && applied.value.map((i) => shape(i))).toEqual(plan.layout.map((i) => shape(i, key(i) === key(plan.target))));
 }
 
 type Step = { kind: 'arrive'; size: number; pick: number } | { kind: 'release'; which: number };
@@ -78,7 +83,11 @@ function runSteps(gpu: GpuModel, steps: readonly Step[], geometries?: readonly M
         return p.ok ? p.value : [];
       });
       const names = gpu.mig?.profiles ?? [];
-      const asKeys = (xs: readonly { p: number; start: number }[]): string => xs.map((x) => `${names[x.p]?.name}@${x.start}`).sort().join(' ');
+      const asKeys = (xs: readonly { p: number; start: number }[]): string =>
+        xs
+          .map((x) => `${names[x.p]?.name}@${x.start}`)
+          .sort()
+          .join(' ');
       expect(placed.map(asKeys)).toContain(plan.layout.map(key).sort().join(' '));
     }
     layout = plan.layout.map((i) => (key(i) === key(plan.target) ? { ...i, id: `pod-${next++}` } : i));
@@ -87,18 +96,27 @@ function runSteps(gpu: GpuModel, steps: readonly Step[], geometries?: readonly M
 
 describe('planMig invariants over random request/release sequences', () => {
   it.each(MIG_MODELS.map((m) => [m.name, m] as const))('%s: legal layouts, nothing in use touched, enough memory', (_name, gpu) => {
-    fc.assert(fc.property(fc.array(stepArb, { maxLength: 40 }), (steps) => runSteps(gpu, steps)), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 40 }), (steps) => runSteps(gpu, steps)),
+      { numRuns: 100 },
+    );
   });
 
   it('keeps layouts within the allowed geometries when the operator restricts the model', () => {
     const gpu = model('A100-SXM4-40GB');
     const geometries: MigGeometry[] = [
       [{ profile: '1g.5gb', count: 7 }],
-      [{ profile: '2g.10gb', count: 3 }, { profile: '1g.5gb', count: 1 }],
+      [
+        { profile: '2g.10gb', count: 3 },
+        { profile: '1g.5gb', count: 1 },
+      ],
       [{ profile: '3g.20gb', count: 2 }],
       [{ profile: '7g.40gb', count: 1 }],
     ];
-    fc.assert(fc.property(fc.array(stepArb, { maxLength: 30 }), (steps) => runSteps(gpu, steps, geometries)), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 30 }), (steps) => runSteps(gpu, steps, geometries)),
+      { numRuns: 100 },
+    );
   });
 });
 
@@ -185,7 +203,11 @@ describe('planMig with reconfigureBusy: false', () => {
     expect(plans.length).toBeGreaterThan(0);
     expect(plans.every((p) => p.destroy.length === 0)).toBe(true);
     // 19,000 MiB needs 1g.20gb or 2g.20gb: only slices 2-3 are empty, so 1g.20gb@2 or 2g.20gb@2, nothing else.
-    expect(planMig(h100, busy, { memoryMiB: 19_000 }, { reconfigureBusy: false, limit: 100 }).map((p) => key(p.target)).sort()).toEqual(['1g.20gb@2', '2g.20gb@2']);
+    expect(
+      planMig(h100, busy, { memoryMiB: 19_000 }, { reconfigureBusy: false, limit: 100 })
+        .map((p) => key(p.target))
+        .sort(),
+    ).toEqual(['1g.20gb@2', '2g.20gb@2']);
     // The default reshapes the free instances too.
     expect(planMig(h100, busy, { memoryMiB: 19_000 }, { limit: 100 }).some((p) => p.destroy.length > 0)).toBe(true);
   });

@@ -39,7 +39,9 @@ describe('carveEmptySlices', () => {
         for (const { memoryMiB } of demand.byMemoryMiB ?? []) {
           const creatable = planMig(gpu, after, { memoryMiB }, { limit: 100 }).filter((p) => p.kind === 'create');
           const smallest = Math.min(...(gpu.mig?.profiles ?? []).filter((p) => !p.mediaExtensions && p.memoryMiB >= memoryMiB).map((p) => p.memoryMiB));
-          expect(creatable.filter((p) => (findProfile(gpu, p.target.profile)?.memoryMiB ?? 0) === smallest && count(after, p.target.profile) < (findProfile(gpu, p.target.profile)?.maxCount ?? 0))).toEqual([]);
+          expect(
+            creatable.filter((p) => (findProfile(gpu, p.target.profile)?.memoryMiB ?? 0) === smallest && count(after, p.target.profile) < (findProfile(gpu, p.target.profile)?.maxCount ?? 0)),
+          ).toEqual([]);
         }
       }),
       { numRuns: 150 },
@@ -49,7 +51,12 @@ describe('carveEmptySlices', () => {
   it('shares an empty GPU in proportion to the demand', () => {
     const h100 = model('H100-SXM5-80GB');
     // Small requests three times as often as 40 GB ones: one 3g.40gb, the other half in 1g.10gb.
-    const carved = carveEmptySlices(h100, [], { byMemoryMiB: [{ memoryMiB: 9000, weight: 3 }, { memoryMiB: 38_000, weight: 1 }] });
+    const carved = carveEmptySlices(h100, [], {
+      byMemoryMiB: [
+        { memoryMiB: 9000, weight: 3 },
+        { memoryMiB: 38_000, weight: 1 },
+      ],
+    });
     expect([count(carved, '3g.40gb'), count(carved, '1g.10gb')]).toEqual([1, 4]);
     // Only small requests: the most small instances the GPU holds.
     expect(count(carveEmptySlices(h100, [], { byMemoryMiB: [{ memoryMiB: 9000, weight: 1 }] }), '1g.10gb')).toBe(7);

@@ -59,28 +59,61 @@ describe('validateLayout on an 8-slice GPU (mig.md examples)', () => {
 describe('validateLayout on A30 (4 slices)', () => {
   const a30 = model('A30');
   it.each([
-    [[['2g.12gb', 0], ['1g.6gb', 2], ['1g.6gb', 3]], true],
+    [
+      [
+        ['2g.12gb', 0],
+        ['1g.6gb', 2],
+        ['1g.6gb', 3],
+      ],
+      true,
+    ],
     [[['4g.24gb', 0]], true],
-    [[['1g.6gb+me', 1], ['1g.6gb', 0], ['2g.12gb', 2]], true],
+    [
+      [
+        ['1g.6gb+me', 1],
+        ['1g.6gb', 0],
+        ['2g.12gb', 2],
+      ],
+      true,
+    ],
     [[['2g.12gb', 1]], false],
-    [[['4g.24gb', 0], ['1g.6gb', 3]], false],
+    [
+      [
+        ['4g.24gb', 0],
+        ['1g.6gb', 3],
+      ],
+      false,
+    ],
     [[['1g.6gb', 4]], false],
   ] as const)('%j valid: %s', (instances, valid) => {
-    expect(validateLayout(a30, instances.map(([profile, start]) => ({ profile, start, inUse: false }))).ok).toBe(valid);
+    expect(
+      validateLayout(
+        a30,
+        instances.map(([profile, start]) => ({ profile, start, inUse: false })),
+      ).ok,
+    ).toBe(valid);
   });
 });
 
 describe('placeGeometry', () => {
   it('places the all-balanced geometry (2x1g + 1x2g + 1x3g) on every 7-slice model', () => {
     for (const gpu of listGpuModels().filter((m) => m.mig?.totalComputeSlices === 7)) {
-      const [p1, p2, p3] = ['1g.', '2g.', '3g.'].map((prefix) => gpu.mig?.profiles.find((p) => p.name.startsWith(prefix) && p.memorySlices === (prefix === '3g.' ? 4 : prefix === '2g.' ? 2 : 1))?.name ?? '');
+      const [p1, p2, p3] = ['1g.', '2g.', '3g.'].map(
+        (prefix) => gpu.mig?.profiles.find((p) => p.name.startsWith(prefix) && p.memorySlices === (prefix === '3g.' ? 4 : prefix === '2g.' ? 2 : 1))?.name ?? '',
+      );
       const placed = placeGeometry(gpu, [
         { profile: p1 ?? '', count: 2 },
         { profile: p2 ?? '', count: 1 },
         { profile: p3 ?? '', count: 1 },
       ]);
       expect(placed.ok, gpu.name).toBe(true);
-      if (placed.ok) expect(validateLayout(gpu, placed.value.map((x) => ({ ...x, inUse: false }))).ok).toBe(true);
+      if (placed.ok)
+        expect(
+          validateLayout(
+            gpu,
+            placed.value.map((x) => ({ ...x, inUse: false })),
+          ).ok,
+        ).toBe(true);
     }
   });
 
@@ -88,10 +121,17 @@ describe('placeGeometry', () => {
     const gpu = model('A100-SXM4-40GB');
     const tooMany = placeGeometry(gpu, [{ profile: '3g.20gb', count: 3 }]);
     expect(!tooMany.ok && tooMany.error.message).toMatch(/A100-SXM4-40GB .*3g\.20gb: at most 2/);
-    const overfull = placeGeometry(gpu, [{ profile: '4g.20gb', count: 1 }, { profile: '3g.20gb', count: 1 }, { profile: '1g.5gb', count: 1 }]);
+    const overfull = placeGeometry(gpu, [
+      { profile: '4g.20gb', count: 1 },
+      { profile: '3g.20gb', count: 1 },
+      { profile: '1g.5gb', count: 1 },
+    ]);
     expect(!overfull.ok && overfull.error.message).toContain('9 memory slices asked, the GPU has 8');
     // 3 x 2g take slices 0-5; two 1g.5gb need slices 6 and 7, but no 1g starts at 7.
-    const noPlace = placeGeometry(gpu, [{ profile: '2g.10gb', count: 3 }, { profile: '1g.5gb', count: 2 }]);
+    const noPlace = placeGeometry(gpu, [
+      { profile: '2g.10gb', count: 3 },
+      { profile: '1g.5gb', count: 2 },
+    ]);
     expect(!noPlace.ok && noPlace.error.message).toContain('profile 1g.5gb has no free legal placement');
     const unknown = placeGeometry(gpu, [{ profile: '1g.10gb+me', count: 1 }]);
     expect(!unknown.ok && unknown.error.message).toBe("A100-SXM4-40GB has no MIG profile '1g.10gb+me'");

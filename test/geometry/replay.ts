@@ -12,7 +12,6 @@ export const hamiV210Chooser: Chooser = hamiV210Plan;
 
 export type MigEvent = { kind: 'arrive'; id: number; memoryMiB: number } | { kind: 'release'; id: number };
 
-
 /**
  * `length` events: arrivals ask the memory of a random non-`+me` profile (smaller ones more often: weight 1/slices),
  * releases free a random earlier arrival.

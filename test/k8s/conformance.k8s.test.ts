@@ -165,7 +165,8 @@ const PROBES: Record<string, Probe> = {
     await call(s, 'DELETE', `${PODS}/immediate`);
     return { bound: bound.status, marked: typeof (bound.body['metadata'] as Record<string, unknown> | undefined)?.['deletionTimestamp'], unbound: (await call(s, 'GET', `${PODS}/immediate`)).status };
   },
-  'an unknown field with fieldValidation=Strict: 400 BadRequest': async (s) => (await call(s, 'POST', `${PODS}?fieldValidation=Strict`, pod('strict', { spec: { containers: [{ name: 'main', image: 'busybox', bogus: 1 }] } }))).status,
+  'an unknown field with fieldValidation=Strict: 400 BadRequest': async (s) =>
+    (await call(s, 'POST', `${PODS}?fieldValidation=Strict`, pod('strict', { spec: { containers: [{ name: 'main', image: 'busybox', bogus: 1 }] } }))).status,
   'a list of pods carries a resourceVersion and kind PodList': async (s) => {
     const list = (await call(s, 'GET', PODS)).body;
     return { kind: list['kind'], apiVersion: list['apiVersion'], rv: typeof (list['metadata'] as Record<string, unknown>)['resourceVersion'] };
@@ -185,7 +186,8 @@ const PROBES: Record<string, Probe> = {
     const initial = events.filter((e) => e.type !== 'BOOKMARK' || e.object?.metadata?.annotations?.['k8s.io/initial-events-end'] === 'true');
     return initial.map((e) => `${e.type} ${e.object?.metadata?.name ?? ''} ${e.object?.metadata?.annotations?.['k8s.io/initial-events-end'] ?? ''}`.trim());
   },
-  'sendInitialEvents without resourceVersionMatch=NotOlderThan: 422 Invalid': async (s) => statusShape(await call(s, 'GET', `${CONFIGMAPS}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&timeoutSeconds=1`)),
+  'sendInitialEvents without resourceVersionMatch=NotOlderThan: 422 Invalid': async (s) =>
+    statusShape(await call(s, 'GET', `${CONFIGMAPS}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&timeoutSeconds=1`)),
   'list and watch options kube-apiserver refuses: 422 Invalid naming the option': async (s) => {
     const shapes: Record<string, unknown> = {};
     for (const query of [
@@ -209,19 +211,45 @@ const PROBES: Record<string, Probe> = {
     return { code: reply.status, labels: after['labels'], generation: after['generation'], moved: after['resourceVersion'] !== (created['metadata'] as Record<string, unknown>)['resourceVersion'] };
   },
   'PATCH in each content type: strategic merge merges containers by name; a merge patch dropping a container is 422': async (s) => {
-    await call(s, 'POST', PODS, pod('patched', { spec: { containers: [{ name: 'main', image: 'busybox:1.36' }, { name: 'side', image: 'busybox:1.36' }] } }));
+    await call(
+      s,
+      'POST',
+      PODS,
+      pod('patched', {
+        spec: {
+          containers: [
+            { name: 'main', image: 'busybox:1.36' },
+            { name: 'side', image: 'busybox:1.36' },
+          ],
+        },
+      }),
+    );
     const strategic = await call(s, 'PATCH', `${PODS}/patched`, { spec: { containers: [{ name: 'side', image: 'busybox:1.37' }] } }, 'application/strategic-merge-patch+json');
     const json = await call(s, 'PATCH', `${PODS}/patched`, [{ op: 'add', path: '/metadata/labels', value: { via: 'json-patch' } }], 'application/json-patch+json');
     const failedTest = await call(s, 'PATCH', `${PODS}/patched`, [{ op: 'test', path: '/metadata/name', value: 'other' }], 'application/json-patch+json');
     const merge = await call(s, 'PATCH', `${PODS}/patched`, { spec: { containers: [{ name: 'main', image: 'busybox:1.37' }] } }, 'application/merge-patch+json');
-    const images = (reply: Reply): unknown => reply.status >= 300 ? statusShape(reply) : ((reply.body['spec'] as { containers?: Array<{ name: string; image: string }> } | undefined)?.containers ?? []).map((c) => `${c.name}=${c.image}`);
+    const images = (reply: Reply): unknown =>
+      reply.status >= 300 ? statusShape(reply) : ((reply.body['spec'] as { containers?: Array<{ name: string; image: string }> } | undefined)?.containers ?? []).map((c) => `${c.name}=${c.image}`);
     const unsupported = await call(s, 'PATCH', `${PODS}/patched`, { metadata: {} }, 'application/x-unknown-patch');
-    return { strategic: images(strategic), json: (json.body['metadata'] as Record<string, unknown>)['labels'], failedTest: statusShape(failedTest), merge: images(merge), unsupported: unsupported.status };
+    return {
+      strategic: images(strategic),
+      json: (json.body['metadata'] as Record<string, unknown>)['labels'],
+      failedTest: statusShape(failedTest),
+      merge: images(merge),
+      unsupported: unsupported.status,
+    };
   },
   'a /status write changes status and metadata but never spec; a main-resource write ignores status': async (s) => {
     const created = (await call(s, 'POST', PODS, pod('status-split'))).body;
     const metadata = created['metadata'] as Record<string, unknown>;
-    const viaStatus = (await call(s, 'PUT', `${PODS}/status-split/status`, { ...created, metadata: { ...metadata, labels: { sneaky: 'yes' } }, spec: { ...(created['spec'] as object), activeDeadlineSeconds: 5 }, status: { ...(created['status'] as object), phase: 'Running' } })).body;
+    const viaStatus = (
+      await call(s, 'PUT', `${PODS}/status-split/status`, {
+        ...created,
+        metadata: { ...metadata, labels: { sneaky: 'yes' } },
+        spec: { ...(created['spec'] as object), activeDeadlineSeconds: 5 },
+        status: { ...(created['status'] as object), phase: 'Running' },
+      })
+    ).body;
     const viaMain = (await call(s, 'PUT', `${PODS}/status-split`, { ...viaStatus, status: { phase: 'Failed' } })).body;
     return {
       statusPhase: (viaStatus['status'] as Record<string, unknown>)['phase'],
@@ -250,16 +278,30 @@ const PROBES: Record<string, Probe> = {
   },
   'a kubelet status write without qosClass keeps it; a pod with equal cpu and memory limits is Guaranteed': async (s) => {
     const created = (await call(s, 'POST', PODS, podWithLimits('guaranteed', { cpu: '500m', memory: '128Mi' }))).body;
-    const written = (await call(s, 'PUT', `${PODS}/guaranteed/status`, { ...created, status: { phase: 'Running' } }));
+    const written = await call(s, 'PUT', `${PODS}/guaranteed/status`, { ...created, status: { phase: 'Running' } });
     const containers = (created['spec'] as { containers: Array<{ resources: unknown }> }).containers;
-    return { created: (created['status'] as Record<string, unknown>)['qosClass'], resources: containers[0]?.resources, code: written.status, kept: (written.body['status'] as Record<string, unknown> | undefined)?.['qosClass'] };
+    return {
+      created: (created['status'] as Record<string, unknown>)['qosClass'],
+      resources: containers[0]?.resources,
+      code: written.status,
+      kept: (written.body['status'] as Record<string, unknown> | undefined)?.['qosClass'],
+    };
   },
   'requests above limits, and an extended resource requested without a limit: 422 Invalid': async (s) => ({
     above: statusShape(await call(s, 'POST', PODS, pod('above', { spec: { containers: [{ name: 'main', image: 'busybox', resources: { limits: { cpu: '1' }, requests: { cpu: '2' } } }] } }))),
     noLimit: statusShape(await call(s, 'POST', PODS, pod('no-limit', { spec: { containers: [{ name: 'main', image: 'busybox', resources: { requests: { 'nvidia.com/gpu': '1' } } }] } }))),
   }),
   'quantities in their canonical forms': async (s) => {
-    const limits = { cpu: '0.5', memory: '1.5Gi', 'example.com/a': '1e3', 'example.com/b': '2000m', 'example.com/c': '1k', 'example.com/d': '0.0', 'hugepages-2Mi': '2048Ki', 'ephemeral-storage': '1000000' };
+    const limits = {
+      cpu: '0.5',
+      memory: '1.5Gi',
+      'example.com/a': '1e3',
+      'example.com/b': '2000m',
+      'example.com/c': '1k',
+      'example.com/d': '0.0',
+      'hugepages-2Mi': '2048Ki',
+      'ephemeral-storage': '1000000',
+    };
     const reply = await call(s, 'POST', PODS, podWithLimits('canonical', limits));
     return reply.status === 201 ? ((reply.body['spec'] as { containers: Array<{ resources: unknown }> }).containers[0] as { resources: unknown }).resources : statusShape(reply);
   },

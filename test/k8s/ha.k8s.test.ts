@@ -32,9 +32,27 @@ interface Replica {
 
 async function startReplica(keyFile: string, kubeconfig: string): Promise<Replica> {
   const port = await freePort();
-  const extender = startTessera(['scheduler', '--host', '127.0.0.1', '--port', String(port), '--kubeconfig', kubeconfig, '--signing-key-file', keyFile, '--leader-elect', 'false', '--log-level', 'warn']);
+  const extender = startTessera([
+    'scheduler',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--kubeconfig',
+    kubeconfig,
+    '--signing-key-file',
+    keyFile,
+    '--leader-elect',
+    'false',
+    '--log-level',
+    'warn',
+  ]);
   const url = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status ?? 0, (status) => status === 200, 'an extender replica to be ready');
+  await until(
+    async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status ?? 0,
+    (status) => status === 200,
+    'an extender replica to be ready',
+  );
   const config = parse(await schedulerConfigFor(join(PACKAGE_ROOT, 'config/scheduler-config.yaml'), url)) as Record<string, unknown>;
   const scheduler = await plane.startScheduler(stringify(config));
   return { extender, scheduler, url };
@@ -67,7 +85,9 @@ describe.skipIf(!K8S_BIN)('two scheduler replicas on the stock control plane', (
       await api.patchNode({ name: `ha-node-${i}`, body: [{ op: 'replace', path: '/spec/taints', value: [] }] });
     }
     const replicas = [await startReplica(keyFile, kubeconfig), await startReplica(keyFile, kubeconfig)];
-    const leaseDurationSeconds = Number((parse(await readFile(join(PACKAGE_ROOT, 'config/scheduler-config.yaml'), 'utf8')) as { leaderElection: { leaseDuration: string } }).leaderElection.leaseDuration.replace(/s$/, ''));
+    const leaseDurationSeconds = Number(
+      (parse(await readFile(join(PACKAGE_ROOT, 'config/scheduler-config.yaml'), 'utf8')) as { leaderElection: { leaseDuration: string } }).leaderElection.leaseDuration.replace(/s$/, ''),
+    );
     const lease = () => plane.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'tessera-kube-scheduler', namespace: 'kube-system' });
     await until(lease, (l) => Boolean(l.spec?.holderIdentity), 'a kube-scheduler to lead', 30_000);
 

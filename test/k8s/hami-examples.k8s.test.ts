@@ -74,7 +74,12 @@ function expectShare(decision: Decision, count: number, share: Share): DecisionD
 
 /** The FailedScheduling message kube-scheduler gave `name`, once it has one. */
 async function failedScheduling(name: string): Promise<string> {
-  return until(() => kubectl(kubeconfig, ['describe', 'pod', name]), (text) => text.includes('FailedScheduling'), `a FailedScheduling event on ${name}`, 90_000);
+  return until(
+    () => kubectl(kubeconfig, ['describe', 'pod', name]),
+    (text) => text.includes('FailedScheduling'),
+    `a FailedScheduling event on ${name}`,
+    90_000,
+  );
 }
 
 async function apply(file: string): Promise<void> {
@@ -86,7 +91,12 @@ async function clear(): Promise<void> {
   const result = checkGrants((await api.listNode()).items, (await api.listPodForAllNamespaces()).items);
   expect(result.violations).toEqual([]);
   await kubectl(kubeconfig, ['delete', 'deployments,pods,pvc,pv', '--all', '--wait=true', '--timeout=90s']);
-  await until(async () => (await api.listNamespacedPod({ namespace: 'default' })).items.length, (n) => n === 0, 'the example pods to go', 90_000);
+  await until(
+    async () => (await api.listNamespacedPod({ namespace: 'default' })).items.length,
+    (n) => n === 0,
+    'the example pods to go',
+    90_000,
+  );
 }
 
 describe.skipIf(!K8S_BIN || !haveExamples)("HAMi v2.10's examples, applied unchanged to tessera up --control-plane", () => {
@@ -207,7 +217,12 @@ describe.skipIf(!K8S_BIN || !haveExamples)("HAMi v2.10's examples, applied uncha
     // The cluster's storage: a volume the claim can bind to, as any cluster HAMi runs in has (no provisioner here).
     const claim = parseAllDocuments(await readFile(example('vllm_cross_vgpu.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; spec: { resources: { requests: { storage: string } } } })[0];
     expect(claim?.kind).toBe('PersistentVolumeClaim');
-    const volume = { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'hami-example-cache' }, spec: { capacity: { storage: claim?.spec.resources.requests.storage }, accessModes: ['ReadWriteOnce'], hostPath: { path: join(dir, 'cache') } } };
+    const volume = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'hami-example-cache' },
+      spec: { capacity: { storage: claim?.spec.resources.requests.storage }, accessModes: ['ReadWriteOnce'], hostPath: { path: join(dir, 'cache') } },
+    };
     await kubectl(kubeconfig, ['apply', '-f', '-'], JSON.stringify(volume));
     await apply('vllm_cross_vgpu.yaml');
     // 30% of 40960 = 12288 MiB (3g.20gb), of 81559 = 24467 (3g.40gb); hami-core 24576 MiB and 30 cores.

@@ -37,7 +37,11 @@ describe('runInformer', () => {
     await eventually('the watch delivers the new object', () => seen.has('after'), Boolean);
     expect(cluster.openWatches()).toBe(1);
     await informer.stop();
-    await eventually('the watch is closed', () => cluster.openWatches(), (n) => n === 0);
+    await eventually(
+      'the watch is closed',
+      () => cluster.openWatches(),
+      (n) => n === 0,
+    );
   });
 
   // client-node opens the watch when its list returns, even after stop(): that watch held `tessera scheduler` open
@@ -49,6 +53,11 @@ describe('runInformer', () => {
     await informer.stop();
     // Past the list's delay: a watch opened after the stop would still be open now.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await eventually('no watch left open', () => cluster.openWatches(), (n) => n === 0, 2000);
+    await eventually(
+      'no watch left open',
+      () => cluster.openWatches(),
+      (n) => n === 0,
+      2000,
+    );
   });
 });

@@ -16,7 +16,13 @@ import { ephemeralUpOptions } from './options.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
-const missing = [existsSync(CHROMIUM) ? undefined : `${CHROMIUM} (apt-get install chromium)`, (await run('kubectl', ['version', '--client']).then(() => undefined, () => 'kubectl (apt-get install kubernetes-client)'))].filter(Boolean);
+const missing = [
+  existsSync(CHROMIUM) ? undefined : `${CHROMIUM} (apt-get install chromium)`,
+  await run('kubectl', ['version', '--client']).then(
+    () => undefined,
+    () => 'kubectl (apt-get install kubernetes-client)',
+  ),
+].filter(Boolean);
 if (missing.length > 0) console.warn(`skipping the dashboard browser test: missing ${missing.join(', ')}; .ci/run installs them`);
 
 let dir: string;

@@ -5,7 +5,6 @@ import { TesseraError } from '../../src/errors.js';
 import { loadLocalTopology, localTopology, nodeObject, operatorTopology } from '../../src/localmode/topology.js';
 import { fieldOf } from '../tessera-error.js';
 
-
 const node = { name: 'n1', mode: 'mig', gpuProduct: 'NVIDIA-A100-SXM4-40GB', gpuCount: 2, gpuMemory: 40960 };
 const doc = (nodes: unknown[]) => ({ apiVersion: 'tessera.io/v1', kind: 'LocalTopology', nodes });
 
@@ -21,7 +20,7 @@ describe('local topology', () => {
   });
 
   it('names the bad field', () => {
-    expect(fieldOf(() => localTopology(doc([{ ...node, mode: 'mps' }]), 'f'))).toBe('f.nodes.0.mode');
+    expect(fieldOf(() => localTopology(doc([{ ...node, mode: 'vgpu' }]), 'f'))).toBe('f.nodes.0.mode');
     expect(fieldOf(() => localTopology(doc([node, { ...node, cpu: 'lots' }]), 'f'))).toBe('f.nodes.1.cpu');
     expect(fieldOf(() => localTopology(doc([node, node]), 'f'))).toBe('f.nodes.1.name');
     expect(fieldOf(() => localTopology(doc([{ ...node, extra: 1 }]), 'f'))).toBe('f.nodes.0.extra');
@@ -36,7 +35,10 @@ describe('local topology', () => {
   });
 
   it('answers any input with a topology or a TesseraError', () => {
-    const nodeArb = fc.record({ name: fc.oneof(fc.constant('n'), fc.string()), mode: fc.constantFrom('mig', 'hami-core', 'x'), gpuProduct: fc.string(), gpuCount: fc.integer({ min: -1, max: 20 }), gpuMemory: fc.integer() }, { requiredKeys: [] });
+    const nodeArb = fc.record(
+      { name: fc.oneof(fc.constant('n'), fc.string()), mode: fc.constantFrom('mig', 'hami-core', 'x'), gpuProduct: fc.string(), gpuCount: fc.integer({ min: -1, max: 20 }), gpuMemory: fc.integer() },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(fc.oneof(fc.anything(), fc.array(nodeArb).map(doc)), (value) => {
         try {

@@ -11,11 +11,11 @@ import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { SchedulingDriver } from '../../src/localmode/driver.js';
 import { ClusterMirror } from '../../src/localmode/mirror.js';
 import { loadSchedulerSettings } from '../../src/localmode/scheduler-config.js';
-import { DEFAULT_REQUEST_CONFIG } from '../../src/scheduler/core/index.js';
 import { DEFAULT_CONFIG } from '../../src/scheduler/extender/config.js';
 import { startExtender, type RunningExtender } from '../../src/scheduler/extender/service.js';
 import { hamiPolicy } from '../../src/scheduler/policies/index.js';
 import { gpuNode, gpuPod } from '../scheduler/extender/fixtures.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../src/request/index.js';
 
 const log = pino({ level: 'silent' });
 let cluster: EmbeddedCluster;
@@ -43,7 +43,14 @@ beforeAll(async () => {
   });
   const settings = loadSchedulerSettings('config/scheduler-config.yaml');
   mirror = await ClusterMirror.start(kubeConfig, log);
-  driver = new SchedulingDriver({ kubeConfig, mirror, schedulerName: settings.schedulerNames[0]!, extenders: settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url })), log, backoff: { initialMs: 50, maxMs: 200 } });
+  driver = new SchedulingDriver({
+    kubeConfig,
+    mirror,
+    schedulerName: settings.schedulerNames[0]!,
+    extenders: settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url })),
+    log,
+    backoff: { initialMs: 50, maxMs: 200 },
+  });
 });
 
 afterAll(async () => {
@@ -77,11 +84,17 @@ describe('scheduling driver', () => {
   });
 
   it('binds a pod without GPU requests itself, after a CPU/memory fit', async () => {
-    await api.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'nginx', resources: { requests: { cpu: '3' } } }] } } });
+    await api.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'web' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'nginx', resources: { requests: { cpu: '3' } } }] } },
+    });
     const pod = await until('web', bound);
     expect(pod.metadata?.annotations?.[TESSERA_POD.decision]).toBeUndefined();
     // The next one asks 15 of the 16 CPUs a GPU node has, which the cpu-only node (4) cannot give.
-    await api.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'big-cpu' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '15' } } }] } } });
+    await api.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'big-cpu' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '15' } } }] } },
+    });
     expect((await until('big-cpu', bound)).spec?.nodeName).toMatch(/^gpu-/);
   });
 
@@ -119,7 +132,10 @@ describe('scheduling driver', () => {
 
   it('retries a pod whose bind was rejected, and records why', async () => {
     cluster.faults.failNext({ verb: 'create', resource: 'pods/binding', status: 403 });
-    await api.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'rebind' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '1' } } }] } } });
+    await api.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'rebind' }, spec: { schedulerName: 'tessera-scheduler', containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '1' } } }] } },
+    });
     await until('rebind', bound);
     const events = await api.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=rebind' });
     expect(events.items.map((e) => e.message)).toContainEqual(expect.stringMatching(/^binding rejected: /));

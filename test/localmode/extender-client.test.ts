@@ -33,7 +33,17 @@ function client(overrides: Partial<ExtenderSettings> = {}): ExtenderClient {
     {
       apiVersion: 'kubescheduler.config.k8s.io/v1',
       kind: 'KubeSchedulerConfiguration',
-      extenders: [{ urlPrefix: url, filterVerb: 'filter', prioritizeVerb: 'prioritize', bindVerb: 'bind', weight: 2, nodeCacheCapable: true, managedResources: [{ name: 'nvidia.com/gpu', ignoredByScheduler: true }] }],
+      extenders: [
+        {
+          urlPrefix: url,
+          filterVerb: 'filter',
+          prioritizeVerb: 'prioritize',
+          bindVerb: 'bind',
+          weight: 2,
+          nodeCacheCapable: true,
+          managedResources: [{ name: 'nvidia.com/gpu', ignoredByScheduler: true }],
+        },
+      ],
     },
     'test',
   );
@@ -98,9 +108,20 @@ describe('extender client (kube-scheduler side of the wire)', () => {
   });
 
   it('scales prioritize scores by weight x 10 as kube-scheduler adds them', async () => {
-    replies = { prioritize: { status: 200, body: [{ Host: 'a', Score: 3 }, { host: 'b', score: 10 }] } };
+    replies = {
+      prioritize: {
+        status: 200,
+        body: [
+          { Host: 'a', Score: 3 },
+          { host: 'b', score: 10 },
+        ],
+      },
+    };
     // weight 2: 3 -> 3 x 2 x (100 / 10) = 60; 10 -> 200.
-    expect([...(await client().prioritize(gpuPod, nodes)).entries()]).toEqual([['a', 60], ['b', 200]]);
+    expect([...(await client().prioritize(gpuPod, nodes)).entries()]).toEqual([
+      ['a', 60],
+      ['b', 200],
+    ]);
   });
 
   it('binds with PascalCase arguments and surfaces the Error', async () => {

@@ -68,16 +68,29 @@ describe('kube-scheduler filters the driver runs itself', () => {
   });
 
   it('picks the highest score, ties to the first name, whatever the order offered', () => {
-    expect(pickNode(['b', 'a', 'c'], new Map([['a', 50], ['b', 50], ['c', 10]]))).toBe('a');
+    expect(
+      pickNode(
+        ['b', 'a', 'c'],
+        new Map([
+          ['a', 50],
+          ['b', 50],
+          ['c', 10],
+        ]),
+      ),
+    ).toBe('a');
     fc.assert(
-      fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 8, maxLength: 8 }), (names, values) => {
-        const scores = new Map(names.map((n, i) => [n, values[i] ?? 0]));
-        const chosen = pickNode(names, scores);
-        const best = Math.max(...names.map((n) => scores.get(n) ?? 0));
-        expect(scores.get(chosen)).toBe(best);
-        expect(chosen).toBe(names.filter((n) => scores.get(n) === best).sort()[0]);
-        expect(pickNode([...names].reverse(), scores)).toBe(chosen);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 8, maxLength: 8 }),
+        (names, values) => {
+          const scores = new Map(names.map((n, i) => [n, values[i] ?? 0]));
+          const chosen = pickNode(names, scores);
+          const best = Math.max(...names.map((n) => scores.get(n) ?? 0));
+          expect(scores.get(chosen)).toBe(best);
+          expect(chosen).toBe(names.filter((n) => scores.get(n) === best).sort()[0]);
+          expect(pickNode([...names].reverse(), scores)).toBe(chosen);
+        },
+      ),
       { numRuns: 200 },
     );
   });

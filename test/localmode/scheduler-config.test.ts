@@ -83,16 +83,40 @@ describe('KubeSchedulerConfiguration in local mode', () => {
 
   it('takes several profiles and extenders, and refuses two binders or a resource managed twice, naming the field', () => {
     const settings = schedulerSettings(
-      { ...base, profiles: [{ schedulerName: 'a' }, { schedulerName: 'b' }], extenders: [{ urlPrefix: 'http://x', bindVerb: 'bind' }, { urlPrefix: 'https://y', enableHTTPS: true, prioritizeVerb: 'p', weight: 3 }] },
+      {
+        ...base,
+        profiles: [{ schedulerName: 'a' }, { schedulerName: 'b' }],
+        extenders: [
+          { urlPrefix: 'http://x', bindVerb: 'bind' },
+          { urlPrefix: 'https://y', enableHTTPS: true, prioritizeVerb: 'p', weight: 3 },
+        ],
+      },
       'cfg',
     );
     expect(settings.schedulerNames).toEqual(['a', 'b']);
-    expect(settings.extenders.map((e) => [e.urlPrefix, e.bindVerb, e.weight])).toEqual([['http://x', 'bind', 1], ['https://y', '', 3]]);
+    expect(settings.extenders.map((e) => [e.urlPrefix, e.bindVerb, e.weight])).toEqual([
+      ['http://x', 'bind', 1],
+      ['https://y', '', 3],
+    ]);
     // kube-scheduler's makeTransport: enableHTTPS without a CA does not verify.
     expect(settings.extenders[1]?.tls).toEqual({ insecure: true });
     expect(schedulerSettings({ ...base }, 'cfg')).toEqual({ schedulerNames: ['default-scheduler'], extenders: [] });
-    expect(refusal({ extenders: [{ urlPrefix: 'http://x', bindVerb: 'b' }, { urlPrefix: 'http://y', bindVerb: 'b' }] }).field).toBe('cfg.extenders');
-    expect(refusal({ extenders: [{ urlPrefix: 'http://x', managedResources: [{ name: 'r' }] }, { urlPrefix: 'http://y', managedResources: [{ name: 'r' }] }] }).field).toBe('cfg.extenders');
+    expect(
+      refusal({
+        extenders: [
+          { urlPrefix: 'http://x', bindVerb: 'b' },
+          { urlPrefix: 'http://y', bindVerb: 'b' },
+        ],
+      }).field,
+    ).toBe('cfg.extenders');
+    expect(
+      refusal({
+        extenders: [
+          { urlPrefix: 'http://x', managedResources: [{ name: 'r' }] },
+          { urlPrefix: 'http://y', managedResources: [{ name: 'r' }] },
+        ],
+      }).field,
+    ).toBe('cfg.extenders');
     expect(refusal({ profiles: [{ schedulerName: 'a' }, { schedulerName: 'a' }] }).field).toBe('cfg.profiles');
     expect(refusal({ extenders: [{ urlPrefix: 'https://x', tlsConfig: { certData: 'eA==' } }] }).field).toBe('cfg.extenders.0.tlsConfig');
   });
@@ -118,16 +142,36 @@ describe('KubeSchedulerConfiguration in local mode', () => {
     const ca = await CertificateAuthority.create('chain-ca');
     // First: drops node-a; scores c above b. Second (HTTPS): keeps both, scores b far above c, weight 2.
     const first = await httpExtender('first', (path, body) =>
-      path === '/filter' ? { NodeNames: (body.NodeNames ?? []).filter((n) => n !== 'node-a'), FailedNodes: { 'node-a': 'first says no' } } : [{ Host: 'node-b', Score: 1 }, { Host: 'node-c', Score: 5 }],
+      path === '/filter'
+        ? { NodeNames: (body.NodeNames ?? []).filter((n) => n !== 'node-a'), FailedNodes: { 'node-a': 'first says no' } }
+        : [
+            { Host: 'node-b', Score: 1 },
+            { Host: 'node-c', Score: 5 },
+          ],
     );
-    const second = await httpsExtender(ca, 'second', (path, body) => (path === '/filter' ? { NodeNames: body.NodeNames } : [{ Host: 'node-b', Score: 10 }, { Host: 'node-c', Score: 0 }]));
+    const second = await httpsExtender(ca, 'second', (path, body) =>
+      path === '/filter'
+        ? { NodeNames: body.NodeNames }
+        : [
+            { Host: 'node-b', Score: 10 },
+            { Host: 'node-c', Score: 0 },
+          ],
+    );
     const settings = schedulerSettings(
       {
         ...base,
         profiles: [{ schedulerName: 'chain' }],
         extenders: [
           { urlPrefix: first, filterVerb: 'filter', prioritizeVerb: 'prioritize', weight: 1, nodeCacheCapable: true },
-          { urlPrefix: second, filterVerb: 'filter', prioritizeVerb: 'prioritize', weight: 2, nodeCacheCapable: true, enableHTTPS: true, tlsConfig: { caData: Buffer.from(ca.certPem).toString('base64') } },
+          {
+            urlPrefix: second,
+            filterVerb: 'filter',
+            prioritizeVerb: 'prioritize',
+            weight: 2,
+            nodeCacheCapable: true,
+            enableHTTPS: true,
+            tlsConfig: { caData: Buffer.from(ca.certPem).toString('base64') },
+          },
         ],
       },
       'cfg',

@@ -48,11 +48,19 @@ describe('tessera up', () => {
     try {
       const api = local.kubeConfig.makeApiClient(CoreV1Api);
       await api.createNamespacedPod({ namespace: 'default', body: migPod });
-      const running = await until(() => api.readNamespacedPod({ name: 'mig-10g', namespace: 'default' }), (p) => p.status?.phase === 'Running', 'the pod to run');
+      const running = await until(
+        () => api.readNamespacedPod({ name: 'mig-10g', namespace: 'default' }),
+        (p) => p.status?.phase === 'Running',
+        'the pod to run',
+      );
       expect(running.spec?.nodeName).toBe('h100-mig-1');
       const device = decodeDecision(running.metadata?.annotations?.[TESSERA_POD.decision] ?? '').containers[0]?.devices[0];
       expect(device?.mig?.profile).toMatch(/^\dg\.\d+gb$/);
-      const view = await until(() => snapshot(local), (v) => v.nodes.some((n) => n.gpus.some((g) => g.kind === 'mig' && g.instances.some((i) => i.pod === 'default/mig-10g' && i.state === 'in-use'))), 'the dashboard to show the instance in use');
+      const view = await until(
+        () => snapshot(local),
+        (v) => v.nodes.some((n) => n.gpus.some((g) => g.kind === 'mig' && g.instances.some((i) => i.pod === 'default/mig-10g' && i.state === 'in-use'))),
+        'the dashboard to show the instance in use',
+      );
       expect(view.headline.placedPods).toBe(1);
     } finally {
       await local.stop();

@@ -27,7 +27,15 @@ function nodeWith(inventory: Omit<NodeInventory, 'apiVersion' | 'kind' | 'observ
 }
 
 function podOn(name: string, node: string, mode: 'mig' | 'hami-core', devices: DecisionDevice[]): V1Pod {
-  const decision: Decision = { apiVersion: TESSERA_API_VERSION, kind: DECISION_KIND, pod: { uid: `uid-${name}`, namespace: 'ml', name }, node, mode, containers: [{ name: 'c', devices }], decidedAt: '2026-01-01T00:00:00Z' };
+  const decision: Decision = {
+    apiVersion: TESSERA_API_VERSION,
+    kind: DECISION_KIND,
+    pod: { uid: `uid-${name}`, namespace: 'ml', name },
+    node,
+    mode,
+    containers: [{ name: 'c', devices }],
+    decidedAt: '2026-01-01T00:00:00Z',
+  };
   return { metadata: { name, namespace: 'ml', annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } }, spec: { nodeName: node, containers: [] }, status: { phase: 'Running' } };
 }
 
@@ -35,7 +43,16 @@ const A100_40 = 'NVIDIA A100-SXM4-40GB';
 
 describe('dashboard view model', () => {
   it('draws MIG instances at their placements: held, idle, and granted but not yet created', () => {
-    const node = nodeWith({ node: 'mig-1', mode: 'mig', gpus: [gpu(0, A100_40, 40960, [{ profile: '3g.20gb', start: 4 }, { profile: '1g.5gb', start: 0 }])] });
+    const node = nodeWith({
+      node: 'mig-1',
+      mode: 'mig',
+      gpus: [
+        gpu(0, A100_40, 40960, [
+          { profile: '3g.20gb', start: 4 },
+          { profile: '1g.5gb', start: 0 },
+        ]),
+      ],
+    });
     const pods = [
       podOn('a', 'mig-1', 'mig', [{ uuid: 'GPU-0', index: 0, memoryMiB: 19968, cores: 43, mig: { profile: '3g.20gb', start: 4, plan: [] } }]),
       podOn('b', 'mig-1', 'mig', [{ uuid: 'GPU-0', index: 0, memoryMiB: 9856, cores: 29, mig: { profile: '2g.10gb', start: 2, plan: [{ action: 'create', profile: '2g.10gb', start: 2 }] } }]),
@@ -55,11 +72,17 @@ describe('dashboard view model', () => {
 
   it('shows HAMi-core shares per pod and counts the larger of memory and core share', () => {
     const node = nodeWith({ node: 'hami-1', mode: 'hami-core', gpus: [gpu(0, 'NVIDIA A100-SXM4-80GB', 81920), gpu(1, 'NVIDIA A100-SXM4-80GB', 81920)] });
-    const pods = [podOn('x', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 20480, cores: 50 }]), podOn('y', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 40960, cores: 10 }])];
+    const pods = [
+      podOn('x', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 20480, cores: 50 }]),
+      podOn('y', 'hami-1', 'hami-core', [{ uuid: 'GPU-0', index: 0, memoryMiB: 40960, cores: 10 }]),
+    ];
     const view = dashboardView([node], pods, stats);
     const first = view.nodes[0]?.gpus[0];
     if (first?.kind !== 'hami-core') throw new Error('expected a HAMi-core GPU');
-    expect(first.shares).toEqual([{ pod: 'ml/x', memoryMiB: 20480, cores: 50 }, { pod: 'ml/y', memoryMiB: 40960, cores: 10 }]);
+    expect(first.shares).toEqual([
+      { pod: 'ml/x', memoryMiB: 20480, cores: 50 },
+      { pod: 'ml/y', memoryMiB: 40960, cores: 10 },
+    ]);
     // memory 61440 / 81920 = 0.75 > cores 60 / 100.
     expect(first.allocated).toBe(0.75);
     // Two GPUs: (0.75 + 0) / 2 allocated; free 0.25 + 1, of which 0.25 sits on a partly used GPU.
@@ -70,10 +93,18 @@ describe('dashboard view model', () => {
 
   it('lists pending pods with the reason from their condition, else the driver, and reports unreadable records', () => {
     const pending: V1Pod[] = [
-      { metadata: { name: 'stuck', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes are available: 4 Insufficient gpumem.' }] } },
+      {
+        metadata: { name: 'stuck', namespace: 'default' },
+        spec: { containers: [] },
+        status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes are available: 4 Insufficient gpumem.' }] },
+      },
       { metadata: { name: 'waiting', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Pending' } },
       { metadata: { name: 'done', namespace: 'default' }, spec: { containers: [] }, status: { phase: 'Succeeded' } },
-      { metadata: { name: 'refused', namespace: 'default' }, spec: { nodeName: 'n', containers: [] }, status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'nvidia.com/gpu: 1 requested, 0 free' } },
+      {
+        metadata: { name: 'refused', namespace: 'default' },
+        spec: { nodeName: 'n', containers: [] },
+        status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'nvidia.com/gpu: 1 requested, 0 free' },
+      },
     ];
     const broken: V1Pod = { metadata: { name: 'bad', namespace: 'ml', annotations: { [TESSERA_POD.decision]: '{nope' } }, spec: { nodeName: 'n', containers: [] } };
     const bare: V1Node = { metadata: { name: 'n' } };
@@ -91,7 +122,10 @@ describe('dashboard view model', () => {
     fc.assert(
       fc.property(fc.array(inventoryArb, { maxLength: 3 }), fc.array(decisionArb, { maxLength: 6 }), (inventories, decisions) => {
         const nodes: V1Node[] = inventories.map((inv, i) => ({ metadata: { name: `n${i}`, annotations: { [TESSERA_NODE.inventory]: encodeInventory(inv) } } }));
-        const pods: V1Pod[] = decisions.map((d, i) => ({ metadata: { name: `p${i}`, namespace: 'x', annotations: { [TESSERA_POD.decision]: encodeDecision(d) } }, spec: { nodeName: `n${i % 3}`, containers: [] } }));
+        const pods: V1Pod[] = decisions.map((d, i) => ({
+          metadata: { name: `p${i}`, namespace: 'x', annotations: { [TESSERA_POD.decision]: encodeDecision(d) } },
+          spec: { nodeName: `n${i % 3}`, containers: [] },
+        }));
         const view = dashboardView(nodes, pods, stats);
         const { allocationRatio, fragmentation } = view.headline;
         for (const figure of [allocationRatio, fragmentation]) expect(figure >= 0 && figure <= 1).toBe(true);

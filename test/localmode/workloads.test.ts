@@ -52,8 +52,7 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
   let local: LocalCluster;
   const kubectl = async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', local.kubeconfigPath, ...args], { timeout: 30_000 })).stdout;
   const json = async <T>(...args: string[]): Promise<T> => JSON.parse(await kubectl(...args, '-o', 'json')) as T;
-  const podsOf = async (namespace: string, selector?: string): Promise<V1Pod[]> =>
-    (await json<{ items: V1Pod[] }>('get', 'pods', '-n', namespace, ...(selector ? ['-l', selector] : []))).items;
+  const podsOf = async (namespace: string, selector?: string): Promise<V1Pod[]> => (await json<{ items: V1Pod[] }>('get', 'pods', '-n', namespace, ...(selector ? ['-l', selector] : []))).items;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-workloads-'));
@@ -69,7 +68,12 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
     await writeFile(file, DEPLOYMENT);
     expect(await kubectl('apply', '-f', file)).toContain('deployment.apps/trainers created');
     expect(await kubectl('scale', 'deployment', 'trainers', '--replicas=10')).toContain('deployment.apps/trainers scaled');
-    const running = await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 10 && pods.every((p) => p.status?.phase === 'Running'), '10 running pods', 60_000);
+    const running = await until(
+      () => podsOf('default', 'app=trainers'),
+      (pods) => pods.length === 10 && pods.every((p) => p.status?.phase === 'Running'),
+      '10 running pods',
+      60_000,
+    );
     const devices = running.map((p) => decodeDecision(p.metadata?.annotations?.[TESSERA_POD.decision] ?? '').containers[0]?.devices.map((d) => d.uuid) ?? []).flat();
     expect(devices).toHaveLength(10);
     expect(new Set(devices).size).toBe(10);
@@ -78,17 +82,29 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
       expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', controller: true });
       expect(pod.metadata?.labels?.['pod-template-hash']).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]+$/);
     }
-    const ready = await until(() => json<V1Deployment>('get', 'deployment', 'trainers'), (d) => d.status?.readyReplicas === 10, 'the Deployment to report 10 ready');
+    const ready = await until(
+      () => json<V1Deployment>('get', 'deployment', 'trainers'),
+      (d) => d.status?.readyReplicas === 10,
+      'the Deployment to report 10 ready',
+    );
     expect(ready.status).toMatchObject({ replicas: 10, updatedReplicas: 10, availableReplicas: 10 });
     expect(await kubectl('rollout', 'status', 'deployment/trainers', '--timeout=20s')).toContain('successfully rolled out');
 
     await kubectl('scale', 'deployment', 'trainers', '--replicas=2');
-    const left = await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 2, 'the Deployment to shrink to 2 pods');
+    const left = await until(
+      () => podsOf('default', 'app=trainers'),
+      (pods) => pods.length === 2,
+      'the Deployment to shrink to 2 pods',
+    );
     // The survivors are the oldest ones (all ran and were ready, so the newest went first).
     const byAge = [...running].sort((a, b) => new Date(a.metadata?.creationTimestamp ?? 0).getTime() - new Date(b.metadata?.creationTimestamp ?? 0).getTime());
     const oldest = new Date(byAge[1]!.metadata?.creationTimestamp ?? 0).getTime();
     for (const pod of left) expect(new Date(pod.metadata?.creationTimestamp ?? 0).getTime()).toBeLessThanOrEqual(oldest);
-    const rs = await until(() => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'), (l) => l.items[0]?.status?.replicas === 2, 'the ReplicaSet status to say 2');
+    const rs = await until(
+      () => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'),
+      (l) => l.items[0]?.status?.replicas === 2,
+      'the ReplicaSet status to say 2',
+    );
     expect(rs.items).toHaveLength(1);
     expect(await kubectl('get', 'deployment', 'trainers', '-o', 'jsonpath={.spec.replicas}/{.status.readyReplicas}')).toMatch(/^2\/2$/);
 
@@ -101,14 +117,26 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
     );
     const revisions = Object.fromEntries(rolled.items.map((r) => [r.metadata?.annotations?.['deployment.kubernetes.io/revision'], r.spec?.replicas]));
     expect(revisions).toEqual({ '1': 0, '2': 2 });
-    await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 2 && pods.every((p) => p.spec?.containers[0]?.env?.[0]?.value === 'two' && p.status?.phase === 'Running'), 'the new pods to run');
+    await until(
+      () => podsOf('default', 'app=trainers'),
+      (pods) => pods.length === 2 && pods.every((p) => p.spec?.containers[0]?.env?.[0]?.value === 'two' && p.status?.phase === 'Running'),
+      'the new pods to run',
+    );
 
     await kubectl('delete', 'deployment', 'trainers');
-    await until(() => podsOf('default', 'app=trainers'), (pods) => pods.length === 0, 'the pods to be collected');
-    await until(() => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'), (l) => l.items.length === 0, 'the ReplicaSet to be collected');
+    await until(
+      () => podsOf('default', 'app=trainers'),
+      (pods) => pods.length === 0,
+      'the pods to be collected',
+    );
+    await until(
+      () => json<{ items: V1ReplicaSet[] }>('get', 'replicasets', '-l', 'app=trainers'),
+      (l) => l.items.length === 0,
+      'the ReplicaSet to be collected',
+    );
   }, 120_000);
 
-  it('refuses an invalid GPU pod at admission, in kube-apiserver\'s words, as the control plane does', async () => {
+  it("refuses an invalid GPU pod at admission, in kube-apiserver's words, as the control plane does", async () => {
     const error = await kubectl('apply', '-f', join(PACKAGE_ROOT, 'examples/invalid-pod.yaml')).then(
       () => '',
       (failure: { stderr: string }) => failure.stderr,
@@ -119,7 +147,9 @@ describe.skipIf(!hasKubectl)('tessera up runs workloads as kube-apiserver and ku
   });
 
   it('takes every HAMi example file unchanged: each pod is scheduled or refused with a reason', async () => {
-    const files = readdirSync(HAMI_EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+    const files = readdirSync(HAMI_EXAMPLES)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     expect(files.length).toBeGreaterThanOrEqual(15);
     const outcomes: Record<string, string[]> = {};
     for (const [i, file] of files.entries()) {

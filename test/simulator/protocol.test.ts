@@ -46,7 +46,10 @@ describe('openb protocol', () => {
   const pods = [pod('p3', 500), pod('p1', 1000), pod('p2', 0), pod('p4', 1000, 2)];
 
   it('is deterministic per seed and differs across seeds', () => {
-    const names = (seed: number): string => prepareOpenbRun(nodes, pods, seed).pods.map((p) => p.name).join();
+    const names = (seed: number): string =>
+      prepareOpenbRun(nodes, pods, seed)
+        .pods.map((p) => p.name)
+        .join();
     expect(names(3)).toBe(names(3));
     const distinct = new Set(Array.from({ length: 10 }, (_, s) => names(s)));
     expect(distinct.size).toBeGreaterThan(1);
@@ -56,7 +59,12 @@ describe('openb protocol', () => {
     fc.assert(
       fc.property(fc.nat(), fc.double({ min: 0.5, max: 3, noNaN: true }), (seed, load) => {
         const run = prepareOpenbRun(nodes, pods, seed, load);
-        expect(run.pods.slice(0, pods.length).map((p) => p.name).sort()).toEqual(['p1', 'p2', 'p3', 'p4']);
+        expect(
+          run.pods
+            .slice(0, pods.length)
+            .map((p) => p.name)
+            .sort(),
+        ).toEqual(['p1', 'p2', 'p3', 'p4']);
         expect(run.pods.slice(pods.length).every((p) => p.name.includes('-clone-'))).toBe(true);
         expect(run.nodes.map((n) => n.name)).toEqual(['a', 'b', 'c']);
         expect([...run.nodeRank].sort()).toEqual([0, 1, 2]);

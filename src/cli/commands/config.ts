@@ -1,7 +1,7 @@
 /** `tessera config check <device-config.yaml>`: validates a HAMi-style device config and summarises it. */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadDeviceConfig } from '../../config/device-config.js';
+import { loadDeviceConfig } from '../../config/index.js';
 import { TesseraError } from '../../errors.js';
 import { EXIT_OK, type Command } from '../command.js';
 

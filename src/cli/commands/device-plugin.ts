@@ -6,21 +6,24 @@
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { NODE_MODES } from '../../api/annotations.js';
-import { compileChecker } from '../../api/validate.js';
-import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/device-config.js';
-import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../../deviceplugin/api.js';
-import type { GpuBackend } from '../../deviceplugin/backend.js';
-import { FakeBackend, type TopologySource } from '../../deviceplugin/fake-backend.js';
-import { filteredBackend, hamiNodeSettings } from '../../deviceplugin/hami-node-config.js';
-import { HamiRegistrar } from '../../deviceplugin/hami-register.js';
-import { NvmlBackend } from '../../deviceplugin/nvml/backend.js';
-import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
-import { DevicePluginDaemon } from '../../deviceplugin/plugin.js';
+import { compileChecker, loadOrCreateKeyFile, NODE_MODES, type NodeMode } from '../../api/index.js';
+import { sharingMode } from '../../modes/index.js';
+import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig, reportNotices, type DeviceConfig } from '../../config/index.js';
+import {
+  DEFAULT_DEVICE_PLUGIN_DIR,
+  DEFAULT_POD_RESOURCES_SOCKET,
+  DevicePluginDaemon,
+  FakeBackend,
+  filteredBackend,
+  type GpuBackend,
+  hamiNodeSettings,
+  HamiRegistrar,
+  type TopologySource,
+} from '../../deviceplugin/index.js';
+import { execFileExecutor, NvmlBackend } from '../../deviceplugin/nvml/index.js';
 import { TesseraError } from '../../errors.js';
-import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../fakeoperator/topology.js';
+import { TOPOLOGY_CONFIGMAP, TOPOLOGY_KEY, nodeTopologyConfigMapName, parseTopology } from '../../topology/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
-import { loadOrCreateKeyFile } from '../../api/key-file.js';
 import { loadKubeConfig, loadSchedulerPublicKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';
 
 const USAGE = `Usage: tessera device-plugin --node NAME [options]
@@ -30,7 +33,7 @@ and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, 
   --node NAME                  this node (default: $NODE_NAME)
   --device-config FILE         HAMi device config: the node's nodeconfig entry, else the nvidia: values, give
                                the mode, split count, filtered GPUs (a flag given here wins)
-  --mode hami-core|mig         how the node's GPUs are shared (default hami-core)
+  --mode hami-core|mig|mps     how the node's GPUs are shared (default hami-core)
   --backend nvml|fake          nvidia-smi, or the fake GPU operator's topology (default nvml)
   --topology-namespace NS      where the fake backend reads the 'topology' ConfigMaps (default gpu-operator)
   --kubeconfig FILE            default: in-cluster, else $KUBECONFIG or ~/.kube/config
@@ -48,7 +51,7 @@ and as HAMi's register and handshake annotations (hami.io/node-nvidia-register, 
 export interface DevicePluginFlags {
   node: string;
   deviceConfig: string;
-  mode: 'hami-core' | 'mig';
+  mode: NodeMode;
   backend: 'nvml' | 'fake';
   topologyNamespace: string;
   kubeconfig: string;
@@ -68,7 +71,23 @@ const checkFlags = compileChecker<DevicePluginFlags>(
   {
     type: 'object',
     additionalProperties: false,
-    required: ['node', 'deviceConfig', 'mode', 'backend', 'topologyNamespace', 'kubeconfig', 'schedulerPublicKeyFile', 'schedulerPublicKeyConfigmap', 'nodeKeyFile', 'devicePluginDir', 'podResourcesSocket', 'stateFile', 'splitCount', 'migIdleGrace', 'pollInterval'],
+    required: [
+      'node',
+      'deviceConfig',
+      'mode',
+      'backend',
+      'topologyNamespace',
+      'kubeconfig',
+      'schedulerPublicKeyFile',
+      'schedulerPublicKeyConfigmap',
+      'nodeKeyFile',
+      'devicePluginDir',
+      'podResourcesSocket',
+      'stateFile',
+      'splitCount',
+      'migIdleGrace',
+      'pollInterval',
+    ],
     properties: {
       node: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
       deviceConfig: { type: 'string', maxLength: 4096 },
@@ -99,7 +118,23 @@ export function parseDevicePluginFlags(argv: string[], env: NodeJS.ProcessEnv = 
       args: argv,
       strict: true,
       options: Object.fromEntries(
-        ['node', 'device-config', 'mode', 'backend', 'topology-namespace', 'kubeconfig', 'scheduler-public-key-file', 'scheduler-public-key-configmap', 'node-key-file', 'device-plugin-dir', 'pod-resources-socket', 'state-file', 'split-count', 'mig-idle-grace', 'poll-interval'].map((k) => [k, { type: 'string' as const }]),
+        [
+          'node',
+          'device-config',
+          'mode',
+          'backend',
+          'topology-namespace',
+          'kubeconfig',
+          'scheduler-public-key-file',
+          'scheduler-public-key-configmap',
+          'node-key-file',
+          'device-plugin-dir',
+          'pod-resources-socket',
+          'state-file',
+          'split-count',
+          'mig-idle-grace',
+          'poll-interval',
+        ].map((k) => [k, { type: 'string' as const }]),
       ),
     }));
   } catch (cause) {
@@ -181,7 +216,7 @@ export const devicePluginCommand: Command = {
       stateFile: flags.stateFile,
       splitCount: flags.splitCount,
       // HAMi registers 100 x deviceCoreScaling cores per shared GPU (gpucores on one GPU may then add up past 100).
-      coreUnits: flags.mode === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
+      coreUnits: sharingMode(flags.mode).allocation === 'mig' ? 100 : Math.floor(100 * settings.coreScaling),
       numaTopology: settings.enableNumaTopology,
       migIdleGraceMs: flags.migIdleGrace * 1000,
       ...(settings.migStrategy ? { migStrategy: settings.migStrategy } : {}),
@@ -194,7 +229,10 @@ export const devicePluginCommand: Command = {
     await registrar.start();
     log.info({ backend: backend.name, mode: flags.mode, socket: daemon.socketPath }, 'device plugin running');
     const signal = await signalled;
-    const stopped = await stoppedWithinGrace(Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined), log);
+    const stopped = await stoppedWithinGrace(
+      Promise.all([registrar.stop(), daemon.stop()]).then(() => undefined),
+      log,
+    );
     log.info({ signal }, 'device plugin stopped');
     return stopped ? EXIT_OK : EXIT_FAILURE;
   },

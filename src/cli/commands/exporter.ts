@@ -1,11 +1,11 @@
 /** `tessera exporter`: Prometheus metrics of the fake GPUs (DCGM-style) and of the scheduler's view (HAMi names). */
 import { pino } from 'pino';
 import { loadKubeConfig, parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { execFileExecutor } from '../../deviceplugin/nvml/executor.js';
+import { execFileExecutor } from '../../deviceplugin/nvml/index.js';
 import { TesseraError } from '../../errors.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
-import { startExporter } from '../../exporter/service.js';
+import { startExporter } from '../../exporter/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { catalogProfiles } from '../../geometry/index.js';
 
 const USAGE = `Usage: tessera exporter [--kubeconfig file] [--namespace ns] [--port N] [--host ADDR] [--legacy-mig-metric]
                         [--source fake|nvml] [--node NAME] [--poll-interval SECONDS]

@@ -4,19 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { allowedGeometriesFor, loadDeviceConfig } from '../../config/device-config.js';
+import { allowedGeometriesFor, loadDeviceConfig } from '../../config/index.js';
 import { TesseraError, type Result } from '../../errors.js';
-import { parseJson } from '../../api/validate.js';
-import {
-  listGpuModels,
-  parseMigInstances,
-  planMig,
-  resolveGpuModel,
-  validateLayout,
-  type MigPlan,
-  type MigRequest,
-  type PlanOptions,
-} from '../../geometry/index.js';
+import { parseJson } from '../../api/index.js';
+import { listGpuModels, parseMigInstances, planMig, resolveGpuModel, validateLayout, type MigPlan, type MigRequest, type PlanOptions } from '../../geometry/index.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage:
@@ -147,7 +138,9 @@ async function models(argv: string[]): Promise<number> {
   for (const model of catalog) {
     console.log(`${model.name}  ${model.memoryMiB} MiB  ${model.mig ? `MIG ${model.mig.totalComputeSlices}/${model.mig.totalMemorySlices} slices` : 'whole GPU'}`);
     for (const p of model.mig?.profiles ?? []) {
-      console.log(`  ${p.name.padEnd(12)} id ${String(p.id).padStart(2)}  ${p.computeSlices}c/${p.memorySlices}m  ${String(p.memoryMiB).padStart(6)} MiB  starts ${p.starts.join(',')}  max ${p.maxCount}`);
+      console.log(
+        `  ${p.name.padEnd(12)} id ${String(p.id).padStart(2)}  ${p.computeSlices}c/${p.memorySlices}m  ${String(p.memoryMiB).padStart(6)} MiB  starts ${p.starts.join(',')}  max ${p.maxCount}`,
+      );
     }
   }
   return EXIT_OK;

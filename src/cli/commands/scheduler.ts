@@ -4,10 +4,8 @@
  * it cleanly (the lease is released so another replica takes over at once).
  */
 import { pino } from 'pino';
-import { loadDeviceConfig, reportNotices } from '../../config/device-config.js';
-import { configFromArgs, DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
-import { extenderDeviceOptions } from '../../scheduler/extender/device-options.js';
-import { startExtender } from '../../scheduler/extender/service.js';
+import { loadDeviceConfig, reportNotices } from '../../config/index.js';
+import { configFromArgs, DEFAULT_CONFIG, extenderDeviceOptions, startExtender } from '../../scheduler/extender/index.js';
 import { POLICIES, policyByName } from '../../scheduler/policies/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 import { loadKubeConfig, loadSigningKey, readFlagFile, stoppedWithinGrace, waitForSignal } from '../process.js';

@@ -6,11 +6,9 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { TesseraError } from '../../errors.js';
-import { DEFAULT_LOAD } from '../../simulator/openb/protocol.js';
-import { runOpenb, type OpenbReport } from '../../simulator/openb/run.js';
+import { DEFAULT_LOAD, type OpenbReport, runOpenb } from '../../simulator/openb/index.js';
 import { SHARE_POLICIES } from '../../simulator/policies/index.js';
-import { TRACE_POLICIES } from '../../simulator/trace/policies.js';
-import { runTrace, type TraceReport } from '../../simulator/trace/run.js';
+import { runTrace, TRACE_POLICIES, type TraceReport } from '../../simulator/trace/index.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera simulate --fgd-nodes <csv> --fgd-pods <csv> [options]
@@ -107,7 +105,15 @@ function parseSeeds(count: string | undefined, list: string | undefined): number
 
 function traceTable(report: TraceReport): string {
   const header = ['policy', 'placed', 'failed', 'alloc % (time avg)', 'MIG reconfigs', 'MIG ops', 'decisions/s'];
-  const rows = report.results.map((r) => [r.policy, String(r.placed), String(r.failed), r.allocationRatio.toFixed(2), String(r.migReconfigurations), String(r.migOperations), String(r.decisionsPerSec)]);
+  const rows = report.results.map((r) => [
+    r.policy,
+    String(r.placed),
+    String(r.failed),
+    r.allocationRatio.toFixed(2),
+    String(r.migReconfigurations),
+    String(r.migOperations),
+    String(r.decisionsPerSec),
+  ]);
   return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events`, ...aligned(header, rows)].join('\n');
 }
 

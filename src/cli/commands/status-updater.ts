@@ -3,12 +3,11 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
-import { publishTopology } from '../../fakeoperator/configmaps.js';
+import { publishTopology, startStatusUpdater } from '../../fakeoperator/index.js';
 import { loadKubeConfig, parseFlags, stoppedWithinGrace, waitForSignal } from '../process.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
-import { startStatusUpdater } from '../../fakeoperator/status-updater.js';
-import { parseTopologyFile } from '../../fakeoperator/topology.js';
+import { parseTopologyFile } from '../../topology/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { catalogProfiles } from '../../geometry/index.js';
 
 const USAGE = `Usage: tessera status-updater [--kubeconfig file] [--namespace ns] [--topology file]
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { TesseraError } from '../../errors.js';
-import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/up.js';
-import { DEFAULT_CONFIG } from '../../scheduler/extender/config.js';
+import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } from '../../localmode/index.js';
+import { DEFAULT_CONFIG } from '../../scheduler/extender/index.js';
 import { POLICIES } from '../../scheduler/policies/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
 import { parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
@@ -70,7 +70,8 @@ export function parseUpArgs(argv: string[]): Omit<UpOptions, 'log'> & { logLevel
   });
   const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new TesseraError('INVALID_INPUT', `must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`, { field: '--log-level' });
-  if (values.state && values['control-plane']) throw new TesseraError('INVALID_INPUT', 'cannot be combined with --state: the stock control plane keeps its state in its own etcd', { field: '--control-plane' });
+  if (values.state && values['control-plane'])
+    throw new TesseraError('INVALID_INPUT', 'cannot be combined with --state: the stock control plane keeps its state in its own etcd', { field: '--control-plane' });
   return {
     topologyPath: values.topology ?? DEFAULTS.topology,
     schedulerConfigPath: values['scheduler-config'] ?? DEFAULTS.schedulerConfig,

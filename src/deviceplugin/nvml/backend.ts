@@ -5,7 +5,8 @@
  * first (`-dci`, then `-dgi`). NUMA nodes come from sysfs. Every command and file read goes through the Executor.
  */
 import { TesseraError } from '../../errors.js';
-import type { GpuBackend, GpuInfo, MigInstance } from '../backend.js';
+import type { InventoryMigInstance } from '../../api/index.js';
+import type { GpuBackend, GpuInfo } from '../backend.js';
 import { commandError, type Executor } from './executor.js';
 import { parseCreatedInstance, parseDeviceList, parseGpuInstances, parseNumaNode, parseQueryXml, sysfsPciPath } from './parse.js';
 
@@ -24,7 +25,7 @@ export class NvmlBackend implements GpuBackend {
     const numa = await Promise.all(queried.map((gpu) => this.numaOf(gpu.busId)));
     return queried.map((gpu, i) => {
       const uuids = migUuids.get(gpu.uuid) ?? [];
-      const migInstances: MigInstance[] = gpu.migDeviceGis.flatMap((gi, device) => {
+      const migInstances: InventoryMigInstance[] = gpu.migDeviceGis.flatMap((gi, device) => {
         const listed = instances.find((i) => i.gpuIndex === gpu.index && i.gpuInstanceId === gi);
         const uuid = uuids[device];
         return listed && uuid ? [{ profile: listed.profile, start: listed.start, gpuInstanceId: gi, migDeviceUuid: uuid }] : [];
@@ -54,7 +55,7 @@ export class NvmlBackend implements GpuBackend {
     return gpu.index;
   }
 
-  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<MigInstance> {
+  async createMigInstance(gpuUuid: string, profile: string, start: number): Promise<InventoryMigInstance> {
     const index = String(await this.indexOf(gpuUuid));
     const args = ['mig', '-i', index, '-cgi', `${profile}:${start}`, '-C'];
     const output = await this.exec.run(NVIDIA_SMI, args);

@@ -11,11 +11,8 @@
  *   capacity a whole-GPU pod cannot use (0 when nothing is free).
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { TESSERA_NODE, TESSERA_POD, type NodeMode } from '../../api/annotations.js';
-import { decodeDecision, type Decision } from '../../api/decision.js';
-import { decodeInventory, type InventoryGpu } from '../../api/inventory.js';
-import { catalogProfiles } from '../../fakeoperator/profiles.js';
-import { resolveGpuModel } from '../../geometry/index.js';
+import { type Decision, decodeDecision, decodeInventory, type InventoryGpu, type NodeMode, TESSERA_NODE, TESSERA_POD } from '../../api/index.js';
+import { catalogProfiles, resolveGpuModel } from '../../geometry/index.js';
 import { isFinished, podKey } from '../pods.js';
 import type { DriverStats } from '../stats.js';
 

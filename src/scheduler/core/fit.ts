@@ -9,8 +9,9 @@
 import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
-import type { DeviceOption, GpuTotals, NodePlacement } from './view.js';
-import type { GpuDemand, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
+import type { DeviceOption, GpuTotals, GpuVerdict, NodePlacement } from './view.js';
+import type { NodeFit } from './types.js';
+import type { GpuDemand, PackingDirection, PodRequest, Reason } from '../../request/index.js';
 
 /** What `fitNode` reads about the pod, computed once per decision. */
 export interface PreparedRequest {
@@ -96,7 +97,7 @@ interface Pending {
   cores: number;
   slots: number;
   /** MIG: the layout with the earlier picks' instances in it. */
-  instances: MigInstanceView[] | null;
+  instances: readonly MigInstanceView[] | null;
   /** MIG: an earlier pick's plan changes the layout. */
   changed: boolean;
 }
@@ -143,11 +144,11 @@ export function fitNode(node: NodeState, p: PreparedRequest): GpuVerdict {
     return failed(name, request.memoryMiB > node.memoryMiB ? 'unresolvable' : 'unschedulable', reason);
   }
   if (!p.gpuPod) return NO_GPU_VERDICT;
-  if (node.mode === 'mig' && !p.planner) {
+  if (node.allocation === 'mig' && !p.planner) {
     return failed(name, 'error', { kind: 'Inconsistent', message: `node ${name} is in MIG mode but no MIG planner was given` });
   }
-  // One container on a hami-core node: counting GPUs with room decides, and the choice can wait (sharedVerdict).
-  const counted = p.single !== null && node.mode === 'hami-core' && (node.uniformMemory || 'mib' in p.single.memory);
+  // One container on a node that shares whole GPUs: counting GPUs with room decides, and the choice can wait (sharedVerdict).
+  const counted = p.single !== null && node.allocation === 'shared' && (node.uniformMemory || 'mib' in p.single.memory);
   return memoizedVerdict(node, p, counted);
 }
 
@@ -170,18 +171,12 @@ export function placementOn(node: NodeState, p: PreparedRequest, verdict: { read
   return placed;
 }
 
-const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
-  p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus;
+const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] => (p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus);
 
 function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
   if (eligible.length === 0) return noEligible(node, p.request);
-  return node.mode === 'hami-core' ? sharedReject(node, p, eligible) : null;
+  return node.allocation === 'shared' ? sharedReject(node, p, eligible) : null;
 }
-
-/** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
-export type GpuVerdict =
-  | { readonly added: GpuTotals; readonly placement: NodePlacement | null }
-  | { readonly reason: Reason; readonly fit: NodeFit };
 
 /**
  * The verdict depends only on the node's version and the pod's GPU shape (plus, when devices had to be chosen to
@@ -306,15 +301,8 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
   entry.cores += choice.cores;
   entry.slots += 1;
   if (choice.mig) {
-    const { profile, start, plan } = choice.mig;
-    entry.changed ||= plan.length > 0;
-    let instances = [...(entry.instances ?? gpu.migInstances ?? [])];
-    for (const op of plan) {
-      if (op.action === 'destroy') instances = instances.filter((i) => !(i.start === op.start && i.profile === op.profile));
-      else instances.push({ profile: op.profile, start: op.start, inUse: false });
-    }
-    instances = instances.map((i) => (i.start === start && i.profile === profile ? { ...i, inUse: true } : i));
-    entry.instances = instances.sort((a, b) => a.start - b.start);
+    entry.changed ||= choice.mig.plan.length > 0;
+    entry.instances = choice.mig.layout;
   }
   pending.set(gpu, entry);
 }
@@ -323,7 +311,7 @@ function note(pending: Map<GpuState, Pending>, gpu: GpuState, choice: DeviceOpti
 function shortage(node: NodeState, eligible: readonly GpuState[], demand: GpuDemand, planner: MigPlanner | undefined): [NodeFit['outcome'], Reason] {
   const used = node.gpuUsed;
   const capacity = node.gpuCapacity;
-  if (node.mode === 'mig' && planner) {
+  if (node.allocation === 'mig' && planner) {
     const memory = Math.min(...eligible.map((g) => migMemoryNeed(demand, g, planner)));
     const model = eligible[0]?.model ?? node.model;
     if (memory > planner.largestInstanceMiB(model)) return ['unresolvable', { kind: 'NoMigProfile', model, memoryMiB: memory }];

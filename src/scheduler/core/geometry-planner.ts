@@ -3,9 +3,20 @@
  * `planMig` for ranked plans (never touching an instance in use), and hands them over as `MigOption`s with the
  * ops the device plugin applies.
  */
-import { MAX_PLAN_SCORE, carveEmptySlices, planMig, planOps, resolveGpuModel, type DemandMix, type GpuModel, type MigInstance, type MigPlan, type MigRestriction } from '../../geometry/index.js';
+import {
+  MAX_PLAN_SCORE,
+  carveEmptySlices,
+  planMig,
+  planOps,
+  resolveGpuModel,
+  type DemandMix,
+  type GpuModel,
+  type MigInstance,
+  type MigOp,
+  type MigPlan,
+  type MigRestriction,
+} from '../../geometry/index.js';
 import type { MigOption, MigPlanner } from './mig.js';
-import type { MigPlanOp } from './types.js';
 
 export interface GeometryPlannerOptions {
   /** Weights of future demand the engine keeps capacity for (default: every profile the same). */
@@ -53,6 +64,7 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
       return plans.flatMap((plan) => {
         const profile = mig.profiles.find((p) => p.name === plan.target.profile);
         if (!profile) return [];
+        const carved = options.carve && !restricted && plan.kind !== 'reuse' ? carveOps(model, plan, options.carve) : [];
         return [
           {
             profile: profile.name,
@@ -60,7 +72,9 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
             memoryMiB: profile.memoryMiB,
             computeShare: profile.computeSlices / mig.totalComputeSlices,
             keptCapacity: plan.score / MAX_PLAN_SCORE,
-            plan: options.carve && !restricted && plan.kind !== 'reuse' ? [...planOps(plan), ...carveOps(model, plan, options.carve)] : planOps(plan),
+            plan: carved.length > 0 ? [...planOps(plan), ...carved] : planOps(plan),
+            // The engine's layout carried forward, so the allocator never replays the ops to learn it.
+            layout: carved.length > 0 ? [...plan.layout, ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))].sort((a, b) => a.start - b.start) : plan.layout,
           },
         ];
       });
@@ -72,6 +86,6 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
   };
 }
 
-function carveOps(model: GpuModel, plan: MigPlan, demand: DemandMix): MigPlanOp[] {
+function carveOps(model: GpuModel, plan: MigPlan, demand: DemandMix): MigOp[] {
   return carveEmptySlices(model, plan.layout, demand).map((c) => ({ action: 'create', profile: c.profile, start: c.start }));
 }

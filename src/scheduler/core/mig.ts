@@ -3,14 +3,10 @@
  * use), every way to provide one instance of at least some memory without moving or destroying an instance in use.
  * The extender and the simulator pass the geometry engine's planner; the allocator only chooses among its options.
  */
-import type { MigPlanOp } from './types.js';
+import type { MigInstance, MigOp } from '../../geometry/index.js';
 
-export interface MigInstanceView {
-  readonly profile: string;
-  readonly start: number;
-  /** Held by a pod: a plan must neither destroy nor move it. */
-  readonly inUse: boolean;
-}
+/** An instance on a GPU as the allocator sees it: the geometry engine's shape, without the caller's id. */
+export type MigInstanceView = Readonly<Pick<MigInstance, 'profile' | 'start' | 'inUse'>>;
 
 /** One way to serve one MIG instance on one GPU. */
 export interface MigOption {
@@ -26,7 +22,9 @@ export interface MigOption {
    */
   readonly keptCapacity: number;
   /** Ops to apply in order (empty when a free instance of this profile already sits at `start`). */
-  readonly plan: readonly MigPlanOp[];
+  readonly plan: readonly MigOp[];
+  /** The GPU's instances once `plan` has run, by start, this option's instance in use: the engine's own layout. */
+  readonly layout: readonly MigInstanceView[];
 }
 
 export interface MigPlanner {

@@ -8,7 +8,8 @@ import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } fr
 import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
 import type { ClusterState, NodeState } from './state.js';
 import type { GpuTotals, NodePlacement } from './view.js';
-import type { Allocation, NodeFit, PackingDirection, PodRequest, Reason } from './types.js';
+import type { Allocation, NodeFit } from './types.js';
+import type { PackingDirection, PodRequest, Reason } from '../../request/index.js';
 
 export interface ScheduleOptions {
   /** Only these nodes (the extender's candidate list); unknown names fail with `UnknownNode`. Default: all. */
@@ -229,13 +230,7 @@ export function allocationOf(state: ClusterState, request: PodRequest, placement
 }
 
 /** The allocation for `request` on one node, or why the node cannot take it. */
-export function decide(
-  state: ClusterState,
-  request: PodRequest,
-  nodeName: string,
-  policy: Policy,
-  context: RunContext = DEFAULT_RUN_CONTEXT,
-): Result<Allocation, NodeFit> {
+export function decide(state: ClusterState, request: PodRequest, nodeName: string, policy: Policy, context: RunContext = DEFAULT_RUN_CONTEXT): Result<Allocation, NodeFit> {
   const node = state.internalNode(nodeName);
   if (!node) return err({ node: nodeName, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: nodeName }] });
   const prepared = prepare(state, request, policy, context);

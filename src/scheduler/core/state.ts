@@ -9,14 +9,12 @@
  * later request can reuse it; accounting (memory, cores, slots) still returns exactly to the values before `apply`.
  */
 import { err, ok, type Result } from '../../errors.js';
+import { applyOps, resolveGpuModel, type MigInstance } from '../../geometry/index.js';
+import { sharingMode, type SharingMode } from '../../modes/index.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
-import { MILLI_PER_GPU, type GpuTotals, type GpuView, type NodeView } from './view.js';
-import type { GpuVerdict } from './fit.js';
-import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec, Reason } from './types.js';
-
-interface MigSlot extends MigInstanceView {
-  inUse: boolean;
-}
+import { MILLI_PER_GPU, type GpuTotals, type GpuVerdict, type GpuView, type NodeView } from './view.js';
+import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec } from './types.js';
+import type { Reason } from '../../request/index.js';
 
 interface MutableTotals {
   slots: number;
@@ -39,23 +37,22 @@ export class GpuState implements GpuView {
   usedMemoryMiB = 0;
   usedCores = 0;
   usedSlots = 0;
-  readonly migInstances: MigSlot[] | null;
+  readonly migInstances: MigInstance[] | null;
   /** Counts MIG layout changes, so a release can tell whether a later plan touched the layout. */
   layoutVersion = 0;
 
-  constructor(spec: GpuSpec, position: number, mode: NodeMode, memoryScaling: number) {
+  constructor(spec: GpuSpec, position: number, allocation: SharingMode['allocation'], memoryScaling: number) {
     this.uuid = spec.uuid;
     this.index = spec.index;
     this.position = position;
     this.model = spec.model;
     this.modelLower = spec.model.toLowerCase();
     // Memory overcommit applies to software sharing only: a MIG instance's memory is physical.
-    this.memoryMiB = mode === 'mig' ? spec.memoryMiB : Math.floor(spec.memoryMiB * memoryScaling);
+    this.memoryMiB = allocation === 'mig' ? spec.memoryMiB : Math.floor(spec.memoryMiB * memoryScaling);
     this.coreUnits = spec.coreUnits;
     this.healthy = spec.healthy;
     this.numa = spec.numa;
-    this.migInstances =
-      mode === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
+    this.migInstances = allocation === 'mig' ? (spec.migInstances ?? []).map((i) => ({ profile: i.profile, start: i.start, inUse: false })).sort(byStart) : null;
   }
 }
 
@@ -83,6 +80,8 @@ const byStart = (a: { start: number }, b: { start: number }): number => a.start 
 export class NodeState implements NodeView {
   readonly name: string;
   readonly mode: NodeMode;
+  /** How the node's sharing mode carves its GPUs (src/modes). */
+  readonly allocation: SharingMode['allocation'];
   version = 0;
   readonly labels: Readonly<Record<string, string>>;
   readonly splitCount: number;
@@ -113,11 +112,12 @@ export class NodeState implements NodeView {
   ) {
     this.name = spec.name;
     this.mode = spec.mode;
+    this.allocation = sharingMode(spec.mode).allocation;
     this.labels = { ...spec.labels };
     this.splitCount = spec.splitCount;
     this.cpuMilli = spec.cpuMilli;
     this.memoryMiB = spec.memoryMiB;
-    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g, i) => new GpuState(g, i, spec.mode, spec.memoryScaling));
+    this.gpus = [...spec.gpus].sort((a, b) => a.index - b.index).map((g, i) => new GpuState(g, i, this.allocation, spec.memoryScaling));
     this.byUuid = new Map(this.gpus.map((g) => [g.uuid, g]));
     const healthy = this.gpus.filter((g) => g.healthy);
     this.healthyGpus = healthy;
@@ -182,7 +182,7 @@ export interface NodeSnapshot {
 
 /** A MIG GPU's layout before one device's plan; release restores it while the GPU is still at `version`. */
 interface LayoutChange {
-  readonly before: MigSlot[];
+  readonly before: MigInstance[];
   readonly version: number;
 }
 
@@ -490,28 +490,21 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
   } else {
     if (!device.mig) return inconsistent(`GPU ${gpu.uuid} is in MIG mode; the device names no instance`);
     const { profile, start } = device.mig;
-    const next = gpu.migInstances.map((i) => ({ ...i }));
     // The instance already there and free means its plan has run (a state rebuilt from the node's inventory):
     // take it as it is.
-    const ready = next.some((i) => i.start === start && i.profile === profile && !i.inUse);
-    for (const op of ready ? [] : device.mig.plan) {
-      const at = next.findIndex((i) => i.start === op.start && i.profile === op.profile);
-      if (op.action === 'destroy') {
-        if (at < 0) return inconsistent(`GPU ${gpu.uuid} has no ${op.profile}@${op.start} to destroy`);
-        if (next[at]?.inUse) return inconsistent(`GPU ${gpu.uuid}: ${op.profile}@${op.start} is in use and cannot be destroyed`);
-        next.splice(at, 1);
-        ops.destroyed++;
-      } else {
-        if (next.some((i) => i.start === op.start)) return inconsistent(`GPU ${gpu.uuid} already has an instance at ${op.start}`);
-        next.push({ profile: op.profile, start: op.start, inUse: false });
-        ops.created++;
-      }
-    }
+    const ready = gpu.migInstances.some((i) => i.start === start && i.profile === profile && !i.inUse);
+    const plan = ready ? [] : device.mig.plan;
+    const model = resolveGpuModel(gpu.model);
+    if (!model.ok) return inconsistent(`GPU ${gpu.uuid}: ${model.error.message}`);
+    const applied = applyOps(model.value, gpu.migInstances, plan);
+    if (!applied.ok) return inconsistent(`GPU ${gpu.uuid}: ${applied.error.message}`);
+    for (const op of plan) ops[op.action === 'create' ? 'created' : 'destroyed']++;
+    // Fresh objects: the old ones stay in `before`, for release to restore.
+    const next = applied.value.map((i) => ({ ...i }));
     const target = next.find((i) => i.start === start && i.profile === profile);
     if (!target) return inconsistent(`GPU ${gpu.uuid} has no ${profile}@${start} after the plan`);
     if (target.inUse) return inconsistent(`GPU ${gpu.uuid}: ${profile}@${start} is already in use`);
     target.inUse = true;
-    next.sort(byStart);
     const before = gpu.migInstances.splice(0, gpu.migInstances.length, ...next);
     gpu.layoutVersion++;
     layout = { before, version: gpu.layoutVersion };

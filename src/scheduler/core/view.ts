@@ -3,7 +3,8 @@
  * `NodeView` also carries the fractional-share projection the FGD family reads (`model`, `cpuLeft`, `gpuLeft`).
  */
 import type { MigInstanceView, MigOption } from './mig.js';
-import type { NodeMode } from './types.js';
+import type { Reason } from '../../request/index.js';
+import type { NodeFit, NodeMode } from './types.js';
 
 /** A whole GPU in FGD's fractional-share units. */
 export const MILLI_PER_GPU = 1000;
@@ -77,3 +78,6 @@ export interface NodePlacement {
   /** GPUs whose MIG layout the placement changes (each a reconfiguration the node's device plugin applies). */
   readonly migLayoutChanges: number;
 }
+
+/** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
+export type GpuVerdict = { readonly added: GpuTotals; readonly placement: NodePlacement | null } | { readonly reason: Reason; readonly fit: NodeFit };

@@ -6,19 +6,15 @@
  */
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import { TESSERA_NODE, HAMI_POD } from '../../api/annotations.js';
-import type { Decision } from '../../api/decision.js';
-import { pinsGpus, shapeOf, type PodShape } from '../../api/inflight.js';
-import { decodeInventory, type NodeInventory } from '../../api/inventory.js';
+import { type Decision, decodeInventory, HAMI_NODE, HAMI_POD, type NodeInventory, pinsGpus, type PodShape, shapeOf, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
+import { sharingMode } from '../../modes/index.js';
 import { TesseraError } from '../../errors.js';
-import { ClusterState, parseQuantity, quantityCeil, reasonText, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
-import { BYTES_PER_MIB } from '../core/quantity.js';
+import { ClusterState, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
 import { allocationOf, decisionOf } from './decision-map.js';
 import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
-import { HAMI_NODE } from '../../api/hami-register.js';
 import { podGrant, type PodLike } from './pod-grant.js';
-import type { TrustedKeys } from '../../api/signing.js';
 import { Reservations, type Reservation } from './reservations.js';
+import { BYTES_PER_MIB, parseQuantity, quantityCeil, reasonText } from '../../request/index.js';
 
 /** The Node fields the view reads (a client-node V1Node fits). */
 export interface NodeLike {
@@ -230,7 +226,7 @@ export class ClusterView {
         coreUnits: g.coreUnits,
         healthy: g.health === 'Healthy',
         numa: g.numa,
-        ...(inventory.mode === 'mig' ? { migInstances: g.mig.instances.map((i) => ({ profile: i.profile, start: i.start })) } : {}),
+        ...(sharingMode(inventory.mode).allocation === 'mig' ? { migInstances: g.mig.instances.map((i) => ({ profile: i.profile, start: i.start })) } : {}),
       })),
     };
   }
@@ -348,7 +344,14 @@ export class ClusterView {
     }
     if (!allocation) return;
     const since = Number(pod.metadata?.annotations?.[HAMI_POD.bindTime]);
-    this.book.hold({ podUid: uid, node: allocation.node, decision: decisionOf(allocation, new Date(this.options.now()).toISOString()), allocation, phase: 'reserved', since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now() });
+    this.book.hold({
+      podUid: uid,
+      node: allocation.node,
+      decision: decisionOf(allocation, new Date(this.options.now()).toISOString()),
+      allocation,
+      phase: 'reserved',
+      since: Number.isFinite(since) && since > 0 ? since * 1000 : this.options.now(),
+    });
     this.book.confirm(uid);
   }
 

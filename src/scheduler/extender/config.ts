@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, validationError } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { DEFAULT_POLICY } from '../policies/index.js';
 
@@ -177,7 +177,11 @@ export const FLAG_NAMES = Object.keys(FLAGS);
 
 function flagValue(flag: string, raw: string, kind: 'string' | 'integer' | 'number' | 'boolean' | 'list'): unknown {
   if (kind === 'string') return raw;
-  if (kind === 'list') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (kind === 'list')
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   if (kind === 'boolean') {
     if (raw === 'true' || raw === '') return true;
     if (raw === 'false') return false;

@@ -7,7 +7,7 @@
  * next request).
  */
 import { LRUMap } from 'mnemonist';
-import type { PodRequest } from '../core/index.js';
+import type { PodRequest } from '../../request/index.js';
 
 export interface CycleEntry {
   request: PodRequest;

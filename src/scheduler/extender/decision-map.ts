@@ -2,9 +2,8 @@
  * The one place the allocator's `Allocation` and the wire `Decision` meet. They carry the same grant; the
  * decision adds what the wire needs (version, time, signature) and keeps what the device plugin fills in later.
  */
-import { TESSERA_API_VERSION } from '../../api/annotations.js';
-import { DECISION_KIND, type Decision, type DecisionDevice } from '../../api/decision.js';
-import type { AllocatedDevice, Allocation } from '../core/types.js';
+import { type Decision, DECISION_KIND, type DecisionDevice, TESSERA_API_VERSION } from '../../api/index.js';
+import type { AllocatedDevice, Allocation } from '../core/index.js';
 
 /** The unsigned decision for an allocation made at `decidedAt` (RFC 3339). */
 export function decisionOf(allocation: Allocation, decidedAt: string): Decision {

@@ -5,11 +5,10 @@
  * catalog's names for the models nodes report. One place, for `tessera scheduler` and anything else that starts
  * the extender from a device config.
  */
-import { migRestrictionFor, type DeviceConfig } from '../../config/device-config.js';
+import { migRestrictionFor, type DeviceConfig } from '../../config/index.js';
 import { listGpuModels, resolveGpuModel, type MigRestriction } from '../../geometry/index.js';
-import { createGeometryPlanner } from '../core/geometry-planner.js';
-import { tesseraMigPlanner } from '../policies/frag-mig.js';
-import { tesseraPolicy } from '../policies/tessera.js';
+import { createGeometryPlanner } from '../core/index.js';
+import { tesseraMigPlanner, tesseraPolicy } from '../policies/index.js';
 import type { StartExtenderOptions } from './service.js';
 
 export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'nodeMemoryScaling' | 'migPlanner' | 'migPlannerFor' | 'resolveModel'>;

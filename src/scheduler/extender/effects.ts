@@ -4,16 +4,11 @@
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { makeKeepAliveClient } from '../../kube/client.js';
+import { isConflict, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
 import type { Logger } from 'pino';
-import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
+import { type Decision, decodeDecision, encodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
-import { decodeDecision, encodeDecision, type Decision } from '../../api/decision.js';
-import { signRelease } from '../../api/signing.js';
-import { encodeHamiDevices, hamiDevicesOf } from '../../api/hami.js';
 import { TesseraError } from '../../errors.js';
-import { recordEvent } from '../../kube/events.js';
-import { isConflict, readModifyWrite, withRetry } from '../../kube/retry.js';
 
 export const COMPONENT = 'tessera-scheduler';
 
@@ -81,7 +76,11 @@ export class PodEffects {
         () => this.readPod(pod),
         (current) =>
           this.api.patchNamespacedPod(
-            { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } } },
+            {
+              name: pod.name,
+              namespace: pod.namespace,
+              body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [TESSERA_POD.bindError]: null, [TESSERA_POD.release]: null } } },
+            },
             mergePatch,
           ),
         { cached: known },
@@ -92,7 +91,12 @@ export class PodEffects {
         this.api.createNamespacedPodBinding({
           name: pod.name,
           namespace: pod.namespace,
-          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations }, target: { apiVersion: 'v1', kind: 'Node', name: decision.node } },
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations },
+            target: { apiVersion: 'v1', kind: 'Node', name: decision.node },
+          },
         }),
       );
     } catch (error) {
@@ -127,9 +131,7 @@ export class PodEffects {
           if (held !== undefined && held !== signature) return;
           const failed = { [HAMI_POD.bindPhase]: 'failed', [HAMI_POD.bindTime]: unixSeconds(this.now()), [TESSERA_POD.bindError]: message };
           const annotations: Record<string, string | null> =
-            held !== undefined && signature !== undefined
-              ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) }
-              : failed;
+            held !== undefined && signature !== undefined ? { ...failed, [HAMI_POD.devicesToAllocate]: null, [TESSERA_POD.release]: signRelease(pod.uid, signature, 'scheduler', this.key) } : failed;
           await this.api.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations } } }, mergePatch);
         },
       );

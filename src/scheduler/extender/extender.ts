@@ -7,12 +7,10 @@ import type { KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import { encodeDecision, type Decision } from '../../api/decision.js';
-import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
-import { signDecision } from '../../api/signing.js';
+import { type Decision, describeInFlightConflict, encodeDecision, mayJoinInFlight, signDecision } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
-import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
-import { allocationOf, decide, eachFit, parsePodRequest, reasonText, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
+import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/index.js';
+import { allocationOf, decide, eachFit, type Allocation, type NodeFit, type RankedNode } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache, type CycleScores } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
@@ -20,6 +18,7 @@ import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
 import type { ExtenderService } from './server.js';
 import { MAX_EXTENDER_PRIORITY, filterReply, offeredNodeNames, type BindArgs, type FilterArgs, type FilterReply, type HostScore, type PreemptArgs, type PreemptReply } from './wire.js';
+import { parsePodRequest, reasonText, type PodRequest, type RequestConfig } from '../../request/index.js';
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {

@@ -3,9 +3,7 @@
  * HAMi's monitor lists pods by, and for MIG grants v2.10's `hami.io/vgpu-mig-allocations`, which HAMi's device
  * plugin reads to create each instance at its placement. Both merge into the bind's one patch.
  */
-import { HAMI_POD } from '../../api/annotations.js';
-import type { Decision } from '../../api/decision.js';
-import { encodeHamiMigAllocations, HAMI_MIG_ALLOCATIONS, type HamiMigAllocation } from '../../api/hami-register.js';
+import { type Decision, encodeHamiMigAllocations, HAMI_MIG_ALLOCATIONS, HAMI_POD, type HamiMigAllocation } from '../../api/index.js';
 import { findProfile, resolveGpuModel } from '../../geometry/index.js';
 
 export interface HamiBindRecords {

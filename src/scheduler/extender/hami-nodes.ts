@@ -4,10 +4,17 @@
  * memory scaling is 1), and the pods HAMi's scheduler placed there (HAMi's device lists, no Tessera decision) are
  * counted as grants, so swapping the scheduler first never double-books a GPU HAMi already gave out.
  */
-import { HAMI_POD, TESSERA_API_VERSION } from '../../api/annotations.js';
-import { decodeHamiDevices } from '../../api/hami.js';
-import { decodeHamiMigAllocations, decodeHamiRegister, HAMI_MIG_ALLOCATIONS, HAMI_NODE } from '../../api/hami-register.js';
-import { INVENTORY_KIND, type NodeInventory } from '../../api/inventory.js';
+import {
+  decodeHamiDevices,
+  decodeHamiMigAllocations,
+  decodeHamiRegister,
+  HAMI_MIG_ALLOCATIONS,
+  HAMI_NODE,
+  HAMI_POD,
+  INVENTORY_KIND,
+  type NodeInventory,
+  TESSERA_API_VERSION,
+} from '../../api/index.js';
 import type { Allocation, NodeMode } from '../core/index.js';
 
 /** The inventory a HAMi-registered node stands for; undefined without a register annotation or once HAMi deleted it. */

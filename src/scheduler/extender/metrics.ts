@@ -1,8 +1,6 @@
 /** The extender's own Prometheus series (the exporter engineer publishes the cluster-wide GPU series). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { tesseraBuildInfo } from '../../exporter/build-info.js';
-import { registerFamilies } from '../../exporter/registry.js';
-import { SCHEDULER_VIEW_FAMILIES } from '../../exporter/scheduler-view.js';
+import { registerFamilies, SCHEDULER_VIEW_FAMILIES, tesseraBuildInfo } from '../../exporter/index.js';
 
 export interface ExtenderMetrics {
   registry: Registry;
@@ -25,7 +23,7 @@ export function createMetrics(): ExtenderMetrics {
     requests: new Counter({ name: 'tessera_extender_requests_total', help: 'Extender calls by verb and outcome.', labelNames: ['verb', 'outcome'], registers: [registry] }),
     latency: new Histogram({
       name: 'tessera_extender_request_duration_seconds',
-      help: 'Time to answer an extender call (filter and prioritize run inside kube-scheduler\'s one-pod-at-a-time loop).',
+      help: "Time to answer an extender call (filter and prioritize run inside kube-scheduler's one-pod-at-a-time loop).",
       labelNames: ['verb'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers: [registry],

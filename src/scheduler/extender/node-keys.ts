@@ -3,8 +3,7 @@
  * verify what a plugin signs about its own node (an exchanged grant, a release). A malformed key counts as none.
  */
 import type { KeyObject } from 'node:crypto';
-import { TESSERA_NODE } from '../../api/annotations.js';
-import { nodeKeyFromAnnotation, type TrustedKeys } from '../../api/signing.js';
+import { nodeKeyFromAnnotation, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
 import type { NodeLike } from './cluster-view.js';
 
 export class NodeKeys {

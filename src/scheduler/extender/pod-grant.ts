@@ -5,9 +5,7 @@
  * ignored. A grant ends only when the pod finishes or a signed release mark says so: `bind-phase: failed` written
  * by anyone else releases nothing. Pure: the caller applies the outcome to the book.
  */
-import { HAMI_POD, TESSERA_POD } from '../../api/annotations.js';
-import { decodeDecision, type Decision } from '../../api/decision.js';
-import { decisionSigner, verifyRelease, type TrustedKeys } from '../../api/signing.js';
+import { type Decision, decisionSigner, decodeDecision, HAMI_POD, TESSERA_POD, type TrustedKeys, verifyRelease } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 
 /** The pod fields this reads (a client-node V1Pod fits). */

@@ -4,7 +4,7 @@
  * unconfirmed past the TTL. There is no node lock: any number of entries may be reserved on one node at once.
  * Time is passed in, so the book stays deterministic; `apply`/`release` keep the allocator's view in step.
  */
-import type { Decision } from '../../api/decision.js';
+import type { Decision } from '../../api/index.js';
 
 export type ReservationPhase = 'reserved' | 'confirmed';
 

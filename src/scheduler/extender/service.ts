@@ -6,20 +6,21 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../../kube/informer.js';
-import { startLeaderElection, type LeaderElector } from '../../kube/leader-election.js';
+import { type LeaderElector, runInformer, type RunningInformer, startLeaderElection } from '../../kube/index.js';
 import type { DemandMix } from '../../geometry/index.js';
-import type { MigPlanner, RequestConfig } from '../core/index.js';
-import type { Policy, RunContext } from '../policies/policy.js';
-import { publicKeyOf } from '../../api/signing.js';
+import type { MigPlanner } from '../core/index.js';
+import type { Policy, RunContext } from '../policies/index.js';
+import { publicKeyOf } from '../../api/index.js';
 import { ClusterView } from './cluster-view.js';
 import { NodeKeys } from './node-keys.js';
 import type { ExtenderConfig } from './config.js';
 import { PodEffects } from './effects.js';
 import { Extender, type Readiness } from './extender.js';
 import { createMetrics, type ExtenderMetrics } from './metrics.js';
+import { startReservationSweeper } from './reservation-sweeper.js';
 import { buildServer, type ExtenderServer } from './server.js';
 import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
+import type { RequestConfig } from '../../request/index.js';
 
 export interface StartExtenderOptions {
   config: ExtenderConfig;
@@ -199,25 +200,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     throw error;
   }
 
-  // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
-  // which every replica then reads back through its pod informer.
-  const ttlMs = config.reservationTtlSeconds * 1000;
-  const sweeper = setInterval(
-    () => {
-      metrics.reservations.set({ phase: 'reserved' }, [...view.book.all()].filter((r) => r.phase === 'reserved').length);
-      metrics.reservations.set({ phase: 'confirmed' }, [...view.book.all()].filter((r) => r.phase === 'confirmed').length);
-      if (!isLeader()) return;
-      for (const uid of view.book.expired(now(), ttlMs)) {
-        if (view.isBinding(uid)) continue;
-        const expired = view.book.release(uid);
-        if (!expired) continue;
-        log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
-        void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
-      }
-    },
-    Math.min(5000, Math.max(100, ttlMs / 4)),
-  );
-  sweeper.unref();
+  const stopSweeper = startReservationSweeper({ view, effects, metrics, log, now, ttlSeconds: config.reservationTtlSeconds, isLeader });
 
   return {
     url,
@@ -227,7 +210,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     server,
     isLeader,
     async stop({ releaseLease = true } = {}) {
-      clearInterval(sweeper);
+      stopSweeper();
       learner?.stop();
       await server.close();
       await secure?.close();

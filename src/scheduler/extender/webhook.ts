@@ -6,10 +6,9 @@
  * granted to another pod. On UPDATE, scheduler-owned annotations may be changed only by Tessera's own identities.
  * The review is a pure function of the request and the options.
  */
-import { SCHEDULER_OWNED_POD_ANNOTATIONS } from '../../api/annotations.js';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, SCHEDULER_OWNED_POD_ANNOTATIONS, validationError } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
-import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../core/index.js';
+import { parsePodRequest, parseQuantity, quantityInteger, reasonText, type RequestConfig } from '../../request/index.js';
 
 export interface WebhookOptions {
   /** Resource names and defaults from the HAMi device config. */
@@ -120,7 +119,11 @@ export function admitPod(pod: Json, options: WebhookOptions): PatchOp[] {
     }
   }
   if (typeof spec.nodeName === 'string' && spec.nodeName !== '') {
-    throw new TesseraError('INVALID_REQUEST', `spec.nodeName is set to '${spec.nodeName}': a pod asking for ${names.resourceCountName} must be placed by the Tessera scheduler, which grants it devices; remove spec.nodeName (use a nodeSelector or node affinity to pick nodes)`, { field: 'spec.nodeName' });
+    throw new TesseraError(
+      'INVALID_REQUEST',
+      `spec.nodeName is set to '${spec.nodeName}': a pod asking for ${names.resourceCountName} must be placed by the Tessera scheduler, which grants it devices; remove spec.nodeName (use a nodeSelector or node affinity to pick nodes)`,
+      { field: 'spec.nodeName' },
+    );
   }
   // At admission the pod has no uid yet (and maybe only generateName): stand-ins let the request parser run.
   const metadata = recordAt(pod, 'metadata');
@@ -154,7 +157,10 @@ export function reviewAdmission(body: unknown, options: WebhookOptions): Admissi
     const changed = changedOwnedAnnotations(isRecord(request.oldObject) ? request.oldObject : {}, request.object as Json);
     const user = request.userInfo?.username ?? '';
     if (changed.length === 0 || (options.trustedUsers ?? []).includes(user)) return reply({ allowed: true });
-    return reply({ allowed: false, status: { code: 403, message: `metadata.annotations: ${changed.join(', ')} may be changed only by the Tessera scheduler and device plugins, not by ${user || 'an unnamed user'}` } });
+    return reply({
+      allowed: false,
+      status: { code: 403, message: `metadata.annotations: ${changed.join(', ')} may be changed only by the Tessera scheduler and device plugins, not by ${user || 'an unnamed user'}` },
+    });
   }
   // Only creation is mutated: afterwards the scheduler itself writes the decision annotations.
   if (request.operation !== 'CREATE') return reply({ allowed: true });

@@ -5,7 +5,7 @@
  * Embedded Pods and Nodes are ordinary Kubernetes JSON; only the fields Tessera reads are checked.
  */
 import { TesseraError } from '../../errors.js';
-import { ajv, validationError } from '../../api/validate.js';
+import { ajv, validationError } from '../../api/index.js';
 
 /** The parts of a Pod the extender reads. */
 export interface WirePod {
@@ -181,7 +181,11 @@ function lowerValues(map: unknown): Record<string, Record<string, unknown>> {
  */
 export function parsePreemptArgs(body: unknown): PreemptArgs {
   const args = lowerKeys(body, 'ExtenderPreemptionArgs');
-  const normalised = { ...args, nodenametovictims: args.nodenametovictims && lowerValues(args.nodenametovictims), nodenametometavictims: args.nodenametometavictims && lowerValues(args.nodenametometavictims) };
+  const normalised = {
+    ...args,
+    nodenametovictims: args.nodenametovictims && lowerValues(args.nodenametovictims),
+    nodenametometavictims: args.nodenametometavictims && lowerValues(args.nodenametometavictims),
+  };
   if (!checkPreempt(normalised)) throw pascal(validationError(checkPreempt.errors, 'ExtenderPreemptionArgs'));
   const meta = normalised.nodenametometavictims as Record<string, { pods?: Array<Record<string, unknown>> | null; numpdbviolations?: number }> | null | undefined;
   const full = normalised.nodenametovictims as Record<string, { pods?: Array<{ metadata?: { uid?: unknown } }> | null; numpdbviolations?: number }> | null | undefined;
@@ -201,7 +205,17 @@ export function parseWirePod(value: unknown, field: string): WirePod {
   return value as WirePod;
 }
 
-const PASCAL: Record<string, string> = { pod: 'Pod', nodes: 'Nodes', nodenames: 'NodeNames', nodenametovictims: 'NodeNameToVictims', nodenametometavictims: 'NodeNameToMetaVictims', podname: 'PodName', podnamespace: 'PodNamespace', poduid: 'PodUID', node: 'Node' };
+const PASCAL: Record<string, string> = {
+  pod: 'Pod',
+  nodes: 'Nodes',
+  nodenames: 'NodeNames',
+  nodenametovictims: 'NodeNameToVictims',
+  nodenametometavictims: 'NodeNameToMetaVictims',
+  podname: 'PodName',
+  podnamespace: 'PodNamespace',
+  poduid: 'PodUID',
+  node: 'Node',
+};
 
 /** Error fields in the caller's vocabulary (`ExtenderArgs.Pod.metadata.uid`), not our lower-cased one. */
 function pascal(error: TesseraError): TesseraError {

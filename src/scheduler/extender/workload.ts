@@ -7,9 +7,10 @@
  */
 import type { Logger } from 'pino';
 import type { DemandMix } from '../../geometry/index.js';
-import { parsePodRequest, type MigPlanner, type PodRequest, type RequestConfig } from '../core/index.js';
-import { workloadProfile, type WorkloadProfile } from '../policies/workload.js';
+import type { MigPlanner } from '../core/index.js';
+import { workloadProfile, type WorkloadProfile } from '../policies/index.js';
 import type { ClusterView } from './cluster-view.js';
+import { parsePodRequest, type PodRequest, type RequestConfig } from '../../request/index.js';
 
 export interface WorkloadLearnerOptions {
   view: ClusterView;

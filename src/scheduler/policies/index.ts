@@ -30,3 +30,5 @@ export function policyByName(name: string, field = 'policy'): Result<Policy> {
   if (policy) return ok(policy);
   return err(new TesseraError('INVALID_CONFIG', `unknown policy '${name}' (known: ${Object.keys(POLICIES).join(', ')})`, { field }));
 }
+export { tesseraMigPlanner } from './frag-mig.js';
+export { workloadProfile, type WorkloadProfile } from './workload.js';

@@ -13,7 +13,7 @@
  * bench/fixtures/mig and held-out seeds of its generator (docs/policy.md).
  */
 import type { MigOption } from '../core/mig.js';
-import type { GpuDemand } from '../core/types.js';
+import type { GpuDemand } from '../../request/index.js';
 
 /** A free instance up to this many times the asked memory counts as well fitting. */
 export const OVERSIZE = 8;

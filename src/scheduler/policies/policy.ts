@@ -5,8 +5,8 @@
  * keeps the arithmetic out of its own code.
  */
 import type { DeviceOption, GpuTotals, NodePlacement, NodeView } from '../core/view.js';
-import type { PackingDirection, PodRequest } from '../core/types.js';
 import type { TypicalShape } from './frag.js';
+import type { PackingDirection, PodRequest } from '../../request/index.js';
 
 /** Node scores fall in [0, MAX_NODE_SCORE]; higher is better. The extender maps them to its 0..10 scale. */
 export const MAX_NODE_SCORE = 100;

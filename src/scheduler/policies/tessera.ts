@@ -13,7 +13,6 @@
  * 1/4 ties on gpushare40, 1/8 and 1/10 win on all four; see docs/policy.md). Score, GPU choice and rank tie-break
  * are FGD's.
  */
-import type { PodRequest } from '../core/types.js';
 import type { DeviceOption, GpuView, NodePlacement } from '../core/view.js';
 import { gradientScorer } from './gradient.js';
 import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
@@ -21,6 +20,7 @@ import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { firstBy } from './gpu-choice.js';
 import { MAX_NODE_SCORE, toNodeScore, type Policy, type ScoreInput } from './policy.js';
 import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
+import type { PodRequest } from '../../request/index.js';
 
 export const STRANDED_WEIGHT = 0.125;
 
@@ -133,7 +133,15 @@ function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], p
   let most = -1;
   for (const o of options) most = Math.max(most, tasks(o.gpu));
   const on = options.flatMap((o, i) => (tasks(o.gpu) === most ? [i] : []));
-  return on[mostValued(on.map((i) => options[i] as DeviceOption), gpus, asked)] ?? 0;
+  return (
+    on[
+      mostValued(
+        on.map((i) => options[i] as DeviceOption),
+        gpus,
+        asked,
+      )
+    ] ?? 0
+  );
 }
 
 /** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */

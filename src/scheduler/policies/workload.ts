@@ -4,8 +4,8 @@
  * instance memory each vGPU asks for, weighted by how often: `tesseraMigPlanner`). Pure.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import type { PodRequest } from '../core/types.js';
 import { MILLI_PER_GPU, TYPICAL_COVERAGE, typicalShapes, type ShareShape, type TypicalShape } from './frag.js';
+import type { PodRequest } from '../../request/index.js';
 
 /**
  * At most this many typical shapes. Every node score walks the whole set for each candidate GPU, and pods of a

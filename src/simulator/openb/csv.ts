@@ -91,7 +91,12 @@ export function parseOpenbNodes(file: string, text: string): OpenbNode[] {
     gpus: nonNegativeInt(file, row, 'gpu'),
     model: row.cell('model'),
   }));
-  rejectDuplicates(file, nodes, rows.map((r) => r.line), 'sn');
+  rejectDuplicates(
+    file,
+    nodes,
+    rows.map((r) => r.line),
+    'sn',
+  );
   if (nodes.length === 0) throw invalid(file, 1, 'sn', 'no nodes in file');
   return nodes;
 }
@@ -102,7 +107,10 @@ export function parseOpenbNodes(file: string, text: string): OpenbNode[] {
  */
 export function parseOpenbPods(file: string, text: string): OpenbPod[] {
   const rows = rowsOf(file, text, ['name', 'cpu_milli', 'memory_mib', 'num_gpu', 'gpu_milli']);
-  const hasSpec = (text.split(/\r?\n/, 1)[0] ?? '').split(',').map((h) => h.trim()).includes('gpu_spec');
+  const hasSpec = (text.split(/\r?\n/, 1)[0] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .includes('gpu_spec');
   const pods = rows.map((row): OpenbPod => {
     const gpus = nonNegativeInt(file, row, 'num_gpu');
     const milli = nonNegativeInt(file, row, 'gpu_milli');
@@ -118,6 +126,11 @@ export function parseOpenbPods(file: string, text: string): OpenbPod[] {
       gpuSpec: spec === '' ? [] : spec.split('|'),
     };
   });
-  rejectDuplicates(file, pods, rows.map((r) => r.line), 'name');
+  rejectDuplicates(
+    file,
+    pods,
+    rows.map((r) => r.line),
+    'name',
+  );
   return pods;
 }

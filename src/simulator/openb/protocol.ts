@@ -34,7 +34,14 @@ export function prepareOpenbRun(nodesIn: readonly OpenbNode[], podsIn: readonly 
   const pods = rng.shuffle([...originals]);
   const nodes = [...nodesIn].sort(byName);
   const capacityMilli = nodes.reduce((sum, n) => sum + n.gpus * 1000, 0);
-  pods.push(...inflate(originals, pods.reduce((sum, p) => sum + totalMilli(p), 0), load * capacityMilli, rng));
+  pods.push(
+    ...inflate(
+      originals,
+      pods.reduce((sum, p) => sum + totalMilli(p), 0),
+      load * capacityMilli,
+      rng,
+    ),
+  );
   return { nodes, nodeRank: rng.perm(nodes.length), pods, originals, capacityMilli };
 }
 

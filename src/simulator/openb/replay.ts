@@ -45,12 +45,7 @@ export interface OpenbReplayOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export function replayOpenb(
-  nodes: readonly OpenbNode[],
-  pods: readonly OpenbPod[],
-  policyFactory: SharePolicyFactory,
-  options: OpenbReplayOptions,
-): OpenbOutcome {
+export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod[], policyFactory: SharePolicyFactory, options: OpenbReplayOptions): OpenbOutcome {
   const load = options.load ?? DEFAULT_LOAD;
   const run = prepareOpenbRun(nodes, pods, options.seed, load);
   const typical = typicalOf(run.originals);

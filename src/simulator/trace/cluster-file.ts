@@ -81,7 +81,12 @@ export function parseClusterFile(file: string, text: string): NodeSpec[] {
   const value: unknown = doc.toJS();
   if (!validate(value)) {
     const error = validate.errors?.[0];
-    const path = error ? error.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [];
+    const path = error
+      ? error.instancePath
+          .split('/')
+          .slice(1)
+          .map((p) => (/^\d+$/.test(p) ? Number(p) : p))
+      : [];
     const field = error ? fieldOf(error, '') : '';
     throw new TesseraError('INVALID_INPUT', error?.message ?? 'is invalid', { field: `${file}:${lineAt(path)}: ${field}` });
   }

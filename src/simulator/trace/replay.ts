@@ -99,7 +99,6 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
 
-
 function fragmentationOf(state: ClusterState, migDemand: DemandMix): number {
   const demand = migDemand.byMemoryMiB ?? [];
   const common = demand.reduce((best, d) => (d.weight > best.weight ? d : best), { memoryMiB: 0, weight: 0 }).memoryMiB;

@@ -5,11 +5,9 @@
  */
 import { ajv, fieldOf } from '../../api/validate.js';
 import { TesseraError } from '../../errors.js';
-import { parsePodRequest, reasonText, type PodRequest } from '../../scheduler/core/index.js';
+import { parsePodRequest, reasonText, type PodRequest } from '../../request/index.js';
 
-export type TraceEvent =
-  | { at: number; line: number; kind: 'pod'; key: string; request: PodRequest }
-  | { at: number; line: number; kind: 'delete'; key: string };
+export type TraceEvent = { at: number; line: number; kind: 'pod'; key: string; request: PodRequest } | { at: number; line: number; kind: 'delete'; key: string };
 
 const validate = ajv.compile<{ at: number; pod?: Record<string, unknown>; delete?: string }>({
   type: 'object',
@@ -62,5 +60,8 @@ export function parseTraceFile(file: string, text: string): TraceEvent[] {
     }
     events.push({ at: value.at, line, kind: 'pod', key, request: parsed.value });
   });
-  return events.map((e, i) => ({ e, i })).sort((a, b) => a.e.at - b.e.at || a.i - b.i).map(({ e }) => e);
+  return events
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.at - b.e.at || a.i - b.i)
+    .map(({ e }) => e);
 }

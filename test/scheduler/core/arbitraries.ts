@@ -1,6 +1,7 @@
 /** fast-check generators for the allocator's property tests: node specs and requests as plain data. */
 import fc from 'fast-check';
-import type { GpuDemand, NodeMode, NodeSpec, PodRequest } from '../../../src/scheduler/core/index.js';
+import type { NodeMode, NodeSpec } from '../../../src/scheduler/core/index.js';
+import type { GpuDemand, PodRequest } from '../../../src/request/index.js';
 
 export interface ModelShape {
   readonly model: string;

@@ -1,6 +1,6 @@
 /** Chained builders for the allocator tests: pods as the API server would hold them, and node specs. */
-import type { GpuSpec, NodeMode, NodeSpec, PodRequest } from '../../../src/scheduler/core/index.js';
-import { parsePodRequest } from '../../../src/scheduler/core/index.js';
+import type { GpuSpec, NodeMode, NodeSpec } from '../../../src/scheduler/core/index.js';
+import { parsePodRequest, type PodRequest } from '../../../src/request/index.js';
 
 type Resources = Record<string, string | number>;
 
@@ -14,7 +14,10 @@ export class PodBuilder {
   private readonly containers: ContainerJson[] = [];
   private readonly initContainers: ContainerJson[] = [];
 
-  constructor(private readonly name = 'pod', private readonly uid = `uid-${name}`) {}
+  constructor(
+    private readonly name = 'pod',
+    private readonly uid = `uid-${name}`,
+  ) {}
 
   container(limits: Resources = {}, requests: Resources = {}): this {
     this.containers.push({ name: `c${this.containers.length}`, resources: { limits, requests } });

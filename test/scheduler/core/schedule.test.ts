@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, eachFit, schedule, type Allocation, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, eachFit, schedule, type Allocation } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy, packingPolicy, bestfitPolicy, type RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from './builders.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';
@@ -16,15 +17,13 @@ function place(state: ClusterState, request: PodRequest, nodeName: string): Allo
 }
 
 describe('fit outcomes', () => {
-  const state = new ClusterState([
-    node('a').gpus(2).spec(),
-    node('b').gpus(1, 'Tesla T4', 15_360).spec(),
-    node('m', 'mig').gpus(1).spec(),
-    node('cpu').resources(2000, 4096).spec(),
-  ]);
+  const state = new ClusterState([node('a').gpus(2).spec(), node('b').gpus(1, 'Tesla T4', 15_360).spec(), node('m', 'mig').gpus(1).spec(), node('cpu').resources(2000, 4096).spec()]);
 
   it('says which nodes fail and why, with the outcome kind', () => {
-    const request = pod().container({ [GPU]: 2, [MEM]: 20_000 }).annotate('nvidia.com/vgpu-mode', 'hami-core').request();
+    const request = pod()
+      .container({ [GPU]: 2, [MEM]: 20_000 })
+      .annotate('nvidia.com/vgpu-mode', 'hami-core')
+      .request();
     const { ranked, failed } = schedule(state, request, hamiPolicy);
     expect(ranked.map((r) => r.node)).toEqual(['a']);
     expect(failed).toEqual([
@@ -35,36 +34,88 @@ describe('fit outcomes', () => {
   });
 
   it('treats memory larger than any GPU as unresolvable, and a full GPU as unschedulable', () => {
-    const huge = pod('huge').container({ [GPU]: 1, [MEM]: 50_000 }).annotate('nvidia.com/vgpu-mode', 'hami-core').request();
+    const huge = pod('huge')
+      .container({ [GPU]: 1, [MEM]: 50_000 })
+      .annotate('nvidia.com/vgpu-mode', 'hami-core')
+      .request();
     expect(decide(state, huge, 'a', hamiPolicy)).toMatchObject({ ok: false, error: { outcome: 'unresolvable', reasons: [{ resource: 'gpumem' }] } });
-    const whole = pod('whole').container({ [GPU]: 1 }).request();
+    const whole = pod('whole')
+      .container({ [GPU]: 1 })
+      .request();
     const local = new ClusterState([node('b').gpus(1, 'Tesla T4', 15_360).spec()]);
     place(local, whole, 'b');
-    expect(decide(local, pod('next').container({ [GPU]: 1, [MEM]: 10 }).request(), 'b', hamiPolicy)).toMatchObject({
+    expect(
+      decide(
+        local,
+        pod('next')
+          .container({ [GPU]: 1, [MEM]: 10 })
+          .request(),
+        'b',
+        hamiPolicy,
+      ),
+    ).toMatchObject({
       ok: false,
       error: { outcome: 'unschedulable', reasons: [{ kind: 'InsufficientResource' }] },
     });
   });
 
   it('filters by type and UUID, case-insensitively for types', () => {
-    const t4 = pod().container({ [GPU]: 1, [MEM]: 1000 }).annotate('nvidia.com/use-gputype', 't4').request();
+    const t4 = pod()
+      .container({ [GPU]: 1, [MEM]: 1000 })
+      .annotate('nvidia.com/use-gputype', 't4')
+      .request();
     expect(schedule(state, t4, hamiPolicy).ranked.map((r) => r.node)).toEqual(['b']);
-    const notA = pod().container({ [GPU]: 1, [MEM]: 1000 }).annotate('nvidia.com/nouse-gpuuuid', 'GPU-a-0,GPU-a-1').request();
+    const notA = pod()
+      .container({ [GPU]: 1, [MEM]: 1000 })
+      .annotate('nvidia.com/nouse-gpuuuid', 'GPU-a-0,GPU-a-1')
+      .request();
     const result = decide(state, notA, 'a', hamiPolicy);
     expect(result).toMatchObject({ ok: false, error: { outcome: 'unresolvable', reasons: [{ kind: 'NoEligibleGpu', filter: 'uuid' }] } });
   });
 
   it('keeps a mutex pod off GPUs other tasks use, and mps pods off every Tessera node', () => {
     const local = new ClusterState([node('a').gpus(2).spec()]);
-    const first = place(local, pod('first').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'binpack').request(), 'a');
+    const first = place(
+      local,
+      pod('first')
+        .container({ [GPU]: 1, [MEM]: 1000 })
+        .annotate('hami.io/gpu-scheduler-policy', 'binpack')
+        .request(),
+      'a',
+    );
     const used = first.containers[0]?.devices[0]?.uuid;
     // Binpack would share the used GPU; mutex takes the other one (HAMi: a GPU with Used > 0 is skipped).
-    const mutex = pod('mutex').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'mutex').request();
+    const mutex = pod('mutex')
+      .container({ [GPU]: 1, [MEM]: 1000 })
+      .annotate('hami.io/gpu-scheduler-policy', 'mutex')
+      .request();
     const second = place(local, mutex, 'a');
     expect(second.containers[0]?.devices[0]?.uuid).not.toBe(used);
-    expect(decide(local, pod('third').container({ [GPU]: 1, [MEM]: 1000 }).annotate('hami.io/gpu-scheduler-policy', 'mutex').request(), 'a', hamiPolicy)).toMatchObject({ ok: false });
-    expect(decide(local, pod('shared').container({ [GPU]: 1, [MEM]: 1000 }).request(), 'a', hamiPolicy)).toMatchObject({ ok: true });
-    const mps = pod('mps').container({ [GPU]: 1 }).annotate('nvidia.com/vgpu-mode', 'mps').request();
+    expect(
+      decide(
+        local,
+        pod('third')
+          .container({ [GPU]: 1, [MEM]: 1000 })
+          .annotate('hami.io/gpu-scheduler-policy', 'mutex')
+          .request(),
+        'a',
+        hamiPolicy,
+      ),
+    ).toMatchObject({ ok: false });
+    expect(
+      decide(
+        local,
+        pod('shared')
+          .container({ [GPU]: 1, [MEM]: 1000 })
+          .request(),
+        'a',
+        hamiPolicy,
+      ),
+    ).toMatchObject({ ok: true });
+    const mps = pod('mps')
+      .container({ [GPU]: 1 })
+      .annotate('nvidia.com/vgpu-mode', 'mps')
+      .request();
     expect(decide(state, mps, 'a', hamiPolicy)).toMatchObject({ ok: false, error: { outcome: 'unresolvable', reasons: [{ kind: 'ModeMismatch', requested: 'mps', node: 'hami-core' }] } });
   });
 
@@ -84,26 +135,84 @@ describe('fit outcomes', () => {
 describe('HAMi-core sharing rules', () => {
   it('keeps an exclusive vGPU alone and refuses a 0-core task on a GPU whose cores are taken', () => {
     const state = new ClusterState([node('a').gpus(1).spec()]);
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 100 }).request(), 'a');
-    expect(decide(state, pod('p2').container({ [GPU]: 1, [MEM]: 1000 }).request(), 'a', hamiPolicy).ok).toBe(false);
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 100 })
+        .request(),
+      'a',
+    );
+    expect(
+      decide(
+        state,
+        pod('p2')
+          .container({ [GPU]: 1, [MEM]: 1000 })
+          .request(),
+        'a',
+        hamiPolicy,
+      ).ok,
+    ).toBe(false);
     const other = new ClusterState([node('a').gpus(1).spec()]);
-    place(other, pod('p1').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 }).request(), 'a');
-    expect(decide(other, pod('p2').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 100 }).request(), 'a', hamiPolicy).ok).toBe(false);
+    place(
+      other,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 })
+        .request(),
+      'a',
+    );
+    expect(
+      decide(
+        other,
+        pod('p2')
+          .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 100 })
+          .request(),
+        'a',
+        hamiPolicy,
+      ).ok,
+    ).toBe(false);
   });
 
   it('caps tasks per GPU at the split count', () => {
     const state = new ClusterState([node('a').gpus(1).splitCount(2).spec()]);
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 10 }).request(), 'a');
-    place(state, pod('p2').container({ [GPU]: 1, [MEM]: 10 }).request(), 'a');
-    expect(decide(state, pod('p3').container({ [GPU]: 1, [MEM]: 10 }).request(), 'a', hamiPolicy)).toMatchObject({
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 10 })
+        .request(),
+      'a',
+    );
+    place(
+      state,
+      pod('p2')
+        .container({ [GPU]: 1, [MEM]: 10 })
+        .request(),
+      'a',
+    );
+    expect(
+      decide(
+        state,
+        pod('p3')
+          .container({ [GPU]: 1, [MEM]: 10 })
+          .request(),
+        'a',
+        hamiPolicy,
+      ),
+    ).toMatchObject({
       ok: false,
       error: { outcome: 'unschedulable', reasons: [{ resource: 'gpuslots', requested: 1, used: 2, capacity: 2 }] },
     });
   });
 
-  it('puts one container\'s vGPUs on distinct GPUs, and may reuse a GPU across containers', () => {
+  it("puts one container's vGPUs on distinct GPUs, and may reuse a GPU across containers", () => {
     const state = new ClusterState([node('a').gpus(2).spec()]);
-    const allocation = place(state, pod().container({ [GPU]: 2, [MEM]: 1000 }).container({ [GPU]: 1, [MEM]: 1000 }).request(), 'a');
+    const allocation = place(
+      state,
+      pod()
+        .container({ [GPU]: 2, [MEM]: 1000 })
+        .container({ [GPU]: 1, [MEM]: 1000 })
+        .request(),
+      'a',
+    );
     const first = allocation.containers[0]?.devices.map((d) => d.uuid) ?? [];
     expect(new Set(first).size).toBe(2);
     expect(allocation.containers[1]?.devices).toHaveLength(1);
@@ -111,7 +220,13 @@ describe('HAMi-core sharing rules', () => {
 
   it('resolves percentages against each GPU', () => {
     const state = new ClusterState([node('a').gpus(1, 'A100', 40_000).spec()]);
-    const allocation = place(state, pod().container({ [GPU]: 1, 'nvidia.com/gpumem-percentage': 25 }).request(), 'a');
+    const allocation = place(
+      state,
+      pod()
+        .container({ [GPU]: 1, 'nvidia.com/gpumem-percentage': 25 })
+        .request(),
+      'a',
+    );
     expect(allocation.containers[0]?.devices[0]).toMatchObject({ memoryMiB: 10_000, cores: 0 });
   });
 });
@@ -121,8 +236,16 @@ describe('GPU and node packing', () => {
 
   it('GPU binpack stacks on the used GPU, spread takes the empty one', () => {
     const state = new ClusterState([node('a').gpus(2).spec()]);
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 }).request(), 'a');
-    const request = pod('p2').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 }).request();
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 })
+        .request(),
+      'a',
+    );
+    const request = pod('p2')
+      .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 })
+      .request();
     const gpuOf = (c: RunContext): string | undefined => {
       const r = decide(state, request, 'a', hamiPolicy, c);
       return r.ok ? r.value.containers[0]?.devices[0]?.uuid : undefined;
@@ -133,27 +256,56 @@ describe('GPU and node packing', () => {
 
   it('node binpack prefers the fuller node, spread the emptier, and the annotation overrides the default', () => {
     const state = new ClusterState([node('a').gpus(1).spec(), node('b').gpus(1).spec()]);
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 50 }).request(), 'b');
-    const request = pod('p2').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 }).request();
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 50 })
+        .request(),
+      'b',
+    );
+    const request = pod('p2')
+      .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 })
+      .request();
     for (const policy of [hamiPolicy, packingPolicy]) {
       expect(schedule(state, request, policy, { context: ctx('spread', 'binpack') }).ranked[0]?.node).toBe('b');
       expect(schedule(state, request, policy, { context: ctx('spread', 'spread') }).ranked[0]?.node).toBe('a');
-      const annotated = pod('p3').container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 }).annotate('hami.io/node-scheduler-policy', 'spread').request();
+      const annotated = pod('p3')
+        .container({ [GPU]: 1, [MEM]: 1000, [CORES]: 10 })
+        .annotate('hami.io/node-scheduler-policy', 'spread')
+        .request();
       expect(schedule(state, annotated, policy, { context: ctx('spread', 'binpack') }).ranked[0]?.node).toBe('a');
     }
   });
 
   it('bestfit takes the GPU the request fills most tightly', () => {
     const state = new ClusterState([node('a').gpus(2).spec()]);
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 10 }).request(), 'a');
-    const r = decide(state, pod('p2').container({ [GPU]: 1, [MEM]: 10_000, [CORES]: 10 }).request(), 'a', bestfitPolicy);
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 10 })
+        .request(),
+      'a',
+    );
+    const r = decide(
+      state,
+      pod('p2')
+        .container({ [GPU]: 1, [MEM]: 10_000, [CORES]: 10 })
+        .request(),
+      'a',
+      bestfitPolicy,
+    );
     expect(r.ok && r.value.containers[0]?.devices[0]?.uuid).toBe('GPU-a-0');
   });
 
-  it('breaks score ties by the caller\'s node rank, then by name', () => {
+  it("breaks score ties by the caller's node rank, then by name", () => {
     const state = new ClusterState(['x', 'y', 'z'].map((n) => node(n).gpus(1).spec()));
-    const request = pod().container({ [GPU]: 1, [MEM]: 1000 }).request();
-    const rank = new Map([['z', 0], ['x', 1]]);
+    const request = pod()
+      .container({ [GPU]: 1, [MEM]: 1000 })
+      .request();
+    const rank = new Map([
+      ['z', 0],
+      ['x', 1],
+    ]);
     const ranked = schedule(state, request, hamiPolicy, { context: { ...ctx('spread', 'binpack'), nodeRank: (n) => rank.get(n) } }).ranked;
     expect(ranked.map((r) => r.node)).toEqual(['z', 'x', 'y']);
     expect(schedule(state, request, hamiPolicy, { limit: 1 }).ranked.map((r) => r.node)).toEqual(['x']);
@@ -161,9 +313,23 @@ describe('GPU and node packing', () => {
 
   it('eachFit visits the nodes schedule ranks, in candidate order, with the same scores, placements and failures', () => {
     const state = new ClusterState(['c', 'a', 'b', 'full'].map((n) => node(n).gpus(2).spec()));
-    place(state, pod('p1').container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 40 }).request(), 'b');
-    place(state, pod('p2').container({ [GPU]: 2, [MEM]: 40_960, [CORES]: 100 }).request(), 'full');
-    const request = pod().container({ [GPU]: 1, [MEM]: 1000 }).request();
+    place(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 30_000, [CORES]: 40 })
+        .request(),
+      'b',
+    );
+    place(
+      state,
+      pod('p2')
+        .container({ [GPU]: 2, [MEM]: 40_960, [CORES]: 100 })
+        .request(),
+      'full',
+    );
+    const request = pod()
+      .container({ [GPU]: 1, [MEM]: 1000 })
+      .request();
     const candidates = ['b', 'missing', 'full', 'c', 'a'];
     const ranked = schedule(state, request, hamiPolicy, { candidates });
     const visited: Array<{ node: string; score: number; version: number; devices: string }> = [];
@@ -191,7 +357,15 @@ describe('ClusterState', () => {
       mode: 'hami-core',
       cpuMilli: 0,
       memoryMiB: 0,
-      containers: [{ name: 'c', devices: [{ uuid: 'GPU-a-0', index: 0, memoryMiB: 30_000, cores: 10 }, { uuid: 'GPU-a-0', index: 0, memoryMiB: 30_000, cores: 10 }] }],
+      containers: [
+        {
+          name: 'c',
+          devices: [
+            { uuid: 'GPU-a-0', index: 0, memoryMiB: 30_000, cores: 10 },
+            { uuid: 'GPU-a-0', index: 0, memoryMiB: 30_000, cores: 10 },
+          ],
+        },
+      ],
     };
     expect(state.apply(allocation)).toMatchObject({ ok: false, error: { kind: 'Inconsistent' } });
     expect(state.snapshot('a')).toEqual(before);
@@ -204,7 +378,13 @@ describe('ClusterState', () => {
 
   it('rebuilds from allocations, leaving out what no longer fits', () => {
     const source = new ClusterState([node('a').gpus(1).spec()]);
-    const kept = place(source, pod('p1').container({ [GPU]: 1, [MEM]: 30_000 }).request(), 'a');
+    const kept = place(
+      source,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 30_000 })
+        .request(),
+      'a',
+    );
     const extra: Allocation = { ...kept, pod: { ...kept.pod, uid: 'other' } };
     const { state, rejected } = ClusterState.fromAllocations([node('a').gpus(1).spec()], [kept, extra]);
     expect(state.allocations()).toEqual([kept]);
@@ -215,7 +395,13 @@ describe('ClusterState', () => {
   it('bumps the node version on every change, and refuses to drop a node that holds pods', () => {
     const state = new ClusterState([node('a').gpus(1).spec()]);
     const v0 = state.node('a')?.version ?? 0;
-    const allocation = place(state, pod().container({ [GPU]: 1, [MEM]: 10 }).request(), 'a');
+    const allocation = place(
+      state,
+      pod()
+        .container({ [GPU]: 1, [MEM]: 10 })
+        .request(),
+      'a',
+    );
     expect(state.node('a')?.version).toBeGreaterThan(v0);
     expect(state.removeNode('a').ok).toBe(false);
     expect(state.release(allocation.pod.uid).ok).toBe(true);

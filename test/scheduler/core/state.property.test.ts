@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterState, allocationOf, schedule, type Allocation, type NodeSpec, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, allocationOf, schedule, type Allocation, type NodeSpec } from '../../../src/scheduler/core/index.js';
 import { POLICIES } from '../../../src/scheduler/policies/index.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const MODELS = [
   { model: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40_960 },

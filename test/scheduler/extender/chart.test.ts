@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseDevicePluginFlags } from '../../../src/cli/commands/device-plugin.js';
 import { parseExporterFlags } from '../../../src/cli/commands/exporter.js';
-import { DEFAULT_HAMI_CORE_MOUNTS } from '../../../src/deviceplugin/response.js';
+import { DEFAULT_SHARING_HOST_PATHS } from '../../../src/modes/index.js';
 import { webhookConfiguration } from '../../../src/localmode/control-plane-mode.js';
 import { FLAG_NAMES } from '../../../src/scheduler/extender/config.js';
 
@@ -144,10 +144,10 @@ describe('helm chart', () => {
     const spec = (find('DaemonSet', 'tessera-device-plugin') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
     const init = spec.initContainers.find((c) => c.name === 'hami-core');
     if (!init) throw new Error('no hami-core init container');
-    const volume = init.volumeMounts.find((m) => m.mountPath === DEFAULT_HAMI_CORE_MOUNTS.hostDir)?.name;
-    expect(spec.volumes.find((v) => v.name === volume)?.hostPath?.path).toBe(DEFAULT_HAMI_CORE_MOUNTS.hostDir);
+    const volume = init.volumeMounts.find((m) => m.mountPath === DEFAULT_SHARING_HOST_PATHS.hostDir)?.name;
+    expect(spec.volumes.find((v) => v.name === volume)?.hostPath?.path).toBe(DEFAULT_SHARING_HOST_PATHS.hostDir);
     const [shell, dashC, script = '', name = '', source, target] = init.command;
-    expect([shell, dashC, source, target]).toEqual(['/bin/sh', '-c', lookup('devicePlugin.hamiCore.sourceDir'), DEFAULT_HAMI_CORE_MOUNTS.hostDir]);
+    expect([shell, dashC, source, target]).toEqual(['/bin/sh', '-c', lookup('devicePlugin.hamiCore.sourceDir'), DEFAULT_SHARING_HOST_PATHS.hostDir]);
     // The script itself, on folders of ours standing in for the image's and the node's.
     const image = mkdtempSync(join(tmpdir(), 'tessera-image-'));
     const host = mkdtempSync(join(tmpdir(), 'tessera-host-'));

@@ -4,11 +4,11 @@ import { generateSigningKey } from '../../../src/api/signing.js';
 import { Agent, request } from 'node:http';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { EmbeddedCluster } from '../../../src/cluster/index.js';
-import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { DEFAULT_CONFIG, type ExtenderConfig } from '../../../src/scheduler/extender/config.js';
 import { startExtender, type RunningExtender, type StartExtenderOptions } from '../../../src/scheduler/extender/service.js';
 import { silentLog } from './harness.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/request/index.js';
 
 export function testConfig(overrides: Partial<ExtenderConfig> = {}, leaderElection: Partial<ExtenderConfig['leaderElection']> = { enabled: false }): ExtenderConfig {
   return { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, syncWaitSeconds: 5, ...overrides, leaderElection: { ...DEFAULT_CONFIG.leaderElection, ...leaderElection } };

@@ -5,13 +5,14 @@ import type { KeyObject } from 'node:crypto';
 import { generateSigningKey, publicKeyOf, signDecision, type TrustedKeys } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
-import { decide, parsePodRequest } from '../../../src/scheduler/core/index.js';
+import { decide } from '../../../src/scheduler/core/index.js';
 import { DEFAULT_POLICY, hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { ClusterView } from '../../../src/scheduler/extender/cluster-view.js';
 import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
 import { silentLog } from './harness.js';
+import { parsePodRequest } from '../../../src/request/index.js';
 
 const trusted = (key: KeyObject): TrustedKeys => ({ scheduler: publicKeyOf(key), node: () => undefined });
 
@@ -84,7 +85,10 @@ describe('cluster view', () => {
       view.upsertPod({
         ...pod,
         spec: { nodeName: 'pair' },
-        metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name }, exchangedWith: partner }, key)) } },
+        metadata: {
+          ...pod.metadata,
+          annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name }, exchangedWith: partner }, key)) },
+        },
       });
     return { view, a, b, podA, podB, gpuOf, exchanged };
   }

@@ -16,7 +16,10 @@ describe('extender config', () => {
     // kube-scheduler's verbs on loopback unless asked otherwise; the webhook listener for the API server.
     expect(config.host).toBe('127.0.0.1');
     expect(config.webhookHost).toBe('0.0.0.0');
-    expect(configFromArgs(['--signing-key-file', 'k', '--trusted-users', 'system:serviceaccount:a:b, system:serviceaccount:a:c']).trustedUsers).toEqual(['system:serviceaccount:a:b', 'system:serviceaccount:a:c']);
+    expect(configFromArgs(['--signing-key-file', 'k', '--trusted-users', 'system:serviceaccount:a:b, system:serviceaccount:a:c']).trustedUsers).toEqual([
+      'system:serviceaccount:a:b',
+      'system:serviceaccount:a:c',
+    ]);
   });
 
   it.each([

@@ -34,7 +34,10 @@ export function inventoryFor(name: string, options: GpuNodeOptions = {}): NodeIn
 }
 
 /** A Node carrying the device plugin's inventory annotation. */
-export function gpuNode(name: string, options: GpuNodeOptions = {}): { apiVersion: 'v1'; kind: 'Node'; metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> }; status: { allocatable: Record<string, string> } } {
+export function gpuNode(
+  name: string,
+  options: GpuNodeOptions = {},
+): { apiVersion: 'v1'; kind: 'Node'; metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> }; status: { allocatable: Record<string, string> } } {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -52,7 +55,10 @@ export interface GpuPodOptions {
   annotations?: Record<string, string>;
 }
 
-export function gpuPod(name: string, options: GpuPodOptions = {}): {
+export function gpuPod(
+  name: string,
+  options: GpuPodOptions = {},
+): {
   apiVersion: 'v1';
   kind: 'Pod';
   metadata: { name: string; namespace: string; uid?: string; annotations: Record<string, string> };

@@ -7,13 +7,13 @@ import type { KeyObject } from 'node:crypto';
 import { generateSigningKey, publicKeyOf } from '../../../src/api/signing.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { ClusterView } from '../../../src/scheduler/extender/cluster-view.js';
 import { PodEffects } from '../../../src/scheduler/extender/effects.js';
 import { Extender } from '../../../src/scheduler/extender/extender.js';
 import { createMetrics } from '../../../src/scheduler/extender/metrics.js';
 import { buildServer, type ExtenderServer } from '../../../src/scheduler/extender/server.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/request/index.js';
 
 export interface Harness {
   key: KeyObject;

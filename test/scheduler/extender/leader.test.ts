@@ -40,7 +40,11 @@ describe('leader election', () => {
   it('lets exactly one replica decide; a crashed leader is replaced within the lease, grants intact', async () => {
     const a = await replica('replica-a');
     const b = await replica('replica-b');
-    const leader = await eventually('one leader', () => [a, b].filter((r) => r.isLeader()), (leaders) => leaders.length === 1).then((l) => l[0] as RunningExtender);
+    const leader = await eventually(
+      'one leader',
+      () => [a, b].filter((r) => r.isLeader()),
+      (leaders) => leaders.length === 1,
+    ).then((l) => l[0] as RunningExtender);
     const follower = leader === a ? b : a;
     await eventually('leader ready', () => ready(leader), Boolean);
     expect(await ready(follower)).toBe(false);
@@ -69,7 +73,11 @@ describe('leader election', () => {
   it('hands over at once when the leader stops cleanly', async () => {
     const c = await replica('replica-c', 'tessera-clean');
     const d = await replica('replica-d', 'tessera-clean');
-    const leader = await eventually('a leader', () => [c, d].find((r) => r.isLeader()), (r) => r !== undefined);
+    const leader = await eventually(
+      'a leader',
+      () => [c, d].find((r) => r.isLeader()),
+      (r) => r !== undefined,
+    );
     const other = leader === c ? d : c;
     await leader?.stop();
     await eventually('the other leads', () => other.isLeader(), Boolean, 2 * LEASE.retryPeriodSeconds * 1000 + 1000);

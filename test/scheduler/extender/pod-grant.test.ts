@@ -14,7 +14,11 @@ function podFor(decision: Decision, extra: { phase?: string; bindPhase?: string;
   return {
     metadata: {
       uid: extra.uid ?? decision.pod.uid,
-      annotations: { 'tessera.io/decision': encodeDecision(decision), ...(extra.bindPhase ? { 'hami.io/bind-phase': extra.bindPhase } : {}), ...(extra.release ? { 'tessera.io/release': extra.release } : {}) },
+      annotations: {
+        'tessera.io/decision': encodeDecision(decision),
+        ...(extra.bindPhase ? { 'hami.io/bind-phase': extra.bindPhase } : {}),
+        ...(extra.release ? { 'tessera.io/release': extra.release } : {}),
+      },
     },
     spec: extra.nodeName ? { nodeName: extra.nodeName } : {},
     status: extra.phase ? { phase: extra.phase } : {},

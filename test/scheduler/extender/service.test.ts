@@ -25,7 +25,11 @@ async function createPod(name: string, options: Parameters<typeof gpuPod>[1] = {
 
 /** Waits until the extender's pod informer has seen the pod (kube-scheduler only calls for pods it has too). */
 async function seen(pod: V1Pod): Promise<void> {
-  await eventually(`pod ${pod.metadata?.name} in the view`, () => extender.view.pod('default', pod.metadata?.name ?? ''), (p) => p?.metadata?.uid === pod.metadata?.uid);
+  await eventually(
+    `pod ${pod.metadata?.name} in the view`,
+    () => extender.view.pod('default', pod.metadata?.name ?? ''),
+    (p) => p?.metadata?.uid === pod.metadata?.uid,
+  );
 }
 
 const used = (): number => extender.view.state.allocations().length;
@@ -35,7 +39,11 @@ beforeAll(async () => {
   api = coreApi(cluster);
   for (const name of NODES) await api.createNode({ body: gpuNode(name, { gpus: 2 }) });
   extender = await startTestExtender(cluster, key);
-  await eventually('ready', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
+  await eventually(
+    'ready',
+    async () => (await fetch(`${extender.url}/readyz`)).status,
+    (s) => s === 200,
+  );
 });
 
 afterEach(() => cluster.faults.clear());
@@ -88,7 +96,11 @@ describe('extender service against the embedded cluster', () => {
     const stored = await api.readNamespacedPod({ name: 'too-big', namespace: 'default' });
     expect(stored.metadata?.annotations?.[HAMI_POD.bindPhase]).toBe('failed');
     expect(stored.spec?.nodeName).toBeUndefined();
-    const events = await eventually('the FailedBinding event', () => api.listNamespacedEvent({ namespace: 'default' }), (l) => l.items.some((e) => e.involvedObject.name === 'too-big'));
+    const events = await eventually(
+      'the FailedBinding event',
+      () => api.listNamespacedEvent({ namespace: 'default' }),
+      (l) => l.items.some((e) => e.involvedObject.name === 'too-big'),
+    );
     const event = events.items.find((e) => e.involvedObject.name === 'too-big');
     expect(event).toMatchObject({ type: 'Warning', reason: 'FailedBinding', involvedObject: { uid: pod.metadata?.uid } });
     expect(event?.message).toMatch(/cannot take the pod/);
@@ -106,13 +118,17 @@ describe('extender service against the embedded cluster', () => {
     expect(used()).toBe(before + 1);
   });
 
-  it('frees a deleted pod\'s capacity at once', async () => {
+  it("frees a deleted pod's capacity at once", async () => {
     const pod = await createPod('short-lived', { memoryMiB: 10000 });
     await seen(pod);
     expect((await schedulePod(extender, pod, NODES)).error).toBe('');
     expect(extender.view.book.get(pod.metadata?.uid ?? '')).toBeDefined();
     await api.deleteNamespacedPod({ name: 'short-lived', namespace: 'default' });
-    await eventually('the grant released', () => extender.view.book.get(pod.metadata?.uid ?? ''), (r) => r === undefined);
+    await eventually(
+      'the grant released',
+      () => extender.view.book.get(pod.metadata?.uid ?? ''),
+      (r) => r === undefined,
+    );
     expect(extender.view.state.allocation(pod.metadata?.uid ?? '')).toBeUndefined();
   });
 
@@ -121,7 +137,10 @@ describe('extender service against the embedded cluster', () => {
     const copied = granted.metadata?.annotations?.[TESSERA_POD.decision] ?? '';
     const forgedDecision = signDecision({ ...decodeDecision(copied), pod: { uid: 'whatever', namespace: 'default', name: 'forged' } }, newKey());
     const before = used();
-    await api.createNamespacedPod({ namespace: 'default', body: { ...gpuPod('copycat', { annotations: { [TESSERA_POD.decision]: copied } }), spec: { ...gpuPod('copycat').spec, nodeName: 'gpu-1' } } });
+    await api.createNamespacedPod({
+      namespace: 'default',
+      body: { ...gpuPod('copycat', { annotations: { [TESSERA_POD.decision]: copied } }), spec: { ...gpuPod('copycat').spec, nodeName: 'gpu-1' } },
+    });
     const forged = await api.createNamespacedPod({ namespace: 'default', body: gpuPod('forged', { annotations: { [TESSERA_POD.decision]: JSON.stringify(forgedDecision) } }) });
     await seen(forged);
     expect(used()).toBe(before);
@@ -130,15 +149,31 @@ describe('extender service against the embedded cluster', () => {
   it('follows watch drops: a node added after every watch was cut is seen', async () => {
     cluster.closeWatches({ abrupt: true });
     await api.createNode({ body: gpuNode('gpu-late', { gpus: 1 }) });
-    await eventually('gpu-late in the view', () => extender.view.state.node('gpu-late'), (n) => n !== undefined);
+    await eventually(
+      'gpu-late in the view',
+      () => extender.view.state.node('gpu-late'),
+      (n) => n !== undefined,
+    );
   });
 
   it('rebuilds the same grants after a restart, and never grants them twice', async () => {
-    const grants = extender.view.state.allocations().map((a) => a.pod.uid).sort();
+    const grants = extender.view.state
+      .allocations()
+      .map((a) => a.pod.uid)
+      .sort();
     await extender.stop();
     extender = await startTestExtender(cluster, key);
-    await eventually('ready again', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
-    expect(extender.view.state.allocations().map((a) => a.pod.uid).sort()).toEqual(grants);
+    await eventually(
+      'ready again',
+      async () => (await fetch(`${extender.url}/readyz`)).status,
+      (s) => s === 200,
+    );
+    expect(
+      extender.view.state
+        .allocations()
+        .map((a) => a.pod.uid)
+        .sort(),
+    ).toEqual(grants);
     // A retried bind after the restart reuses the rebuilt grant.
     const pod = await api.readNamespacedPod({ name: 'retry-0', namespace: 'default' });
     const again = await postJson(`${extender.url}/bind`, { PodName: 'retry-0', PodNamespace: 'default', PodUID: pod.metadata?.uid, Node: pod.spec?.nodeName });
@@ -146,16 +181,30 @@ describe('extender service against the embedded cluster', () => {
     expect(extender.view.state.allocations().length).toBe(grants.length);
   });
 
-  it('picks up a bind a crash cut short: the grant counts once, and kube-scheduler\'s retry lands once', async () => {
+  it("picks up a bind a crash cut short: the grant counts once, and kube-scheduler's retry lands once", async () => {
     // What a crash between the annotation patch and the Binding leaves: a signed decision on an unbound pod.
     const pod = await createPod('cut-short', { memoryMiB: 10000 });
     await seen(pod);
     // The same devices as retry-0's grant (room for both), signed for this pod as the extender would have.
-    const decision = signDecision({ ...decodeDecision((await api.readNamespacedPod({ name: 'retry-0', namespace: 'default' })).metadata?.annotations?.[TESSERA_POD.decision] ?? ''), pod: { uid: pod.metadata?.uid ?? '', namespace: 'default', name: 'cut-short' } }, key);
-    await api.patchNamespacedPod({ name: 'cut-short', namespace: 'default', body: [{ op: 'add', path: '/metadata/annotations', value: { [TESSERA_POD.decision]: JSON.stringify(decision), [HAMI_POD.bindPhase]: 'allocating' } }] });
+    const decision = signDecision(
+      {
+        ...decodeDecision((await api.readNamespacedPod({ name: 'retry-0', namespace: 'default' })).metadata?.annotations?.[TESSERA_POD.decision] ?? ''),
+        pod: { uid: pod.metadata?.uid ?? '', namespace: 'default', name: 'cut-short' },
+      },
+      key,
+    );
+    await api.patchNamespacedPod({
+      name: 'cut-short',
+      namespace: 'default',
+      body: [{ op: 'add', path: '/metadata/annotations', value: { [TESSERA_POD.decision]: JSON.stringify(decision), [HAMI_POD.bindPhase]: 'allocating' } }],
+    });
     await extender.stop();
     extender = await startTestExtender(cluster, key);
-    await eventually('ready again', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
+    await eventually(
+      'ready again',
+      async () => (await fetch(`${extender.url}/readyz`)).status,
+      (s) => s === 200,
+    );
     const before = used();
     expect(extender.view.book.get(pod.metadata?.uid ?? '')?.node).toBe(decision.node);
     // kube-scheduler retries the pod from the start: the old grant gives way to the new one, never both.
@@ -168,10 +217,18 @@ describe('extender service against the embedded cluster', () => {
   it('takes back a grant the device plugin never confirmed, after the TTL', async () => {
     const short = await startTestExtender(cluster, key, testConfig({ reservationTtlSeconds: 1 }));
     try {
-      await eventually('ready', async () => (await fetch(`${short.url}/readyz`)).status, (s) => s === 200);
+      await eventually(
+        'ready',
+        async () => (await fetch(`${short.url}/readyz`)).status,
+        (s) => s === 200,
+      );
       // The same shape as the pods already in flight (nothing confirms them here), so the in-flight rule admits it.
       const pod = await createPod('never-starts', { memoryMiB: 10000 });
-      await eventually('pod seen', () => short.view.pod('default', 'never-starts'), (p) => p !== undefined);
+      await eventually(
+        'pod seen',
+        () => short.view.pod('default', 'never-starts'),
+        (p) => p !== undefined,
+      );
       const { error } = await schedulePod(short, pod, NODES);
       expect(error).toBe('');
       const marked = await eventually(
@@ -184,7 +241,11 @@ describe('extender service against the embedded cluster', () => {
       expect(verifyRelease(marked.metadata?.annotations?.[TESSERA_POD.release], pod.metadata?.uid ?? '', kept, { scheduler: publicKeyOf(key), node: () => undefined })).toBe(true);
       expect(short.view.book.get(pod.metadata?.uid ?? '')).toBeUndefined();
       // The other replica reads the mark back and frees the capacity too.
-      await eventually('released everywhere', () => extender.view.book.get(pod.metadata?.uid ?? ''), (r) => r === undefined);
+      await eventually(
+        'released everywhere',
+        () => extender.view.book.get(pod.metadata?.uid ?? ''),
+        (r) => r === undefined,
+      );
     } finally {
       await short.stop();
     }

@@ -29,7 +29,12 @@ beforeAll(async () => {
   for (const name of NODES) await api.createNode({ body: gpuNode(name, { memoryMiB: GPU_MIB }) });
   extender = await startTestExtender(cluster, key);
   await Promise.all(Array.from({ length: PODS }, (_, i) => api.createNamespacedPod({ namespace: 'default', body: gpuPod(`storm-pod-${i}`, { memoryMiB: SHARE_MIB, cores: 20 }) })));
-  await eventually('every pod in the view', () => [...Array(PODS).keys()].filter((i) => extender.view.pod('default', `storm-pod-${i}`)).length, (n) => n === PODS, 90_000);
+  await eventually(
+    'every pod in the view',
+    () => [...Array(PODS).keys()].filter((i) => extender.view.pod('default', `storm-pod-${i}`)).length,
+    (n) => n === PODS,
+    90_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -73,7 +78,8 @@ describe('bind storm', () => {
         expect(annotations[HAMI_POD.bindPhase]).toBe('failed');
         // A decision written before the bind failed stays, released by the scheduler's signed mark.
         const text = annotations[TESSERA_POD.decision];
-        if (text !== undefined) expect(verifyRelease(annotations[TESSERA_POD.release], pod.metadata?.uid ?? '', decodeDecision(text), { scheduler: publicKeyOf(key), node: () => undefined })).toBe(true);
+        if (text !== undefined)
+          expect(verifyRelease(annotations[TESSERA_POD.release], pod.metadata?.uid ?? '', decodeDecision(text), { scheduler: publicKeyOf(key), node: () => undefined })).toBe(true);
       }
     }
     expect(bound).toBe(640);

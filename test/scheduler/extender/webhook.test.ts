@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import { reviewAdmission, type WebhookOptions } from '../../../src/scheduler/extender/webhook.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/request/index.js';
 
 const options: WebhookOptions = {
   request: DEFAULT_REQUEST_CONFIG,

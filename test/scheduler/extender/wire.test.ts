@@ -6,7 +6,6 @@ import { fieldOf } from '../../tessera-error.js';
 
 const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u-1' }, spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
 
-
 describe('extender wire format', () => {
   it('accepts PascalCase and camelCase alike, as Go decodes case-insensitively', () => {
     const pascal = parseFilterArgs({ Pod: pod, Nodes: null, NodeNames: ['a', 'b'] });
@@ -37,7 +36,7 @@ describe('extender wire format', () => {
     expect(fieldOf(() => parseFilterArgs(body))).toBe(field);
   });
 
-  it('names the missing bind field in the caller\'s vocabulary', () => {
+  it("names the missing bind field in the caller's vocabulary", () => {
     expect(fieldOf(() => parseBindArgs({ PodName: 'p', PodNamespace: 'd', Node: 'n' }))).toBe('ExtenderBindingArgs.PodUID');
   });
 

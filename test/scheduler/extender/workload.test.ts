@@ -12,12 +12,12 @@ import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { tesseraPolicy } from '../../../src/scheduler/policies/index.js';
-import { DEFAULT_REQUEST_CONFIG } from '../../../src/scheduler/core/index.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { startWorkloadLearner } from '../../../src/scheduler/extender/workload.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';
 import { buildHarness, silentLog } from './harness.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
+import { DEFAULT_REQUEST_CONFIG } from '../../../src/request/index.js';
 
 let cluster: EmbeddedCluster | undefined;
 let extender: RunningExtender | undefined;
@@ -44,7 +44,11 @@ async function firstPlan(workloadRefreshSeconds: number): Promise<string[]> {
   const key = newKey();
   extender = await startTestExtender(cluster, key, testConfig({ workloadRefreshSeconds }), { policy: tesseraPolicy, ...extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, tesseraPolicy.name) });
   const running = extender;
-  await eventually('pods in the view', () => pods.every((p) => running.view.pod('default', p.metadata?.name ?? '')), (all) => all);
+  await eventually(
+    'pods in the view',
+    () => pods.every((p) => running.view.pod('default', p.metadata?.name ?? '')),
+    (all) => all,
+  );
   const [first] = pods;
   if (!first) throw new Error('no pod');
   const { node: chosen, error } = await schedulePod(running, first, ['h100']);
@@ -83,7 +87,10 @@ describe('the workload learner', () => {
       expect(learner.refresh()).toBe(false);
       view.upsertPod(pending(gpuPod('big', { uid: 'big', memoryMiB: 40_960, gpus: 2 })));
       expect(learner.refresh()).toBe(true);
-      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2], [100, 1]]);
+      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([
+        [500, 2],
+        [100, 1],
+      ]);
       view.upsertPod(pending(small, 'Succeeded'));
       expect(learner.refresh()).toBe(true);
       expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2]]);

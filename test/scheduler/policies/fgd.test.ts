@@ -75,10 +75,13 @@ describe('typical shapes', () => {
   });
 
   it('breaks count ties by the shape tuple, descending', () => {
-    const typical = typicalShapes([
-      { cpu: 1000, milli: 500, gpus: 1, models: [] },
-      { cpu: 3000, milli: 500, gpus: 1, models: [] },
-    ], 1);
+    const typical = typicalShapes(
+      [
+        { cpu: 1000, milli: 500, gpus: 1, models: [] },
+        { cpu: 3000, milli: 500, gpus: 1, models: [] },
+      ],
+      1,
+    );
     expect(typical.map((t) => t.cpu)).toEqual([3000, 1000]);
   });
 });

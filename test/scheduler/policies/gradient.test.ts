@@ -35,20 +35,30 @@ describe('fgd on the allocator', () => {
         fc.integer({ min: 1, max: 16 }),
         typicalArb,
         (usedTenths, podTenths, cpuCores, typical) => {
-          const spec: NodeSpec = node('n', 'hami-core').gpus(usedTenths.length, 'T4', GPU_MIB).resources(cpuCores * 1000 + 1000, 64_000).spec();
+          const spec: NodeSpec = node('n', 'hami-core')
+            .gpus(usedTenths.length, 'T4', GPU_MIB)
+            .resources(cpuCores * 1000 + 1000, 64_000)
+            .spec();
           const state = new ClusterState([spec]);
           // Use each GPU to its tenth with one pod pinned to it.
           usedTenths.forEach((tenths, g) => {
             if (tenths === 0) return;
-            const filler = pod(`fill-${g}`).container({ [GPU]: 1, [MEM]: tenths * 1000, [CORES]: tenths * 10 }, { cpu: '0' }).annotate('nvidia.com/use-gpuuuid', `GPU-n-${g}`).request();
+            const filler = pod(`fill-${g}`)
+              .container({ [GPU]: 1, [MEM]: tenths * 1000, [CORES]: tenths * 10 }, { cpu: '0' })
+              .annotate('nvidia.com/use-gpuuuid', `GPU-n-${g}`)
+              .request();
             const placed = decide(state, filler, 'n', fgdPolicy);
             if (!placed.ok || !state.apply(placed.value).ok) throw new Error('filler must fit');
           });
-          const request = pod('p').container({ [GPU]: 1, [MEM]: podTenths * 1000, [CORES]: podTenths * 10 }, { cpu: '1' }).request();
+          const request = pod('p')
+            .container({ [GPU]: 1, [MEM]: podTenths * 1000, [CORES]: podTenths * 10 }, { cpu: '1' })
+            .request();
           const context = { ...DEFAULT_RUN_CONTEXT, typical };
           const [top] = schedule(state, request, fgdPolicy, { context }).ranked;
           const view = state.node('n');
-          const published = view ? fgdPlacement({ model: 'T4', cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: 1000, milli: podTenths * 100, gpus: 1, models: [] }, typical) : null;
+          const published = view
+            ? fgdPlacement({ model: 'T4', cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: 1000, milli: podTenths * 100, gpus: 1, models: [] }, typical)
+            : null;
           const fits = usedTenths.some((t) => t + podTenths <= 10);
           expect(top !== undefined).toBe(fits);
           if (!top || !published) return;
@@ -65,11 +75,16 @@ describe('fgd on the allocator', () => {
     // no fragment; on 'roomy' it cuts a whole GPU the typical whole-GPU request needs.
     const nodes = [node('roomy', 'hami-core').gpus(2, 'T4', GPU_MIB).spec(), node('tight', 'hami-core').gpus(2, 'T4', GPU_MIB).spec()];
     const state = new ClusterState(nodes);
-    const filler = pod('fill').container({ [GPU]: 1, [MEM]: 7000, [CORES]: 70 }, { cpu: '0' }).annotate('nvidia.com/use-gpuuuid', 'GPU-tight-0').request();
+    const filler = pod('fill')
+      .container({ [GPU]: 1, [MEM]: 7000, [CORES]: 70 }, { cpu: '0' })
+      .annotate('nvidia.com/use-gpuuuid', 'GPU-tight-0')
+      .request();
     const placed = decide(state, filler, 'tight', tesseraPolicy);
     if (!placed.ok || !state.apply(placed.value).ok) throw new Error('filler must fit');
     const whole: TypicalShape = { cpu: 1000, milli: 1000, gpus: 2, models: [], freq: 1 };
-    const request = pod('p').container({ [GPU]: 1, [MEM]: 3000, [CORES]: 30 }, { cpu: '1' }).request();
+    const request = pod('p')
+      .container({ [GPU]: 1, [MEM]: 3000, [CORES]: 30 }, { cpu: '1' })
+      .request();
     const ranked = schedule(state, request, tesseraPolicy, { context: { ...DEFAULT_RUN_CONTEXT, typical: [whole] } }).ranked;
     expect(ranked[0]?.node).toBe('tight');
     expect(ranked[0]?.placement.containers[0]?.[0]?.gpu).toBe(0);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, schedule, type PodRequest } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, schedule } from '../../../src/scheduler/core/index.js';
 import { bestfitPolicy, packingPolicy, type Policy, type RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from '../core/builders.js';
+import type { PodRequest } from '../../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';
@@ -38,10 +39,19 @@ describe('packing: mean use of GPU memory, CPU and memory after placement', () =
 describe('bestfit: how full the chosen GPUs end up', () => {
   it('scores the memory used on the GPUs it takes, pod included', () => {
     const state = new ClusterState([node('a').gpus(2, 'A100', 40_000).spec()]);
-    const held = decide(state, pod('p1').container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 10 }).request(), 'a', bestfitPolicy);
+    const held = decide(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 10 })
+        .request(),
+      'a',
+      bestfitPolicy,
+    );
     expect(held.ok && state.apply(held.value).ok).toBe(true);
     // The tightest GPU is the one holding 20,000 MiB: (20,000 + 10,000) / 40,000 = 0.75 -> 75.
-    const request = pod('p2').container({ [GPU]: 1, [MEM]: 10_000, [CORES]: 10 }).request();
+    const request = pod('p2')
+      .container({ [GPU]: 1, [MEM]: 10_000, [CORES]: 10 })
+      .request();
     expect(topScore(state, request, bestfitPolicy, 'binpack')).toBe(75);
   });
 
@@ -54,13 +64,26 @@ describe('bestfit: how full the chosen GPUs end up', () => {
 
 describe('schedule with a limit', () => {
   it('keeps exactly the head of the full ranking', () => {
-    const specs = Array.from({ length: 12 }, (_, i) => node(`n${i}`).gpus(1 + (i % 3), 'A100', 40_000).spec());
+    const specs = Array.from({ length: 12 }, (_, i) =>
+      node(`n${i}`)
+        .gpus(1 + (i % 3), 'A100', 40_000)
+        .spec(),
+    );
     const state = new ClusterState(specs);
     for (let i = 0; i < 8; i++) {
-      const r = decide(state, pod(`p${i}`).container({ [GPU]: 1, [MEM]: 5000 * (1 + (i % 4)), [CORES]: 10 }).request(), `n${i}`, packingPolicy);
+      const r = decide(
+        state,
+        pod(`p${i}`)
+          .container({ [GPU]: 1, [MEM]: 5000 * (1 + (i % 4)), [CORES]: 10 })
+          .request(),
+        `n${i}`,
+        packingPolicy,
+      );
       expect(r.ok && state.apply(r.value).ok).toBe(true);
     }
-    const request = pod('q').container({ [GPU]: 1, [MEM]: 4000, [CORES]: 5 }).request();
+    const request = pod('q')
+      .container({ [GPU]: 1, [MEM]: 4000, [CORES]: 5 })
+      .request();
     const full = schedule(state, request, packingPolicy).ranked.map((r) => [r.node, r.score]);
     for (const limit of [1, 3, 5]) {
       expect(schedule(state, request, packingPolicy, { limit }).ranked.map((r) => [r.node, r.score])).toEqual(full.slice(0, limit));

@@ -60,6 +60,7 @@ describe('migOptionValue', () => {
     computeShare: 0.5,
     keptCapacity,
     plan: changes ? [{ action: 'create', profile: 'x', start: 0 }] : [],
+    layout: [{ profile: 'x', start: 0, inUse: true }],
   });
 
   it('ranks a fitting free instance over any change, any change over a free instance more than OVERSIZE times too big', () => {

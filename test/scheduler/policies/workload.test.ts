@@ -16,9 +16,15 @@ describe('workloadProfile', () => {
 
   it('measures shares against the most common GPU, by the larger of memory and cores', () => {
     const requests = [
-      pod('a').container({ [GPU]: 1, [MEM]: 5000, [CORES]: 10 }, { cpu: '2' }).request(),
-      pod('b').container({ [GPU]: 1, [MEM]: 5000, [CORES]: 10 }, { cpu: '2' }).request(),
-      pod('c').container({ [GPU]: 2, [PCT]: 50, [CORES]: 80 }, { cpu: '1' }).request(),
+      pod('a')
+        .container({ [GPU]: 1, [MEM]: 5000, [CORES]: 10 }, { cpu: '2' })
+        .request(),
+      pod('b')
+        .container({ [GPU]: 1, [MEM]: 5000, [CORES]: 10 }, { cpu: '2' })
+        .request(),
+      pod('c')
+        .container({ [GPU]: 2, [PCT]: 50, [CORES]: 80 }, { cpu: '1' })
+        .request(),
       pod('cpu-only').container({}, { cpu: '1' }).request(),
     ];
     const { typical, migDemand } = workloadProfile(gpus, requests);
@@ -32,7 +38,16 @@ describe('workloadProfile', () => {
   });
 
   it('is empty without GPUs or GPU requests', () => {
-    expect(workloadProfile([], [pod('a').container({ [GPU]: 1, [MEM]: 5000 }).request()]).typical).toEqual([]);
+    expect(
+      workloadProfile(
+        [],
+        [
+          pod('a')
+            .container({ [GPU]: 1, [MEM]: 5000 })
+            .request(),
+        ],
+      ).typical,
+    ).toEqual([]);
     expect(workloadProfile(gpus, [])).toEqual({ typical: [], migDemand: { byMemoryMiB: [] } });
   });
 });

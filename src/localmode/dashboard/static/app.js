@@ -42,12 +42,33 @@ function renderHeadline(h) {
 }
 
 function block(left, width, label, title, attributes) {
-  return el('div', { class: 'block', title, style: { left: `${left}%`, width: `${width}%`, ...(attributes.pod ? { background: podColour(attributes.pod) } : {}) }, ...Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== null).map(([k, v]) => [`data-${k}`, v])) }, label);
+  return el(
+    'div',
+    {
+      class: 'block',
+      title,
+      style: { left: `${left}%`, width: `${width}%`, ...(attributes.pod ? { background: podColour(attributes.pod) } : {}) },
+      ...Object.fromEntries(
+        Object.entries(attributes)
+          .filter(([, v]) => v !== null)
+          .map(([k, v]) => [`data-${k}`, v]),
+      ),
+    },
+    label,
+  );
 }
 
 function migBar(gpu) {
   const slices = Math.max(gpu.slices, 1);
-  const bar = el('div', { class: 'bar mig' }, el('div', { class: 'slices' }, Array.from({ length: slices }, () => el('span'))));
+  const bar = el(
+    'div',
+    { class: 'bar mig' },
+    el(
+      'div',
+      { class: 'slices' },
+      Array.from({ length: slices }, () => el('span')),
+    ),
+  );
   for (const i of gpu.instances) {
     const label = i.pod ? `${i.profile} ${podName(i.pod)}` : i.profile;
     const title = `${i.profile} at slice ${i.start} (${i.size} of ${gpu.slices}): ${i.pod ?? 'idle'}${i.state === 'creating' ? ', being created' : ''}`;
@@ -71,8 +92,20 @@ function hamiBars(gpu) {
   return el(
     'div',
     { class: 'shares' },
-    shareBar(gpu, 'memory', (s) => s.memoryMiB, gpu.memoryMiB, (s) => `${(s.memoryMiB / GIB).toFixed(1)} GiB memory`),
-    shareBar(gpu, 'cores', (s) => s.cores, gpu.coreUnits, (s) => `${s.cores}% of the SMs`),
+    shareBar(
+      gpu,
+      'memory',
+      (s) => s.memoryMiB,
+      gpu.memoryMiB,
+      (s) => `${(s.memoryMiB / GIB).toFixed(1)} GiB memory`,
+    ),
+    shareBar(
+      gpu,
+      'cores',
+      (s) => s.cores,
+      gpu.coreUnits,
+      (s) => `${s.cores}% of the SMs`,
+    ),
   );
 }
 

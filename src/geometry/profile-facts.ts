@@ -1,9 +1,9 @@
 /**
- * The MIG profile facts the fake operator needs (instance memory for DCGM's FB_FREE, SMs and slices for GFD), as
+ * The MIG profile facts GFD labels and DCGM need (instance memory for DCGM's FB_FREE, SMs and slices for GFD), as
  * one narrow lookup so the pure code takes them as data. `catalogProfiles` answers from src/geometry's catalog
  * plus the SM counts of mig.md.
  */
-import { findProfile, resolveGpuModel } from '../geometry/index.js';
+import { findProfile, resolveGpuModel } from './models.js';
 
 export interface MigProfileFacts {
   memoryMiB: number;

@@ -8,10 +8,9 @@
 import { createHash } from 'node:crypto';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { TesseraError, err, ok, type Result } from '../errors.js';
-import { ajv, validationError } from '../api/validate.js';
-import { clusterTopologySchema, legacyTopologySchema, nodeTopologySchema, type HEALTH, type MIG_STRATEGIES } from './topology-schema.js';
+import { ajv, type MigStrategy, validationError } from '../api/index.js';
+import { clusterTopologySchema, legacyTopologySchema, nodeTopologySchema, type HEALTH } from './topology-schema.js';
 
-export type MigStrategy = (typeof MIG_STRATEGIES)[number];
 export type Health = (typeof HEALTH)[number];
 
 /** The ConfigMap key both formats use. */
@@ -612,8 +611,5 @@ export function renderManifests(topology: Topology, namespace: string): string {
   const { cluster, nodes } = renderTopology(topology);
   const manifest = (name: string, data: ConfigMapData, labels?: Record<string, string>): string =>
     stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, ...(labels ? { labels } : {}) }, data });
-  return [
-    manifest(TOPOLOGY_CONFIGMAP, cluster),
-    ...Object.entries(nodes).map(([node, data]) => manifest(nodeTopologyConfigMapName(node), data, { [NODE_TOPOLOGY_LABEL]: node })),
-  ].join('---\n');
+  return [manifest(TOPOLOGY_CONFIGMAP, cluster), ...Object.entries(nodes).map(([node, data]) => manifest(nodeTopologyConfigMapName(node), data, { [NODE_TOPOLOGY_LABEL]: node }))].join('---\n');
 }

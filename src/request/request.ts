@@ -4,8 +4,8 @@
  * annotations, and the pod's peak CPU and memory. Any JSON goes in; a `PodRequest` or a reason naming the field
  * comes out, never an exception.
  */
-import { USER_POD } from '../../api/annotations.js';
-import { err, ok, type Result } from '../../errors.js';
+import { NODE_MODES, USER_POD } from '../api/index.js';
+import { err, ok, type Result } from '../errors.js';
 import { BYTES_PER_MIB, parseQuantity, quantityCeil, quantityInteger } from './quantity.js';
 import { PACKING_DIRECTIONS, type ContainerRequest, type GpuDemand, type PackingDirection, type PodRequest, type Reason, type RequestMode } from './types.js';
 
@@ -37,7 +37,7 @@ export const DEFAULT_REQUEST_CONFIG: RequestConfig = {
 const MAX_CORES = 100;
 const MAX_PERCENT = 100;
 const PRIORITIES = [0, 1];
-const MODES: readonly RequestMode[] = ['mig', 'hami-core', 'mps'];
+const MODES: readonly RequestMode[] = NODE_MODES;
 /** HAMi's `hami.io/gpu-scheduler-policy` values: a packing direction, or one of its two GPU-choice rules. */
 const GPU_POLICIES = [...PACKING_DIRECTIONS, 'topology-aware', 'mutex'] as const;
 

@@ -4,7 +4,8 @@
  * (pools) and one ConfigMap per node. Tessera's additions (health, failMigOperations, driverVersion, dynamicMig,
  * MIG placement and instance IDs) are optional in both, so files written for either operator load unchanged.
  */
-export const MIG_STRATEGIES = ['none', 'single', 'mixed'] as const;
+import { MIG_STRATEGIES } from '../api/index.js';
+
 export const HEALTH = ['Healthy', 'Unhealthy'] as const;
 
 const name = { type: 'string', minLength: 1, maxLength: 253 } as const;

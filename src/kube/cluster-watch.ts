@@ -4,7 +4,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { runInformer, type RunningInformer } from '../kube/informer.js';
+import { runInformer, type RunningInformer } from './informer.js';
 
 export type WatchedObject = { kind: 'node'; object: V1Node } | { kind: 'pod'; object: V1Pod } | { kind: 'configmap'; object: V1ConfigMap };
 

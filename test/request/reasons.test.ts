@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { reasonText, type Reason } from '../../../src/scheduler/core/index.js';
-import { policyByName } from '../../../src/scheduler/policies/index.js';
+import { policyByName } from '../../src/scheduler/policies/index.js';
+import { reasonText, type Reason } from '../../src/request/index.js';
 
 describe('reasonText', () => {
   it.each<[Reason, string]>([
-    [{ kind: 'InvalidRequest', field: 'spec.containers[0].resources.limits.nvidia.com/gpu', message: 'must be a whole number' }, 'spec.containers[0].resources.limits.nvidia.com/gpu: must be a whole number'],
+    [
+      { kind: 'InvalidRequest', field: 'spec.containers[0].resources.limits.nvidia.com/gpu', message: 'must be a whole number' },
+      'spec.containers[0].resources.limits.nvidia.com/gpu: must be a whole number',
+    ],
     [{ kind: 'InsufficientResource', resource: 'gpumem', requested: 8000, used: 36_000, capacity: 40_960 }, 'Insufficient gpumem: requested 8000, used 36000 of 40960'],
     [{ kind: 'TooFewGpus', requested: 4, usable: 2 }, 'too few GPUs: requested 4, the node has 2 usable'],
     [{ kind: 'ModeMismatch', requested: 'mig', node: 'hami-core' }, 'pod asks for vgpu-mode mig, the node runs hami-core'],

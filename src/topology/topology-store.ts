@@ -4,15 +4,7 @@
  * away. Per-node ConfigMaps take precedence over nodes written inline in a seeds'-format cluster ConfigMap.
  */
 import { err, ok, type Result } from '../errors.js';
-import {
-  DEFAULT_NODE_POOL_LABEL_KEY,
-  TOPOLOGY_CONFIGMAP,
-  parseNodeTopology,
-  parseTopology,
-  type ConfigMapData,
-  type NodeTopology,
-  type Topology,
-} from './topology.js';
+import { DEFAULT_NODE_POOL_LABEL_KEY, TOPOLOGY_CONFIGMAP, parseNodeTopology, parseTopology, type ConfigMapData, type NodeTopology, type Topology } from './topology.js';
 
 /** Which node a ConfigMap name describes: null for the cluster ConfigMap, undefined for an unrelated one. */
 export function configMapNode(name: string): string | null | undefined {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REQUEST_CONFIG, parsePodRequest, type GpuDemand, type Reason } from '../../../src/scheduler/core/index.js';
-import { pod } from './builders.js';
+import { pod } from '../scheduler/core/builders.js';
+import { DEFAULT_REQUEST_CONFIG, parsePodRequest, type GpuDemand, type Reason } from '../../src/request/index.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';

@@ -10,7 +10,9 @@
  * - strategy `mixed`: `gpu.*` describe the parent GPUs, and per profile `mig-<profile>.count`, `.memory`,
  *   `.multiprocessors`, `.slices.gi`, `.slices.ci` (`+` in a profile name becomes `.`, as in the resource names).
  */
-import type { MigStrategy } from './topology.js';
+/** The GPU operator's `mig.strategy`: how MIG devices are advertised (and labelled). */
+export const MIG_STRATEGIES = ['none', 'single', 'mixed'] as const;
+export type MigStrategy = (typeof MIG_STRATEGIES)[number];
 
 export const GFD_PREFIX = 'nvidia.com/';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseQuantity, quantityCeil, quantityInteger } from '../../../src/scheduler/core/index.js';
+import { parseQuantity, quantityCeil, quantityInteger } from '../../src/request/index.js';
 
 const MI = 1n << 20n;
 

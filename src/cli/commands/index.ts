@@ -1,0 +1,10 @@
+/** The `tessera <command>` subcommands. */
+export { clusterCommand } from './cluster.js';
+export { configCommand } from './config.js';
+export { devicePluginCommand } from './device-plugin.js';
+export { exporterCommand } from './exporter.js';
+export { migCommand } from './mig.js';
+export { schedulerCommand } from './scheduler.js';
+export { simulateCommand } from './simulate.js';
+export { statusUpdaterCommand } from './status-updater.js';
+export { upCommand } from './up.js';

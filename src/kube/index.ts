@@ -1,0 +1,10 @@
+/** Kubernetes client helpers: informers, a cluster watch, label patches, events, retries, leader election. */
+export { makeKeepAliveClient } from './client.js';
+export { type ClusterWatch, timestampMs, watchCluster, type WatchedObject } from './cluster-watch.js';
+export { recordEvent } from './events.js';
+export { runInformer, type RunningInformer } from './informer.js';
+export { labelPatch } from './labels.js';
+export { type LeaderElector, startLeaderElection } from './leader-election.js';
+export { collectReplyBody } from './reply-body.js';
+export { isConflict, isNotFound, readModifyWrite, withRetry } from './retry.js';
+export { KeyedWorkQueue, type KeyedWorkQueueOptions } from './work-queue.js';
