@@ -1,29 +1,30 @@
 /**
  * The device-plugin daemon: discovers the node's GPUs through a backend, serves kubelet, and hands each container
  * exactly what the scheduler decided for its pod (docs/allocate-design.md). Handler -> pure decision (Ledger,
- * verifyGrant, containerResponse) -> effects (MIG operations, Records).
+ * verifyGrant, containerResponse) -> effects (MIG operations, Records). The daemon composes one unit per concern:
+ * PodGrants (the pods' verified grants), the Ledger (handouts), MigInstanceManager (MIG operations), KubeletLearner
+ * (kubelet's records of who got what) and NodePublisher (inventory and labels).
  */
 import type { KeyObject } from 'node:crypto';
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type DecisionDevice, type MigStrategy, type NodeInventory, type NodeMode, pinsGpus, publicKeyOf, shapeOf, type TrustedKeys } from '../api/index.js';
+import { type DecisionDevice, type MigStrategy, type NodeInventory, type NodeMode, publicKeyOf, type TrustedKeys } from '../api/index.js';
 import { TesseraError } from '../errors.js';
-import { runInformer, type RunningInformer } from '../kube/index.js';
 import { resolveGpuModel } from '../geometry/index.js';
 import { type AllocateRequest, type AllocateResponse, type PreferredAllocationRequest, type PreferredAllocationResponse } from './api.js';
 import type { GpuBackend, GpuInfo } from './backend.js';
 import { advertisedDevices, preferredIds } from './devices.js';
 import { DevicePluginServer } from './grpc-server.js';
-import { Ledger, gpuContainersOf, type PendingGrant } from './ledger.js';
-import { HAMI_GRANT_REFUSED, HamiGrantRefusals } from './hami-grants.js';
-import { KubeletLearner, refOf } from './kubelet-learner.js';
+import { Ledger } from './ledger.js';
+import { KubeletLearner } from './kubelet-learner.js';
 import { MigInstanceManager } from './mig-manager.js';
+import { PodGrants } from './pod-grants.js';
 import { NodePublisher } from './node-publisher.js';
 import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
 import { containerResponse } from './response.js';
 import { sharingMode, type SharingHostPaths } from '../modes/index.js';
-import { controlDisabled, grantState, verifyGrant } from './verify.js';
+import { controlDisabled } from './verify.js';
 import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../request/index.js';
 
 export interface DevicePluginConfig {
@@ -60,21 +61,11 @@ export interface DevicePluginConfig {
   now?: () => number;
 }
 
-/** A pod on the node: its grant when in flight, and the MIG placements its decision holds or plans. */
-interface PodGrant {
-  pod: V1Pod;
-  pending: PendingGrant | undefined;
-  migPlacements: string[];
-}
-
 export class DevicePluginDaemon {
   private readonly ledger = new Ledger();
-  private readonly hamiRefusals = new HamiGrantRefusals();
   private readonly records: Records;
   private readonly server: DevicePluginServer;
-  /** The node's pods and what each holds, by uid. */
-  private readonly grants = new Map<string, PodGrant>();
-  private informer: RunningInformer<V1Pod> | undefined;
+  private readonly pods: PodGrants;
   private gpus: GpuInfo[] = [];
   private readonly publisher: NodePublisher;
   private readonly mig: MigInstanceManager;
@@ -105,6 +96,16 @@ export class DevicePluginDaemon {
         kubeletRestarted: () => this.ledger.resetCursor(),
       },
     });
+    this.pods = new PodGrants({
+      node: config.node,
+      kubeConfig: config.kubeConfig,
+      trusted: this.trusted,
+      requestConfig: this.requestConfig,
+      ledger: this.ledger,
+      records: this.records,
+      log: config.log,
+      gpus: () => this.gpus,
+    });
     this.publisher = new NodePublisher({
       node: config.node,
       mode: config.mode,
@@ -124,13 +125,8 @@ export class DevicePluginDaemon {
       ledger: this.ledger,
       records: this.records,
       log: config.log,
-      podOf: (uid) => this.grants.get(uid)?.pod,
-      podNamed: async (namespace, name) => {
-        const find = () => [...this.grants.values()].find((g) => g.pod.metadata?.name === name && g.pod.metadata.namespace === namespace)?.pod;
-        if (find()) return find();
-        await this.relist();
-        return find();
-      },
+      podOf: (uid) => this.pods.pod(uid),
+      podNamed: (namespace, name) => this.pods.podNamed(namespace, name),
       saveState: () => this.saveState(),
       stopped: () => this.stopped,
     });
@@ -145,14 +141,8 @@ export class DevicePluginDaemon {
         void this.publishNode().catch((error: unknown) => config.log.warn({ err: error }, 'could not publish the node inventory'));
       },
       holders: {
-        placementHeld: (key, fresh) => {
-          if (fresh) this.refreshPending();
-          return this.migInUse.has(key);
-        },
-        podActive: (uid) => {
-          const phase = this.grants.get(uid)?.pod.status?.phase;
-          return this.grants.has(uid) && phase !== 'Succeeded' && phase !== 'Failed';
-        },
+        placementHeld: (key, fresh) => this.pods.placementHeld(key, fresh),
+        podActive: (uid) => this.pods.podActive(uid),
         unplaced: (migDeviceUuid) => this.ledger.unresolvedHandouts().some((h) => h.devices.some((d) => d.mig?.migDeviceUuid === migDeviceUuid)),
       },
     });
@@ -171,18 +161,7 @@ export class DevicePluginDaemon {
 
   async start(): Promise<void> {
     this.gpus = await this.config.backend.discover();
-    const informer = runInformer<V1Pod>({
-      kubeConfig: this.config.kubeConfig,
-      path: '/api/v1/pods',
-      list: () => this.records.podsOn(this.config.node).then((items) => ({ apiVersion: 'v1', kind: 'PodList', metadata: {}, items })),
-      handlers: {
-        upsert: (pod) => this.podChanged(pod, false),
-        remove: (pod) => this.podChanged(pod, true),
-      },
-      log: this.config.log,
-    });
-    this.informer = informer;
-    await informer.synced;
+    await this.pods.start();
     if (this.config.stateFile) {
       this.ledger.restoreHandouts(loadHandouts(this.config.stateFile, this.config.log));
       if (this.ledger.unresolvedHandouts().length > 0) this.learning = this.learning.then(() => this.learner.learn());
@@ -197,53 +176,8 @@ export class DevicePluginDaemon {
     this.stopped = true;
     clearInterval(this.timer);
     await this.server.stop();
-    await this.informer?.stop();
+    await this.pods.stop();
     await this.learning;
-  }
-
-  // --- pods ---------------------------------------------------------------------------------------------------
-
-  private podChanged(pod: V1Pod, removed: boolean): void {
-    const uid = pod.metadata?.uid;
-    if (!uid) return;
-    if (removed || pod.spec?.nodeName !== this.config.node) this.grants.delete(uid);
-    else this.grants.set(uid, this.grantOf(pod));
-    const refusal = this.hamiRefusals.next(pod, this.config.node, removed);
-    if (refusal) void this.records.event(refOf(pod), HAMI_GRANT_REFUSED, refusal);
-    this.refreshPending();
-  }
-
-  /** What one pod holds: verified once per change of the pod, not on every refresh (HMAC, schema, request). */
-  private grantOf(pod: V1Pod): PodGrant {
-    const state = grantState(pod);
-    const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-    if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [] };
-    const verified = verifyGrant(pod, this.config.node, this.trusted, this.requestConfig);
-    if (!verified.ok) return { pod, pending: undefined, migPlacements: [] };
-    const decision = verified.value;
-    const migPlacements = decision.containers.flatMap((c) => c.devices.flatMap((d) => (d.mig ? [`${d.uuid}/${d.mig.profile}@${d.mig.start}`] : [])));
-    if (state !== 'allocating') return { pod, pending: undefined, migPlacements };
-    const models = new Map(this.gpus.map((g) => [g.uuid, g.model]));
-    const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
-    // Containers that turn HAMi-core off get other mounts: never interchangeable with ones that do not (the
-    // extender's shape does not see the pod spec, so such a mix in flight is refused here rather than mixed up).
-    const uncontrolled = gpuContainersOf(decision).map((_, i) => controlDisabled(pod, decision.containers.filter((c) => c.devices.length > 0)[i]?.name ?? ''));
-    if (uncontrolled.some(Boolean)) shape.key = `${shape.key}|uncontrolled:${uncontrolled.map(Number).join('')}`;
-    return { pod, pending: { pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) }, migPlacements };
-  }
-
-  private refreshPending(): void {
-    this.migInUse.clear();
-    for (const view of this.grants.values()) for (const placement of view.migPlacements) this.migInUse.add(placement);
-    this.ledger.setPending([...this.grants.values()].flatMap((view) => (view.pending ? [view.pending] : [])));
-  }
-
-  /** MIG placements held or planned by a pod on this node (`<gpu>/<profile>@<start>`). */
-  private readonly migInUse = new Set<string>();
-  /** Re-reads the node's pods from the API (kubelet may ask before the watch delivers a freshly bound pod). */
-  private async relist(): Promise<void> {
-    for (const pod of await this.records.podsOn(this.config.node)) if (pod.metadata?.uid) this.grants.set(pod.metadata.uid, this.grantOf(pod));
-    this.refreshPending();
   }
 
   // --- kubelet calls ------------------------------------------------------------------------------------------
@@ -251,7 +185,7 @@ export class DevicePluginDaemon {
   private async resolve(deviceIds: readonly string[]) {
     let resolution = this.ledger.resolve(deviceIds);
     if (!resolution.ok && resolution.reason === 'no-grant') {
-      await this.relist();
+      await this.pods.relist();
       resolution = this.ledger.resolve(deviceIds);
     }
     // A pod admitted before this one may hold its grant without a right to it: take that back and look again.
@@ -292,7 +226,7 @@ export class DevicePluginDaemon {
       const handout = this.ledger.commit(resolution, c.devices_ids, given);
       this.saveState();
       for (const d of given) if (d.mig?.migDeviceUuid) this.mig.handOut(d.mig.migDeviceUuid, grant.pod.uid);
-      const pod = this.grants.get(grant.pod.uid)?.pod;
+      const pod = this.pods.pod(grant.pod.uid);
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
       container_responses.push(
         containerResponse(grant.decision.mode, given, {
