@@ -8,8 +8,7 @@ import cliProgress from 'cli-progress';
 import { TesseraError } from '../../errors.js';
 import { DEFAULT_LOAD } from '../../simulator/openb/protocol.js';
 import { runOpenb, type OpenbReport } from '../../simulator/openb/run.js';
-import { SHARE_POLICIES } from '../../simulator/policies/index.js';
-import { TRACE_POLICIES } from '../../simulator/trace/policies.js';
+import { POLICIES } from '../../scheduler/policies/index.js';
 import { runTrace, type TraceReport } from '../../simulator/trace/run.js';
 import { EXIT_OK, type Command } from '../command.js';
 
@@ -26,8 +25,7 @@ Options:
   --fgd-pods <csv>      openb pod list (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec])
   --cluster <yaml>      cluster file (node groups: name, count, mode, gpu {model, count})
   --trace <jsonl>       timed trace
-  --policy <name>       policy to run; repeat to compare (default: tessera).
-                        openb: ${Object.keys(SHARE_POLICIES).join(', ')}; trace: ${Object.keys(TRACE_POLICIES).join(', ')}
+  --policy <name>       policy to run; repeat to compare (default: tessera): ${Object.keys(POLICIES).join(', ')}
   --seeds <n>           openb: run seeds 0..n-1 (default 1)
   --seed-list <a,b,..>  run exactly these seeds
   --load <x>            arrived GPU request as a multiple of capacity (default ${DEFAULT_LOAD})

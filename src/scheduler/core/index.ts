@@ -13,3 +13,16 @@ export { memoryNeed } from './fit.js';
 export { allocationOf, decide, eachFit, schedule, type FitOptions, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 export { reasonText } from './reasons.js';
 export { createGeometryPlanner, type GeometryPlannerOptions } from './geometry-planner.js';
+export {
+  DEFAULT_RUN_CONTEXT,
+  MAX_NODE_SCORE,
+  clampScore,
+  toNodeScore,
+  type ChooseInput,
+  type MigPlannerOptions,
+  type Policy,
+  type RunContext,
+  type ScoreInput,
+  type ShareShape,
+  type TypicalShape,
+} from './policy.js';

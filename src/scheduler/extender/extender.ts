@@ -11,7 +11,7 @@ import { encodeDecision, type Decision } from '../../api/decision.js';
 import { describeInFlightConflict, mayJoinInFlight } from '../../api/inflight.js';
 import { signDecision } from '../../api/signing.js';
 import { TesseraError } from '../../errors.js';
-import { MAX_NODE_SCORE, type Policy, type RunContext } from '../policies/policy.js';
+import { MAX_NODE_SCORE, type Policy, type RunContext } from '../core/index.js';
 import { allocationOf, decide, eachFit, parsePodRequest, reasonText, type Allocation, type NodeFit, type PodRequest, type RankedNode, type RequestConfig } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache, type CycleScores } from './cycle-cache.js';

@@ -10,7 +10,7 @@ import { runInformer, type RunningInformer } from '../../kube/informer.js';
 import { startLeaderElection, type LeaderElector } from '../../kube/leader-election.js';
 import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner, RequestConfig } from '../core/index.js';
-import type { Policy, RunContext } from '../policies/policy.js';
+import type { Policy, RunContext } from '../core/index.js';
 import { publicKeyOf } from '../../api/signing.js';
 import { ClusterView } from './cluster-view.js';
 import { NodeKeys } from './node-keys.js';

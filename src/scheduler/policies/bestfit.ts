@@ -9,7 +9,7 @@
  */
 import type { DeviceOption, GpuView } from '../core/view.js';
 import { firstBy, leastChange } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy } from '../core/index.js';
 
 export const bestfitPolicy: Policy = {
   name: 'bestfit',

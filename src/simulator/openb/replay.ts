@@ -1,10 +1,17 @@
 /**
- * One seed of the openb protocol with one policy: prepare the run (shuffle, inflation, node rank), schedule every
- * pod once in order, drop failures, record (allocated, arrived) after every event, and report the metric.
+ * One seed of the openb protocol with one policy, through the allocator itself (ClusterState, schedule, decide):
+ * prepare the run (shuffle, inflation, node rank), schedule every pod once in order, drop failures, record
+ * (allocated, arrived) after every event, and report the metric.
+ *
+ * The openb model maps onto HAMi-core nodes exactly: each GPU offers 1000 MiB and 1000 core units, so a pod's
+ * milli-GPU is both its memory and its cores, and the allocator's one-dimensional projection (`NodeView.gpuLeft`)
+ * is the openb milli left. Models match exactly (`gpuTypeMatch: 'exact'`), and HAMi's default of 10 tasks per GPU
+ * holds (openb's smallest request is 50 milli).
  */
-import { nodeFragmentation, typicalShapes, type SharePolicyFactory, type TypicalShape } from '../../scheduler/policies/frag.js';
+import { TesseraError } from '../../errors.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type NodeSpec, type PodRequest, type Policy, type RunContext } from '../../scheduler/core/index.js';
+import { nodeFragmentation, typicalShapes, type ShareShape, type TypicalShape } from '../../scheduler/policies/frag.js';
 import { AllocationRecorder } from '../metric.js';
-import { MemoizedShareScheduler, ShareCluster, type ShareRequest } from '../share-cluster.js';
 import type { OpenbNode, OpenbPod } from './csv.js';
 import { DEFAULT_LOAD, prepareOpenbRun, totalMilli } from './protocol.js';
 
@@ -26,16 +33,54 @@ export interface OpenbOutcome {
   layouts: { node: string; model: string; gpuMilliLeft: number[] }[];
 }
 
-export const requestOf = (pod: OpenbPod): ShareRequest => ({
-  cpu: pod.cpuMilli,
-  memory: pod.memoryMib,
-  milli: pod.gpuMilli,
-  gpus: pod.gpus,
-  models: pod.gpuSpec,
-});
+/** What one GPU offers in the openb model: milli-GPU as MiB and as core units. */
+const OPENB_GPU_UNITS = 1000;
+/** HAMi's default deviceSplitCount. */
+const OPENB_SPLIT_COUNT = 10;
+
+export function openbNodeSpec(node: OpenbNode): NodeSpec {
+  return {
+    name: node.name,
+    mode: 'hami-core',
+    cpuMilli: node.cpuMilli,
+    memoryMiB: node.memoryMib,
+    labels: {},
+    splitCount: OPENB_SPLIT_COUNT,
+    memoryScaling: 1,
+    gpus: Array.from({ length: node.gpus }, (_, index) => ({
+      uuid: `${node.name}-gpu-${index}`,
+      index,
+      model: node.model,
+      memoryMiB: OPENB_GPU_UNITS,
+      coreUnits: OPENB_GPU_UNITS,
+      healthy: true,
+      numa: null,
+    })),
+  };
+}
+
+export function openbRequest(pod: OpenbPod): PodRequest {
+  return {
+    pod: { uid: pod.name, namespace: 'openb', name: pod.name },
+    containers: [{ name: 'main', gpu: pod.gpus > 0 ? { count: pod.gpus, memory: { mib: pod.gpuMilli }, cores: pod.gpuMilli } : null }],
+    cpuMilli: pod.cpuMilli,
+    memoryMiB: pod.memoryMib,
+    priority: null,
+    mode: null,
+    useGpuTypes: pod.gpuSpec,
+    noUseGpuTypes: [],
+    gpuTypeMatch: 'exact',
+    useGpuUuids: [],
+    noUseGpuUuids: [],
+    nodePolicy: null,
+    gpuPolicy: null,
+  };
+}
+
+export const shapeOf = (pod: OpenbPod): ShareShape => ({ cpu: pod.cpuMilli, milli: pod.gpuMilli, gpus: pod.gpus, models: pod.gpuSpec });
 
 export function typicalOf(originals: readonly OpenbPod[]): TypicalShape[] {
-  return typicalShapes(originals.map(requestOf));
+  return typicalShapes(originals.map(shapeOf));
 }
 
 export interface OpenbReplayOptions {
@@ -45,36 +90,36 @@ export interface OpenbReplayOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export function replayOpenb(
-  nodes: readonly OpenbNode[],
-  pods: readonly OpenbPod[],
-  policyFactory: SharePolicyFactory,
-  options: OpenbReplayOptions,
-): OpenbOutcome {
+export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod[], policy: Policy, options: OpenbReplayOptions): OpenbOutcome {
   const load = options.load ?? DEFAULT_LOAD;
   const run = prepareOpenbRun(nodes, pods, options.seed, load);
   const typical = typicalOf(run.originals);
-  const cluster = new ShareCluster(run.nodes);
-  const rankOrder = run.nodes.map((_, i) => i).sort((a, b) => (run.nodeRank[a] ?? 0) - (run.nodeRank[b] ?? 0));
-  const scheduler = new MemoizedShareScheduler(cluster, policyFactory({ typical }), rankOrder);
+  const state = new ClusterState(run.nodes.map(openbNodeSpec));
+  const rank = new Map(run.nodes.map((n, i) => [n.name, run.nodeRank[i] ?? i]));
+  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, nodeRank: (name) => rank.get(name), typical };
   const recorder = new AllocationRecorder(run.capacityMilli);
+  let allocated = 0;
   let arrived = 0;
   let placed = 0;
   run.pods.forEach((pod, i) => {
     arrived += totalMilli(pod);
-    const req = requestOf(pod);
-    const decision = scheduler.decide(req);
-    if (decision) {
-      cluster.allocate(decision.node, req, decision.gpus);
+    const request = openbRequest(pod);
+    const top = schedule(state, request, policy, { limit: 1, explain: false, context }).ranked[0];
+    const allocation = top ? decide(state, request, top.node, policy, context) : null;
+    if (allocation?.ok) {
+      const applied = state.apply(allocation.value);
+      if (!applied.ok) throw new TesseraError('INTERNAL', `apply of ${pod.name} failed: ${JSON.stringify(applied.error)}`);
+      allocated += totalMilli(pod);
       placed++;
     }
-    recorder.record(cluster.allocatedMilli, arrived);
+    recorder.record(allocated, arrived);
     options.onProgress?.(i + 1, run.pods.length);
   });
-  const finalAllocationRatio = (100 * cluster.allocatedMilli) / run.capacityMilli;
+  const finalAllocationRatio = (100 * allocated) / run.capacityMilli;
   // A small trace can jump past the load's column (no event within ±1 %): the end state is then the answer.
   const column = recorder.column(Math.round(load * 100));
-  const fragment = cluster.nodes.reduce((sum, n) => sum + nodeFragmentation(n, typical), 0);
+  const views = state.nodes();
+  const fragment = views.reduce((sum, n) => sum + nodeFragmentation({ model: n.model, cpuLeft: n.cpuLeft, gpuLeft: n.gpuLeft, gpuTasks: [] }, typical), 0);
   return {
     seed: options.seed,
     placed,
@@ -83,6 +128,6 @@ export function replayOpenb(
     finalAllocationRatio,
     gpuFragmentation: (100 * fragment) / run.capacityMilli,
     decisions: run.pods.length,
-    layouts: run.nodes.map((n, i) => ({ node: n.name, model: n.model, gpuMilliLeft: [...(cluster.nodes[i]?.gpuLeft ?? [])] })),
+    layouts: views.map((n) => ({ node: n.name, model: n.model, gpuMilliLeft: Array.from(n.gpuLeft) })),
   };
 }

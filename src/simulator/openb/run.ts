@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../../errors.js';
-import { sharePolicyByName } from '../policies/index.js';
+import { simulatorPolicy } from '../policy.js';
 import { parseOpenbNodes, parseOpenbPods, type OpenbNode, type OpenbPod } from './csv.js';
 import { replayOpenb, type OpenbOutcome } from './replay.js';
 
@@ -62,7 +62,7 @@ export interface OpenbRunOptions {
 }
 
 export function runOpenb(options: OpenbRunOptions): OpenbReport {
-  const factories = options.policies.map((name) => [name, sharePolicyByName(name)] as const);
+  const factories = options.policies.map((name) => [name, simulatorPolicy(name)] as const);
   const { nodes, pods } = loadOpenb(options.nodesFile, options.podsFile);
   const results: OpenbRunResult[] = [];
   let started = false;

@@ -4,11 +4,11 @@
  * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, decide, schedule, type Allocation, type NodeSpec } from '../../scheduler/core/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
 import { workloadProfile, type WorkloadProfile } from '../../scheduler/policies/workload.js';
-import { DEFAULT_RUN_CONTEXT, type RunContext } from '../../scheduler/policies/policy.js';
+
 import { TesseraError } from '../../errors.js';
-import type { TracePolicy } from './policies.js';
+import { migPlannerOf } from '../../scheduler/policies/index.js';
 import type { TraceEvent } from './trace-file.js';
 
 export interface GpuLayout {
@@ -51,10 +51,10 @@ export function profileOf(nodes: readonly NodeSpec[], events: readonly TraceEven
   );
 }
 
-export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
+export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy): TraceOutcome {
   const profile = profileOf(nodes, events);
   const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
-  const state = new ClusterState(nodes, { migPlanner: chosen.planner, idleMigInstances: 'keep' });
+  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, { demand: profile.migDemand }), idleMigInstances: 'keep' });
   const running = new Map<string, string>();
   let placed = 0;
   let failed = 0;
@@ -78,8 +78,8 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     }
     decisions++;
     if (running.has(event.key)) throw new TesseraError('INVALID_INPUT', `pod ${event.key} is already running`, { field: `line ${event.line}: pod.metadata.name` });
-    const top = schedule(state, event.request, chosen.policy, { limit: 1, explain: false, context }).ranked[0];
-    const allocation = top ? decide(state, event.request, top.node, chosen.policy, context) : null;
+    const top = schedule(state, event.request, policy, { limit: 1, explain: false, context }).ranked[0];
+    const allocation = top ? decide(state, event.request, top.node, policy, context) : null;
     if (!allocation?.ok) {
       failed++;
       continue;

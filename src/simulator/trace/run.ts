@@ -4,8 +4,8 @@
  */
 import { readTextFile } from '../openb/run.js';
 import { parseClusterFile } from './cluster-file.js';
-import { tracePolicyByName } from './policies.js';
-import { profileOf, replayTrace, type TraceOutcome } from './replay.js';
+import { simulatorPolicy } from '../policy.js';
+import { replayTrace, type TraceOutcome } from './replay.js';
 import { parseTraceFile } from './trace-file.js';
 
 export interface TraceRunResult extends Omit<TraceOutcome, 'layouts'> {
@@ -33,14 +33,13 @@ export interface TraceRunOptions {
 export function runTrace(options: TraceRunOptions): TraceReport {
   const nodes = parseClusterFile(options.clusterFile, readTextFile(options.clusterFile, '--cluster'));
   const events = parseTraceFile(options.traceFile, readTextFile(options.traceFile, '--trace'));
-  const demand = profileOf(nodes, events).migDemand;
-  const chosen = options.policies.map((name) => [name, tracePolicyByName(name, demand)] as const);
-  const results = chosen.map(([policy, pair]): TraceRunResult => {
+  const chosen = options.policies.map((name) => simulatorPolicy(name));
+  const results = chosen.map((policy): TraceRunResult => {
     const t0 = performance.now();
-    const { layouts, ...outcome } = replayTrace(nodes, events, pair);
+    const { layouts, ...outcome } = replayTrace(nodes, events, policy);
     const seconds = (performance.now() - t0) / 1000;
     return {
-      policy,
+      policy: policy.name,
       seed: 0,
       ...outcome,
       decisionsPerSec: seconds > 0 ? Math.round(outcome.decisions / seconds) : 0,
