@@ -11,3 +11,8 @@ export function simulatorPolicy(name: string): Policy {
   if (!policy) throw new TesseraError('INVALID_INPUT', `unknown policy '${name}' (known: ${Object.keys(POLICIES).join(', ')})`, { field: '--policy' });
   return policy;
 }
+
+/** Where the policy's workload profile comes from: learned online as the extender learns it (the default), or the whole trace's before the first pod (clairvoyant: the FGD paper's protocol). */
+export type ProfileSource = 'online' | 'oracle';
+
+export const PROFILE_SOURCES: readonly ProfileSource[] = ['online', 'oracle'];

@@ -12,7 +12,7 @@ if (!present) console.warn(`skipping the openb replay test: ${shared} is absent 
 // Published 10-seed means on openb default at 130%: FGD 95.39, BestFit 93.08 (seed std ~0.1). One seed, wide bands.
 describe.skipIf(!present)('openb default trace, one seed', () => {
   const { nodes, pods } = present ? loadOpenb(path.join(shared, 'openb_node_list_gpu_node.csv'), path.join(shared, 'openb_pod_list_default.csv')) : { nodes: [], pods: [] };
-  const ratio = (policy: string): number => replayOpenb(nodes, pods, simulatorPolicy(policy), { seed: 0 }).allocationRatio;
+  const ratio = (policy: string): number => replayOpenb(nodes, pods, simulatorPolicy(policy), { seed: 0, profile: 'oracle' }).allocationRatio;
 
   it('fgd and fgd-bestfit land near the published figures, hami below fgd, tessera not below fgd by much', () => {
     const fgd = ratio('fgd');

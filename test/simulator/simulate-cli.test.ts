@@ -44,7 +44,7 @@ describe('tessera simulate (CLI)', () => {
   });
 
   it('reports every policy and seed, with layouts on request', () => {
-    const report = JSON.parse(JSON.stringify(runOpenb({ nodesFile: nodes, podsFile: pods, policies: ['fgd', 'tessera'], seeds: [4, 9], load: 1.3, layouts: true }))) as {
+    const report = JSON.parse(JSON.stringify(runOpenb({ nodesFile: nodes, podsFile: pods, policies: ['fgd', 'tessera'], seeds: [4, 9], load: 1.3, profile: 'online', layouts: true }))) as {
       results: { policy: string; seed: number; placed: number; failed: number; allocationRatio: number; layouts: unknown[] }[];
     };
     expect(report.results.map((r) => `${r.policy}/${r.seed}`)).toEqual(['fgd/4', 'fgd/9', 'tessera/4', 'tessera/9']);

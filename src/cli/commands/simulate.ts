@@ -10,6 +10,7 @@ import { DEFAULT_LOAD } from '../../simulator/openb/protocol.js';
 import { runOpenb, type OpenbReport } from '../../simulator/openb/run.js';
 import { POLICIES } from '../../scheduler/policies/index.js';
 import { runTrace, type TraceReport } from '../../simulator/trace/run.js';
+import { PROFILE_SOURCES, type ProfileSource } from '../../simulator/policy.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera simulate --fgd-nodes <csv> --fgd-pods <csv> [options]
@@ -28,6 +29,8 @@ Options:
   --policy <name>       policy to run; repeat to compare (default: tessera): ${Object.keys(POLICIES).join(', ')}
   --seeds <n>           openb: run seeds 0..n-1 (default 1)
   --seed-list <a,b,..>  run exactly these seeds
+  --profile <p>         online: learn the workload profile from the pods seen so far, every 60 s (openb: one pod
+                        per second), as the extender does (default); oracle: the whole trace's, before the first pod
   --load <x>            arrived GPU request as a multiple of capacity (default ${DEFAULT_LOAD})
   --json                one JSON document on stdout
   --layouts             with --json: the final milli left on every GPU`;
@@ -39,6 +42,7 @@ interface SimulateOptions {
   policies: string[];
   seeds: number[];
   load: number;
+  profile: ProfileSource;
   json: boolean;
   layouts: boolean;
 }
@@ -59,6 +63,7 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
         seeds: { type: 'string' },
         'seed-list': { type: 'string' },
         load: { type: 'string' },
+        profile: { type: 'string' },
         json: { type: 'boolean', default: false },
         layouts: { type: 'boolean', default: false },
       },
@@ -72,8 +77,10 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
   }
   const load = values.load === undefined ? DEFAULT_LOAD : Number(values.load);
   if (!Number.isFinite(load) || load <= 0 || load > 10) throw new TesseraError('INVALID_INPUT', `must be a number in (0, 10], got '${values.load}'`, { field: '--load' });
+  const profile = (values.profile ?? 'online') as ProfileSource;
+  if (!PROFILE_SOURCES.includes(profile)) throw new TesseraError('INVALID_INPUT', `must be one of ${PROFILE_SOURCES.join(', ')}, got '${values.profile}'`, { field: '--profile' });
   if (values.layouts && !values.json) throw new TesseraError('INVALID_INPUT', 'needs --json', { field: '--layouts' });
-  return { input, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, json: values.json, layouts: values.layouts };
+  return { input, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, profile, json: values.json, layouts: values.layouts };
 }
 
 function inputOf(nodesFile?: string, podsFile?: string, clusterFile?: string, traceFile?: string): Input {
@@ -106,7 +113,7 @@ function parseSeeds(count: string | undefined, list: string | undefined): number
 function traceTable(report: TraceReport): string {
   const header = ['policy', 'placed', 'failed', 'alloc % (time avg)', 'MIG reconfigs', 'MIG ops', 'decisions/s'];
   const rows = report.results.map((r) => [r.policy, String(r.placed), String(r.failed), r.allocationRatio.toFixed(2), String(r.migReconfigurations), String(r.migOperations), String(r.decisionsPerSec)]);
-  return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events`, ...aligned(header, rows)].join('\n');
+  return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events, profile ${report.profile}`, ...aligned(header, rows)].join('\n');
 }
 
 function aligned(header: string[], rows: string[][]): string[] {
@@ -118,7 +125,7 @@ function aligned(header: string[], rows: string[][]): string[] {
 function table(report: OpenbReport): string {
   const header = ['policy', 'seeds', 'alloc % (mean)', 'std', 's/seed'];
   const rows = report.summary.map((s) => [s.policy, String(s.seeds), s.meanAllocationRatio.toFixed(2), s.stdAllocationRatio.toFixed(2), s.meanSecondsPerSeed.toFixed(2)]);
-  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}`, ...aligned(header, rows)].join('\n');
+  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`, ...aligned(header, rows)].join('\n');
 }
 
 export const simulateCommand: Command = {
@@ -128,7 +135,7 @@ export const simulateCommand: Command = {
   async run(argv) {
     const options = parseSimulateArgs(argv);
     if (options.input.kind === 'trace') {
-      const report = runTrace({ ...options.input, policies: options.policies, layouts: options.layouts });
+      const report = runTrace({ ...options.input, policies: options.policies, profile: options.profile, layouts: options.layouts });
       console.log(options.json ? JSON.stringify(report) : traceTable(report));
       return EXIT_OK;
     }
@@ -138,6 +145,7 @@ export const simulateCommand: Command = {
       policies: options.policies,
       seeds: options.seeds,
       load: options.load,
+      profile: options.profile,
       layouts: options.layouts,
       onStart: (total) => bar?.start(total, 0),
       onProgress: (n) => bar?.increment(n),

@@ -3,6 +3,12 @@
  * prepare the run (shuffle, inflation, node rank), schedule every pod once in order, drop failures, record
  * (allocated, arrived) after every event, and report the metric.
  *
+ * The typical requests are learned online by default, as the extender learns them (`ProfileLearner`: every
+ * `--workload-refresh` seconds, the profile of the GPU pods placed so far and the one arriving); openb has no
+ * arrival times, so its clock moves one second per pod. `profile: 'oracle'` hands the policy the published
+ * protocol's typical set of the whole trace (every original pod, CPU-only ones included, uncapped) before the
+ * first pod: clairvoyant, an upper bound of what a scheduler learns, and what the FGD paper reports.
+ *
  * The openb model maps onto HAMi-core nodes exactly: each GPU offers 1000 MiB and 1000 core units, so a pod's
  * milli-GPU is both its memory and its cores, and the allocator's one-dimensional projection (`NodeView.gpuLeft`)
  * is the openb milli left. Models match exactly (`gpuTypeMatch: 'exact'`), and HAMi's default of 10 tasks per GPU
@@ -11,7 +17,9 @@
 import { TesseraError } from '../../errors.js';
 import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type NodeSpec, type PodRequest, type Policy, type RunContext } from '../../scheduler/core/index.js';
 import { nodeFragmentation, typicalShapes, type ShareShape, type TypicalShape } from '../../scheduler/policies/frag.js';
+import { DEFAULT_REFRESH_SECONDS, ProfileLearner } from '../../scheduler/policies/workload.js';
 import { AllocationRecorder } from '../metric.js';
+import type { ProfileSource } from '../policy.js';
 import type { OpenbNode, OpenbPod } from './csv.js';
 import { DEFAULT_LOAD, prepareOpenbRun, totalMilli } from './protocol.js';
 
@@ -83,9 +91,15 @@ export function typicalOf(originals: readonly OpenbPod[]): TypicalShape[] {
   return typicalShapes(originals.map(shapeOf));
 }
 
+/** openb's virtual clock: one pod arrives per second. */
+const OPENB_ARRIVAL_MS = 1000;
+
 export interface OpenbReplayOptions {
   seed: number;
   load?: number;
+  profile?: ProfileSource;
+  /** Seconds between relearning the profile online (the extender's `--workload-refresh`). */
+  refreshSeconds?: number;
   /** Called after each pod with (done, total), for progress display. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -93,10 +107,14 @@ export interface OpenbReplayOptions {
 export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod[], policy: Policy, options: OpenbReplayOptions): OpenbOutcome {
   const load = options.load ?? DEFAULT_LOAD;
   const run = prepareOpenbRun(nodes, pods, options.seed, load);
-  const typical = typicalOf(run.originals);
+  const oracle = typicalOf(run.originals);
   const state = new ClusterState(run.nodes.map(openbNodeSpec));
   const rank = new Map(run.nodes.map((n, i) => [n.name, run.nodeRank[i] ?? i]));
-  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, nodeRank: (name) => rank.get(name), typical };
+  const online = (options.profile ?? 'online') === 'online';
+  let context: RunContext = { ...DEFAULT_RUN_CONTEXT, nodeRank: (name) => rank.get(name), ...(online ? {} : { typical: oracle }) };
+  const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
+  const gpus = state.nodes().flatMap((n) => n.gpus);
+  const known: PodRequest[] = [];
   const recorder = new AllocationRecorder(run.capacityMilli);
   let allocated = 0;
   let arrived = 0;
@@ -104,6 +122,11 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   run.pods.forEach((pod, i) => {
     arrived += totalMilli(pod);
     const request = openbRequest(pod);
+    if (online && request.containers[0]?.gpu) known.push(request);
+    if (online && learner.due(i * OPENB_ARRIVAL_MS)) {
+      const learned = learner.learn(i * OPENB_ARRIVAL_MS, gpus, known);
+      if (learned && policy.needsTypical) context = { ...context, typical: learned.typical };
+    }
     const top = schedule(state, request, policy, { limit: 1, explain: false, context }).ranked[0];
     const allocation = top ? decide(state, request, top.node, policy, context) : null;
     if (allocation?.ok) {
@@ -111,6 +134,8 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
       if (!applied.ok) throw new TesseraError('INTERNAL', `apply of ${pod.name} failed: ${JSON.stringify(applied.error)}`);
       allocated += totalMilli(pod);
       placed++;
+    } else if (online && request.containers[0]?.gpu) {
+      known.pop(); // dropped, as the protocol drops a pod that fails: no longer a pod the scheduler knows
     }
     recorder.record(allocated, arrived);
     options.onProgress?.(i + 1, run.pods.length);
@@ -119,7 +144,7 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   // A small trace can jump past the load's column (no event within ±1 %): the end state is then the answer.
   const column = recorder.column(Math.round(load * 100));
   const views = state.nodes();
-  const fragment = views.reduce((sum, n) => sum + nodeFragmentation({ model: n.model, cpuLeft: n.cpuLeft, gpuLeft: n.gpuLeft, gpuTasks: [] }, typical), 0);
+  const fragment = views.reduce((sum, n) => sum + nodeFragmentation({ model: n.model, cpuLeft: n.cpuLeft, gpuLeft: n.gpuLeft, gpuTasks: [] }, oracle), 0);
   return {
     seed: options.seed,
     placed,

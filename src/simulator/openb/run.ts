@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../../errors.js';
-import { simulatorPolicy } from '../policy.js';
+import { simulatorPolicy, type ProfileSource } from '../policy.js';
 import { parseOpenbNodes, parseOpenbPods, type OpenbNode, type OpenbPod } from './csv.js';
 import { replayOpenb, type OpenbOutcome } from './replay.js';
 
@@ -27,6 +27,7 @@ export interface OpenbSummary {
 export interface OpenbReport {
   mode: 'openb';
   load: number;
+  profile: ProfileSource;
   nodes: { file: string; count: number };
   pods: { file: string; count: number };
   results: OpenbRunResult[];
@@ -54,6 +55,7 @@ export interface OpenbRunOptions {
   policies: readonly string[];
   seeds: readonly number[];
   load: number;
+  profile: ProfileSource;
   layouts: boolean;
   /** Called once with the number of decisions the whole run will make. */
   onStart?: (totalDecisions: number) => void;
@@ -73,6 +75,7 @@ export function runOpenb(options: OpenbRunOptions): OpenbReport {
       const outcome = replayOpenb(nodes, pods, factory, {
         seed,
         load: options.load,
+        profile: options.profile,
         onProgress: (done, total) => {
           if (!started) {
             started = true;
@@ -99,6 +102,7 @@ export function runOpenb(options: OpenbRunOptions): OpenbReport {
   return {
     mode: 'openb',
     load: options.load,
+    profile: options.profile,
     nodes: { file: options.nodesFile, count: nodes.length },
     pods: { file: options.podsFile, count: pods.length },
     results,

@@ -4,7 +4,7 @@
  */
 import { readTextFile } from '../openb/run.js';
 import { parseClusterFile } from './cluster-file.js';
-import { simulatorPolicy } from '../policy.js';
+import { simulatorPolicy, type ProfileSource } from '../policy.js';
 import { replayTrace, type TraceOutcome } from './replay.js';
 import { parseTraceFile } from './trace-file.js';
 
@@ -18,6 +18,7 @@ export interface TraceRunResult extends Omit<TraceOutcome, 'layouts'> {
 
 export interface TraceReport {
   mode: 'trace';
+  profile: ProfileSource;
   cluster: { file: string; nodes: number; gpus: number };
   trace: { file: string; events: number };
   results: TraceRunResult[];
@@ -27,6 +28,7 @@ export interface TraceRunOptions {
   clusterFile: string;
   traceFile: string;
   policies: readonly string[];
+  profile: ProfileSource;
   layouts: boolean;
 }
 
@@ -36,7 +38,7 @@ export function runTrace(options: TraceRunOptions): TraceReport {
   const chosen = options.policies.map((name) => simulatorPolicy(name));
   const results = chosen.map((policy): TraceRunResult => {
     const t0 = performance.now();
-    const { layouts, ...outcome } = replayTrace(nodes, events, policy);
+    const { layouts, ...outcome } = replayTrace(nodes, events, policy, { profile: options.profile });
     const seconds = (performance.now() - t0) / 1000;
     return {
       policy: policy.name,
@@ -49,6 +51,7 @@ export function runTrace(options: TraceRunOptions): TraceReport {
   });
   return {
     mode: 'trace',
+    profile: options.profile,
     cluster: { file: options.clusterFile, nodes: nodes.length, gpus: nodes.reduce((s, n) => s + n.gpus.length, 0) },
     trace: { file: options.traceFile, events: events.length },
     results,
