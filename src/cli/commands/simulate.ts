@@ -125,7 +125,27 @@ function aligned(header: string[], rows: string[][]): string[] {
 function table(report: OpenbReport): string {
   const header = ['policy', 'seeds', 'alloc % (mean)', 'std', 's/seed'];
   const rows = report.summary.map((s) => [s.policy, String(s.seeds), s.meanAllocationRatio.toFixed(2), s.stdAllocationRatio.toFixed(2), s.meanSecondsPerSeed.toFixed(2)]);
-  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`, ...aligned(header, rows)].join('\n');
+  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`, ...aligned(header, rows), '', ...failureTable(report)].join('\n');
+}
+
+/** Rows of failed pods shown per policy in the text report (all of them are in --json). */
+const FAILURE_ROWS = 8;
+
+function failureTable(report: OpenbReport): string[] {
+  const header = ['policy', 'shape (GPUs x milli)', 'models', 'failed', 'why'];
+  const rows = report.summary.flatMap((s) =>
+    s.failures.slice(0, FAILURE_ROWS).map((f) => [
+      s.policy,
+      f.shape,
+      f.models || 'any',
+      String(f.failed),
+      Object.entries(f.causes)
+        .sort((a, b) => b[1] - a[1])
+        .map(([cause, n]) => `${cause} ${n}`)
+        .join(', '),
+    ]),
+  );
+  return ['failed pods by request shape, over all seeds (most first):', ...aligned(header, rows)];
 }
 
 export const simulateCommand: Command = {

@@ -20,6 +20,7 @@ import { nodeFragmentation, typicalShapes, type ShareShape, type TypicalShape } 
 import { DEFAULT_REFRESH_SECONDS, ProfileLearner } from '../../scheduler/policies/workload.js';
 import { AllocationRecorder } from '../metric.js';
 import type { ProfileSource } from '../policy.js';
+import { FailureLog, type FailureRow } from '../failures.js';
 import type { OpenbNode, OpenbPod } from './csv.js';
 import { DEFAULT_LOAD, prepareOpenbRun, totalMilli } from './protocol.js';
 
@@ -37,6 +38,8 @@ export interface OpenbOutcome {
   /** Expected fragment against the typical requests, summed over nodes, as % of GPU capacity, at the end. */
   gpuFragmentation: number;
   decisions: number;
+  /** Failed pods per request shape (GPUs x milli-GPU, models) and why (failures.ts). */
+  failures: FailureRow[];
   /** Final milli left per GPU of every node (nodes in name order). */
   layouts: { node: string; model: string; gpuMilliLeft: number[] }[];
 }
@@ -65,6 +68,12 @@ export function openbNodeSpec(node: OpenbNode): NodeSpec {
       numa: null,
     })),
   };
+}
+
+/** An openb request's size: GPUs x milli-GPU of each ('cpu' for a CPU-only pod). */
+export function openbShape(request: PodRequest): string {
+  const gpu = request.containers[0]?.gpu;
+  return gpu && 'mib' in gpu.memory ? `${gpu.count} x ${gpu.memory.mib}m` : 'cpu';
 }
 
 export function openbRequest(pod: OpenbPod): PodRequest {
@@ -115,6 +124,7 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = state.nodes().flatMap((n) => n.gpus);
   const known: PodRequest[] = [];
+  const failures = new FailureLog(openbShape);
   const recorder = new AllocationRecorder(run.capacityMilli);
   let allocated = 0;
   let arrived = 0;
@@ -134,8 +144,10 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
       if (!applied.ok) throw new TesseraError('INTERNAL', `apply of ${pod.name} failed: ${JSON.stringify(applied.error)}`);
       allocated += totalMilli(pod);
       placed++;
-    } else if (online && request.containers[0]?.gpu) {
-      known.pop(); // dropped, as the protocol drops a pod that fails: no longer a pod the scheduler knows
+    } else {
+      failures.record(state, request, policy, context);
+      // Dropped, as the protocol drops a pod that fails: no longer a pod the scheduler knows.
+      if (online && request.containers[0]?.gpu) known.pop();
     }
     recorder.record(allocated, arrived);
     options.onProgress?.(i + 1, run.pods.length);
@@ -153,6 +165,7 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
     finalAllocationRatio,
     gpuFragmentation: (100 * fragment) / run.capacityMilli,
     decisions: run.pods.length,
+    failures: failures.table(),
     layouts: views.map((n) => ({ node: n.name, model: n.model, gpuMilliLeft: Array.from(n.gpuLeft) })),
   };
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../../errors.js';
 import { simulatorPolicy, type ProfileSource } from '../policy.js';
+import { FailureLog, type FailureRow } from '../failures.js';
 import { parseOpenbNodes, parseOpenbPods, type OpenbNode, type OpenbPod } from './csv.js';
 import { replayOpenb, type OpenbOutcome } from './replay.js';
 
@@ -18,6 +19,8 @@ export interface OpenbRunResult extends Omit<OpenbOutcome, 'layouts'> {
 
 export interface OpenbSummary {
   policy: string;
+  /** Failed pods over all seeds, per request shape, and why. */
+  failures: FailureRow[];
   seeds: number;
   meanAllocationRatio: number;
   stdAllocationRatio: number;
@@ -114,8 +117,11 @@ function summarize(policy: string, runs: readonly OpenbRunResult[]): OpenbSummar
   const ratios = runs.map((r) => r.allocationRatio);
   const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
   const variance = ratios.reduce((a, b) => a + (b - mean) ** 2, 0) / ratios.length;
+  const failures = new FailureLog(() => '');
+  for (const r of runs) failures.merge(r.failures);
   return {
     policy,
+    failures: failures.table(),
     seeds: runs.length,
     meanAllocationRatio: mean,
     stdAllocationRatio: Math.sqrt(variance),
