@@ -38,6 +38,10 @@ export interface OpenbOutcome {
   /** Expected fragment against the typical requests, summed over nodes, as % of GPU capacity, at the end. */
   gpuFragmentation: number;
   decisions: number;
+  /** Pods arrived and placed per class (podClass), so a margin shows whom it serves. */
+  classes: Record<string, { arrived: number; placed: number }>;
+  /** The metric at every 10 % of arrived load from 50 % up to the run's load (NaN where no event falls). */
+  curve: { arrivedPercent: number; allocationRatio: number }[];
   /** Failed pods per request shape (GPUs x milli-GPU, models) and why (failures.ts). */
   failures: FailureRow[];
   /** Final milli left per GPU of every node (nodes in name order). */
@@ -69,6 +73,19 @@ export function openbNodeSpec(node: OpenbNode): NodeSpec {
     })),
   };
 }
+
+/**
+ * A pod's class for acceptance: 'cpu', 'shared' (part of one GPU), or its count of whole GPUs ('1', '2', '4',
+ * '8', ...); a pod limited to some GPU models also counts under 'model-restricted'.
+ */
+export function podClasses(pod: OpenbPod): string[] {
+  const size = pod.gpus === 0 ? 'cpu' : pod.gpus === 1 && pod.gpuMilli < 1000 ? 'shared' : String(pod.gpus);
+  return pod.gpuSpec.length > 0 ? [size, 'model-restricted'] : [size];
+}
+
+/** Arrived-load columns of the allocation curve, percent. */
+const CURVE_FROM = 50;
+const CURVE_STEP = 10;
 
 /** An openb request's size: GPUs x milli-GPU of each ('cpu' for a CPU-only pod). */
 export function openbShape(request: PodRequest): string {
@@ -125,6 +142,7 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   const gpus = state.nodes().flatMap((n) => n.gpus);
   const known: PodRequest[] = [];
   const failures = new FailureLog(openbShape);
+  const classes: Record<string, { arrived: number; placed: number }> = {};
   const recorder = new AllocationRecorder(run.capacityMilli);
   let allocated = 0;
   let arrived = 0;
@@ -139,7 +157,10 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
     }
     const top = schedule(state, request, policy, { limit: 1, explain: false, context }).ranked[0];
     const allocation = top ? decide(state, request, top.node, policy, context) : null;
+    const mine = podClasses(pod).map((c) => (classes[c] ??= { arrived: 0, placed: 0 }));
+    for (const c of mine) c.arrived++;
     if (allocation?.ok) {
+      for (const c of mine) c.placed++;
       const applied = state.apply(allocation.value);
       if (!applied.ok) throw new TesseraError('INTERNAL', `apply of ${pod.name} failed: ${JSON.stringify(applied.error)}`);
       allocated += totalMilli(pod);
@@ -166,6 +187,11 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
     gpuFragmentation: (100 * fragment) / run.capacityMilli,
     decisions: run.pods.length,
     failures: failures.table(),
+    classes,
+    curve: Array.from({ length: Math.max(0, Math.floor((Math.round(load * 100) - CURVE_FROM) / CURVE_STEP) + 1) }, (_, k) => {
+      const arrivedPercent = CURVE_FROM + k * CURVE_STEP;
+      return { arrivedPercent, allocationRatio: recorder.column(arrivedPercent) };
+    }),
     layouts: views.map((n) => ({ node: n.name, model: n.model, gpuMilliLeft: Array.from(n.gpuLeft) })),
   };
 }

@@ -21,6 +21,10 @@ export interface OpenbSummary {
   policy: string;
   /** Failed pods over all seeds, per request shape, and why. */
   failures: FailureRow[];
+  /** Per pod class, over all seeds: arrived, placed, and placed / arrived in %. */
+  classes: Record<string, { arrived: number; placed: number; acceptedPercent: number }>;
+  /** The allocation curve, mean over seeds, per arrived-load column. */
+  curve: { arrivedPercent: number; allocationRatio: number }[];
   seeds: number;
   meanAllocationRatio: number;
   stdAllocationRatio: number;
@@ -119,9 +123,24 @@ function summarize(policy: string, runs: readonly OpenbRunResult[]): OpenbSummar
   const variance = ratios.reduce((a, b) => a + (b - mean) ** 2, 0) / ratios.length;
   const failures = new FailureLog(() => '');
   for (const r of runs) failures.merge(r.failures);
+  const classes: OpenbSummary['classes'] = {};
+  for (const r of runs) {
+    for (const [name, c] of Object.entries(r.classes)) {
+      const sum = (classes[name] ??= { arrived: 0, placed: 0, acceptedPercent: 0 });
+      sum.arrived += c.arrived;
+      sum.placed += c.placed;
+      sum.acceptedPercent = (100 * sum.placed) / sum.arrived;
+    }
+  }
+  const curve = (runs[0]?.curve ?? []).map(({ arrivedPercent }, k) => ({
+    arrivedPercent,
+    allocationRatio: runs.reduce((a, r) => a + (r.curve[k]?.allocationRatio ?? Number.NaN), 0) / runs.length,
+  }));
   return {
     policy,
     failures: failures.table(),
+    classes,
+    curve,
     seeds: runs.length,
     meanAllocationRatio: mean,
     stdAllocationRatio: Math.sqrt(variance),
