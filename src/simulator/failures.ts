@@ -65,29 +65,34 @@ export class FailureLog {
 
 function causeOf(state: ClusterState, request: PodRequest, failed: readonly NodeFit[]): FailureCause {
   const demand = request.containers.find((c) => c.gpu)?.gpu ?? null;
+  const typed = request.useGpuTypes.length + request.noUseGpuTypes.length > 0;
   let usable = 0;
   let freeMilli = 0;
+  let perGpu = 0;
   let mig = false;
   for (const fit of failed) {
     if (fit.outcome === 'unresolvable') continue;
     const reason = fit.reasons[0];
     const node = state.node(fit.node);
     // The allocator checks CPU before the GPU model: a node of another model is no candidate, whatever it lacks.
-    if (!node || !reason || (demand && !node.gpus.some((g) => typeAllowed(request, g.model)))) continue;
+    if (!node || !reason || (demand && typed && !node.gpus.some((g) => typeAllowed(request, g.model)))) continue;
     usable++;
     if (reason.kind === 'InsufficientResource' && reason.resource === 'mig') mig = true;
     if (!demand || node.mode !== 'hami-core') continue;
-    freeMilli += Array.from(node.gpuLeft).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < node.gpuLeft.length; i++) freeMilli += node.gpuLeft[i] ?? 0;
+    const first = node.gpus[0];
+    if (perGpu === 0 && first) perGpu = milliOf(first, memoryOn(first, demand.memory), demand.cores);
     const cpuOrMemory = reason.kind === 'InsufficientResource' && (reason.resource === 'cpu' || reason.resource === 'memory');
     if (cpuOrMemory && gpuRoom(node, demand.count, demand.memory, demand.cores)) return 'cpu/memory';
   }
   if (usable === 0) return 'model or mode';
   if (!demand) return 'cpu/memory';
   if (mig) return 'mig';
-  const asked = state.nodes().find((n) => n.gpus.length > 0);
-  const perGpu = asked?.gpus[0] ? milliOf(asked.gpus[0], 'mib' in demand.memory ? demand.memory.mib : 0, demand.cores) : 0;
   return freeMilli >= perGpu * demand.count ? 'gpu fragmented' : 'gpu full';
 }
+
+const memoryOn = (gpu: { memoryMiB: number }, memory: { mib: number } | { percent: number }): number =>
+  'mib' in memory ? memory.mib : Math.floor((gpu.memoryMiB * memory.percent) / 100);
 
 /** The pod's GPU type filters on one model, as the allocator reads them (fit.ts). */
 function typeAllowed(request: PodRequest, model: string): boolean {
@@ -98,9 +103,9 @@ function typeAllowed(request: PodRequest, model: string): boolean {
 /** Whether `count` GPUs of the node each have the room one vGPU of this size takes. */
 function gpuRoom(node: NodeView, count: number, memory: { mib: number } | { percent: number }, cores: number): boolean {
   let room = 0;
-  node.gpus.forEach((gpu, i) => {
-    const mib = 'mib' in memory ? memory.mib : Math.floor((gpu.memoryMiB * memory.percent) / 100);
-    if ((node.gpuLeft[i] ?? 0) >= milliOf(gpu, mib, cores)) room++;
-  });
+  for (let i = 0; i < node.gpus.length; i++) {
+    const gpu = node.gpus[i];
+    if (gpu && (node.gpuLeft[i] ?? 0) >= milliOf(gpu, memoryOn(gpu, memory), cores)) room++;
+  }
   return room >= count;
 }

@@ -25,13 +25,13 @@ import { MILLI_PER_GPU, nodeFragmentation, type ShareNodeView, type TypicalShape
 import { firstBy } from './gpu-choice.js';
 
 /**
- * A node's expected fragment, and `cpuCap`: for a node of `gpus` GPUs, the copies of a typical CPU beyond which
- * more CPU left changes nothing. `scratch` (at least a slot per GPU) lets a measure in the hot loop spare its own
- * allocation.
+ * A node's expected fragment, and `cpuCap`: the copies of typical shape t's CPU beyond which more CPU left changes
+ * nothing on a node whose GPUs have `gpuLeft` (or less) left. `scratch` (at least a slot per GPU) lets a measure in
+ * the hot loop spare its own allocation.
  */
 export interface FragmentMeasure {
   fragment(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number;
-  cpuCap(gpus: number): number;
+  cpuCap(gpuLeft: ArrayLike<number>, t: TypicalShape): number;
 }
 
 /** Milli-GPU a pick of `memoryMiB` and `cores` takes of `gpu`: the larger of its memory and core fractions. */
@@ -52,12 +52,17 @@ interface Kept {
   readonly score: number;
 }
 
-/** What a node keeps while its version and the typical set stay: per GPU demand, the scores of recent CPU ranges. */
+/** What a node keeps while its version and the typical set stay: per GPU demand (by id), the scores of recent CPU ranges. */
 interface NodeKept {
+  node: NodeView;
   version: number;
   typical: readonly TypicalShape[];
-  readonly byDemand: Map<string, Kept[]>;
+  demands: number;
+  byDemand: (Kept[] | undefined)[];
 }
+
+/** GPU demands numbered before the numbering starts over (a live cluster may ask ever new sizes). */
+const MAX_DEMANDS = 1024;
 
 /** CPU ranges kept per GPU demand and node version (the oldest dropped first): pods of a demand ask a few CPUs. */
 const RANGES_KEPT = 8;
@@ -160,18 +165,36 @@ export function gradientScorer(measure: FragmentMeasure): {
     return toNodeScore(fgdScoreOf(from, fragmentOf(node, typical, left, request.cpuMilli)));
   };
 
-  const kept = new WeakMap<NodeView, NodeKept>();
+  // By node ordinal: an array index is the cheapest lookup in a loop over every node.
+  const kept: (NodeKept | undefined)[] = [];
+  const demandIds = new Map<string, number>();
+  /** Bumps when the demand numbering starts over. */
+  let demands = 0;
   const byPlacement = new WeakMap<NodePlacement, Kept[]>();
+  /** The number of a GPU demand key; -1 for none. */
+  const demandIdOf = (key: string | null): number => {
+    if (key === null) return -1;
+    let id = demandIds.get(key);
+    if (id === undefined) {
+      if (demandIds.size >= MAX_DEMANDS) {
+        demandIds.clear();
+        demands++;
+      }
+      id = demandIds.size;
+      demandIds.set(key, id);
+    }
+    return id;
+  };
   /** Keeps `score` for the CPU range of `cpu` on the node as it is. */
   const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], score: number): number => {
-    const [cpuAbove, cpuUpTo] = cpuRange(node.cpuLeft, cpu, typical, measure.cpuCap(node.gpuLeft.length));
+    const [cpuAbove, cpuUpTo] = cpuRange(node.cpuLeft, cpu, typical, (t) => measure.cpuCap(node.gpuLeft, t));
     if (ranges.length >= RANGES_KEPT) ranges.shift();
     ranges.push({ typical, cpuAbove, cpuUpTo, score });
     return score;
   };
   // The key of the request scored last: a decision scores every node for one request.
   let lastRequest: PodRequest | null = null;
-  let lastKey: string | null = null;
+  let lastDemand = -1;
 
   return {
     score(input: ScoreInput): number {
@@ -180,28 +203,28 @@ export function gradientScorer(measure: FragmentMeasure): {
       const typical = context.typical ?? [];
       if (request !== lastRequest) {
         lastRequest = request;
-        lastKey = demandKey(request);
+        lastDemand = demandIdOf(demandKey(request));
       }
-      const key = lastKey;
       const cpu = request.cpuMilli;
       // The placement path: on MIG nodes and for pods the projection cannot read, the allocator's placement (one
       // object per node version and pod shape) carries the kept scores.
-      const byProjection = key !== null && node.mode === 'hami-core';
+      const byProjection = lastDemand >= 0 && node.mode === 'hami-core';
       let ranges: Kept[] | undefined;
       if (byProjection) {
-        let mine = kept.get(node);
-        if (!mine) {
-          mine = { version: node.version, typical, byDemand: new Map() };
-          kept.set(node, mine);
-        } else if (mine.version !== node.version || mine.typical !== typical) {
+        let mine = kept[node.ordinal];
+        if (!mine || mine.node !== node) {
+          mine = { node, version: node.version, typical, demands, byDemand: [] };
+          kept[node.ordinal] = mine;
+        } else if (mine.version !== node.version || mine.typical !== typical || mine.demands !== demands) {
           mine.version = node.version;
           mine.typical = typical;
-          mine.byDemand.clear();
+          mine.demands = demands;
+          mine.byDemand = [];
         }
-        ranges = mine.byDemand.get(key);
+        ranges = mine.byDemand[lastDemand];
         if (!ranges) {
           ranges = [];
-          mine.byDemand.set(key, ranges);
+          mine.byDemand[lastDemand] = ranges;
         }
       } else {
         ranges = byPlacement.get(input.placement);
@@ -246,12 +269,13 @@ export function gradientScorer(measure: FragmentMeasure): {
  * The pod CPU range (above, upTo] over which the node keeps the same multiple of every typical CPU after the pod:
  * a measure that reads `cpuLeft` only as floor(cpuLeft / t.cpu) gives the same fragment for any pod CPU in it.
  */
-export function cpuRange(cpuLeft: number, cpu: number, typical: readonly TypicalShape[], cap: number): [number, number] {
+export function cpuRange(cpuLeft: number, cpu: number, typical: readonly TypicalShape[], capOf: (t: TypicalShape) => number): [number, number] {
   const remaining = cpuLeft - cpu;
   let above = Number.NEGATIVE_INFINITY;
   let upTo = Number.POSITIVE_INFINITY;
   for (const t of typical) {
     if (t.cpu <= 0 || t.gpus === 0 || t.milli === 0) continue;
+    const cap = capOf(t);
     const k = Math.min(cap, Math.floor(remaining / t.cpu));
     // remaining in [k·t.cpu, (k+1)·t.cpu), or at least cap·t.cpu  <=>  cpu in (cpuLeft − (k+1)·t.cpu, cpuLeft − k·t.cpu]
     if (k < cap) above = Math.max(above, cpuLeft - (k + 1) * t.cpu);

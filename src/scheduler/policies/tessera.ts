@@ -97,8 +97,18 @@ export const tesseraPolicy: Policy = {
 };
 
 /** The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. */
-/** reachFragmentation reads the CPU as copies of t, which stop mattering once they reach every GPU. */
-const reach = gradientScorer({ fragment: reachFragmentation, cpuCap: (gpus) => gpus });
+/**
+ * reachFragmentation reads the CPU as copies of t (at least one, for t to count at all), which stop mattering once
+ * they reach every GPU with room for t: a placement only takes room away.
+ */
+const reach = gradientScorer({
+  fragment: reachFragmentation,
+  cpuCap(gpuLeft, t) {
+    let rooms = 0;
+    for (let i = 0; i < gpuLeft.length; i++) if ((gpuLeft[i] ?? 0) >= t.milli) rooms++;
+    return Math.max(1, Math.ceil(rooms / t.gpus));
+  },
+});
 
 const left = (gpu: GpuView | undefined, o: DeviceOption): number => (gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0);
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, decide, schedule, type NodeSpec } from '../../../src/scheduler/core/index.js';
-import { fgdPlacement } from '../../../src/scheduler/policies/fgd.js';
+import { fgdPlacement, gradientPlacement } from '../../../src/scheduler/policies/fgd.js';
+import { reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { fgdPolicy } from '../../../src/scheduler/policies/gradient.js';
 import { DEFAULT_RUN_CONTEXT, POLICIES, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
@@ -104,6 +105,13 @@ describe('incremental gradient scores', () => {
             if (!view) throw new Error('ranked node must exist');
             const published = fgdPlacement({ model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] }, typical);
             expect(r.score).toBe(published?.score);
+          }
+          // tessera's HAMi-core band over its own measure, against the published search over that measure.
+          for (const r of schedule(state, request, tesseraPolicy, { context }).ranked) {
+            const view = state.node(r.node);
+            if (!view) throw new Error('ranked node must exist');
+            const published = gradientPlacement({ model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] }, (n) => reachFragmentation(n, typical));
+            expect(r.score).toBeCloseTo(100 * (2 / 3 + (published?.score ?? 0) / 300), 9);
           }
           const top = ranked[0];
           const decided = top ? decide(state, request, top.node, fgdPolicy, context) : null;
