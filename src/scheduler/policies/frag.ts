@@ -7,7 +7,7 @@ import type { ShareShape, TypicalShape } from '../core/index.js';
 
 export type { ShareShape, TypicalShape };
 
-/** A node as the fractional-share model sees it: CPU left and the milli-GPU left on each GPU (1000 = free). */
+/** A node as FGD's fragment measure sees it: CPU left and the milli-GPU left on each GPU (1000 = free). */
 export interface ShareNodeView {
   readonly model: string;
   readonly cpuLeft: number;
