@@ -9,7 +9,19 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { loadDeviceConfig } from '../src/config/device-config.js';
-import { ClusterState, createGeometryPlanner, decide, eachFit, schedule, type FitOptions, type GpuDemand, type NodeMode, type NodeSpec, type PodRequest, type ScheduleOptions } from '../src/scheduler/core/index.js';
+import {
+  ClusterState,
+  createGeometryPlanner,
+  decide,
+  eachFit,
+  schedule,
+  type FitOptions,
+  type GpuDemand,
+  type NodeMode,
+  type NodeSpec,
+  type PodRequest,
+  type ScheduleOptions,
+} from '../src/scheduler/core/index.js';
 import { extenderDeviceOptions } from '../src/scheduler/extender/device-options.js';
 import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
 import { DEFAULT_RUN_CONTEXT, type RunContext } from '../src/scheduler/core/index.js';
@@ -22,7 +34,6 @@ import { heapGrowthMiB, measure, percentile, type BenchResult, type BenchSuite }
 const GPUS_PER_NODE = 8;
 const GPU_MEMORY_MIB = 40_960;
 const FILL = 0.8;
-
 
 function nodeSpec(i: number): NodeSpec {
   const name = `node-${String(i).padStart(5, '0')}`;

@@ -147,7 +147,8 @@ async function prepareCluster(kubeConfig: KubeConfig, topology: LocalTopology): 
   const restored = parseTopology(cluster.data ?? {}, nodes);
   if (!restored.ok) throw restored.error;
   const missing = topology.nodes.find((n) => !restored.value.nodes[n.name]);
-  if (missing) throw new TesseraError('INVALID_CONFIG', `node ${missing.name} is not in the saved state; start with the topology the state was saved with, or a new --state file`, { field: '--topology' });
+  if (missing)
+    throw new TesseraError('INVALID_CONFIG', `node ${missing.name} is not in the saved state; start with the topology the state was saved with, or a new --state file`, { field: '--topology' });
   return restored.value;
 }
 
@@ -168,7 +169,11 @@ function signingKeys(statePath: string | undefined, nodes: readonly string[]): {
   const dir = keyDirOf(statePath);
   const schedulerPath = join(dir, 'scheduler.pem');
   if (existsSync(statePath) && !existsSync(schedulerPath)) {
-    throw new TesseraError('INVALID_CONFIG', `has no signing key beside it (${schedulerPath}): the grants saved in it could not be verified, and their GPUs would be given out again; start with a new --state file`, { field: '--state' });
+    throw new TesseraError(
+      'INVALID_CONFIG',
+      `has no signing key beside it (${schedulerPath}): the grants saved in it could not be verified, and their GPUs would be given out again; start with a new --state file`,
+      { field: '--state' },
+    );
   }
   const scheduler = loadOrCreateKeyFile(schedulerPath, '--state').key;
   const keys = new Map(nodes.map((n) => [n, loadOrCreateKeyFile(join(dir, `node-${n}.pem`), '--state').key]));
@@ -203,11 +208,19 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   try {
     const { host } = options;
     // Before the API server creates a new state file: a state is never left without its keys.
-    const keys = signingKeys(options.statePath, topology.nodes.map((n) => n.name));
+    const keys = signingKeys(
+      options.statePath,
+      topology.nodes.map((n) => n.name),
+    );
     await mkdir(dirname(options.kubeconfigPath), { recursive: true });
     const cluster = options.controlPlane
       ? await startControlPlane(options.controlPlane, options.kubeconfigPath, log)
-      : await listening('--api-port', host, options.apiPort, EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }));
+      : await listening(
+          '--api-port',
+          host,
+          options.apiPort,
+          EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }),
+        );
     stoppers.push(() => cluster.stop());
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
@@ -219,26 +232,55 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
     const webhookTls = await webhookCa.issue({ commonName: 'tessera-webhook', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server' });
 
     // The embedded API server has one identity, which the extender and the device plugins write decisions as.
-    const extender = await listening('--extender-port', host, options.extenderPort, startExtender({
-      config: { ...DEFAULT_CONFIG, policy: options.policy, host, port: options.extenderPort, webhookPort: 0, schedulerName, trustedUsers: [plane ? ADMIN_USER : EMBEDDED_USER.username], leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false } },
-      kubeConfig,
-      signingKey: keys.scheduler,
-      tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },
-      policy: policy.value,
-      ...deviceOptions,
-      log: log.child({ component: 'extender' }),
-    }));
+    const extender = await listening(
+      '--extender-port',
+      host,
+      options.extenderPort,
+      startExtender({
+        config: {
+          ...DEFAULT_CONFIG,
+          policy: options.policy,
+          host,
+          port: options.extenderPort,
+          webhookPort: 0,
+          schedulerName,
+          trustedUsers: [plane ? ADMIN_USER : EMBEDDED_USER.username],
+          leaderElection: { ...DEFAULT_CONFIG.leaderElection, enabled: false },
+        },
+        kubeConfig,
+        signingKey: keys.scheduler,
+        tls: { cert: Buffer.from(webhookTls.certPem), key: Buffer.from(webhookTls.keyPem) },
+        policy: policy.value,
+        ...deviceOptions,
+        log: log.child({ component: 'extender' }),
+      }),
+    );
     stoppers.push(() => extender.stop());
     // Before anything writes pods: a configuration restored with --state names the last run's address.
     if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
     await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
 
-    const gpuNodes = await startGpuNodes({ topology, operator, kubeConfig, schedulerKey: publicKeyOf(keys.scheduler), nodeKey: keys.node, requestConfig: deviceOptions.requestConfig, splitCount: deviceConfig.nvidia.deviceSplitCount, deviceConfig, log });
+    const gpuNodes = await startGpuNodes({
+      topology,
+      operator,
+      kubeConfig,
+      schedulerKey: publicKeyOf(keys.scheduler),
+      nodeKey: keys.node,
+      requestConfig: deviceOptions.requestConfig,
+      splitCount: deviceConfig.nvidia.deviceSplitCount,
+      deviceConfig,
+      log,
+    });
     stoppers.push(() => gpuNodes.stop());
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });
     stoppers.push(() => statusUpdater.stop());
-    const exporter = await listening('--exporter-port', host, options.exporterPort, startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host, port: options.exporterPort, log: log.child({ component: 'exporter' }) }));
+    const exporter = await listening(
+      '--exporter-port',
+      host,
+      options.exporterPort,
+      startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host, port: options.exporterPort, log: log.child({ component: 'exporter' }) }),
+    );
     stoppers.push(() => exporter.stop());
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));

@@ -91,8 +91,7 @@ function causeOf(state: ClusterState, request: PodRequest, failed: readonly Node
   return freeMilli >= perGpu * demand.count ? 'gpu fragmented' : 'gpu full';
 }
 
-const memoryOn = (gpu: { memoryMiB: number }, memory: { mib: number } | { percent: number }): number =>
-  'mib' in memory ? memory.mib : Math.floor((gpu.memoryMiB * memory.percent) / 100);
+const memoryOn = (gpu: { memoryMiB: number }, memory: { mib: number } | { percent: number }): number => ('mib' in memory ? memory.mib : Math.floor((gpu.memoryMiB * memory.percent) / 100));
 
 /** The pod's GPU type filters on one model, as the allocator reads them (fit.ts). */
 function typeAllowed(request: PodRequest, model: string): boolean {

@@ -7,7 +7,6 @@ import { replayTrace } from '../../src/simulator/trace/replay.js';
 import { parseTraceFile } from '../../src/simulator/trace/trace-file.js';
 import { fieldOf } from '../tessera-error.js';
 
-
 const CLUSTER = `nodes:
   - name: a100
     count: 2
@@ -27,11 +26,7 @@ const pod = (name: string, memoryMiB: number): string =>
 describe('cluster file', () => {
   it('expands node groups into node specs with catalog models', () => {
     const nodes = parseClusterFile('c.yaml', CLUSTER);
-    expect(nodes.map((n) => `${n.name}:${n.mode}:${n.gpus.length}:${n.gpus[0]?.model}`)).toEqual([
-      'a100-0:mig:2:A100-SXM4-40GB',
-      'a100-1:mig:2:A100-SXM4-40GB',
-      'l4:hami-core:1:L4',
-    ]);
+    expect(nodes.map((n) => `${n.name}:${n.mode}:${n.gpus.length}:${n.gpus[0]?.model}`)).toEqual(['a100-0:mig:2:A100-SXM4-40GB', 'a100-1:mig:2:A100-SXM4-40GB', 'l4:hami-core:1:L4']);
     expect(nodes[0]?.gpus[0]?.migInstances).toEqual([]);
   });
 

@@ -112,7 +112,15 @@ function parseSeeds(count: string | undefined, list: string | undefined): number
 
 function traceTable(report: TraceReport): string {
   const header = ['policy', 'placed', 'failed', 'alloc % (time avg)', 'MIG reconfigs', 'MIG ops', 'decisions/s'];
-  const rows = report.results.map((r) => [r.policy, String(r.placed), String(r.failed), r.allocationRatio.toFixed(2), String(r.migReconfigurations), String(r.migOperations), String(r.decisionsPerSec)]);
+  const rows = report.results.map((r) => [
+    r.policy,
+    String(r.placed),
+    String(r.failed),
+    r.allocationRatio.toFixed(2),
+    String(r.migReconfigurations),
+    String(r.migOperations),
+    String(r.decisionsPerSec),
+  ]);
   return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events, profile ${report.profile}`, ...aligned(header, rows)].join('\n');
 }
 
@@ -125,7 +133,14 @@ function aligned(header: string[], rows: string[][]): string[] {
 function table(report: OpenbReport): string {
   const header = ['policy', 'seeds', 'alloc % (mean)', 'std', 's/seed'];
   const rows = report.summary.map((s) => [s.policy, String(s.seeds), s.meanAllocationRatio.toFixed(2), s.stdAllocationRatio.toFixed(2), s.meanSecondsPerSeed.toFixed(2)]);
-  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`, ...aligned(header, rows), '', ...classTable(report), '', ...failureTable(report)].join('\n');
+  return [
+    `openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`,
+    ...aligned(header, rows),
+    '',
+    ...classTable(report),
+    '',
+    ...failureTable(report),
+  ].join('\n');
 }
 
 /** Acceptance per pod class and the allocation curve, per policy (means over seeds). */
@@ -133,11 +148,7 @@ function classTable(report: OpenbReport): string[] {
   const classes = [...new Set(report.summary.flatMap((s) => Object.keys(s.classes)))];
   const columns = report.summary[0]?.curve.map((c) => c.arrivedPercent) ?? [];
   const header = ['policy', ...classes.map((c) => `${c} %`), ...columns.map((c) => `alloc@${c}`)];
-  const rows = report.summary.map((s) => [
-    s.policy,
-    ...classes.map((c) => s.classes[c]?.acceptedPercent.toFixed(2) ?? '-'),
-    ...s.curve.map((c) => c.allocationRatio.toFixed(2)),
-  ]);
+  const rows = report.summary.map((s) => [s.policy, ...classes.map((c) => s.classes[c]?.acceptedPercent.toFixed(2) ?? '-'), ...s.curve.map((c) => c.allocationRatio.toFixed(2))]);
   return ['accepted % per pod class, and allocation % at each arrived load (over all seeds):', ...aligned(header, rows)];
 }
 

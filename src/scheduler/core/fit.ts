@@ -170,8 +170,7 @@ export function placementOn(node: NodeState, p: PreparedRequest, verdict: { read
   return placed;
 }
 
-const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] =>
-  p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus;
+const eligibleOf = (node: NodeState, p: PreparedRequest): readonly GpuState[] => (p.filtered ? node.healthyGpus.filter((g) => gpuAllowed(p.request, g)) : node.healthyGpus);
 
 function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuState[]): [NodeFit['outcome'], Reason] | null {
   if (eligible.length === 0) return noEligible(node, p.request);
@@ -179,9 +178,7 @@ function refusal(node: NodeState, p: PreparedRequest, eligible: readonly GpuStat
 }
 
 /** A node's GPU verdict for a pod shape: what the pod adds (and the devices, when already chosen), or why not. */
-export type GpuVerdict =
-  | { readonly added: GpuTotals; readonly placement: NodePlacement | null }
-  | { readonly reason: Reason; readonly fit: NodeFit };
+export type GpuVerdict = { readonly added: GpuTotals; readonly placement: NodePlacement | null } | { readonly reason: Reason; readonly fit: NodeFit };
 
 /**
  * The verdict depends only on the node's version and the pod's GPU shape (plus, when devices had to be chosen to

@@ -229,13 +229,7 @@ export function allocationOf(state: ClusterState, request: PodRequest, placement
 }
 
 /** The allocation for `request` on one node, or why the node cannot take it. */
-export function decide(
-  state: ClusterState,
-  request: PodRequest,
-  nodeName: string,
-  policy: Policy,
-  context: RunContext = DEFAULT_RUN_CONTEXT,
-): Result<Allocation, NodeFit> {
+export function decide(state: ClusterState, request: PodRequest, nodeName: string, policy: Policy, context: RunContext = DEFAULT_RUN_CONTEXT): Result<Allocation, NodeFit> {
   const node = state.internalNode(nodeName);
   if (!node) return err({ node: nodeName, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: nodeName }] });
   const prepared = prepare(state, request, policy, context);

@@ -19,17 +19,7 @@ import { decisionOf } from './decision-map.js';
 import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
 import type { ExtenderService } from './server.js';
-import {
-  MAX_EXTENDER_PRIORITY,
-  filterReply,
-  offeredNodeNames,
-  type BindArgs,
-  type FilterArgs,
-  type FilterReply,
-  type HostScore,
-  type PreemptArgs,
-  type PreemptReply,
-} from './wire.js';
+import { MAX_EXTENDER_PRIORITY, filterReply, offeredNodeNames, type BindArgs, type FilterArgs, type FilterReply, type HostScore, type PreemptArgs, type PreemptReply } from './wire.js';
 
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {

@@ -183,7 +183,10 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     url = (await server.listen({ host: config.host, port: config.port })).replace('0.0.0.0', '127.0.0.1');
     secureUrl = secure ? (await secure.listen({ host: config.webhookHost, port: config.webhookPort })).replace('0.0.0.0', '127.0.0.1') : undefined;
     if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost' && !tls?.clientCa) {
-      log.warn({ host: config.host }, 'the extender port (filter, bind) is served beyond loopback without client certificates: anyone who reaches it can bind pods; use --client-ca-file or a NetworkPolicy');
+      log.warn(
+        { host: config.host },
+        'the extender port (filter, bind) is served beyond loopback without client certificates: anyone who reaches it can bind pods; use --client-ca-file or a NetworkPolicy',
+      );
     }
   } catch (error) {
     // A port in use must not leave informers and the lease running behind the error: the process could not exit.
@@ -198,18 +201,21 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
   // Grants the device plugin never confirmed are taken back after the TTL; only the leader writes the marks,
   // which every replica then reads back through its pod informer.
   const ttlMs = config.reservationTtlSeconds * 1000;
-  const sweeper = setInterval(() => {
-    metrics.reservations.set({ phase: 'reserved' }, [...view.book.all()].filter((r) => r.phase === 'reserved').length);
-    metrics.reservations.set({ phase: 'confirmed' }, [...view.book.all()].filter((r) => r.phase === 'confirmed').length);
-    if (!isLeader()) return;
-    for (const uid of view.book.expired(now(), ttlMs)) {
-      if (view.isBinding(uid)) continue;
-      const expired = view.book.release(uid);
-      if (!expired) continue;
-      log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
-      void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
-    }
-  }, Math.min(5000, Math.max(100, ttlMs / 4)));
+  const sweeper = setInterval(
+    () => {
+      metrics.reservations.set({ phase: 'reserved' }, [...view.book.all()].filter((r) => r.phase === 'reserved').length);
+      metrics.reservations.set({ phase: 'confirmed' }, [...view.book.all()].filter((r) => r.phase === 'confirmed').length);
+      if (!isLeader()) return;
+      for (const uid of view.book.expired(now(), ttlMs)) {
+        if (view.isBinding(uid)) continue;
+        const expired = view.book.release(uid);
+        if (!expired) continue;
+        log.warn({ pod: `${expired.decision.pod.namespace}/${expired.decision.pod.name}`, node: expired.node }, 'grant expired unconfirmed; capacity taken back');
+        void effects.markFailed(expired.decision.pod, 'ReservationExpired', `tessera: the device plugin did not confirm the grant within ${config.reservationTtlSeconds}s`, expired.decision);
+      }
+    },
+    Math.min(5000, Math.max(100, ttlMs / 4)),
+  );
   sweeper.unref();
 
   return {

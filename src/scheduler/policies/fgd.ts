@@ -11,16 +11,7 @@
  *
  * The allocator runs FGD through gradient.ts; the published search here is what it is tested against.
  */
-import {
-  isSharedRequest,
-  nodeAfter,
-  nodeFragmentation,
-  tightestGpus,
-  type ShareNodeView,
-  type SharePlacement,
-  type ShareShape,
-  type TypicalShape,
-} from './frag.js';
+import { isSharedRequest, nodeAfter, nodeFragmentation, tightestGpus, type ShareNodeView, type SharePlacement, type ShareShape, type TypicalShape } from './frag.js';
 
 export const FGD_MAX_SCORE = 100;
 /** Milli-GPU of fragment change that moves the sigmoid by one unit of its argument. */

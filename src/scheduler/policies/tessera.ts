@@ -140,7 +140,15 @@ function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], p
   let most = -1;
   for (const o of options) most = Math.max(most, tasks(o.gpu));
   const on = options.flatMap((o, i) => (tasks(o.gpu) === most ? [i] : []));
-  return on[mostValued(on.map((i) => options[i] as DeviceOption), gpus, asked)] ?? 0;
+  return (
+    on[
+      mostValued(
+        on.map((i) => options[i] as DeviceOption),
+        gpus,
+        asked,
+      )
+    ] ?? 0
+  );
 }
 
 /** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */

@@ -113,7 +113,12 @@ export function runOpenb(options: OpenbRunOptions): OpenbReport {
     nodes: { file: options.nodesFile, count: nodes.length },
     pods: { file: options.podsFile, count: pods.length },
     results,
-    summary: factories.map(([policy]) => summarize(policy, results.filter((r) => r.policy === policy))),
+    summary: factories.map(([policy]) =>
+      summarize(
+        policy,
+        results.filter((r) => r.policy === policy),
+      ),
+    ),
   };
 }
 

@@ -97,7 +97,11 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
       if (learner.due(event.at * 1000)) {
         // As the extender applies a new profile (extender/workload.ts): the planner for its demand, the typical
         // requests to a policy that reads them.
-        const learned = learner.learn(event.at * 1000, gpus, [...known.values()].map((e) => e.request));
+        const learned = learner.learn(
+          event.at * 1000,
+          gpus,
+          [...known.values()].map((e) => e.request),
+        );
         if (learned && policy.migPlanner) state.setMigPlanner(migPlannerOf(policy, { demand: learned.migDemand }));
         else if (learned) state.forgetVerdicts();
         if (learned && policy.needsTypical) context = { ...context, typical: learned.typical };
@@ -124,7 +128,6 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
 }
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
-
 
 function fragmentationOf(state: ClusterState, migDemand: DemandMix): number {
   const demand = migDemand.byMemoryMiB ?? [];

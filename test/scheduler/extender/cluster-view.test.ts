@@ -85,7 +85,10 @@ describe('cluster view', () => {
       view.upsertPod({
         ...pod,
         spec: { nodeName: 'pair' },
-        metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name }, exchangedWith: partner }, key)) } },
+        metadata: {
+          ...pod.metadata,
+          annotations: { [TESSERA_POD.decision]: encodeDecision(signDecision({ ...grant, pod: { ...grant.pod, uid: pod.metadata.uid ?? '', name: pod.metadata.name }, exchangedWith: partner }, key)) },
+        },
       });
     return { view, a, b, podA, podB, gpuOf, exchanged };
   }

@@ -39,13 +39,25 @@ beforeAll(async () => {
   await api.createNamespacedPod({
     namespace: 'default',
     body: {
-      metadata: { name: 'hami-placed', namespace: 'default', annotations: { [HAMI_POD.devicesAllocated]: `${GPU_A},NVIDIA,40960,100:;`, [HAMI_POD.vgpuNode]: 'hami-1', [HAMI_POD.bindPhase]: 'success' } },
+      metadata: {
+        name: 'hami-placed',
+        namespace: 'default',
+        annotations: { [HAMI_POD.devicesAllocated]: `${GPU_A},NVIDIA,40960,100:;`, [HAMI_POD.vgpuNode]: 'hami-1', [HAMI_POD.bindPhase]: 'success' },
+      },
       spec: { nodeName: 'hami-1', schedulerName: 'hami-scheduler', containers: [{ name: 'main', image: 'cuda', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
     },
   });
   extender = await startTestExtender(cluster, newKey());
-  await eventually('ready', async () => (await fetch(`${extender.url}/readyz`)).status, (s) => s === 200);
-  await eventually('the HAMi grant counted', () => extender.view.state.allocations().length, (n) => n === 1);
+  await eventually(
+    'ready',
+    async () => (await fetch(`${extender.url}/readyz`)).status,
+    (s) => s === 200,
+  );
+  await eventually(
+    'the HAMi grant counted',
+    () => extender.view.state.allocations().length,
+    (n) => n === 1,
+  );
 });
 
 afterAll(async () => {
@@ -55,7 +67,11 @@ afterAll(async () => {
 
 async function place(name: string): Promise<{ node?: string; error: string; pod: V1Pod }> {
   const created = await api.createNamespacedPod({ namespace: 'default', body: gpuPod(name, { cores: 100 }) });
-  await eventually(`pod ${name} seen`, () => extender.view.pod('default', name), (p) => p?.metadata?.uid === created.metadata?.uid);
+  await eventually(
+    `pod ${name} seen`,
+    () => extender.view.pod('default', name),
+    (p) => p?.metadata?.uid === created.metadata?.uid,
+  );
   const result = await schedulePod(extender, created, ['hami-1']);
   return { ...result, pod: await api.readNamespacedPod({ name, namespace: 'default' }) };
 }
@@ -84,8 +100,15 @@ describe("a node run by HAMi's device plugin", () => {
 
   it('gives the GPU back when HAMi marks the node Deleted', async () => {
     const node = await api.readNode({ name: 'hami-1' });
-    await api.replaceNode({ name: 'hami-1', body: { ...node, metadata: { ...node.metadata, annotations: { ...node.metadata?.annotations, 'hami.io/node-handshake': 'Deleted_2026-12-06 00:00:00' } } } });
-    await eventually('the node gone from the view', () => extender.view.state.node('hami-1'), (n) => n === undefined);
+    await api.replaceNode({
+      name: 'hami-1',
+      body: { ...node, metadata: { ...node.metadata, annotations: { ...node.metadata?.annotations, 'hami.io/node-handshake': 'Deleted_2026-12-06 00:00:00' } } },
+    });
+    await eventually(
+      'the node gone from the view',
+      () => extender.view.state.node('hami-1'),
+      (n) => n === undefined,
+    );
   });
 });
 
@@ -120,7 +143,9 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
     const migApi = coreApi(migCluster);
     // v2.10's MarshalNodeDevices for one A100-40GB in MIG mode, with two of its profiles.
     const register = `[{"id":"${GPU}","count":7,"devmem":40960,"devcore":100,"type":"NVIDIA A100-SXM4-40GB","mode":"mig","migProfiles":[{"name":"3g.20gb","memoryMB":19968,"core":42,"sliceCount":3,"placements":[{"start":0,"size":4},{"start":4,"size":4}]},{"name":"7g.40gb","memoryMB":40192,"core":100,"sliceCount":7,"placements":[{"start":0,"size":8}]}],"health":true}]`;
-    await migApi.createNode({ body: { metadata: { name: 'hami-mig', annotations: { 'hami.io/node-nvidia-register': register } }, status: { allocatable: { cpu: '64', memory: '256Gi', pods: '110' } } } });
+    await migApi.createNode({
+      body: { metadata: { name: 'hami-mig', annotations: { 'hami.io/node-nvidia-register': register } }, status: { allocatable: { cpu: '64', memory: '256Gi', pods: '110' } } },
+    });
     // HAMi's scheduler placed a 3g.20gb at slices 4-7 (HAMi's EncodeMigAllocations).
     await migApi.createNamespacedPod({
       namespace: 'default',
@@ -139,8 +164,16 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
     });
     // As `tessera scheduler` starts it: the device config's MIG planner (HAMi's defaults).
     migExtender = await startTestExtender(migCluster, newKey(), undefined, extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, hamiPolicy));
-    await eventually('ready', async () => (await fetch(`${migExtender.url}/readyz`)).status, (s) => s === 200);
-    await eventually('the HAMi MIG grant counted', () => migExtender.view.state.allocations().length, (n) => n === 1);
+    await eventually(
+      'ready',
+      async () => (await fetch(`${migExtender.url}/readyz`)).status,
+      (s) => s === 200,
+    );
+    await eventually(
+      'the HAMi MIG grant counted',
+      () => migExtender.view.state.allocations().length,
+      (n) => n === 1,
+    );
   });
 
   afterAll(async () => {
@@ -151,7 +184,11 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
   it('places a MIG pod beside the instance HAMi created, and names its placement for HAMi', async () => {
     const migApi = coreApi(migCluster);
     const created = await migApi.createNamespacedPod({ namespace: 'default', body: gpuPod('tessera-mig', { memoryMiB: 18000, annotations: { 'nvidia.com/vgpu-mode': 'mig' } }) });
-    await eventually('pod seen', () => migExtender.view.pod('default', 'tessera-mig'), (p) => p?.metadata?.uid === created.metadata?.uid);
+    await eventually(
+      'pod seen',
+      () => migExtender.view.pod('default', 'tessera-mig'),
+      (p) => p?.metadata?.uid === created.metadata?.uid,
+    );
     const result = await schedulePod(migExtender, created, ['hami-mig']);
     expect(result.error).toBe('');
     const stored = await migApi.readNamespacedPod({ name: 'tessera-mig', namespace: 'default' });
@@ -163,7 +200,11 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
     });
     // Both halves of the GPU are taken now, one by HAMi's pod: a third 3g does not fit.
     const third = await migApi.createNamespacedPod({ namespace: 'default', body: gpuPod('no-room-mig', { memoryMiB: 18000, annotations: { 'nvidia.com/vgpu-mode': 'mig' } }) });
-    await eventually('pod seen', () => migExtender.view.pod('default', 'no-room-mig'), (p) => p?.metadata?.uid === third.metadata?.uid);
+    await eventually(
+      'pod seen',
+      () => migExtender.view.pod('default', 'no-room-mig'),
+      (p) => p?.metadata?.uid === third.metadata?.uid,
+    );
     expect((await schedulePod(migExtender, third, ['hami-mig'])).error).not.toBe('');
   });
 });
@@ -183,10 +224,18 @@ describe('a HAMi node that arrives after the pods HAMi placed on it', () => {
       });
       lateExtender = await startTestExtender(late, newKey());
       const running = lateExtender;
-      await eventually('the pod seen', () => running.view.pod('default', 'early'), (p) => p !== undefined);
+      await eventually(
+        'the pod seen',
+        () => running.view.pod('default', 'early'),
+        (p) => p !== undefined,
+      );
       expect(running.view.state.allocations()).toHaveLength(0);
       await lateApi.createNode({ body: { metadata: { name: 'hami-late', annotations: { 'hami.io/node-nvidia-register': REGISTER } }, status: { allocatable: { cpu: '64', memory: '256Gi' } } } });
-      await eventually('the grant counted', () => running.view.state.allocations().map((a) => a.containers[0]?.devices[0]?.uuid), (uuids) => uuids.length === 1 && uuids[0] === GPU_A);
+      await eventually(
+        'the grant counted',
+        () => running.view.state.allocations().map((a) => a.containers[0]?.devices[0]?.uuid),
+        (uuids) => uuids.length === 1 && uuids[0] === GPU_A,
+      );
     } finally {
       await lateExtender?.stop();
       await late.stop();

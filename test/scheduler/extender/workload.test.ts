@@ -44,7 +44,11 @@ async function firstPlan(workloadRefreshSeconds: number): Promise<string[]> {
   const key = newKey();
   extender = await startTestExtender(cluster, key, testConfig({ workloadRefreshSeconds }), { policy: tesseraPolicy, ...extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, tesseraPolicy) });
   const running = extender;
-  await eventually('pods in the view', () => pods.every((p) => running.view.pod('default', p.metadata?.name ?? '')), (all) => all);
+  await eventually(
+    'pods in the view',
+    () => pods.every((p) => running.view.pod('default', p.metadata?.name ?? '')),
+    (all) => all,
+  );
   const [first] = pods;
   if (!first) throw new Error('no pod');
   const { node: chosen, error } = await schedulePod(running, first, ['h100']);
@@ -83,7 +87,10 @@ describe('the workload learner', () => {
       expect(learner.refresh()).toBe(false);
       view.upsertPod(pending(gpuPod('big', { uid: 'big', memoryMiB: 40_960, gpus: 2 })));
       expect(learner.refresh()).toBe(true);
-      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2], [100, 1]]);
+      expect(typical.map((t) => [t.milli, t.gpus])).toEqual([
+        [500, 2],
+        [100, 1],
+      ]);
       view.upsertPod(pending(small, 'Succeeded'));
       expect(learner.refresh()).toBe(true);
       expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2]]);

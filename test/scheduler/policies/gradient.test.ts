@@ -37,20 +37,30 @@ describe('fgd on the allocator', () => {
         fc.integer({ min: 1, max: 16 }),
         typicalArb,
         (usedTenths, podTenths, cpuCores, typical) => {
-          const spec: NodeSpec = node('n', 'hami-core').gpus(usedTenths.length, 'T4', GPU_MIB).resources(cpuCores * 1000 + 1000, 64_000).spec();
+          const spec: NodeSpec = node('n', 'hami-core')
+            .gpus(usedTenths.length, 'T4', GPU_MIB)
+            .resources(cpuCores * 1000 + 1000, 64_000)
+            .spec();
           const state = new ClusterState([spec]);
           // Use each GPU to its tenth with one pod pinned to it.
           usedTenths.forEach((tenths, g) => {
             if (tenths === 0) return;
-            const filler = pod(`fill-${g}`).container({ [GPU]: 1, [MEM]: tenths * 1000, [CORES]: tenths * 10 }, { cpu: '0' }).annotate('nvidia.com/use-gpuuuid', `GPU-n-${g}`).request();
+            const filler = pod(`fill-${g}`)
+              .container({ [GPU]: 1, [MEM]: tenths * 1000, [CORES]: tenths * 10 }, { cpu: '0' })
+              .annotate('nvidia.com/use-gpuuuid', `GPU-n-${g}`)
+              .request();
             const placed = decide(state, filler, 'n', fgdPolicy);
             if (!placed.ok || !state.apply(placed.value).ok) throw new Error('filler must fit');
           });
-          const request = pod('p').container({ [GPU]: 1, [MEM]: podTenths * 1000, [CORES]: podTenths * 10 }, { cpu: '1' }).request();
+          const request = pod('p')
+            .container({ [GPU]: 1, [MEM]: podTenths * 1000, [CORES]: podTenths * 10 }, { cpu: '1' })
+            .request();
           const context = { ...DEFAULT_RUN_CONTEXT, typical };
           const [top] = schedule(state, request, fgdPolicy, { context }).ranked;
           const view = state.node('n');
-          const published = view ? fgdPlacement({ model: 'T4', cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: 1000, milli: podTenths * 100, gpus: 1, models: [] }, typical) : null;
+          const published = view
+            ? fgdPlacement({ model: 'T4', cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: 1000, milli: podTenths * 100, gpus: 1, models: [] }, typical)
+            : null;
           const fits = usedTenths.some((t) => t + podTenths <= 10);
           expect(top !== undefined).toBe(fits);
           if (!top || !published) return;
@@ -67,11 +77,16 @@ describe('fgd on the allocator', () => {
     // no fragment; on 'roomy' it cuts a whole GPU the typical whole-GPU request needs.
     const nodes = [node('roomy', 'hami-core').gpus(2, 'T4', GPU_MIB).spec(), node('tight', 'hami-core').gpus(2, 'T4', GPU_MIB).spec()];
     const state = new ClusterState(nodes);
-    const filler = pod('fill').container({ [GPU]: 1, [MEM]: 7000, [CORES]: 70 }, { cpu: '0' }).annotate('nvidia.com/use-gpuuuid', 'GPU-tight-0').request();
+    const filler = pod('fill')
+      .container({ [GPU]: 1, [MEM]: 7000, [CORES]: 70 }, { cpu: '0' })
+      .annotate('nvidia.com/use-gpuuuid', 'GPU-tight-0')
+      .request();
     const placed = decide(state, filler, 'tight', tesseraPolicy);
     if (!placed.ok || !state.apply(placed.value).ok) throw new Error('filler must fit');
     const whole: TypicalShape = { cpu: 1000, milli: 1000, gpus: 2, models: [], freq: 1 };
-    const request = pod('p').container({ [GPU]: 1, [MEM]: 3000, [CORES]: 30 }, { cpu: '1' }).request();
+    const request = pod('p')
+      .container({ [GPU]: 1, [MEM]: 3000, [CORES]: 30 }, { cpu: '1' })
+      .request();
     const ranked = schedule(state, request, tesseraPolicy, { context: { ...DEFAULT_RUN_CONTEXT, typical: [whole] } }).ranked;
     expect(ranked[0]?.node).toBe('tight');
     expect(ranked[0]?.placement.containers[0]?.[0]?.gpu).toBe(0);
@@ -86,7 +101,16 @@ describe('incremental gradient scores', () => {
   });
   const stepArb = fc.record({ pod: podArb, release: fc.boolean(), pick: fc.nat() });
   const cpuTypicalArb = fc
-    .array(fc.record({ cpu: fc.integer({ min: 0, max: 8 }).map((c) => c * 1500), milli: fc.integer({ min: 1, max: 10 }).map((t) => t * 100), gpus: fc.integer({ min: 0, max: 2 }), models: fc.constant([]), freq: fc.constant(0) }), { minLength: 1, maxLength: 4 })
+    .array(
+      fc.record({
+        cpu: fc.integer({ min: 0, max: 8 }).map((c) => c * 1500),
+        milli: fc.integer({ min: 1, max: 10 }).map((t) => t * 100),
+        gpus: fc.integer({ min: 0, max: 2 }),
+        models: fc.constant([]),
+        freq: fc.constant(0),
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
     .map((shapes) => shapes.map((s) => ({ ...s, freq: 1 / shapes.length })));
 
   it('kept scores equal the published search on the node as it is, through placements, releases and CPU changes', () => {
@@ -103,14 +127,22 @@ describe('incremental gradient scores', () => {
           for (const r of ranked) {
             const view = state.node(r.node);
             if (!view) throw new Error('ranked node must exist');
-            const published = fgdPlacement({ model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] }, typical);
+            const published = fgdPlacement(
+              { model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] },
+              { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] },
+              typical,
+            );
             expect(r.score).toBe(published?.score);
           }
           // tessera's HAMi-core band over its own measure, against the published search over that measure.
           for (const r of schedule(state, request, tesseraPolicy, { context }).ranked) {
             const view = state.node(r.node);
             if (!view) throw new Error('ranked node must exist');
-            const published = gradientPlacement({ model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] }, { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] }, (n) => reachFragmentation(n, typical));
+            const published = gradientPlacement(
+              { model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] },
+              { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] },
+              (n) => reachFragmentation(n, typical),
+            );
             expect(r.score).toBeCloseTo(100 * (2 / 3 + (published?.score ?? 0) / 300), 9);
           }
           const top = ranked[0];

@@ -38,12 +38,21 @@ describe('hami node score: 10 x (slots + cores + memory fractions), after placem
 
   it('counts what the node already holds', () => {
     const state = fresh();
-    const held = decide(state, pod('p1').container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 50 }).request(), 'a', hamiPolicy);
+    const held = decide(
+      state,
+      pod('p1')
+        .container({ [GPU]: 1, [MEM]: 20_000, [CORES]: 50 })
+        .request(),
+      'a',
+      hamiPolicy,
+    );
     expect(held.ok && state.apply(held.value).ok).toBe(true);
     // Held: 1 slot, 50 cores, 20,000 MiB. Adding 1 vGPU of 8,000 MiB and 20 cores:
     //   10 x (2/20 + 70/200 + 28,000/80,000) = 10 x (0.1 + 0.35 + 0.35) = 8
     //   binpack: 100 x 8 / 30 = 26.67;  spread: 73.33
-    const request = pod('p2').container({ [GPU]: 1, [MEM]: 8000, [CORES]: 20 }).request();
+    const request = pod('p2')
+      .container({ [GPU]: 1, [MEM]: 8000, [CORES]: 20 })
+      .request();
     expect(scored(state, request, 'binpack')).toEqual({ raw: expect.closeTo(8, 10), score: expect.closeTo(26.67, 2) });
     expect(scored(state, request, 'spread').score).toBeCloseTo(73.33, 2);
   });
