@@ -18,18 +18,7 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     plugins: { architecture },
     rules: {
-      'architecture/index-only': [
-        'error',
-        {
-          // Pending the policy half of issue #16 (the Policy contract moves into scheduler/core, the simulators
-          // replay on ClusterState): until then these folders still reach past each other's index.
-          exempt: [
-            ['src/simulator', 'src'],
-            ['src/scheduler/policies', 'src/scheduler/core'],
-            ['src/scheduler/core', 'src/scheduler/policies'],
-          ],
-        },
-      ],
+      'architecture/index-only': 'error',
       'architecture/no-cycle': 'error',
     },
   },

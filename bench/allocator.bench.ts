@@ -10,15 +10,15 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { loadDeviceConfig } from '../src/config/device-config.js';
 import { ClusterState, createGeometryPlanner, decide, eachFit, schedule, type FitOptions, type NodeMode, type NodeSpec, type ScheduleOptions } from '../src/scheduler/core/index.js';
+import type { GpuDemand, PodRequest } from '../src/request/index.js';
 import { extenderDeviceOptions } from '../src/scheduler/extender/device-options.js';
 import { tesseraMigPlanner } from '../src/scheduler/policies/frag-mig.js';
-import { DEFAULT_RUN_CONTEXT, type RunContext } from '../src/scheduler/policies/policy.js';
+import { DEFAULT_RUN_CONTEXT, type RunContext } from '../src/scheduler/core/index.js';
 import { workloadProfile } from '../src/scheduler/policies/workload.js';
 import { fgdPolicy, hamiPolicy, tesseraPolicy } from '../src/scheduler/policies/index.js';
-import type { Policy } from '../src/scheduler/policies/policy.js';
+import type { Policy } from '../src/scheduler/core/index.js';
 import { mulberry32 } from '../src/simulator/rng.js';
 import { heapGrowthMiB, measure, percentile, type BenchResult, type BenchSuite } from './harness.js';
-import type { GpuDemand, PodRequest } from '../src/request/index.js';
 
 const GPUS_PER_NODE = 8;
 const GPU_MEMORY_MIB = 40_960;
@@ -193,6 +193,8 @@ function clusterBench(nodeCount: number): BenchResult[] {
   const typical = workloadProfile([{ memoryMiB: GPU_MEMORY_MIB, coreUnits: 100 }], requests).typical;
   const learnedContext = { ...DEFAULT_RUN_CONTEXT, typical };
   const learned = run(fgdPolicy, 'learned typical requests, all scored unsorted', scored({ context: learnedContext }), learnedContext);
+  // tessera as the extender runs it: the same learned requests, its HAMi-core gradient on every HAMi-core node.
+  const tesseraLearned = run(tesseraPolicy, 'learned typical requests, all scored unsorted', scored({ context: learnedContext }), learnedContext);
   return [
     { ...full, heapMiB, extra: { ...full.extra, gpus, fill: used.toFixed(3), bytesPerGpu: Math.round((heapMiB * 1024 * 1024) / gpus), placedShare: (placed / tried).toFixed(2) } },
     tesseraFull,
@@ -200,6 +202,7 @@ function clusterBench(nodeCount: number): BenchResult[] {
     ...allowlisted,
     best,
     learned,
+    tesseraLearned,
   ];
 }
 
@@ -215,7 +218,7 @@ function hamiV210Planner(): ReturnType<typeof tesseraMigPlanner> | undefined {
   }
   const config = loadDeviceConfig(text);
   if (!config.ok) throw config.error;
-  return extenderDeviceOptions(config.value, tesseraPolicy.name).migPlanner;
+  return extenderDeviceOptions(config.value, tesseraPolicy).migPlanner;
 }
 
 export const allocatorBench: BenchSuite = {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadOpenb } from '../src/simulator/openb/run.js';
 import { replayOpenb } from '../src/simulator/openb/replay.js';
-import { sharePolicyByName } from '../src/simulator/policies/index.js';
+import { simulatorPolicy } from '../src/simulator/policy.js';
 import type { BenchResult, BenchSuite } from './harness.js';
 
 const SEEDS = [0, 1, 2];
@@ -25,7 +25,7 @@ export const simulatorSuite: BenchSuite = {
     const { nodes, pods } = loadOpenb(path.join(dir, 'openb_node_list_gpu_node.csv'), path.join(dir, 'openb_pod_list_default.csv'));
     const rows: BenchResult[] = [];
     for (const policy of POLICIES) {
-      const factory = sharePolicyByName(policy);
+      const factory = simulatorPolicy(policy);
       const seconds: number[] = [];
       // CPU time too: the bench machine is shared, and wall time then measures the neighbours.
       let cpuMicros = 0;

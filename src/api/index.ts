@@ -36,4 +36,4 @@ export {
   type TrustedKeys,
   verifyRelease,
 } from './signing.js';
-export { ajv, compileChecker, parseJson, validationError } from './validate.js';
+export { ajv, compileChecker, fieldOf, parseJson, validationError } from './validate.js';

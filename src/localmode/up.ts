@@ -182,9 +182,9 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const schedulerName = settings.schedulerNames[0] ?? DEFAULT_SCHEDULER_NAME;
   const deviceConfig = await readDeviceConfig(options.deviceConfigPath);
   reportNotices(deviceConfig, log);
-  const deviceOptions = extenderDeviceOptions(deviceConfig, options.policy);
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
+  const deviceOptions = extenderDeviceOptions(deviceConfig, policy.value);
   const stoppers: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
   // Once, however often it is asked (a second Ctrl-C while stopping waits for the first).

@@ -11,6 +11,7 @@ import { filteredBackend, hamiNodeSettings } from '../../src/deviceplugin/hami-n
 import { topologyWithGpuIds } from '../fakeoperator/fixtures.js';
 import { resolveGpuModel } from '../../src/geometry/index.js';
 import { extenderDeviceOptions } from '../../src/scheduler/extender/device-options.js';
+import { tesseraPolicy } from '../../src/scheduler/policies/index.js';
 
 const SHARED = new URL('../../../shared/data/hami/', import.meta.url);
 
@@ -82,7 +83,7 @@ describe("HAMi's device configs", () => {
 
   it("honours migProfileAllowlist: the extender's MIG planner offers only listed profiles", () => {
     const config = load(hamiFile('v2.10.0/device-config.yaml'));
-    const { migPlanner } = extenderDeviceOptions(config, 'tessera');
+    const { migPlanner } = extenderDeviceOptions(config, tesseraPolicy);
     if (!migPlanner) throw new Error('no MIG planner');
     // 1g.5gb is listed on the A100-40GB, 1g.10gb is not: 6 GiB gets a 2g.10gb, as under HAMi v2.10.
     expect(migPlanner.options('NVIDIA A100-SXM4-40GB', [], 6144).map((o) => o.profile)).toEqual(expect.arrayContaining(['2g.10gb']));

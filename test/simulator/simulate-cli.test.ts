@@ -44,9 +44,19 @@ describe('tessera simulate (CLI)', () => {
   });
 
   it('reports every policy and seed, with layouts on request', () => {
-    const report = JSON.parse(JSON.stringify(runOpenb({ nodesFile: nodes, podsFile: pods, policies: ['fgd', 'tessera'], seeds: [4, 9], load: 1.3, layouts: true }))) as {
+    const report = JSON.parse(JSON.stringify(runOpenb({ nodesFile: nodes, podsFile: pods, policies: ['fgd', 'tessera'], seeds: [4, 9], load: 1.3, profile: 'online', layouts: true }))) as {
       results: { policy: string; seed: number; placed: number; failed: number; allocationRatio: number; layouts: unknown[] }[];
+      summary: { classes: Record<string, { arrived: number; placed: number }>; curve: { arrivedPercent: number }[]; failures: { failed: number }[] }[];
     };
+    // Every pod counted once by its size class (model-restricted pods once more), every failure once by its shape.
+    for (const s of report.summary) {
+      const results = report.results.filter((r) => r.policy === report.results[report.summary.indexOf(s) * 2]?.policy);
+      const bySize = Object.entries(s.classes).filter(([name]) => name !== 'model-restricted');
+      expect(bySize.reduce((a, [, c]) => a + c.arrived, 0)).toBe(results.reduce((a, r) => a + r.placed + r.failed, 0));
+      expect(bySize.reduce((a, [, c]) => a + c.placed, 0)).toBe(results.reduce((a, r) => a + r.placed, 0));
+      expect(s.failures.reduce((a, f) => a + f.failed, 0)).toBe(results.reduce((a, r) => a + r.failed, 0));
+      expect(s.curve.map((c) => c.arrivedPercent)).toEqual([50, 60, 70, 80, 90, 100, 110, 120, 130]);
+    }
     expect(report.results.map((r) => `${r.policy}/${r.seed}`)).toEqual(['fgd/4', 'fgd/9', 'tessera/4', 'tessera/9']);
     for (const r of report.results) {
       expect(r.placed + r.failed).toBeGreaterThanOrEqual(4);

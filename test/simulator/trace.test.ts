@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseClusterFile } from '../../src/simulator/trace/cluster-file.js';
-import { tracePolicyByName } from '../../src/simulator/trace/policies.js';
-import { profileOf, replayTrace } from '../../src/simulator/trace/replay.js';
+import { simulatorPolicy } from '../../src/simulator/policy.js';
+import { replayTrace } from '../../src/simulator/trace/replay.js';
 import { parseTraceFile } from '../../src/simulator/trace/trace-file.js';
 import { fieldOf } from '../tessera-error.js';
 
@@ -62,7 +62,7 @@ describe('MIG fixture replay', () => {
   const dir = path.resolve(import.meta.dirname, '../../bench/fixtures/mig');
   const nodes = parseClusterFile('cluster.yaml', readFileSync(path.join(dir, 'cluster.yaml'), 'utf8'));
   const events = parseTraceFile('trace.jsonl', readFileSync(path.join(dir, 'trace.jsonl'), 'utf8'));
-  const run = (name: string) => replayTrace(nodes, events, tracePolicyByName(name, profileOf(nodes, events).migDemand));
+  const run = (name: string) => replayTrace(nodes, events, simulatorPolicy(name));
 
   it('tessera places more pods than HAMi v2.9 and v2.10 with fewer reconfigurations, and every departure frees its capacity', () => {
     const tessera = run('tessera');

@@ -79,7 +79,7 @@ export const schedulerCommand: Command = {
         : {}),
       policy: policy.value,
       log,
-      ...extenderDeviceOptions(deviceConfig.value, policy.value.name),
+      ...extenderDeviceOptions(deviceConfig.value, policy.value),
     });
     log.info({ url: running.url, secureUrl: running.secureUrl }, 'tessera scheduler listening');
     log.info({ signal: await waitForSignal() }, 'stopping');

@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { TesseraError } from '../../errors.js';
 import { DEFAULT_LOAD, type OpenbReport, runOpenb } from '../../simulator/openb/index.js';
-import { SHARE_POLICIES } from '../../simulator/policies/index.js';
-import { runTrace, TRACE_POLICIES, type TraceReport } from '../../simulator/trace/index.js';
+import { POLICIES } from '../../scheduler/policies/index.js';
+import { runTrace, type TraceReport } from '../../simulator/trace/index.js';
+import { PROFILE_SOURCES, type ProfileSource } from '../../simulator/index.js';
 import { EXIT_OK, type Command } from '../command.js';
 
 const USAGE = `Usage: tessera simulate --fgd-nodes <csv> --fgd-pods <csv> [options]
@@ -24,10 +25,11 @@ Options:
   --fgd-pods <csv>      openb pod list (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec])
   --cluster <yaml>      cluster file (node groups: name, count, mode, gpu {model, count})
   --trace <jsonl>       timed trace
-  --policy <name>       policy to run; repeat to compare (default: tessera).
-                        openb: ${Object.keys(SHARE_POLICIES).join(', ')}; trace: ${Object.keys(TRACE_POLICIES).join(', ')}
+  --policy <name>       policy to run; repeat to compare (default: tessera): ${Object.keys(POLICIES).join(', ')}
   --seeds <n>           openb: run seeds 0..n-1 (default 1)
   --seed-list <a,b,..>  run exactly these seeds
+  --profile <p>         online: learn the workload profile from the pods seen so far, every 60 s (openb: one pod
+                        per second), as the extender does (default); oracle: the whole trace's, before the first pod
   --load <x>            arrived GPU request as a multiple of capacity (default ${DEFAULT_LOAD})
   --json                one JSON document on stdout
   --layouts             with --json: the final milli left on every GPU`;
@@ -39,6 +41,7 @@ interface SimulateOptions {
   policies: string[];
   seeds: number[];
   load: number;
+  profile: ProfileSource;
   json: boolean;
   layouts: boolean;
 }
@@ -59,6 +62,7 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
         seeds: { type: 'string' },
         'seed-list': { type: 'string' },
         load: { type: 'string' },
+        profile: { type: 'string' },
         json: { type: 'boolean', default: false },
         layouts: { type: 'boolean', default: false },
       },
@@ -72,8 +76,10 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
   }
   const load = values.load === undefined ? DEFAULT_LOAD : Number(values.load);
   if (!Number.isFinite(load) || load <= 0 || load > 10) throw new TesseraError('INVALID_INPUT', `must be a number in (0, 10], got '${values.load}'`, { field: '--load' });
+  const profile = (values.profile ?? 'online') as ProfileSource;
+  if (!PROFILE_SOURCES.includes(profile)) throw new TesseraError('INVALID_INPUT', `must be one of ${PROFILE_SOURCES.join(', ')}, got '${values.profile}'`, { field: '--profile' });
   if (values.layouts && !values.json) throw new TesseraError('INVALID_INPUT', 'needs --json', { field: '--layouts' });
-  return { input, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, json: values.json, layouts: values.layouts };
+  return { input, policies: values.policy ?? ['tessera'], seeds: parseSeeds(values.seeds, values['seed-list']), load, profile, json: values.json, layouts: values.layouts };
 }
 
 function inputOf(nodesFile?: string, podsFile?: string, clusterFile?: string, traceFile?: string): Input {
@@ -114,7 +120,7 @@ function traceTable(report: TraceReport): string {
     String(r.migOperations),
     String(r.decisionsPerSec),
   ]);
-  return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events`, ...aligned(header, rows)].join('\n');
+  return [`trace replay: ${report.cluster.nodes} nodes, ${report.cluster.gpus} GPUs, ${report.trace.events} events, profile ${report.profile}`, ...aligned(header, rows)].join('\n');
 }
 
 function aligned(header: string[], rows: string[][]): string[] {
@@ -126,7 +132,43 @@ function aligned(header: string[], rows: string[][]): string[] {
 function table(report: OpenbReport): string {
   const header = ['policy', 'seeds', 'alloc % (mean)', 'std', 's/seed'];
   const rows = report.summary.map((s) => [s.policy, String(s.seeds), s.meanAllocationRatio.toFixed(2), s.stdAllocationRatio.toFixed(2), s.meanSecondsPerSeed.toFixed(2)]);
-  return [`openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}`, ...aligned(header, rows)].join('\n');
+  return [
+    `openb replay: ${report.nodes.count} nodes, ${report.pods.count} pods, load ${report.load}, profile ${report.profile}`,
+    ...aligned(header, rows),
+    '',
+    ...classTable(report),
+    '',
+    ...failureTable(report),
+  ].join('\n');
+}
+
+/** Acceptance per pod class and the allocation curve, per policy (means over seeds). */
+function classTable(report: OpenbReport): string[] {
+  const classes = [...new Set(report.summary.flatMap((s) => Object.keys(s.classes)))];
+  const columns = report.summary[0]?.curve.map((c) => c.arrivedPercent) ?? [];
+  const header = ['policy', ...classes.map((c) => `${c} %`), ...columns.map((c) => `alloc@${c}`)];
+  const rows = report.summary.map((s) => [s.policy, ...classes.map((c) => s.classes[c]?.acceptedPercent.toFixed(2) ?? '-'), ...s.curve.map((c) => c.allocationRatio.toFixed(2))]);
+  return ['accepted % per pod class, and allocation % at each arrived load (over all seeds):', ...aligned(header, rows)];
+}
+
+/** Rows of failed pods shown per policy in the text report (all of them are in --json). */
+const FAILURE_ROWS = 8;
+
+function failureTable(report: OpenbReport): string[] {
+  const header = ['policy', 'shape (GPUs x milli)', 'models', 'failed', 'why'];
+  const rows = report.summary.flatMap((s) =>
+    s.failures.slice(0, FAILURE_ROWS).map((f) => [
+      s.policy,
+      f.shape,
+      f.models || 'any',
+      String(f.failed),
+      Object.entries(f.causes)
+        .sort((a, b) => b[1] - a[1])
+        .map(([cause, n]) => `${cause} ${n}`)
+        .join(', '),
+    ]),
+  );
+  return ['failed pods by request shape, over all seeds (most first):', ...aligned(header, rows)];
 }
 
 export const simulateCommand: Command = {
@@ -136,7 +178,7 @@ export const simulateCommand: Command = {
   async run(argv) {
     const options = parseSimulateArgs(argv);
     if (options.input.kind === 'trace') {
-      const report = runTrace({ ...options.input, policies: options.policies, layouts: options.layouts });
+      const report = runTrace({ ...options.input, policies: options.policies, profile: options.profile, layouts: options.layouts });
       console.log(options.json ? JSON.stringify(report) : traceTable(report));
       return EXIT_OK;
     }
@@ -146,6 +188,7 @@ export const simulateCommand: Command = {
       policies: options.policies,
       seeds: options.seeds,
       load: options.load,
+      profile: options.profile,
       layouts: options.layouts,
       onStart: (total) => bar?.start(total, 0),
       onProgress: (n) => bar?.increment(n),

@@ -6,7 +6,7 @@
  * pod adds (`added`) never pay for it on nodes that are not chosen. Verdicts are kept per node and pod shape until
  * the node changes. Outcomes follow kube-scheduler: `unresolvable` when no pod leaving the node could help.
  */
-import type { ChooseInput, Policy, RunContext } from '../policies/policy.js';
+import type { ChooseInput, Policy, RunContext } from './policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
 import type { DeviceOption, GpuTotals, GpuVerdict, NodePlacement } from './view.js';

@@ -4,7 +4,7 @@
  * None changes the state: the caller applies the allocation (`ClusterState.apply`) once it commits to it.
  */
 import { err, ok, type Result } from '../../errors.js';
-import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from '../policies/policy.js';
+import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from './policy.js';
 import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
 import type { ClusterState, NodeState } from './state.js';
 import type { GpuTotals, NodePlacement } from './view.js';

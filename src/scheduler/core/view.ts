@@ -38,6 +38,11 @@ export interface NodeView {
   readonly mode: NodeMode;
   /** Bumps on every change to the node: policies memoize per node on it. */
   readonly version: number;
+  /**
+   * A small number, the node's for its life in its ClusterState: policies may index per-node caches by it (checking
+   * the node itself, as another ClusterState numbers its nodes alike).
+   */
+  readonly ordinal: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly splitCount: number;
   readonly cpuMilli: number;

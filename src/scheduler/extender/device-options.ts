@@ -7,8 +7,8 @@
  */
 import { migRestrictionFor, type DeviceConfig } from '../../config/index.js';
 import { listGpuModels, resolveGpuModel, type MigRestriction } from '../../geometry/index.js';
-import { createGeometryPlanner } from '../core/index.js';
-import { tesseraMigPlanner, tesseraPolicy } from '../policies/index.js';
+import type { Policy } from '../core/index.js';
+import { migPlannerOf } from '../policies/index.js';
 import type { StartExtenderOptions } from './service.js';
 
 export type DeviceOptions = Pick<StartExtenderOptions, 'requestConfig' | 'memoryScaling' | 'nodeMemoryScaling' | 'migPlanner' | 'migPlannerFor' | 'resolveModel'>;
@@ -20,10 +20,10 @@ export function catalogModelName(reported: string): string {
 }
 
 /**
- * `policy` picks the MIG planner: tessera's (carves for the learned demand, reshapes only idle GPUs) for the
- * tessera policy, the engine's ranking for the others.
+ * The MIG planner is the one `policy` pairs with (`Policy.migPlanner`, rebuilt for each learned demand), else the
+ * engine's ranking, under the operator's restrictions.
  */
-export function extenderDeviceOptions(config: DeviceConfig, policy: string): DeviceOptions {
+export function extenderDeviceOptions(config: DeviceConfig, policy: Policy): DeviceOptions {
   const restrictions = new Map<string, MigRestriction>();
   for (const model of listGpuModels()) {
     const restriction = migRestrictionFor(config, model);
@@ -33,9 +33,8 @@ export function extenderDeviceOptions(config: DeviceConfig, policy: string): Dev
     requestConfig: config.nvidia,
     memoryScaling: config.nvidia.deviceMemoryScaling,
     nodeMemoryScaling: Object.fromEntries(config.nodeconfig.flatMap((n) => (n.devicememoryscaling === undefined ? [] : [[n.name, n.devicememoryscaling]]))),
-    ...(policy === tesseraPolicy.name
-      ? { migPlanner: tesseraMigPlanner({ restrictions }), migPlannerFor: (demand) => tesseraMigPlanner({ restrictions, demand }) }
-      : { migPlanner: createGeometryPlanner({ restrictions }) }),
+    migPlanner: migPlannerOf(policy, { restrictions }),
+    ...(policy.migPlanner ? { migPlannerFor: (demand) => migPlannerOf(policy, { restrictions, demand }) } : {}),
     resolveModel: catalogModelName,
   };
 }

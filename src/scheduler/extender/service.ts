@@ -8,8 +8,8 @@ import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes
 import type { Logger } from 'pino';
 import { type LeaderElector, runInformer, type RunningInformer, startLeaderElection } from '../../kube/index.js';
 import type { DemandMix } from '../../geometry/index.js';
-import type { MigPlanner } from '../core/index.js';
-import type { Policy, RunContext } from '../policies/index.js';
+import type { MigPlanner, Policy, RunContext } from '../core/index.js';
+import type { RequestConfig } from '../../request/index.js';
 import { publicKeyOf } from '../../api/index.js';
 import { ClusterView } from './cluster-view.js';
 import { NodeKeys } from './node-keys.js';
@@ -20,7 +20,6 @@ import { createMetrics, type ExtenderMetrics } from './metrics.js';
 import { startReservationSweeper } from './reservation-sweeper.js';
 import { buildServer, type ExtenderServer } from './server.js';
 import { startWorkloadLearner, type WorkloadLearner } from './workload.js';
-import type { RequestConfig } from '../../request/index.js';
 
 export interface StartExtenderOptions {
   config: ExtenderConfig;

@@ -1,6 +1,6 @@
 /**
- * The extender learns the workload its policy keeps room for from the pods it knows, as the simulator takes it
- * from a trace: every `refreshMs`, the profile (policies/workload.ts) of every GPU pod not finished; when it
+ * The extender learns the workload its policy keeps room for from the pods it knows, by the rule the simulator
+ * follows too (policies/workload.ts `ProfileLearner`): every `refreshMs`, the profile of every GPU pod not finished; when it
  * changes, the MIG planner's demand and, for a policy that needs them (`Policy.needsTypical`), the run context's
  * typical shapes follow, and the allocator drops the verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
  * costs one recomputation of every node's verdicts.
@@ -8,9 +8,9 @@
 import type { Logger } from 'pino';
 import type { DemandMix } from '../../geometry/index.js';
 import type { MigPlanner } from '../core/index.js';
-import { workloadProfile, type WorkloadProfile } from '../policies/index.js';
-import type { ClusterView } from './cluster-view.js';
 import { parsePodRequest, type PodRequest, type RequestConfig } from '../../request/index.js';
+import { ProfileLearner, type WorkloadProfile } from '../policies/index.js';
+import type { ClusterView } from './cluster-view.js';
 
 export interface WorkloadLearnerOptions {
   view: ClusterView;
@@ -33,7 +33,7 @@ const FINISHED = new Set(['Succeeded', 'Failed']);
 
 export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadLearner {
   const { view, requestConfig, log } = options;
-  let current = '';
+  const learner = new ProfileLearner(options.refreshMs);
   // A pod's resources do not change, so each pod is parsed once (by uid) rather than on every refresh: with tens
   // of thousands of pods, parsing them all would hold the event loop for a noticeable time each round.
   let parsedByUid = new Map<string, PodRequest | null>();
@@ -53,10 +53,9 @@ export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadL
     }
     parsedByUid = seen;
     const gpus = view.state.nodes().flatMap((n) => n.gpus);
-    const profile = workloadProfile(gpus, requests);
-    const key = JSON.stringify(profile);
-    if (key === current) return false;
-    current = key;
+    // The interval timer is the rule's period here; the simulator asks `due` on its own clock.
+    const profile = learner.learn(Date.now(), gpus, requests);
+    if (!profile) return false;
     options.setTypical?.(profile.typical);
     if (options.plannerFor) view.state.setMigPlanner(options.plannerFor(profile.migDemand));
     else view.state.forgetVerdicts();

@@ -7,9 +7,9 @@
  * GPU choice: the tightest GPU, the one with the least memory left after the vGPU, then the least cores left,
  * then (MIG) the least change, then the lowest position.
  */
-import type { DeviceOption, GpuView } from '../core/view.js';
+import type { DeviceOption, GpuView } from '../core/index.js';
 import { firstBy, leastChange } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy } from '../core/index.js';
 
 export const bestfitPolicy: Policy = {
   name: 'bestfit',

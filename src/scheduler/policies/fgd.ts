@@ -8,19 +8,10 @@
  * placement. A shared request tries every GPU with room, in index order, and keeps the first that reaches the
  * best integer score; other requests take the fullest GPUs with room. The truncation is part of the policy: it
  * makes ties, which the simulator breaks by a fixed node rank, and that packing is worth ~0.9 points.
+ *
+ * The allocator runs FGD through gradient.ts; the published search here is what it is tested against.
  */
-import {
-  isSharedRequest,
-  nodeAfter,
-  nodeFragmentation,
-  tightestGpus,
-  type ShareNodeView,
-  type SharePlacement,
-  type SharePolicy,
-  type ShareRunContext,
-  type ShareShape,
-  type TypicalShape,
-} from './frag.js';
+import { isSharedRequest, nodeAfter, nodeFragmentation, tightestGpus, type ShareNodeView, type SharePlacement, type ShareShape, type TypicalShape } from './frag.js';
 
 export const FGD_MAX_SCORE = 100;
 /** Milli-GPU of fragment change that moves the sigmoid by one unit of its argument. */
@@ -62,27 +53,6 @@ export function gradientPlacement(node: ShareNodeView, pod: ShareShape, fragment
   return best;
 }
 
-/**
- * `fragment` memoized per node state: nodes that carry a `version` keep their fragment until it moves, so the
- * "before" half of every gradient is computed once per node change rather than once per request shape.
- */
-export function memoizedFragment(fragment: (node: ShareNodeView) => number): (node: ShareNodeView) => number {
-  const memo = new WeakMap<ShareNodeView, { version: number; value: number }>();
-  return (node) => {
-    if (node.version === undefined) return fragment(node);
-    const hit = memo.get(node);
-    if (hit && hit.version === node.version) return hit.value;
-    const value = fragment(node);
-    memo.set(node, { version: node.version, value });
-    return value;
-  };
-}
-
 export function fgdPlacement(node: ShareNodeView, pod: ShareShape, typical: readonly TypicalShape[]): SharePlacement | null {
   return gradientPlacement(node, pod, (n) => nodeFragmentation(n, typical));
-}
-
-export function createFgdPolicy(context: ShareRunContext): SharePolicy {
-  const fragment = memoizedFragment((n) => nodeFragmentation(n, context.typical));
-  return { name: 'fgd', place: (node, pod) => gradientPlacement(node, pod, fragment) };
 }

@@ -4,9 +4,9 @@
  * awareness; the allocator's own `createGeometryPlanner`), and HAMi's v2.10 and v2.9 rules as baselines, which
  * pick one of the engine's plans. Legality has one source, the engine; only the choice differs.
  */
-import { hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry, type MigRestriction } from '../../geometry/index.js';
-import { createGeometryPlanner } from '../core/geometry-planner.js';
-import type { MigPlanner } from '../core/mig.js';
+import { findProfile, hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry, type MigRestriction } from '../../geometry/index.js';
+import { createGeometryPlanner } from '../core/index.js';
+import type { MigPlanner } from '../core/index.js';
 
 /**
  * Tessera's planner: the engine's legal plans, most future capacity kept for `demand` (the workload's mix of
@@ -43,4 +43,21 @@ export function hamiV29MigPlanner(geometries: (model: GpuModel) => readonly MigG
       return plan ? [plan] : [];
     },
   });
+}
+
+/**
+ * HAMi's stock geometries for v2.9, smallest instances first as its default device config lists them: all
+ * 1-slice, all 2-slice, all 3-slice, one whole-GPU instance.
+ */
+export function defaultGeometries(model: GpuModel): MigGeometry[] {
+  const spec = model.mig;
+  if (!spec) return [];
+  const geometries: MigGeometry[] = [];
+  for (const slices of [1, 2, 3, spec.totalComputeSlices]) {
+    const profile = spec.profiles.find((p) => p.computeSlices === slices && !p.mediaExtensions);
+    if (!profile || !findProfile(model, profile.name)) continue;
+    const count = Math.min(profile.maxCount, Math.floor(spec.totalMemorySlices / profile.memorySlices));
+    geometries.push([{ profile: profile.name, count }]);
+  }
+  return geometries;
 }

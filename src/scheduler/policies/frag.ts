@@ -2,30 +2,18 @@
  * Fragmentation of a node's shared GPUs against a mix of typical requests, after the FGD paper
  * (fgd.md §2-§3, `pkg/utils/frag.go`). Pure arithmetic on plain data: milli-GPU integers, float64 sums.
  */
-import { MILLI_PER_GPU } from '../core/view.js';
+import { MILLI_PER_GPU } from '../core/index.js';
+import type { ShareShape, TypicalShape } from '../core/index.js';
 
-/** A node as the fractional-share model sees it: CPU left and the milli-GPU left on each GPU (1000 = free). */
+export type { ShareShape, TypicalShape };
+
+/** A node as FGD's fragment measure sees it: CPU left and the milli-GPU left on each GPU (1000 = free). */
 export interface ShareNodeView {
   readonly model: string;
   readonly cpuLeft: number;
   readonly gpuLeft: ArrayLike<number>;
   /** Requests running on each GPU. */
   readonly gpuTasks: ArrayLike<number>;
-  /** Moves whenever the node changes, so policies may memoize per node state; absent on scratch copies. */
-  readonly version?: number;
-}
-
-/** A request shape: CPU milli, milli-GPU per GPU, GPU count, allowed models (empty = any). */
-export interface ShareShape {
-  readonly cpu: number;
-  readonly milli: number;
-  readonly gpus: number;
-  readonly models: readonly string[];
-}
-
-export interface TypicalShape extends ShareShape {
-  /** Share of the typical set's pods with this shape; the typical set's frequencies sum to 1. */
-  readonly freq: number;
 }
 
 export { MILLI_PER_GPU };
@@ -35,13 +23,6 @@ export const TYPICAL_COVERAGE = 0.95;
 /** Whether the node's model is among the shape's allowed models (no list: any model). */
 export function modelAllowed(node: ShareNodeView, shape: ShareShape): boolean {
   return shape.models.length === 0 || shape.models.includes(node.model);
-}
-
-/** Whether at least `shape.gpus` GPUs each have `shape.milli` left. */
-export function gpusAvailable(gpuLeft: ArrayLike<number>, shape: ShareShape): boolean {
-  let count = 0;
-  for (let i = 0; i < gpuLeft.length; i++) if ((gpuLeft[i] ?? 0) >= shape.milli) count++;
-  return count >= shape.gpus;
 }
 
 export function totalLeft(gpuLeft: ArrayLike<number>): number {
@@ -113,22 +94,6 @@ export interface SharePlacement {
   /** GPU indices on the node, one per requested GPU; empty for CPU-only requests. */
   readonly gpus: readonly number[];
 }
-
-/** What a fractional-share policy knows for a whole run. */
-export interface ShareRunContext {
-  readonly typical: readonly TypicalShape[];
-}
-
-/**
- * A policy over fractional-share nodes. `place` is only called on nodes where the request fits (CPU, memory,
- * model, GPUs); it is pure, so callers may memoize it per node state. null means the policy will not place here.
- */
-export interface SharePolicy {
-  readonly name: string;
-  place(node: ShareNodeView, pod: ShareShape): SharePlacement | null;
-}
-
-export type SharePolicyFactory = (context: ShareRunContext) => SharePolicy;
 
 /**
  * The `gpus` GPUs with at least `milli` left, fullest first (ascending left, then index): the published

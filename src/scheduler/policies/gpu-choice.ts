@@ -7,8 +7,8 @@
  * then, for MIG, the option that changes the least (fewest plan ops, then least memory: the smallest instance that
  * holds the request); ties go to the lowest GPU position and the lowest placement start, so the choice is stable.
  */
-import type { DeviceOption, GpuView } from '../core/view.js';
-import { MAX_NODE_SCORE, type ChooseInput } from './policy.js';
+import type { DeviceOption, GpuView } from '../core/index.js';
+import { MAX_NODE_SCORE, type ChooseInput } from '../core/index.js';
 
 /** How used one GPU is, in [0, MAX_NODE_SCORE] (memory and cores weighted equally). */
 export function gpuUse(gpu: GpuView): number {

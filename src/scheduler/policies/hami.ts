@@ -5,12 +5,14 @@
  *                                                                                   counting the pod as placed
  *   binpack: score = MAX x raw / 30          spread: score = MAX - MAX x raw / 30      (truncated to an integer)
  *
- * raw lies in [0, 30]; HAMi sorts on the float (highest for binpack, lowest for spread), which this keeps up to the
- * integer scale. A term with zero capacity counts as full. GPU choice: GPU-level binpack or spread
- * (`gpu-choice.ts`), HAMi's default being spread.
+ * raw lies in [0, 30]; HAMi sorts on the float (highest for binpack, lowest for spread), and so does this (the
+ * score keeps its fraction). A term with zero capacity counts as full. GPU choice: GPU-level binpack or spread
+ * (`gpu-choice.ts`), HAMi's default being spread. MIG: the geometry engine's ranking, or HAMi's own v2.10 and
+ * v2.9 rules as `hami-v2.10-mig` and `hami-v2.9-mig` (frag-mig.ts).
  */
 import { chooseByPacking } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy, type ScoreInput } from './policy.js';
+import { defaultGeometries, hamiV210MigPlanner, hamiV29MigPlanner } from './frag-mig.js';
+import { MAX_NODE_SCORE, clampScore, type Policy, type ScoreInput } from '../core/index.js';
 
 /** The top of HAMi's raw scale: three fractions, each at most 1, times 10. */
 export const HAMI_RAW_MAX = 30;
@@ -19,7 +21,7 @@ const fraction = (used: number, capacity: number): number => (capacity > 0 ? use
 
 /**
  * HAMi's raw score from the node's totals after placement (slots, cores, memory: used and capacity), in
- * [0, HAMI_RAW_MAX]. Plain numbers, so the openb replay's share model uses the same formula in its hot loop.
+ * [0, HAMI_RAW_MAX].
  */
 export function hamiRaw(slots: number, slotCapacity: number, cores: number, coreCapacity: number, memory: number, memoryCapacity: number): number {
   return 10 * (fraction(slots, slotCapacity) + fraction(cores, coreCapacity) + fraction(memory, memoryCapacity));
@@ -37,6 +39,12 @@ export const hamiPolicy: Policy = {
   chooseDevice: chooseByPacking,
   scoreNode(input) {
     const packed = (MAX_NODE_SCORE * hamiRawScore(input)) / HAMI_RAW_MAX;
-    return toNodeScore(input.direction === 'binpack' ? packed : MAX_NODE_SCORE - packed);
+    return clampScore(input.direction === 'binpack' ? packed : MAX_NODE_SCORE - packed);
   },
 };
+
+/** HAMi's node score with HAMi v2.10's MIG rule. */
+export const hamiV210Policy: Policy = { ...hamiPolicy, name: 'hami-v2.10-mig', migPlanner: () => hamiV210MigPlanner() };
+
+/** HAMi's node score with HAMi v2.9's MIG rule and its stock geometries. */
+export const hamiV29Policy: Policy = { ...hamiPolicy, name: 'hami-v2.9-mig', migPlanner: () => hamiV29MigPlanner(defaultGeometries) };

@@ -12,7 +12,7 @@
  * request would hold idle memory for the pod's whole life, so re-carving an idle GPU beats it: measured on
  * bench/fixtures/mig and held-out seeds of its generator (docs/policy.md).
  */
-import type { MigOption } from '../core/mig.js';
+import type { MigOption } from '../core/index.js';
 import type { GpuDemand } from '../../request/index.js';
 
 /** A free instance up to this many times the asked memory counts as well fitting. */

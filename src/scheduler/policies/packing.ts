@@ -8,7 +8,7 @@
  * GPU choice: GPU-level binpack or spread (`gpu-choice.ts`).
  */
 import { chooseByPacking } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy } from './policy.js';
+import { MAX_NODE_SCORE, toNodeScore, type Policy } from '../core/index.js';
 
 export const packingPolicy: Policy = {
   name: 'packing',

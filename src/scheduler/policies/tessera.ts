@@ -13,13 +13,13 @@
  * 1/4 ties on gpushare40, 1/8 and 1/10 win on all four; see docs/policy.md). Score, GPU choice and rank tie-break
  * are FGD's.
  */
-import type { DeviceOption, GpuView, NodePlacement } from '../core/view.js';
+import type { DeviceOption, GpuView, NodePlacement } from '../core/index.js';
 import { gradientScorer } from './gradient.js';
 import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
-import { gradientPlacement, memoizedFragment } from './fgd.js';
 import { firstBy } from './gpu-choice.js';
-import { MAX_NODE_SCORE, toNodeScore, type Policy, type ScoreInput } from './policy.js';
-import { modelAllowed, totalLeft, type ShareNodeView, type SharePolicy, type ShareRunContext, type TypicalShape } from './frag.js';
+import { MAX_NODE_SCORE, clampScore, toNodeScore, type Policy } from '../core/index.js';
+import { modelAllowed, totalLeft, type ShareNodeView, type TypicalShape } from './frag.js';
+import { tesseraMigPlanner } from './frag-mig.js';
 import type { PodRequest } from '../../request/index.js';
 
 export const STRANDED_WEIGHT = 0.125;
@@ -58,15 +58,6 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
   return frag;
 }
 
-export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy {
-  let scratch = new Float64Array(8);
-  const fragment = memoizedFragment((n) => {
-    if (scratch.length < n.gpuLeft.length) scratch = new Float64Array(n.gpuLeft.length);
-    return reachFragmentation(n, context.typical, scratch);
-  });
-  return { name: 'tessera', place: (node, pod) => gradientPlacement(node, pod, fragment) };
-}
-
 /**
  * Tessera on the allocator's node views (MIG and HAMi-core nodes alike). Every MIG option is valued by
  * `migOptionValue` (mig-value.ts: a free instance of about the pod's size first, then a layout change that keeps
@@ -77,11 +68,16 @@ export function createTesseraSharePolicy(context: ShareRunContext): SharePolicy 
  * (reachFragmentation on gradient.ts's projection) when the run knows the typical requests, else fuller nodes
  * first so work gathers; its GPU choice follows the gradient, else the fullest GPU that fits.
  *
- *   MIG:        score = MAX × min over picks of migOptionValue(pick)
+ *   MIG:        score = MAX × min over picks of migOptionValue(pick)                       (truncated)
  *   HAMi-core:  score = MAX × (2/3 + 1/3 × packing),   packing = gradient score / MAX, or the node's memory fullness
+ *
+ * The HAMi-core score keeps its fraction, so the band compresses nothing: nodes tie exactly where FGD's integer
+ * gradient ties (the openb results depend on those ties). Its MIG planner is tesseraMigPlanner (frag-mig.ts).
  */
 export const tesseraPolicy: Policy = {
   name: 'tessera',
+  needsTypical: true,
+  migPlanner: (options) => tesseraMigPlanner(options),
   chooseDevice(input) {
     const { options, node } = input;
     if (options[0]?.mig) {
@@ -95,13 +91,24 @@ export const tesseraPolicy: Policy = {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
     if (input.node.mode === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
-    const packing = input.context.typical?.length ? gradientOf(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
-    return toNodeScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
+    const packing = input.context.typical?.length ? reach.score(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    return clampScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },
 };
 
 /** The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. */
-const reach = gradientScorer(reachFragmentation);
+/**
+ * reachFragmentation reads the CPU as copies of t (at least one, for t to count at all), which stop mattering once
+ * they reach every GPU with room for t: a placement only takes room away.
+ */
+const reach = gradientScorer({
+  fragment: reachFragmentation,
+  cpuCap(gpuLeft, t) {
+    let rooms = 0;
+    for (let i = 0; i < gpuLeft.length; i++) if ((gpuLeft[i] ?? 0) >= t.milli) rooms++;
+    return Math.max(1, Math.ceil(rooms / t.gpus));
+  },
+});
 
 const left = (gpu: GpuView | undefined, o: DeviceOption): number => (gpu ? gpu.memoryMiB - gpu.usedMemoryMiB - o.memoryMiB : 0);
 
@@ -146,16 +153,6 @@ function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], p
 
 /** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */
 const pickValues = new WeakMap<NodePlacement, number>();
-/** The same for the HAMi-core gradient, which also depends on the pod's CPU (not part of its shape). */
-const gradients = new WeakMap<NodePlacement, { cpuMilli: number; score: number }>();
-
-function gradientOf(input: ScoreInput): number {
-  const kept = gradients.get(input.placement);
-  if (kept?.cpuMilli === input.request.cpuMilli) return kept.score;
-  const score = reach.score(input);
-  gradients.set(input.placement, { cpuMilli: input.request.cpuMilli, score });
-  return score;
-}
 
 /**
  * The least valued MIG pick of a placement (1 when it has none). MIG verdicts always carry their placement (instance

@@ -62,3 +62,32 @@ function mostCommon(gpus: readonly GpuSize[]): GpuSize | undefined {
   for (const kind of kinds.values()) if (!best || kind.count > best.count) best = kind;
   return best?.gpu;
 }
+
+/** The extender's default `--workload-refresh`, and the simulator's: seconds between relearning the profile. */
+export const DEFAULT_REFRESH_SECONDS = 60;
+
+/**
+ * Online learning, one rule for the extender and the simulator: every `refreshMs`, the profile of the GPU pods the
+ * scheduler knows and has not seen finish; a new profile only when it differs from the last one.
+ */
+export class ProfileLearner {
+  private key = '';
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly refreshMs: number) {}
+
+  /** Whether a refresh is due at `nowMs` (the first one always is). */
+  due(nowMs: number): boolean {
+    return nowMs - this.last >= this.refreshMs;
+  }
+
+  /** Relearns at `nowMs`: the profile of `requests` on `gpus`, or null when it is the one learned last. */
+  learn(nowMs: number, gpus: readonly GpuSize[], requests: readonly PodRequest[]): WorkloadProfile | null {
+    this.last = nowMs;
+    const profile = workloadProfile(gpus, requests);
+    const key = JSON.stringify(profile);
+    if (key === this.key) return null;
+    this.key = key;
+    return profile;
+  }
+}

@@ -1,3 +1,3 @@
 /** openb trace replay (the FGD paper's protocol). */
 export { DEFAULT_LOAD } from './protocol.js';
-export { type OpenbReport, runOpenb } from './run.js';
+export { type OpenbReport, readTextFile, runOpenb } from './run.js';

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../../errors.js';
-import { sharePolicyByName } from '../policies/index.js';
+import { simulatorPolicy, type ProfileSource } from '../policy.js';
+import { FailureLog, type FailureRow } from '../failures.js';
 import { parseOpenbNodes, parseOpenbPods, type OpenbNode, type OpenbPod } from './csv.js';
 import { replayOpenb, type OpenbOutcome } from './replay.js';
 
@@ -18,6 +19,12 @@ export interface OpenbRunResult extends Omit<OpenbOutcome, 'layouts'> {
 
 export interface OpenbSummary {
   policy: string;
+  /** Failed pods over all seeds, per request shape, and why. */
+  failures: FailureRow[];
+  /** Per pod class, over all seeds: arrived, placed, and placed / arrived in %. */
+  classes: Record<string, { arrived: number; placed: number; acceptedPercent: number }>;
+  /** The allocation curve, mean over seeds, per arrived-load column. */
+  curve: { arrivedPercent: number; allocationRatio: number }[];
   seeds: number;
   meanAllocationRatio: number;
   stdAllocationRatio: number;
@@ -27,6 +34,7 @@ export interface OpenbSummary {
 export interface OpenbReport {
   mode: 'openb';
   load: number;
+  profile: ProfileSource;
   nodes: { file: string; count: number };
   pods: { file: string; count: number };
   results: OpenbRunResult[];
@@ -54,6 +62,7 @@ export interface OpenbRunOptions {
   policies: readonly string[];
   seeds: readonly number[];
   load: number;
+  profile: ProfileSource;
   layouts: boolean;
   /** Called once with the number of decisions the whole run will make. */
   onStart?: (totalDecisions: number) => void;
@@ -62,7 +71,7 @@ export interface OpenbRunOptions {
 }
 
 export function runOpenb(options: OpenbRunOptions): OpenbReport {
-  const factories = options.policies.map((name) => [name, sharePolicyByName(name)] as const);
+  const factories = options.policies.map((name) => [name, simulatorPolicy(name)] as const);
   const { nodes, pods } = loadOpenb(options.nodesFile, options.podsFile);
   const results: OpenbRunResult[] = [];
   let started = false;
@@ -73,6 +82,7 @@ export function runOpenb(options: OpenbRunOptions): OpenbReport {
       const outcome = replayOpenb(nodes, pods, factory, {
         seed,
         load: options.load,
+        profile: options.profile,
         onProgress: (done, total) => {
           if (!started) {
             started = true;
@@ -99,6 +109,7 @@ export function runOpenb(options: OpenbRunOptions): OpenbReport {
   return {
     mode: 'openb',
     load: options.load,
+    profile: options.profile,
     nodes: { file: options.nodesFile, count: nodes.length },
     pods: { file: options.podsFile, count: pods.length },
     results,
@@ -115,8 +126,26 @@ function summarize(policy: string, runs: readonly OpenbRunResult[]): OpenbSummar
   const ratios = runs.map((r) => r.allocationRatio);
   const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
   const variance = ratios.reduce((a, b) => a + (b - mean) ** 2, 0) / ratios.length;
+  const failures = new FailureLog(() => '');
+  for (const r of runs) failures.merge(r.failures);
+  const classes: OpenbSummary['classes'] = {};
+  for (const r of runs) {
+    for (const [name, c] of Object.entries(r.classes)) {
+      const sum = (classes[name] ??= { arrived: 0, placed: 0, acceptedPercent: 0 });
+      sum.arrived += c.arrived;
+      sum.placed += c.placed;
+      sum.acceptedPercent = (100 * sum.placed) / sum.arrived;
+    }
+  }
+  const curve = (runs[0]?.curve ?? []).map(({ arrivedPercent }, k) => ({
+    arrivedPercent,
+    allocationRatio: runs.reduce((a, r) => a + (r.curve[k]?.allocationRatio ?? Number.NaN), 0) / runs.length,
+  }));
   return {
     policy,
+    failures: failures.table(),
+    classes,
+    curve,
     seeds: runs.length,
     meanAllocationRatio: mean,
     stdAllocationRatio: Math.sqrt(variance),

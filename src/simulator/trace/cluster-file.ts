@@ -13,7 +13,7 @@
  * Errors name the file, the line and the field.
  */
 import { LineCounter, parseDocument } from 'yaml';
-import { ajv, fieldOf } from '../../api/validate.js';
+import { ajv, fieldOf } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { resolveGpuModel } from '../../geometry/index.js';
 import type { NodeSpec } from '../../scheduler/core/index.js';

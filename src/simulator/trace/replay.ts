@@ -4,11 +4,12 @@
  * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, decide, schedule, type Allocation, type NodeSpec } from '../../scheduler/core/index.js';
-import { workloadProfile, type WorkloadProfile } from '../../scheduler/policies/workload.js';
-import { DEFAULT_RUN_CONTEXT, type RunContext } from '../../scheduler/policies/policy.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
+import { DEFAULT_REFRESH_SECONDS, ProfileLearner, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
+import type { ProfileSource } from '../policy.js';
+
 import { TesseraError } from '../../errors.js';
-import type { TracePolicy } from './policies.js';
+import { migPlannerOf } from '../../scheduler/policies/index.js';
 import type { TraceEvent } from './trace-file.js';
 
 export interface GpuLayout {
@@ -51,10 +52,22 @@ export function profileOf(nodes: readonly NodeSpec[], events: readonly TraceEven
   );
 }
 
-export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], chosen: TracePolicy): TraceOutcome {
+export interface TraceReplayOptions {
+  /** Learned online from the pods running and arriving (default), or the whole trace's before the first event. */
+  profile?: ProfileSource;
+  /** Seconds between relearning online (the extender's `--workload-refresh`). */
+  refreshSeconds?: number;
+}
+
+export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy, options: TraceReplayOptions = {}): TraceOutcome {
   const profile = profileOf(nodes, events);
-  const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
-  const state = new ClusterState(nodes, { migPlanner: chosen.planner, idleMigInstances: 'keep' });
+  const online = (options.profile ?? 'online') === 'online';
+  let context: RunContext = online ? DEFAULT_RUN_CONTEXT : { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
+  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: 'keep' });
+  const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
+  const gpus = nodes.flatMap((n) => n.gpus);
+  // What the scheduler knows online: the pods running, by key, and the one arriving.
+  const known = new Map<string, TraceEvent & { kind: 'pod' }>();
   const running = new Map<string, string>();
   let placed = 0;
   let failed = 0;
@@ -73,15 +86,32 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
       const released = state.release(uid);
       if (!released.ok) throw new TesseraError('INTERNAL', `release of ${event.key} failed: ${JSON.stringify(released.error)}`);
       running.delete(event.key);
+      known.delete(event.key);
       held -= memoryOf(released.value);
       continue;
     }
     decisions++;
     if (running.has(event.key)) throw new TesseraError('INVALID_INPUT', `pod ${event.key} is already running`, { field: `line ${event.line}: pod.metadata.name` });
-    const top = schedule(state, event.request, chosen.policy, { limit: 1, explain: false, context }).ranked[0];
-    const allocation = top ? decide(state, event.request, top.node, chosen.policy, context) : null;
+    if (online) {
+      known.set(event.key, event);
+      if (learner.due(event.at * 1000)) {
+        // As the extender applies a new profile (extender/workload.ts): the planner for its demand, the typical
+        // requests to a policy that reads them.
+        const learned = learner.learn(
+          event.at * 1000,
+          gpus,
+          [...known.values()].map((e) => e.request),
+        );
+        if (learned && policy.migPlanner) state.setMigPlanner(migPlannerOf(policy, { demand: learned.migDemand }));
+        else if (learned) state.forgetVerdicts();
+        if (learned && policy.needsTypical) context = { ...context, typical: learned.typical };
+      }
+    }
+    const top = schedule(state, event.request, policy, { limit: 1, explain: false, context }).ranked[0];
+    const allocation = top ? decide(state, event.request, top.node, policy, context) : null;
     if (!allocation?.ok) {
       failed++;
+      known.delete(event.key);
       continue;
     }
     const applied = state.apply(allocation.value);

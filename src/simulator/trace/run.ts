@@ -2,10 +2,10 @@
  * Runs a timed trace on a cluster file for several policies and gathers the report `tessera simulate` prints.
  * The edge of the trace simulator: it reads the files and the clock (decisions per second).
  */
-import { readTextFile } from '../openb/run.js';
+import { readTextFile } from '../openb/index.js';
 import { parseClusterFile } from './cluster-file.js';
-import { tracePolicyByName } from './policies.js';
-import { profileOf, replayTrace, type TraceOutcome } from './replay.js';
+import { simulatorPolicy, type ProfileSource } from '../policy.js';
+import { replayTrace, type TraceOutcome } from './replay.js';
 import { parseTraceFile } from './trace-file.js';
 
 export interface TraceRunResult extends Omit<TraceOutcome, 'layouts'> {
@@ -18,6 +18,7 @@ export interface TraceRunResult extends Omit<TraceOutcome, 'layouts'> {
 
 export interface TraceReport {
   mode: 'trace';
+  profile: ProfileSource;
   cluster: { file: string; nodes: number; gpus: number };
   trace: { file: string; events: number };
   results: TraceRunResult[];
@@ -27,20 +28,20 @@ export interface TraceRunOptions {
   clusterFile: string;
   traceFile: string;
   policies: readonly string[];
+  profile: ProfileSource;
   layouts: boolean;
 }
 
 export function runTrace(options: TraceRunOptions): TraceReport {
   const nodes = parseClusterFile(options.clusterFile, readTextFile(options.clusterFile, '--cluster'));
   const events = parseTraceFile(options.traceFile, readTextFile(options.traceFile, '--trace'));
-  const demand = profileOf(nodes, events).migDemand;
-  const chosen = options.policies.map((name) => [name, tracePolicyByName(name, demand)] as const);
-  const results = chosen.map(([policy, pair]): TraceRunResult => {
+  const chosen = options.policies.map((name) => simulatorPolicy(name));
+  const results = chosen.map((policy): TraceRunResult => {
     const t0 = performance.now();
-    const { layouts, ...outcome } = replayTrace(nodes, events, pair);
+    const { layouts, ...outcome } = replayTrace(nodes, events, policy, { profile: options.profile });
     const seconds = (performance.now() - t0) / 1000;
     return {
-      policy,
+      policy: policy.name,
       seed: 0,
       ...outcome,
       decisionsPerSec: seconds > 0 ? Math.round(outcome.decisions / seconds) : 0,
@@ -50,6 +51,7 @@ export function runTrace(options: TraceRunOptions): TraceReport {
   });
   return {
     mode: 'trace',
+    profile: options.profile,
     cluster: { file: options.clusterFile, nodes: nodes.length, gpus: nodes.reduce((s, n) => s + n.gpus.length, 0) },
     trace: { file: options.traceFile, events: events.length },
     results,

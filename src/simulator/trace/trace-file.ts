@@ -3,7 +3,7 @@
  * "<namespace>/<name>"}` removes one. Pods are parsed with the allocator's own request parser; every error names
  * the file, the line and the field. Events are replayed in `at` order (stable for equal times).
  */
-import { ajv, fieldOf } from '../../api/validate.js';
+import { ajv, fieldOf } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { parsePodRequest, reasonText, type PodRequest } from '../../request/index.js';
 

@@ -5,8 +5,8 @@ import type { KeyObject } from 'node:crypto';
 import { generateSigningKey, publicKeyOf, signDecision, type TrustedKeys } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
-import { decide } from '../../../src/scheduler/core/index.js';
-import { DEFAULT_POLICY, hamiPolicy } from '../../../src/scheduler/policies/index.js';
+import { decide, type Policy } from '../../../src/scheduler/core/index.js';
+import { DEFAULT_POLICY, POLICIES, hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { ClusterView } from '../../../src/scheduler/extender/cluster-view.js';
 import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
@@ -16,7 +16,8 @@ import { parsePodRequest } from '../../../src/request/index.js';
 
 const trusted = (key: KeyObject): TrustedKeys => ({ scheduler: publicKeyOf(key), node: () => undefined });
 
-const options = extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, DEFAULT_POLICY);
+const defaultPolicy = POLICIES[DEFAULT_POLICY] as Policy;
+const options = extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, defaultPolicy);
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
 
 function migNode(instances: Array<{ profile: string; start: number }>): ReturnType<typeof gpuNode> {
@@ -132,7 +133,7 @@ describe('cluster view', () => {
 
   it('offers a node the memory scaling its nodeconfig entry names, others the cluster default', () => {
     const config = { ...DEFAULT_DEVICE_CONFIG, nodeconfig: [{ name: 'scaled', operatingmode: 'hami-core' as const, devicememoryscaling: 2 }] };
-    const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...extenderDeviceOptions(config, DEFAULT_POLICY) });
+    const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...extenderDeviceOptions(config, defaultPolicy) });
     view.upsertNode(gpuNode('scaled', { gpus: 1, memoryMiB: 40960 }));
     view.upsertNode(gpuNode('plain', { gpus: 1, memoryMiB: 40960 }));
     expect(view.state.node('scaled')?.gpus[0]?.memoryMiB).toBe(81920);

@@ -12,6 +12,7 @@ import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { hamiBindRecords } from '../../../src/scheduler/extender/hami-bind.js';
+import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender } from './cluster-harness.js';
 import { gpuPod } from './fixtures.js';
@@ -162,7 +163,7 @@ describe("a MIG node run by HAMi v2.10's device plugin", () => {
       },
     });
     // As `tessera scheduler` starts it: the device config's MIG planner (HAMi's defaults).
-    migExtender = await startTestExtender(migCluster, newKey(), undefined, extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, 'hami'));
+    migExtender = await startTestExtender(migCluster, newKey(), undefined, extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, hamiPolicy));
     await eventually(
       'ready',
       async () => (await fetch(`${migExtender.url}/readyz`)).status,

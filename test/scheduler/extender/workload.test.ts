@@ -42,7 +42,7 @@ async function firstPlan(workloadRefreshSeconds: number): Promise<string[]> {
   const pods: V1Pod[] = [];
   for (let i = 0; i < 5; i++) pods.push(await api.createNamespacedPod({ namespace: 'default', body: gpuPod(`small-${i}`, { memoryMiB: 9000, annotations: { 'nvidia.com/vgpu-mode': 'mig' } }) }));
   const key = newKey();
-  extender = await startTestExtender(cluster, key, testConfig({ workloadRefreshSeconds }), { policy: tesseraPolicy, ...extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, tesseraPolicy.name) });
+  extender = await startTestExtender(cluster, key, testConfig({ workloadRefreshSeconds }), { policy: tesseraPolicy, ...extenderDeviceOptions(DEFAULT_DEVICE_CONFIG, tesseraPolicy) });
   const running = extender;
   await eventually(
     'pods in the view',

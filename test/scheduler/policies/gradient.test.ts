@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, decide, schedule, type NodeSpec } from '../../../src/scheduler/core/index.js';
-import { fgdPlacement } from '../../../src/scheduler/policies/fgd.js';
+import { fgdPlacement, gradientPlacement } from '../../../src/scheduler/policies/fgd.js';
+import { reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { fgdPolicy } from '../../../src/scheduler/policies/gradient.js';
 import { DEFAULT_RUN_CONTEXT, POLICIES, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from '../core/builders.js';
+import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 
 const GPU = 'nvidia.com/gpu';
 const MEM = 'nvidia.com/gpumem';
@@ -88,5 +90,71 @@ describe('fgd on the allocator', () => {
     const ranked = schedule(state, request, tesseraPolicy, { context: { ...DEFAULT_RUN_CONTEXT, typical: [whole] } }).ranked;
     expect(ranked[0]?.node).toBe('tight');
     expect(ranked[0]?.placement.containers[0]?.[0]?.gpu).toBe(0);
+  });
+});
+
+describe('incremental gradient scores', () => {
+  const podArb = fc.record({
+    cpuMilli: fc.integer({ min: 0, max: 12 }).map((c) => c * 1000 + (c % 3) * 250),
+    gpus: fc.constantFrom(0, 1, 1, 1, 2),
+    gpuMilli: fc.integer({ min: 1, max: 10 }).map((t) => t * 100),
+  });
+  const stepArb = fc.record({ pod: podArb, release: fc.boolean(), pick: fc.nat() });
+  const cpuTypicalArb = fc
+    .array(
+      fc.record({
+        cpu: fc.integer({ min: 0, max: 8 }).map((c) => c * 1500),
+        milli: fc.integer({ min: 1, max: 10 }).map((t) => t * 100),
+        gpus: fc.integer({ min: 0, max: 2 }),
+        models: fc.constant([]),
+        freq: fc.constant(0),
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((shapes) => shapes.map((s) => ({ ...s, freq: 1 / shapes.length })));
+
+  it('kept scores equal the published search on the node as it is, through placements, releases and CPU changes', () => {
+    fc.assert(
+      fc.property(cpuTypicalArb, fc.array(stepArb, { minLength: 1, maxLength: 30 }), (typical, steps) => {
+        const nodes = ['a', 'b', 'c'].map((name, i) => openbNodeSpec({ name, cpuMilli: 16_000 + i * 8000, memoryMib: 1 << 20, gpus: 2 + i * 2, model: 'G2' }));
+        const state = new ClusterState(nodes);
+        const context = { ...DEFAULT_RUN_CONTEXT, typical };
+        const placed: string[] = [];
+        steps.forEach((step, i) => {
+          const shape = { ...step.pod, gpuMilli: step.pod.gpus > 1 ? 1000 : step.pod.gpuMilli };
+          const request = openbRequest({ name: `p${i}`, memoryMib: 0, gpuSpec: [], ...shape });
+          const { ranked } = schedule(state, request, fgdPolicy, { context });
+          for (const r of ranked) {
+            const view = state.node(r.node);
+            if (!view) throw new Error('ranked node must exist');
+            const published = fgdPlacement(
+              { model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] },
+              { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] },
+              typical,
+            );
+            expect(r.score).toBe(published?.score);
+          }
+          // tessera's HAMi-core band over its own measure, against the published search over that measure.
+          for (const r of schedule(state, request, tesseraPolicy, { context }).ranked) {
+            const view = state.node(r.node);
+            if (!view) throw new Error('ranked node must exist');
+            const published = gradientPlacement(
+              { model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] },
+              { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] },
+              (n) => reachFragmentation(n, typical),
+            );
+            expect(r.score).toBeCloseTo(100 * (2 / 3 + (published?.score ?? 0) / 300), 9);
+          }
+          const top = ranked[0];
+          const decided = top ? decide(state, request, top.node, fgdPolicy, context) : null;
+          if (decided?.ok && state.apply(decided.value).ok) placed.push(request.pod.uid);
+          if (step.release && placed.length > 0) {
+            const [uid] = placed.splice(step.pick % placed.length, 1);
+            if (uid) expect(state.release(uid).ok).toBe(true);
+          }
+        });
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -23,18 +23,18 @@ describe('hami node score: 10 x (slots + cores + memory fractions), after placem
 
   it.each<[string, Record<string, string | number>, number, number, number]>([
     // 1 vGPU, 8,000 MiB, 20 cores:  10 x (1/20 + 20/200 + 8,000/80,000) = 10 x (0.05 + 0.1 + 0.1) = 2.5
-    //   binpack: trunc(100 x 2.5 / 30) = trunc(8.33) = 8;  spread: trunc(100 - 8.33) = 91
-    ['one small vGPU', { [GPU]: 1, [MEM]: 8000, [CORES]: 20 }, 2.5, 8, 91],
+    //   binpack: 100 x 2.5 / 30 = 8.33;  spread: 100 - 8.33 = 91.67 (HAMi sorts on the float: no truncation)
+    ['one small vGPU', { [GPU]: 1, [MEM]: 8000, [CORES]: 20 }, 2.5, 8.33, 91.67],
     // 2 exclusive vGPUs (cores 100, whole memory): 10 x (2/20 + 200/200 + 80,000/80,000) = 10 x 2.1 = 21
-    //   binpack: trunc(70) = 70;  spread: trunc(30) = 30
+    //   binpack: 70;  spread: 30
     ['two whole GPUs', { [GPU]: 2 }, 21, 70, 30],
     // 1 vGPU, 50% memory (20,000 MiB), 0 cores: 10 x (0.05 + 0 + 0.25) = 3;  binpack 10, spread 90
     ['half the memory of one GPU', { [GPU]: 1, 'nvidia.com/gpumem-percentage': 50, [CORES]: 0 }, 3, 10, 90],
   ])('%s', (_label, limits, raw, binpack, spread) => {
     const request = pod().container(limits).request();
     expect(scored(fresh(), request, 'binpack').raw).toBeCloseTo(raw, 10);
-    expect(scored(fresh(), request, 'binpack').score).toBe(binpack);
-    expect(scored(fresh(), request, 'spread').score).toBe(spread);
+    expect(scored(fresh(), request, 'binpack').score).toBeCloseTo(binpack, 2);
+    expect(scored(fresh(), request, 'spread').score).toBeCloseTo(spread, 2);
   });
 
   it('counts what the node already holds', () => {
@@ -50,11 +50,11 @@ describe('hami node score: 10 x (slots + cores + memory fractions), after placem
     expect(held.ok && state.apply(held.value).ok).toBe(true);
     // Held: 1 slot, 50 cores, 20,000 MiB. Adding 1 vGPU of 8,000 MiB and 20 cores:
     //   10 x (2/20 + 70/200 + 28,000/80,000) = 10 x (0.1 + 0.35 + 0.35) = 8
-    //   binpack: trunc(100 x 8 / 30) = trunc(26.67) = 26;  spread: trunc(73.33) = 73
+    //   binpack: 100 x 8 / 30 = 26.67;  spread: 73.33
     const request = pod('p2')
       .container({ [GPU]: 1, [MEM]: 8000, [CORES]: 20 })
       .request();
-    expect(scored(state, request, 'binpack')).toEqual({ raw: expect.closeTo(8, 10), score: 26 });
-    expect(scored(state, request, 'spread').score).toBe(73);
+    expect(scored(state, request, 'binpack')).toEqual({ raw: expect.closeTo(8, 10), score: expect.closeTo(26.67, 2) });
+    expect(scored(state, request, 'spread').score).toBeCloseTo(73.33, 2);
   });
 });

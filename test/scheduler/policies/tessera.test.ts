@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeFragmentation, type ShareNodeView, type TypicalShape } from '../../../src/scheduler/policies/frag.js';
-import { STRANDED_WEIGHT, createTesseraSharePolicy, reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
+import { STRANDED_WEIGHT, reachFragmentation, tesseraPolicy } from '../../../src/scheduler/policies/tessera.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide } from '../../../src/scheduler/core/index.js';
+import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 import type { MigOption } from '../../../src/scheduler/core/mig.js';
 import { OVERSIZE, WELL_FITTING, migOptionValue } from '../../../src/scheduler/policies/mig-value.js';
 
@@ -45,10 +47,15 @@ describe('tessera fragment', () => {
   });
 
   it('prefers the GPU that keeps reachable room', () => {
-    const policy = createTesseraSharePolicy({ typical: [T] });
+    // A node of 4 cores and two GPUs with [500, 1000] milli left, in the allocator (the openb mapping: milli = MiB).
+    const state = new ClusterState([openbNodeSpec({ name: 'n', cpuMilli: 4000, memoryMib: 64_000, gpus: 2, model: 'G2' })]);
+    const held = { pod: { uid: 'held', namespace: 'openb', name: 'held' }, node: 'n', mode: 'hami-core' as const, cpuMilli: 0, memoryMiB: 0 };
+    expect(state.apply({ ...held, containers: [{ name: 'main', devices: [{ uuid: 'n-gpu-0', index: 0, memoryMiB: 500, cores: 500 }] }] }).ok).toBe(true);
     // After a 2-core pod, 2 cores remain: one more copy of T. Taking the 500 GPU leaves [0, 1000]: nothing
     // stranded. Taking the 1000 GPU leaves [500, 500]: one room stranded.
-    expect(policy.place(view(4000, [500, 1000]), { cpu: 2000, milli: 500, gpus: 1, models: [] })?.gpus).toEqual([0]);
+    const pod = openbRequest({ name: 'p', cpuMilli: 2000, memoryMib: 0, gpus: 1, gpuMilli: 500, gpuSpec: [] });
+    const decided = decide(state, pod, 'n', tesseraPolicy, { ...DEFAULT_RUN_CONTEXT, typical: [T] });
+    expect(decided.ok && decided.value.containers[0]?.devices.map((d) => d.index)).toEqual([0]);
   });
 });
 
