@@ -52,6 +52,30 @@ describe('cluster view', () => {
     expect(gpu?.migInstances?.filter((i) => i.inUse)).toHaveLength(1);
   });
 
+  it('keeps a MIG grant whose plan destroyed idle instances once the device plugin reports the result', () => {
+    for (const idle of [
+      [{ profile: '1g.10gb', start: 0 }],
+      [
+        { profile: '1g.10gb', start: 4 },
+        { profile: '1g.10gb', start: 6 },
+      ],
+      [{ profile: '7g.80gb', start: 0 }],
+    ]) {
+      const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...options });
+      view.upsertNode(migNode(idle));
+      grantMig(view, 'planned');
+      const device = view.book.get('planned')?.decision.containers[0]?.devices[0]?.mig;
+      if (!device) throw new Error('not a MIG grant');
+      // What the GPU holds once the device plugin ran the plan: idle instances destroyed, the new one created.
+      let after = idle.filter((i) => !device.plan.some((op) => op.action === 'destroy' && op.profile === i.profile && op.start === i.start));
+      for (const op of device.plan) if (op.action === 'create' && !after.some((i) => i.profile === op.profile && i.start === op.start)) after = [...after, { profile: op.profile, start: op.start }];
+      if (!after.some((i) => i.profile === device.profile && i.start === device.start)) after = [...after, { profile: device.profile, start: device.start }];
+      view.upsertNode(migNode(after));
+      expect(view.state.allocation('planned'), JSON.stringify({ idle, plan: device.plan })).toBeDefined();
+      expect(view.state.node('mig-1')?.gpus[0]?.migInstances?.filter((i) => i.inUse)).toHaveLength(1);
+    }
+  });
+
   it('keeps grants across a node leaving and coming back, applying them again', () => {
     const view = new ClusterView({ keys: trusted(generateSigningKey()), log: silentLog, now: Date.now, ...options });
     view.upsertNode(migNode([]));
