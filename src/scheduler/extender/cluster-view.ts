@@ -67,6 +67,11 @@ export class ClusterView {
    * so capacity is never shown free while a device is in use.
    */
   private readonly pendingChanges = new Map<string, Reservation<Allocation>>();
+  /**
+   * Grants in the book that do not fit what their node reports now, by node: the allocator's view of that node is
+   * behind the devices (a pod holds capacity the state shows free), so nothing new goes there until they fit.
+   */
+  private readonly waiting = new Map<string, Set<string>>();
 
   constructor(private readonly options: ClusterViewOptions) {
     this.state = new ClusterState([], options.migPlanner ? { migPlanner: options.migPlanner } : {});
@@ -74,6 +79,7 @@ export class ClusterView {
       apply: (r) => this.applyGrant(r),
       release: (r) => {
         this.changes++;
+        this.stopWaiting(r.podUid, r.node);
         this.shapes.delete(r.podUid);
         this.pendingChanges.delete(r.podUid);
         // Grants whose node is unknown (or that did not fit) were never applied; nothing to undo then.
@@ -95,7 +101,13 @@ export class ClusterView {
     this.changes++;
     if (!this.state.node(r.node)) return false;
     const applied = this.state.apply(r.allocation);
-    if (applied.ok) return true;
+    if (applied.ok) {
+      this.stopWaiting(r.podUid, r.node);
+      return true;
+    }
+    let onNode = this.waiting.get(r.node);
+    if (!onNode) this.waiting.set(r.node, (onNode = new Set()));
+    onNode.add(r.podUid);
     // The device plugin swaps grants between interchangeable pods with two writes: between them one grant is
     // briefly held twice. The second write frees it; until then the newcomer waits (and is counted once).
     this.options.log.warn({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a grant does not fit its node now; it waits for capacity');
@@ -105,8 +117,21 @@ export class ClusterView {
   /** Grants on `node` the allocator does not hold yet, tried again now that capacity was freed there. */
   private applyWaiting(node: string): void {
     for (const r of this.book.onNode(node)) {
-      if (!this.state.allocation(r.podUid) && this.state.apply(r.allocation).ok) this.changes++;
+      if (!this.state.allocation(r.podUid) && this.state.apply(r.allocation).ok) {
+        this.changes++;
+        this.stopWaiting(r.podUid, node);
+      }
     }
+  }
+
+  private stopWaiting(podUid: string, node: string): void {
+    const onNode = this.waiting.get(node);
+    if (onNode?.delete(podUid) && onNode.size === 0) this.waiting.delete(node);
+  }
+
+  /** True while a grant on `node` waits to fit its devices: the node takes no new pod until it does. */
+  settling(node: string): boolean {
+    return this.waiting.has(node);
   }
 
   /** Records a changed grant for a pod on the same node and applies every pending change there that now fits. */

@@ -67,6 +67,9 @@ function fitText(fit: NodeFit): string {
   return text;
 }
 
+/** Why a node whose reported devices do not hold all its grants yet takes no pod (ClusterView.settling). */
+const SETTLING = 'a grant on this node does not fit the devices it reports now; it takes no new pod until they agree';
+
 export class Extender implements ExtenderService {
   private readonly cycles = new CycleCache();
   /** Pods this process bound, by uid, to their node (bounded): the informer may not show the binding yet. */
@@ -132,6 +135,10 @@ export class Extender implements ExtenderService {
     const requestKey = `${this.contextVersion}\u0000${JSON.stringify({ ...request, pod: null })}`;
     const ownNode = view.book.get(request.pod.uid)?.node;
     const misfits = eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, (r) => {
+      if (view.settling(r.node)) {
+        failed[r.node] = SETTLING;
+        return;
+      }
       const waits = this.inFlightConflict(request, annotations, r, r.node === ownNode ? undefined : requestKey);
       if (waits) {
         // Unschedulable for now, on this node and for this shape only: the node stays open to other shapes.
@@ -293,6 +300,7 @@ export class Extender implements ExtenderService {
     const pod = seen?.metadata?.uid === ref.uid ? seen : undefined;
     if (!cycle && !pod) throw new TesseraError('NOT_FOUND', `pod ${ref.namespace}/${ref.name} (uid ${ref.uid}) is not known`, { field: 'PodUID' });
     const request = cycle?.request ?? this.request(pod);
+    if (view.settling(node)) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod now: ${SETTLING}`, { field: 'Node' });
     const decided = decide(view.state, request, node, this.o.policy, this.o.context);
     if (!decided.ok) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod: ${fitText(decided.error)}`, { field: 'Node' });
     const waits = this.joinConflict(decided.value, cycle?.annotations ?? pod?.metadata?.annotations);

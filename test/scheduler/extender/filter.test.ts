@@ -111,6 +111,28 @@ describe('pods in flight on one node', () => {
     expect(otherCount.NodeNames).toEqual(['flight', 'big-2']);
   });
 
+  it('offers no new pod a node whose grants do not all fit its reported devices, until they do', async () => {
+    h.view.upsertNode(gpuNode('lagging', { gpus: 2 }));
+    grant(gpuPod('holder', { uid: 'holder', gpus: 1 }), 'lagging');
+    // A second grant of the same GPU arrives (say, decided before a restart): it waits, and the node is not whole.
+    const held = h.view.book.get('holder')?.decision;
+    if (!held) throw new Error('fixture not granted');
+    const other = gpuPod('second', { uid: 'second', gpus: 1 });
+    const decision = signDecision({ ...held, pod: { uid: 'second', namespace: 'default', name: 'second' } }, h.key);
+    h.view.upsertPod({
+      ...other,
+      spec: { ...other.spec, nodeName: 'lagging' },
+      metadata: { ...other.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } },
+      status: { phase: 'Running' },
+    });
+    expect(h.view.settling('lagging')).toBe(true);
+    const small = (uid: string) => ({ Pod: gpuPod(uid, { uid, memoryMiB: 1000 }), NodeNames: ['lagging'] });
+    expect(((await post('/filter', small('newcomer'))).json.FailedNodes as Record<string, string>).lagging).toMatch(/does not fit the devices it reports/);
+    h.view.book.release('holder');
+    expect(h.view.settling('lagging')).toBe(false);
+    expect((await post('/filter', small('later'))).json.NodeNames).toEqual(['lagging']);
+  });
+
   it("reuses a node's in-flight verdict for alike pods only while nothing on that node changed", async () => {
     h.view.upsertNode(gpuNode('flight-2', { gpus: 4 }));
     grant(gpuPod('lead-one', { uid: 'lead-one', memoryMiB: 10000 }), 'flight-2', 'Pending');
