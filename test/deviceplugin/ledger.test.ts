@@ -35,20 +35,27 @@ const podArb = fc.record({
   containers: fc.array(fc.record({ count: fc.integer({ min: 0, max: 3 }), memoryMiB: fc.constantFrom(1000, 2000) }), { minLength: 1, maxLength: 3 }),
   gpuOffset: fc.nat(3),
 });
+type PodSpecArb = typeof podArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The pods of `specs` that may be in flight together (src/api/inflight.ts), each with at least `minGpuContainers`. */
+function grantsInFlight(specs: readonly PodSpecArb[], minGpuContainers: number): PendingGrant[] {
+  const shapes: PodShape[] = [];
+  const grants: PendingGrant[] = [];
+  specs.forEach((spec, i) => {
+    const decision = decisionFor(`p${i}`, spec.containers, spec.gpuOffset);
+    const shape = shapeOf(decision, context);
+    if (shape.containers.length < minGpuContainers || !mayJoinInFlight(shapes, shape).join) return;
+    shapes.push(shape);
+    grants.push({ pod: decision.pod, decision, shape, order: i });
+  });
+  return grants;
+}
 
 describe('Ledger', () => {
   it("answers every kubelet call with the admitted pod's own shape and records each pod with what it got", () => {
     fc.assert(
       fc.property(fc.array(podArb, { minLength: 1, maxLength: 8 }), fc.infiniteStream(fc.nat()), (specs, choices) => {
-        const shapes: PodShape[] = [];
-        const grants: PendingGrant[] = [];
-        specs.forEach((spec, i) => {
-          const decision = decisionFor(`p${i}`, spec.containers, spec.gpuOffset);
-          const shape = shapeOf(decision, context);
-          if (shape.containers.length === 0 || !mayJoinInFlight(shapes, shape).join) return;
-          shapes.push(shape);
-          grants.push({ pod: decision.pod, decision, shape, order: i });
-        });
+        const grants = grantsInFlight(specs, 1);
         const ledger = new Ledger();
         ledger.setPending(grants);
         const pick = choices[Symbol.iterator]();
@@ -105,15 +112,7 @@ describe('Ledger', () => {
     // pod-resources record lists the app containers only: their IDs, each at its own position, settle the pod.
     fc.assert(
       fc.property(fc.array(podArb, { minLength: 1, maxLength: 8 }), fc.infiniteStream(fc.nat()), (specs, choices) => {
-        const shapes: PodShape[] = [];
-        const grants: PendingGrant[] = [];
-        specs.forEach((spec, i) => {
-          const decision = decisionFor(`p${i}`, spec.containers, spec.gpuOffset);
-          const shape = shapeOf(decision, context);
-          if (shape.containers.length < 2 || !mayJoinInFlight(shapes, shape).join) return;
-          shapes.push(shape);
-          grants.push({ pod: decision.pod, decision, shape, order: i });
-        });
+        const grants = grantsInFlight(specs, 2);
         const ledger = new Ledger();
         ledger.setPending(grants);
         const pick = choices[Symbol.iterator]();
