@@ -24,7 +24,7 @@ import type { FilterArgs } from '../src/scheduler/extender/wire.js';
 import { eventually, newKey, postJson, schedulePodInBackground, testConfig } from '../test/scheduler/extender/cluster-harness.js';
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
 import { buildHarness, silentLog } from '../test/scheduler/extender/harness.js';
-import { measureAsync, percentile, type BenchResult, type BenchSuite } from './harness.js';
+import { childFlags, measureAsync, percentile, type BenchResult, type BenchSuite } from './harness.js';
 import { DEFAULT_REQUEST_CONFIG, parsePodRequest } from '../src/request/index.js';
 
 const CONTEXT = { nodePolicy: 'binpack', gpuPolicy: 'spread' } as const;
@@ -165,9 +165,6 @@ interface Child {
   /** Stops the process; resolves to what its server held per request (empty where it records none). */
   stop: () => Promise<number[]>;
 }
-
-/** Node flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them. */
-const childFlags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 /** Runs `role` in a process of its own, as the parts of a real cluster run, until `stop` is called. */
 async function inProcess(role: string, data: Record<string, unknown> = {}): Promise<Child> {

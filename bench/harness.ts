@@ -68,3 +68,6 @@ export function heapGrowthMiB<T>(build: () => T): { value: T; heapMiB: number } 
   const after = process.memoryUsage().heapUsed;
   return { value, heapMiB: (after - before) / (1024 * 1024) };
 }
+
+/** Extra Node flags for the processes a bench starts (`BENCH_CHILD_FLAGS`, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+export const childFlags = (process.env['BENCH_CHILD_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');

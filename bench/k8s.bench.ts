@@ -22,7 +22,7 @@ import { ControlPlane, freePort, locateBinaries } from '../src/controlplane/inde
 import { schedulerConfigFor } from '../src/localmode/control-plane-mode.js';
 import { PACKAGE_ROOT } from '../src/localmode/up.js';
 import { gpuNode, gpuPod } from '../test/scheduler/extender/fixtures.js';
-import { percentile, type BenchResult, type BenchSuite } from './harness.js';
+import { childFlags, percentile, type BenchResult, type BenchSuite } from './harness.js';
 
 const PODS = Number(process.env['TESSERA_K8S_BENCH_PODS'] ?? 1000);
 const LATENCY_PODS = 100;
@@ -118,9 +118,7 @@ async function measureRun(plane: ControlPlane, startScheduler: () => Promise<Rec
 
 /** `tessera scheduler` in a process of its own, ready once its health endpoint answers. */
 async function startExtenderProcess(args: string[], port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  // BENCH_CHILD_FLAGS: extra Node flags for the extender, as in the extender bench (say, --cpu-prof to profile it).
-  const flags = (process.env['BENCH_CHILD_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'scheduler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...childFlags, '--import', 'tsx', join(PACKAGE_ROOT, 'src/cli/main.ts'), 'scheduler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr?.on('data', (d: Buffer) => (errors = (errors + d.toString()).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', resolve));

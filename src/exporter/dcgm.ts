@@ -173,7 +173,7 @@ function addDevice(set: SampleSet, inputs: DcgmInputs, labels: Record<string, st
   set.add(F.rowRemapFailure, labels, 0);
 }
 
-interface GpuIdentity {
+export interface GpuIdentity {
   gpu: string;
   UUID: string;
   pci_bus_id: string;
@@ -184,7 +184,7 @@ interface GpuIdentity {
 }
 
 // Labels are built as literals: spreading a shared object into each one cost V8 several times more.
-function labelsOf(id: GpuIdentity, owner: ContainerRef | null): Record<string, string> {
+export function labelsOf(id: GpuIdentity, owner: ContainerRef | null): Record<string, string> {
   return {
     gpu: id.gpu,
     UUID: id.UUID,

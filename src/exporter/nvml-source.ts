@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Executor } from '../deviceplugin/nvml/index.js';
 import { TesseraError } from '../errors.js';
-import { DCGM_FAMILIES } from './dcgm.js';
+import { DCGM_FAMILIES, labelsOf } from './dcgm.js';
 import { HAMI_MONITOR_FAMILIES } from './hami-monitor.js';
 import { SampleSet, type Samples } from './samples.js';
 import type { ViewPod } from './scheduler-view.js';
@@ -112,7 +112,7 @@ export function collectNvml(inputs: NvmlInputs): Samples {
   const set = new SampleSet();
   for (const gpu of inputs.readings) {
     const owner = ownerOf(inputs.pods, inputs.node, gpu.uuid);
-    const labels = {
+    const identity = {
       gpu: String(gpu.index),
       UUID: gpu.uuid,
       pci_bus_id: gpu.pciBusId,
@@ -120,12 +120,8 @@ export function collectNvml(inputs: NvmlInputs): Samples {
       modelName: gpu.name,
       Hostname: inputs.node,
       DCGM_FI_DRIVER_VERSION: gpu.driverVersion,
-      container: owner?.container ?? '',
-      namespace: owner?.namespace ?? '',
-      pod: owner?.pod ?? '',
-      GPU_I_PROFILE: '',
-      GPU_I_ID: '',
     };
+    const labels = { ...labelsOf(identity, owner), GPU_I_PROFILE: '', GPU_I_ID: '' };
     const add = (family: (typeof F)[keyof typeof F], value: number | null): void => {
       if (value !== null) set.add(family, labels, value);
     };

@@ -1,6 +1,12 @@
 /** Shared setup for the embedded cluster tests: a started cluster and typed client-node APIs on it. */
 import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import { EmbeddedCluster, type EmbeddedClusterOptions } from '../../src/cluster/index.js';
 
 export interface Harness {
@@ -74,4 +80,36 @@ export function rawRequest(cluster: { url: string; ca: string; token: string }, 
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+export const hasKubectl = existsSync(KUBECTL);
+const run = promisify(execFile);
+
+/** An embedded cluster with kubectl pointed at it, its kubeconfig in a folder of its own. */
+export interface KubectlSession {
+  cluster: EmbeddedCluster;
+  dir: string;
+  kubeconfig: string;
+  kubectl(...args: string[]): Promise<string>;
+}
+
+/** A KubectlSession for the enclosing describe: started before its tests, stopped (folder removed) after them. */
+export function kubectlSession(prefix: string): KubectlSession {
+  const session = {
+    dir: '',
+    kubeconfig: '',
+    kubectl: async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', session.kubeconfig, ...args], { timeout: 20_000 })).stdout,
+  } as KubectlSession;
+  beforeAll(async () => {
+    session.cluster = await EmbeddedCluster.start();
+    session.dir = mkdtempSync(join(tmpdir(), prefix));
+    session.kubeconfig = join(session.dir, 'kubeconfig');
+    await session.cluster.writeKubeconfig(session.kubeconfig);
+  });
+  afterAll(async () => {
+    await session.cluster.stop();
+    rmSync(session.dir, { recursive: true, force: true });
+  });
+  return session;
 }

@@ -1,16 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedCluster } from '../../src/cluster/index.js';
+import { describe, expect, it } from 'vitest';
+import { KUBECTL, hasKubectl, kubectlSession } from './helpers.js';
 
-const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
-const hasKubectl = existsSync(KUBECTL);
 if (!hasKubectl) console.warn(`skipping kubectl tests: ${KUBECTL} not found (CI installs Debian's kubernetes-client; set KUBECTL to another path)`);
-
-const run = promisify(execFile);
 
 const MANIFEST = `apiVersion: v1
 kind: Pod
@@ -30,25 +24,12 @@ data: {level: "1"}
 `;
 
 describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
-  let cluster: EmbeddedCluster;
-  let dir: string;
-  let kubeconfig: string;
-  const kubectl = async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 })).stdout;
-
-  beforeAll(async () => {
-    cluster = await EmbeddedCluster.start();
-    dir = mkdtempSync(join(tmpdir(), 'tessera-kubectl-'));
-    kubeconfig = join(dir, 'kubeconfig');
-    await cluster.writeKubeconfig(kubeconfig);
-  });
-  afterAll(async () => {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const session = kubectlSession('tessera-kubectl-');
+  const { kubectl } = session;
 
   it('applies a manifest, then re-applies a change as a strategic merge patch', async () => {
     // A pod's spec is immutable but for images (as kube-apiserver enforces), so the re-apply changes the image.
-    const file = join(dir, 'manifest.yaml');
+    const file = join(session.dir, 'manifest.yaml');
     writeFileSync(file, MANIFEST);
     expect(await kubectl('apply', '-f', file)).toMatch(/pod\/web created[\s\S]*configmap\/settings created/);
     writeFileSync(file, MANIFEST.replace('image: nginx:1', 'image: nginx:1.27'));
@@ -79,12 +60,12 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
   });
 
   it('get -w sees a change', async () => {
-    const watcher = spawn(KUBECTL, ['--kubeconfig', kubeconfig, 'get', 'configmaps', '-w', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const watcher = spawn(KUBECTL, ['--kubeconfig', session.kubeconfig, 'get', 'configmaps', '-w', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     watcher.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
       for (let i = 0; i < 200 && !out.includes('configmap/settings'); i++) await new Promise((r) => setTimeout(r, 25));
-      const late = join(dir, 'late.yaml');
+      const late = join(session.dir, 'late.yaml');
       writeFileSync(late, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late}\ndata: {a: "1"}\n');
       await kubectl('apply', '-f', late);
       for (let i = 0; i < 200 && !out.includes('configmap/late'); i++) await new Promise((r) => setTimeout(r, 25));
@@ -95,8 +76,8 @@ describe.skipIf(!hasKubectl)('kubectl against the embedded cluster', () => {
   });
 
   it('applies back the kind: List that get -o yaml writes', async () => {
-    await kubectl('apply', '-f', join(dir, 'manifest.yaml'));
-    const saved = join(dir, 'saved.yaml');
+    await kubectl('apply', '-f', join(session.dir, 'manifest.yaml'));
+    const saved = join(session.dir, 'saved.yaml');
     writeFileSync(saved, await kubectl('get', 'configmap/settings', 'pod/web', '-o', 'yaml'));
     expect(await kubectl('delete', '-f', saved)).toMatch(/configmap "settings" deleted[\s\S]*pod "web" deleted/);
     expect(await kubectl('apply', '-f', saved)).toMatch(/configmap\/settings created[\s\S]*pod\/web created/);

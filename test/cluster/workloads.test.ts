@@ -3,18 +3,10 @@
  * subresource) and PersistentVolumeClaims/Volumes, to real kubectl as kube-apiserver does. (Reconciling them is
  * local mode's workload controller: test/localmode/workloads.test.ts.)
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedCluster } from '../../src/cluster/index.js';
-import { rawRequest } from './helpers.js';
-
-const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
-const hasKubectl = existsSync(KUBECTL);
-const run = promisify(execFile);
+import { describe, expect, it } from 'vitest';
+import { hasKubectl, kubectlSession, rawRequest } from './helpers.js';
 
 const MANIFESTS = `apiVersion: apps/v1
 kind: Deployment
@@ -45,21 +37,8 @@ spec:
 `;
 
 describe.skipIf(!hasKubectl)('workload and volume types on the embedded API server', () => {
-  let cluster: EmbeddedCluster;
-  let dir: string;
-  let kubeconfig: string;
-  const kubectl = async (...args: string[]): Promise<string> => (await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 })).stdout;
-
-  beforeAll(async () => {
-    cluster = await EmbeddedCluster.start();
-    dir = mkdtempSync(join(tmpdir(), 'tessera-workloads-'));
-    kubeconfig = join(dir, 'kubeconfig');
-    await cluster.writeKubeconfig(kubeconfig);
-  });
-  afterAll(async () => {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const session = kubectlSession('tessera-workloads-');
+  const { kubectl } = session;
 
   it('lists the types in discovery, with their short names and the scale subresource', async () => {
     const names = await kubectl('api-resources', '-o', 'name');
@@ -70,7 +49,7 @@ describe.skipIf(!hasKubectl)('workload and volume types on the embedded API serv
   });
 
   it('applies a Deployment, a PVC and a PV, and scales the Deployment with kubectl scale', async () => {
-    const file = join(dir, 'manifests.yaml');
+    const file = join(session.dir, 'manifests.yaml');
     writeFileSync(file, MANIFESTS);
     expect(await kubectl('apply', '-f', file)).toMatch(/deployment.apps\/web created[\s\S]*persistentvolumeclaim\/cache created[\s\S]*persistentvolume\/disk-1 created/);
     expect(await kubectl('get', 'pvc', 'cache', '-o', 'jsonpath={.spec.resources.requests.storage}')).toBe('60Gi');
@@ -94,16 +73,16 @@ describe.skipIf(!hasKubectl)('workload and volume types on the embedded API serv
 
   it('refuses a Scale with a bad replica count or a stale resourceVersion, naming the field', async () => {
     const path = '/apis/apps/v1/namespaces/default/deployments/web/scale';
-    const negative = await rawRequest(cluster, 'PATCH', path, { headers: { 'content-type': 'application/merge-patch+json' }, body: '{"spec":{"replicas":-1}}' });
+    const negative = await rawRequest(session.cluster, 'PATCH', path, { headers: { 'content-type': 'application/merge-patch+json' }, body: '{"spec":{"replicas":-1}}' });
     expect(negative.status).toBe(400);
     expect(negative.text).toContain('spec.replicas');
-    const stale = await rawRequest(cluster, 'PUT', path, {
+    const stale = await rawRequest(session.cluster, 'PUT', path, {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', resourceVersion: '1' }, spec: { replicas: 2 } }),
     });
     expect(stale.status).toBe(409);
     expect(await kubectl('get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas}')).toBe('7');
-    const rs = await rawRequest(cluster, 'GET', '/apis/apps/v1/namespaces/default/replicasets/none/scale');
+    const rs = await rawRequest(session.cluster, 'GET', '/apis/apps/v1/namespaces/default/replicasets/none/scale');
     expect(rs.status).toBe(404);
   });
 });

@@ -108,8 +108,8 @@ export class ClusterView {
     let onNode = this.waiting.get(r.node);
     if (!onNode) this.waiting.set(r.node, (onNode = new Set()));
     onNode.add(r.podUid);
-    // The device plugin swaps grants between interchangeable pods with two writes: between them one grant is
-    // briefly held twice. The second write frees it; until then the newcomer waits (and is counted once).
+    // The node's report is behind what its pods hold (or two decisions overlap): the grant waits, and the node
+    // settles (takes no new pod) until it fits.
     this.options.log.warn({ pod: r.podUid, node: r.node, reason: reasonText(applied.error) }, 'a grant does not fit its node now; it waits for capacity');
     return false;
   }
