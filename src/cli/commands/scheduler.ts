@@ -41,6 +41,8 @@ Options:
   --reservation-ttl <s>        seconds a grant may wait for the device plugin (default ${DEFAULT_CONFIG.reservationTtlSeconds})
   --sync-wait <s>              seconds filter waits for the first sync (default ${DEFAULT_CONFIG.syncWaitSeconds})
   --workload-refresh <s>       seconds between relearning the workload from the pods; 0: never (default ${DEFAULT_CONFIG.workloadRefreshSeconds})
+  --filter-answers <a>         best: filter answers the one node the policy chooses (kube-scheduler then skips
+                               scoring and prioritize); all: every node that fits (default ${DEFAULT_CONFIG.filterAnswers})
   --leader-elect <bool>        elect a leader on a Lease (default ${DEFAULT_CONFIG.leaderElection.enabled})
   --lease-namespace <ns>       Lease namespace (default ${DEFAULT_CONFIG.leaderElection.namespace})
   --lease-name <name>          Lease name (default ${DEFAULT_CONFIG.leaderElection.name})

@@ -9,7 +9,7 @@ export { MILLI_PER_GPU } from './view.js';
 export type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 export { ClusterState, type ClusterStateOptions, type IdleMigInstances, type MigOpsApplied, type NodeSnapshot } from './state.js';
 export { memoryNeed } from './fit.js';
-export { allocationOf, decide, eachFit, schedule, type FitOptions, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
+export { BestNode, allocationOf, decide, eachFit, schedule, type FitOptions, type RankedNode, type ScheduleOptions, type ScheduleResult } from './schedule.js';
 export { createGeometryPlanner, type GeometryPlannerOptions } from './geometry-planner.js';
 export {
   DEFAULT_RUN_CONTEXT,

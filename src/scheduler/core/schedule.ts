@@ -113,6 +113,37 @@ export function eachFit(state: ClusterState, request: PodRequest, policy: Policy
   return scan(state, request, policy, options, (node, score, fits, prepared) => fit(cursor.at(node, score, fits, prepared)));
 }
 
+/**
+ * The best of the nodes offered, in the order `schedule` ranks them: for a caller that visits with `eachFit` and
+ * drops some nodes on its own (the extender's filter answers kube-scheduler with this one node).
+ */
+export class BestNode {
+  private readonly rankOf: ((node: string) => number | undefined) | undefined;
+  private readonly byName: readonly number[];
+  private best: { node: string; score: number; rank: number; nameRank: number } | undefined;
+
+  constructor(
+    private readonly state: ClusterState,
+    context: RunContext | undefined,
+  ) {
+    this.rankOf = context?.nodeRank;
+    this.byName = state.nameOrder();
+  }
+
+  offer(node: string, score: number): void {
+    const rank = this.rankOf?.(node) ?? Number.MAX_SAFE_INTEGER;
+    const nameRank = this.byName[this.state.internalNode(node)?.ordinal ?? -1] ?? Number.MAX_SAFE_INTEGER;
+    const best = this.best;
+    if (best && compareRanked(score, rank, nameRank, best.score, best.rank, best.nameRank) >= 0) return;
+    this.best = { node, score, rank, nameRank };
+  }
+
+  /** The best node offered so far, if any. */
+  get node(): string | undefined {
+    return this.best?.node;
+  }
+}
+
 /** Highest score first, then the lowest rank, then the name (by its place in name order: numbers compare faster). */
 function compareRanked(scoreA: number, rankA: number, nameA: number, scoreB: number, rankB: number, nameB: number): number {
   return scoreB - scoreA || rankA - rankB || nameA - nameB;

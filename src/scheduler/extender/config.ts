@@ -53,6 +53,12 @@ export interface ExtenderConfig {
    * (extender/workload.ts); 0: never (tessera then packs HAMi-core GPUs by fullness and does not carve MIG GPUs).
    */
   workloadRefreshSeconds: number;
+  /**
+   * What filter answers for a pod that fits somewhere: `best`, the one node the policy chooses (as HAMi's filter
+   * does; kube-scheduler then skips its scoring and prioritize, and binds there), or `all`, every fitting node, for
+   * kube-scheduler to rank with its own scores plus prioritize's (weighted by the extender's `weight`).
+   */
+  filterAnswers: 'best' | 'all';
   leaderElection: {
     enabled: boolean;
     namespace: string;
@@ -86,6 +92,7 @@ export const DEFAULT_CONFIG: ExtenderConfig = {
   reservationTtlSeconds: 300,
   syncWaitSeconds: 3,
   workloadRefreshSeconds: 60,
+  filterAnswers: 'best',
   leaderElection: {
     enabled: true,
     namespace: 'kube-system',
@@ -124,6 +131,7 @@ const configSchema = {
     reservationTtlSeconds: positive,
     syncWaitSeconds: { type: 'number', minimum: 0, maximum: 60 },
     workloadRefreshSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
+    filterAnswers: { enum: ['best', 'all'] },
     leaderElection: {
       type: 'object',
       additionalProperties: false,
@@ -163,6 +171,7 @@ const FLAGS: Record<string, { path: string[]; kind: 'string' | 'integer' | 'numb
   'reservation-ttl': { path: ['reservationTtlSeconds'], kind: 'integer' },
   'sync-wait': { path: ['syncWaitSeconds'], kind: 'number' },
   'workload-refresh': { path: ['workloadRefreshSeconds'], kind: 'integer' },
+  'filter-answers': { path: ['filterAnswers'], kind: 'string' },
   'leader-elect': { path: ['leaderElection', 'enabled'], kind: 'boolean' },
   'lease-namespace': { path: ['leaderElection', 'namespace'], kind: 'string' },
   'lease-name': { path: ['leaderElection', 'name'], kind: 'string' },

@@ -9,7 +9,7 @@ import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
 import { type Decision, describeInFlightConflict, encodeDecision, mayJoinInFlight, signDecision } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
-import { MAX_NODE_SCORE, allocationOf, decide, eachFit, type Allocation, type NodeFit, type Policy, type RankedNode, type RunContext } from '../core/index.js';
+import { BestNode, MAX_NODE_SCORE, allocationOf, decide, eachFit, type Allocation, type NodeFit, type Policy, type RankedNode, type RunContext } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache, type CycleScores } from './cycle-cache.js';
 import { decisionOf } from './decision-map.js';
@@ -50,6 +50,8 @@ export interface ExtenderOptions {
   metrics: ExtenderMetrics;
   now: () => number;
   syncWaitMs: number;
+  /** `best`: filter answers only the node the policy ranks first; `all`: every fitting node (ExtenderConfig.filterAnswers). */
+  filterAnswers: 'best' | 'all';
 }
 
 /** Maps the policy's 0..MAX_NODE_SCORE onto the extender's 0..MAX_EXTENDER_PRIORITY. */
@@ -151,9 +153,25 @@ export class Extender implements ExtenderService {
     });
     for (const f of misfits) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: misfits.length }, 'filter');
-    this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored: { generation, nodes: fit, versions, scores } });
+    const answer = this.o.filterAnswers === 'best' ? this.best(fit, scores) : fit;
+    // Scores are kept for prioritize, which kube-scheduler skips when filter answers one node.
+    const scored = answer.length > 1 ? { generation, nodes: fit, versions, scores } : undefined;
+    this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
-    return filterReply(args, fit, failed, unresolvable);
+    return filterReply(args, answer, failed, unresolvable);
+  }
+
+  /**
+   * The fitting node the policy ranks first, alone: kube-scheduler binds a pod with one feasible node there without
+   * scoring, so the policy's choice is the cluster's (prioritize's scores would be one weighted term among
+   * kube-scheduler's own), and neither side spends a prioritize call on it. The other fitting nodes are left out
+   * of both the answer and the failed nodes, as HAMi's filter leaves them: no reason would be true of them.
+   */
+  private best(fit: string[], scores: Float64Array): string[] {
+    if (fit.length <= 1) return fit;
+    const best = new BestNode(this.o.view.state, this.o.context);
+    fit.forEach((node, i) => best.offer(node, scores[i] ?? 0));
+    return best.node === undefined ? fit : [best.node];
   }
 
   /** The node a pod is bound to, as far as this process knows (its own binds, the informer, a confirmed grant). */

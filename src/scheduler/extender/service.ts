@@ -164,6 +164,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     metrics,
     now,
     syncWaitMs: config.syncWaitSeconds * 1000,
+    filterAnswers: config.filterAnswers,
   });
 
   const serverOptions = {

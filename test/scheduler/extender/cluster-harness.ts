@@ -51,7 +51,7 @@ export async function eventually<T>(what: string, probe: () => T | Promise<T>, c
 type Listening = Pick<RunningExtender, 'url'>;
 
 /**
- * Filter and prioritize one pod the way kube-scheduler does, then start the bind on the best-scored node without
+ * Filter and prioritize one pod the way kube-scheduler does (prioritize only when filter left several), then start the bind on the best-scored node without
  * waiting for it (kube-scheduler binds in the background). Resolves once the bind is under way; `bound` gives the
  * bind's error ('' when bound).
  */
@@ -67,6 +67,8 @@ async function chooseNode(extender: Listening, pod: V1Pod, nodeNames: string[]):
   if (filter.Error) return { error: filter.Error };
   const fit = filter.NodeNames ?? [];
   if (fit.length === 0) return { error: 'no node fits' };
+  // kube-scheduler neither scores nor calls prioritize when one node is left (filter's default answer).
+  if (fit.length === 1) return { node: fit[0] as string, error: '' };
   const scores = (await postJson(`${extender.url}/prioritize`, { Pod: pod, Nodes: null, NodeNames: fit })).json as Array<{ Host: string; Score: number }>;
   return { node: [...scores].sort((a, b) => b.Score - a.Score || (a.Host < b.Host ? -1 : 1))[0]?.Host ?? '', error: '' };
 }

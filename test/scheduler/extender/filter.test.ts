@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_POD } from '../../../src/api/annotations.js';
 import { encodeDecision } from '../../../src/api/decision.js';
 import { signDecision } from '../../../src/api/signing.js';
-import { decide } from '../../../src/scheduler/core/index.js';
+import { decide, schedule } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { buildHarness, type Harness } from './harness.js';
@@ -18,26 +18,31 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
 }
 
 /** Gives `pod` a signed grant on `node`, delivered as the pod informer would deliver it (running unless told). */
-function grant(pod: ReturnType<typeof gpuPod>, node: string, phase = 'Running'): void {
+function grant(pod: ReturnType<typeof gpuPod>, node: string, phase = 'Running', on: Harness = h): void {
   const request = parsePodRequest(pod, DEFAULT_REQUEST_CONFIG);
   if (!request.ok) throw new Error('bad fixture');
-  const decided = decide(h.view.state, request.value, node, hamiPolicy, { nodePolicy: 'binpack', gpuPolicy: 'spread' });
+  const decided = decide(on.view.state, request.value, node, hamiPolicy, { nodePolicy: 'binpack', gpuPolicy: 'spread' });
   if (!decided.ok) throw new Error(`fixture does not fit ${node}`);
-  const decision = signDecision(decisionOf(decided.value, new Date().toISOString()), h.key);
-  h.view.upsertPod({ ...pod, spec: { ...pod.spec, nodeName: node }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } }, status: { phase } });
+  const decision = signDecision(decisionOf(decided.value, new Date().toISOString()), on.key);
+  on.view.upsertPod({ ...pod, spec: { ...pod.spec, nodeName: node }, metadata: { ...pod.metadata, annotations: { [TESSERA_POD.decision]: encodeDecision(decision) } }, status: { phase } });
+}
+
+/** The cluster every test here starts from. */
+function seeded(harness: Harness): Harness {
+  harness.view.upsertNode(gpuNode('big-1'));
+  harness.view.upsertNode(gpuNode('big-2'));
+  harness.view.upsertNode(gpuNode('small', { gpus: 2, memoryMiB: 16384 }));
+  // big-1 already runs two pods: binpack must prefer it.
+  grant(gpuPod('running-a', { uid: 'running-a', memoryMiB: 40000 }), 'big-1', 'Running', harness);
+  grant(gpuPod('running-b', { uid: 'running-b', memoryMiB: 40000 }), 'big-1', 'Running', harness);
+  // busy's only GPU is held exclusively: it could take a pod once that one leaves.
+  harness.view.upsertNode(gpuNode('busy', { gpus: 1 }));
+  grant(gpuPod('exclusive', { uid: 'exclusive', gpus: 1 }), 'busy', 'Running', harness);
+  return harness;
 }
 
 beforeAll(() => {
-  h = buildHarness();
-  h.view.upsertNode(gpuNode('big-1'));
-  h.view.upsertNode(gpuNode('big-2'));
-  h.view.upsertNode(gpuNode('small', { gpus: 2, memoryMiB: 16384 }));
-  // big-1 already runs two pods: binpack must prefer it.
-  grant(gpuPod('running-a', { uid: 'running-a', memoryMiB: 40000 }), 'big-1');
-  grant(gpuPod('running-b', { uid: 'running-b', memoryMiB: 40000 }), 'big-1');
-  // busy's only GPU is held exclusively: it could take a pod once that one leaves.
-  h.view.upsertNode(gpuNode('busy', { gpus: 1 }));
-  grant(gpuPod('exclusive', { uid: 'exclusive', gpus: 1 }), 'busy');
+  h = seeded(buildHarness());
 });
 afterAll(async () => h.server.close());
 
@@ -93,6 +98,42 @@ describe('filter over HTTP', () => {
     expect(missing.json.Error).toBe('ExtenderArgs.Pod: is required');
     const prioritize = await post('/prioritize', { Pod: { metadata: {} }, NodeNames: [] });
     expect(prioritize.status).toBe(400);
+  });
+});
+
+describe('filter answering the best node (the default)', () => {
+  let best: Harness;
+  beforeAll(() => {
+    best = seeded(buildHarness({ filterAnswers: 'best' }));
+  });
+  afterAll(async () => best.server.close());
+
+  const filterOn = async (on: Harness, body: unknown): Promise<Record<string, unknown>> => (await on.server.inject({ method: 'POST', url: '/filter', payload: body as object })).json();
+
+  it('answers only the node the policy ranks first, with the same reasons for the nodes that do not fit', async () => {
+    const body = { Pod: gpuPod('p', { uid: 'b-1', gpus: 1, memoryMiB: 20000 }), Nodes: null, NodeNames: ['big-2', 'big-1', 'small', 'busy'] };
+    const json = await filterOn(best, body);
+    // binpack: big-1 already runs pods. kube-scheduler binds a pod with one feasible node without scoring.
+    expect(json.NodeNames).toEqual(['big-1']);
+    expect(Object.keys(json.FailedNodes as object)).toEqual(['busy']);
+    expect(Object.keys(json.FailedAndUnresolvableNodes as object)).toEqual(['small']);
+  });
+
+  it('is always the first of what schedule ranks, and one of the nodes `all` would answer', async () => {
+    const names = ['big-1', 'big-2', 'small', 'busy', 'ghost'];
+    await fc.assert(
+      fc.asyncProperty(fc.subarray(names), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 90000 }), async (offered, gpus, memoryMiB) => {
+        const pod = gpuPod('p', { uid: 'b-prop', gpus, memoryMiB });
+        const [one, every] = await Promise.all([filterOn(best, { Pod: pod, NodeNames: offered }), filterOn(h, { Pod: pod, NodeNames: offered })]);
+        const request = parsePodRequest(pod, DEFAULT_REQUEST_CONFIG);
+        if (!request.ok) throw new Error('bad fixture');
+        const ranked = schedule(best.view.state, request.value, hamiPolicy, { candidates: offered, context: { nodePolicy: 'binpack', gpuPolicy: 'spread' } }).ranked;
+        expect(one.NodeNames).toEqual(ranked.slice(0, 1).map((r) => r.node));
+        expect(every.NodeNames).toEqual(expect.arrayContaining(one.NodeNames as string[]));
+        expect(one.FailedNodes).toEqual(every.FailedNodes);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

@@ -36,7 +36,8 @@ function unreachableKubeConfig(): KubeConfig {
   return kc;
 }
 
-export function buildHarness(): Harness {
+/** `filterAnswers`: `all` by default here, so the wire tests see every fitting node and every reason. */
+export function buildHarness(options: { filterAnswers?: 'best' | 'all' } = {}): Harness {
   const key = generateSigningKey();
   const view = new ClusterView({ keys: { scheduler: publicKeyOf(key), node: () => undefined }, log: silentLog, memoryScaling: 1, now: Date.now });
   const metrics = createMetrics();
@@ -52,6 +53,7 @@ export function buildHarness(): Harness {
     metrics,
     now: Date.now,
     syncWaitMs: 0,
+    filterAnswers: options.filterAnswers ?? 'all',
   });
   const server = buildServer({ service: extender, webhook: { request: DEFAULT_REQUEST_CONFIG }, metrics: metrics.registry, requests: metrics.requests, log: silentLog });
   return { key, view, extender, server };
