@@ -13,6 +13,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { type Decision, decodeDecision, decodeInventory, type InventoryGpu, type NodeMode, TESSERA_NODE, TESSERA_POD } from '../../api/index.js';
 import { catalogProfiles, resolveGpuModel } from '../../geometry/index.js';
+import { sharingMode } from '../../modes/index.js';
 import { isFinished, podKey } from '../pods.js';
 import type { DriverStats } from '../stats.js';
 
@@ -150,7 +151,8 @@ function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
   if (!text) return { name, mode: null, ready, problem: 'no GPU inventory published yet', gpus: [] };
   try {
     const inventory = decodeInventory(text);
-    const gpus = inventory.gpus.map((gpu) => (inventory.mode === 'mig' ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
+    const mig = sharingMode(inventory.mode).allocation === 'mig';
+    const gpus = inventory.gpus.map((gpu) => (mig ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
     return { name, mode: inventory.mode, ready, problem: null, gpus };
   } catch (error) {
     return { name, mode: null, ready, problem: (error as Error).message, gpus: [] };
