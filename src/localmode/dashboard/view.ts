@@ -5,7 +5,7 @@
  *
  * Headline figures, in GPU units (one GPU = 1):
  * - allocation ratio = sum over healthy GPUs of the share held by pods / healthy GPUs. A MIG GPU's share is the
- *   memory slices of instances held by pods / its memory slices; a HAMi-core GPU's is
+ *   memory slices of instances held by pods / its memory slices; a shared GPU's (HAMi-core, MPS) is
  *   max(memory granted / memory, cores granted / core units), capped at 1.
  * - fragmentation = free share on GPUs that are partly held / free share on all healthy GPUs: the part of the free
  *   capacity a whole-GPU pod cannot use (0 when nothing is free).
@@ -44,7 +44,7 @@ interface GpuCommon {
   allocated: number;
 }
 
-export type GpuViewModel = (GpuCommon & { kind: 'mig'; slices: number; instances: InstanceView[] }) | (GpuCommon & { kind: 'hami-core'; coreUnits: number; shares: ShareView[] });
+export type GpuViewModel = (GpuCommon & { kind: 'mig'; slices: number; instances: InstanceView[] }) | (GpuCommon & { kind: 'shared'; coreUnits: number; shares: ShareView[] });
 
 export interface NodeViewModel {
   name: string;
@@ -128,7 +128,7 @@ function migGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   return { ...common(gpu, slices > 0 ? Math.min(1, held / slices) : 0), kind: 'mig', slices, instances };
 }
 
-function hamiGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
+function sharedGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   const shares: ShareView[] = [];
   for (const { pod, decision } of grants) {
     for (const device of decision.containers.flatMap((c) => c.devices)) {
@@ -137,7 +137,7 @@ function hamiGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   }
   const memory = shares.reduce((sum, s) => sum + s.memoryMiB, 0) / gpu.memoryMiB;
   const cores = shares.reduce((sum, s) => sum + s.cores, 0) / gpu.coreUnits;
-  return { ...common(gpu, Math.min(1, Math.max(memory, cores))), kind: 'hami-core', coreUnits: gpu.coreUnits, shares };
+  return { ...common(gpu, Math.min(1, Math.max(memory, cores))), kind: 'shared', coreUnits: gpu.coreUnits, shares };
 }
 
 function common(gpu: InventoryGpu, allocated: number): GpuCommon {
@@ -152,7 +152,7 @@ function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
   try {
     const inventory = decodeInventory(text);
     const mig = sharingMode(inventory.mode).allocation === 'mig';
-    const gpus = inventory.gpus.map((gpu) => (mig ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
+    const gpus = inventory.gpus.map((gpu) => (mig ? migGpu(gpu, grants) : sharedGpu(gpu, grants)));
     return { name, mode: inventory.mode, ready, problem: null, gpus };
   } catch (error) {
     return { name, mode: null, ready, problem: (error as Error).message, gpus: [] };
