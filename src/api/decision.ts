@@ -288,7 +288,7 @@ function verifies(bytes: string, signed: string, key: KeyObject): boolean {
 }
 
 /** The canonical bytes a signature covers: a JSON array with a fixed field order, so no key order can shift it. */
-export function canonicalDecision(decision: Decision): string {
+function canonicalDecision(decision: Decision): string {
   return JSON.stringify([
     decision.apiVersion,
     decision.pod.uid,

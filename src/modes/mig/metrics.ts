@@ -5,7 +5,7 @@
 import type { Decision } from '../../api/index.js';
 import type { ModeCount, ModeFamily, ModeMetrics } from '../types.js';
 
-export const MIG_FAMILIES = {
+const MIG_FAMILIES = {
   instance: {
     name: 'hami_node_gpu_mig_instance_info',
     help: 'MIG instances pods hold, with identity and placement (always 1).',
