@@ -16,7 +16,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
 import { decide } from '../src/scheduler/core/index.js';
-import { decisionOf } from '../src/scheduler/extender/decision-map.js';
+import { decisionOf } from '../src/api/decision.js';
 import { hamiPolicy } from '../src/scheduler/policies/index.js';
 import { buildServer, type ExtenderServer, type ExtenderService } from '../src/scheduler/extender/server.js';
 import { startExtender } from '../src/scheduler/extender/service.js';

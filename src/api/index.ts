@@ -3,7 +3,27 @@
  * encodings, GPU feature discovery labels, and the ajv helpers that validate them.
  */
 export { type BindPhase, HAMI_POD, NODE_MODES, type NodeMode, SCHEDULER_OWNED_POD_ANNOTATIONS, TESSERA_API_VERSION, TESSERA_NODE, TESSERA_POD, USER_POD } from './annotations.js';
-export { type Decision, DECISION_KIND, type DecisionDevice, decisionSchema, decodeDecision, encodeDecision, type MigOp } from './decision.js';
+export {
+  type Decision,
+  DECISION_KIND,
+  type DecisionDevice,
+  decisionOf,
+  decisionSchema,
+  decisionSigner,
+  decodeDecision,
+  encodeDecision,
+  type Grant,
+  type GrantedContainer,
+  type GrantedDevice,
+  type GrantedMig,
+  grantOf,
+  type MigOp,
+  signDecision,
+  signedDecision,
+  signRelease,
+  type TrustedKeys,
+  verifyRelease,
+} from './decision.js';
 export { gfdLabels, type GfdMigProfile, type GfdNode, MIG_STRATEGIES, type MigStrategy } from './gfd.js';
 export {
   decodeHamiMigAllocations,
@@ -21,19 +41,5 @@ export { decodeHamiDevices, encodeHamiDevices, hamiDevicesOf } from './hami.js';
 export { describeInFlightConflict, leadCount, mayJoinInFlight, pinsGpus, type PodShape, shapeOf } from './inflight.js';
 export { decodeInventory, encodeInventory, INVENTORY_KIND, type InventoryGpu, type InventoryMigInstance, type NodeInventory } from './inventory.js';
 export { loadOrCreateKeyFile } from './key-file.js';
-export {
-  decisionSigner,
-  generateSigningKey,
-  nodeKeyAnnotation,
-  nodeKeyFromAnnotation,
-  privateKeyFromPem,
-  publicKeyFromConfigMapData,
-  publicKeyFromPem,
-  publicKeyOf,
-  signDecision,
-  signingKeyFromSecretData,
-  signRelease,
-  type TrustedKeys,
-  verifyRelease,
-} from './signing.js';
+export { generateSigningKey, nodeKeyAnnotation, nodeKeyFromAnnotation, privateKeyFromPem, publicKeyFromConfigMapData, publicKeyFromPem, publicKeyOf, signingKeyFromSecretData } from './signing.js';
 export { ajv, compileChecker, fieldOf, parseJson, validationError } from './validate.js';

@@ -13,7 +13,7 @@
  * granted the very same GPUs. docs/allocate-design.md gives the argument in full. Pure: plain data in and out.
  */
 import { USER_POD, type NodeMode } from './annotations.js';
-import type { Decision } from './decision.js';
+import type { Grant } from './decision.js';
 
 export interface DeviceShape {
   /** GPU model (the uuid itself when the model is unknown, so unknown GPUs are never interchangeable). */
@@ -59,9 +59,12 @@ function deviceKey(d: DeviceShape): string {
   return JSON.stringify([d.model, d.memoryMiB, d.cores, d.migProfile, d.pinnedUuid]);
 }
 
-/** The shape of a decision: what kubelet's calls for the pod look like and what each of them grants. */
-export function shapeOf(decision: Decision, context: ShapeContext): PodShape {
-  const containers = decision.containers
+/**
+ * The shape of a grant (an allocation or a decision: both carry one): what kubelet's calls for the pod look like and
+ * what each of them grants.
+ */
+export function shapeOf(grant: Pick<Grant, 'mode' | 'containers'>, context: ShapeContext): PodShape {
+  const containers = grant.containers
     .filter((c) => c.devices.length > 0)
     .map((c) => {
       const devices = c.devices
@@ -75,8 +78,8 @@ export function shapeOf(decision: Decision, context: ShapeContext): PodShape {
         .sort((a, b) => compareText(deviceKey(a), deviceKey(b)));
       return { count: devices.length, devices };
     });
-  const key = JSON.stringify([decision.mode, containers.map((c) => c.devices.map(deviceKey))]);
-  return { mode: decision.mode, containers, key };
+  const key = JSON.stringify([grant.mode, containers.map((c) => c.devices.map(deviceKey))]);
+  return { mode: grant.mode, containers, key };
 }
 
 /** The count kubelet's first Allocate call for the pod carries; 0 for a pod without GPU containers. */

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { INVENTORY_KIND, TESSERA_API_VERSION, type MigStrategy, type NodeInventory, type NodeMode } from '../api/index.js';
 import { labelPatch } from '../kube/index.js';
+import { sharingMode } from '../modes/index.js';
 import type { GpuInfo } from './backend.js';
 import { MIG_CONFIG_STATE_LABEL, featureLabels, type MigConfigState } from './labels.js';
 import type { Records } from './records.js';
@@ -57,7 +58,7 @@ export class NodePublisher {
     const text = JSON.stringify({ ...inventory, observedAt: '' });
     if (text === this.published) return;
     const { node, mode, migStrategy, records } = this.options;
-    const labels = featureLabels(gpus, migStrategy ?? (mode === 'mig' ? 'mixed' : 'none'));
+    const labels = featureLabels(gpus, migStrategy ?? (sharingMode(mode).allocation === 'mig' ? 'mixed' : 'none'));
     await records.node(node, inventory, labelPatch(this.publishedLabels, labels) ?? {});
     this.published = text;
     this.publishedLabels = labels;

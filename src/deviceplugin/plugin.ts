@@ -1,7 +1,7 @@
 /**
  * The device-plugin daemon: discovers the node's GPUs through a backend, serves kubelet, and hands each container
  * exactly what the scheduler decided for its pod (docs/allocate-design.md). Handler -> pure decision (Ledger,
- * verifyGrant, containerResponse) -> effects (MIG operations, Records). The daemon composes one unit per concern:
+ * verifyGrant, the mode's grant) -> effects (MIG operations, Records). The daemon composes one unit per concern:
  * PodGrants (the pods' verified grants), the Ledger (handouts), MigInstanceManager (MIG operations), KubeletLearner
  * (kubelet's records of who got what) and NodePublisher (inventory and labels).
  */
@@ -22,8 +22,7 @@ import { PodGrants } from './pod-grants.js';
 import { NodePublisher } from './node-publisher.js';
 import { Records } from './records.js';
 import { loadHandouts, saveHandouts } from './state-file.js';
-import { containerResponse } from './response.js';
-import { sharingMode, type SharingHostPaths } from '../modes/index.js';
+import { DEFAULT_SHARING_HOST_PATHS, sharingMode, type SharingHostPaths } from '../modes/index.js';
 import { controlDisabled } from './verify.js';
 import { DEFAULT_REQUEST_CONFIG, type RequestConfig } from '../request/index.js';
 
@@ -213,9 +212,10 @@ export class DevicePluginDaemon {
         throw new TesseraError(resolution.reason === 'ambiguous' ? 'CONFLICT' : 'NOT_FOUND', resolution.message, { field: 'devices_ids' });
       }
       const { grant } = resolution;
+      const mode = sharingMode(grant.decision.mode);
       let given: DecisionDevice[];
       try {
-        given = sharingMode(grant.decision.mode).allocation === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d))) : resolution.devices;
+        given = mode.allocation === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d))) : resolution.devices;
       } catch (error) {
         this.ledger.resetCursor();
         const message = `allocation failed: ${(error as Error).message}`;
@@ -228,13 +228,13 @@ export class DevicePluginDaemon {
       for (const d of given) if (d.mig?.migDeviceUuid) this.mig.handOut(d.mig.migDeviceUuid, grant.pod.uid);
       const pod = this.pods.pod(grant.pod.uid);
       const containerName = grant.decision.containers.filter((x) => x.devices.length > 0)[resolution.position]?.name ?? '';
-      container_responses.push(
-        containerResponse(grant.decision.mode, given, {
-          controlDisabled: pod ? controlDisabled(pod, containerName) : false,
-          cacheKey: `${this.config.node}/${handout.deviceIds.join(',')}`,
-          ...(this.config.paths ? { paths: this.config.paths } : {}),
-        }),
-      );
+      // The mode says the environment and mounts; the cache key names HAMi-core's shared-memory file per container grant.
+      const { envs, mounts } = mode.grant(given, {
+        controlDisabled: pod ? controlDisabled(pod, containerName) : false,
+        cacheKey: `${this.config.node}/${handout.deviceIds.join(',')}`,
+        paths: this.config.paths ?? DEFAULT_SHARING_HOST_PATHS,
+      });
+      container_responses.push({ envs, mounts: [...mounts], devices: [], annotations: {}, cdi_devices: [] });
       if (resolution.last) this.afterPod();
     }
     return { container_responses };

@@ -1,10 +1,12 @@
 /**
- * Tessera's event series: decisions (with their latency from pod creation), rejections by reason, and MIG
- * reconfigurations. `podTransition` is the pure part: what changed between two sightings of a pod. `DecisionMetrics`
- * counts the events on a registry; the exporter feeds it from its pod watch, and the extender may call it directly.
+ * Tessera's event series: decisions (with their latency from pod creation), rejections by reason, and the counters
+ * each sharing mode adds per decision (`SharingMode.metrics`: MIG's reconfigurations). `podTransition` is the pure
+ * part: what changed between two sightings of a pod. `DecisionMetrics` counts the events on a registry; the exporter
+ * feeds it from its pod watch, and the extender may call it directly.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Decision } from '../api/index.js';
+import type { Decision, NodeMode } from '../api/index.js';
+import { modeFamilies, sharingMode, type ModeCount } from '../modes/index.js';
 
 /** What the exporter remembers of a pod between sightings. */
 export interface PodSighting {
@@ -14,14 +16,8 @@ export interface PodSighting {
   rejection: string | null;
 }
 
-export type DecisionEvent = { kind: 'decided'; mode: string; latencySeconds: number | null; migReconfigurations: Array<{ node: string; gpu: string }> } | { kind: 'rejected'; reason: string };
-
-/** The MIG reconfigurations a decision asks for: one per GPU whose plan changes the geometry. */
-export function migReconfigurations(decision: Decision): Array<{ node: string; gpu: string }> {
-  const gpus = new Set<string>();
-  for (const container of decision.containers) for (const device of container.devices) if ((device.mig?.plan.length ?? 0) > 0) gpus.add(device.uuid);
-  return [...gpus].map((gpu) => ({ node: decision.node, gpu }));
-}
+/** `counts`: what the decision adds to its mode's own counters. */
+export type DecisionEvent = { kind: 'decided'; mode: NodeMode; latencySeconds: number | null; counts: readonly ModeCount[] } | { kind: 'rejected'; reason: string };
 
 /**
  * Events between the previous sighting and now. A decision counts once (when its decidedAt first appears); a
@@ -39,7 +35,7 @@ export function podTransition(
       kind: 'decided',
       mode: current.decision.mode,
       latencySeconds: current.createdAtMs === null ? null : Math.max(0, (decided - current.createdAtMs) / 1000),
-      migReconfigurations: migReconfigurations(current.decision),
+      counts: sharingMode(current.decision.mode).metrics?.decisionCounts(current.decision) ?? [],
     });
   }
   const rejection = current.rejectionReason === null ? null : `${current.rejectionReason}: ${current.rejectionMessage ?? ''}`;
@@ -60,12 +56,7 @@ export function createDecisionMetrics(registry: Registry): DecisionMetrics {
     registers: [registry],
   });
   const rejections = new Counter({ name: 'tessera_rejections_total', help: 'Scheduling rejections recorded on pods, by reason.', labelNames: ['reason'], registers: [registry] });
-  const reconfigurations = new Counter({
-    name: 'tessera_mig_reconfigurations_total',
-    help: "Decisions that change a GPU's MIG geometry, by node.",
-    labelNames: ['node'],
-    registers: [registry],
-  });
+  const modeCounters = new Map(modeFamilies('decisionFamilies').map((f) => [f.name, new Counter({ name: f.name, help: f.help, labelNames: [...f.labelNames], registers: [registry] })]));
   return {
     observe(event) {
       if (event.kind === 'rejected') {
@@ -74,7 +65,7 @@ export function createDecisionMetrics(registry: Registry): DecisionMetrics {
       }
       decisions.inc({ mode: event.mode });
       if (event.latencySeconds !== null) latency.observe(event.latencySeconds);
-      for (const r of event.migReconfigurations) reconfigurations.inc({ node: r.node });
+      for (const count of event.counts) modeCounters.get(count.family.name)?.inc(count.labels);
     },
   };
 }

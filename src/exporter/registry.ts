@@ -4,6 +4,7 @@
  * snapshot is dropped on the next turn of the event loop), so all families of one scrape agree.
  */
 import { Gauge, type MetricObjectWithValues, type MetricType, type MetricValue, type Registry } from 'prom-client';
+import { modeFamilies } from '../modes/index.js';
 import type { MetricFamily, Samples } from './samples.js';
 import { SCHEDULER_VIEW_FAMILIES, collectSchedulerView, type SchedulerView, type SchedulerViewOptions } from './scheduler-view.js';
 
@@ -45,10 +46,10 @@ export function registerFamilies(registry: Registry, families: readonly MetricFa
 }
 
 /**
- * Registers the scheduler-view series (HAMi names and Tessera's gauges) on `registry`, computed on each scrape
- * from `view()`. The extender calls this with its own cache; the exporter with its informers.
+ * Registers the scheduler-view series (HAMi names, Tessera's gauges, and each sharing mode's own) on `registry`,
+ * computed on each scrape from `view()`. The extender calls this with its own cache; the exporter with its informers.
  */
 export function registerSchedulerView(registry: Registry, view: () => SchedulerView, options: SchedulerViewOptions): void {
-  const families = Object.values(SCHEDULER_VIEW_FAMILIES).filter((f) => options.legacyMigMetric || f !== SCHEDULER_VIEW_FAMILIES.legacyMigInstance);
+  const families = [...Object.values(SCHEDULER_VIEW_FAMILIES), ...modeFamilies('nodeFamilies').filter((f) => options.legacyMigMetric || !f.legacy)];
   registerFamilies(registry, families, () => collectSchedulerView(view(), options));
 }

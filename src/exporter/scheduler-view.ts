@@ -1,10 +1,13 @@
 /**
  * The scheduler's view of the GPUs as Prometheus series: HAMi's scheduler metric names (so HAMi dashboards keep
  * working) and Tessera's own gauges. Pure: `collectSchedulerView(view)` turns node inventories
- * (`tessera.io/node-inventory`) and pod decisions (`tessera.io/decision`) into samples. The exporter feeds it from
- * informers; the extender can register it on its own registry with `registerSchedulerView` (registry.ts).
+ * (`tessera.io/node-inventory`) and pod decisions (`tessera.io/decision`) into samples. The series every mode has
+ * are here; each node's sharing mode adds its own (`SharingMode.metrics`, src/modes: MIG's instances). The exporter
+ * feeds it from informers; the extender can register it on its own registry with `registerSchedulerView`
+ * (registry.ts).
  */
 import type { BindPhase, Decision, InventoryGpu, NodeInventory } from '../api/index.js';
+import { sharingMode } from '../modes/index.js';
 import { SampleSet, type MetricFamily, type Samples } from './samples.js';
 import type { MigProfileLookup } from '../geometry/index.js';
 
@@ -22,7 +25,7 @@ export interface SchedulerView {
 export interface SchedulerViewOptions {
   /** MIG profile facts (placement sizes) by GPU model, from the catalog. */
   profiles: MigProfileLookup;
-  /** Also emit HAMi's pre-2.5 `nodeGPUMigInstance{nodeid,deviceuuid,deviceidx,migname}` (0 idle, 1 used). */
+  /** Also emit HAMi's pre-2.5 series the modes mark legacy (MIG's `nodeGPUMigInstance`, 0 idle, 1 used). */
   legacyMigMetric?: boolean;
   /** `hami_build_info`'s labels (build-info.ts); no build-info series without them. */
   buildInfo?: Readonly<Record<string, string>>;
@@ -68,34 +71,19 @@ export const SCHEDULER_VIEW_FAMILIES = {
     help: 'hami build metadata exposed as labels with a constant value of 1.',
     labelNames: ['build_date', 'compiler', 'go_version', 'platform', 'revision', 'version'],
   },
-  migInstance: {
-    name: 'hami_node_gpu_mig_instance_info',
-    help: 'MIG instances pods hold, with identity and placement (always 1).',
-    labelNames: ['zone', 'node', 'device_uuid', 'device_index', 'mig_uuid', 'profile', 'gpu_instance_id', 'compute_instance_id', 'placement_start', 'placement_size'],
-  },
-  legacyMigInstance: {
-    name: 'nodeGPUMigInstance',
-    help: 'MIG instances on a GPU (HAMi legacy name): 1 in use, 0 idle.',
-    labelNames: ['zone', 'nodeid', 'deviceuuid', 'deviceidx', 'migname'],
-  },
   inFlight: { name: 'tessera_pods_in_flight', help: 'Pods bound by the scheduler whose device plugin has not confirmed yet.', labelNames: ['node'] },
   fragmentation: {
     name: 'tessera_gpu_fragmentation_ratio',
     help: "Share of the node's free GPU memory that sits on partly used GPUs (free memory no whole-GPU request can use).",
     labelNames: ['node'],
   },
-  migUnused: { name: 'tessera_mig_instances_idle', help: 'MIG instances that exist but no pod uses.', labelNames: ['node'] },
 } as const satisfies Record<string, MetricFamily>;
 
 interface GpuUse {
   memoryMiB: number;
   cores: number;
   containers: number;
-  /** `<profile>@<start>` of the MIG instances pods use on this GPU. */
-  migInUse: Set<string>;
 }
-
-const migKey = (profile: string, start: number): string => `${profile}@${start}`;
 
 /** Live pods' use of each GPU, by GPU UUID; failed binds hold nothing. */
 function gpuUse(pods: readonly ViewPod[]): Map<string, GpuUse> {
@@ -104,11 +92,10 @@ function gpuUse(pods: readonly ViewPod[]): Map<string, GpuUse> {
     if (pod.bindPhase === 'failed') continue;
     for (const container of pod.decision.containers) {
       for (const device of container.devices) {
-        const entry = use.get(device.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0, migInUse: new Set<string>() };
+        const entry = use.get(device.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0 };
         entry.memoryMiB += device.memoryMiB;
         entry.cores += device.cores;
         entry.containers += 1;
-        if (device.mig) entry.migInUse.add(migKey(device.mig.profile, device.mig.start));
         use.set(device.uuid, entry);
       }
     }
@@ -140,12 +127,21 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
   const use = gpuUse(view.pods);
   const inFlight = new Map<string, number>();
   for (const pod of view.pods) if (pod.bindPhase === 'allocating') inFlight.set(pod.decision.node, (inFlight.get(pod.decision.node) ?? 0) + 1);
+  const onNode = new Map<string, Decision[]>();
+  for (const pod of view.pods) {
+    if (pod.bindPhase === 'failed') continue;
+    const held = onNode.get(pod.decision.node);
+    if (held) held.push(pod.decision);
+    else onNode.set(pod.decision.node, [pod.decision]);
+  }
+  const emit = set.add.bind(set);
+  const legacy = options.legacyMigMetric ?? false;
+  const placementSize = (model: string, profile: string): number | undefined => options.profiles(model, profile)?.memorySlices;
   // Labels are built as literals: spreading a shared object into each one cost V8 several times more.
   for (const inventory of view.nodes) {
     const node = inventory.node;
-    let idleInstances = 0;
     for (const gpu of inventory.gpus) {
-      const used = use.get(gpu.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0, migInUse: new Set<string>() };
+      const used = use.get(gpu.uuid) ?? { memoryMiB: 0, cores: 0, containers: 0 };
       const device_uuid = gpu.uuid;
       const device_index = String(gpu.index);
       const device_type = gpu.model;
@@ -158,35 +154,10 @@ export function collectSchedulerView(view: SchedulerView, options: SchedulerView
       set.add(F.coreLimit, labels, gpu.coreUnits);
       set.add(F.memoryRatio, { zone: ZONE, node, device_uuid, device_index }, used.memoryMiB / gpu.memoryMiB);
       set.add(F.overview, { zone: ZONE, node, device_uuid, device_index, device_type, device_cores, device_memory_limit: String(gpu.memoryMiB) }, used.memoryMiB * MIB);
-      for (const instance of gpu.mig.instances) {
-        const inUse = used.migInUse.has(migKey(instance.profile, instance.start));
-        if (!inUse) idleInstances++;
-        // HAMi reports the instances pods hold; idle ones are counted by tessera_mig_instances_idle.
-        if (inUse)
-          set.add(
-            F.migInstance,
-            {
-              zone: ZONE,
-              node,
-              device_uuid,
-              device_index,
-              mig_uuid: instance.migDeviceUuid,
-              profile: instance.profile,
-              gpu_instance_id: String(instance.gpuInstanceId),
-              compute_instance_id: '0',
-              placement_start: String(instance.start),
-              placement_size: String(options.profiles(gpu.model, instance.profile)?.memorySlices ?? ''),
-            },
-            1,
-          );
-        if (options.legacyMigMetric) {
-          set.add(F.legacyMigInstance, { zone: ZONE, nodeid: node, deviceuuid: device_uuid, deviceidx: device_index, migname: instance.profile }, inUse ? 1 : 0);
-        }
-      }
     }
     set.add(F.fragmentation, { node }, fragmentation(inventory.gpus, use));
-    set.add(F.migUnused, { node }, idleInstances);
     set.add(F.inFlight, { node }, inFlight.get(node) ?? 0);
+    sharingMode(inventory.mode).metrics?.nodeSeries({ inventory, decisions: onNode.get(node) ?? [], placementSize, zone: ZONE, legacy }, emit);
   }
   for (const pod of view.pods) {
     if (pod.bindPhase === 'failed') continue;

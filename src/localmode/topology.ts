@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { ajv, NODE_MODES, type NodeMode, TESSERA_API_VERSION, validationError } from '../api/index.js';
 import { TesseraError } from '../errors.js';
 import { resolveGpuModel } from '../geometry/index.js';
+import { sharingMode } from '../modes/index.js';
 import { DEFAULT_NODE_POOL_LABEL_KEY, DEFAULT_DRIVER_VERSION, nodeFromPool, type Topology } from '../topology/index.js';
 
 export const LOCAL_TOPOLOGY_KIND = 'LocalTopology';
@@ -76,7 +77,7 @@ export function localTopology(value: unknown, source: string): LocalTopology {
     if (seen.has(node.name)) throw new TesseraError('INVALID_CONFIG', `repeats node '${node.name}'`, { field: `${source}.nodes.${i}.name` });
     seen.add(node.name);
     // A MIG node needs a model that can be MIG-partitioned: anything else would be accepted and never work.
-    if (node.mode === 'mig') {
+    if (sharingMode(node.mode).allocation === 'mig') {
       const model = resolveGpuModel(node.gpuProduct);
       if (!model.ok || !model.value.mig) {
         const why = model.ok ? `${node.gpuProduct} does not support MIG` : `${node.gpuProduct} is not a GPU model the MIG catalog knows`;
@@ -105,17 +106,20 @@ export function operatorTopology(topology: LocalTopology): Topology {
     nodePoolLabelKey: DEFAULT_NODE_POOL_LABEL_KEY,
     nodePools: {},
     nodes: Object.fromEntries(
-      topology.nodes.map((n) => [
-        n.name,
-        nodeFromPool(n.name, {
-          gpuProduct: n.gpuProduct,
-          gpuCount: n.gpuCount,
-          gpuMemoryMiB: n.gpuMemoryMiB,
-          driverVersion: DEFAULT_DRIVER_VERSION,
-          migStrategy: n.mode === 'mig' ? 'mixed' : 'none',
-          dynamicMig: n.mode === 'mig',
-        }),
-      ]),
+      topology.nodes.map((n) => {
+        const mig = sharingMode(n.mode).allocation === 'mig';
+        return [
+          n.name,
+          nodeFromPool(n.name, {
+            gpuProduct: n.gpuProduct,
+            gpuCount: n.gpuCount,
+            gpuMemoryMiB: n.gpuMemoryMiB,
+            driverVersion: DEFAULT_DRIVER_VERSION,
+            migStrategy: mig ? 'mixed' : 'none',
+            dynamicMig: mig,
+          }),
+        ];
+      }),
     ),
   };
 }

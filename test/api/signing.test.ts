@@ -14,10 +14,9 @@ import {
   publicKeyFromConfigMapData,
   publicKeyOf,
   publicKeyPem,
-  signDecision,
   signingKeyFromSecretData,
-  verifyDecision,
 } from '../../src/api/signing.js';
+import { signDecision, verifyDecision } from '../../src/api/decision.js';
 import { TesseraError } from '../../src/errors.js';
 import { decisionArb } from './arbitraries.js';
 

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../src/api/annotations.js';
+import { encodeDecision, signDecision } from '../../src/api/decision.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { eventually } from '../scheduler/extender/cluster-harness.js';
-import { generateSigningKey, signDecision } from '../../src/api/signing.js';
+import { generateSigningKey } from '../../src/api/signing.js';
 import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
 import { bindPhase, recordedDecision, settled, TestNode } from './harness.js';
 
@@ -39,7 +40,7 @@ describe('device plugin on a hami-core node', () => {
     const created = await node.create(node.podJson('forged', [{ gpus: 1, memoryMiB: 1000, cores: 10 }]));
     const real = node.decide(created);
     const forged = signDecision(real, generateSigningKey());
-    await node.annotate(created, decisionAnnotations(forged, Date.now()));
+    await node.annotate(created, decisionAnnotations(forged, encodeDecision(forged), Date.now()));
     await node.bind(created);
     const done = await node.waitFor('forged', settled);
     expect(done.status?.phase).toBe('Failed');

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { HAMI_POD, TESSERA_POD } from '../../src/api/annotations.js';
-import { decodeDecision, type Decision } from '../../src/api/decision.js';
-import { generateSigningKey, publicKeyOf, signDecision } from '../../src/api/signing.js';
+import { decisionOf, decodeDecision, encodeDecision, type Decision, signDecision } from '../../src/api/decision.js';
+import { generateSigningKey, publicKeyOf } from '../../src/api/signing.js';
 import { EmbeddedCluster } from '../../src/cluster/index.js';
 import { FakeBackend } from '../../src/deviceplugin/fake-backend.js';
 import { DevicePluginDaemon, type DevicePluginConfig } from '../../src/deviceplugin/plugin.js';
@@ -17,7 +17,6 @@ import type { NodeTopology } from '../../src/topology/topology.js';
 import { SimKubelet } from '../../src/kubelet/kubelet.js';
 import { ClusterState, createGeometryPlanner, decide, type NodeMode, type NodeSpec } from '../../src/scheduler/core/index.js';
 import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
-import { decisionOf } from '../../src/scheduler/extender/decision-map.js';
 import { hamiPolicy } from '../../src/scheduler/policies/hami.js';
 import { parsePodRequest } from '../../src/request/index.js';
 
@@ -210,7 +209,7 @@ export class TestNode {
   async createDecided(pod: V1Pod): Promise<{ pod: V1Pod; decision: Decision }> {
     const created = await this.create(pod);
     const decision = this.decide(created);
-    return { pod: await this.annotate(created, decisionAnnotations(decision, Date.now())), decision };
+    return { pod: await this.annotate(created, decisionAnnotations(decision, encodeDecision(decision), Date.now())), decision };
   }
 
   async delete(name: string): Promise<void> {

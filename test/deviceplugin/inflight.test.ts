@@ -7,7 +7,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/api/decision.js';
 import { shapeOf } from '../../src/api/inflight.js';
-import { decisionSigner, publicKeyOf } from '../../src/api/signing.js';
+import { publicKeyOf } from '../../src/api/signing.js';
+import { decisionSigner } from '../../src/api/decision.js';
 import { bindPhase, recordedDecision, settled, TestNode, type GpuRequest } from './harness.js';
 
 const shapeKey = (d: Decision): string => shapeOf(d, { modelOf: () => 'A100', pinned: false }).key;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NvmlBackend } from '../../src/deviceplugin/nvml/backend.js';
-import { commandError, type CommandOutput, type Executor } from '../../src/deviceplugin/nvml/executor.js';
+import { commandError, NvmlBackend, type CommandOutput, type Executor } from '../../src/deviceplugin/nvml/backend.js';
 import { parseDeviceList, parseGpuInstances, parseQueryXml } from '../../src/deviceplugin/nvml/parse.js';
 import { TesseraError } from '../../src/errors.js';
 

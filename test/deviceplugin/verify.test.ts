@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/api/decision.js';
 import { encodeDecision } from '../../src/api/decision.js';
-import { generateSigningKey, publicKeyOf, signDecision, type TrustedKeys } from '../../src/api/signing.js';
+import { generateSigningKey, publicKeyOf } from '../../src/api/signing.js';
+import { signDecision, type TrustedKeys } from '../../src/api/decision.js';
 import { verifyGrant, type PodLike } from '../../src/deviceplugin/verify.js';
 
 const key = generateSigningKey();

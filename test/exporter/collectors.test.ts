@@ -264,6 +264,8 @@ describe('scheduler view', () => {
     expect(scraped.has('nodeGPUMigInstance')).toBe(false);
     expect(series(scraped, 'tessera_pods_in_flight', { node: 'm1' })[0]?.value).toBe(1);
     expect(series(scraped, 'tessera_mig_instances_idle', { node: 'm1' })[0]?.value).toBe(1);
+    // The MIG series are the MIG mode's own (SharingMode.metrics): a hami-core node has none.
+    expect(series(scraped, 'tessera_mig_instances_idle', { node: 'h1' })).toEqual([]);
     // h1: GPU0 has 81920 - 30720 = 51200 free and is partly used; GPU1 is empty (81920 free): 51200 / 133120.
     expect(series(scraped, 'tessera_gpu_fragmentation_ratio', { node: 'h1' })[0]?.value).toBeCloseTo(51200 / 133120, 10);
   });
@@ -271,7 +273,7 @@ describe('scheduler view', () => {
   it('fragmentation is 0 with nothing free and with nothing used', () => {
     const gpus = inventoryOf('h1', hami, 'hami-core').gpus;
     expect(fragmentation(gpus, new Map())).toBe(0);
-    const full = new Map(gpus.map((g) => [g.uuid, { memoryMiB: g.memoryMiB, cores: 100, containers: 1, migInUse: new Set<string>() }]));
+    const full = new Map(gpus.map((g) => [g.uuid, { memoryMiB: g.memoryMiB, cores: 100, containers: 1 }]));
     expect(fragmentation(gpus, full)).toBe(0);
   });
 });
@@ -287,7 +289,9 @@ describe('decision events', () => {
   it('counts a decision once, with its latency from pod creation, and its MIG reconfigurations', async () => {
     const created = Date.parse(d.decidedAt) - 1500;
     const first = podTransition(undefined, { decision: d, rejectionReason: null, rejectionMessage: null, createdAtMs: created });
-    expect(first.events).toEqual([{ kind: 'decided', mode: 'mig', latencySeconds: 1.5, migReconfigurations: [{ node: 'm1', gpu: 'GPU-1' }] }]);
+    expect(first.events).toEqual([
+      { kind: 'decided', mode: 'mig', latencySeconds: 1.5, counts: [{ family: expect.objectContaining({ name: 'tessera_mig_reconfigurations_total' }), labels: { node: 'm1' } }] },
+    ]);
     expect(podTransition(first.sighting, { decision: d, rejectionReason: null, rejectionMessage: null, createdAtMs: created }).events).toEqual([]);
     const scraped = await render((r) => {
       const metrics = createDecisionMetrics(r);

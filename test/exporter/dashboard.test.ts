@@ -6,6 +6,7 @@ import { HAMI_MONITOR_FAMILIES } from '../../src/exporter/hami-monitor.js';
 import { createDecisionMetrics } from '../../src/exporter/decision-events.js';
 import { SCHEDULER_VIEW_FAMILIES } from '../../src/exporter/scheduler-view.js';
 import { createMetrics } from '../../src/scheduler/extender/metrics.js';
+import { modeFamilies } from '../../src/modes/index.js';
 
 interface Panel {
   title: string;
@@ -17,7 +18,8 @@ const dashboard = JSON.parse(readFileSync(new URL('../../config/grafana-dashboar
 /** Every series name the exporter and the extender can emit, with its label names (histograms: `_bucket` + le). */
 function knownSeries(): Map<string, Set<string>> {
   const known = new Map<string, Set<string>>();
-  for (const family of [...Object.values(DCGM_FAMILIES), ...Object.values(SCHEDULER_VIEW_FAMILIES), ...Object.values(HAMI_MONITOR_FAMILIES)]) known.set(family.name, new Set(family.labelNames));
+  for (const family of [...Object.values(DCGM_FAMILIES), ...Object.values(SCHEDULER_VIEW_FAMILIES), ...Object.values(HAMI_MONITOR_FAMILIES), ...modeFamilies('nodeFamilies')])
+    known.set(family.name, new Set(family.labelNames));
   const decisions = new Registry();
   createDecisionMetrics(decisions);
   for (const metric of [...decisions.getMetricsAsArray(), ...createMetrics().registry.getMetricsAsArray()]) {

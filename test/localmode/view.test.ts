@@ -78,7 +78,7 @@ describe('dashboard view model', () => {
     ];
     const view = dashboardView([node], pods, stats);
     const first = view.nodes[0]?.gpus[0];
-    if (first?.kind !== 'hami-core') throw new Error('expected a HAMi-core GPU');
+    if (first?.kind !== 'shared') throw new Error('expected a GPU shared by vGPUs');
     expect(first.shares).toEqual([
       { pod: 'ml/x', memoryMiB: 20480, cores: 50 },
       { pod: 'ml/y', memoryMiB: 40960, cores: 10 },

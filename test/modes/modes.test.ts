@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NODE_MODES, type DecisionDevice } from '../../src/api/index.js';
-import { DEFAULT_SHARING_HOST_PATHS, MPS_PIPE_DIRECTORY, SHARING_MODES, sharingMode } from '../../src/modes/index.js';
+import { Registry } from 'prom-client';
+import { registerSchedulerView } from '../../src/exporter/registry.js';
+import { catalogProfiles } from '../../src/geometry/index.js';
+import { DEFAULT_SHARING_HOST_PATHS, modeFamilies, MPS_PIPE_DIRECTORY, SHARING_MODES, sharingMode } from '../../src/modes/index.js';
 import { ClusterState, decide } from '../../src/scheduler/core/index.js';
 import { hamiPolicy } from '../../src/scheduler/policies/index.js';
 import { node, pod } from '../scheduler/core/builders.js';
@@ -15,6 +18,17 @@ describe('the sharing-mode registry', () => {
   it('has one mode for every node mode of the wire contract, under its own name', () => {
     expect(Object.keys(SHARING_MODES).sort()).toEqual([...NODE_MODES].sort());
     for (const name of NODE_MODES) expect(sharingMode(name).name).toBe(name);
+  });
+
+  it("has the exporter register every mode's own gauges beside its own series, the legacy ones only on request", () => {
+    for (const legacyMigMetric of [false, true]) {
+      const registry = new Registry();
+      // prom-client refuses a name registered twice: a mode family that collided with the exporter's would throw here.
+      registerSchedulerView(registry, () => ({ nodes: [], pods: [] }), { profiles: catalogProfiles, legacyMigMetric });
+      const names = new Set(registry.getMetricsAsArray().map((m) => m.name));
+      for (const family of modeFamilies('nodeFamilies')) expect(names.has(family.name)).toBe(legacyMigMetric || family.legacy !== true);
+    }
+    expect(modeFamilies('nodeFamilies').length).toBeGreaterThan(0);
   });
 });
 

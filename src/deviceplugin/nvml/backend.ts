@@ -2,13 +2,52 @@
  * A real node through nvidia-smi: GPUs from `-q -x`, MIG placements from `mig -lgi`, MIG device UUIDs from `-L`
  * (its device order is `-q -x`'s, which names each device's GPU instance). Instances are created at an explicit
  * placement with their default compute instance (`mig -cgi <profile>:<start> -C`) and destroyed compute instances
- * first (`-dci`, then `-dgi`). NUMA nodes come from sysfs. Every command and file read goes through the Executor.
+ * first (`-dci`, then `-dgi`). NUMA nodes come from sysfs. Every command and file read goes through the Executor,
+ * the narrow OS boundary (tests give their own): run one command with arguments, get its output, or read one small
+ * file. The real one uses execFile (no shell) with a timeout; a command that fails becomes an error carrying its
+ * output, never a crash.
  */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { TesseraError } from '../../errors.js';
 import type { InventoryMigInstance } from '../../api/index.js';
 import type { GpuBackend, GpuInfo } from '../backend.js';
-import { commandError, type Executor } from './executor.js';
 import { parseCreatedInstance, parseDeviceList, parseGpuInstances, parseNumaNode, parseQueryXml, sysfsPciPath } from './parse.js';
+
+export interface CommandOutput {
+  stdout: string;
+  stderr: string;
+}
+
+export interface Executor {
+  run(command: string, args: readonly string[]): Promise<CommandOutput>;
+  /** The file's text, or undefined when it cannot be read. */
+  readFile(path: string): Promise<string | undefined>;
+}
+
+/** The error for a command that failed, with what it printed (the driver's reason is in there). */
+export function commandError(command: string, args: readonly string[], detail: string, output: CommandOutput): TesseraError {
+  const printed = `${output.stdout}\n${output.stderr}`.trim().slice(0, 2000);
+  return new TesseraError('UNAVAILABLE', `${[command, ...args].join(' ')} ${detail}${printed ? `: ${printed}` : ''}`);
+}
+
+export function execFileExecutor(timeoutMs = 30_000): Executor {
+  return {
+    run(command, args) {
+      return new Promise((resolve, reject) => {
+        execFile(command, [...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+          if (error) {
+            const how = error.killed ? `timed out after ${timeoutMs} ms` : `failed (${error.code ?? error.message})`;
+            reject(commandError(command, args, how, { stdout, stderr }));
+          } else resolve({ stdout, stderr });
+        });
+      });
+    },
+    readFile(path) {
+      return readFile(path, 'utf8').catch(() => undefined);
+    },
+  };
+}
 
 export const NVIDIA_SMI = 'nvidia-smi';
 

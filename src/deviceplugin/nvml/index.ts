@@ -1,3 +1,2 @@
 /** The real GPU backend: `nvidia-smi` run through an executor, its output parsed. */
-export { NvmlBackend } from './backend.js';
-export { execFileExecutor, type CommandOutput, type Executor } from './executor.js';
+export { execFileExecutor, NvmlBackend, type CommandOutput, type Executor } from './backend.js';

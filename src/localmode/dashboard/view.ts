@@ -5,7 +5,7 @@
  *
  * Headline figures, in GPU units (one GPU = 1):
  * - allocation ratio = sum over healthy GPUs of the share held by pods / healthy GPUs. A MIG GPU's share is the
- *   memory slices of instances held by pods / its memory slices; a HAMi-core GPU's is
+ *   memory slices of instances held by pods / its memory slices; a shared GPU's (HAMi-core, MPS) is
  *   max(memory granted / memory, cores granted / core units), capped at 1.
  * - fragmentation = free share on GPUs that are partly held / free share on all healthy GPUs: the part of the free
  *   capacity a whole-GPU pod cannot use (0 when nothing is free).
@@ -13,6 +13,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { type Decision, decodeDecision, decodeInventory, type InventoryGpu, type NodeMode, TESSERA_NODE, TESSERA_POD } from '../../api/index.js';
 import { catalogProfiles, resolveGpuModel } from '../../geometry/index.js';
+import { sharingMode } from '../../modes/index.js';
 import { isFinished, podKey } from '../pods.js';
 import type { DriverStats } from '../stats.js';
 
@@ -43,7 +44,7 @@ interface GpuCommon {
   allocated: number;
 }
 
-export type GpuViewModel = (GpuCommon & { kind: 'mig'; slices: number; instances: InstanceView[] }) | (GpuCommon & { kind: 'hami-core'; coreUnits: number; shares: ShareView[] });
+export type GpuViewModel = (GpuCommon & { kind: 'mig'; slices: number; instances: InstanceView[] }) | (GpuCommon & { kind: 'shared'; coreUnits: number; shares: ShareView[] });
 
 export interface NodeViewModel {
   name: string;
@@ -127,7 +128,7 @@ function migGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   return { ...common(gpu, slices > 0 ? Math.min(1, held / slices) : 0), kind: 'mig', slices, instances };
 }
 
-function hamiGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
+function sharedGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   const shares: ShareView[] = [];
   for (const { pod, decision } of grants) {
     for (const device of decision.containers.flatMap((c) => c.devices)) {
@@ -136,7 +137,7 @@ function hamiGpu(gpu: InventoryGpu, grants: readonly Grant[]): GpuViewModel {
   }
   const memory = shares.reduce((sum, s) => sum + s.memoryMiB, 0) / gpu.memoryMiB;
   const cores = shares.reduce((sum, s) => sum + s.cores, 0) / gpu.coreUnits;
-  return { ...common(gpu, Math.min(1, Math.max(memory, cores))), kind: 'hami-core', coreUnits: gpu.coreUnits, shares };
+  return { ...common(gpu, Math.min(1, Math.max(memory, cores))), kind: 'shared', coreUnits: gpu.coreUnits, shares };
 }
 
 function common(gpu: InventoryGpu, allocated: number): GpuCommon {
@@ -150,7 +151,8 @@ function nodeView(node: V1Node, grants: readonly Grant[]): NodeViewModel {
   if (!text) return { name, mode: null, ready, problem: 'no GPU inventory published yet', gpus: [] };
   try {
     const inventory = decodeInventory(text);
-    const gpus = inventory.gpus.map((gpu) => (inventory.mode === 'mig' ? migGpu(gpu, grants) : hamiGpu(gpu, grants)));
+    const mig = sharingMode(inventory.mode).allocation === 'mig';
+    const gpus = inventory.gpus.map((gpu) => (mig ? migGpu(gpu, grants) : sharedGpu(gpu, grants)));
     return { name, mode: inventory.mode, ready, problem: null, gpus };
   } catch (error) {
     return { name, mode: null, ready, problem: (error as Error).message, gpus: [] };

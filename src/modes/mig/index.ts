@@ -1,6 +1,7 @@
 /** MIG: each vGPU is a MIG instance the device plugin created from the decision's plan; the container sees only those. */
 import { TesseraError } from '../../errors.js';
 import type { SharingMode } from '../types.js';
+import { migMetrics } from './metrics.js';
 
 export const migMode: SharingMode = {
   name: 'mig',
@@ -13,4 +14,5 @@ export const migMode: SharingMode = {
     });
     return { envs: { NVIDIA_VISIBLE_DEVICES: uuids.join(',') }, mounts: [] };
   },
+  metrics: migMetrics,
 };

@@ -3,8 +3,8 @@
  * Everything here is JSON-safe and free of Kubernetes client types, so the extender, the simulator and the tests
  * build and read it directly.
  */
-import type { NodeMode } from '../../api/index.js';
-import type { MigInstance, MigOp } from '../../geometry/index.js';
+import type { Grant, GrantedContainer, GrantedDevice, GrantedMig, NodeMode } from '../../api/index.js';
+import type { MigInstance } from '../../geometry/index.js';
 import type { Reason } from '../../request/index.js';
 
 export type { NodeMode };
@@ -49,41 +49,18 @@ export interface NodeSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Decisions
 
-export interface MigDeviceAssignment {
-  readonly profile: string;
-  readonly start: number;
-  /** Changes this GPU needs before the instance exists, in order (empty when it exists and is free). */
-  readonly plan: readonly MigOp[];
-}
-
-export interface AllocatedDevice {
-  readonly uuid: string;
-  readonly index: number;
-  readonly memoryMiB: number;
-  /** Core units taken (MIG: the instance's share of the GPU's units). */
-  readonly cores: number;
-  readonly mig?: MigDeviceAssignment;
-}
-
-export interface AllocatedContainer {
-  readonly name: string;
-  /** Empty for containers without GPUs. */
-  readonly devices: readonly AllocatedDevice[];
-}
+/** A granted MIG instance and the plan that makes it (api's `GrantedMig`). */
+export type MigDeviceAssignment = GrantedMig;
+/** A granted device (api's `GrantedDevice`). */
+export type AllocatedDevice = GrantedDevice;
+/** A container's granted devices (api's `GrantedContainer`). */
+export type AllocatedContainer = GrantedContainer;
 
 /**
- * The decision for one pod, pure data: the extender serializes it into the pod's annotations and rebuilds the
- * cluster state from such records after a restart (`ClusterState.apply`).
+ * The decision for one pod, pure data: the wire contract's `Grant`, which the extender signs into the pod's decision
+ * (`signedDecision`) and rebuilds the cluster state from after a restart (`grantOf`, `ClusterState.apply`).
  */
-export interface Allocation {
-  readonly pod: { readonly uid: string; readonly namespace: string; readonly name: string };
-  readonly node: string;
-  readonly mode: NodeMode;
-  readonly cpuMilli: number;
-  readonly memoryMiB: number;
-  /** Init containers, then app containers, in pod spec order. */
-  readonly containers: readonly AllocatedContainer[];
-}
+export type Allocation = Grant;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fit outcomes and reasons

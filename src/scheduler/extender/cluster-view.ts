@@ -6,11 +6,10 @@
  */
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import { type Decision, decodeInventory, HAMI_NODE, HAMI_POD, type NodeInventory, pinsGpus, type PodShape, shapeOf, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
+import { type Decision, decisionOf, decodeInventory, grantOf, HAMI_NODE, HAMI_POD, type NodeInventory, pinsGpus, type PodShape, shapeOf, TESSERA_NODE, type TrustedKeys } from '../../api/index.js';
 import { sharingMode } from '../../modes/index.js';
 import { TesseraError } from '../../errors.js';
 import { ClusterState, type Allocation, type MigPlanner, type NodeSpec } from '../core/index.js';
-import { allocationOf, decisionOf } from './decision-map.js';
 import { hamiGrantOf, hamiInventory, type HamiPodLike } from './hami-nodes.js';
 import { podGrant, type PodLike } from './pod-grant.js';
 import { Reservations, type Reservation } from './reservations.js';
@@ -197,10 +196,10 @@ export class ClusterView {
     return this.binding.has(podUid);
   }
 
-  /** The in-flight shape of a decision for a pod with these annotations (see src/api/inflight.ts). */
-  shapeOf(decision: Decision, annotations: Readonly<Record<string, string>> | undefined): PodShape {
-    const gpus = this.state.node(decision.node)?.gpus ?? [];
-    return shapeOf(decision, { modelOf: (uuid) => gpus.find((g) => g.uuid === uuid)?.model, pinned: pinsGpus(annotations) });
+  /** The in-flight shape of a grant (an allocation or a decision) for a pod with these annotations (see src/api/inflight.ts). */
+  shapeOf(grant: Allocation | Decision, annotations: Readonly<Record<string, string>> | undefined): PodShape {
+    const gpus = this.state.node(grant.node)?.gpus ?? [];
+    return shapeOf(grant, { modelOf: (uuid) => gpus.find((g) => g.uuid === uuid)?.model, pinned: pinsGpus(annotations) });
   }
 
   /** Shapes of the pods in flight on `node` (granted, not yet confirmed allocated), other than `exceptUid`. */
@@ -337,7 +336,7 @@ export class ClusterView {
       podUid: uid,
       node: grant.decision.node,
       decision: grant.decision,
-      allocation: allocationOf(grant.decision),
+      allocation: grantOf(grant.decision),
       phase: 'reserved',
       since: Number.isFinite(bindTime) && bindTime > 0 ? bindTime * 1000 : this.options.now(),
     };

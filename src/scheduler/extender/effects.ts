@@ -6,7 +6,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { isConflict, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
 import type { Logger } from 'pino';
-import { type Decision, decodeDecision, encodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
+import { type Decision, decodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
 import { TesseraError } from '../../errors.js';
 
@@ -17,8 +17,8 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** Unix seconds as HAMi writes its times. */
 const unixSeconds = (ms: number): string => String(Math.floor(ms / 1000));
 
-/** The annotations a granted pod carries: HAMi's, then the signed Tessera decision. */
-export function decisionAnnotations(decision: Decision, now: number): Record<string, string> {
+/** The annotations a granted pod carries: HAMi's, then the signed Tessera decision (`text`, encoded once by bind). */
+export function decisionAnnotations(decision: Decision, text: string, now: number): Record<string, string> {
   const devices = encodeHamiDevices(hamiDevicesOf(decision));
   return {
     [HAMI_POD.vgpuNode]: decision.node,
@@ -27,7 +27,7 @@ export function decisionAnnotations(decision: Decision, now: number): Record<str
     [HAMI_POD.devicesAllocated]: devices,
     [HAMI_POD.bindPhase]: 'allocating',
     [HAMI_POD.bindTime]: unixSeconds(now),
-    [TESSERA_POD.decision]: encodeDecision(decision),
+    [TESSERA_POD.decision]: text,
   };
 }
 
@@ -64,11 +64,10 @@ export class PodEffects {
    * as it sets the node, so both land or neither, and a restart mid-bind leaves a pod either unbound and ungranted
    * or bound with its signed decision. A pod still carrying a failed attempt's bind error or release mark (a Binding
    * cannot remove annotations) is cleared first, the one case that takes two writes. A 409 from an earlier attempt
-   * of this same bind (the pod on this node with this decision) counts as success. Resolves to the decision text.
+   * of this same bind (the pod on this node with this decision) counts as success.
    */
-  async bindWithDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string> {
-    const annotations = decisionAnnotations(decision, this.now());
-    const text = annotations[TESSERA_POD.decision] as string;
+  async bindWithDecision(pod: PodRef, decision: Decision, text: string, cached?: V1Pod): Promise<void> {
+    const annotations = decisionAnnotations(decision, text, this.now());
     const known = cached?.metadata?.uid === pod.uid ? cached : await withRetry(() => this.readPod(pod));
     const stale = known.metadata?.annotations ?? {};
     if (stale[TESSERA_POD.bindError] !== undefined || stale[TESSERA_POD.release] !== undefined) {
@@ -106,7 +105,6 @@ export class PodEffects {
         throw new TesseraError('CONFLICT', `pod is already bound to ${current.spec?.nodeName ?? 'another node'}`, { field: 'Node', cause: error });
       }
     }
-    return text;
   }
 
   /**

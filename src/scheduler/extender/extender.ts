@@ -7,12 +7,11 @@ import type { KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { LRUMap } from 'mnemonist';
 import type { Logger } from 'pino';
-import { type Decision, describeInFlightConflict, encodeDecision, mayJoinInFlight, signDecision } from '../../api/index.js';
+import { type Decision, describeInFlightConflict, encodeDecision, mayJoinInFlight, signedDecision } from '../../api/index.js';
 import { TesseraError } from '../../errors.js';
 import { BestNode, MAX_NODE_SCORE, allocationOf, decide, eachFit, type Allocation, type NodeFit, type Policy, type RankedNode, type RunContext } from '../core/index.js';
 import type { ClusterView } from './cluster-view.js';
 import { CycleCache, type CycleScores } from './cycle-cache.js';
-import { decisionOf } from './decision-map.js';
 import type { PodRef } from './effects.js';
 import type { ExtenderMetrics } from './metrics.js';
 import type { ExtenderService } from './server.js';
@@ -22,10 +21,10 @@ import { parsePodRequest, reasonText, type PodRequest, type RequestConfig } from
 /** The writes bind needs (effects.ts implements them against the API server). */
 export interface BindEffects {
   /**
-   * Binds the pod to the decision's node with the decision in one write. `cached` is the informer's copy of the pod,
-   * which saves a read when it is current. Resolves to the decision text written, once the pod is bound.
+   * Binds the pod to the decision's node with the decision (`text`, its annotation value) in one write. `cached` is
+   * the informer's copy of the pod, which saves a read when it is current. Resolves once the pod is bound.
    */
-  bindWithDecision(pod: PodRef, decision: Decision, cached?: V1Pod): Promise<string>;
+  bindWithDecision(pod: PodRef, decision: Decision, text: string, cached?: V1Pod): Promise<void>;
   /** Withdraws `decision` (when one was granted) from the pod with a signed release. */
   markFailed(pod: PodRef, reason: string, message: string, decision?: Decision): Promise<void>;
 }
@@ -199,7 +198,7 @@ export class Extender implements ExtenderService {
 
   private joinConflict(allocation: Allocation, annotations: Record<string, string> | undefined): string | undefined {
     const { view } = this.o;
-    const shape = view.shapeOf(decisionOf(allocation, ''), annotations);
+    const shape = view.shapeOf(allocation, annotations);
     const verdict = mayJoinInFlight(view.inFlightShapes(allocation.node, allocation.pod.uid), shape);
     return verdict.join ? undefined : describeInFlightConflict(verdict.conflict);
   }
@@ -286,9 +285,10 @@ export class Extender implements ExtenderService {
     view.beginBind(ref.uid);
     let decision: Decision | undefined;
     try {
-      decision = this.grant(ref, args.node);
-      view.trustDecision(encodeDecision(decision), decision);
-      await effects.bindWithDecision(ref, decision, view.pod(ref.namespace, ref.name) as V1Pod | undefined);
+      const granted = this.grant(ref, args.node);
+      decision = granted.decision;
+      view.trustDecision(granted.text, decision);
+      await effects.bindWithDecision(ref, decision, granted.text, view.pod(ref.namespace, ref.name) as V1Pod | undefined);
       this.bound.set(ref.uid, args.node);
       this.o.metrics.binds.inc({ outcome: 'bound' });
       log.info({ pod: `${ref.namespace}/${ref.name}`, node: args.node, ms: performance.now() - started }, 'bound');
@@ -306,11 +306,11 @@ export class Extender implements ExtenderService {
     }
   }
 
-  /** The pod's grant on `node`: the one it holds already (a retried bind), or a new one taken now. */
-  private grant(ref: PodRef, node: string): Decision {
+  /** The pod's signed decision on `node` and its text: the one it holds already (a retried bind), or a new one taken now. */
+  private grant(ref: PodRef, node: string): { decision: Decision; text: string } {
     const { view } = this.o;
     const held = view.book.get(ref.uid);
-    if (held?.node === node) return held.decision;
+    if (held?.node === node) return { decision: held.decision, text: encodeDecision(held.decision) };
     if (held) view.book.release(ref.uid);
     // The pod as filter saw it, else as the informer has it (after a restart, filter may not have seen it).
     const cycle = this.cycles.get(ref.uid);
@@ -323,8 +323,8 @@ export class Extender implements ExtenderService {
     if (!decided.ok) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod: ${fitText(decided.error)}`, { field: 'Node' });
     const waits = this.joinConflict(decided.value, cycle?.annotations ?? pod?.metadata?.annotations);
     if (waits) throw new TesseraError('CONFLICT', `node ${node} cannot take the pod now: ${waits}`, { field: 'Node' });
-    const decision = signDecision(decisionOf(decided.value, new Date(this.o.now()).toISOString()), this.o.key);
-    view.book.hold({ podUid: ref.uid, node, decision, allocation: decided.value, phase: 'reserved', since: this.o.now() });
-    return decision;
+    const signed = signedDecision(decided.value, new Date(this.o.now()).toISOString(), this.o.key);
+    view.book.hold({ podUid: ref.uid, node, decision: signed.decision, allocation: decided.value, phase: 'reserved', since: this.o.now() });
+    return signed;
   }
 }

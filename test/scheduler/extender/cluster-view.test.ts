@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TESSERA_NODE, TESSERA_POD } from '../../../src/api/annotations.js';
-import { encodeDecision, type Decision } from '../../../src/api/decision.js';
+import { decisionOf, encodeDecision, type Decision, signDecision, type TrustedKeys } from '../../../src/api/decision.js';
 import type { KeyObject } from 'node:crypto';
-import { generateSigningKey, publicKeyOf, signDecision, type TrustedKeys } from '../../../src/api/signing.js';
+import { generateSigningKey, publicKeyOf } from '../../../src/api/signing.js';
 import { encodeInventory } from '../../../src/api/inventory.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { decide, type Policy } from '../../../src/scheduler/core/index.js';
 import { DEFAULT_POLICY, POLICIES, hamiPolicy } from '../../../src/scheduler/policies/index.js';
 import { ClusterView } from '../../../src/scheduler/extender/cluster-view.js';
-import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import { gpuNode, gpuPod, inventoryFor } from './fixtures.js';
 import { silentLog } from './harness.js';

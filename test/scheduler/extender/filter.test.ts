@@ -1,11 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TESSERA_POD } from '../../../src/api/annotations.js';
-import { encodeDecision } from '../../../src/api/decision.js';
-import { signDecision } from '../../../src/api/signing.js';
+import { decisionOf, encodeDecision, signDecision } from '../../../src/api/decision.js';
 import { decide, schedule } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy } from '../../../src/scheduler/policies/index.js';
-import { decisionOf } from '../../../src/scheduler/extender/decision-map.js';
 import { buildHarness, type Harness } from './harness.js';
 import { gpuNode, gpuPod } from './fixtures.js';
 import { DEFAULT_REQUEST_CONFIG, parsePodRequest } from '../../../src/request/index.js';

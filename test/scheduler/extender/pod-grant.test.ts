@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeDecision, type Decision } from '../../../src/api/decision.js';
-import { generateSigningKey, publicKeyOf, signDecision, signRelease, type TrustedKeys } from '../../../src/api/signing.js';
+import { encodeDecision, type Decision, signDecision, signRelease, type TrustedKeys } from '../../../src/api/decision.js';
+import { generateSigningKey, publicKeyOf } from '../../../src/api/signing.js';
 import { podGrant, type PodLike } from '../../../src/scheduler/extender/pod-grant.js';
 import { decisionArb } from '../../api/arbitraries.js';
 

@@ -5,9 +5,9 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HAMI_POD, TESSERA_POD } from '../../../src/api/annotations.js';
-import { decodeDecision } from '../../../src/api/decision.js';
+import { decodeDecision, signDecision, verifyDecision, verifyRelease } from '../../../src/api/decision.js';
 import { decodeHamiDevices } from '../../../src/api/hami.js';
-import { publicKeyOf, signDecision, verifyDecision, verifyRelease } from '../../../src/api/signing.js';
+import { publicKeyOf } from '../../../src/api/signing.js';
 import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { coreApi, eventually, newKey, postJson, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';

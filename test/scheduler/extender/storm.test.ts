@@ -6,8 +6,8 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAMI_POD, TESSERA_POD } from '../../../src/api/annotations.js';
-import { decodeDecision } from '../../../src/api/decision.js';
-import { publicKeyOf, verifyDecision, verifyRelease } from '../../../src/api/signing.js';
+import { decodeDecision, verifyDecision, verifyRelease } from '../../../src/api/decision.js';
+import { publicKeyOf } from '../../../src/api/signing.js';
 import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
 import { coreApi, eventually, newKey, postJson, startTestExtender } from './cluster-harness.js';
