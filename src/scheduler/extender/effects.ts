@@ -4,7 +4,7 @@
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { isConflict, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
+import { isConflict, KubeJsonClient, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
 import type { Logger } from 'pino';
 import { type Decision, decodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
@@ -39,6 +39,8 @@ export interface PodRef {
 
 export class PodEffects {
   private readonly api: CoreV1Api;
+  /** The Binding, one per pod, goes through the lean client (src/kube/json-client.ts); the rarer writes through client-node. */
+  private readonly binder: KubeJsonClient;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -48,6 +50,12 @@ export class PodEffects {
     private readonly now: () => number = Date.now,
   ) {
     this.api = makeKeepAliveClient(kubeConfig, CoreV1Api);
+    this.binder = new KubeJsonClient(kubeConfig);
+  }
+
+  /** Closes the kept-alive connections of the Binding client. */
+  close(): void {
+    this.binder.close();
   }
 
   /** Reads the pod, refusing one that was replaced (same name, new uid) since kube-scheduler asked. */
@@ -87,15 +95,11 @@ export class PodEffects {
     }
     try {
       await withRetry(() =>
-        this.api.createNamespacedPodBinding({
-          name: pod.name,
-          namespace: pod.namespace,
-          body: {
-            apiVersion: 'v1',
-            kind: 'Binding',
-            metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations },
-            target: { apiVersion: 'v1', kind: 'Node', name: decision.node },
-          },
+        this.binder.post(`/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/binding`, {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations },
+          target: { apiVersion: 'v1', kind: 'Node', name: decision.node },
         }),
       );
     } catch (error) {

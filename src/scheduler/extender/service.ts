@@ -197,6 +197,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
     learner?.stop();
     await elector?.stop({ release: true });
     await Promise.all([nodes.stop(), pods.stop()]);
+    effects.close();
     throw error;
   }
 
@@ -216,6 +217,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
       await secure?.close();
       await elector?.stop({ release: releaseLease });
       await Promise.all([nodes.stop(), pods.stop()]);
+      effects.close();
     },
   };
 }
