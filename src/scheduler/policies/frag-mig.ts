@@ -4,7 +4,7 @@
  * awareness; the allocator's own `createGeometryPlanner`), and HAMi's v2.10 and v2.9 rules as baselines, which
  * pick one of the engine's plans. Legality has one source, the engine; only the choice differs.
  */
-import { findProfile, hamiV210Plan, hamiV29Plan, type DemandMix, type GpuModel, type MigGeometry, type MigRestriction } from '../../geometry/index.js';
+import { hamiV210Plan, hamiV29Plan, hamiV29StockGeometries, type DemandMix, type MigRestriction } from '../../geometry/index.js';
 import { createGeometryPlanner } from '../core/index.js';
 import type { MigPlanner } from '../core/index.js';
 
@@ -25,39 +25,28 @@ export function tesseraMigPlanner(options: { demand?: DemandMix; restrictions?: 
   });
 }
 
-/** HAMi v2.10: the smallest profile whose memory fits and that has a free placement; no look-ahead. */
-export function hamiV210MigPlanner(): MigPlanner {
+/**
+ * HAMi v2.10 (geometry/baselines.ts): the smallest allowed profile with a placement clear of the instances in use,
+ * no look-ahead. Per model, the device config's migProfileAllowlist entry, else HAMi's stock one.
+ */
+export function hamiV210MigPlanner(restrictions?: ReadonlyMap<string, MigRestriction>): MigPlanner {
   return createGeometryPlanner({
     choosePlans: (model, instances, memoryMiB) => {
-      const plan = hamiV210Plan(model, instances, { memoryMiB });
-      return plan ? [plan] : [];
-    },
-  });
-}
-
-/** HAMi up to v2.9: a geometry from `geometries(model)` chosen only on an idle GPU, fixed while anything runs. */
-export function hamiV29MigPlanner(geometries: (model: GpuModel) => readonly MigGeometry[]): MigPlanner {
-  return createGeometryPlanner({
-    choosePlans: (model, instances, memoryMiB) => {
-      const plan = hamiV29Plan(model, instances, { memoryMiB }, geometries(model));
+      const plan = hamiV210Plan(model, instances, { memoryMiB }, restrictions?.get(model.name)?.allowedProfiles);
       return plan ? [plan] : [];
     },
   });
 }
 
 /**
- * HAMi's stock geometries for v2.9, smallest instances first as its default device config lists them: all
- * 1-slice, all 2-slice, all 3-slice, one whole-GPU instance.
+ * HAMi v2.9 (geometry/baselines.ts): a geometry chosen only on an idle GPU, fixed while anything runs. Per model,
+ * the device config's knownMigGeometries, else HAMi's stock ones.
  */
-export function defaultGeometries(model: GpuModel): MigGeometry[] {
-  const spec = model.mig;
-  if (!spec) return [];
-  const geometries: MigGeometry[] = [];
-  for (const slices of [1, 2, 3, spec.totalComputeSlices]) {
-    const profile = spec.profiles.find((p) => p.computeSlices === slices && !p.mediaExtensions);
-    if (!profile || !findProfile(model, profile.name)) continue;
-    const count = Math.min(profile.maxCount, Math.floor(spec.totalMemorySlices / profile.memorySlices));
-    geometries.push([{ profile: profile.name, count }]);
-  }
-  return geometries;
+export function hamiV29MigPlanner(restrictions?: ReadonlyMap<string, MigRestriction>): MigPlanner {
+  return createGeometryPlanner({
+    choosePlans: (model, instances, memoryMiB) => {
+      const plan = hamiV29Plan(model, instances, { memoryMiB }, restrictions?.get(model.name)?.allowedGeometries ?? hamiV29StockGeometries(model));
+      return plan ? [plan] : [];
+    },
+  });
 }

@@ -1,10 +1,10 @@
 /**
  * Replays a timed trace on a cluster through the allocator (ClusterState, schedule, decide) with one policy and
- * MIG planner: arrivals are scheduled once (failures dropped), departures release. Idle MIG instances are kept
- * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
+ * MIG planner: arrivals are scheduled once (failures dropped), departures release. Idle MIG instances are kept by
+ * default (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type IdleMigInstances, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
 import { DEFAULT_REFRESH_SECONDS, ProfileLearner, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
 import type { ProfileSource } from '../policy.js';
 
@@ -57,13 +57,15 @@ export interface TraceReplayOptions {
   profile?: ProfileSource;
   /** Seconds between relearning online (the extender's `--workload-refresh`). */
   refreshSeconds?: number;
+  /** What a node does with an instance whose pod left (default 'keep', as a real node until its device plugin reclaims it). */
+  idleMigInstances?: IdleMigInstances;
 }
 
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy, options: TraceReplayOptions = {}): TraceOutcome {
   const profile = profileOf(nodes, events);
   const online = (options.profile ?? 'online') === 'online';
   let context: RunContext = online ? DEFAULT_RUN_CONTEXT : { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
-  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: 'keep' });
+  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: options.idleMigInstances ?? 'keep' });
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = nodes.flatMap((n) => n.gpus);
   // What the scheduler knows online: the pods running, by key, and the one arriving.
