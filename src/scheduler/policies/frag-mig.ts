@@ -10,16 +10,16 @@ import type { MigPlanner } from '../core/index.js';
 
 /**
  * Tessera's planner: the engine's legal plans, most future capacity kept for `demand` (the workload's mix of
- * instance sizes) first. A GPU that runs an instance is never reshaped: its free instances are reused and its
- * empty slices used, and only a GPU with nothing running is re-carved, so layouts change when they must. A plan
- * that changes a layout also carves the GPU's remaining empty slices for `demand` in the same change
- * (geometry/fill.ts), so the next requests reuse instead of each changing the layout again; not on models with
- * `restrictions` (HAMi's knownMigGeometries or migProfileAllowlist), whose layouts are the operator's.
+ * instance sizes) first. A free instance may be destroyed to make room, on a busy GPU too (HAMi v2.10's nodes
+ * destroy an instance as soon as its pod ends, so keeping free instances out of the way is the bar to meet); an
+ * instance in use never is. A plan that changes a layout also carves the GPU's remaining empty slices for `demand`
+ * in the same change (geometry/fill.ts), so the next requests reuse instead of each changing the layout again; not
+ * on models with `restrictions` (HAMi's knownMigGeometries or migProfileAllowlist), whose layouts are the
+ * operator's.
  */
 export function tesseraMigPlanner(options: { demand?: DemandMix; restrictions?: ReadonlyMap<string, MigRestriction> } = {}): MigPlanner {
   const { demand, restrictions } = options;
   return createGeometryPlanner({
-    reconfigureBusy: false,
     ...(demand ? { demand, carve: demand } : {}),
     ...(restrictions ? { restrictions } : {}),
   });
