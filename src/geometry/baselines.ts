@@ -18,7 +18,10 @@
  */
 import { planMig } from './engine.js';
 import { cachedGeometryPlacements, placeGeometry } from './geometries.js';
+import { decodeLayout, isLayoutFault } from './layout.js';
 import { findProfile } from './models.js';
+import { MAX_PLAN_SCORE } from './score.js';
+import { tablesFor, type SpecTables } from './tables.js';
 import type { GpuModel, MigGeometry, MigInstance, MigPlan, MigRequest, MigSpec } from './types.js';
 
 const ALL = { limit: Number.POSITIVE_INFINITY };
@@ -123,4 +126,66 @@ function holdsAll(model: GpuModel, geometry: MigGeometry, instances: readonly Mi
   if (!placements.ok || !model.mig) return false;
   const profiles = model.mig.profiles;
   return placements.value.some((placement) => instances.every((i) => placement.some((x) => profiles[x.p]?.name === i.profile && x.start === i.start)));
+}
+
+/**
+ * The fragmentation of a GPU's free slices after Zambianco, Fasol and Doriguzzi-Corin ("An Online
+ * Fragmentation-Aware GPU Scheduler for Multi-Tenant MIG-based Clouds", arXiv 2511.18906), workload-agnostic: every
+ * non-`+me` profile weighs the same. Only the paper's abstract was at hand; the metric is our reading of it: for
+ * each profile, the share of the GPU's slices that are free but that no further instance of the profile could use
+ * (free slices minus the slices of the most instances of it that still fit together), averaged over the profiles.
+ * Slices of free instances count as free (an instance exists only while its pod runs). In [0, 1].
+ */
+export function migFragmentation(model: GpuModel, instances: readonly MigInstance[]): number {
+  if (!model.mig) return 0;
+  const tables = tablesFor(model.mig);
+  const layout = decodeLayout(tables, instances);
+  if (isLayoutFault(layout)) return 1;
+  return fragmentationOf(tables, tables.fullMask & ~layout.inUse);
+}
+
+function fragmentationOf(tables: SpecTables, usable: number): number {
+  const free = popcount(usable);
+  let sum = 0;
+  let counted = 0;
+  tables.profiles.forEach((profile, p) => {
+    if (profile.mediaExtensions) return;
+    counted++;
+    sum += (free - profile.memorySlices * (tables.fits[p]?.[usable] ?? 0)) / tables.spec.totalMemorySlices;
+  });
+  return counted > 0 ? sum / counted : 0;
+}
+
+function popcount(mask: number): number {
+  let n = 0;
+  for (let m = mask; m !== 0; m &= m - 1) n++;
+  return n;
+}
+
+/**
+ * Zambianco et al.'s greedy on one GPU: the workload's profile (the smallest serving the request: the paper's
+ * workloads ask for a profile) at every placement clear of the instances in use, least fragmentation growth first
+ * (then the lowest start). Each plan's `score` carries the growth ΔF in [-1, 1] as MAX_PLAN_SCORE × (1 - ΔF) / 2, so
+ * plans on different GPUs compare by it.
+ */
+export function zambiancoPlans(model: GpuModel, instances: readonly MigInstance[], request: MigRequest): MigPlan[] {
+  if (!model.mig) return [];
+  const tables = tablesFor(model.mig);
+  const layout = decodeLayout(tables, instances);
+  if (isLayoutFault(layout)) return [];
+  const profile = [...model.mig.profiles]
+    .filter((p) => !p.mediaExtensions && p.memoryMiB >= request.memoryMiB)
+    .sort((a, b) => a.memoryMiB - b.memoryMiB || a.computeSlices - b.computeSlices)[0];
+  if (!profile) return [];
+  const usable = tables.fullMask & ~layout.inUse;
+  const before = fragmentationOf(tables, usable);
+  const p = tables.indexOf.get(profile.name) ?? -1;
+  return planMig(model, instances, { ...request, profile: profile.name }, ALL)
+    .map((plan) => {
+      const k = profile.starts.indexOf(plan.target.start);
+      const mask = tables.masks[p]?.[k] ?? 0;
+      const growth = fragmentationOf(tables, usable & ~mask) - before;
+      return { ...plan, score: (MAX_PLAN_SCORE * (1 - growth)) / 2 };
+    })
+    .sort((a, b) => b.score - a.score || a.target.start - b.target.start);
 }
