@@ -77,8 +77,7 @@ export function hamiV210Plan(model: GpuModel, instances: readonly MigInstance[],
 export function hamiV29StockGeometries(model: GpuModel): MigGeometry[] {
   const spec = model.mig;
   if (!spec) return [];
-  const smallest = (slices: number): string | undefined =>
-    spec.profiles.filter((p) => p.computeSlices === slices && !p.mediaExtensions).sort((a, b) => a.memorySlices - b.memorySlices)[0]?.name;
+  const smallest = (slices: number): string | undefined => spec.profiles.filter((p) => p.computeSlices === slices && !p.mediaExtensions).sort((a, b) => a.memorySlices - b.memorySlices)[0]?.name;
   const [g1, g2, g3, whole] = [smallest(1), smallest(2), smallest(3), smallest(spec.totalComputeSlices)];
   const geometries: MigGeometry[] = [];
   if (spec.totalComputeSlices === 4) {
@@ -86,7 +85,11 @@ export function hamiV29StockGeometries(model: GpuModel): MigGeometry[] {
     if (g2) geometries.push([{ profile: g2, count: 2 }]);
   } else {
     if (g1) geometries.push([{ profile: g1, count: spec.totalComputeSlices }]);
-    if (g1 && g2) geometries.push([{ profile: g1, count: 1 }, { profile: g2, count: 3 }]);
+    if (g1 && g2)
+      geometries.push([
+        { profile: g1, count: 1 },
+        { profile: g2, count: 3 },
+      ]);
     if (g3) geometries.push([{ profile: g3, count: 2 }]);
   }
   if (whole) geometries.push([{ profile: whole, count: 1 }]);
@@ -173,9 +176,7 @@ export function zambiancoPlans(model: GpuModel, instances: readonly MigInstance[
   const tables = tablesFor(model.mig);
   const layout = decodeLayout(tables, instances);
   if (isLayoutFault(layout)) return [];
-  const profile = [...model.mig.profiles]
-    .filter((p) => !p.mediaExtensions && p.memoryMiB >= request.memoryMiB)
-    .sort((a, b) => a.memoryMiB - b.memoryMiB || a.computeSlices - b.computeSlices)[0];
+  const profile = [...model.mig.profiles].filter((p) => !p.mediaExtensions && p.memoryMiB >= request.memoryMiB).sort((a, b) => a.memoryMiB - b.memoryMiB || a.computeSlices - b.computeSlices)[0];
   if (!profile) return [];
   const usable = tables.fullMask & ~layout.inUse;
   const before = fragmentationOf(tables, usable);
