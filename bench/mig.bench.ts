@@ -1,9 +1,10 @@
 /**
  * The MIG trace families (src/simulator/trace/families.ts), tuned-on and held-back, each replayed with tessera,
  * HAMi v2.10's and v2.9's rules and Zambianco et al.'s greedy: pods placed and failed, MIG reconfigurations and ops,
- * summed over SEEDS seeds. `npm run bench -- --only mig-families`; the table in docs/policy.md comes from it.
+ * summed over SEEDS seeds, and the failures no policy avoids (src/simulator/trace/bound.ts). `npm run bench -- --only
+ * mig-families`; the tables in docs/policy.md come from it.
  */
-import { MIG_FAMILIES, generateMigFamily, replayTrace } from '../src/simulator/trace/index.js';
+import { MIG_FAMILIES, generateMigFamily, migCapacityBound, replayTrace } from '../src/simulator/trace/index.js';
 import { simulatorPolicy } from '../src/simulator/policy.js';
 import type { BenchResult, BenchSuite } from './harness.js';
 
@@ -16,6 +17,15 @@ export const migFamiliesBench: BenchSuite = {
     const rows: BenchResult[] = [];
     for (const family of MIG_FAMILIES) {
       const traces = SEEDS.map((seed) => generateMigFamily(family, seed));
+      const bound = { neverFits: 0, strictFailed: 0, pooledFailed: 0, repackFailed: 0 };
+      for (const trace of traces) {
+        const b = migCapacityBound(trace.nodes, trace.events);
+        bound.neverFits += b.neverFits;
+        bound.strictFailed += b.strictFailed;
+        bound.pooledFailed += b.pooledFailed;
+        bound.repackFailed += b.repackFailed;
+      }
+      rows.push({ name: `mig ${family.split} ${family.name} bound`, extra: bound });
       for (const name of POLICIES) {
         const policy = simulatorPolicy(name);
         const sum = { placed: 0, failed: 0, reconfigurations: 0, ops: 0, seconds: 0 };
