@@ -33,42 +33,94 @@ export interface CapacityBound {
   repackFailed: number;
 }
 
+type MigModel = GpuModel & { mig: NonNullable<GpuModel['mig']> };
+
 interface RepackGpu {
-  model: GpuModel & { mig: NonNullable<GpuModel['mig']> };
+  model: MigModel;
   /** Profile indices of the pods running, ascending. */
   held: number[];
   /** Memory slices not held by a running pod. */
   freeSlices: number;
 }
 
+/**
+ * Whether a GPU could hold a set of instances in some legal layout, whatever their starts now (the engine's own
+ * placements, remembered per model and set).
+ */
+export class Repacker {
+  private readonly models = new Map<string, MigModel | null>();
+  private readonly layouts = new Map<string, boolean>();
+
+  model(name: string): MigModel | null {
+    let model = this.models.get(name);
+    if (model === undefined) {
+      const resolved = resolveGpuModel(name);
+      model = resolved.ok && resolved.value.mig ? { ...resolved.value, mig: resolved.value.mig } : null;
+      this.models.set(name, model);
+    }
+    return model;
+  }
+
+  /** Profile indices `held` (ascending) have a legal layout together on `model`. */
+  fits(model: MigModel, held: readonly number[]): boolean {
+    const key = `${model.name}:${held.join(',')}`;
+    let known = this.layouts.get(key);
+    if (known === undefined) {
+      const counts = new Map<string, number>();
+      for (const p of held) {
+        const name = model.mig.profiles[p]?.name ?? '';
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      const placements = geometryPlacements(
+        model,
+        [...counts].map(([profile, count]) => ({ profile, count })),
+        1,
+      );
+      known = placements.ok && placements.value.length > 0;
+      this.layouts.set(key, known);
+    }
+    return known;
+  }
+
+  /**
+   * Why a pod asking `asked` MiB found no instance, given the GPUs as they were: 'layout' when some GPU would have
+   * held it had its running instances been placed otherwise (free instances count as gone); 'spread' when the
+   * cluster had that much memory free, but on no one GPU; 'full' when it had not, or the pod fits no model.
+   */
+  whyFailed(gpus: readonly { model: string; memoryMiB: number; usedMemoryMiB: number; migInstances: readonly { profile: string; inUse: boolean }[] | null }[], asked: number): FailureKind {
+    let free = 0;
+    let served = false;
+    let fits = false;
+    for (const gpu of gpus) {
+      free += gpu.memoryMiB - gpu.usedMemoryMiB;
+      const model = this.model(gpu.model);
+      if (!model || !gpu.migInstances || fits) continue;
+      served ||= servingBySize(model, asked).length > 0;
+      const held = gpu.migInstances.flatMap((i) => (i.inUse ? [model.mig.profiles.findIndex((p) => p.name === i.profile)] : []));
+      fits = servingBySize(model, asked).some((p) =>
+        this.fits(
+          model,
+          [...held, p].sort((a, b) => a - b),
+        ),
+      );
+    }
+    return fits ? 'layout' : served && free >= asked ? 'spread' : 'full';
+  }
+}
+
+export type FailureKind = 'full' | 'spread' | 'layout';
+
 export function migCapacityBound(nodes: readonly NodeSpec[], events: readonly TraceEvent[]): CapacityBound {
+  const repacker = new Repacker();
   const gpus: RepackGpu[] = [];
   for (const gpu of nodes.flatMap((n) => n.gpus)) {
-    const resolved = resolveGpuModel(gpu.model);
-    if (resolved.ok && resolved.value.mig) gpus.push({ model: { ...resolved.value, mig: resolved.value.mig }, held: [], freeSlices: resolved.value.mig.totalMemorySlices });
+    const model = repacker.model(gpu.model);
+    if (model) gpus.push({ model, held: [], freeSlices: model.mig.totalMemorySlices });
   }
   const largest = Math.max(0, ...gpus.flatMap((g) => g.model.mig.profiles.map((p) => p.memoryMiB)));
   let pool = gpus.reduce((s, g) => s + g.model.memoryMiB, 0);
   const pooled = new Map<string, number>();
   const repacked = new Map<string, { gpu: RepackGpu; p: number }>();
-  const layouts = new Map<string, boolean>();
-  const fits = (gpu: RepackGpu, held: readonly number[]): boolean => {
-    const key = `${gpu.model.name}:${held.join(',')}`;
-    let known = layouts.get(key);
-    if (known === undefined) {
-      const profiles = gpu.model.mig.profiles;
-      const counts = new Map<string, number>();
-      for (const p of held) counts.set(profiles[p]?.name ?? '', (counts.get(profiles[p]?.name ?? '') ?? 0) + 1);
-      const placements = geometryPlacements(
-        gpu.model,
-        [...counts].map(([profile, count]) => ({ profile, count })),
-        1,
-      );
-      known = placements.ok && placements.value.length > 0;
-      layouts.set(key, known);
-    }
-    return known;
-  };
   const lives: { key: string; at: number; end: number; asked: number }[] = [];
   const lifeOf = new Map<string, { end: number }>();
   let neverFits = 0;
@@ -116,8 +168,8 @@ export function migCapacityBound(nodes: readonly NodeSpec[], events: readonly Tr
         const left = gpu.freeSlices - profile.memorySlices;
         if (left < 0 || (best && (waste > best.waste || (waste === best.waste && left >= best.left)))) continue;
         if (
-          !fits(
-            gpu,
+          !repacker.fits(
+            gpu.model,
             [...gpu.held, p].sort((a, b) => a - b),
           )
         )
@@ -196,7 +248,7 @@ function mostRunnable(lives: readonly { at: number; end: number; asked: number }
 }
 
 /** Indices of the profiles (no `+me`) holding `memoryMiB`, least memory first, then least compute. */
-function servingBySize(model: GpuModel & { mig: NonNullable<GpuModel['mig']> }, memoryMiB: number): number[] {
+function servingBySize(model: MigModel, memoryMiB: number): number[] {
   const profiles = model.mig.profiles;
   const size = (i: number): MigProfile => profiles[i] as MigProfile;
   return profiles

@@ -11,6 +11,7 @@ import type { ProfileSource } from '../policy.js';
 import { TesseraError } from '../../errors.js';
 import { migPlannerOf } from '../../scheduler/policies/index.js';
 import type { TraceEvent } from './trace-file.js';
+import { Repacker, type FailureKind } from './bound.js';
 
 export interface GpuLayout {
   node: string;
@@ -41,6 +42,11 @@ export interface TraceOutcome {
   /** MIG instances created plus instances destroyed by those reconfigurations (destroying 2 and creating 1: 3). */
   migOperations: number;
   decisions: number;
+  /**
+   * MIG pods failed, by why (bound.ts `whyFailed`): a GPU re-carved around its running pods would have held it
+   * (layout), the cluster had the memory free but on no one GPU (spread), or it had not (full).
+   */
+  failedBy: Record<FailureKind, number>;
   layouts: GpuLayout[];
 }
 
@@ -74,6 +80,8 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   let placed = 0;
   let failed = 0;
   let decisions = 0;
+  const repacker = new Repacker();
+  const failedBy: Record<FailureKind, number> = { full: 0, spread: 0, layout: 0 };
   const capacity = nodes.reduce((sum, n) => sum + n.gpus.reduce((s, g) => s + g.memoryMiB, 0), 0);
   let held = 0;
   let heldTime = 0;
@@ -113,6 +121,11 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     const allocation = top ? decide(state, event.request, top.node, policy, context) : null;
     if (!allocation?.ok) {
       failed++;
+      const memory = event.request.containers.find((c) => c.gpu)?.gpu?.memory;
+      if (memory && 'mib' in memory) {
+        const mig = state.nodes().flatMap((n) => n.gpus.filter((g) => g.migInstances !== null));
+        if (mig.length > 0) failedBy[repacker.whyFailed(mig, memory.mib)]++;
+      }
       known.delete(event.key);
       continue;
     }
@@ -126,7 +139,7 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   const migOperations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
   const span = last - start;
   const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
-  return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, profile.migDemand), layouts: layoutsOf(state) };
+  return { placed, failed, decisions, failedBy, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, profile.migDemand), layouts: layoutsOf(state) };
 }
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);
