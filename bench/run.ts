@@ -14,9 +14,22 @@ import { extenderLatencyBench, extenderThroughputBench } from './extender.bench.
 import { geometryBench } from './geometry.bench.js';
 import { k8sBench } from './k8s.bench.js';
 import { localModeBench } from './localmode.bench.js';
+import { migFamiliesBench } from './mig.bench.js';
 import { simulatorSuite } from './simulator.bench.js';
 
-const SUITES: BenchSuite[] = [allocatorBench, simulatorSuite, clusterBench, geometryBench, exporterBench, devicePluginBench, localModeBench, extenderLatencyBench, extenderThroughputBench, k8sBench];
+const SUITES: BenchSuite[] = [
+  allocatorBench,
+  simulatorSuite,
+  migFamiliesBench,
+  clusterBench,
+  geometryBench,
+  exporterBench,
+  devicePluginBench,
+  localModeBench,
+  extenderLatencyBench,
+  extenderThroughputBench,
+  k8sBench,
+];
 
 function format(value: number | undefined, digits: number): string {
   return value === undefined || Number.isNaN(value) ? '' : value.toFixed(digits);

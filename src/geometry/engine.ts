@@ -57,7 +57,8 @@ export function planMig(model: GpuModel, instances: readonly MigInstance[], requ
   candidates.sort(compareCandidates);
   const limit = options.limit ?? DEFAULT_PLAN_LIMIT;
   const plans: MigPlan[] = [];
-  for (let i = 0; i < candidates.length && i < limit; i++) plans.push(writePlan(tables, instances, candidates[i] as Candidate));
+  const before = capacityScore(tables, weights, tables.fullMask & ~layout.inUse);
+  for (let i = 0; i < candidates.length && i < limit; i++) plans.push(writePlan(tables, instances, candidates[i] as Candidate, before));
   return plans;
 }
 
@@ -186,7 +187,7 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 
 const byStart = (a: { start: number }, b: { start: number }): number => a.start - b.start;
 
-function writePlan(tables: SpecTables, instances: readonly MigInstance[], c: Candidate): MigPlan {
+function writePlan(tables: SpecTables, instances: readonly MigInstance[], c: Candidate, before: number): MigPlan {
   const targetName = tables.profiles[c.p]?.name ?? '';
   const destroy: MigInstance[] = [];
   const layout: MigInstance[] = [];
@@ -210,6 +211,7 @@ function writePlan(tables: SpecTables, instances: readonly MigInstance[], c: Can
     cost: { destroyed: destroy.length, created: create.length },
     layout,
     score: c.score,
+    lost: before - c.score,
   };
 }
 

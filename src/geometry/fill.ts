@@ -1,9 +1,10 @@
 /**
  * Carving: which instances to create in a GPU's empty slices so that later requests find a free instance of
  * their size instead of each changing the layout (every change is a mig-parted run on the node). The empty
- * slices are shared among the profiles the demand asks for in proportion to how often it asks for each (as seats
- * are apportioned: profile q goes next when demand_q / (instances_q + 1) is highest, counting the instances
- * already there), each new instance at the legal start that keeps the most capacity for the rest (score.ts).
+ * slices are shared among the profiles the demand asks for in proportion to the slices it asks of each (how often
+ * times the profile's memory slices; as seats are apportioned: profile q goes next when demand_q / (instances_q + 1)
+ * is highest, counting the instances already there), each new instance at the legal start that keeps the most
+ * capacity for the rest (score.ts).
  * Pure; an illegal layout, or a demand naming nothing on the model, carves nothing.
  */
 import { decodeLayout, isLayoutFault } from './layout.js';
@@ -16,7 +17,9 @@ export function carveEmptySlices(model: GpuModel, instances: readonly MigInstanc
   const tables = tablesFor(model.mig);
   const layout = decodeLayout(tables, instances);
   if (isLayoutFault(layout)) return [];
-  const wanted = rawDemandWeights(tables, demand);
+  // Slices, not instances, are apportioned: demand by count alone would carve the last half of a GPU into small
+  // instances that a large pod must then reclaim.
+  const wanted = rawDemandWeights(tables, demand).map((w, p) => w * (tables.profiles[p]?.memorySlices ?? 0));
   const weights = profileWeights(tables, demand);
   const counts = [...layout.counts];
   let occupied = layout.occupied;

@@ -13,6 +13,6 @@ export { geometryPlacements, placeGeometry, type PlacedInstance } from './geomet
 export { DEFAULT_PLAN_LIMIT, planMig, planOps } from './engine.js';
 export { MAX_PLAN_SCORE } from './score.js';
 export { carveEmptySlices } from './fill.js';
-export { hamiV210Plan, hamiV29Plan } from './baselines.js';
+export { hamiStockProfiles, hamiV210Plan, hamiV29Plan, hamiV29StockGeometries, migFragmentation, zambiancoPlans } from './baselines.js';
 export { parseMigInstances } from './instances-schema.js';
 export { catalogProfiles, type MigProfileFacts, type MigProfileLookup } from './profile-facts.js';

@@ -108,4 +108,6 @@ export interface MigPlan {
   layout: MigInstance[];
   /** Future capacity kept, 0..MAX_PLAN_SCORE (see score.ts); higher is better. */
   score: number;
+  /** Capacity the plan takes from the GPU: the score of its slices not in use before, less `score`. */
+  lost: number;
 }

@@ -64,13 +64,14 @@ describe('MIG fixture replay', () => {
   const events = parseTraceFile('trace.jsonl', readFileSync(path.join(dir, 'trace.jsonl'), 'utf8'));
   const run = (name: string) => replayTrace(nodes, events, simulatorPolicy(name));
 
-  it('tessera places more pods than HAMi v2.9 and v2.10 with fewer reconfigurations, and every departure frees its capacity', () => {
+  it('tessera places more pods than HAMi v2.9 and v2.10 with fewer reconfigurations than v2.10, and every departure frees its capacity', () => {
     const tessera = run('tessera');
     const v210 = run('hami-v2.10-mig');
     const v29 = run('hami-v2.9-mig');
     expect(tessera.placed).toBeGreaterThan(v29.placed);
     expect(tessera.placed).toBeGreaterThan(v210.placed);
-    expect(tessera.migReconfigurations).toBeLessThan(v29.migReconfigurations);
+    // v2.9 changes fewer layouts than tessera (38 against 148 on the fixture): it keeps a GPU's geometry while
+    // anything runs there and refuses what that geometry cannot hold (it places 287 fewer pods).
     expect(tessera.migReconfigurations).toBeLessThan(v210.migReconfigurations);
     for (const outcome of [tessera, v210, v29]) {
       expect(outcome.placed + outcome.failed).toBe(outcome.decisions);

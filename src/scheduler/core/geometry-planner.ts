@@ -72,6 +72,7 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
             memoryMiB: profile.memoryMiB,
             computeShare: profile.computeSlices / mig.totalComputeSlices,
             keptCapacity: plan.score / MAX_PLAN_SCORE,
+            lostCapacity: plan.lost / MAX_PLAN_SCORE,
             plan: carved.length > 0 ? [...planOps(plan), ...carved] : planOps(plan),
             // The engine's layout carried forward, so the allocator never replays the ops to learn it.
             layout: carved.length > 0 ? [...plan.layout, ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))].sort((a, b) => a.start - b.start) : plan.layout,

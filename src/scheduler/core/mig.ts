@@ -21,6 +21,11 @@ export interface MigOption {
    * [0, 1] (1: as much as an empty GPU).
    */
   readonly keptCapacity: number;
+  /**
+   * The share of that capacity the option takes away, in [0, 1]: the GPU's capacity before (its slices not in use)
+   * less `keptCapacity`. Low on a GPU whose free room already suits little else, so comparing it across GPUs packs.
+   */
+  readonly lostCapacity: number;
   /** Ops to apply in order (empty when a free instance of this profile already sits at `start`). */
   readonly plan: readonly MigOp[];
   /** The GPU's instances once `plan` has run, by start, this option's instance in use: the engine's own layout. */

@@ -11,7 +11,7 @@
  * v2.9 rules as `hami-v2.10-mig` and `hami-v2.9-mig` (frag-mig.ts).
  */
 import { chooseByPacking } from './gpu-choice.js';
-import { defaultGeometries, hamiV210MigPlanner, hamiV29MigPlanner } from './frag-mig.js';
+import { hamiV210MigPlanner, hamiV29MigPlanner } from './frag-mig.js';
 import { MAX_NODE_SCORE, clampScore, type Policy, type ScoreInput } from '../core/index.js';
 
 /** The top of HAMi's raw scale: three fractions, each at most 1, times 10. */
@@ -43,8 +43,8 @@ export const hamiPolicy: Policy = {
   },
 };
 
-/** HAMi's node score with HAMi v2.10's MIG rule. */
-export const hamiV210Policy: Policy = { ...hamiPolicy, name: 'hami-v2.10-mig', migPlanner: () => hamiV210MigPlanner() };
+/** HAMi's node score with HAMi v2.10's MIG rule (the device config's allowlist, else its stock one). */
+export const hamiV210Policy: Policy = { ...hamiPolicy, name: 'hami-v2.10-mig', migPlanner: (options) => hamiV210MigPlanner(options.restrictions) };
 
-/** HAMi's node score with HAMi v2.9's MIG rule and its stock geometries. */
-export const hamiV29Policy: Policy = { ...hamiPolicy, name: 'hami-v2.9-mig', migPlanner: () => hamiV29MigPlanner(defaultGeometries) };
+/** HAMi's node score with HAMi v2.9's MIG rule (the device config's geometries, else its stock ones). */
+export const hamiV29Policy: Policy = { ...hamiPolicy, name: 'hami-v2.9-mig', migPlanner: (options) => hamiV29MigPlanner(options.restrictions) };

@@ -11,9 +11,10 @@ import { fgdPolicy } from './gradient.js';
 import { hamiPolicy, hamiV210Policy, hamiV29Policy } from './hami.js';
 import { packingPolicy } from './packing.js';
 import { tesseraPolicy } from './tessera.js';
+import { zambiancoPolicy } from './zambianco.js';
 
 export { DEFAULT_RUN_CONTEXT, MAX_NODE_SCORE, toNodeScore, type Policy, type RunContext } from '../core/index.js';
-export { bestfitPolicy, fgdBestFitPolicy, fgdPolicy, hamiPolicy, hamiV210Policy, hamiV29Policy, packingPolicy, tesseraPolicy };
+export { bestfitPolicy, fgdBestFitPolicy, fgdPolicy, hamiPolicy, hamiV210Policy, hamiV29Policy, packingPolicy, tesseraPolicy, zambiancoPolicy };
 export { tesseraMigPlanner } from './frag-mig.js';
 export { workloadProfile, ProfileLearner, DEFAULT_REFRESH_SECONDS, MAX_TYPICAL_SHAPES, type WorkloadProfile, type GpuSize } from './workload.js';
 
@@ -21,7 +22,7 @@ export { workloadProfile, ProfileLearner, DEFAULT_REFRESH_SECONDS, MAX_TYPICAL_S
 export const DEFAULT_POLICY = 'tessera';
 
 export const POLICIES: Readonly<Record<string, Policy>> = Object.fromEntries(
-  [hamiPolicy, bestfitPolicy, packingPolicy, fgdPolicy, tesseraPolicy, fgdBestFitPolicy, hamiV210Policy, hamiV29Policy].map((p) => [p.name, p]),
+  [hamiPolicy, bestfitPolicy, packingPolicy, fgdPolicy, tesseraPolicy, fgdBestFitPolicy, hamiV210Policy, hamiV29Policy, zambiancoPolicy].map((p) => [p.name, p]),
 );
 
 /** The policy called `name`, or an error listing the known names. */

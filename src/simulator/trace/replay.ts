@@ -1,16 +1,17 @@
 /**
  * Replays a timed trace on a cluster through the allocator (ClusterState, schedule, decide) with one policy and
- * MIG planner: arrivals are scheduled once (failures dropped), departures release. Idle MIG instances are kept
- * (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
+ * MIG planner: arrivals are scheduled once (failures dropped), departures release. Idle MIG instances are kept by
+ * default (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type IdleMigInstances, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
 import { DEFAULT_REFRESH_SECONDS, ProfileLearner, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
 import type { ProfileSource } from '../policy.js';
 
 import { TesseraError } from '../../errors.js';
 import { migPlannerOf } from '../../scheduler/policies/index.js';
 import type { TraceEvent } from './trace-file.js';
+import { Repacker, type FailureKind } from './bound.js';
 
 export interface GpuLayout {
   node: string;
@@ -41,6 +42,11 @@ export interface TraceOutcome {
   /** MIG instances created plus instances destroyed by those reconfigurations (destroying 2 and creating 1: 3). */
   migOperations: number;
   decisions: number;
+  /**
+   * MIG pods failed, by why (bound.ts `whyFailed`): a GPU re-carved around its running pods would have held it
+   * (layout), the cluster had the memory free but on no one GPU (spread), or it had not (full).
+   */
+  failedBy: Record<FailureKind, number>;
   layouts: GpuLayout[];
 }
 
@@ -57,13 +63,15 @@ export interface TraceReplayOptions {
   profile?: ProfileSource;
   /** Seconds between relearning online (the extender's `--workload-refresh`). */
   refreshSeconds?: number;
+  /** What a node does with an instance whose pod left (default 'keep', as a real node until its device plugin reclaims it). */
+  idleMigInstances?: IdleMigInstances;
 }
 
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy, options: TraceReplayOptions = {}): TraceOutcome {
   const profile = profileOf(nodes, events);
   const online = (options.profile ?? 'online') === 'online';
   let context: RunContext = online ? DEFAULT_RUN_CONTEXT : { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
-  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: 'keep' });
+  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: options.idleMigInstances ?? 'keep' });
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = nodes.flatMap((n) => n.gpus);
   // What the scheduler knows online: the pods running, by key, and the one arriving.
@@ -72,6 +80,8 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   let placed = 0;
   let failed = 0;
   let decisions = 0;
+  const repacker = new Repacker();
+  const failedBy: Record<FailureKind, number> = { full: 0, spread: 0, layout: 0 };
   const capacity = nodes.reduce((sum, n) => sum + n.gpus.reduce((s, g) => s + g.memoryMiB, 0), 0);
   let held = 0;
   let heldTime = 0;
@@ -111,6 +121,11 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
     const allocation = top ? decide(state, event.request, top.node, policy, context) : null;
     if (!allocation?.ok) {
       failed++;
+      const memory = event.request.containers.find((c) => c.gpu)?.gpu?.memory;
+      if (memory && 'mib' in memory) {
+        const mig = state.nodes().flatMap((n) => n.gpus.filter((g) => g.migInstances !== null));
+        if (mig.length > 0) failedBy[repacker.whyFailed(mig, memory.mib)]++;
+      }
       known.delete(event.key);
       continue;
     }
@@ -124,7 +139,7 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
   const migOperations = state.migOpsApplied.created + state.migOpsApplied.destroyed;
   const span = last - start;
   const allocationRatio = capacity === 0 ? 0 : span > 0 ? (100 * heldTime) / (capacity * span) : (100 * held) / capacity;
-  return { placed, failed, decisions, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, profile.migDemand), layouts: layoutsOf(state) };
+  return { placed, failed, decisions, failedBy, allocationRatio, migReconfigurations, migOperations, gpuFragmentation: fragmentationOf(state, profile.migDemand), layouts: layoutsOf(state) };
 }
 
 const memoryOf = (allocation: Allocation): number => allocation.containers.reduce((sum, c) => sum + c.devices.reduce((s, d) => s + d.memoryMiB, 0), 0);

@@ -444,11 +444,11 @@ describe('tessera and MIG layout changes', () => {
         .spec(),
     ];
     const state = new ClusterState(nodes, { migPlanner: tesseraMigPlanner(), idleMigInstances: 'keep' });
-    // 4,000 MiB in a free 2g.10gb (2.5x): no change, ranked first.
+    // 6,000 MiB in a free 2g.10gb (1.6x, within OVERSIZE): no change, ranked first.
     const ranked = schedule(
       state,
       pod('a')
-        .container({ [GPU]: 1, [MEM]: 4000 })
+        .container({ [GPU]: 1, [MEM]: 6000 })
         .request(),
       tesseraPolicy,
     ).ranked;

@@ -60,28 +60,30 @@ describe('tessera fragment', () => {
 });
 
 describe('migOptionValue', () => {
-  const option = (memoryMiB: number, changes: boolean, keptCapacity = 0.5): MigOption => ({
+  const option = (memoryMiB: number, changes: boolean, lostCapacity = 0.5): MigOption => ({
     profile: 'x',
     start: 0,
     memoryMiB,
     computeShare: 0.5,
-    keptCapacity,
+    keptCapacity: 1 - lostCapacity,
+    lostCapacity,
     plan: changes ? [{ action: 'create', profile: 'x', start: 0 }] : [],
     layout: [{ profile: 'x', start: 0, inUse: true }],
   });
 
   it('ranks a fitting free instance over any change, any change over a free instance more than OVERSIZE times too big', () => {
     const fitting = migOptionValue(option(4096 * OVERSIZE, false), 4096);
-    const bestChange = migOptionValue(option(4096, true, 1), 4096);
-    const worstChange = migOptionValue(option(40_000, true, 0), 4096);
+    const bestChange = migOptionValue(option(4096, true, 0), 4096);
+    const worstChange = migOptionValue(option(40_000, true, 1), 4096);
     const oversized = migOptionValue(option(4096 * OVERSIZE + 1, false), 4096);
     expect(fitting).toBeGreaterThanOrEqual(WELL_FITTING);
     expect(bestChange).toBeLessThanOrEqual(WELL_FITTING);
     expect(worstChange).toBeGreaterThan(oversized);
-    // Within a band: tighter first; among changes, more capacity kept first.
+    // Within a band: tighter first; less capacity taken first, among changes and among free instances alike.
     expect(migOptionValue(option(5000, false), 4096)).toBeGreaterThan(migOptionValue(option(10_000, false), 4096));
-    expect(migOptionValue(option(5000, true, 0.9), 4096)).toBeGreaterThan(migOptionValue(option(5000, true, 0.2), 4096));
-    // A percentage or no memory asked fits anything.
-    expect(migOptionValue(option(80_000, false), 0)).toBe(1);
+    expect(migOptionValue(option(5000, true, 0.2), 4096)).toBeGreaterThan(migOptionValue(option(5000, true, 0.9), 4096));
+    expect(migOptionValue(option(5000, false, 0.2), 4096)).toBeGreaterThan(migOptionValue(option(5000, false, 0.9), 4096));
+    // A percentage or no memory asked fits anything; a free instance that takes nothing the workload wants is worth 1.
+    expect(migOptionValue(option(80_000, false, 0), 0)).toBe(1);
   });
 });
