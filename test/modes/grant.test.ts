@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { DecisionDevice, NodeMode } from '../../src/api/index.js';
 import { DEFAULT_SHARING_HOST_PATHS, sharingMode } from '../../src/modes/index.js';
 
-const grant = (mode: NodeMode, devices: readonly DecisionDevice[], options: { controlDisabled: boolean; cacheKey: string }) => sharingMode(mode).grant(devices, { ...options, paths: DEFAULT_SHARING_HOST_PATHS });
+const grant = (mode: NodeMode, devices: readonly DecisionDevice[], options: { controlDisabled: boolean; cacheKey: string }) =>
+  sharingMode(mode).grant(devices, { ...options, paths: DEFAULT_SHARING_HOST_PATHS });
 
 const devices = [
   { uuid: 'GPU-a', index: 0, memoryMiB: 4000, cores: 25 },
