@@ -491,9 +491,13 @@ function takeDevice(gpu: GpuState, device: AllocatedDevice, splitCount: number):
     if (!device.mig) return inconsistent(`GPU ${gpu.uuid} is in MIG mode; the device names no instance`);
     const { profile, start } = device.mig;
     // The instance already there and free means its plan has run (a state rebuilt from the node's inventory):
-    // take it as it is.
-    const ready = gpu.migInstances.some((i) => i.start === start && i.profile === profile && !i.inUse);
-    const plan = ready ? [] : device.mig.plan;
+    // take it as it is. Otherwise only the ops not yet reflected run: a grant applied again (its decision rewritten,
+    // or a replay after a restart) finds the instances its plan carved beside its own already there, maybe in use
+    // by the pods that took them since, and creating them again would fail the grant and show its slices free.
+    const instances = gpu.migInstances;
+    const present = (op: { profile: string; start: number }): boolean => instances.some((i) => i.start === op.start && i.profile === op.profile);
+    const ready = instances.some((i) => i.start === start && i.profile === profile && !i.inUse);
+    const plan = ready ? [] : device.mig.plan.filter((op) => (op.action === 'create') !== present(op) || (op.start === start && op.profile === profile));
     const model = resolveGpuModel(gpu.model);
     if (!model.ok) return inconsistent(`GPU ${gpu.uuid}: ${model.error.message}`);
     const applied = applyOps(model.value, gpu.migInstances, plan);

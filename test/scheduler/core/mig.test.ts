@@ -151,6 +151,45 @@ describe('MIG through the geometry engine', () => {
     expect(state.snapshot('m')).toEqual(before.snapshot('m'));
   });
 
+  it('applies a grant again after the instances its plan carved were taken by others: only what is not there yet runs', () => {
+    // As the extender does when a granted pod's decision is rewritten (the device plugin names the instance) or
+    // replayed after a restart: release, then apply the same allocation. Its carve's extra instances now belong to
+    // other pods; before, the whole plan ran again, failed, and left the pod's slices free for a third pod.
+    const carving = createGeometryPlanner({ carve: { byMemoryMiB: [{ memoryMiB: 9000, weight: 1 }] } });
+    const state = new ClusterState([node('h100', 'mig').gpus(1, H100, 81_920).spec()], { migPlanner: carving });
+    const first = place(
+      state,
+      pod('first')
+        .container({ [GPU]: 1, [MEM]: 9000 })
+        .request(),
+      'h100',
+    );
+    const own = first.containers[0]?.devices[0]?.mig;
+    const carved = (own?.plan ?? []).filter((op) => op.action === 'create' && op.start !== own?.start);
+    expect(carved.length).toBeGreaterThan(0);
+    const second = place(
+      state,
+      pod('second')
+        .container({ [GPU]: 1, [MEM]: 9000 })
+        .request(),
+      'h100',
+    );
+    expect(second.containers[0]?.devices[0]?.mig?.plan).toEqual([]);
+    const before = state.snapshot('h100');
+    expect(state.release(first.pod.uid).ok).toBe(true);
+    expect(state.apply(first)).toEqual({ ok: true, value: undefined });
+    expect(state.snapshot('h100')).toEqual(before);
+    const third = decide(
+      state,
+      pod('third')
+        .container({ [GPU]: 1, [MEM]: 9000 })
+        .request(),
+      'h100',
+      hamiPolicy,
+    );
+    expect(third.ok && third.value.containers[0]?.devices[0]?.mig?.start).not.toBe(own?.start);
+  });
+
   it('refuses a MIG allocation that would take an instance in use or destroy one', () => {
     const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
     const held = place(
