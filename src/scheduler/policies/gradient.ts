@@ -48,6 +48,8 @@ const NO_TASKS: readonly number[] = [];
 /** A kept score for one GPU demand: valid for pod CPU in (cpuAbove, cpuUpTo]. */
 interface Kept {
   readonly typical: readonly TypicalShape[];
+  /** The allocator's placement it was computed from (null: from the node's projection). */
+  readonly placement: NodePlacement | null;
   readonly cpuAbove: number;
   readonly cpuUpTo: number;
   readonly score: number;
@@ -187,10 +189,10 @@ export function gradientScorer(measure: FragmentMeasure): {
     return id;
   };
   /** Keeps `score` for the CPU range of `cpu` on the node as it is. */
-  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], score: number): number => {
+  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], placement: NodePlacement | null, score: number): number => {
     const [cpuAbove, cpuUpTo] = cpuRange(node.cpuLeft, cpu, typical, (t) => measure.cpuCap(node.gpuLeft, t));
     if (ranges.length >= RANGES_KEPT) ranges.shift();
-    ranges.push({ typical, cpuAbove, cpuUpTo, score });
+    ranges.push({ typical, placement, cpuAbove, cpuUpTo, score });
     return score;
   };
   // The key of the request scored last: a decision scores every node for one request.
@@ -208,10 +210,13 @@ export function gradientScorer(measure: FragmentMeasure): {
       }
       const cpu = request.cpuMilli;
       // The placement path: on MIG nodes and for pods the projection cannot read, the allocator's placement (one
-      // object per node version and pod shape) carries the kept scores.
+      // object per node version and pod shape) is what the kept scores were computed from.
       const byProjection = lastDemand >= 0 && node.mode === 'hami-core';
+      const placement = byProjection ? null : input.placement;
       let ranges: Kept[] | undefined;
-      if (byProjection) {
+      if (lastDemand >= 0) {
+        // By node ordinal and demand number: array reads, where a map keyed by the placement cost a hash lookup
+        // per node per decision.
         let mine = kept[node.ordinal];
         if (!mine || mine.node !== node) {
           mine = { node, version: node.version, typical, demands, byDemand: [] };
@@ -223,7 +228,8 @@ export function gradientScorer(measure: FragmentMeasure): {
           mine.byDemand = [];
         }
         ranges = mine.byDemand[lastDemand];
-        if (!ranges) {
+        // The same demand under other type filters has another placement.
+        if (!ranges || (ranges.length > 0 && ranges[0]?.placement !== placement)) {
           ranges = [];
           mine.byDemand[lastDemand] = ranges;
         }
@@ -240,7 +246,7 @@ export function gradientScorer(measure: FragmentMeasure): {
       }
       const projected = byProjection ? bestScore(node, request, typical) : null;
       const score = projected ?? toNodeScore(fgdScoreOf(before(node, typical), after(node, typical, input.placement.containers, cpu)));
-      return keep(ranges, node, cpu, typical, score);
+      return keep(ranges, node, cpu, typical, placement, score);
     },
     choose(input: ChooseInput): number {
       const { node, options, request, context } = input;

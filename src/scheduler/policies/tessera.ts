@@ -151,17 +151,13 @@ function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], p
   );
 }
 
-/** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */
-const pickValues = new WeakMap<NodePlacement, number>();
-
 /**
  * The least valued MIG pick of a placement (1 when it has none). MIG verdicts always carry their placement (instance
- * sizes depend on it), so reading it costs no device choice; plain loops, as this runs for every MIG node.
+ * sizes depend on it), so reading it costs no device choice; plain loops, as this runs for every MIG node (a map
+ * keyed by the placement cost more per node than the few picks it spared).
  */
 function leastPickValue(request: PodRequest, placement: NodePlacement): number {
-  let value = pickValues.get(placement);
-  if (value !== undefined) return value;
-  value = 1;
+  let value = 1;
   const containers = request.containers;
   for (let c = 0; c < containers.length; c++) {
     const picks = placement.containers[c];
@@ -172,7 +168,6 @@ function leastPickValue(request: PodRequest, placement: NodePlacement): number {
       if (mig) value = Math.min(value, migOptionValue(mig, asked));
     }
   }
-  pickValues.set(placement, value);
   return value;
 }
 
