@@ -31,8 +31,22 @@ import { firstBy } from './gpu-choice.js';
  * the hot loop spare its own allocation.
  */
 export interface FragmentMeasure {
-  fragment(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number;
+  /** With `parts` given, a measure with a one-way part writes it to parts[0] (else leaves it alone). */
+  fragment(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array, parts?: Float64Array): number;
   cpuCap(gpuLeft: ArrayLike<number>, t: TypicalShape): number;
+  /**
+   * The measure has a part the gradient counts only where a placement grows it (tessera's stranded capacity): a
+   * pod that shrinks it scores as if it stayed (`oneWayFragment`).
+   */
+  readonly oneWay?: boolean;
+}
+
+/**
+ * The fragment after a placement as the gradient counts it: `after`, plus what a one-way part lost from `partBefore`
+ * to `partAfter` (a placement that shrinks that part gains nothing by it).
+ */
+export function oneWayFragment(after: number, partBefore: number, partAfter: number): number {
+  return after + Math.max(0, partBefore - partAfter);
 }
 
 /** Milli-GPU a pick of `memoryMiB` and `cores` takes of `gpu`: the larger of its memory and core fractions. */
@@ -88,12 +102,20 @@ export function gradientScorer(measure: FragmentMeasure): {
   score(input: ScoreInput): number;
   choose(input: ChooseInput): number;
 } {
-  const memo = new WeakMap<NodeView, { version: number; typical: readonly TypicalShape[]; value: number }>();
+  const memo = new WeakMap<NodeView, { version: number; typical: readonly TypicalShape[]; value: number; part: number }>();
+  // The one-way part of the fragment, before (of the node `before` read last) and after a placement.
+  const parts = new Float64Array(1);
+  let partBefore = 0;
   const before = (node: NodeView, typical: readonly TypicalShape[]): number => {
     const hit = memo.get(node);
-    if (hit && hit.version === node.version && hit.typical === typical) return hit.value;
-    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft, gpuLeft: node.gpuLeft, gpuTasks: NO_TASKS }, typical);
-    memo.set(node, { version: node.version, typical, value });
+    if (hit && hit.version === node.version && hit.typical === typical) {
+      partBefore = hit.part;
+      return hit.value;
+    }
+    parts[0] = 0;
+    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft, gpuLeft: node.gpuLeft, gpuTasks: NO_TASKS }, typical, undefined, parts);
+    partBefore = parts[0];
+    memo.set(node, { version: node.version, typical, value, part: partBefore });
     return value;
   };
   // Reused across calls (the allocator is single-threaded): every node scored per decision would allocate them.
@@ -107,8 +129,12 @@ export function gradientScorer(measure: FragmentMeasure): {
     const left = gpuLeft.subarray(0, count);
     return left;
   };
-  const fragmentOf = (node: NodeView, typical: readonly TypicalShape[], left: Float64Array, cpu: number): number =>
-    measure.fragment({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: left, gpuTasks: NO_TASKS }, typical, scratch);
+  /** The fragment after a placement, as the gradient counts it; `before` of the same node must have run first. */
+  const fragmentOf = (node: NodeView, typical: readonly TypicalShape[], left: Float64Array, cpu: number): number => {
+    parts[0] = 0;
+    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: left, gpuTasks: NO_TASKS }, typical, scratch, parts);
+    return measure.oneWay ? oneWayFragment(value, partBefore, parts[0]) : value;
+  };
   /** The fragment of `node` after the picks of `placement` (or the one `pick`) and `cpu` milli of CPU are taken. */
   const after = (node: NodeView, typical: readonly TypicalShape[], picks: readonly (readonly DeviceOption[])[], cpu: number): number => {
     const count = node.gpuLeft.length;

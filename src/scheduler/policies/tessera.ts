@@ -24,13 +24,17 @@ import type { PodRequest } from '../../request/index.js';
 
 export const STRANDED_WEIGHT = 0.125;
 
-/** `scratch` (at least one slot per GPU) lets a caller in a hot loop spare the allocation. */
-export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number {
+/**
+ * `scratch` (at least one slot per GPU) lets a caller in a hot loop spare the allocation; `parts`, when given,
+ * receives in parts[0] the stranded part (w × Σ freq × stranded), which the gradient counts one way.
+ */
+export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array, parts?: Float64Array): number {
   const all = totalLeft(node.gpuLeft);
   const count = node.gpuLeft.length;
   // Rooms of the GPUs with space for t, reused across t.
   const roomy = scratch && scratch.length >= count ? scratch : new Float64Array(count);
   let frag = 0;
+  let strandedPart = 0;
   for (const t of typical) {
     if (t.gpus === 0 || t.milli === 0 || node.cpuLeft < t.cpu || !modelAllowed(node, t)) {
       frag += t.freq * all;
@@ -54,7 +58,9 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
       for (let i = 0; i < rooms - reachable; i++) stranded += roomy[i] ?? 0;
     }
     frag += t.freq * (unusable + STRANDED_WEIGHT * stranded);
+    strandedPart += t.freq * STRANDED_WEIGHT * stranded;
   }
+  if (parts) parts[0] = strandedPart;
   return frag;
 }
 
@@ -103,6 +109,7 @@ export const tesseraPolicy: Policy = {
  */
 const reach = gradientScorer({
   fragment: reachFragmentation,
+  oneWay: true,
   cpuCap(gpuLeft, t) {
     let rooms = 0;
     for (let i = 0; i < gpuLeft.length; i++) if ((gpuLeft[i] ?? 0) >= t.milli) rooms++;
