@@ -13,7 +13,7 @@
  * Incremental: a node's score for a pod depends on the node, the typical set and the pod's GPU demand and CPU,
  * and on the CPU only through how many copies of each typical CPU the node keeps, up to the measure's `cpuCap`
  * (a measure reads `cpuLeft` only as min(floor(cpuLeft / t.cpu), cap) for typical shapes with GPUs). So each node
- * keeps, per GPU demand (per placement on MIG nodes), the score with the range of pod CPU it holds for, until the
+ * keeps, per GPU demand (checked against the allocator's placement on MIG nodes), the score with the range of pod CPU it holds for, until the
  * node's version or the typical set changes: a decision recomputes only the nodes changed since (at 10,000
  * nodes, the gradient of every node was 14-33 ms per decision).
  */
