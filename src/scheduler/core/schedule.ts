@@ -232,7 +232,11 @@ class NodeScoreInput implements ScoreInput {
   }
 
   get placement(): NodePlacement {
-    this.chosen ??= { added: this.added, placement: placementOn(this.node, this.prepared, this.fits, true) };
+    if (!this.chosen) {
+      // A verdict that already chose its devices serves as it is: no object per node per decision.
+      const fits = this.fits;
+      this.chosen = fits.placement ? (fits as { readonly added: GpuTotals; readonly placement: NodePlacement }) : { added: this.added, placement: placementOn(this.node, this.prepared, fits, true) };
+    }
     return this.chosen.placement;
   }
 }

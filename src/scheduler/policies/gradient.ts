@@ -13,7 +13,7 @@
  * Incremental: a node's score for a pod depends on the node, the typical set and the pod's GPU demand and CPU,
  * and on the CPU only through how many copies of each typical CPU the node keeps, up to the measure's `cpuCap`
  * (a measure reads `cpuLeft` only as min(floor(cpuLeft / t.cpu), cap) for typical shapes with GPUs). So each node
- * keeps, per GPU demand (per placement on MIG nodes), the score with the range of pod CPU it holds for, until the
+ * keeps, per GPU demand (checked against the allocator's placement on MIG nodes), the score with the range of pod CPU it holds for, until the
  * node's version or the typical set changes: a decision recomputes only the nodes changed since (at 10,000
  * nodes, the gradient of every node was 14-33 ms per decision).
  */
@@ -31,8 +31,22 @@ import { firstBy } from './gpu-choice.js';
  * the hot loop spare its own allocation.
  */
 export interface FragmentMeasure {
-  fragment(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number;
+  /** With `parts` given, a measure with a one-way part writes it to parts[0] (else leaves it alone). */
+  fragment(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array, parts?: Float64Array): number;
   cpuCap(gpuLeft: ArrayLike<number>, t: TypicalShape): number;
+  /**
+   * The measure has a part the gradient counts only where a placement grows it (tessera's stranded capacity): a
+   * pod that shrinks it scores as if it stayed (`oneWayFragment`).
+   */
+  readonly oneWay?: boolean;
+}
+
+/**
+ * The fragment after a placement as the gradient counts it: `after`, plus what a one-way part lost from `partBefore`
+ * to `partAfter` (a placement that shrinks that part gains nothing by it).
+ */
+export function oneWayFragment(after: number, partBefore: number, partAfter: number): number {
+  return after + Math.max(0, partBefore - partAfter);
 }
 
 /** Milli-GPU a pick of `memoryMiB` and `cores` takes of `gpu`: the larger of its memory and core fractions. */
@@ -48,6 +62,8 @@ const NO_TASKS: readonly number[] = [];
 /** A kept score for one GPU demand: valid for pod CPU in (cpuAbove, cpuUpTo]. */
 interface Kept {
   readonly typical: readonly TypicalShape[];
+  /** The allocator's placement it was computed from (null: from the node's projection). */
+  readonly placement: NodePlacement | null;
   readonly cpuAbove: number;
   readonly cpuUpTo: number;
   readonly score: number;
@@ -86,12 +102,20 @@ export function gradientScorer(measure: FragmentMeasure): {
   score(input: ScoreInput): number;
   choose(input: ChooseInput): number;
 } {
-  const memo = new WeakMap<NodeView, { version: number; typical: readonly TypicalShape[]; value: number }>();
+  const memo = new WeakMap<NodeView, { version: number; typical: readonly TypicalShape[]; value: number; part: number }>();
+  // The one-way part of the fragment, before (of the node `before` read last) and after a placement.
+  const parts = new Float64Array(1);
+  let partBefore = 0;
   const before = (node: NodeView, typical: readonly TypicalShape[]): number => {
     const hit = memo.get(node);
-    if (hit && hit.version === node.version && hit.typical === typical) return hit.value;
-    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft, gpuLeft: node.gpuLeft, gpuTasks: NO_TASKS }, typical);
-    memo.set(node, { version: node.version, typical, value });
+    if (hit && hit.version === node.version && hit.typical === typical) {
+      partBefore = hit.part;
+      return hit.value;
+    }
+    parts[0] = 0;
+    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft, gpuLeft: node.gpuLeft, gpuTasks: NO_TASKS }, typical, undefined, parts);
+    partBefore = parts[0];
+    memo.set(node, { version: node.version, typical, value, part: partBefore });
     return value;
   };
   // Reused across calls (the allocator is single-threaded): every node scored per decision would allocate them.
@@ -105,8 +129,12 @@ export function gradientScorer(measure: FragmentMeasure): {
     const left = gpuLeft.subarray(0, count);
     return left;
   };
-  const fragmentOf = (node: NodeView, typical: readonly TypicalShape[], left: Float64Array, cpu: number): number =>
-    measure.fragment({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: left, gpuTasks: NO_TASKS }, typical, scratch);
+  /** The fragment after a placement, as the gradient counts it; `before` of the same node must have run first. */
+  const fragmentOf = (node: NodeView, typical: readonly TypicalShape[], left: Float64Array, cpu: number): number => {
+    parts[0] = 0;
+    const value = measure.fragment({ model: node.model, cpuLeft: node.cpuLeft - cpu, gpuLeft: left, gpuTasks: NO_TASKS }, typical, scratch, parts);
+    return measure.oneWay ? oneWayFragment(value, partBefore, parts[0]) : value;
+  };
   /** The fragment of `node` after the picks of `placement` (or the one `pick`) and `cpu` milli of CPU are taken. */
   const after = (node: NodeView, typical: readonly TypicalShape[], picks: readonly (readonly DeviceOption[])[], cpu: number): number => {
     const count = node.gpuLeft.length;
@@ -187,10 +215,10 @@ export function gradientScorer(measure: FragmentMeasure): {
     return id;
   };
   /** Keeps `score` for the CPU range of `cpu` on the node as it is. */
-  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], score: number): number => {
+  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], placement: NodePlacement | null, score: number): number => {
     const [cpuAbove, cpuUpTo] = cpuRange(node.cpuLeft, cpu, typical, (t) => measure.cpuCap(node.gpuLeft, t));
     if (ranges.length >= RANGES_KEPT) ranges.shift();
-    ranges.push({ typical, cpuAbove, cpuUpTo, score });
+    ranges.push({ typical, placement, cpuAbove, cpuUpTo, score });
     return score;
   };
   // The key of the request scored last: a decision scores every node for one request.
@@ -208,10 +236,13 @@ export function gradientScorer(measure: FragmentMeasure): {
       }
       const cpu = request.cpuMilli;
       // The placement path: on MIG nodes and for pods the projection cannot read, the allocator's placement (one
-      // object per node version and pod shape) carries the kept scores.
+      // object per node version and pod shape) is what the kept scores were computed from.
       const byProjection = lastDemand >= 0 && node.mode === 'hami-core';
+      const placement = byProjection ? null : input.placement;
       let ranges: Kept[] | undefined;
-      if (byProjection) {
+      if (lastDemand >= 0) {
+        // By node ordinal and demand number: array reads, where a map keyed by the placement cost a hash lookup
+        // per node per decision.
         let mine = kept[node.ordinal];
         if (!mine || mine.node !== node) {
           mine = { node, version: node.version, typical, demands, byDemand: [] };
@@ -223,7 +254,8 @@ export function gradientScorer(measure: FragmentMeasure): {
           mine.byDemand = [];
         }
         ranges = mine.byDemand[lastDemand];
-        if (!ranges) {
+        // The same demand under other type filters has another placement.
+        if (!ranges || (ranges.length > 0 && ranges[0]?.placement !== placement)) {
           ranges = [];
           mine.byDemand[lastDemand] = ranges;
         }
@@ -240,7 +272,7 @@ export function gradientScorer(measure: FragmentMeasure): {
       }
       const projected = byProjection ? bestScore(node, request, typical) : null;
       const score = projected ?? toNodeScore(fgdScoreOf(before(node, typical), after(node, typical, input.placement.containers, cpu)));
-      return keep(ranges, node, cpu, typical, score);
+      return keep(ranges, node, cpu, typical, placement, score);
     },
     choose(input: ChooseInput): number {
       const { node, options, request, context } = input;

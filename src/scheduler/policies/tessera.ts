@@ -24,13 +24,17 @@ import type { PodRequest } from '../../request/index.js';
 
 export const STRANDED_WEIGHT = 0.125;
 
-/** `scratch` (at least one slot per GPU) lets a caller in a hot loop spare the allocation. */
-export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array): number {
+/**
+ * `scratch` (at least one slot per GPU) lets a caller in a hot loop spare the allocation; `parts`, when given,
+ * receives in parts[0] the stranded part (w × Σ freq × stranded), which the gradient counts one way.
+ */
+export function reachFragmentation(node: ShareNodeView, typical: readonly TypicalShape[], scratch?: Float64Array, parts?: Float64Array): number {
   const all = totalLeft(node.gpuLeft);
   const count = node.gpuLeft.length;
   // Rooms of the GPUs with space for t, reused across t.
   const roomy = scratch && scratch.length >= count ? scratch : new Float64Array(count);
   let frag = 0;
+  let strandedPart = 0;
   for (const t of typical) {
     if (t.gpus === 0 || t.milli === 0 || node.cpuLeft < t.cpu || !modelAllowed(node, t)) {
       frag += t.freq * all;
@@ -54,7 +58,9 @@ export function reachFragmentation(node: ShareNodeView, typical: readonly Typica
       for (let i = 0; i < rooms - reachable; i++) stranded += roomy[i] ?? 0;
     }
     frag += t.freq * (unusable + STRANDED_WEIGHT * stranded);
+    strandedPart += t.freq * STRANDED_WEIGHT * stranded;
   }
+  if (parts) parts[0] = strandedPart;
   return frag;
 }
 
@@ -103,6 +109,7 @@ export const tesseraPolicy: Policy = {
  */
 const reach = gradientScorer({
   fragment: reachFragmentation,
+  oneWay: true,
   cpuCap(gpuLeft, t) {
     let rooms = 0;
     for (let i = 0; i < gpuLeft.length; i++) if ((gpuLeft[i] ?? 0) >= t.milli) rooms++;
@@ -151,17 +158,13 @@ function onBusiest(options: readonly DeviceOption[], gpus: readonly GpuView[], p
   );
 }
 
-/** Per placement: the allocator keeps a node's placement for a pod shape until the node changes, so this is too. */
-const pickValues = new WeakMap<NodePlacement, number>();
-
 /**
  * The least valued MIG pick of a placement (1 when it has none). MIG verdicts always carry their placement (instance
- * sizes depend on it), so reading it costs no device choice; plain loops, as this runs for every MIG node.
+ * sizes depend on it), so reading it costs no device choice; plain loops, as this runs for every MIG node (a map
+ * keyed by the placement cost more per node than the few picks it spared).
  */
 function leastPickValue(request: PodRequest, placement: NodePlacement): number {
-  let value = pickValues.get(placement);
-  if (value !== undefined) return value;
-  value = 1;
+  let value = 1;
   const containers = request.containers;
   for (let c = 0; c < containers.length; c++) {
     const picks = placement.containers[c];
@@ -172,7 +175,6 @@ function leastPickValue(request: PodRequest, placement: NodePlacement): number {
       if (mig) value = Math.min(value, migOptionValue(mig, asked));
     }
   }
-  pickValues.set(placement, value);
   return value;
 }
 

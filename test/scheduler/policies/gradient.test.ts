@@ -4,7 +4,7 @@ import { ClusterState, decide, schedule, type NodeSpec } from '../../../src/sche
 import { fgdPlacement, gradientPlacement } from '../../../src/scheduler/policies/fgd.js';
 import { reachFragmentation } from '../../../src/scheduler/policies/tessera.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
-import { fgdPolicy } from '../../../src/scheduler/policies/gradient.js';
+import { fgdPolicy, oneWayFragment } from '../../../src/scheduler/policies/gradient.js';
 import { DEFAULT_RUN_CONTEXT, POLICIES, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from '../core/builders.js';
 import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
@@ -138,10 +138,20 @@ describe('incremental gradient scores', () => {
           for (const r of schedule(state, request, tesseraPolicy, { context }).ranked) {
             const view = state.node(r.node);
             if (!view) throw new Error('ranked node must exist');
+            // The search reads the node before the pod first; its stranded part counts one way from there.
+            const parts = new Float64Array(1);
+            let strandedBefore: number | null = null;
             const published = gradientPlacement(
               { model: view.model, cpuLeft: view.cpuLeft, gpuLeft: Array.from(view.gpuLeft), gpuTasks: [] },
               { cpu: shape.cpuMilli, milli: shape.gpuMilli, gpus: shape.gpus, models: [] },
-              (n) => reachFragmentation(n, typical),
+              (n) => {
+                const fragment = reachFragmentation(n, typical, undefined, parts);
+                if (strandedBefore === null) {
+                  strandedBefore = parts[0] ?? 0;
+                  return fragment;
+                }
+                return oneWayFragment(fragment, strandedBefore, parts[0] ?? 0);
+              },
             );
             expect(r.score).toBeCloseTo(100 * (2 / 3 + (published?.score ?? 0) / 300), 9);
           }

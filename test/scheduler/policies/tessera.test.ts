@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeFragmentation, type ShareNodeView, type TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { STRANDED_WEIGHT, reachFragmentation, tesseraPolicy } from '../../../src/scheduler/policies/tessera.js';
-import { ClusterState, DEFAULT_RUN_CONTEXT, decide } from '../../../src/scheduler/core/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule } from '../../../src/scheduler/core/index.js';
 import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 import type { MigOption } from '../../../src/scheduler/core/mig.js';
 import { OVERSIZE, WELL_FITTING, migOptionValue } from '../../../src/scheduler/policies/mig-value.js';
@@ -44,6 +44,16 @@ describe('tessera fragment', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('counts stranded room one way: a pod that shrinks it scores no higher than FGD', () => {
+    // 6 cores and four free GPUs: 3 copies of T reach, one room (1000) is stranded. A 1-GPU pod of T leaves three
+    // rooms, all reachable: FGD's fragment stays 0 and tessera's stranded part falls, which earns the node nothing.
+    const state = new ClusterState([openbNodeSpec({ name: 'n', cpuMilli: 6000, memoryMib: 64_000, gpus: 4, model: 'G2' })]);
+    const pod = openbRequest({ name: 'p', cpuMilli: 0, memoryMib: 0, gpus: 1, gpuMilli: 1000, gpuSpec: [] });
+    const context = { ...DEFAULT_RUN_CONTEXT, typical: [T] };
+    const [ranked] = schedule(state, pod, tesseraPolicy, { context }).ranked;
+    expect(ranked?.score).toBeCloseTo(100 * (WELL_FITTING + (1 - WELL_FITTING) * 0.5), 9);
   });
 
   it('prefers the GPU that keeps reachable room', () => {
