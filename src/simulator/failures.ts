@@ -79,7 +79,7 @@ function causeOf(state: ClusterState, request: PodRequest, failed: readonly Node
     if (!node || !reason || (demand && typed && !node.gpus.some((g) => typeAllowed(request, g.model)))) continue;
     usable++;
     if (reason.kind === 'InsufficientResource' && reason.resource === 'mig') mig = true;
-    if (!demand || node.mode !== 'hami-core') continue;
+    if (!demand || node.allocation !== 'shared') continue;
     for (let i = 0; i < node.gpuLeft.length; i++) freeMilli += node.gpuLeft[i] ?? 0;
     const first = node.gpus[0];
     if (perGpu === 0 && first) perGpu = milliOf(first, memoryOn(first, demand.memory), demand.cores);

@@ -36,6 +36,8 @@ export interface GpuTotals {
 export interface NodeView {
   readonly name: string;
   readonly mode: NodeMode;
+  /** How its mode shares a GPU (`SharingMode.allocation`): policies branch on this, never on the mode's name. */
+  readonly allocation: 'shared' | 'mig';
   /** Bumps on every change to the node: policies memoize per node on it. */
   readonly version: number;
   /**

@@ -237,7 +237,7 @@ export function gradientScorer(measure: FragmentMeasure): {
       const cpu = request.cpuMilli;
       // The placement path: on MIG nodes and for pods the projection cannot read, the allocator's placement (one
       // object per node version and pod shape) is what the kept scores were computed from.
-      const byProjection = lastDemand >= 0 && node.mode === 'hami-core';
+      const byProjection = lastDemand >= 0 && node.allocation === 'shared';
       const placement = byProjection ? null : input.placement;
       let ranges: Kept[] | undefined;
       if (lastDemand >= 0) {

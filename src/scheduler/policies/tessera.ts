@@ -96,7 +96,7 @@ export const tesseraPolicy: Policy = {
   scoreNode(input) {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
-    if (input.node.mode === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
+    if (input.node.allocation === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
     const packing = input.context.typical?.length ? reach.score(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
     return clampScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },

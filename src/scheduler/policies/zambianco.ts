@@ -33,7 +33,7 @@ export const zambiancoPolicy: Policy = {
     return best;
   },
   scoreNode(input) {
-    if (input.node.mode !== 'mig') return hamiPolicy.scoreNode(input);
+    if (input.node.allocation !== 'mig') return hamiPolicy.scoreNode(input);
     let least = 1;
     for (const picks of input.placement.containers) for (const pick of picks) if (pick.mig) least = Math.min(least, pick.mig.keptCapacity);
     return clampScore(MAX_NODE_SCORE * least);
