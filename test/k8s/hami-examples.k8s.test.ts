@@ -112,7 +112,7 @@ describe.skipIf(!K8S_BIN || !haveExamples)("HAMi v2.10's examples, applied uncha
   afterEach(clear, 120_000);
 
   afterAll(async () => {
-    expect(await up.stop()).toBe(0);
+    expect(await up.stop(), up.output().slice(-6000)).toBe(0);
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
 

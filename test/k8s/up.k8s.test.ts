@@ -78,7 +78,7 @@ describe.skipIf(!K8S_BIN)('tessera up on the stock control plane', () => {
   }, 240_000);
 
   afterAll(async () => {
-    expect(await up.stop()).toBe(0);
+    expect(await up.stop(), up.output().slice(-6000)).toBe(0);
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
