@@ -19,7 +19,7 @@
 import { planMig } from './engine.js';
 import { cachedGeometryPlacements, placeGeometry } from './geometries.js';
 import { decodeLayout, isLayoutFault } from './layout.js';
-import { findProfile } from './models.js';
+import { findProfile, servingProfiles } from './models.js';
 import { MAX_PLAN_SCORE } from './score.js';
 import { tablesFor, type SpecTables } from './tables.js';
 import type { GpuModel, MigGeometry, MigInstance, MigPlan, MigRequest, MigSpec } from './types.js';
@@ -50,11 +50,15 @@ const fromTheTop = (profile: string): boolean => profile.startsWith('1g.') || pr
 export function hamiStockProfiles(spec: MigSpec): Set<string> {
   const names = new Set<string>();
   for (const slices of [1, 2, 3, spec.totalComputeSlices]) {
-    const fitting = spec.profiles.filter((p) => p.computeSlices === slices && !p.mediaExtensions);
-    const smallest = fitting.reduce<(typeof fitting)[number] | undefined>((best, p) => (!best || p.memorySlices < best.memorySlices ? p : best), undefined);
-    if (smallest) names.add(smallest.name);
+    const smallest = smallestOfCompute(spec, slices);
+    if (smallest) names.add(smallest);
   }
   return names;
+}
+
+/** The profile (no `+me`) with `computeSlices` and the fewest memory slices: the one HAMi's stock configs list. */
+function smallestOfCompute(spec: MigSpec, computeSlices: number): string | undefined {
+  return spec.profiles.filter((p) => p.computeSlices === computeSlices && !p.mediaExtensions).sort((a, b) => a.memorySlices - b.memorySlices)[0]?.name;
 }
 
 /**
@@ -77,8 +81,7 @@ export function hamiV210Plan(model: GpuModel, instances: readonly MigInstance[],
 export function hamiV29StockGeometries(model: GpuModel): MigGeometry[] {
   const spec = model.mig;
   if (!spec) return [];
-  const smallest = (slices: number): string | undefined => spec.profiles.filter((p) => p.computeSlices === slices && !p.mediaExtensions).sort((a, b) => a.memorySlices - b.memorySlices)[0]?.name;
-  const [g1, g2, g3, whole] = [smallest(1), smallest(2), smallest(3), smallest(spec.totalComputeSlices)];
+  const [g1, g2, g3, whole] = [1, 2, 3, spec.totalComputeSlices].map((slices) => smallestOfCompute(spec, slices));
   const geometries: MigGeometry[] = [];
   if (spec.totalComputeSlices === 4) {
     if (g1) geometries.push([{ profile: g1, count: 4 }]);
@@ -176,7 +179,7 @@ export function zambiancoPlans(model: GpuModel, instances: readonly MigInstance[
   const tables = tablesFor(model.mig);
   const layout = decodeLayout(tables, instances);
   if (isLayoutFault(layout)) return [];
-  const profile = [...model.mig.profiles].filter((p) => !p.mediaExtensions && p.memoryMiB >= request.memoryMiB).sort((a, b) => a.memoryMiB - b.memoryMiB || a.computeSlices - b.computeSlices)[0];
+  const profile = servingProfiles(model, request.memoryMiB)[0];
   if (!profile) return [];
   const usable = tables.fullMask & ~layout.inUse;
   const before = fragmentationOf(tables, usable);

@@ -1,12 +1,12 @@
 /**
  * The GPU catalog and the MIG geometry engine (pure: no I/O, no clock). Entry points:
- * - catalog: `resolveGpuModel`, `listGpuModels`, `wholeGpuModel`, `findProfile`
+ * - catalog: `resolveGpuModel`, `listGpuModels`, `wholeGpuModel`, `findProfile`, `servingProfiles`
  * - layouts: `validateLayout`, `placeGeometry`, `geometryPlacements`
  * - engine: `planMig` (ranked plans), `planOps` (the steps of a plan), baselines `hamiV210Plan`, `hamiV29Plan`
  */
 export type { DemandMix, GpuModel, MigGeometry, MigInstance, MigOp, MigPlan, MigPlanKind, MigProfile, MigRequest, MigRestriction, MigSpec, PlanOptions } from './types.js';
 export { OPENB_UNKNOWN_MODEL_MEMORY_MIB } from './catalog.js';
-export { findProfile, listGpuModels, normaliseModelName, resolveGpuModel, wholeGpuModel } from './models.js';
+export { findProfile, listGpuModels, normaliseModelName, resolveGpuModel, servingProfiles, wholeGpuModel } from './models.js';
 export { validateLayout } from './layout.js';
 export { applyOps } from './apply.js';
 export { geometryPlacements, placeGeometry, type PlacedInstance } from './geometries.js';

@@ -56,3 +56,11 @@ export function findProfile(model: GpuModel, name: string): MigProfile | undefin
   const wanted = name.toLowerCase();
   return model.mig?.profiles.find((p) => p.name === wanted);
 }
+
+/**
+ * The profiles of `model` (no `+me`) whose memory holds `memoryMiB`, smallest first: by memory, then compute slices
+ * (HAMi's order, and the smallest instance that serves a request).
+ */
+export function servingProfiles(model: GpuModel, memoryMiB: number): MigProfile[] {
+  return (model.mig?.profiles ?? []).filter((p) => !p.mediaExtensions && p.memoryMiB >= memoryMiB).sort((a, b) => a.memoryMiB - b.memoryMiB || a.computeSlices - b.computeSlices);
+}

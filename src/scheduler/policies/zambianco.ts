@@ -23,11 +23,11 @@ export const zambiancoPolicy: Policy = {
   migPlanner: () => zambiancoMigPlanner(),
   chooseDevice(input) {
     if (!input.options[0]?.mig) return chooseByPacking(input);
+    const busy = (x: DeviceOption): number => ((input.node.gpus[x.gpu]?.usedSlots ?? 0) > 0 ? 1 : 0);
     let best = 0;
     for (let i = 1; i < input.options.length; i++) {
       const o = input.options[i] as DeviceOption;
       const b = input.options[best] as DeviceOption;
-      const busy = (x: DeviceOption): number => ((input.node.gpus[x.gpu]?.usedSlots ?? 0) > 0 ? 1 : 0);
       if (value(o) > value(b) || (value(o) === value(b) && busy(o) > busy(b))) best = i;
     }
     return best;

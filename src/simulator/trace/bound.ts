@@ -15,7 +15,7 @@
  * real one would have placed. They say how much of a policy's failure count is offered load beyond the cluster
  * rather than fragmentation. Pure.
  */
-import { geometryPlacements, resolveGpuModel, type GpuModel, type MigProfile } from '../../geometry/index.js';
+import { geometryPlacements, resolveGpuModel, servingProfiles, type GpuModel, type MigProfile } from '../../geometry/index.js';
 import type { NodeSpec } from '../../scheduler/core/index.js';
 import type { TraceEvent } from './trace-file.js';
 
@@ -95,9 +95,10 @@ export class Repacker {
       free += gpu.memoryMiB - gpu.usedMemoryMiB;
       const model = this.model(gpu.model);
       if (!model || !gpu.migInstances || fits) continue;
-      served ||= servingBySize(model, asked).length > 0;
+      const serving = servingBySize(model, asked);
+      served ||= serving.length > 0;
       const held = gpu.migInstances.flatMap((i) => (i.inUse ? [model.mig.profiles.findIndex((p) => p.name === i.profile)] : []));
-      fits = servingBySize(model, asked).some((p) =>
+      fits = serving.some((p) =>
         this.fits(
           model,
           [...held, p].sort((a, b) => a - b),
@@ -247,12 +248,7 @@ function mostRunnable(lives: readonly { at: number; end: number; asked: number }
   return best;
 }
 
-/** Indices of the profiles (no `+me`) holding `memoryMiB`, least memory first, then least compute. */
+/** Indices (in `model.mig.profiles`) of the profiles serving `memoryMiB`, smallest first (geometry's `servingProfiles`). */
 function servingBySize(model: MigModel, memoryMiB: number): number[] {
-  const profiles = model.mig.profiles;
-  const size = (i: number): MigProfile => profiles[i] as MigProfile;
-  return profiles
-    .map((_, i) => i)
-    .filter((i) => !size(i).mediaExtensions && size(i).memoryMiB >= memoryMiB)
-    .sort((a, b) => size(a).memoryMiB - size(b).memoryMiB || size(a).computeSlices - size(b).computeSlices);
+  return servingProfiles(model, memoryMiB).map((p) => model.mig.profiles.indexOf(p));
 }

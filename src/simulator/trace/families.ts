@@ -128,7 +128,8 @@ export function generateMigFamily(family: MigFamily, seed: number, pods = family
   const meanGapS = (family.meanLifeS * meanAsk) / (family.load * capacity);
   const rng = new Rng(seed);
   const uniform = (): number => (rng.uint32() + 0.5) / 2 ** 32;
-  const lines: { at: number; line: string }[] = [];
+  // In any order: the trace parser sorts events by time.
+  const lines: string[] = [];
   let now = 0;
   for (let i = 0; i < pods; i++) {
     now += -meanGapS * Math.log(uniform());
@@ -137,11 +138,11 @@ export function generateMigFamily(family: MigFamily, seed: number, pods = family
     let x = uniform() * total;
     const size = family.mix.find((m) => (x -= m.weight) < 0) ?? family.mix[family.mix.length - 1];
     const memoryMiB = Math.round((size?.memoryMiB ?? 0) * (0.7 + 0.3 * uniform()));
-    lines.push({ at, line: JSON.stringify({ at, pod: podJson(name, memoryMiB) }) });
+    lines.push(JSON.stringify({ at, pod: podJson(name, memoryMiB) }));
     const end = Math.round((now + lifetime(family, uniform)) * 1000) / 1000;
-    lines.push({ at: end, line: JSON.stringify({ at: end, delete: `sim/${name}` }) });
+    lines.push(JSON.stringify({ at: end, delete: `sim/${name}` }));
   }
-  return { nodes, events: parseTraceFile(`${family.name}.jsonl`, lines.map((l) => l.line).join('\n')), idle: family.idle };
+  return { nodes, events: parseTraceFile(`${family.name}.jsonl`, lines.join('\n')), idle: family.idle };
 }
 
 /** A lifetime with the family's mean: exponential, Pareto (shape 1.5: infinite variance) or lognormal (sigma 1.5). */
