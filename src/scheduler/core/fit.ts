@@ -8,7 +8,7 @@
  */
 import type { ChooseInput, Policy, RunContext } from './policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
-import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
+import { largestOf, type ClusterState, type GpuState, type NodeColumn, type NodeState, type VerdictColumn } from './state.js';
 import type { DeviceOption, GpuTotals, GpuVerdict, NodePlacement } from './view.js';
 import type { NodeFit } from './types.js';
 import type { GpuDemand, PackingDirection, PodRequest, Reason } from '../../request/index.js';
@@ -30,6 +30,8 @@ export interface PreparedRequest {
   readonly shapeVerdicts: VerdictColumn;
   /** Verdicts of this shape, policy, GPU direction and typical set: what a verdict that chose devices depends on. */
   readonly choiceVerdicts: VerdictColumn;
+  /** The policy's node scores for this request apart from the pod's identity, and this context (none for a request seen once). */
+  readonly scores: NodeColumn<number> | undefined;
 }
 
 const typicalIds = new WeakMap<object, number>();
@@ -50,6 +52,9 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
   const withGpu = demands.filter((d): d is GpuDemand => d !== null);
   const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids, request.gpuMutex === true]);
   const gpuDirection = request.gpuPolicy ?? context.gpuPolicy;
+  const choiceKey = `${shapeKey}|${policy.name}|${gpuDirection}|${typicalId(context)}`;
+  // A score reads the node, the placement (the choice key) and the rest of the request: every field but the pod's identity.
+  const scoreKey = `${choiceKey}|${request.cpuMilli}|${request.memoryMiB}|${request.priority}|${request.mode}|${request.nodePolicy ?? context.nodePolicy}|${request.gpuPolicy}`;
   return {
     request,
     policy,
@@ -61,7 +66,8 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
     single: withGpu.length === 1 ? (withGpu[0] ?? null) : null,
     filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
     shapeVerdicts: state.verdictColumn(shapeKey),
-    choiceVerdicts: state.verdictColumn(`${shapeKey}|${policy.name}|${gpuDirection}|${typicalId(context)}`),
+    choiceVerdicts: state.verdictColumn(choiceKey),
+    scores: state.scoreColumn(scoreKey),
   };
 }
 

@@ -26,6 +26,8 @@ export type FitOptions = Pick<ScheduleOptions, 'candidates' | 'context' | 'expla
 
 export interface RankedNode {
   readonly node: string;
+  /** The node's ordinal in its ClusterState (NodeView.ordinal). */
+  readonly ordinal: number;
   /** The node's version when it was ranked (`NodeView.version`): a caller keeping the score knows when it went stale. */
   readonly version: number;
   /** The policy's score in [0, MAX_NODE_SCORE]. */
@@ -59,7 +61,11 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
       if (explain) failed.push(verdict.fit);
       return;
     }
+    // A node unchanged since this request's last decision keeps its score: most decisions score few nodes anew.
+    const kept = prepared.scores?.get(node);
+    if (kept !== undefined) return onFit(node, kept, verdict, prepared);
     const score = policy.scoreNode(input.at(node, verdict));
+    prepared.scores?.set(node, score);
     onFit(node, score, input.chosen ?? verdict, prepared);
   };
   if (options.candidates) {
@@ -130,12 +136,12 @@ export class BestNode {
     this.byName = state.nameOrder();
   }
 
-  offer(node: string, score: number): void {
-    const rank = this.rankOf?.(node) ?? Number.MAX_SAFE_INTEGER;
-    const nameRank = this.byName[this.state.internalNode(node)?.ordinal ?? -1] ?? Number.MAX_SAFE_INTEGER;
+  offer(ranked: RankedNode): void {
+    const rank = this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER;
+    const nameRank = this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER;
     const best = this.best;
-    if (best && compareRanked(score, rank, nameRank, best.score, best.rank, best.nameRank) >= 0) return;
-    this.best = { node, score, rank, nameRank };
+    if (best && compareRanked(ranked.score, rank, nameRank, best.score, best.rank, best.nameRank) >= 0) return;
+    this.best = { node: ranked.node, score: ranked.score, rank, nameRank };
   }
 
   /** The best node offered so far, if any. */
@@ -156,6 +162,7 @@ type Fits = { readonly added: GpuTotals; readonly placement: NodePlacement | nul
 /** A ranked node; its placement is chosen on first read (a class with a prototype getter: no closure per node). */
 class Entry implements RankedNode {
   readonly node: string;
+  readonly ordinal: number;
   readonly version: number;
   private chosen: NodePlacement | null;
 
@@ -169,6 +176,7 @@ class Entry implements RankedNode {
     fits: Fits,
   ) {
     this.node = state.name;
+    this.ordinal = state.ordinal;
     this.version = state.version;
     this.chosen = fits.placement;
   }
@@ -181,6 +189,7 @@ class Entry implements RankedNode {
 /** `eachFit`'s view of the node it visits; the placement is chosen only if read, as for a ranked entry. */
 class FitCursor implements RankedNode {
   node = '';
+  ordinal = 0;
   version = 0;
   score = 0;
   private state!: NodeState;
@@ -189,6 +198,7 @@ class FitCursor implements RankedNode {
 
   at(state: NodeState, score: number, fits: Fits, prepared: PreparedRequest): this {
     this.node = state.name;
+    this.ordinal = state.ordinal;
     this.version = state.version;
     this.score = score;
     this.state = state;

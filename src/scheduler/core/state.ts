@@ -8,6 +8,7 @@
  * idle instances only after a grace period) release frees the instance but leaves it in the GPU's layout, so a
  * later request can reuse it; accounting (memory, cores, slots) still returns exactly to the values before `apply`.
  */
+import { LRUMap } from 'mnemonist';
 import { err, ok, type Result } from '../../errors.js';
 import { applyOps, resolveGpuModel, type MigInstance } from '../../geometry/index.js';
 import { sharingMode, type SharingMode } from '../../modes/index.js';
@@ -193,30 +194,64 @@ interface Held {
 }
 
 /**
- * The GPU verdicts of one pod shape, by node ordinal, each valid while the node's version is the one recorded.
- * Kept by shape rather than by node so that a decision reads one pair of arrays in node order.
+ * What was computed for one pod shape on each node (a GPU verdict, a policy's score), by node ordinal, each valid
+ * while the node's version is the one recorded. Kept by shape rather than by node so that a decision reads one pair
+ * of arrays in node order.
  */
-export class VerdictColumn {
+export class NodeColumn<T> {
   private versions = new Float64Array(0);
-  private readonly verdicts: (GpuVerdict | undefined)[] = [];
+  private readonly values: (T | undefined)[] = [];
 
-  get(node: NodeState): GpuVerdict | undefined {
-    return this.versions[node.ordinal] === node.version ? this.verdicts[node.ordinal] : undefined;
+  get(node: NodeState): T | undefined {
+    return this.versions[node.ordinal] === node.version ? this.values[node.ordinal] : undefined;
   }
 
-  set(node: NodeState, verdict: GpuVerdict): void {
+  set(node: NodeState, value: T): void {
     if (node.ordinal >= this.versions.length) {
       const grown = new Float64Array(Math.max(64, node.ordinal * 2)).fill(-1);
       grown.set(this.versions);
       this.versions = grown;
     }
     this.versions[node.ordinal] = node.version;
-    this.verdicts[node.ordinal] = verdict;
+    this.values[node.ordinal] = value;
   }
 }
 
-/** Pod shapes whose verdicts are kept (least recently used dropped first). */
+export type VerdictColumn = NodeColumn<GpuVerdict>;
+
+/** Pod shapes whose verdicts (and, apart, whose scores) are kept (least recently used dropped first). */
 const MAX_SHAPES = 32;
+
+/** Columns by key, the least recently used dropped first. */
+class Columns<T> {
+  private readonly byKey = new LRUMap<string, NodeColumn<T>>(MAX_SHAPES);
+  /** Keys asked once lately: a column is made for a key asked again while its column would still be kept. */
+  private readonly seen = new LRUMap<string, true>(MAX_SHAPES);
+
+  get(key: string): NodeColumn<T> {
+    let column = this.byKey.get(key);
+    if (!column) {
+      column = new NodeColumn<T>();
+      this.byKey.set(key, column);
+    }
+    return column;
+  }
+
+  /**
+   * The column of a key asked for lately (among the last MAX_SHAPES keys), else undefined: a request seen once
+   * (every pod asking its own CPU) would pay for a column per decision and never read it.
+   */
+  getRepeated(key: string): NodeColumn<T> | undefined {
+    if (this.byKey.has(key) || this.seen.has(key)) return this.get(key);
+    this.seen.set(key, true);
+    return undefined;
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.seen.clear();
+  }
+}
 
 const inconsistent = (message: string): Reason => ({ kind: 'Inconsistent', message });
 
@@ -254,7 +289,8 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
-  private readonly columns = new Map<string, VerdictColumn>();
+  private readonly verdicts = new Columns<GpuVerdict>();
+  private readonly scores = new Columns<number>();
   /** By node ordinal, the node's place in name order; rebuilt after the node set changes. */
   private nameRanks: number[] | null = null;
   private nextOrdinal = 0;
@@ -308,21 +344,18 @@ export class ClusterState {
 
   /** Drops every kept verdict: for a caller whose policy inputs changed (`RunContext.typical`). */
   forgetVerdicts(): void {
-    this.columns.clear();
+    this.verdicts.clear();
+    this.scores.clear();
   }
 
   /** The verdict column of a pod shape key (see fit.ts), created on first use. */
   verdictColumn(key: string): VerdictColumn {
-    let column = this.columns.get(key);
-    if (column) {
-      // Re-insert so the map's order is least recently used first.
-      this.columns.delete(key);
-    } else {
-      column = new VerdictColumn();
-      if (this.columns.size >= MAX_SHAPES) this.columns.delete(this.columns.keys().next().value as string);
-    }
-    this.columns.set(key, column);
-    return column;
+    return this.verdicts.get(key);
+  }
+
+  /** The node scores of a request, policy and context key (see fit.ts), from the second time it is asked. */
+  scoreColumn(key: string): NodeColumn<number> | undefined {
+    return this.scores.getRepeated(key);
   }
 
   /** Adds or replaces a node; replacing one that holds allocations is refused (release them first). */

@@ -80,7 +80,10 @@ export class Extender implements ExtenderService {
    * its book stamp, the policy context): while alike pods drain, filter recomputes it only where the last bind
    * changed something. It cost most of a 500-node filter on the real control plane (bench k8s).
    */
-  private readonly joinVerdicts = new Map<string, { key: string; conflict: string | undefined }>();
+  private readonly joinVerdicts = new Map<string, { requestKey: number; version: number; stamp: number; conflict: string | undefined }>();
+  /** Request keys by their text (bounded): a number compares in one step where the text took a string per node. */
+  private readonly requestIds = new LRUMap<string, number>(1024);
+  private nextRequestId = 0;
   private contextVersion = 0;
 
   constructor(private readonly o: ExtenderOptions) {}
@@ -126,51 +129,48 @@ export class Extender implements ExtenderService {
     if (stale && !view.isBinding(request.pod.uid) && this.boundTo(request.pod.namespace, request.pod.name, request.pod.uid) === undefined) view.book.release(request.pod.uid);
 
     const generation = view.generation;
+    const answerAll = this.o.filterAnswers === 'all';
     const fit: string[] = [];
     // Sized for every candidate: typed arrays live outside the heap, so the spare room costs no collection.
-    const versions = new Float64Array(names.length);
-    const scores = new Float64Array(names.length);
+    const versions = answerAll ? new Float64Array(names.length) : undefined;
+    const scores = answerAll ? new Float64Array(names.length) : undefined;
+    const best = answerAll ? undefined : new BestNode(view.state, this.o.context);
     const failed: Record<string, string> = {};
     const unresolvable: Record<string, string> = {};
     const annotations = args.pod.metadata.annotations;
-    const requestKey = `${this.contextVersion}\u0000${JSON.stringify({ ...request, pod: null })}`;
+    const requestKey = this.requestKey(request);
     const ownNode = view.book.get(request.pod.uid)?.node;
-    const misfits = eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, (r) => {
-      if (view.settling(r.node)) {
-        failed[r.node] = SETTLING;
-        return;
-      }
-      const waits = this.inFlightConflict(request, annotations, r, r.node === ownNode ? undefined : requestKey);
-      if (waits) {
-        // Unschedulable for now, on this node and for this shape only: the node stays open to other shapes.
-        failed[r.node] = waits;
-        return;
-      }
-      versions[fit.length] = r.version;
-      scores[fit.length] = r.score;
-      fit.push(r.node);
-    });
-    for (const f of misfits) (f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f);
-    this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: misfits.length }, 'filter');
-    const answer = this.o.filterAnswers === 'best' ? this.best(fit, scores) : fit;
+    const accept = (r: RankedNode): boolean => {
+      const waits = view.settling(r.node) ? SETTLING : this.inFlightConflict(request, annotations, r, r.node === ownNode ? undefined : requestKey);
+      // Unschedulable for now, on this node and for this shape only: the node stays open to other shapes.
+      if (waits !== undefined) failed[r.node] = waits;
+      return waits === undefined;
+    };
+    const explain = (f: NodeFit): void => void ((f.outcome === 'unresolvable' ? unresolvable : failed)[f.node] = fitText(f));
+    if (best) {
+      // The policy's node alone, and no reasons for the others: kube-scheduler binds a pod with one feasible node
+      // without scoring it, and reads the reasons only when no node is left (they were most of both sides' work at
+      // 2,000 nodes). When no node fits, a second pass explains every one.
+      eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context, explain: false }, (r) => {
+        if (accept(r)) best.offer(r);
+      });
+      if (best.node !== undefined) fit.push(best.node);
+      else eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, () => undefined).forEach(explain);
+    } else {
+      const misfits = eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, (r) => {
+        if (!accept(r)) return;
+        (versions as Float64Array)[fit.length] = r.version;
+        (scores as Float64Array)[fit.length] = r.score;
+        fit.push(r.node);
+      });
+      misfits.forEach(explain);
+    }
+    this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: Object.keys(failed).length + Object.keys(unresolvable).length }, 'filter');
     // Scores are kept for prioritize, which kube-scheduler skips when filter answers one node.
-    const scored = answer.length > 1 ? { generation, nodes: fit, versions, scores } : undefined;
+    const scored = versions && scores && fit.length > 1 ? { generation, nodes: fit, versions, scores } : undefined;
     this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
-    return filterReply(args, answer, failed, unresolvable);
-  }
-
-  /**
-   * The fitting node the policy ranks first, alone: kube-scheduler binds a pod with one feasible node there without
-   * scoring, so the policy's choice is the cluster's (prioritize's scores would be one weighted term among
-   * kube-scheduler's own), and neither side spends a prioritize call on it. The other fitting nodes are left out
-   * of both the answer and the failed nodes, as HAMi's filter leaves them: no reason would be true of them.
-   */
-  private best(fit: string[], scores: Float64Array): string[] {
-    if (fit.length <= 1) return fit;
-    const best = new BestNode(this.o.view.state, this.o.context);
-    fit.forEach((node, i) => best.offer(node, scores[i] ?? 0));
-    return best.node === undefined ? fit : [best.node];
+    return best?.node !== undefined ? filterReply(args, fit, {}, {}) : filterReply(args, fit, failed, unresolvable);
   }
 
   /** The node a pod is bound to, as far as this process knows (its own binds, the informer, a confirmed grant). */
@@ -180,19 +180,30 @@ export class Extender implements ExtenderService {
     return this.bound.get(uid) ?? (seen?.metadata?.uid === uid ? seen.spec?.nodeName : undefined) ?? (held?.phase === 'confirmed' ? held.node : undefined);
   }
 
+  /** A number per request apart from the pod's identity and per policy context: alike pods share one. */
+  private requestKey(request: PodRequest): number {
+    const text = `${this.contextVersion}\u0000${JSON.stringify({ ...request, pod: null })}`;
+    let id = this.requestIds.get(text);
+    if (id === undefined) {
+      id = this.nextRequestId++;
+      this.requestIds.set(text, id);
+    }
+    return id;
+  }
+
   /**
    * Why the pod may not be in flight on the ranked node now, or undefined when it may (src/api/inflight.ts).
-   * `requestKey`: the request apart from the pod's identity, to reuse the node's last verdict (undefined: do not).
+   * `requestKey`: the request's number (requestKey), to reuse the node's last verdict (undefined: do not).
    */
-  private inFlightConflict(request: PodRequest, annotations: Record<string, string> | undefined, ranked: RankedNode, requestKey: string | undefined): string | undefined {
+  private inFlightConflict(request: PodRequest, annotations: Record<string, string> | undefined, ranked: RankedNode, requestKey: number | undefined): string | undefined {
     const { view } = this.o;
     if (!view.hasInFlight(ranked.node)) return undefined;
-    const key = requestKey === undefined ? undefined : `${requestKey}\u0000${ranked.version}\u0000${view.book.stampOf(ranked.node)}`;
+    const stamp = view.book.stampOf(ranked.node);
     const cached = this.joinVerdicts.get(ranked.node);
-    if (key !== undefined && cached?.key === key) return cached.conflict;
+    if (requestKey !== undefined && cached?.requestKey === requestKey && cached.version === ranked.version && cached.stamp === stamp) return cached.conflict;
     const allocation = allocationOf(view.state, request, ranked.placement);
     const conflict = allocation.ok ? this.joinConflict(allocation.value, annotations) : reasonText(allocation.error);
-    if (key !== undefined) this.joinVerdicts.set(ranked.node, { key, conflict });
+    if (requestKey !== undefined) this.joinVerdicts.set(ranked.node, { requestKey, version: ranked.version, stamp, conflict });
     return conflict;
   }
 

@@ -86,6 +86,35 @@ describe('allocator properties (hami-core)', () => {
       { numRuns: 150 },
     );
   });
+
+  it('ranks with kept verdicts and scores exactly as a state that kept none, as nodes change under alike requests', () => {
+    fc.assert(
+      fc.property(clusterArb, stepsArb, fc.constantFrom(...Object.keys(POLICIES)), (specs, steps, policyName) => {
+        const policy = POLICIES[policyName];
+        if (!policy) throw new Error('unknown policy');
+        const state = new ClusterState(specs);
+        const asked: PodRequest[] = [];
+        const ranking = (on: ClusterState, request: PodRequest): [string, number][] => schedule(on, request, policy).ranked.map((r) => [r.node, r.score]);
+        let uid = 0;
+        for (const step of steps) {
+          if (step.kind === 'release') {
+            const held = state.allocations();
+            const victim = held[step.pick % Math.max(1, held.length)];
+            if (victim) state.release(victim.pod.uid);
+          } else {
+            const request = { ...step.request, pod: { ...step.request.pod, uid: `u${uid++}` } };
+            asked.push(request);
+            const top = schedule(state, request, policy).ranked[0];
+            if (top) state.apply(allocationFrom(state, request, top.placement));
+          }
+          // The last few requests again (alike pods: the kept columns serve them) against a state rebuilt from scratch.
+          const fresh = ClusterState.fromAllocations(specs, state.allocations()).state;
+          for (const request of asked.slice(-3)) expect(ranking(state, request)).toEqual(ranking(fresh, request));
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
 
 function allocationFrom(state: ClusterState, request: PodRequest, placement: Parameters<typeof allocationOf>[2]): Allocation {

@@ -108,16 +108,25 @@ describe('filter answering the best node (the default)', () => {
 
   const filterOn = async (on: Harness, body: unknown): Promise<Record<string, unknown>> => (await on.server.inject({ method: 'POST', url: '/filter', payload: body as object })).json();
 
-  it('answers only the node the policy ranks first, with the same reasons for the nodes that do not fit', async () => {
+  it('answers only the node the policy ranks first, with no reasons for the others', async () => {
     const body = { Pod: gpuPod('p', { uid: 'b-1', gpus: 1, memoryMiB: 20000 }), Nodes: null, NodeNames: ['big-2', 'big-1', 'small', 'busy'] };
     const json = await filterOn(best, body);
-    // binpack: big-1 already runs pods. kube-scheduler binds a pod with one feasible node without scoring.
+    // binpack: big-1 already runs pods. kube-scheduler binds a pod with one feasible node without scoring, and reads
+    // the reasons only when no node is left.
     expect(json.NodeNames).toEqual(['big-1']);
+    expect(json.FailedNodes).toEqual({});
+    expect(json.FailedAndUnresolvableNodes).toEqual({});
+  });
+
+  it('gives every node its reason when none fits', async () => {
+    const body = { Pod: gpuPod('p', { uid: 'b-2', gpus: 1, memoryMiB: 20000 }), Nodes: null, NodeNames: ['small', 'busy'] };
+    const json = await filterOn(best, body);
+    expect(json.NodeNames).toEqual([]);
     expect(Object.keys(json.FailedNodes as object)).toEqual(['busy']);
     expect(Object.keys(json.FailedAndUnresolvableNodes as object)).toEqual(['small']);
   });
 
-  it('is always the first of what schedule ranks, and one of the nodes `all` would answer', async () => {
+  it('is always the first of what schedule ranks, and one of the nodes `all` would answer, with its reasons when it answers none', async () => {
     const names = ['big-1', 'big-2', 'small', 'busy', 'ghost'];
     await fc.assert(
       fc.asyncProperty(fc.subarray(names), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 90000 }), async (offered, gpus, memoryMiB) => {
@@ -128,7 +137,8 @@ describe('filter answering the best node (the default)', () => {
         const ranked = schedule(best.view.state, request.value, hamiPolicy, { candidates: offered, context: { nodePolicy: 'binpack', gpuPolicy: 'spread' } }).ranked;
         expect(one.NodeNames).toEqual(ranked.slice(0, 1).map((r) => r.node));
         expect(every.NodeNames).toEqual(expect.arrayContaining(one.NodeNames as string[]));
-        expect(one.FailedNodes).toEqual(every.FailedNodes);
+        if ((one.NodeNames as string[]).length > 0) expect([one.FailedNodes, one.FailedAndUnresolvableNodes]).toEqual([{}, {}]);
+        else expect([one.FailedNodes, one.FailedAndUnresolvableNodes]).toEqual([every.FailedNodes, every.FailedAndUnresolvableNodes]);
       }),
       { numRuns: 60 },
     );
