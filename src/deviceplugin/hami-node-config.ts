@@ -12,7 +12,7 @@ import type { GpuBackend, GpuInfo } from './backend.js';
 export interface HamiNodeSettings {
   /** HAMi's operating mode for the node (default hami-core). */
   operatingMode: HamiOperatingMode;
-  /** The mode Tessera runs the node in: `mps` nodes share GPUs in software as hami-core nodes do. */
+  /** The mode Tessera runs the node in: HAMi's operating mode, each one a sharing mode of Tessera's. */
   mode: NodeMode;
   splitCount: number;
   memoryScaling: number;
@@ -33,7 +33,7 @@ export function hamiNodeSettings(config: DeviceConfig, node: string): HamiNodeSe
   const operatingMode = own?.operatingmode ?? 'hami-core';
   return {
     operatingMode,
-    mode: operatingMode === 'mig' ? 'mig' : 'hami-core',
+    mode: operatingMode,
     splitCount: own?.devicesplitcount ?? nvidia.deviceSplitCount,
     memoryScaling: own?.devicememoryscaling ?? nvidia.deviceMemoryScaling,
     coreScaling: own?.devicecorescaling ?? nvidia.deviceCoreScaling,

@@ -133,11 +133,12 @@ describe("HAMi's device configs in every command", () => {
 
   it("device plugin: the node's nodeconfig entry gives mode and split count; a flag given wins", async () => {
     const file = join(dir, 'nodes.yaml');
-    await writeFile(file, 'nvidia: {deviceSplitCount: 6}\nnodeconfig:\n  - {name: gpu-a, operatingmode: mig}\n  - {name: gpu-b, devicesplitcount: 3}\n');
+    await writeFile(file, 'nvidia: {deviceSplitCount: 6}\nnodeconfig:\n  - {name: gpu-a, operatingmode: mig}\n  - {name: gpu-b, devicesplitcount: 3}\n  - {name: gpu-m, operatingmode: mps}\n');
     const flags = (node: string, ...extra: string[]) => parseDevicePluginFlags(['--device-config', file, '--scheduler-public-key-file', '/k', ...extra], { NODE_NAME: node });
     expect(flags('gpu-a')).toMatchObject({ mode: 'mig', splitCount: 6 });
     expect(flags('gpu-b')).toMatchObject({ mode: 'hami-core', splitCount: 3 });
     expect(flags('gpu-c')).toMatchObject({ mode: 'hami-core', splitCount: 6 });
+    expect(flags('gpu-m')).toMatchObject({ mode: 'mps' });
     expect(flags('gpu-a', '--mode', 'hami-core', '--split-count', '2')).toMatchObject({ mode: 'hami-core', splitCount: 2 });
     expect(() => parseDevicePluginFlags(['--device-config', hamiPath('v2.10.0'), '--scheduler-public-key-file', '/k'], { NODE_NAME: 'n' })).not.toThrow();
     await writeFile(file, 'nvidia: {gpuCorePolicy: 3}\n');

@@ -158,7 +158,7 @@ nodeconfig:
     expect(config.nvidia.libCudaLogLevel).toBe(3);
     expect(hamiNodeSettings(config, 'gpu-a')).toMatchObject({
       operatingMode: 'mps',
-      mode: 'hami-core',
+      mode: 'mps',
       splitCount: 4,
       memoryScaling: 2,
       coreScaling: 2,

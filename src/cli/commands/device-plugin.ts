@@ -200,7 +200,6 @@ export const devicePluginCommand: Command = {
     const deviceConfig = deviceConfigOf(flags.deviceConfig === '' ? undefined : flags.deviceConfig);
     reportNotices(deviceConfig, log);
     const settings = hamiNodeSettings(deviceConfig, flags.node);
-    if (settings.operatingMode === 'mps') log.warn({ node: flags.node }, "nodeconfig operatingmode 'mps': Tessera shares this node's GPUs as hami-core (no MPS daemon)");
     const discovered: GpuBackend = flags.backend === 'fake' ? new FakeBackend(topologySource(flags, api)) : new NvmlBackend(execFileExecutor());
     const backend = filteredBackend(discovered, settings);
     const daemon = new DevicePluginDaemon({
