@@ -136,12 +136,17 @@ export class BestNode {
     this.byName = state.nameOrder();
   }
 
-  offer(ranked: RankedNode): void {
-    const rank = this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER;
-    const nameRank = this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER;
+  /** Whether `ranked` would be the best so far: a caller with a costlier check of its own makes it only then. */
+  beats(ranked: RankedNode): boolean {
     const best = this.best;
-    if (best && compareRanked(ranked.score, rank, nameRank, best.score, best.rank, best.nameRank) >= 0) return;
-    this.best = { node: ranked.node, score: ranked.score, rank, nameRank };
+    return (
+      !best || compareRanked(ranked.score, this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER, this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER, best.score, best.rank, best.nameRank) < 0
+    );
+  }
+
+  offer(ranked: RankedNode): void {
+    if (!this.beats(ranked)) return;
+    this.best = { node: ranked.node, score: ranked.score, rank: this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER, nameRank: this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER };
   }
 
   /** The best node offered so far, if any. */

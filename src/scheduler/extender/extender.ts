@@ -151,8 +151,10 @@ export class Extender implements ExtenderService {
       // The policy's node alone, and no reasons for the others: kube-scheduler binds a pod with one feasible node
       // without scoring it, and reads the reasons only when no node is left (they were most of both sides' work at
       // 2,000 nodes). When no node fits, a second pass explains every one.
+      // A node is checked for pods in flight only if it would be the best so far. Until one passes, every fitting
+      // node is checked, so a filter that answers none has every refused node's reason.
       eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context, explain: false }, (r) => {
-        if (accept(r)) best.offer(r);
+        if (best.beats(r) && accept(r)) best.offer(r);
       });
       if (best.node !== undefined) fit.push(best.node);
       else eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, () => undefined).forEach(explain);
