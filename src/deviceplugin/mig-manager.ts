@@ -18,6 +18,8 @@ export interface MigHolders {
   podActive(uid: string): boolean;
   /** Whether a handout kubelet has not yet placed holds this MIG device. */
   unplaced(migDeviceUuid: string): boolean;
+  /** The pods on the node, not finished, whose recorded grant (handed out) holds `<gpu>/<profile>@<start>`. */
+  allocatedTo(key: string): string[];
 }
 
 export interface MigManagerOptions {
@@ -62,8 +64,12 @@ export class MigInstanceManager {
     return next;
   }
 
-  /** Applies the device's plan (idempotent: what exists is kept, what is gone is not destroyed again). */
-  ensureInstance(device: DecisionDevice): Promise<DecisionDevice> {
+  /**
+   * Applies the device's plan for pod `uid` (idempotent: what exists is kept, what is gone is not destroyed again).
+   * An instance already handed to another pod still on the node is refused: a grant that names it (a scheduler
+   * fault, or a decision from before a restart) must not give one instance to two pods.
+   */
+  ensureInstance(device: DecisionDevice, uid: string): Promise<DecisionDevice> {
     const mig = device.mig;
     if (!mig) return Promise.reject(new TesseraError('INVALID_INPUT', 'a MIG grant without a MIG placement', { field: 'mig' }));
     const { backend } = this.options;
@@ -79,7 +85,15 @@ export class MigInstanceManager {
         return created;
       };
       let instance = find(mig.profile, mig.start);
-      if (instance) return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
+      if (instance) {
+        // What this process handed out, and what the pods' records say was (which survives a restart).
+        const holder = this.handedOut.get(instance.migDeviceUuid);
+        const handedToOther = holder !== undefined && holder !== uid && this.handedOutNow(instance.migDeviceUuid);
+        if (handedToOther || this.options.holders.allocatedTo(placementKey(device.uuid, mig)).some((other) => other !== uid)) {
+          throw new TesseraError('CONFLICT', `MIG instance ${mig.profile}@${mig.start} on GPU ${device.uuid} is in use by another pod on this node; it is never given twice`, { field: 'mig' });
+        }
+        return { ...device, mig: { ...mig, migDeviceUuid: instance.migDeviceUuid, gpuInstanceId: instance.gpuInstanceId } };
+      }
       await this.options.migState('pending');
       try {
         for (const op of mig.plan) {

@@ -143,6 +143,7 @@ export class DevicePluginDaemon {
         placementHeld: (key, fresh) => this.pods.placementHeld(key, fresh),
         podActive: (uid) => this.pods.podActive(uid),
         unplaced: (migDeviceUuid) => this.ledger.unresolvedHandouts().some((h) => h.devices.some((d) => d.mig?.migDeviceUuid === migDeviceUuid)),
+        allocatedTo: (key) => this.pods.allocatedTo(key),
       },
     });
   }
@@ -215,7 +216,7 @@ export class DevicePluginDaemon {
       const mode = sharingMode(grant.decision.mode);
       let given: DecisionDevice[];
       try {
-        given = mode.allocation === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d))) : resolution.devices;
+        given = mode.allocation === 'mig' ? await Promise.all(resolution.devices.map((d) => this.mig.ensureInstance(d, grant.pod.uid))) : resolution.devices;
       } catch (error) {
         this.ledger.resetCursor();
         const message = `allocation failed: ${(error as Error).message}`;

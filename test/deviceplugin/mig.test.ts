@@ -3,6 +3,8 @@ import { TESSERA_NODE } from '../../src/api/annotations.js';
 import { decodeInventory } from '../../src/api/inventory.js';
 import { MIG_CONFIG_STATE_LABEL } from '../../src/deviceplugin/labels.js';
 import { eventually } from '../scheduler/extender/cluster-harness.js';
+import { encodeDecision, signDecision } from '../../src/api/decision.js';
+import { decisionAnnotations } from '../../src/scheduler/extender/effects.js';
 import { bindPhase, recordedDecision, settled, TestNode } from './harness.js';
 
 describe('device plugin on a MIG node', () => {
@@ -35,6 +37,31 @@ describe('device plugin on a MIG node', () => {
     expect(published.metadata?.labels?.['nvidia.com/mig.strategy']).toBe('mixed');
     const inventory = decodeInventory(published.metadata?.annotations?.[TESSERA_NODE.inventory] ?? '');
     expect(inventory.gpus[1]?.mig.instances.map((m) => m.migDeviceUuid)).toContain(instance?.migDeviceUuid);
+  });
+
+  it('refuses a second grant of an instance a running pod holds, failing only that pod', async () => {
+    const holder = recordedDecision(await node.read('mig-ok'));
+    const created = await node.create(node.podJson('mig-twice', [{ gpus: 1, memoryMiB: 9000 }], { 'nvidia.com/vgpu-mode': 'mig', 'nvidia.com/use-gpuuuid': gpu(1) }));
+    // A grant of the same instance, signed with the scheduler's key (a scheduler fault): the node must not honour it.
+    const twice = signDecision(
+      {
+        ...holder,
+        pod: { uid: created.metadata?.uid ?? '', namespace: 'default', name: 'mig-twice' },
+        containers: holder.containers.map((c) => ({
+          ...c,
+          devices: c.devices.map(({ uuid, index, memoryMiB, cores, mig }) => ({ uuid, index, memoryMiB, cores, ...(mig ? { mig: { profile: mig.profile, start: mig.start, plan: [] } } : {}) })),
+        })),
+        signature: undefined,
+      },
+      node.key,
+    );
+    const pod = await node.annotate(created, decisionAnnotations(twice, encodeDecision(twice), Date.now()));
+    await node.bind(pod);
+    const failed = await node.waitFor('mig-twice', (p) => p.status?.phase === 'Failed' && bindPhase(p) === 'failed');
+    expect(failed.metadata?.annotations?.['tessera.io/bind-error']).toMatch(/in use by another pod/);
+    expect(node.kubelet.devices.responses(created.metadata?.uid ?? '')).toBeUndefined();
+    expect((await node.read('mig-ok')).status?.phase).toBe('Running');
+    await node.delete('mig-twice');
   });
 
   it('fails only the pod whose MIG operation fails, with an Event, and keeps serving', async () => {
