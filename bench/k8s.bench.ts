@@ -43,19 +43,38 @@ async function processCpuMs(pid: number | undefined): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
-/** Records when each pod of the namespace is first seen bound. */
+/**
+ * Records when each pod of the namespace is first seen bound. A watch that ends (the API server closes watches, and
+ * a connection can drop) is started again: its first events list every pod, so none is missed, though one bound in
+ * the gap is recorded late.
+ */
 async function watchBinds(kubeConfig: KubeConfig): Promise<{ boundAt: Map<string, number>; stop: () => void }> {
   const boundAt = new Map<string, number>();
-  const request = await new Watch(kubeConfig).watch(
-    '/api/v1/namespaces/default/pods',
-    {},
-    (_type, pod: V1Pod) => {
-      const name = pod.metadata?.name ?? '';
-      if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
+  let stopped = false;
+  let request: { abort: () => void } | undefined;
+  const start = async (): Promise<void> => {
+    request = await new Watch(kubeConfig).watch(
+      '/api/v1/namespaces/default/pods',
+      {},
+      (_type, pod: V1Pod) => {
+        const name = pod.metadata?.name ?? '';
+        if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
+      },
+      (error: unknown) => {
+        if (stopped) return;
+        progress(`the pod watch ended (${(error as Error | undefined)?.message ?? 'closed'}); watching again`);
+        void start();
+      },
+    );
+  };
+  await start();
+  return {
+    boundAt,
+    stop: () => {
+      stopped = true;
+      request?.abort();
     },
-    () => undefined,
-  );
-  return { boundAt, stop: () => request.abort() };
+  };
 }
 
 function progress(message: string): void {
