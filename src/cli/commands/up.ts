@@ -10,7 +10,10 @@ import { PACKAGE_ROOT, startLocalCluster, type LocalCluster, type UpOptions } fr
 import { DEFAULT_CONFIG } from '../../scheduler/extender/index.js';
 import { POLICIES } from '../../scheduler/policies/index.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
-import { parseFlags, portFlag, stoppedWithinGrace, waitForSignal } from '../process.js';
+import { parseFlags, portFlag, STOP_GRACE_MS, stoppedWithinGrace, waitForSignal } from '../process.js';
+
+/** How long `tessera up --control-plane` waits for its stop: its three tiers of processes, 5 s each, and Tessera's parts. */
+const CONTROL_PLANE_STOP_GRACE_MS = 30_000;
 
 const DEFAULTS = {
   topology: join(PACKAGE_ROOT, 'config/local-topology.yaml'),
@@ -124,7 +127,9 @@ export const upCommand: Command = {
     console.log(banner(local));
     const signal = await stopped;
     console.log(`\n${signal}: stopping…`);
-    if (!(await stoppedWithinGrace(local.stop(), log))) return EXIT_FAILURE;
+    // The stock control plane's processes each get up to 5 s before SIGKILL (clients together, then the API server,
+    // then etcd): its stop may take longer than a daemon's grace.
+    if (!(await stoppedWithinGrace(local.stop(), log, options.controlPlane ? CONTROL_PLANE_STOP_GRACE_MS : STOP_GRACE_MS))) return EXIT_FAILURE;
     console.log(options.statePath ? `Stopped. State saved to ${options.statePath}.` : 'Stopped.');
     return EXIT_OK;
   },

@@ -46,7 +46,10 @@ export interface ScheduleResult {
 const chooseNow = (state: NodeState, prepared: PreparedRequest): NodePlacement => placementOn(state, prepared, { placement: null }, true);
 
 /** One fitting node, with its score and what `fitNode` found there. */
-type OnFit = (node: NodeState, score: number, fits: Fits, prepared: PreparedRequest) => void;
+type OnFit = (node: NodeState, score: number, chosen: Chosen, prepared: PreparedRequest) => void;
+
+/** A fitting node whose devices are chosen when first read. */
+const UNCHOSEN: Chosen = { placement: null };
 
 /** Checks every candidate node and scores each that fits; returns the failed ones (when explaining). */
 function scan(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, onFit: OnFit): NodeFit[] {
@@ -56,14 +59,15 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
   const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
   const failed: NodeFit[] = [];
   const visit = (node: NodeState): void => {
+    // A node unchanged since this request's last decision keeps its score, and a score is kept only for a node
+    // that fit: most decisions check and score few nodes anew.
+    const kept = prepared.scores?.get(node);
+    if (kept !== undefined) return onFit(node, kept, UNCHOSEN, prepared);
     const verdict = fitNode(node, prepared);
     if ('reason' in verdict) {
       if (explain) failed.push(verdict.fit);
       return;
     }
-    // A node unchanged since this request's last decision keeps its score: most decisions score few nodes anew.
-    const kept = prepared.scores?.get(node);
-    if (kept !== undefined) return onFit(node, kept, verdict, prepared);
     const score = policy.scoreNode(input.at(node, verdict));
     prepared.scores?.set(node, score);
     onFit(node, score, input.chosen ?? verdict, prepared);
@@ -164,6 +168,9 @@ const better = (a: Entry, b: Entry): number => compareRanked(a.score, a.rank, a.
 
 type Fits = { readonly added: GpuTotals; readonly placement: NodePlacement | null };
 
+/** What a fitting node's visit passes on: its devices when already chosen. */
+type Chosen = { readonly placement: NodePlacement | null };
+
 /** A ranked node; its placement is chosen on first read (a class with a prototype getter: no closure per node). */
 class Entry implements RankedNode {
   readonly node: string;
@@ -178,7 +185,7 @@ class Entry implements RankedNode {
     /** Place of the node's name in name order. */
     readonly nameRank: number,
     private readonly prepared: PreparedRequest,
-    fits: Fits,
+    fits: Chosen,
   ) {
     this.node = state.name;
     this.ordinal = state.ordinal;
@@ -201,7 +208,7 @@ class FitCursor implements RankedNode {
   private prepared!: PreparedRequest;
   private chosen: NodePlacement | null = null;
 
-  at(state: NodeState, score: number, fits: Fits, prepared: PreparedRequest): this {
+  at(state: NodeState, score: number, fits: Chosen, prepared: PreparedRequest): this {
     this.node = state.name;
     this.ordinal = state.ordinal;
     this.version = state.version;

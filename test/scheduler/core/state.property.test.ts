@@ -94,7 +94,8 @@ describe('allocator properties (hami-core)', () => {
         if (!policy) throw new Error('unknown policy');
         const state = new ClusterState(specs);
         const asked: PodRequest[] = [];
-        const ranking = (on: ClusterState, request: PodRequest): [string, number][] => schedule(on, request, policy).ranked.map((r) => [r.node, r.score]);
+        // Every node's score, and the devices chosen on each (read after the scan, as the extender reads the best).
+        const ranking = (on: ClusterState, request: PodRequest): [string, number, unknown][] => schedule(on, request, policy).ranked.map((r) => [r.node, r.score, r.placement.containers]);
         let uid = 0;
         for (const step of steps) {
           if (step.kind === 'release') {
