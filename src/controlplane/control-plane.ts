@@ -309,8 +309,8 @@ export class ControlPlane {
    * then etcd. Each may take up to its SIGKILL deadline, so one at a time the clients alone could take 15 s.
    */
   async stop(): Promise<void> {
-    const tiers = ['clients', 'kube-apiserver', 'etcd'];
-    const tierOf = (c: ComponentProcess): string => (tiers.includes(c.name) ? c.name : 'clients');
-    for (const tier of tiers) await Promise.all(this.components.filter((c) => tierOf(c) === tier).map((c) => c.stop()));
+    const servers = ['kube-apiserver', 'etcd'];
+    await Promise.all(this.components.filter((c) => !servers.includes(c.name)).map((c) => c.stop()));
+    for (const name of servers) await Promise.all(this.components.filter((c) => c.name === name).map((c) => c.stop()));
   }
 }

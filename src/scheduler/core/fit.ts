@@ -8,7 +8,7 @@
  */
 import type { ChooseInput, Policy, RunContext } from './policy.js';
 import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
-import { largestOf, type ClusterState, type GpuState, type NodeColumn, type NodeState, type VerdictColumn } from './state.js';
+import { largestOf, type ClusterState, type GpuState, type NodeState, type VerdictColumn } from './state.js';
 import type { DeviceOption, GpuTotals, GpuVerdict, NodePlacement } from './view.js';
 import type { NodeFit } from './types.js';
 import type { GpuDemand, PackingDirection, PodRequest, Reason } from '../../request/index.js';
@@ -30,8 +30,8 @@ export interface PreparedRequest {
   readonly shapeVerdicts: VerdictColumn;
   /** Verdicts of this shape, policy, GPU direction and typical set: what a verdict that chose devices depends on. */
   readonly choiceVerdicts: VerdictColumn;
-  /** The policy's node scores for this request apart from the pod's identity, and this context (none for a request seen once). */
-  readonly scores: NodeColumn<number> | undefined;
+  /** Keys the policy's node scores: this request apart from the pod's identity, the policy and the context. */
+  readonly scoreKey: string;
 }
 
 const typicalIds = new WeakMap<object, number>();
@@ -67,7 +67,7 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
     filtered: request.useGpuTypes.length + request.noUseGpuTypes.length + request.useGpuUuids.length + request.noUseGpuUuids.length > 0,
     shapeVerdicts: state.verdictColumn(shapeKey),
     choiceVerdicts: state.verdictColumn(choiceKey),
-    scores: state.scoreColumn(scoreKey),
+    scoreKey,
   };
 }
 

@@ -57,11 +57,13 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
   const explain = options.explain ?? true;
   const prepared = prepare(state, request, policy, context);
   const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
+  // Only a scan reads kept scores (none for a request seen once): `decide` never asks for them.
+  const scores = state.scoreColumn(prepared.scoreKey);
   const failed: NodeFit[] = [];
   const visit = (node: NodeState): void => {
     // A node unchanged since this request's last decision keeps its score, and a score is kept only for a node
     // that fit: most decisions check and score few nodes anew.
-    const kept = prepared.scores?.get(node);
+    const kept = scores?.get(node);
     if (kept !== undefined) return onFit(node, kept, UNCHOSEN, prepared);
     const verdict = fitNode(node, prepared);
     if ('reason' in verdict) {
@@ -69,7 +71,7 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
       return;
     }
     const score = policy.scoreNode(input.at(node, verdict));
-    prepared.scores?.set(node, score);
+    scores?.set(node, score);
     onFit(node, score, input.chosen ?? verdict, prepared);
   };
   if (options.candidates) {
@@ -128,29 +130,35 @@ export function eachFit(state: ClusterState, request: PodRequest, policy: Policy
  * drops some nodes on its own (the extender's filter answers kube-scheduler with this one node).
  */
 export class BestNode {
-  private readonly rankOf: ((node: string) => number | undefined) | undefined;
+  private readonly nodeRank: ((node: string) => number | undefined) | undefined;
   private readonly byName: readonly number[];
   private best: { node: string; score: number; rank: number; nameRank: number } | undefined;
 
-  constructor(
-    private readonly state: ClusterState,
-    context: RunContext | undefined,
-  ) {
-    this.rankOf = context?.nodeRank;
+  constructor(state: ClusterState, context: RunContext | undefined) {
+    this.nodeRank = context?.nodeRank;
     this.byName = state.nameOrder();
   }
 
   /** Whether `ranked` would be the best so far: a caller with a costlier check of its own makes it only then. */
   beats(ranked: RankedNode): boolean {
     const best = this.best;
-    return (
-      !best || compareRanked(ranked.score, this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER, this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER, best.score, best.rank, best.nameRank) < 0
-    );
+    return !best || compareRanked(ranked.score, this.rankOf(ranked), this.nameRankOf(ranked), best.score, best.rank, best.nameRank) < 0;
   }
 
   offer(ranked: RankedNode): void {
-    if (!this.beats(ranked)) return;
-    this.best = { node: ranked.node, score: ranked.score, rank: this.rankOf?.(ranked.node) ?? Number.MAX_SAFE_INTEGER, nameRank: this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER };
+    const rank = this.rankOf(ranked);
+    const nameRank = this.nameRankOf(ranked);
+    const best = this.best;
+    if (best && compareRanked(ranked.score, rank, nameRank, best.score, best.rank, best.nameRank) >= 0) return;
+    this.best = { node: ranked.node, score: ranked.score, rank, nameRank };
+  }
+
+  private rankOf(ranked: RankedNode): number {
+    return this.nodeRank?.(ranked.node) ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  private nameRankOf(ranked: RankedNode): number {
+    return this.byName[ranked.ordinal] ?? Number.MAX_SAFE_INTEGER;
   }
 
   /** The best node offered so far, if any. */

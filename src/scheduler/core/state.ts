@@ -242,7 +242,8 @@ class Columns<T> {
    * (every pod asking its own CPU) would pay for a column per decision and never read it.
    */
   getRepeated(key: string): NodeColumn<T> | undefined {
-    if (this.byKey.has(key) || this.seen.has(key)) return this.get(key);
+    const kept = this.byKey.get(key);
+    if (kept || this.seen.has(key)) return kept ?? this.get(key);
     this.seen.set(key, true);
     return undefined;
   }

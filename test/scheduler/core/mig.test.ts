@@ -14,6 +14,12 @@ const A100 = 'NVIDIA A100-SXM4-40GB';
 const H100 = 'NVIDIA H100-SXM5-80GB';
 const planner = createGeometryPlanner();
 
+/** A pod asking one vGPU of `memoryMiB`. */
+const oneVgpu = (name: string, memoryMiB: number): PodRequest =>
+  pod(name)
+    .container({ [GPU]: 1, [MEM]: memoryMiB })
+    .request();
+
 function place(state: ClusterState, request: PodRequest, nodeName: string, policy = hamiPolicy): Allocation {
   const decided = decide(state, request, nodeName, policy);
   if (!decided.ok) throw new Error(`expected a fit: ${JSON.stringify(decided.error)}`);
@@ -46,30 +52,11 @@ describe('MIG through the geometry engine', () => {
       .gpus(1, A100, 40_960, { migInstances: [{ profile: '3g.20gb', start: 4 }] })
       .spec();
     const state = new ClusterState([spec], { migPlanner: planner });
-    const first = place(
-      state,
-      pod('p1')
-        .container({ [GPU]: 1, [MEM]: 19_000 })
-        .request(),
-      'm',
-    );
+    const first = place(state, oneVgpu('p1', 19_000), 'm');
     expect(first.containers[0]?.devices[0]?.mig).toEqual({ profile: '3g.20gb', start: 4, plan: [] });
-    const second = place(
-      state,
-      pod('p2')
-        .container({ [GPU]: 1, [MEM]: 19_000 })
-        .request(),
-      'm',
-    );
+    const second = place(state, oneVgpu('p2', 19_000), 'm');
     expect(second.containers[0]?.devices[0]?.mig).toMatchObject({ start: 0 });
-    const third = decide(
-      state,
-      pod('p3')
-        .container({ [GPU]: 1, [MEM]: 19_000 })
-        .request(),
-      'm',
-      hamiPolicy,
-    );
+    const third = decide(state, oneVgpu('p3', 19_000), 'm', hamiPolicy);
     expect(third).toMatchObject({ ok: false, error: { outcome: 'unschedulable', reasons: [{ kind: 'InsufficientResource', resource: 'mig' }] } });
   });
 
@@ -135,13 +122,7 @@ describe('MIG through the geometry engine', () => {
   it('rebuilds from the node inventory after a restart: instances already created are taken as they are', () => {
     const spec = node('m', 'mig').gpus(1, A100, 40_960).spec();
     const before = new ClusterState([spec], { migPlanner: planner });
-    const held = place(
-      before,
-      pod('p1')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'm',
-    );
+    const held = place(before, oneVgpu('p1', 9000), 'm');
     const device = held.containers[0]?.devices[0];
     expect(device?.mig?.plan.length).toBeGreaterThan(0);
     // The device plugin created the instance; the inventory now reports it.
@@ -157,48 +138,23 @@ describe('MIG through the geometry engine', () => {
     // other pods; before, the whole plan ran again, failed, and left the pod's slices free for a third pod.
     const carving = createGeometryPlanner({ carve: { byMemoryMiB: [{ memoryMiB: 9000, weight: 1 }] } });
     const state = new ClusterState([node('h100', 'mig').gpus(1, H100, 81_920).spec()], { migPlanner: carving });
-    const first = place(
-      state,
-      pod('first')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'h100',
-    );
+    const first = place(state, oneVgpu('first', 9000), 'h100');
     const own = first.containers[0]?.devices[0]?.mig;
     const carved = (own?.plan ?? []).filter((op) => op.action === 'create' && op.start !== own?.start);
     expect(carved.length).toBeGreaterThan(0);
-    const second = place(
-      state,
-      pod('second')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'h100',
-    );
+    const second = place(state, oneVgpu('second', 9000), 'h100');
     expect(second.containers[0]?.devices[0]?.mig?.plan).toEqual([]);
     const before = state.snapshot('h100');
     expect(state.release(first.pod.uid).ok).toBe(true);
     expect(state.apply(first)).toEqual({ ok: true, value: undefined });
     expect(state.snapshot('h100')).toEqual(before);
-    const third = decide(
-      state,
-      pod('third')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'h100',
-      hamiPolicy,
-    );
+    const third = decide(state, oneVgpu('third', 9000), 'h100', hamiPolicy);
     expect(third.ok && third.value.containers[0]?.devices[0]?.mig?.start).not.toBe(own?.start);
   });
 
   it('refuses a MIG allocation that would take an instance in use or destroy one', () => {
     const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
-    const held = place(
-      state,
-      pod('p1')
-        .container({ [GPU]: 1, [MEM]: 4000 })
-        .request(),
-      'm',
-    );
+    const held = place(state, oneVgpu('p1', 4000), 'm');
     const device = held.containers[0]?.devices[0];
     if (!device?.mig) throw new Error('expected a MIG device');
     const same = { ...held, pod: { ...held.pod, uid: 'p2' }, containers: [{ name: 'c', devices: [{ ...device, mig: { ...device.mig, plan: [] } }] }] };
@@ -214,21 +170,9 @@ describe('MIG through the geometry engine', () => {
 describe("idle MIG instances with idleMigInstances: 'keep'", () => {
   it('release leaves the instance free in the layout, a second identical request reuses it, accounting returns exactly', () => {
     const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner, idleMigInstances: 'keep' });
-    const other = place(
-      state,
-      pod('p0')
-        .container({ [GPU]: 1, [MEM]: 19_000 })
-        .request(),
-      'm',
-    );
+    const other = place(state, oneVgpu('p0', 19_000), 'm');
     const before = state.snapshot('m');
-    const first = place(
-      state,
-      pod('p1')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'm',
-    );
+    const first = place(state, oneVgpu('p1', 9000), 'm');
     const mig = first.containers[0]?.devices[0]?.mig;
     if (!mig) throw new Error('expected a MIG device');
     expect(mig.plan.some((op) => op.action === 'create')).toBe(true);
@@ -243,13 +187,7 @@ describe("idle MIG instances with idleMigInstances: 'keep'", () => {
     const held = other.containers[0]?.devices[0]?.mig;
     expect(gpu?.migInstances).toContainEqual({ profile: held?.profile, start: held?.start, inUse: true });
     const opsBefore = { ...state.migOpsApplied };
-    const second = place(
-      state,
-      pod('p2')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'm',
-    );
+    const second = place(state, oneVgpu('p2', 9000), 'm');
     const again = second.containers[0]?.devices[0]?.mig;
     expect(again).toMatchObject({ profile: mig.profile, start: mig.start });
     expect(again?.plan.some((op) => op.action === 'create')).toBe(false);
@@ -260,13 +198,7 @@ describe("idle MIG instances with idleMigInstances: 'keep'", () => {
   it("defaults to 'destroy': release takes the created instance away", () => {
     const state = new ClusterState([node('m', 'mig').gpus(1, A100, 40_960).spec()], { migPlanner: planner });
     const before = state.snapshot('m');
-    place(
-      state,
-      pod('p1')
-        .container({ [GPU]: 1, [MEM]: 9000 })
-        .request(),
-      'm',
-    );
+    place(state, oneVgpu('p1', 9000), 'm');
     expect(state.release('uid-p1').ok).toBe(true);
     expect(state.snapshot('m')).toEqual(before);
   });
@@ -360,16 +292,8 @@ describe('tessera and MIG layout changes', () => {
         .spec(),
     ];
     const state = new ClusterState(nodes, { migPlanner: planner, idleMigInstances: 'keep' });
-    place(
-      state,
-      pod('running')
-        .container({ [GPU]: 1, [MEM]: 19_000 })
-        .request(),
-      'full',
-    );
-    const request = pod('next')
-      .container({ [GPU]: 1, [MEM]: 9000 })
-      .request();
+    place(state, oneVgpu('running', 19_000), 'full');
+    const request = oneVgpu('next', 9000);
     const ranked = schedule(state, request, tesseraPolicy).ranked;
     expect(ranked.map((r) => r.node)).toEqual(['idle-instance', 'full']);
     expect(ranked.map((r) => r.placement.migLayoutChanges)).toEqual([0, 1]);
@@ -397,13 +321,7 @@ describe('tessera and MIG layout changes', () => {
       },
     );
     // Two 1g.5gb on GPU 0 are free: the first pod reuses one, no change.
-    place(
-      state,
-      pod('small')
-        .container({ [GPU]: 1, [MEM]: 4000 })
-        .request(),
-      'm',
-    );
+    place(state, oneVgpu('small', 4000), 'm');
     expect(state.migOpsApplied).toEqual({ created: 0, destroyed: 0, reconfigurations: 0 });
     // A two-instance pod needing 20 GB each: new instances on both GPUs (or two on one), each GPU counted once.
     const two = place(
@@ -430,9 +348,7 @@ describe('tessera and MIG layout changes', () => {
   it('puts a 40 GB pod where the change keeps the most room: half an H100, not all of an A100', () => {
     const nodes = [node('a100', 'mig').gpus(1, A100, 40_960).spec(), node('h100', 'mig').gpus(1, H100, 81_920).spec()];
     const state = new ClusterState(nodes, { migPlanner: tesseraMigPlanner({ demand }), idleMigInstances: 'keep' });
-    const request = pod('big')
-      .container({ [GPU]: 1, [MEM]: 38_000 })
-      .request();
+    const request = oneVgpu('big', 38_000);
     const [top] = schedule(state, request, tesseraPolicy).ranked;
     expect(top?.node).toBe('h100');
     expect(top?.placement.containers[0]?.[0]?.mig?.profile).toBe('3g.40gb');
@@ -440,14 +356,7 @@ describe('tessera and MIG layout changes', () => {
 
   it('carves the rest of the GPU in the same change, so the next pods reuse without changing anything', () => {
     const state = new ClusterState([node('h100', 'mig').gpus(1, H100, 81_920).spec()], { migPlanner: tesseraMigPlanner({ demand }), idleMigInstances: 'keep' });
-    const first = place(
-      state,
-      pod('big')
-        .container({ [GPU]: 1, [MEM]: 38_000 })
-        .request(),
-      'h100',
-      tesseraPolicy,
-    );
+    const first = place(state, oneVgpu('big', 38_000), 'h100', tesseraPolicy);
     const plan = first.containers[0]?.devices[0]?.mig?.plan ?? [];
     expect(
       plan
@@ -484,23 +393,11 @@ describe('tessera and MIG layout changes', () => {
     ];
     const state = new ClusterState(nodes, { migPlanner: tesseraMigPlanner(), idleMigInstances: 'keep' });
     // 6,000 MiB in a free 2g.10gb (1.6x, within OVERSIZE): no change, ranked first.
-    const ranked = schedule(
-      state,
-      pod('a')
-        .container({ [GPU]: 1, [MEM]: 6000 })
-        .request(),
-      tesseraPolicy,
-    ).ranked;
+    const ranked = schedule(state, oneVgpu('a', 6000), tesseraPolicy).ranked;
     expect(ranked[0]?.node).toBe('carved');
     expect(ranked[0]?.placement.migLayoutChanges).toBe(0);
     // 3,000 MiB in the free 7g.40gb would hold 13x its memory idle: creating a 1g.5gb on the empty GPU wins.
-    const small = schedule(
-      state,
-      pod('b')
-        .container({ [GPU]: 1, [MEM]: 3000 })
-        .request(),
-      tesseraPolicy,
-    ).ranked;
+    const small = schedule(state, oneVgpu('b', 3000), tesseraPolicy).ranked;
     expect(small.map((r) => r.node).indexOf('whole')).toBeGreaterThan(small.map((r) => r.node).indexOf('empty'));
   });
 });
