@@ -33,7 +33,15 @@ export class FailureLog {
 
   /** Records why `request` found no node. */
   record(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): void {
-    const failed = eachFit(state, request, policy, { explain: true, context }, () => undefined);
+    const failed: NodeFit[] = [];
+    eachFit(
+      state,
+      request,
+      policy,
+      { context },
+      () => undefined,
+      (fit) => failed.push(fit),
+    );
     const cause = causeOf(state, request, failed);
     const shape = this.label(request);
     const models = request.useGpuTypes.join('|');

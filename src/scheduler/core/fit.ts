@@ -30,7 +30,7 @@ export interface PreparedRequest {
   readonly shapeVerdicts: VerdictColumn;
   /** Verdicts of this shape, policy, GPU direction and typical set: what a verdict that chose devices depends on. */
   readonly choiceVerdicts: VerdictColumn;
-  /** Keys the policy's node scores: this request apart from the pod's identity, the policy and the context. */
+  /** Keys the policy's node scores: this request apart from the pod's identity (see `Policy.scoreCpu`), the policy and the context. */
   readonly scoreKey: string;
 }
 
@@ -53,8 +53,10 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
   const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids, request.gpuMutex === true]);
   const gpuDirection = request.gpuPolicy ?? context.gpuPolicy;
   const choiceKey = `${shapeKey}|${policy.name}|${gpuDirection}|${typicalId(context)}`;
-  // A score reads the node, the placement (the choice key) and the rest of the request: every field but the pod's identity.
-  const scoreKey = `${choiceKey}|${request.cpuMilli}|${request.memoryMiB}|${request.priority}|${request.mode}|${request.nodePolicy ?? context.nodePolicy}|${request.gpuPolicy}`;
+  // A score reads the node, the placement (the choice key) and the rest of the request: every field but the pod's
+  // identity, and, for a policy that reads the CPU in steps, but its CPU and host memory (kept per step instead).
+  const host = policy.scoreCpu === 'steps' ? '' : `|${request.cpuMilli}|${request.memoryMiB}`;
+  const scoreKey = `${choiceKey}${host}|${request.priority}|${request.mode}|${request.nodePolicy ?? context.nodePolicy}|${request.gpuPolicy}`;
   return {
     request,
     policy,

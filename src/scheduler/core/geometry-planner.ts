@@ -16,7 +16,8 @@ import {
   type MigPlan,
   type MigRestriction,
 } from '../../geometry/index.js';
-import type { MigOption, MigPlanner } from './mig.js';
+import { LRUMap } from 'mnemonist';
+import type { MigInstanceView, MigOption, MigPlanner } from './mig.js';
 
 export interface GeometryPlannerOptions {
   /** Weights of future demand the engine keeps capacity for (default: every profile the same). */
@@ -41,8 +42,24 @@ export interface GeometryPlannerOptions {
   readonly choosePlans?: (model: GpuModel, instances: readonly MigInstance[], memoryMiB: number) => readonly MigPlan[];
 }
 
+/**
+ * Option lists kept per model, memory and layout (the planner is pure): a fleet's GPUs share few layouts, and a
+ * node whose pod came and went asks again about the layout it had. Planning was most of the allocation garbage of
+ * a decision on a large cluster.
+ */
+const OPTIONS_KEPT = 4096;
+
+/** The planner's whole input for one GPU, as a key. */
+function optionsKey(model: string, instances: readonly MigInstanceView[], memoryMiB: number): string {
+  let key = `${model}|${memoryMiB}`;
+  for (const i of instances) key += `|${i.profile}@${i.start}${i.inUse ? '+' : '-'}`;
+  return key;
+}
+
 export function createGeometryPlanner(options: GeometryPlannerOptions = {}): MigPlanner {
+  const kept = new LRUMap<string, readonly MigOption[]>(OPTIONS_KEPT);
   const models = new Map<string, GpuModel | null>();
+  const largestByModel = new Map<string, number>();
   const modelOf = (name: string): GpuModel | null => {
     let model = models.get(name);
     if (model === undefined) {
@@ -52,37 +69,54 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
     }
     return model;
   };
+  const plan = (name: string, instances: readonly MigInstanceView[], memoryMiB: number): readonly MigOption[] => {
+    const model = modelOf(name);
+    if (!model?.mig) return [];
+    const { mig } = model;
+    const restricted = options.restrictions?.get(model.name);
+    const plans = options.choosePlans
+      ? options.choosePlans(model, instances, memoryMiB)
+      : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...restricted, ...(options.reconfigureBusy === false ? { reconfigureBusy: false } : {}) });
+    return plans.flatMap((plan) => {
+      const profile = mig.profiles.find((p) => p.name === plan.target.profile);
+      if (!profile) return [];
+      const carved = options.carve && !restricted && plan.kind !== 'reuse' ? carveOps(model, plan, options.carve) : [];
+      return [
+        {
+          profile: profile.name,
+          start: plan.target.start,
+          memoryMiB: profile.memoryMiB,
+          computeShare: profile.computeSlices / mig.totalComputeSlices,
+          keptCapacity: plan.score / MAX_PLAN_SCORE,
+          lostCapacity: plan.lost / MAX_PLAN_SCORE,
+          plan: carved.length > 0 ? [...planOps(plan), ...carved] : planOps(plan),
+          // The engine's layout carried forward, so the allocator never replays the ops to learn it. Fresh objects:
+          // the engine's may be the caller's own instances, which change after the options are kept.
+          layout: [...plan.layout, ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))]
+            .map(({ profile, start, inUse }) => ({ profile, start, inUse }))
+            .sort((a, b) => a.start - b.start),
+        },
+      ];
+    });
+  };
   return {
     options(name, instances, memoryMiB): readonly MigOption[] {
-      const model = modelOf(name);
-      if (!model?.mig) return [];
-      const { mig } = model;
-      const restricted = options.restrictions?.get(model.name);
-      const plans = options.choosePlans
-        ? options.choosePlans(model, instances, memoryMiB)
-        : planMig(model, instances, { memoryMiB }, { ...(options.demand ? { demand: options.demand } : {}), ...restricted, ...(options.reconfigureBusy === false ? { reconfigureBusy: false } : {}) });
-      return plans.flatMap((plan) => {
-        const profile = mig.profiles.find((p) => p.name === plan.target.profile);
-        if (!profile) return [];
-        const carved = options.carve && !restricted && plan.kind !== 'reuse' ? carveOps(model, plan, options.carve) : [];
-        return [
-          {
-            profile: profile.name,
-            start: plan.target.start,
-            memoryMiB: profile.memoryMiB,
-            computeShare: profile.computeSlices / mig.totalComputeSlices,
-            keptCapacity: plan.score / MAX_PLAN_SCORE,
-            lostCapacity: plan.lost / MAX_PLAN_SCORE,
-            plan: carved.length > 0 ? [...planOps(plan), ...carved] : planOps(plan),
-            // The engine's layout carried forward, so the allocator never replays the ops to learn it.
-            layout: carved.length > 0 ? [...plan.layout, ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))].sort((a, b) => a.start - b.start) : plan.layout,
-          },
-        ];
-      });
+      const key = optionsKey(name, instances, memoryMiB);
+      let planned = kept.get(key);
+      if (planned === undefined) {
+        planned = plan(name, instances, memoryMiB);
+        kept.set(key, planned);
+      }
+      return planned;
     },
     largestInstanceMiB(name) {
-      const model = modelOf(name);
-      return model?.mig ? Math.max(0, ...model.mig.profiles.map((p) => p.memoryMiB)) : 0;
+      let largest = largestByModel.get(name);
+      if (largest === undefined) {
+        const model = modelOf(name);
+        largest = model?.mig ? Math.max(0, ...model.mig.profiles.map((p) => p.memoryMiB)) : 0;
+        largestByModel.set(name, largest);
+      }
+      return largest;
     },
   };
 }

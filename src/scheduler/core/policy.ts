@@ -79,6 +79,21 @@ export interface ScoreInput {
   readonly context: RunContext;
 }
 
+/**
+ * Pod CPU in milli, (above, upTo]: the range over which a node's score holds. The allocator hands a policy the
+ * whole line; a policy that reads the pod's CPU in steps narrows it to the step the pod fell in (`narrowSpan`).
+ */
+export interface CpuSpan {
+  above: number;
+  upTo: number;
+}
+
+/** Narrows `span` to (above, upTo]. */
+export function narrowSpan(span: CpuSpan, above: number, upTo: number): void {
+  span.above = Math.max(span.above, above);
+  span.upTo = Math.min(span.upTo, upTo);
+}
+
 /** What a policy's MIG planner is built from: the workload's demand mix and the operator's restrictions. */
 export interface MigPlannerOptions {
   readonly demand?: DemandMix;
@@ -104,10 +119,18 @@ export interface Policy {
    */
   chooseDevice(input: ChooseInput): number;
   /**
-   * A number in [0, MAX_NODE_SCORE]; equal scores go to the node rank, so a policy whose ties matter (FGD's
-   * truncation) returns integers. Must be pure; may memoize per node on `node.version`.
+   * How `scoreNode` reads the pod's CPU and host memory. 'exact' (the default): anyhow, so a score is kept only for
+   * the very same request. 'steps': never the host memory, and the CPU only in steps, each call narrowing `span` to
+   * the step the pod's CPU fell in (or leaving it whole when the CPU is not read): a score is then kept per step for
+   * every pod of the same GPU shape, so pods that differ only in what CPU they ask share it.
    */
-  scoreNode(input: ScoreInput): number;
+  readonly scoreCpu?: 'exact' | 'steps';
+  /**
+   * A number in [0, MAX_NODE_SCORE]; equal scores go to the node rank, so a policy whose ties matter (FGD's
+   * truncation) returns integers. Must be pure; may memoize per node on `node.version`. `span` arrives whole
+   * (see `scoreCpu`).
+   */
+  scoreNode(input: ScoreInput, span: CpuSpan): number;
 }
 
 /** Clamps and truncates a raw score onto the scale (for policies whose integer ties are part of the policy). */

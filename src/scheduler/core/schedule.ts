@@ -4,9 +4,9 @@
  * None changes the state: the caller applies the allocation (`ClusterState.apply`) once it commits to it.
  */
 import { err, ok, type Result } from '../../errors.js';
-import { DEFAULT_RUN_CONTEXT, type Policy, type RunContext, type ScoreInput } from './policy.js';
+import { DEFAULT_RUN_CONTEXT, type CpuSpan, type Policy, type RunContext, type ScoreInput } from './policy.js';
 import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
-import type { ClusterState, NodeState } from './state.js';
+import type { ClusterState, KeptScore, NodeState, ScoreColumn } from './state.js';
 import type { GpuTotals, NodePlacement } from './view.js';
 import type { Allocation, NodeFit } from './types.js';
 import type { PackingDirection, PodRequest, Reason } from '../../request/index.js';
@@ -21,8 +21,11 @@ export interface ScheduleOptions {
   readonly explain?: boolean;
 }
 
-/** What `eachFit` reads: the candidates, the context and whether to explain failures (it neither ranks nor limits). */
-export type FitOptions = Pick<ScheduleOptions, 'candidates' | 'context' | 'explain'>;
+/** What `eachFit` reads: the candidates and the context (it neither ranks nor limits, and hands failures on). */
+export type FitOptions = Pick<ScheduleOptions, 'candidates' | 'context'>;
+
+/** Receives each node that failed, with why. */
+type OnFail = (fit: NodeFit) => void;
 
 export interface RankedNode {
   readonly node: string;
@@ -51,39 +54,65 @@ type OnFit = (node: NodeState, score: number, chosen: Chosen, prepared: Prepared
 /** A fitting node whose devices are chosen when first read. */
 const UNCHOSEN: Chosen = { placement: null };
 
-/** Checks every candidate node and scores each that fits; returns the failed ones (when explaining). */
-function scan(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, onFit: OnFit): NodeFit[] {
+/** Checks every candidate node, scores each that fits, and hands each failed one to `onFail` when given. */
+function scan(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, onFit: OnFit, onFail: OnFail | undefined): void {
   const context = options.context ?? DEFAULT_RUN_CONTEXT;
-  const explain = options.explain ?? true;
   const prepared = prepare(state, request, policy, context);
   const input = new NodeScoreInput(prepared, request.nodePolicy ?? context.nodePolicy);
   // Only a scan reads kept scores (none for a request seen once): `decide` never asks for them.
   const scores = state.scoreColumn(prepared.scoreKey);
-  const failed: NodeFit[] = [];
+  const cpu = request.cpuMilli;
+  const span: CpuSpan = { above: -Infinity, upTo: Infinity };
   const visit = (node: NodeState): void => {
-    // A node unchanged since this request's last decision keeps its score, and a score is kept only for a node
-    // that fit: most decisions check and score few nodes anew.
+    // A node unchanged since a decision for this GPU shape keeps its score, and a score is kept only for a node
+    // whose GPUs took the shape: with the pod's own CPU and memory checked, most decisions score few nodes anew.
     const kept = scores?.get(node);
-    if (kept !== undefined) return onFit(node, kept, UNCHOSEN, prepared);
+    if (kept !== undefined && hostFits(node, request)) {
+      const score = keptScore(kept, cpu);
+      if (score !== undefined) return onFit(node, score, UNCHOSEN, prepared);
+    }
     const verdict = fitNode(node, prepared);
     if ('reason' in verdict) {
-      if (explain) failed.push(verdict.fit);
+      onFail?.(verdict.fit);
       return;
     }
-    const score = policy.scoreNode(input.at(node, verdict));
-    scores?.set(node, score);
+    span.above = -Infinity;
+    span.upTo = Infinity;
+    const score = policy.scoreNode(input.at(node, verdict), span);
+    if (scores) keepScore(scores, node, kept, span, score);
     onFit(node, score, input.chosen ?? verdict, prepared);
   };
   if (options.candidates) {
     for (const name of options.candidates) {
       const node = state.internalNode(name);
       if (node) visit(node);
-      else if (explain) failed.push({ node: name, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: name }] });
+      else onFail?.({ node: name, outcome: 'unresolvable', reasons: [{ kind: 'UnknownNode', node: name }] });
     }
   } else {
     for (const node of state.internalNodes()) visit(node);
   }
-  return failed;
+}
+
+/** Whether the node has the CPU and memory the pod asks (what a kept score does not say). */
+const hostFits = (node: NodeState, request: PodRequest): boolean => request.cpuMilli <= node.cpuMilli - node.cpuUsedMilli && request.memoryMiB <= node.memoryMiB - node.memoryUsedMiB;
+
+/** CPU steps kept per node and version: pods of one GPU shape ask a few CPUs. */
+const STEPS_KEPT = 8;
+
+function keptScore(kept: readonly KeptScore[], cpu: number): number | undefined {
+  for (let i = 0; i < kept.length; i++) {
+    const step = kept[i] as KeptScore;
+    if (cpu > step.above && cpu <= step.upTo) return step.score;
+  }
+  return undefined;
+}
+
+/** Keeps `score` for the CPU step `span` on the node as it is (`kept`: what the node keeps at this version). */
+function keepScore(scores: ScoreColumn, node: NodeState, kept: KeptScore[] | undefined, span: CpuSpan, score: number): void {
+  const step = { above: span.above, upTo: span.upTo, score };
+  if (kept === undefined) return scores.set(node, [step]);
+  if (kept.length >= STEPS_KEPT) kept.shift();
+  kept.push(step);
 }
 
 /** Filters every candidate node, scores those that fit, and ranks them. */
@@ -92,24 +121,33 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
   const rankOf = options.context?.nodeRank;
   const byName = state.nameOrder();
   const ranked: Entry[] = [];
-  const failed = scan(state, request, policy, options, (node, score, fits, prepared) => {
-    const rank = rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER;
-    if (ranked.length >= limit) {
-      // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
-      const worst = ranked[ranked.length - 1] as Entry;
-      if (compareRanked(score, rank, byName[node.ordinal] ?? 0, worst.score, worst.rank, worst.nameRank) >= 0) return;
-    }
-    const entry = new Entry(node, score, rank, byName[node.ordinal] ?? 0, prepared, fits);
-    if (ranked.length < limit) {
-      ranked.push(entry);
-      if (ranked.length === limit) ranked.sort(better);
-      return;
-    }
-    let at = ranked.length - 1;
-    while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
-    ranked.splice(at, 0, entry);
-    ranked.pop();
-  });
+  const failed: NodeFit[] = [];
+  const onFail = (options.explain ?? true) ? (fit: NodeFit): void => void failed.push(fit) : undefined;
+  scan(
+    state,
+    request,
+    policy,
+    options,
+    (node, score, fits, prepared) => {
+      const rank = rankOf?.(node.name) ?? Number.MAX_SAFE_INTEGER;
+      if (ranked.length >= limit) {
+        // Full: keep the best `limit`, sorted (insertion into a short list); most nodes stop here, allocating nothing.
+        const worst = ranked[ranked.length - 1] as Entry;
+        if (compareRanked(score, rank, byName[node.ordinal] ?? 0, worst.score, worst.rank, worst.nameRank) >= 0) return;
+      }
+      const entry = new Entry(node, score, rank, byName[node.ordinal] ?? 0, prepared, fits);
+      if (ranked.length < limit) {
+        ranked.push(entry);
+        if (ranked.length === limit) ranked.sort(better);
+        return;
+      }
+      let at = ranked.length - 1;
+      while (at > 0 && better(entry, ranked[at - 1] as Entry) < 0) at--;
+      ranked.splice(at, 0, entry);
+      ranked.pop();
+    },
+    onFail,
+  );
   if (ranked.length < limit) ranked.sort(better);
   return { ranked, failed };
 }
@@ -118,11 +156,12 @@ export function schedule(state: ClusterState, request: PodRequest, policy: Polic
  * Visits every fitting node in candidate order, scored, keeping nothing: for a caller that needs the set and the
  * scores but no ranking (the extender's filter: kube-scheduler ranks). Sorting 10,000 nodes was half of an
  * all-nodes decision, and one ranked entry per node was half of a 5,000-node filter's garbage. `fit` is one
- * object re-aimed at each node: read it during the call only. Returns the failed nodes (when explaining).
+ * object re-aimed at each node: read it during the call only. Each failed node goes to `failed`, when given, with
+ * why (no list is kept: at 10,000 nodes its growth was most of a decision's garbage).
  */
-export function eachFit(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, fit: (node: RankedNode) => void): NodeFit[] {
+export function eachFit(state: ClusterState, request: PodRequest, policy: Policy, options: FitOptions, fit: (node: RankedNode) => void, failed?: OnFail): void {
   const cursor = new FitCursor();
-  return scan(state, request, policy, options, (node, score, fits, prepared) => fit(cursor.at(node, score, fits, prepared)));
+  scan(state, request, policy, options, (node, score, fits, prepared) => fit(cursor.at(node, score, fits, prepared)), failed);
 }
 
 /**

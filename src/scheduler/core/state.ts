@@ -219,6 +219,16 @@ export class NodeColumn<T> {
 
 export type VerdictColumn = NodeColumn<GpuVerdict>;
 
+/** A node's score for pods whose CPU falls in (above, upTo] (`Policy.scoreCpu`). */
+export interface KeptScore {
+  readonly above: number;
+  readonly upTo: number;
+  readonly score: number;
+}
+
+/** A node's kept scores at one version, a few CPU steps each (the oldest dropped first). */
+export type ScoreColumn = NodeColumn<KeptScore[]>;
+
 /** Pod shapes whose verdicts (and, apart, whose scores) are kept (least recently used dropped first). */
 const MAX_SHAPES = 32;
 
@@ -291,7 +301,7 @@ export class ClusterState {
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
   private readonly verdicts = new Columns<GpuVerdict>();
-  private readonly scores = new Columns<number>();
+  private readonly scores = new Columns<KeptScore[]>();
   /** By node ordinal, the node's place in name order; rebuilt after the node set changes. */
   private nameRanks: number[] | null = null;
   private nextOrdinal = 0;
@@ -355,7 +365,7 @@ export class ClusterState {
   }
 
   /** The node scores of a request, policy and context key (see fit.ts), from the second time it is asked. */
-  scoreColumn(key: string): NodeColumn<number> | undefined {
+  scoreColumn(key: string): ScoreColumn | undefined {
     return this.scores.getRepeated(key);
   }
 

@@ -153,19 +153,25 @@ export class Extender implements ExtenderService {
       // 2,000 nodes). When no node fits, a second pass explains every one.
       // A node is checked for pods in flight only if it would be the best so far. Until one passes, every fitting
       // node is checked, so a filter that answers none has every refused node's reason.
-      eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context, explain: false }, (r) => {
+      eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, (r) => {
         if (best.beats(r) && accept(r)) best.offer(r);
       });
       if (best.node !== undefined) fit.push(best.node);
-      else eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, () => undefined).forEach(explain);
+      else eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, () => undefined, explain);
     } else {
-      const misfits = eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, (r) => {
-        if (!accept(r)) return;
-        (versions as Float64Array)[fit.length] = r.version;
-        (scores as Float64Array)[fit.length] = r.score;
-        fit.push(r.node);
-      });
-      misfits.forEach(explain);
+      eachFit(
+        view.state,
+        request,
+        this.o.policy,
+        { candidates: names, context: this.o.context },
+        (r) => {
+          if (!accept(r)) return;
+          (versions as Float64Array)[fit.length] = r.version;
+          (scores as Float64Array)[fit.length] = r.score;
+          fit.push(r.node);
+        },
+        explain,
+      );
     }
     this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: Object.keys(failed).length + Object.keys(unresolvable).length }, 'filter');
     // Scores are kept for prioritize, which kube-scheduler skips when filter answers one node.
@@ -257,7 +263,7 @@ export class Extender implements ExtenderService {
       else stale.push(name);
     }
     if (stale.length > 0) {
-      eachFit(view.state, request, this.o.policy, { candidates: stale, context: this.o.context, explain: false }, (r) => score.set(r.node, r.score));
+      eachFit(view.state, request, this.o.policy, { candidates: stale, context: this.o.context }, (r) => score.set(r.node, r.score));
     }
     return names.map((n) => ({ Host: n, Score: extenderScore(score.get(n) ?? 0) }));
   }

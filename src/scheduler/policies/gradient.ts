@@ -18,7 +18,7 @@
  * nodes, the gradient of every node was 14-33 ms per decision).
  */
 import type { DeviceOption, GpuView, NodePlacement, NodeView } from '../core/index.js';
-import { toNodeScore, type ChooseInput, type ScoreInput } from '../core/index.js';
+import { narrowSpan, toNodeScore, type ChooseInput, type CpuSpan, type ScoreInput } from '../core/index.js';
 import type { PodRequest } from '../../request/index.js';
 import type { Policy } from '../core/index.js';
 import { fgdScoreOf } from './fgd.js';
@@ -99,7 +99,8 @@ function demandKey(request: PodRequest): string | null {
 
 /** Scores and GPU choices by the gradient of `measure`, keeping each node's fragment and scores per version and mix. */
 export function gradientScorer(measure: FragmentMeasure): {
-  score(input: ScoreInput): number;
+  /** Narrows `span`, when given, to the CPU step the score holds for. */
+  score(input: ScoreInput, span?: CpuSpan): number;
   choose(input: ChooseInput): number;
 } {
   const memo = new WeakMap<NodeView, { version: number; typical: readonly TypicalShape[]; value: number; part: number }>();
@@ -214,11 +215,12 @@ export function gradientScorer(measure: FragmentMeasure): {
     }
     return id;
   };
-  /** Keeps `score` for the CPU range of `cpu` on the node as it is. */
-  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], placement: NodePlacement | null, score: number): number => {
+  /** Keeps `score` for the CPU range of `cpu` on the node as it is, and narrows `span` to it. */
+  const keep = (ranges: Kept[], node: NodeView, cpu: number, typical: readonly TypicalShape[], placement: NodePlacement | null, score: number, span: CpuSpan | undefined): number => {
     const [cpuAbove, cpuUpTo] = cpuRange(node.cpuLeft, cpu, typical, (t) => measure.cpuCap(node.gpuLeft, t));
     if (ranges.length >= RANGES_KEPT) ranges.shift();
     ranges.push({ typical, placement, cpuAbove, cpuUpTo, score });
+    if (span) narrowSpan(span, cpuAbove, cpuUpTo);
     return score;
   };
   // The key of the request scored last: a decision scores every node for one request.
@@ -226,7 +228,7 @@ export function gradientScorer(measure: FragmentMeasure): {
   let lastDemand = -1;
 
   return {
-    score(input: ScoreInput): number {
+    score(input: ScoreInput, span?: CpuSpan): number {
       // `input.placement` chooses devices when read: only the placement path reads it.
       const { node, request, context } = input;
       const typical = context.typical ?? [];
@@ -268,11 +270,14 @@ export function gradientScorer(measure: FragmentMeasure): {
       }
       for (let i = 0; i < ranges.length; i++) {
         const r = ranges[i] as Kept;
-        if (cpu > r.cpuAbove && cpu <= r.cpuUpTo) return r.score;
+        if (cpu > r.cpuAbove && cpu <= r.cpuUpTo) {
+          if (span) narrowSpan(span, r.cpuAbove, r.cpuUpTo);
+          return r.score;
+        }
       }
       const projected = byProjection ? bestScore(node, request, typical) : null;
       const score = projected ?? toNodeScore(fgdScoreOf(before(node, typical), after(node, typical, input.placement.containers, cpu)));
-      return keep(ranges, node, cpu, typical, placement, score);
+      return keep(ranges, node, cpu, typical, placement, score, span);
     },
     choose(input: ChooseInput): number {
       const { node, options, request, context } = input;
@@ -321,4 +326,4 @@ export function cpuRange(cpuLeft: number, cpu: number, typical: readonly Typical
 const fgd = gradientScorer({ fragment: nodeFragmentation, cpuCap: () => 1 });
 
 /** FGD (fgd.ts) as an allocator policy over the projection above. */
-export const fgdPolicy: Policy = { name: 'fgd', needsTypical: true, chooseDevice: fgd.choose, scoreNode: fgd.score };
+export const fgdPolicy: Policy = { name: 'fgd', needsTypical: true, scoreCpu: 'steps', chooseDevice: fgd.choose, scoreNode: fgd.score };

@@ -37,6 +37,8 @@ export function hamiRawScore(input: Pick<ScoreInput, 'node' | 'added'>): number 
 export const hamiPolicy: Policy = {
   name: 'hami',
   chooseDevice: chooseByPacking,
+  // The node's GPU totals only.
+  scoreCpu: 'steps',
   scoreNode(input) {
     const packed = (MAX_NODE_SCORE * hamiRawScore(input)) / HAMI_RAW_MAX;
     return clampScore(input.direction === 'binpack' ? packed : MAX_NODE_SCORE - packed);

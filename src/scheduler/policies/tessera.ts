@@ -93,11 +93,13 @@ export const tesseraPolicy: Policy = {
     if (input.context.typical?.length) return reach.choose(input);
     return firstBy(options, (a, b) => left(node.gpus[a.gpu], a) - left(node.gpus[b.gpu], b));
   },
-  scoreNode(input) {
+  // The gradient reads the CPU in steps; MIG values and GPU fullness do not read it.
+  scoreCpu: 'steps',
+  scoreNode(input, span) {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
     if (input.node.allocation === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
-    const packing = input.context.typical?.length ? reach.score(input) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    const packing = input.context.typical?.length ? reach.score(input, span) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
     return clampScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },
 };

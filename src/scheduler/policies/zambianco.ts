@@ -32,8 +32,10 @@ export const zambiancoPolicy: Policy = {
     }
     return best;
   },
-  scoreNode(input) {
-    if (input.node.allocation !== 'mig') return hamiPolicy.scoreNode(input);
+  // HAMi's score on HAMi-core nodes and the kept capacity on MIG nodes: neither reads the pod's CPU.
+  scoreCpu: 'steps',
+  scoreNode(input, span) {
+    if (input.node.allocation !== 'mig') return hamiPolicy.scoreNode(input, span);
     let least = 1;
     for (const picks of input.placement.containers) for (const pick of picks) if (pick.mig) least = Math.min(least, pick.mig.keptCapacity);
     return clampScore(MAX_NODE_SCORE * least);

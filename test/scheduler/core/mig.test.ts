@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
-import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec } from '../../../src/scheduler/core/index.js';
+import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type MigInstanceView, type NodeSpec } from '../../../src/scheduler/core/index.js';
 import { POLICIES, hamiPolicy, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { tesseraMigPlanner } from '../../../src/scheduler/policies/frag-mig.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
@@ -45,6 +45,23 @@ describe('MIG through the geometry engine', () => {
     expect(device?.mig?.plan).toEqual([{ action: 'create', profile: '1g.10gb', start: device?.mig?.start }]);
     // 1 of 7 compute slices: floor(100 / 7) = 14 core units.
     expect(device?.cores).toBe(14);
+  });
+
+  it('keeps option lists per model, memory and layout, apart from the objects the caller passed', () => {
+    const layout = (): MigInstanceView[] => [
+      { profile: '1g.5gb', start: 0, inUse: true },
+      { profile: '3g.20gb', start: 4, inUse: false },
+    ];
+    const kept = createGeometryPlanner();
+    const instances = layout();
+    const first = kept.options(A100, instances, 9000);
+    expect(first.length).toBeGreaterThan(0);
+    // The state marks its own instances in use and free again after it has asked.
+    for (const instance of instances) instance.inUse = !instance.inUse;
+    const again = kept.options(A100, layout(), 9000);
+    expect(again).toBe(first);
+    expect(again).toEqual(createGeometryPlanner().options(A100, layout(), 9000));
+    expect(kept.options(A100, instances, 9000)).toEqual(createGeometryPlanner().options(A100, instances, 9000));
   });
 
   it('reuses a free instance without any op, and never hands out an instance twice', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, decide, eachFit, schedule, type Allocation } from '../../../src/scheduler/core/index.js';
+import { ClusterState, decide, eachFit, schedule, type Allocation, type NodeFit } from '../../../src/scheduler/core/index.js';
 import { hamiPolicy, packingPolicy, bestfitPolicy, type RunContext } from '../../../src/scheduler/policies/index.js';
 import { node, pod } from './builders.js';
 import type { PodRequest } from '../../../src/request/index.js';
@@ -333,8 +333,14 @@ describe('GPU and node packing', () => {
     const candidates = ['b', 'missing', 'full', 'c', 'a'];
     const ranked = schedule(state, request, hamiPolicy, { candidates });
     const visited: Array<{ node: string; score: number; version: number; devices: string }> = [];
-    const failed = eachFit(state, request, hamiPolicy, { candidates }, (fit) =>
-      visited.push({ node: fit.node, score: fit.score, version: fit.version, devices: JSON.stringify(fit.placement.containers) }),
+    const failed: NodeFit[] = [];
+    eachFit(
+      state,
+      request,
+      hamiPolicy,
+      { candidates },
+      (fit) => visited.push({ node: fit.node, score: fit.score, version: fit.version, devices: JSON.stringify(fit.placement.containers) }),
+      (fit) => failed.push(fit),
     );
     expect(ranked.ranked.map((r) => r.node)).toEqual(['b', 'a', 'c']);
     expect(visited.map((v) => v.node)).toEqual(['b', 'c', 'a']);
@@ -343,7 +349,6 @@ describe('GPU and node packing', () => {
     }
     expect(failed).toEqual(ranked.failed);
     expect(failed.map((f) => f.node)).toEqual(['missing', 'full']);
-    expect(eachFit(state, request, hamiPolicy, { candidates, explain: false }, () => undefined)).toEqual([]);
   });
 });
 

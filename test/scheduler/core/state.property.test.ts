@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterState, allocationOf, schedule, type Allocation, type NodeSpec } from '../../../src/scheduler/core/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, allocationOf, schedule, type Allocation, type NodeSpec, type RunContext, type TypicalShape } from '../../../src/scheduler/core/index.js';
 import { POLICIES } from '../../../src/scheduler/policies/index.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
 import type { PodRequest } from '../../../src/request/index.js';
@@ -114,6 +114,92 @@ describe('allocator properties (hami-core)', () => {
         }
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+/** A few GPU shapes, each asked with many CPUs: what a kept score per CPU step serves. */
+const alikeStepsArb: fc.Arbitrary<Step[]> = fc.array(
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('place' as const),
+        request: fc.tuple(requestArb('x', [null]), fc.nat(2), fc.integer({ min: 0, max: 12_000 })).map(([request, shape, cpuMilli]) => ({
+          ...request,
+          containers: [
+            {
+              name: 'main',
+              gpu:
+                [
+                  { count: 1, memory: { mib: 6000 }, cores: 30 },
+                  { count: 1, memory: { percent: 100 }, cores: 100 },
+                  { count: 2, memory: { mib: 2000 }, cores: 0 },
+                ][shape] ?? null,
+            },
+          ],
+          cpuMilli,
+          nodePolicy: null,
+          gpuPolicy: null,
+        })),
+        policy: fc.constant(''),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }) },
+  ),
+  { maxLength: 30 },
+);
+
+/** Nodes whose CPU runs short of the typical requests', so a pod's CPU moves the gradient. */
+const cpuShortClusterArb: fc.Arbitrary<NodeSpec[]> = fc
+  .tuple(clusterArb, fc.array(fc.integer({ min: 2000, max: 20_000 }), { minLength: 4, maxLength: 4 }))
+  .map(([specs, cpus]) => specs.map((spec, i) => ({ ...spec, cpuMilli: cpus[i] ?? spec.cpuMilli })));
+
+/** A learned workload profile: what the gradient policies read the CPU against, in steps. */
+const typicalArb: fc.Arbitrary<TypicalShape[]> = fc
+  .array(fc.record({ cpu: fc.integer({ min: 500, max: 8000 }), milli: fc.integer({ min: 100, max: 1000 }), gpus: fc.integer({ min: 1, max: 2 }), weight: fc.integer({ min: 1, max: 5 }) }), {
+    minLength: 1,
+    maxLength: 4,
+  })
+  .map((shapes) => {
+    const total = shapes.reduce((sum, t) => sum + t.weight, 0);
+    return shapes.map(({ weight, ...t }) => ({ ...t, models: [], freq: weight / total }));
+  });
+
+describe('scores kept per CPU step', () => {
+  // Policies that read the CPU exactly keep scores per whole request (the test above).
+  const stepped = Object.keys(POLICIES).filter((name) => POLICIES[name]?.scoreCpu === 'steps');
+
+  it('ranks pods that differ only in CPU exactly as a state that keeps nothing, for every policy that reads CPU in steps', () => {
+    expect(stepped).toEqual(expect.arrayContaining(['fgd', 'tessera', 'hami']));
+    fc.assert(
+      fc.property(cpuShortClusterArb, alikeStepsArb, typicalArb, fc.constantFrom(...stepped), (specs, steps, typical, policyName) => {
+        const policy = POLICIES[policyName];
+        if (!policy) throw new Error('unknown policy');
+        const context: RunContext = { ...DEFAULT_RUN_CONTEXT, typical };
+        const state = new ClusterState(specs);
+        const asked: PodRequest[] = [];
+        const ranking = (on: ClusterState, request: PodRequest): [string, number][] => schedule(on, request, policy, { context }).ranked.map((r) => [r.node, r.score]);
+        let uid = 0;
+        for (const step of steps) {
+          if (step.kind === 'release') {
+            const held = state.allocations();
+            const victim = held[step.pick % Math.max(1, held.length)];
+            if (victim) state.release(victim.pod.uid);
+            continue;
+          }
+          const request = { ...step.request, pod: { ...step.request.pod, uid: `u${uid++}` } };
+          asked.push(request);
+          const top = schedule(state, request, policy, { context }).ranked[0];
+          if (top) state.apply(allocationFrom(state, request, top.placement));
+          // Each recent request against a state rebuilt for it alone: its first ask, so nothing kept serves it.
+          for (const earlier of asked.slice(-4)) {
+            const fresh = ClusterState.fromAllocations(specs, state.allocations()).state;
+            expect(ranking(state, earlier)).toEqual(ranking(fresh, earlier));
+          }
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });
