@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveGpuModel, validateLayout } from '../../../src/geometry/index.js';
-import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type MigInstanceView, type NodeSpec } from '../../../src/scheduler/core/index.js';
+import { resolveGpuModel, validateLayout, type MigInstance } from '../../../src/geometry/index.js';
+import { ClusterState, createGeometryPlanner, decide, schedule, type Allocation, type NodeSpec } from '../../../src/scheduler/core/index.js';
 import { POLICIES, hamiPolicy, tesseraPolicy } from '../../../src/scheduler/policies/index.js';
 import { tesseraMigPlanner } from '../../../src/scheduler/policies/frag-mig.js';
 import { nodeSpecArb, requestArb } from './arbitraries.js';
@@ -48,7 +48,7 @@ describe('MIG through the geometry engine', () => {
   });
 
   it('keeps option lists per model, memory and layout, apart from the objects the caller passed', () => {
-    const layout = (): MigInstanceView[] => [
+    const layout = (): MigInstance[] => [
       { profile: '1g.5gb', start: 0, inUse: true },
       { profile: '3g.20gb', start: 4, inUse: false },
     ];
