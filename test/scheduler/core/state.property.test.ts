@@ -60,8 +60,7 @@ describe('allocator properties (hami-core)', () => {
         let uid = 0;
         for (const step of steps) {
           if (step.kind === 'release') {
-            const held = state.allocations();
-            const victim = held[step.pick % Math.max(1, held.length)];
+            const victim = picked(state, step.pick);
             if (victim) expect(state.release(victim.pod.uid).ok).toBe(true);
           } else {
             const request = { ...step.request, pod: { ...step.request.pod, uid: `u${uid++}` } };
@@ -99,8 +98,7 @@ describe('allocator properties (hami-core)', () => {
         let uid = 0;
         for (const step of steps) {
           if (step.kind === 'release') {
-            const held = state.allocations();
-            const victim = held[step.pick % Math.max(1, held.length)];
+            const victim = picked(state, step.pick);
             if (victim) state.release(victim.pod.uid);
           } else {
             const request = { ...step.request, pod: { ...step.request.pod, uid: `u${uid++}` } };
@@ -183,8 +181,7 @@ describe('scores kept per CPU step', () => {
         let uid = 0;
         for (const step of steps) {
           if (step.kind === 'release') {
-            const held = state.allocations();
-            const victim = held[step.pick % Math.max(1, held.length)];
+            const victim = picked(state, step.pick);
             if (victim) state.release(victim.pod.uid);
             continue;
           }
@@ -203,6 +200,12 @@ describe('scores kept per CPU step', () => {
     );
   });
 });
+
+/** The held allocation a release step points at (its pick modulo how many are held), if any is held. */
+function picked(state: ClusterState, pick: number): Allocation | undefined {
+  const held = state.allocations();
+  return held[pick % Math.max(1, held.length)];
+}
 
 function allocationFrom(state: ClusterState, request: PodRequest, placement: Parameters<typeof allocationOf>[2]): Allocation {
   const result = allocationOf(state, request, placement);
