@@ -6,7 +6,7 @@
 import { err, ok, type Result } from '../../errors.js';
 import { DEFAULT_RUN_CONTEXT, type CpuSpan, type Policy, type RunContext, type ScoreInput } from './policy.js';
 import { fitNode, placementOn, prepare, type PreparedRequest } from './fit.js';
-import type { ClusterState, KeptScore, NodeState, ScoreColumn } from './state.js';
+import type { ClusterState, NodeState } from './state.js';
 import type { GpuTotals, NodePlacement } from './view.js';
 import type { Allocation, NodeFit } from './types.js';
 import type { PackingDirection, PodRequest, Reason } from '../../request/index.js';
@@ -66,10 +66,9 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
   const visit = (node: NodeState): void => {
     // A node unchanged since a decision for this GPU shape keeps its score, and a score is kept only for a node
     // whose GPUs took the shape: with the pod's own CPU and memory checked, most decisions score few nodes anew.
-    const kept = scores?.get(node);
-    if (kept !== undefined && hostFits(node, request)) {
-      const score = keptScore(kept, cpu);
-      if (score !== undefined) return onFit(node, score, UNCHOSEN, prepared);
+    if (scores !== undefined && hostFits(node, request)) {
+      const kept = scores.find(node, cpu);
+      if (!Number.isNaN(kept)) return onFit(node, kept, UNCHOSEN, prepared);
     }
     const verdict = fitNode(node, prepared);
     if ('reason' in verdict) {
@@ -79,7 +78,7 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
     span.above = -Infinity;
     span.upTo = Infinity;
     const score = policy.scoreNode(input.at(node, verdict), span);
-    if (scores) keepScore(scores, node, kept, span, score);
+    scores?.keep(node, span, score);
     onFit(node, score, input.chosen ?? verdict, prepared);
   };
   if (options.candidates) {
@@ -95,25 +94,6 @@ function scan(state: ClusterState, request: PodRequest, policy: Policy, options:
 
 /** Whether the node has the CPU and memory the pod asks (what a kept score does not say). */
 const hostFits = (node: NodeState, request: PodRequest): boolean => request.cpuMilli <= node.cpuMilli - node.cpuUsedMilli && request.memoryMiB <= node.memoryMiB - node.memoryUsedMiB;
-
-/** CPU steps kept per node and version: pods of one GPU shape ask a few CPUs. */
-const STEPS_KEPT = 8;
-
-function keptScore(kept: readonly KeptScore[], cpu: number): number | undefined {
-  for (let i = 0; i < kept.length; i++) {
-    const step = kept[i] as KeptScore;
-    if (cpu > step.above && cpu <= step.upTo) return step.score;
-  }
-  return undefined;
-}
-
-/** Keeps `score` for the CPU step `span` on the node as it is (`kept`: what the node keeps at this version). */
-function keepScore(scores: ScoreColumn, node: NodeState, kept: KeptScore[] | undefined, span: CpuSpan, score: number): void {
-  const step = { above: span.above, upTo: span.upTo, score };
-  if (kept === undefined) return scores.set(node, [step]);
-  if (kept.length >= STEPS_KEPT) kept.shift();
-  kept.push(step);
-}
 
 /** Filters every candidate node, scores those that fit, and ranks them. */
 export function schedule(state: ClusterState, request: PodRequest, policy: Policy, options: ScheduleOptions = {}): ScheduleResult {

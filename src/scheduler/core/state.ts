@@ -13,6 +13,7 @@ import { err, ok, type Result } from '../../errors.js';
 import { applyOps, resolveGpuModel, type MigInstance } from '../../geometry/index.js';
 import { sharingMode, type SharingMode } from '../../modes/index.js';
 import type { MigInstanceView, MigPlanner } from './mig.js';
+import type { CpuSpan } from './policy.js';
 import { MILLI_PER_GPU, type GpuTotals, type GpuVerdict, type GpuView, type NodeView } from './view.js';
 import type { AllocatedDevice, Allocation, GpuSpec, NodeMode, NodeSpec } from './types.js';
 import type { Reason } from '../../request/index.js';
@@ -194,9 +195,9 @@ interface Held {
 }
 
 /**
- * What was computed for one pod shape on each node (a GPU verdict, a policy's score), by node ordinal, each valid
- * while the node's version is the one recorded. Kept by shape rather than by node so that a decision reads one pair
- * of arrays in node order.
+ * What was computed for one pod shape on each node (a GPU verdict), by node ordinal, each valid while the node's
+ * version is the one recorded. Kept by shape rather than by node so that a decision reads one pair of arrays in
+ * node order.
  */
 export class NodeColumn<T> {
   private versions = new Float64Array(0);
@@ -219,29 +220,83 @@ export class NodeColumn<T> {
 
 export type VerdictColumn = NodeColumn<GpuVerdict>;
 
-/** A node's score for pods whose CPU falls in (above, upTo] (`Policy.scoreCpu`). */
-export interface KeptScore {
-  readonly above: number;
-  readonly upTo: number;
-  readonly score: number;
-}
+/** CPU steps a node keeps per version: pods of one GPU shape ask a few CPUs. */
+const STEPS_KEPT = 4;
+/** Per step: above, upTo, score. */
+const STEP_FIELDS = 3;
 
-/** A node's kept scores at one version, a few CPU steps each (the oldest dropped first). */
-export type ScoreColumn = NodeColumn<KeptScore[]>;
+/**
+ * A policy's node scores for one request key (see fit.ts), by node ordinal, each valid while the node's version is
+ * the one recorded: up to STEPS_KEPT per node, each for pods whose CPU falls in its step (above, upTo]
+ * (`Policy.scoreCpu`), the oldest dropped first. Typed arrays: the scan reads one node after another, and numbers
+ * kept unboxed cost no object per node.
+ */
+export class ScoreColumn {
+  private versions = new Float64Array(0);
+  private counts = new Uint8Array(0);
+  private steps = new Float64Array(0);
+
+  /** The node's score for a pod asking `cpu` milli, or NaN when none is kept. */
+  find(node: NodeState, cpu: number): number {
+    const at = node.ordinal;
+    if (this.versions[at] !== node.version) return NaN;
+    const count = this.counts[at] ?? 0;
+    for (let i = 0, o = at * STEPS_KEPT * STEP_FIELDS; i < count; i++, o += STEP_FIELDS) {
+      if (cpu > (this.steps[o] ?? 0) && cpu <= (this.steps[o + 1] ?? 0)) return this.steps[o + 2] ?? NaN;
+    }
+    return NaN;
+  }
+
+  /** Keeps `score` for pods whose CPU falls in `span`, on the node as it is. */
+  keep(node: NodeState, span: CpuSpan, score: number): void {
+    const at = node.ordinal;
+    if (at >= this.versions.length) this.grow(at);
+    let count = this.counts[at] ?? 0;
+    if (this.versions[at] !== node.version) {
+      this.versions[at] = node.version;
+      count = 0;
+    }
+    const first = at * STEPS_KEPT * STEP_FIELDS;
+    if (count === STEPS_KEPT) {
+      this.steps.copyWithin(first, first + STEP_FIELDS, first + STEPS_KEPT * STEP_FIELDS);
+      count--;
+    }
+    const o = first + count * STEP_FIELDS;
+    this.steps[o] = span.above;
+    this.steps[o + 1] = span.upTo;
+    this.steps[o + 2] = score;
+    this.counts[at] = count + 1;
+  }
+
+  private grow(ordinal: number): void {
+    const size = Math.max(64, ordinal * 2);
+    const versions = new Float64Array(size).fill(-1);
+    versions.set(this.versions);
+    const counts = new Uint8Array(size);
+    counts.set(this.counts);
+    const steps = new Float64Array(size * STEPS_KEPT * STEP_FIELDS);
+    steps.set(this.steps);
+    this.versions = versions;
+    this.counts = counts;
+    this.steps = steps;
+  }
+}
 
 /** Pod shapes whose verdicts (and, apart, whose scores) are kept (least recently used dropped first). */
 const MAX_SHAPES = 32;
 
 /** Columns by key, the least recently used dropped first. */
-class Columns<T> {
-  private readonly byKey = new LRUMap<string, NodeColumn<T>>(MAX_SHAPES);
+class Columns<C> {
+  private readonly byKey = new LRUMap<string, C>(MAX_SHAPES);
   /** Keys asked once lately: a column is made for a key asked again while its column would still be kept. */
   private readonly seen = new LRUMap<string, true>(MAX_SHAPES);
 
-  get(key: string): NodeColumn<T> {
+  constructor(private readonly create: () => C) {}
+
+  get(key: string): C {
     let column = this.byKey.get(key);
     if (!column) {
-      column = new NodeColumn<T>();
+      column = this.create();
       this.byKey.set(key, column);
     }
     return column;
@@ -251,7 +306,7 @@ class Columns<T> {
    * The column of a key asked for lately (among the last MAX_SHAPES keys), else undefined: a request seen once
    * (every pod asking its own CPU) would pay for a column per decision and never read it.
    */
-  getRepeated(key: string): NodeColumn<T> | undefined {
+  getRepeated(key: string): C | undefined {
     const kept = this.byKey.get(key);
     if (kept || this.seen.has(key)) return kept ?? this.get(key);
     this.seen.set(key, true);
@@ -300,8 +355,8 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
-  private readonly verdicts = new Columns<GpuVerdict>();
-  private readonly scores = new Columns<KeptScore[]>();
+  private readonly verdicts = new Columns(() => new NodeColumn<GpuVerdict>());
+  private readonly scores = new Columns(() => new ScoreColumn());
   /** By node ordinal, the node's place in name order; rebuilt after the node set changes. */
   private nameRanks: number[] | null = null;
   private nextOrdinal = 0;
