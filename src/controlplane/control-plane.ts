@@ -303,7 +303,6 @@ export class ControlPlane {
     return this.components.find((c) => c.name === name && c.running);
   }
 
-  /** Stops every component, last started first. */
   /**
    * Stops the components: the API server's clients (schedulers, controller manager) together, then the API server,
    * then etcd. Each may take up to its SIGKILL deadline, so one at a time the clients alone could take 15 s.

@@ -21,8 +21,6 @@ interface PodGrant {
   pod: V1Pod;
   pending: PendingGrant | undefined;
   migPlacements: string[];
-  /** The grant was handed out and recorded (bind-phase success): its placements are in use. */
-  allocated: boolean;
 }
 
 export interface PodGrantsOptions {
@@ -95,7 +93,8 @@ export class PodGrants {
   /** The pods on the node, not finished, whose recorded grant (handed out) holds the MIG placement `key`. */
   allocatedTo(key: string): string[] {
     const uids: string[] = [];
-    for (const [uid, grant] of this.grants) if (grant.allocated && grant.migPlacements.includes(key)) uids.push(uid);
+    // A verified grant with no pending handout is one handed out and recorded (bind-phase success).
+    for (const [uid, grant] of this.grants) if (!grant.pending && grant.migPlacements.includes(key)) uids.push(uid);
     return uids;
   }
 
@@ -119,19 +118,19 @@ export class PodGrants {
   private grantOf(pod: V1Pod): PodGrant {
     const state = grantState(pod);
     const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-    if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [], allocated: false };
+    if (terminal || (state !== 'allocating' && state !== 'success')) return { pod, pending: undefined, migPlacements: [] };
     const verified = verifyGrant(pod, this.options.node, this.options.trusted, this.options.requestConfig);
-    if (!verified.ok) return { pod, pending: undefined, migPlacements: [], allocated: false };
+    if (!verified.ok) return { pod, pending: undefined, migPlacements: [] };
     const decision = verified.value;
     const migPlacements = decision.containers.flatMap((c) => c.devices.flatMap((d) => (d.mig ? [placementKey(d.uuid, d.mig)] : [])));
-    if (state !== 'allocating') return { pod, pending: undefined, migPlacements, allocated: true };
+    if (state !== 'allocating') return { pod, pending: undefined, migPlacements };
     const models = new Map(this.options.gpus().map((g) => [g.uuid, g.model]));
     const shape = shapeOf(decision, { modelOf: (uuid) => models.get(uuid), pinned: pinsGpus(pod.metadata?.annotations) });
     // Containers that turn HAMi-core off get other mounts: never interchangeable with ones that do not (the
     // extender's shape does not see the pod spec, so such a mix in flight is refused here rather than mixed up).
     const uncontrolled = gpuContainersOf(decision).map((_, i) => controlDisabled(pod, decision.containers.filter((c) => c.devices.length > 0)[i]?.name ?? ''));
     if (uncontrolled.some(Boolean)) shape.key = `${shape.key}|uncontrolled:${uncontrolled.map(Number).join('')}`;
-    return { pod, pending: { pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) }, migPlacements, allocated: false };
+    return { pod, pending: { pod: refOf(pod), decision, shape, order: Date.parse(decision.decidedAt) }, migPlacements };
   }
 
   private refreshPending(): void {

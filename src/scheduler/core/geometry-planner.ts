@@ -92,9 +92,9 @@ export function createGeometryPlanner(options: GeometryPlannerOptions = {}): Mig
           plan: carved.length > 0 ? [...planOps(plan), ...carved] : planOps(plan),
           // The engine's layout carried forward, so the allocator never replays the ops to learn it. Fresh objects:
           // the engine's may be the caller's own instances, which change after the options are kept.
-          layout: [...plan.layout, ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))]
-            .map(({ profile, start, inUse }) => ({ profile, start, inUse }))
-            .sort((a, b) => a.start - b.start),
+          layout: [...plan.layout.map(({ profile, start, inUse }) => ({ profile, start, inUse })), ...carved.map(({ profile, start }) => ({ profile, start, inUse: false }))].sort(
+            (a, b) => a.start - b.start,
+          ),
         },
       ];
     });

@@ -195,30 +195,27 @@ interface Held {
 }
 
 /**
- * What was computed for one pod shape on each node (a GPU verdict), by node ordinal, each valid while the node's
- * version is the one recorded. Kept by shape rather than by node so that a decision reads one pair of arrays in
- * node order.
+ * The GPU verdicts of one pod shape, by node ordinal, each valid while the node's version is the one recorded.
+ * Kept by shape rather than by node so that a decision reads one pair of arrays in node order.
  */
-export class NodeColumn<T> {
+export class VerdictColumn {
   private versions = new Float64Array(0);
-  private readonly values: (T | undefined)[] = [];
+  private readonly verdicts: (GpuVerdict | undefined)[] = [];
 
-  get(node: NodeState): T | undefined {
-    return this.versions[node.ordinal] === node.version ? this.values[node.ordinal] : undefined;
+  get(node: NodeState): GpuVerdict | undefined {
+    return this.versions[node.ordinal] === node.version ? this.verdicts[node.ordinal] : undefined;
   }
 
-  set(node: NodeState, value: T): void {
+  set(node: NodeState, verdict: GpuVerdict): void {
     if (node.ordinal >= this.versions.length) {
       const grown = new Float64Array(Math.max(64, node.ordinal * 2)).fill(-1);
       grown.set(this.versions);
       this.versions = grown;
     }
     this.versions[node.ordinal] = node.version;
-    this.values[node.ordinal] = value;
+    this.verdicts[node.ordinal] = verdict;
   }
 }
-
-export type VerdictColumn = NodeColumn<GpuVerdict>;
 
 /** CPU steps a node keeps per version: pods of one GPU shape ask a few CPUs. */
 const STEPS_KEPT = 4;
@@ -355,7 +352,7 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeState>();
   private nodeList: NodeState[] = [];
   private readonly held = new Map<string, Held>();
-  private readonly verdicts = new Columns(() => new NodeColumn<GpuVerdict>());
+  private readonly verdicts = new Columns(() => new VerdictColumn());
   private readonly scores = new Columns(() => new ScoreColumn());
   /** By node ordinal, the node's place in name order; rebuilt after the node set changes. */
   private nameRanks: number[] | null = null;

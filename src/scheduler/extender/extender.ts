@@ -129,12 +129,10 @@ export class Extender implements ExtenderService {
     if (stale && !view.isBinding(request.pod.uid) && this.boundTo(request.pod.namespace, request.pod.name, request.pod.uid) === undefined) view.book.release(request.pod.uid);
 
     const generation = view.generation;
-    const answerAll = this.o.filterAnswers === 'all';
     const fit: string[] = [];
-    // Sized for every candidate: typed arrays live outside the heap, so the spare room costs no collection.
-    const versions = answerAll ? new Float64Array(names.length) : undefined;
-    const scores = answerAll ? new Float64Array(names.length) : undefined;
-    const best = answerAll ? undefined : new BestNode(view.state, this.o.context);
+    const best = this.o.filterAnswers === 'all' ? undefined : new BestNode(view.state, this.o.context);
+    // Scores are kept for prioritize, which kube-scheduler skips when filter answers one node.
+    let scored: CycleScores | undefined;
     const failed: Record<string, string> = {};
     const unresolvable: Record<string, string> = {};
     const annotations = args.pod.metadata.annotations;
@@ -159,6 +157,9 @@ export class Extender implements ExtenderService {
       if (best.node !== undefined) fit.push(best.node);
       else eachFit(view.state, request, this.o.policy, { candidates: names, context: this.o.context }, () => undefined, explain);
     } else {
+      // Sized for every candidate: typed arrays live outside the heap, so the spare room costs no collection.
+      const versions = new Float64Array(names.length);
+      const scores = new Float64Array(names.length);
       eachFit(
         view.state,
         request,
@@ -166,16 +167,16 @@ export class Extender implements ExtenderService {
         { candidates: names, context: this.o.context },
         (r) => {
           if (!accept(r)) return;
-          (versions as Float64Array)[fit.length] = r.version;
-          (scores as Float64Array)[fit.length] = r.score;
+          versions[fit.length] = r.version;
+          scores[fit.length] = r.score;
           fit.push(r.node);
         },
         explain,
       );
+      if (fit.length > 1) scored = { generation, nodes: fit, versions, scores };
     }
-    this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: Object.keys(failed).length + Object.keys(unresolvable).length }, 'filter');
-    // Scores are kept for prioritize, which kube-scheduler skips when filter answers one node.
-    const scored = versions && scores && fit.length > 1 ? { generation, nodes: fit, versions, scores } : undefined;
+    // Counting thousands of reasons only for a message nobody reads would cost every filter.
+    if (this.o.log.isLevelEnabled('debug')) this.o.log.debug({ pod: request.pod.name, fit: fit.length, failed: Object.keys(failed).length + Object.keys(unresolvable).length }, 'filter');
     this.cycles.set(request.pod.uid, { request, annotations: args.pod.metadata.annotations, scored });
     this.o.metrics.latency.observe({ verb: 'filter' }, (performance.now() - started) / 1000);
     return best?.node !== undefined ? filterReply(args, fit, {}, {}) : filterReply(args, fit, failed, unresolvable);
