@@ -5,7 +5,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KeyObject } from 'node:crypto';
 import { privateKeyFromPem, publicKeyFromConfigMapData, publicKeyFromPem, signingKeyFromSecretData } from '../api/index.js';
 import { TesseraError } from '../errors.js';
-import { withRetry } from '../kube/index.js';
+import { resolvesWithin, withRetry } from '../kube/index.js';
 
 /** Parses flags strictly; an unknown or malformed flag is an INVALID_INPUT error. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
@@ -75,10 +75,7 @@ export const STOP_GRACE_MS = 10_000;
  * (an API server that accepts connections and never answers): the daemon then says so, and `main` exits anyway.
  */
 export async function stoppedWithinGrace(stopping: Promise<void>, log: { warn(details: object, message: string): void }, graceMs = STOP_GRACE_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
-  const finished = await Promise.race([stopping.then(() => true as const), expired]);
-  clearTimeout(timer);
+  const finished = await resolvesWithin(stopping, graceMs);
   if (!finished) log.warn({ graceSeconds: graceMs / 1000 }, 'the stop did not finish within its grace period; exiting anyway (is the API server answering?)');
   return finished;
 }

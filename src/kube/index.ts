@@ -7,5 +7,5 @@ export { KubeJsonClient, type KubeJsonClientOptions } from './json-client.js';
 export { labelPatch } from './labels.js';
 export { type LeaderElector, startLeaderElection } from './leader-election.js';
 export { collectReplyBody } from './reply-body.js';
-export { isConflict, isNotFound, readModifyWrite, withRetry } from './retry.js';
+export { isConflict, isNotFound, readModifyWrite, resolvesWithin, withRetry } from './retry.js';
 export { KeyedWorkQueue, type KeyedWorkQueueOptions } from './work-queue.js';

@@ -76,3 +76,11 @@ export function readModifyWrite<O, R>(read: () => Promise<O>, write: (current: O
     retryable: (error) => isConflict(error) || isTransient(error),
   });
 }
+
+/** Whether `work` resolves within `ms` (its rejection, if first, is thrown); the timer is cleared either way. */
+export async function resolvesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const finished = await Promise.race([work.then(() => true as const), expired]).finally(() => clearTimeout(timer));
+  return finished;
+}

@@ -20,7 +20,7 @@ import { NODE_TOPOLOGY_LABEL, TOPOLOGY_CONFIGMAP, parseTopology, type Topology }
 import { startExporter } from '../exporter/index.js';
 import { loadDeviceConfig, reportNotices, type DeviceConfig } from '../config/index.js';
 import { TesseraError } from '../errors.js';
-import { isConflict, isNotFound, withRetry } from '../kube/index.js';
+import { isConflict, isNotFound, resolvesWithin, withRetry } from '../kube/index.js';
 import { DEFAULT_CONFIG, extenderDeviceOptions, startExtender } from '../scheduler/extender/index.js';
 import { policyByName } from '../scheduler/policies/index.js';
 import { buildDashboardServer, dashboardView } from './dashboard/index.js';
@@ -174,6 +174,9 @@ function signingKeys(statePath: string | undefined, nodes: readonly string[]): {
   return { scheduler, node: (name) => keys.get(name) ?? generateSigningKey() };
 }
 
+/** How long each of Tessera's parts may take to stop before `tessera up` goes on without it. */
+const PART_STOP_MS = 10_000;
+
 export async function startLocalCluster(options: UpOptions): Promise<LocalCluster> {
   const { log } = options;
   const topology = loadLocalTopology(options.topologyPath);
@@ -185,16 +188,20 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const deviceOptions = extenderDeviceOptions(deviceConfig, policy.value);
-  const stoppers: Array<() => Promise<void>> = [];
+  const stoppers: Array<{ part: string; stop: () => Promise<void> }> = [];
+  const stopsWith = (part: string, stopPart: () => Promise<void>): void => void stoppers.push({ part, stop: stopPart });
   let stopping: Promise<void> | undefined;
-  // Once, however often it is asked (a second Ctrl-C while stopping waits for the first).
+  // Once, however often it is asked (a second Ctrl-C while stopping waits for the first). Each of Tessera's parts
+  // gets PART_STOP_MS, so one that hangs is named and the rest (the API server last) still stop within the
+  // command's grace; the API server's own stop is bounded by its processes' SIGKILL deadlines.
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      for (const stopOne of [...stoppers].reverse()) {
+      for (const { part, stop: stopPart } of [...stoppers].reverse()) {
         try {
-          await stopOne();
+          if (part === 'api-server') await stopPart();
+          else if (!(await resolvesWithin(stopPart(), PART_STOP_MS))) log.warn({ part, graceMs: PART_STOP_MS }, 'a part did not stop in time; going on without it');
         } catch (error) {
-          log.warn({ err: error }, 'a part did not stop cleanly');
+          log.warn({ part, err: error }, 'a part did not stop cleanly');
         }
       }
     })());
@@ -215,7 +222,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
           options.apiPort,
           EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }),
         );
-    stoppers.push(() => cluster.stop());
+    stopsWith('api-server', () => cluster.stop());
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
     const operator = await prepareCluster(kubeConfig, topology);
@@ -249,7 +256,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
         log: log.child({ component: 'extender' }),
       }),
     );
-    stoppers.push(() => extender.stop());
+    stopsWith('extender', () => extender.stop());
     // Before anything writes pods: a configuration restored with --state names the last run's address.
     if (!extender.secureUrl) throw new TesseraError('INTERNAL', 'the extender has no HTTPS listener for the webhook');
     await registerWebhook(kubeConfig, extender.secureUrl, webhookCa.certPem);
@@ -265,37 +272,37 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       deviceConfig,
       log,
     });
-    stoppers.push(() => gpuNodes.stop());
+    stopsWith('gpu-nodes', () => gpuNodes.stop());
 
     const statusUpdater = startStatusUpdater({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, log: log.child({ component: 'status-updater' }) });
-    stoppers.push(() => statusUpdater.stop());
+    stopsWith('status-updater', () => statusUpdater.stop());
     const exporter = await listening(
       '--exporter-port',
       host,
       options.exporterPort,
       startExporter({ kubeConfig, namespace: OPERATOR_NAMESPACE, profiles: catalogProfiles, host, port: options.exporterPort, log: log.child({ component: 'exporter' }) }),
     );
-    stoppers.push(() => exporter.stop());
+    stopsWith('exporter', () => exporter.stop());
 
     const mirror = await ClusterMirror.start(kubeConfig, log.child({ component: 'informers' }));
-    stoppers.push(() => mirror.stop());
+    stopsWith('informers', () => mirror.stop());
     let scheduling: { snapshot(): DriverStats };
     if (plane) {
       const observer = new SchedulerObserver(mirror);
-      stoppers.push(async () => observer.stop());
+      stopsWith('scheduler-observer', async () => observer.stop());
       await startKubeScheduler(plane, options.schedulerConfigPath, extender.url);
       scheduling = observer;
     } else {
       // kube-controller-manager's part for Deployments and ReplicaSets (the control plane runs the real one).
       const workloads = await WorkloadController.start({ kubeConfig, log: log.child({ component: 'workload-controller' }) });
-      stoppers.push(() => workloads.stop());
+      stopsWith('workload-controller', () => workloads.stop());
       // One driver per profile, each calling every extender of the file (at our address), as kube-scheduler does;
       // and, unless the file has that profile, the cluster's own default-scheduler, which no extender serves.
       const extenders = settings.extenders.map((e) => ({ ...e, urlPrefix: extender.url }));
       const profiles = settings.schedulerNames.map((schedulerName) => ({ schedulerName, extenders }));
       if (!settings.schedulerNames.includes(DEFAULT_SCHEDULER_NAME)) profiles.push({ schedulerName: DEFAULT_SCHEDULER_NAME, extenders: [] });
       const drivers = profiles.map((profile) => new SchedulingDriver({ kubeConfig, mirror, ...profile, log: log.child({ component: 'kube-scheduler', profile: profile.schedulerName }) }));
-      for (const driver of drivers) stoppers.push(() => driver.stop());
+      for (const driver of drivers) stopsWith('kube-scheduler', () => driver.stop());
       scheduling = drivers[0]!;
     }
 
@@ -304,7 +311,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
       log.child({ component: 'dashboard' }),
     );
     const dashboardUrl = (await listening('--dashboard-port', host, options.dashboardPort, dashboard.listen({ host, port: options.dashboardPort }))).replace('0.0.0.0', '127.0.0.1');
-    stoppers.push(() => dashboard.close());
+    stopsWith('dashboard', () => dashboard.close());
 
     const demoPods = options.demo ? await submitDemo(kubeConfig, schedulerName) : 0;
     return { kubeConfig, kubeconfigPath: options.kubeconfigPath, topology, urls: { api: cluster.url, extender: extender.url, dashboard: dashboardUrl, exporter: exporter.url }, demoPods, stop };
