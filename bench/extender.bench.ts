@@ -14,6 +14,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { KubeJsonClient, runInformer } from '../src/kube/index.js';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
 import { decide } from '../src/scheduler/core/index.js';
@@ -35,6 +36,7 @@ const CLUSTER_ROLE = 'tessera-extender-bench-cluster';
 const CLUSTER_TOKEN = 'tessera-extender-bench';
 const EXTENDER_ROLE = 'tessera-extender-bench-extender';
 const FLOOR_ROLE = 'tessera-extender-bench-floor';
+const FLOOR_BINDER_ROLE = 'tessera-extender-bench-floor-binder';
 const nodeName = (i: number): string => `node-${String(i).padStart(5, '0')}`;
 
 interface Served {
@@ -86,20 +88,65 @@ function recordHeld(server: ExtenderServer): number[] {
  * with a service that decides nothing: every node fits, every score is 0. The extender's own share of a round
  * trip is what it takes beyond this.
  */
-async function serveFloor(): Promise<Served> {
+async function serveFloor(bind: ExtenderService['bind'] = async () => 'the floor binds nothing'): Promise<Served> {
   const namesOf = (args: FilterArgs): string[] => args.nodeNames ?? [];
   const service: ExtenderService = {
     notReadyReason: () => undefined,
     // Answers one node, as the extender's default filter does, so neither side spends a prioritize on it.
     filter: async (args) => ({ Nodes: null, NodeNames: namesOf(args).slice(0, 1), FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' }),
     prioritize: async (args) => namesOf(args).map((Host) => ({ Host, Score: 0 })),
-    bind: async () => 'the floor binds nothing',
+    bind,
     preempt: async () => ({ NodeNameToMetaVictims: {} }),
   };
   const server = buildServer({ service, webhook: { request: DEFAULT_REQUEST_CONFIG }, metrics: new Registry(), log: silentLog });
   const held = recordHeld(server);
   const url = await server.listen({ host: '127.0.0.1', port: 0 });
   return { url, grants: 0, held, close: () => server.close() };
+}
+
+/**
+ * The floor under the extender's throughput: what any extender that binds must do, deciding nothing. The same HTTP
+ * surface as `serveFloor`, each bind one Binding through the extender's own lean client (no decision on it), and a
+ * pod informer through the extender's own helper, since an extender that binds must see the pods it binds.
+ */
+async function serveBindingFloor(clusterUrl: string, podNames: string[]): Promise<Served> {
+  const kubeConfig = kubeConfigFor(clusterUrl);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const seen = new Map<string, V1Pod>();
+  const key = (namespace: string | undefined, name: string | undefined): string => `${namespace ?? ''}/${name ?? ''}`;
+  const pods = runInformer<V1Pod>({
+    kubeConfig,
+    path: '/api/v1/pods',
+    list: () => core.listPodForAllNamespaces(),
+    handlers: { upsert: (p) => seen.set(key(p.metadata?.namespace, p.metadata?.name), p), remove: (p) => seen.delete(key(p.metadata?.namespace, p.metadata?.name)) },
+    log: silentLog,
+  });
+  await pods.synced;
+  await eventually(
+    'pods in the floor',
+    () => podNames.filter((name) => seen.has(key('default', name))).length,
+    (n) => n === podNames.length,
+    60_000,
+  );
+  const binder = new KubeJsonClient(kubeConfig);
+  const floor = await serveFloor(async (args) => {
+    const path = `/api/v1/namespaces/${encodeURIComponent(args.podNamespace)}/pods/${encodeURIComponent(args.podName)}/binding`;
+    await binder.post(path, {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: args.podName, namespace: args.podNamespace, uid: args.podUid },
+      target: { apiVersion: 'v1', kind: 'Node', name: args.node },
+    });
+    return '';
+  });
+  return {
+    ...floor,
+    close: async () => {
+      await floor.close();
+      binder.close();
+      await pods.stop();
+    },
+  };
 }
 
 /** `tessera scheduler` against the API server at `clusterUrl`, once its informers have seen every pod named. */
@@ -129,6 +176,7 @@ const roles: Record<string, (data: Record<string, unknown>) => Promise<Served>> 
   [FLOOR_ROLE]: () => serveFloor(),
   [CLUSTER_ROLE]: () => EmbeddedCluster.start({ token: CLUSTER_TOKEN }).then((c) => ({ url: c.loopbackUrl ?? c.url, grants: 0, close: () => c.stop() })),
   [EXTENDER_ROLE]: (data) => serveExtender(data.clusterUrl as string, data.podNames as string[]),
+  [FLOOR_BINDER_ROLE]: (data) => serveBindingFloor(data.clusterUrl as string, data.podNames as string[]),
 };
 const CHILD_ENV = 'TESSERA_EXTENDER_BENCH_CHILD';
 type ChildCommand = { role: string; data: Record<string, unknown> } | 'cpu' | 'close';
@@ -296,10 +344,19 @@ async function createPods(api: CoreV1Api, prefix: string, count: number): Promis
   return created;
 }
 
-async function throughput(nodes: number, pods: number): Promise<BenchResult> {
-  // The API server and the extender each run in a process of their own; kube-scheduler's part runs here.
+interface Drained {
+  podsPerSec: number;
+  /** CPU milliseconds per pod: the process serving filter and bind, the API server, the client. */
+  serverCpuMsPerPod: number;
+  apiServerCpuMsPerPod: number;
+  clientCpuMsPerPod: number;
+}
+
+/** `pods` pods through the server `role` runs (the extender or its floor), against an API server of their own. */
+async function drain(role: string, nodes: number, pods: number): Promise<Drained> {
+  // The API server and the server under test each run in a process of their own; kube-scheduler's part runs here.
   const cluster = await inProcess(CLUSTER_ROLE);
-  let extender: Child | undefined;
+  let server: Child | undefined;
   try {
     const api = kubeConfigFor(cluster.url).makeApiClient(CoreV1Api);
     const names = Array.from({ length: nodes }, (_, i) => nodeName(i));
@@ -310,36 +367,48 @@ async function throughput(nodes: number, pods: number): Promise<BenchResult> {
     await Promise.all([...names, ...warmNames].map((name) => api.createNode({ body: gpuNode(name) })));
     const created = await createPods(api, 'tp', pods);
     const warm = await createPods(api, 'warm', 500);
-    extender = await inProcess(EXTENDER_ROLE, { clusterUrl: cluster.url, podNames: [...created, ...warm].map((p) => p.metadata?.name ?? '') });
-    const warmErrors = await scheduleAll(extender, warm, warmNames);
+    server = await inProcess(role, { clusterUrl: cluster.url, podNames: [...created, ...warm].map((p) => p.metadata?.name ?? '') });
+    const warmErrors = await scheduleAll(server, warm, warmNames);
     if (warmErrors.length > 0) throw new Error(`${warmErrors.length} warm-up binds failed, first: ${warmErrors[0]}`);
-    const before = await Promise.all([extender.cpuMs(), cluster.cpuMs()]);
+    const before = await Promise.all([server.cpuMs(), cluster.cpuMs()]);
     const clientBefore = cpuMs();
     const start = performance.now();
-    const errors = await scheduleAll(extender, created, names);
+    const errors = await scheduleAll(server, created, names);
     const seconds = (performance.now() - start) / 1000;
     const client = cpuMs() - clientBefore;
-    const [extenderCpu, clusterCpu] = (await Promise.all([extender.cpuMs(), cluster.cpuMs()])).map((ms, i) => ms - (before[i] ?? 0));
+    const [serverCpu, clusterCpu] = (await Promise.all([server.cpuMs(), cluster.cpuMs()])).map((ms, i) => ms - (before[i] ?? 0));
     if (errors.length > 0) throw new Error(`${errors.length} binds failed, first: ${errors[0]}`);
-    // Each party's CPU per pod; the extender's alone bounds what one extender process can sustain.
-    const perPod = (ms: number | undefined): string => ((ms ?? 0) / pods).toFixed(2);
-    const extender1Core = Math.round(pods / ((extenderCpu ?? 0) / 1000));
-    return {
-      name: `extender throughput, filter(+prioritize)+bind, ${nodes} nodes`,
-      opsPerSec: Math.round(pods / seconds),
-      extra: {
-        pods,
-        goalPodsPerSec: 1000,
-        extenderCpuMsPerPod: perPod(extenderCpu),
-        apiServerCpuMsPerPod: perPod(clusterCpu),
-        clientCpuMsPerPod: perPod(client),
-        extenderBoundPodsPerSec: extender1Core,
-      },
-    };
+    return { podsPerSec: pods / seconds, serverCpuMsPerPod: (serverCpu ?? 0) / pods, apiServerCpuMsPerPod: (clusterCpu ?? 0) / pods, clientCpuMsPerPod: client / pods };
   } finally {
-    await extender?.stop();
+    await server?.stop();
     await cluster.stop();
   }
+}
+
+/**
+ * The extender's throughput, beside its floor drained just before it: the same pods through a server that decides
+ * nothing but binds (see `serveBindingFloor`). The extender's CPU per pod beyond the floor's is what deciding costs.
+ */
+async function throughput(nodes: number, pods: number): Promise<BenchResult> {
+  const floor = await drain(FLOOR_BINDER_ROLE, nodes, pods);
+  const extender = await drain(EXTENDER_ROLE, nodes, pods);
+  return {
+    name: `extender throughput, filter(+prioritize)+bind, ${nodes} nodes`,
+    opsPerSec: Math.round(extender.podsPerSec),
+    extra: {
+      pods,
+      goalPodsPerSec: 1000,
+      extenderCpuMsPerPod: extender.serverCpuMsPerPod.toFixed(2),
+      goalExtenderCpuMsPerPod: 0.6,
+      apiServerCpuMsPerPod: extender.apiServerCpuMsPerPod.toFixed(2),
+      clientCpuMsPerPod: extender.clientCpuMsPerPod.toFixed(2),
+      // What one extender process could sustain on a core of its own.
+      extenderBoundPodsPerSec: Math.round(1000 / extender.serverCpuMsPerPod),
+      floorPodsPerSec: Math.round(floor.podsPerSec),
+      floorCpuMsPerPod: floor.serverCpuMsPerPod.toFixed(2),
+      floorApiServerCpuMsPerPod: floor.apiServerCpuMsPerPod.toFixed(2),
+    },
+  };
 }
 
 // Two suites, so each can run alone (`npm run bench -- --only extender-throughput`).
