@@ -104,10 +104,10 @@ export const tesseraPolicy: Policy = {
   },
 };
 
-/** The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. */
 /**
- * reachFragmentation reads the CPU as copies of t (at least one, for t to count at all), which stop mattering once
- * they reach every GPU with room for t: a placement only takes room away.
+ * The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. It reads the
+ * CPU as copies of t (at least one, for t to count at all), which stop mattering once they reach every GPU with room
+ * for t: a placement only takes room away.
  */
 const reach = gradientScorer({
   fragment: reachFragmentation,
