@@ -28,23 +28,28 @@ export interface PreparedRequest {
   readonly filtered: boolean;
   /** Verdicts of this GPU shape (the demands and the filters). */
   readonly shapeVerdicts: VerdictColumn;
-  /** Verdicts of this shape, policy, GPU direction and typical set: what a verdict that chose devices depends on. */
+  /** Verdicts of this shape, policy, GPU direction and learned workload: what a verdict that chose devices depends on. */
   readonly choiceVerdicts: VerdictColumn;
   /** Keys the policy's node scores: this request apart from the pod's identity (see `Policy.scoreCpu`), the policy and the context. */
   readonly scoreKey: string;
 }
 
-const typicalIds = new WeakMap<object, number>();
-let nextTypicalId = 1;
-/** A number per typical set (by identity): a choice made under one set is not reused under another. */
-function typicalId(context: RunContext): number {
-  if (!context.typical) return 0;
-  let id = typicalIds.get(context.typical);
+const learnedIds = new WeakMap<object, number>();
+let nextLearnedId = 1;
+/** A number per learned object (by identity); 0 for none. */
+function learnedId(learned: object | undefined): number {
+  if (!learned) return 0;
+  let id = learnedIds.get(learned);
   if (id === undefined) {
-    id = nextTypicalId++;
-    typicalIds.set(context.typical, id);
+    id = nextLearnedId++;
+    learnedIds.set(learned, id);
   }
   return id;
+}
+
+/** The learned workload a choice or score was made under: one made under a typical set or kept nodes is not reused under others. */
+function learnedKey(context: RunContext): string {
+  return `${learnedId(context.typical)}.${learnedId(context.scarceHomes)}`;
 }
 
 export function prepare(state: ClusterState, request: PodRequest, policy: Policy, context: RunContext): PreparedRequest {
@@ -52,7 +57,7 @@ export function prepare(state: ClusterState, request: PodRequest, policy: Policy
   const withGpu = demands.filter((d): d is GpuDemand => d !== null);
   const shapeKey = JSON.stringify([demands, request.useGpuTypes, request.noUseGpuTypes, request.gpuTypeMatch, request.useGpuUuids, request.noUseGpuUuids, request.gpuMutex === true]);
   const gpuDirection = request.gpuPolicy ?? context.gpuPolicy;
-  const choiceKey = `${shapeKey}|${policy.name}|${gpuDirection}|${typicalId(context)}`;
+  const choiceKey = `${shapeKey}|${policy.name}|${gpuDirection}|${learnedKey(context)}`;
   // A score reads the node, the placement (the choice key) and the rest of the request: every field but the pod's
   // identity, and, for a policy that reads the CPU in steps, but its CPU and host memory (kept per step instead).
   const host = policy.scoreCpu === 'steps' ? '' : `|${request.cpuMilli}|${request.memoryMiB}`;

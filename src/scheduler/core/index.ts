@@ -22,6 +22,7 @@ export {
   type MigPlannerOptions,
   type Policy,
   type RunContext,
+  type ScarceHomes,
   type ScoreInput,
   type ShareShape,
   type TypicalShape,

@@ -44,6 +44,27 @@ export interface RunContext {
    * fullness.
    */
   readonly typical?: readonly TypicalShape[];
+  /**
+   * The nodes a learned workload keeps for pods that fit few nodes (policies/workload.ts `scarceHomes`), learned
+   * with `typical`. A new value is a new object: the allocator keys the scores it keeps on its identity.
+   */
+  readonly scarceHomes?: ScarceHomes;
+}
+
+/**
+ * Nodes kept for the GPU pods that fit few of them: a node is kept when it is one of the few homes (by CPU, host
+ * memory and GPU count, when empty) of a GPU pod shape the scheduler has seen, and a pod that could go to more
+ * nodes than that goes there last. On openb's multigpu50, the 8-GPU pods that ask 120 cores fit only the 39
+ * 128-core nodes, which the other pods otherwise fill first.
+ */
+export interface ScarceHomes {
+  /** Node name -> the number of nodes the scarcest shape it is kept for fits on. */
+  readonly keptFor: ReadonlyMap<string, number>;
+  /**
+   * How many nodes could ever hold `request`, counted by GPU count alone (0 for a pod that names GPU types: the
+   * nodes it names are its own to take). A pod is held back from a kept node only when this exceeds the node's count.
+   */
+  homesOf(request: PodRequest): number;
 }
 
 export const DEFAULT_RUN_CONTEXT: RunContext = { nodePolicy: 'binpack', gpuPolicy: 'spread' };

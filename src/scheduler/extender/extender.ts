@@ -92,9 +92,9 @@ export class Extender implements ExtenderService {
     return this.o.readiness.notReadyReason();
   }
 
-  /** The workload learner's typical shapes, for the decisions from now on. */
-  setTypical(typical: NonNullable<RunContext['typical']>): void {
-    this.o.context = { ...this.o.context, typical };
+  /** The workload learner's typical shapes and scarce homes, for the decisions from now on. */
+  setLearned(learned: Pick<RunContext, 'typical' | 'scarceHomes'>): void {
+    this.o.context = { ...this.o.context, typical: learned.typical, scarceHomes: learned.scarceHomes };
     this.contextVersion++;
   }
 

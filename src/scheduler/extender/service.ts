@@ -111,7 +111,7 @@ export async function startExtender(options: StartExtenderOptions): Promise<Runn
         requestConfig: options.requestConfig,
         refreshMs: config.workloadRefreshSeconds * 1000,
         ...(options.migPlannerFor ? { plannerFor: options.migPlannerFor } : {}),
-        ...(options.policy.needsTypical ? { setTypical: (typical: NonNullable<RunContext['typical']>) => extender.setTypical(typical) } : {}),
+        ...(options.policy.needsTypical ? { setLearned: (learned: Pick<RunContext, 'typical' | 'scarceHomes'>) => extender.setLearned(learned) } : {}),
         log,
       });
       learner.refresh();

@@ -2,7 +2,7 @@
  * The extender learns the workload its policy keeps room for from the pods it knows, by the rule the simulator
  * follows too (policies/workload.ts `ProfileLearner`): every `refreshMs`, the profile of every GPU pod not finished; when it
  * changes, the MIG planner's demand and, for a policy that needs them (`Policy.needsTypical`), the run context's
- * typical shapes follow, and the allocator drops the verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
+ * typical shapes and scarce homes follow, and the allocator drops the verdicts it kept under the old ones. A slow loop on purpose: the profile is a mix over many pods, and each change
  * costs one recomputation of every node's verdicts.
  */
 import type { Logger } from 'pino';
@@ -18,8 +18,8 @@ export interface WorkloadLearnerOptions {
   refreshMs: number;
   /** The MIG planner for a demand mix (absent: the planner does not depend on demand). */
   plannerFor?: (demand: DemandMix) => MigPlanner;
-  /** Takes the new typical shapes into the run context (absent: the policy is not given them). */
-  setTypical?: (typical: WorkloadProfile['typical']) => void;
+  /** Takes the new typical shapes and scarce homes into the run context (absent: the policy is not given them). */
+  setLearned?: (learned: Pick<WorkloadProfile, 'typical' | 'scarceHomes'>) => void;
   log: Logger;
 }
 
@@ -54,12 +54,15 @@ export function startWorkloadLearner(options: WorkloadLearnerOptions): WorkloadL
     parsedByUid = seen;
     const gpus = view.state.nodes().flatMap((n) => n.gpus);
     // The interval timer is the rule's period here; the simulator asks `due` on its own clock.
-    const profile = learner.learn(Date.now(), gpus, requests);
+    const profile = learner.learn(Date.now(), gpus, requests, view.state.nodes());
     if (!profile) return false;
-    options.setTypical?.(profile.typical);
+    options.setLearned?.(profile);
     if (options.plannerFor) view.state.setMigPlanner(options.plannerFor(profile.migDemand));
     else view.state.forgetVerdicts();
-    log.info({ pods: requests.length, typicalShapes: profile.typical.length, migSizes: profile.migDemand.byMemoryMiB?.length ?? 0 }, 'workload profile updated');
+    log.info(
+      { pods: requests.length, typicalShapes: profile.typical.length, keptNodes: profile.scarceHomes.keptFor.size, migSizes: profile.migDemand.byMemoryMiB?.length ?? 0 },
+      'workload profile updated',
+    );
     return true;
   };
   const timer = setInterval(refresh, options.refreshMs);

@@ -17,7 +17,7 @@ import type { DeviceOption, GpuView, NodePlacement } from '../core/index.js';
 import { gradientScorer } from './gradient.js';
 import { askedPerVgpuMiB, migOptionValue, WELL_FITTING } from './mig-value.js';
 import { firstBy } from './gpu-choice.js';
-import { MAX_NODE_SCORE, clampScore, toNodeScore, type Policy } from '../core/index.js';
+import { MAX_NODE_SCORE, clampScore, toNodeScore, type Policy, type ScoreInput } from '../core/index.js';
 import { modelAllowed, totalLeft, type ShareNodeView, type TypicalShape } from './frag.js';
 import { tesseraMigPlanner } from './frag-mig.js';
 import type { PodRequest } from '../../request/index.js';
@@ -99,10 +99,25 @@ export const tesseraPolicy: Policy = {
     const { gpuCapacity: capacity, gpuUsed: used } = input.node;
     if (capacity.memoryMiB === 0) return 0;
     if (input.node.allocation === 'mig') return toNodeScore(MAX_NODE_SCORE * leastPickValue(input.request, input.placement));
-    const packing = input.context.typical?.length ? reach.score(input, span) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
+    const packing = input.context.typical?.length ? (reach.score(input, span) - heldBack(input)) / MAX_NODE_SCORE : (used.memoryMiB + input.added.memoryMiB) / capacity.memoryMiB;
     return clampScore(MAX_NODE_SCORE * (WELL_FITTING + (1 - WELL_FITTING) * packing));
   },
 };
+
+/**
+ * Gradient points a node kept for pods that fit few nodes (`RunContext.scarceHomes`) loses for a pod that could go
+ * to more nodes. Two points: the pod goes elsewhere unless that costs it more than two points of FGD's gradient.
+ * Chosen on seeds 0-2 of the four openb traces (with one point, multigpu50's 8-GPU pods stayed behind FGD's),
+ * checked on seeds 3-9; see docs/policy.md.
+ */
+export const HELD_BACK_POINTS = 2;
+
+function heldBack(input: ScoreInput): number {
+  const homes = input.context.scarceHomes;
+  if (!homes || homes.keptFor.size === 0) return 0;
+  const kept = homes.keptFor.get(input.node.name);
+  return kept !== undefined && homes.homesOf(input.request) > kept ? HELD_BACK_POINTS : 0;
+}
 
 /**
  * The fragment gradient with stranded capacity counted (reachFragmentation), on the allocator's nodes. It reads the

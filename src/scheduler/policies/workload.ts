@@ -1,9 +1,11 @@
 /**
  * What the fragmentation-aware policies keep room for, learned from a set of requests (a trace, or the pods the
- * extender knows): the typical request shapes in FGD's units (`RunContext.typical`) and the MIG demand mix (the
- * instance memory each vGPU asks for, weighted by how often: `tesseraMigPlanner`). Pure.
+ * extender knows): the typical request shapes in FGD's units (`RunContext.typical`), the nodes kept for pods that
+ * fit few nodes (`RunContext.scarceHomes`), and the MIG demand mix (the instance memory each vGPU asks for, weighted
+ * by how often: `tesseraMigPlanner`). Pure.
  */
 import type { DemandMix } from '../../geometry/index.js';
+import type { NodeView, ScarceHomes } from '../core/index.js';
 import { MILLI_PER_GPU, TYPICAL_COVERAGE, typicalShapes, type ShareShape, type TypicalShape } from './frag.js';
 import type { PodRequest } from '../../request/index.js';
 
@@ -17,6 +19,7 @@ export const MAX_TYPICAL_SHAPES = 8;
 
 export interface WorkloadProfile {
   readonly typical: readonly TypicalShape[];
+  readonly scarceHomes: ScarceHomes;
   readonly migDemand: DemandMix;
 }
 
@@ -28,10 +31,10 @@ export interface GpuSize {
 
 /**
  * Typical shapes: each GPU pod's first GPU container as a share of the most common GPU among `gpus` (memory or
- * cores, whichever is larger, in milli-GPU), its GPU count, CPU and GPU types. MIG demand: every vGPU asking an
- * absolute memory, counted by that memory.
+ * cores, whichever is larger, in milli-GPU), its GPU count, CPU and GPU types. Scarce homes: see `scarceHomes`, over
+ * `nodes`. MIG demand: every vGPU asking an absolute memory, counted by that memory.
  */
-export function workloadProfile(gpus: readonly GpuSize[], requests: readonly PodRequest[]): WorkloadProfile {
+export function workloadProfile(gpus: readonly GpuSize[], requests: readonly PodRequest[], nodes: readonly NodeView[] = []): WorkloadProfile {
   const reference = mostCommon(gpus);
   const shapes: ShareShape[] = [];
   const demand = new Map<number, number>();
@@ -46,7 +49,69 @@ export function workloadProfile(gpus: readonly GpuSize[], requests: readonly Pod
       if (c.gpu && 'mib' in c.gpu.memory) demand.set(c.gpu.memory.mib, (demand.get(c.gpu.memory.mib) ?? 0) + c.gpu.count);
     }
   }
-  return { typical: typicalShapes(shapes, TYPICAL_COVERAGE, MAX_TYPICAL_SHAPES), migDemand: { byMemoryMiB: [...demand].map(([memoryMiB, weight]) => ({ memoryMiB, weight })) } };
+  return {
+    typical: typicalShapes(shapes, TYPICAL_COVERAGE, MAX_TYPICAL_SHAPES),
+    scarceHomes: scarceHomes(nodes, requests),
+    migDemand: { byMemoryMiB: [...demand].map(([memoryMiB, weight]) => ({ memoryMiB, weight })) },
+  };
+}
+
+/**
+ * A node is kept when it is a home of a shape that fewer than this share of the GPU nodes could hold. On openb the
+ * 120-core 8-GPU pods fit 3% of the nodes, the next scarcest shape half of them.
+ */
+export const SCARCE_HOMES_SHARE = 0.1;
+
+/** The GPUs of a pod's first GPU container (what the typical shapes count too); 0 for a pod without GPUs. */
+const gpuCountOf = (request: PodRequest): number => request.containers.find((c) => c.gpu)?.gpu?.count ?? 0;
+
+const namesGpuTypes = (request: PodRequest): boolean => request.useGpuTypes.length + request.noUseGpuTypes.length > 0;
+
+/**
+ * The nodes kept for the pods that fit few nodes. A shape is a GPU pod's CPU, host memory and GPU count, for pods
+ * that name no GPU type; its homes are the GPU nodes that could hold it empty. Each home of a shape with homes on
+ * fewer than `SCARCE_HOMES_SHARE` of the GPU nodes is kept, with that number of homes (the smallest, when several
+ * shapes keep it). A pod's own homes are counted by GPU count alone: how many nodes could hold its GPUs.
+ */
+export function scarceHomes(nodes: readonly NodeView[], requests: readonly PodRequest[]): ScarceHomes {
+  const gpuNodes = nodes.filter((n) => n.gpus.length > 0);
+  // Nodes of one capacity are alike here: shapes are checked per capacity, not per node.
+  const byCapacity = new Map<string, NodeView[]>();
+  for (const node of gpuNodes) {
+    const key = `${node.cpuMilli}/${node.memoryMiB}/${node.gpus.length}`;
+    const alike = byCapacity.get(key);
+    if (alike) alike.push(node);
+    else byCapacity.set(key, [node]);
+  }
+  const capacities = [...byCapacity.values()];
+  const checked = new Set<string>();
+  const keptFor = new Map<string, number>();
+  for (const request of requests) {
+    const gpus = gpuCountOf(request);
+    if (gpus === 0 || namesGpuTypes(request)) continue;
+    const shape = `${request.cpuMilli}/${request.memoryMiB}/${gpus}`;
+    if (checked.has(shape)) continue;
+    checked.add(shape);
+    const homes = capacities.filter(([node]) => node !== undefined && node.cpuMilli >= request.cpuMilli && node.memoryMiB >= request.memoryMiB && node.gpus.length >= gpus);
+    const count = homes.reduce((sum, alike) => sum + alike.length, 0);
+    if (count === 0 || count >= SCARCE_HOMES_SHARE * gpuNodes.length) continue;
+    for (const node of homes.flat()) keptFor.set(node.name, Math.min(keptFor.get(node.name) ?? count, count));
+  }
+  const gpuCounts = gpuNodes.map((n) => n.gpus.length);
+  const homesByGpus = new Map<number, number>();
+  return {
+    keptFor,
+    homesOf(request) {
+      if (namesGpuTypes(request)) return 0;
+      const gpus = gpuCountOf(request);
+      let homes = homesByGpus.get(gpus);
+      if (homes === undefined) {
+        homes = gpuCounts.filter((count) => count >= gpus).length;
+        homesByGpus.set(gpus, homes);
+      }
+      return homes;
+    },
+  };
 }
 
 function mostCommon(gpus: readonly GpuSize[]): GpuSize | undefined {
@@ -81,11 +146,11 @@ export class ProfileLearner {
     return nowMs - this.last >= this.refreshMs;
   }
 
-  /** Relearns at `nowMs`: the profile of `requests` on `gpus`, or null when it is the one learned last. */
-  learn(nowMs: number, gpus: readonly GpuSize[], requests: readonly PodRequest[]): WorkloadProfile | null {
+  /** Relearns at `nowMs`: the profile of `requests` on `gpus` and `nodes`, or null when it is the one learned last. */
+  learn(nowMs: number, gpus: readonly GpuSize[], requests: readonly PodRequest[], nodes: readonly NodeView[] = []): WorkloadProfile | null {
     this.last = nowMs;
-    const profile = workloadProfile(gpus, requests);
-    const key = JSON.stringify(profile);
+    const profile = workloadProfile(gpus, requests, nodes);
+    const key = JSON.stringify({ typical: profile.typical, kept: [...profile.scarceHomes.keptFor], migDemand: profile.migDemand });
     if (key === this.key) return null;
     this.key = key;
     return profile;

@@ -18,7 +18,7 @@ import { TesseraError } from '../../errors.js';
 import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
 import type { PodRequest } from '../../request/index.js';
 import { nodeFragmentation, typicalShapes, type ShareShape, type TypicalShape } from '../../scheduler/policies/index.js';
-import { DEFAULT_REFRESH_SECONDS, ProfileLearner } from '../../scheduler/policies/index.js';
+import { DEFAULT_REFRESH_SECONDS, ProfileLearner, scarceHomes } from '../../scheduler/policies/index.js';
 import { AllocationRecorder } from '../metric.js';
 import type { ProfileSource } from '../policy.js';
 import { FailureLog, type FailureRow } from '../failures.js';
@@ -138,7 +138,12 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   const state = new ClusterState(run.nodes.map(openbNodeSpec));
   const rank = new Map(run.nodes.map((n, i) => [n.name, run.nodeRank[i] ?? i]));
   const online = (options.profile ?? 'online') === 'online';
-  let context: RunContext = { ...DEFAULT_RUN_CONTEXT, nodeRank: (name) => rank.get(name), ...(online ? {} : { typical: oracle }) };
+  const views = state.nodes();
+  let context: RunContext = {
+    ...DEFAULT_RUN_CONTEXT,
+    nodeRank: (name) => rank.get(name),
+    ...(online ? {} : { typical: oracle, scarceHomes: scarceHomes(views, run.originals.map(openbRequest)) }),
+  };
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = state.nodes().flatMap((n) => n.gpus);
   const known: PodRequest[] = [];
@@ -153,8 +158,8 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
     const request = openbRequest(pod);
     if (online && request.containers[0]?.gpu) known.push(request);
     if (online && learner.due(i * OPENB_ARRIVAL_MS)) {
-      const learned = learner.learn(i * OPENB_ARRIVAL_MS, gpus, known);
-      if (learned && policy.needsTypical) context = { ...context, typical: learned.typical };
+      const learned = learner.learn(i * OPENB_ARRIVAL_MS, gpus, known, views);
+      if (learned && policy.needsTypical) context = { ...context, typical: learned.typical, scarceHomes: learned.scarceHomes };
     }
     const top = schedule(state, request, policy, { limit: 1, explain: false, context }).ranked[0];
     const allocation = top ? decide(state, request, top.node, policy, context) : null;
@@ -177,7 +182,6 @@ export function replayOpenb(nodes: readonly OpenbNode[], pods: readonly OpenbPod
   const finalAllocationRatio = (100 * allocated) / run.capacityMilli;
   // A small trace can jump past the load's column (no event within ±1 %): the end state is then the answer.
   const column = recorder.column(Math.round(load * 100));
-  const views = state.nodes();
   const fragment = views.reduce((sum, n) => sum + nodeFragmentation({ model: n.model, cpuLeft: n.cpuLeft, gpuLeft: n.gpuLeft, gpuTasks: [] }, oracle), 0);
   return {
     seed: options.seed,

@@ -5,7 +5,7 @@
  */
 import type { DemandMix } from '../../geometry/index.js';
 import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type IdleMigInstances, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
-import { DEFAULT_REFRESH_SECONDS, ProfileLearner, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
+import { DEFAULT_REFRESH_SECONDS, ProfileLearner, scarceHomes, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
 import type { ProfileSource } from '../policy.js';
 
 import { TesseraError } from '../../errors.js';
@@ -70,8 +70,18 @@ export interface TraceReplayOptions {
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy, options: TraceReplayOptions = {}): TraceOutcome {
   const profile = profileOf(nodes, events);
   const online = (options.profile ?? 'online') === 'online';
-  let context: RunContext = online ? DEFAULT_RUN_CONTEXT : { ...DEFAULT_RUN_CONTEXT, typical: profile.typical };
   const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: options.idleMigInstances ?? 'keep' });
+  const views = state.nodes();
+  let context: RunContext = online
+    ? DEFAULT_RUN_CONTEXT
+    : {
+        ...DEFAULT_RUN_CONTEXT,
+        typical: profile.typical,
+        scarceHomes: scarceHomes(
+          views,
+          events.flatMap((e) => (e.kind === 'pod' ? [e.request] : [])),
+        ),
+      };
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = nodes.flatMap((n) => n.gpus);
   // What the scheduler knows online: the pods running, by key, and the one arriving.
@@ -111,10 +121,11 @@ export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEv
           event.at * 1000,
           gpus,
           [...known.values()].map((e) => e.request),
+          views,
         );
         if (learned && policy.migPlanner) state.setMigPlanner(migPlannerOf(policy, { demand: learned.migDemand }));
         else if (learned) state.forgetVerdicts();
-        if (learned && policy.needsTypical) context = { ...context, typical: learned.typical };
+        if (learned && policy.needsTypical) context = { ...context, typical: learned.typical, scarceHomes: learned.scarceHomes };
       }
     }
     const top = schedule(state, event.request, policy, { limit: 1, explain: false, context }).ranked[0];

@@ -11,7 +11,7 @@ import { EmbeddedCluster } from '../../../src/cluster/index.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../../src/config/device-config.js';
 import { extenderDeviceOptions } from '../../../src/scheduler/extender/device-options.js';
 import type { RunningExtender } from '../../../src/scheduler/extender/service.js';
-import { tesseraPolicy } from '../../../src/scheduler/policies/index.js';
+import { tesseraPolicy, type WorkloadProfile } from '../../../src/scheduler/policies/index.js';
 import type { TypicalShape } from '../../../src/scheduler/policies/frag.js';
 import { startWorkloadLearner } from '../../../src/scheduler/extender/workload.js';
 import { coreApi, eventually, newKey, schedulePod, startTestExtender, testConfig } from './cluster-harness.js';
@@ -74,7 +74,7 @@ describe('the workload learner', () => {
     const { view } = buildHarness();
     view.upsertNode(gpuNode('n', { gpus: 2 }));
     let typical: readonly TypicalShape[] = [];
-    const learner = startWorkloadLearner({ view, requestConfig: DEFAULT_REQUEST_CONFIG, refreshMs: 3_600_000, setTypical: (t) => (typical = t), log: silentLog });
+    const learner = startWorkloadLearner({ view, requestConfig: DEFAULT_REQUEST_CONFIG, refreshMs: 3_600_000, setLearned: (learned) => (typical = learned.typical), log: silentLog });
     // Unscheduled pods as the informer shows them.
     const pending = (pod: ReturnType<typeof gpuPod>, phase = 'Pending') => ({ ...pod, spec: { ...pod.spec, nodeName: '' }, status: { phase } });
     try {
@@ -94,6 +94,31 @@ describe('the workload learner', () => {
       view.upsertPod(pending(small, 'Succeeded'));
       expect(learner.refresh()).toBe(true);
       expect(typical.map((t) => [t.milli, t.gpus])).toEqual([[500, 2]]);
+    } finally {
+      learner.stop();
+    }
+  });
+
+  it('hands the policy the nodes kept for a pod shape that fits few of them, and lets them go when it leaves', () => {
+    const { view } = buildHarness();
+    // Ten nodes of 16 cores and one of 128, two GPUs each: a pod asking 64 cores fits one node of eleven.
+    for (let i = 0; i < 10; i++) view.upsertNode(gpuNode(`small-${i}`, { gpus: 2, cpu: '16' }));
+    view.upsertNode(gpuNode('large', { gpus: 2, cpu: '128' }));
+    let learned: Pick<WorkloadProfile, 'typical' | 'scarceHomes'> | undefined;
+    const learner = startWorkloadLearner({ view, requestConfig: DEFAULT_REQUEST_CONFIG, refreshMs: 3_600_000, setLearned: (l) => (learned = l), log: silentLog });
+    const wide = gpuPod('wide', { uid: 'wide', memoryMiB: 8192 });
+    const wideOn64 = {
+      ...wide,
+      spec: { ...wide.spec, nodeName: '', containers: wide.spec.containers.map((c) => ({ ...c, resources: { limits: { ...c.resources.limits, cpu: '64' } } })) },
+      status: { phase: 'Pending' },
+    };
+    try {
+      view.upsertPod(wideOn64);
+      expect(learner.refresh()).toBe(true);
+      expect([...(learned?.scarceHomes.keptFor ?? [])]).toEqual([['large', 1]]);
+      view.upsertPod({ ...wideOn64, status: { phase: 'Succeeded' } });
+      expect(learner.refresh()).toBe(true);
+      expect(learned?.scarceHomes.keptFor.size).toBe(0);
     } finally {
       learner.stop();
     }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nodeFragmentation, type ShareNodeView, type TypicalShape } from '../../../src/scheduler/policies/frag.js';
-import { STRANDED_WEIGHT, reachFragmentation, tesseraPolicy } from '../../../src/scheduler/policies/tessera.js';
+import { HELD_BACK_POINTS, STRANDED_WEIGHT, reachFragmentation, tesseraPolicy } from '../../../src/scheduler/policies/tessera.js';
+import { scarceHomes } from '../../../src/scheduler/policies/workload.js';
 import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule } from '../../../src/scheduler/core/index.js';
 import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 import type { MigOption } from '../../../src/scheduler/core/mig.js';
@@ -66,6 +67,51 @@ describe('tessera fragment', () => {
     const pod = openbRequest({ name: 'p', cpuMilli: 2000, memoryMib: 0, gpus: 1, gpuMilli: 500, gpuSpec: [] });
     const decided = decide(state, pod, 'n', tesseraPolicy, { ...DEFAULT_RUN_CONTEXT, typical: [T] });
     expect(decided.ok && decided.value.containers[0]?.devices.map((d) => d.index)).toEqual([0]);
+  });
+});
+
+describe('tessera and scarce homes', () => {
+  // Twenty 8-GPU nodes: one of 128 cores (kept for 120-core 8-GPU pods), nineteen of 96; the fixed rank puts the
+  // kept node first, so without holding it back every tie would go to it.
+  const state = (): ClusterState =>
+    new ClusterState([
+      openbNodeSpec({ name: 'wide', cpuMilli: 128_000, memoryMib: 512_000, gpus: 8, model: 'G3' }),
+      ...Array.from({ length: 19 }, (_, i) => openbNodeSpec({ name: `n-${String(i).padStart(2, '0')}`, cpuMilli: 96_000, memoryMib: 512_000, gpus: 8, model: 'G2' })),
+    ]);
+  const ask = (name: string, cpuMilli: number, gpus: number, gpuSpec: string[] = []) => openbRequest({ name, cpuMilli, memoryMib: 1024, gpus, gpuMilli: 1000, gpuSpec });
+  const rankFirst = (name: string): number => (name === 'wide' ? 0 : 1 + Number(name.slice(2)));
+  const contextFor = (s: ClusterState) => ({
+    ...DEFAULT_RUN_CONTEXT,
+    nodeRank: rankFirst,
+    typical: [{ ...T, cpu: 8000, milli: 1000 }],
+    scarceHomes: scarceHomes(s.nodes(), [ask('whole-wide', 120_000, 8)]),
+  });
+
+  it('sends a pod that fits many nodes elsewhere, HELD_BACK_POINTS lower on the kept node', () => {
+    const s = state();
+    const context = contextFor(s);
+    expect([...(context.scarceHomes.keptFor ?? [])]).toEqual([['wide', 1]]);
+    const { ranked } = schedule(s, ask('one', 8000, 1), tesseraPolicy, { context });
+    expect(ranked[0]?.node).toBe('n-00');
+    const kept = ranked.find((r) => r.node === 'wide');
+    expect((ranked[0]?.score ?? 0) - (kept?.score ?? 0)).toBeCloseTo(HELD_BACK_POINTS * (1 - WELL_FITTING), 9);
+    // Without the kept nodes the same pod takes the first-ranked node.
+    expect(schedule(s, ask('one', 8000, 1), tesseraPolicy, { context: { ...context, scarceHomes: undefined } }).ranked[0]?.node).toBe('wide');
+  });
+
+  it('holds back no pod from the nodes it is kept for, nor a pod that names its GPU types', () => {
+    const s = state();
+    const context = contextFor(s);
+    expect(schedule(s, ask('whole-wide', 120_000, 8), tesseraPolicy, { context }).ranked.map((r) => r.node)).toEqual(['wide']);
+    // Named to G3 or G2, it fits every node and still takes the first-ranked one.
+    expect(schedule(s, ask('named', 8000, 1, ['G3', 'G2']), tesseraPolicy, { context }).ranked[0]?.node).toBe('wide');
+  });
+
+  it('goes to a kept node when nothing else fits', () => {
+    const s = state();
+    const context = contextFor(s);
+    // 100 cores fit only the 128-core node.
+    expect(schedule(s, ask('wide-one', 100_000, 1), tesseraPolicy, { context }).ranked.map((r) => r.node)).toEqual(['wide']);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { workloadProfile } from '../../../src/scheduler/policies/workload.js';
+import { ProfileLearner, SCARCE_HOMES_SHARE, scarceHomes, workloadProfile } from '../../../src/scheduler/policies/workload.js';
+import { ClusterState } from '../../../src/scheduler/core/index.js';
+import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 import { pod } from '../core/builders.js';
 
 const GPU = 'nvidia.com/gpu';
@@ -48,6 +50,55 @@ describe('workloadProfile', () => {
         ],
       ).typical,
     ).toEqual([]);
-    expect(workloadProfile(gpus, [])).toEqual({ typical: [], migDemand: { byMemoryMiB: [] } });
+    const empty = workloadProfile(gpus, []);
+    expect([empty.typical, empty.migDemand, empty.scarceHomes.keptFor.size]).toEqual([[], { byMemoryMiB: [] }, 0]);
+  });
+});
+
+describe('scarceHomes', () => {
+  // Eighteen 8-GPU nodes of 96 cores, two of 128, and ten 2-GPU nodes of 64 cores (openb's units).
+  const cluster = (): ClusterState =>
+    new ClusterState([
+      ...Array.from({ length: 18 }, (_, i) => openbNodeSpec({ name: `g2-${i}`, cpuMilli: 96_000, memoryMib: 512_000, gpus: 8, model: 'G2' })),
+      ...Array.from({ length: 2 }, (_, i) => openbNodeSpec({ name: `g3-${i}`, cpuMilli: 128_000, memoryMib: 512_000, gpus: 8, model: 'G3' })),
+      ...Array.from({ length: 10 }, (_, i) => openbNodeSpec({ name: `t4-${i}`, cpuMilli: 64_000, memoryMib: 256_000, gpus: 2, model: 'T4' })),
+    ]);
+  const ask = (name: string, cpuMilli: number, gpus: number, gpuSpec: string[] = []) => openbRequest({ name, cpuMilli, memoryMib: 1024, gpus, gpuMilli: 1000, gpuSpec });
+
+  it('keeps the nodes of a shape that fits fewer than a tenth of the GPU nodes, with its number of homes', () => {
+    expect(SCARCE_HOMES_SHARE).toBe(0.1);
+    // 120 cores and 8 GPUs fit the two 128-core nodes of 30; 88 cores and 8 GPUs fit twenty.
+    const homes = scarceHomes(cluster().nodes(), [ask('whole-wide', 120_000, 8), ask('whole', 88_000, 8), ask('one', 8000, 1)]);
+    expect([...homes.keptFor]).toEqual([
+      ['g3-0', 2],
+      ['g3-1', 2],
+    ]);
+  });
+
+  it('counts a pod by its GPUs alone, and gives a pod that names GPU types no homes to be held back by', () => {
+    const homes = scarceHomes(cluster().nodes(), []);
+    expect(homes.keptFor.size).toBe(0);
+    expect(homes.homesOf(ask('one', 8000, 1))).toBe(30);
+    expect(homes.homesOf(ask('whole-wide', 120_000, 8))).toBe(20);
+    expect(homes.homesOf(ask('cpu', 8000, 0))).toBe(30);
+    expect(homes.homesOf(ask('named', 8000, 1, ['G3']))).toBe(0);
+  });
+
+  it('learns nothing from pods that name GPU types, and nothing when a shape fits no node', () => {
+    const homes = scarceHomes(cluster().nodes(), [ask('named', 120_000, 8, ['G3']), ask('too-wide', 200_000, 8)]);
+    expect(homes.keptFor.size).toBe(0);
+  });
+
+  it('makes the learner report a new profile when only the kept nodes change', () => {
+    const nodes = cluster().nodes();
+    const learner = new ProfileLearner(1000);
+    const one = ask('one', 8000, 1);
+    expect(learner.learn(0, [], [one], nodes)).not.toBeNull();
+    const wide = ask('whole-wide', 120_000, 8);
+    // No GPU sizes: no typical shapes, so only the kept nodes tell the two profiles apart.
+    const next = learner.learn(1000, [], [one, wide], nodes);
+    expect(next?.typical).toEqual([]);
+    expect(next?.scarceHomes.keptFor.size).toBe(2);
+    expect(learner.learn(2000, [], [one, wide], nodes)).toBeNull();
   });
 });
