@@ -205,8 +205,8 @@ function clusterBench(nodeCount: number): BenchResult[] {
   const best = run(tesseraPolicy, 'best only', ranked({ limit: 1 }));
   // fgd as the extender runs it (extender/workload.ts learns the typical requests for it): every node scored by the
   // fragment gradient. Every pod of this mix asks a different CPU, so no node's score is reused across decisions.
-  const typical = workloadProfile([{ memoryMiB: GPU_MEMORY_MIB, coreUnits: 100 }], requests).typical;
-  const learnedContext = { ...DEFAULT_RUN_CONTEXT, typical };
+  const profile = workloadProfile([{ memoryMiB: GPU_MEMORY_MIB, coreUnits: 100 }], requests, state.nodes());
+  const learnedContext = { ...DEFAULT_RUN_CONTEXT, typical: profile.typical, scarceHomes: profile.scarceHomes };
   const learned = run(fgdPolicy, 'learned typical requests, all scored unsorted', scored({ context: learnedContext }), learnedContext);
   // tessera as the extender runs it: the same learned requests, its HAMi-core gradient on every HAMi-core node.
   const tesseraLearned = run(tesseraPolicy, 'learned typical requests, all scored unsorted', scored({ context: learnedContext }), learnedContext);
@@ -217,7 +217,7 @@ function clusterBench(nodeCount: number): BenchResult[] {
     ...allowlisted,
     best,
     learned,
-    tesseraLearned,
+    { ...tesseraLearned, extra: { ...tesseraLearned.extra, keptNodes: profile.scarceHomes.keptFor.size } },
   ];
 }
 

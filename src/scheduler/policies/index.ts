@@ -16,7 +16,7 @@ import { zambiancoPolicy } from './zambianco.js';
 export { DEFAULT_RUN_CONTEXT, MAX_NODE_SCORE, toNodeScore, type Policy, type RunContext } from '../core/index.js';
 export { bestfitPolicy, fgdBestFitPolicy, fgdPolicy, hamiPolicy, hamiV210Policy, hamiV29Policy, packingPolicy, tesseraPolicy, zambiancoPolicy };
 export { tesseraMigPlanner } from './frag-mig.js';
-export { workloadProfile, scarceHomes, SCARCE_HOMES_SHARE, ProfileLearner, DEFAULT_REFRESH_SECONDS, MAX_TYPICAL_SHAPES, type WorkloadProfile, type GpuSize } from './workload.js';
+export { workloadProfile, scarceHomes, KEPT_HOMES_PER_POD, SCARCE_HOMES_SHARE, ProfileLearner, DEFAULT_REFRESH_SECONDS, MAX_TYPICAL_SHAPES, type WorkloadProfile, type GpuSize } from './workload.js';
 
 /** The policy the scheduler uses when its config names none. */
 export const DEFAULT_POLICY = 'tessera';

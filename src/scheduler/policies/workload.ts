@@ -6,7 +6,7 @@
  */
 import type { DemandMix } from '../../geometry/index.js';
 import type { NodeView, ScarceHomes } from '../core/index.js';
-import { MILLI_PER_GPU, TYPICAL_COVERAGE, typicalShapes, type ShareShape, type TypicalShape } from './frag.js';
+import { MILLI_PER_GPU, TYPICAL_COVERAGE, totalLeft, typicalShapes, type ShareShape, type TypicalShape } from './frag.js';
 import type { PodRequest } from '../../request/index.js';
 
 /**
@@ -62,6 +62,13 @@ export function workloadProfile(gpus: readonly GpuSize[], requests: readonly Pod
  */
 export const SCARCE_HOMES_SHARE = 0.1;
 
+/**
+ * Homes kept per pod of a scarce shape the scheduler knows, the emptiest first: enough for the pods like it still to
+ * come, without holding every home for a shape only a few pods ask (on openb's gpuspec20, keeping all 39 homes of
+ * five pods cost the model-restricted pods 4 points of acceptance; see docs/policy.md).
+ */
+export const KEPT_HOMES_PER_POD = 4;
+
 /** The GPUs of a pod's first GPU container (what the typical shapes count too); 0 for a pod without GPUs. */
 const gpuCountOf = (request: PodRequest): number => request.containers.find((c) => c.gpu)?.gpu?.count ?? 0;
 
@@ -69,9 +76,10 @@ const namesGpuTypes = (request: PodRequest): boolean => request.useGpuTypes.leng
 
 /**
  * The nodes kept for the pods that fit few nodes. A shape is a GPU pod's CPU, host memory and GPU count, for pods
- * that name no GPU type; its homes are the GPU nodes that could hold it empty. Each home of a shape with homes on
- * fewer than `SCARCE_HOMES_SHARE` of the GPU nodes is kept, with that number of homes (the smallest, when several
- * shapes keep it). A pod's own homes are counted by GPU count alone: how many nodes could hold its GPUs.
+ * that name no GPU type; its homes are the GPU nodes that could hold it empty. A shape with homes on fewer than
+ * `SCARCE_HOMES_SHARE` of the GPU nodes keeps `KEPT_HOMES_PER_POD` of them per pod of it in `requests`, those with
+ * the most GPU left (then by name), each with the shape's number of homes (the smallest, when several shapes keep
+ * a node). A pod's own homes are counted by GPU count alone: how many nodes could hold its GPUs.
  */
 export function scarceHomes(nodes: readonly NodeView[], requests: readonly PodRequest[]): ScarceHomes {
   const gpuNodes = nodes.filter((n) => n.gpus.length > 0);
@@ -84,18 +92,22 @@ export function scarceHomes(nodes: readonly NodeView[], requests: readonly PodRe
     else byCapacity.set(key, [node]);
   }
   const capacities = [...byCapacity.values()];
-  const checked = new Set<string>();
-  const keptFor = new Map<string, number>();
+  const seen = new Map<string, { request: PodRequest; gpus: number; pods: number }>();
   for (const request of requests) {
     const gpus = gpuCountOf(request);
     if (gpus === 0 || namesGpuTypes(request)) continue;
     const shape = `${request.cpuMilli}/${request.memoryMiB}/${gpus}`;
-    if (checked.has(shape)) continue;
-    checked.add(shape);
+    const entry = seen.get(shape);
+    if (entry) entry.pods++;
+    else seen.set(shape, { request, gpus, pods: 1 });
+  }
+  const keptFor = new Map<string, number>();
+  for (const { request, gpus, pods } of seen.values()) {
     const homes = capacities.filter(([node]) => node !== undefined && node.cpuMilli >= request.cpuMilli && node.memoryMiB >= request.memoryMiB && node.gpus.length >= gpus);
     const count = homes.reduce((sum, alike) => sum + alike.length, 0);
     if (count === 0 || count >= SCARCE_HOMES_SHARE * gpuNodes.length) continue;
-    for (const node of homes.flat()) keptFor.set(node.name, Math.min(keptFor.get(node.name) ?? count, count));
+    const emptiest = homes.flat().sort((a, b) => totalLeft(b.gpuLeft) - totalLeft(a.gpuLeft) || (a.name < b.name ? -1 : 1));
+    for (const node of emptiest.slice(0, KEPT_HOMES_PER_POD * pods)) keptFor.set(node.name, Math.min(keptFor.get(node.name) ?? count, count));
   }
   const gpuCounts = gpuNodes.map((n) => n.gpus.length);
   const homesByGpus = new Map<number, number>();
@@ -150,7 +162,8 @@ export class ProfileLearner {
   learn(nowMs: number, gpus: readonly GpuSize[], requests: readonly PodRequest[], nodes: readonly NodeView[] = []): WorkloadProfile | null {
     this.last = nowMs;
     const profile = workloadProfile(gpus, requests, nodes);
-    const key = JSON.stringify({ typical: profile.typical, kept: [...profile.scarceHomes.keptFor], migDemand: profile.migDemand });
+    const kept = [...profile.scarceHomes.keptFor].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = JSON.stringify({ typical: profile.typical, kept, migDemand: profile.migDemand });
     if (key === this.key) return null;
     this.key = key;
     return profile;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProfileLearner, SCARCE_HOMES_SHARE, scarceHomes, workloadProfile } from '../../../src/scheduler/policies/workload.js';
+import { KEPT_HOMES_PER_POD, ProfileLearner, SCARCE_HOMES_SHARE, scarceHomes, workloadProfile } from '../../../src/scheduler/policies/workload.js';
 import { ClusterState } from '../../../src/scheduler/core/index.js';
 import { openbNodeSpec, openbRequest } from '../../../src/simulator/openb/replay.js';
 import { pod } from '../core/builders.js';
@@ -73,6 +73,22 @@ describe('scarceHomes', () => {
       ['g3-0', 2],
       ['g3-1', 2],
     ]);
+  });
+
+  it('keeps KEPT_HOMES_PER_POD homes per pod of the shape, those with the most GPU left', () => {
+    expect(KEPT_HOMES_PER_POD).toBe(4);
+    // Seven 128-core nodes of eighty: one pod of the wide shape keeps four of them, not the one half full.
+    const state = new ClusterState([
+      ...Array.from({ length: 7 }, (_, i) => openbNodeSpec({ name: `g3-${i}`, cpuMilli: 128_000, memoryMib: 512_000, gpus: 8, model: 'G3' })),
+      ...Array.from({ length: 73 }, (_, i) => openbNodeSpec({ name: `g2-${i}`, cpuMilli: 96_000, memoryMib: 512_000, gpus: 8, model: 'G2' })),
+    ]);
+    const half = { pod: { uid: 'half', namespace: 'openb', name: 'half' }, node: 'g3-0', mode: 'hami-core' as const, cpuMilli: 0, memoryMiB: 0 };
+    const devices = [0, 1, 2, 3].map((index) => ({ uuid: `g3-0-gpu-${index}`, index, memoryMiB: 1000, cores: 1000 }));
+    expect(state.apply({ ...half, containers: [{ name: 'main', devices }] }).ok).toBe(true);
+    const wide = ask('whole-wide', 120_000, 8);
+    expect([...scarceHomes(state.nodes(), [wide]).keptFor.keys()]).toEqual(['g3-1', 'g3-2', 'g3-3', 'g3-4']);
+    // Two pods of it keep all seven, the half-full one last.
+    expect(scarceHomes(state.nodes(), [wide, wide]).keptFor.size).toBe(7);
   });
 
   it('counts a pod by its GPUs alone, and gives a pod that names GPU types no homes to be held back by', () => {
