@@ -107,6 +107,37 @@ describe('tessera and scarce homes', () => {
     expect(schedule(s, ask('named', 8000, 1, ['G3', 'G2']), tesseraPolicy, { context }).ranked[0]?.node).toBe('wide');
   });
 
+  it('changes only scores, never which nodes fit, and by HELD_BACK_POINTS exactly (property)', () => {
+    const cpus = [32_000, 64_000, 96_000, 128_000];
+    const nodeArb = fc.record({ cpu: fc.constantFrom(...cpus), gpus: fc.constantFrom(1, 2, 4, 8) });
+    const askArb = fc.record({ cpu: fc.integer({ min: 0, max: 130_000 }), gpus: fc.constantFrom(0, 1, 2, 4, 8), named: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(nodeArb, { minLength: 1, maxLength: 40 }), fc.array(askArb, { maxLength: 6 }), askArb, (nodes, seenAsks, podAsk) => {
+        const s = new ClusterState(nodes.map((n, i) => openbNodeSpec({ name: `n-${String(i).padStart(2, '0')}`, cpuMilli: n.cpu, memoryMib: 512_000, gpus: n.gpus, model: 'G2' })));
+        const asOpenb = (a: { cpu: number; gpus: number; named: boolean }, name: string) => ask(name, a.cpu, a.gpus, a.named ? ['G2'] : []);
+        const homes = scarceHomes(
+          s.nodes(),
+          seenAsks.map((a, i) => asOpenb(a, `seen-${i}`)),
+        );
+        const base = { ...DEFAULT_RUN_CONTEXT, typical: [{ ...T, cpu: 8000, milli: 1000 }] };
+        const pod = asOpenb(podAsk, 'pod');
+        const without = schedule(s, pod, tesseraPolicy, { context: base }).ranked;
+        const withKept = schedule(s, pod, tesseraPolicy, { context: { ...base, scarceHomes: homes } }).ranked;
+        expect(withKept.map((r) => r.node).sort()).toEqual(without.map((r) => r.node).sort());
+        const before = new Map(without.map((r) => [r.node, r.score]));
+        for (const r of withKept) {
+          const kept = homes.keptFor.get(r.node);
+          const heldBack = kept !== undefined && homes.homesOf(pod) > kept;
+          const drop = (before.get(r.node) ?? 0) - r.score;
+          if (heldBack) expect(drop).toBeGreaterThan(0);
+          else expect(drop).toBe(0);
+          expect(drop).toBeLessThanOrEqual(HELD_BACK_POINTS * (1 - WELL_FITTING) + 1e-9);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('goes to a kept node when nothing else fits', () => {
     const s = state();
     const context = contextFor(s);
