@@ -52,10 +52,10 @@ export interface RunContext {
 }
 
 /**
- * Nodes kept for the GPU pods that fit few of them: a node is kept when it is one of the few homes (by CPU, host
+ * Nodes kept for the GPU pods that fit few of them: a node may be kept when it is one of the few homes (by CPU, host
  * memory and GPU count, when empty) of a GPU pod shape the scheduler has seen, and a pod that could go to more
- * nodes than that goes there last. On openb's multigpu50, the 8-GPU pods that ask 120 cores fit only the 39
- * 128-core nodes, which the other pods otherwise fill first.
+ * nodes than that scores lower there (how much is the policy's). On openb's multigpu50, the 8-GPU pods that ask
+ * 120 cores fit only the 39 128-core nodes, which the other pods otherwise fill first.
  */
 export interface ScarceHomes {
   /** Node name -> the number of nodes the scarcest shape it is kept for fits on. */
