@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { KubeJsonClient, runInformer } from '../src/kube/index.js';
+import { KubeJsonClient, postBinding, runInformer } from '../src/kube/index.js';
 import { Registry } from 'prom-client';
 import { EmbeddedCluster } from '../src/cluster/index.js';
 import { decide } from '../src/scheduler/core/index.js';
@@ -130,13 +130,7 @@ async function serveBindingFloor(clusterUrl: string, podNames: string[]): Promis
   );
   const binder = new KubeJsonClient(kubeConfig);
   const floor = await serveFloor(async (args) => {
-    const path = `/api/v1/namespaces/${encodeURIComponent(args.podNamespace)}/pods/${encodeURIComponent(args.podName)}/binding`;
-    await binder.post(path, {
-      apiVersion: 'v1',
-      kind: 'Binding',
-      metadata: { name: args.podName, namespace: args.podNamespace, uid: args.podUid },
-      target: { apiVersion: 'v1', kind: 'Node', name: args.node },
-    });
+    await postBinding(binder, { namespace: args.podNamespace, name: args.podName, uid: args.podUid }, args.node);
     return '';
   });
   return {

@@ -1,4 +1,5 @@
-/** Kubernetes client helpers: informers, a cluster watch, label patches, events, retries, leader election. */
+/** Kubernetes client helpers: informers, a cluster watch, the Binding, label patches, events, retries, leader election. */
+export { postBinding } from './binding.js';
 export { makeKeepAliveClient } from './client.js';
 export { type ClusterWatch, timestampMs, watchCluster, type WatchedObject } from './cluster-watch.js';
 export { recordEvent } from './events.js';

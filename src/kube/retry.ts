@@ -81,6 +81,5 @@ export function readModifyWrite<O, R>(read: () => Promise<O>, write: (current: O
 export async function resolvesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  const finished = await Promise.race([work.then(() => true as const), expired]).finally(() => clearTimeout(timer));
-  return finished;
+  return Promise.race([work.then(() => true as const), expired]).finally(() => clearTimeout(timer));
 }

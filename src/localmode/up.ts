@@ -188,18 +188,19 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
   const policy = policyByName(options.policy, '--policy');
   if (!policy.ok) throw policy.error;
   const deviceOptions = extenderDeviceOptions(deviceConfig, policy.value);
-  const stoppers: Array<{ part: string; stop: () => Promise<void> }> = [];
-  const stopsWith = (part: string, stopPart: () => Promise<void>): void => void stoppers.push({ part, stop: stopPart });
+  /** `graceMs` null: the part bounds its own stop. */
+  const stoppers: Array<{ part: string; stop: () => Promise<void>; graceMs: number | null }> = [];
+  const stopsWith = (part: string, stopPart: () => Promise<void>, graceMs: number | null = PART_STOP_MS): void => void stoppers.push({ part, stop: stopPart, graceMs });
   let stopping: Promise<void> | undefined;
   // Once, however often it is asked (a second Ctrl-C while stopping waits for the first). Each of Tessera's parts
   // gets PART_STOP_MS, so one that hangs is named and the rest (the API server last) still stop within the
   // command's grace; the API server's own stop is bounded by its processes' SIGKILL deadlines.
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      for (const { part, stop: stopPart } of [...stoppers].reverse()) {
+      for (const { part, stop: stopPart, graceMs } of [...stoppers].reverse()) {
         try {
-          if (part === 'api-server') await stopPart();
-          else if (!(await resolvesWithin(stopPart(), PART_STOP_MS))) log.warn({ part, graceMs: PART_STOP_MS }, 'a part did not stop in time; going on without it');
+          if (graceMs === null) await stopPart();
+          else if (!(await resolvesWithin(stopPart(), graceMs))) log.warn({ part, graceMs }, 'a part did not stop in time; going on without it');
         } catch (error) {
           log.warn({ part, err: error }, 'a part did not stop cleanly');
         }
@@ -222,7 +223,7 @@ export async function startLocalCluster(options: UpOptions): Promise<LocalCluste
           options.apiPort,
           EmbeddedCluster.start({ host, port: options.apiPort, ...(options.statePath ? { persistPath: options.statePath } : {}), log: log.child({ component: 'api-server' }) }),
         );
-    stopsWith('api-server', () => cluster.stop());
+    stopsWith('api-server', () => cluster.stop(), null);
     await cluster.writeKubeconfig(options.kubeconfigPath);
     const kubeConfig = cluster.kubeConfig();
     const operator = await prepareCluster(kubeConfig, topology);

@@ -194,6 +194,19 @@ interface Held {
   readonly layouts: (LayoutChange | null)[] | null;
 }
 
+/** A node version no node has: its entry holds nothing. */
+const NO_VERSION = -1;
+
+/** Entries a column grows to when node `ordinal` is beyond it. */
+const columnSize = (ordinal: number): number => Math.max(64, ordinal * 2);
+
+/** `old` copied into an array of `size` entries, those beyond it set to `fill`. */
+function grownCopy(old: Float64Array, size: number, fill: number): Float64Array<ArrayBuffer> {
+  const grown = new Float64Array(size).fill(fill);
+  grown.set(old);
+  return grown;
+}
+
 /**
  * The GPU verdicts of one pod shape, by node ordinal, each valid while the node's version is the one recorded.
  * Kept by shape rather than by node so that a decision reads one pair of arrays in node order.
@@ -207,11 +220,7 @@ export class VerdictColumn {
   }
 
   set(node: NodeState, verdict: GpuVerdict): void {
-    if (node.ordinal >= this.versions.length) {
-      const grown = new Float64Array(Math.max(64, node.ordinal * 2)).fill(-1);
-      grown.set(this.versions);
-      this.versions = grown;
-    }
+    if (node.ordinal >= this.versions.length) this.versions = grownCopy(this.versions, columnSize(node.ordinal), NO_VERSION);
     this.versions[node.ordinal] = node.version;
     this.verdicts[node.ordinal] = verdict;
   }
@@ -266,16 +275,12 @@ export class ScoreColumn {
   }
 
   private grow(ordinal: number): void {
-    const size = Math.max(64, ordinal * 2);
-    const versions = new Float64Array(size).fill(-1);
-    versions.set(this.versions);
+    const size = columnSize(ordinal);
     const counts = new Uint8Array(size);
     counts.set(this.counts);
-    const steps = new Float64Array(size * STEPS_KEPT * STEP_FIELDS);
-    steps.set(this.steps);
-    this.versions = versions;
+    this.versions = grownCopy(this.versions, size, NO_VERSION);
     this.counts = counts;
-    this.steps = steps;
+    this.steps = grownCopy(this.steps, size * STEPS_KEPT * STEP_FIELDS, 0);
   }
 }
 

@@ -4,7 +4,7 @@
  * idempotent, so a retried bind, or a bind replayed after a restart, lands exactly once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { isConflict, KubeJsonClient, makeKeepAliveClient, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
+import { isConflict, KubeJsonClient, makeKeepAliveClient, postBinding, readModifyWrite, recordEvent, withRetry } from '../../kube/index.js';
 import type { Logger } from 'pino';
 import { type Decision, decodeDecision, encodeHamiDevices, HAMI_POD, hamiDevicesOf, signRelease, TESSERA_POD } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
@@ -94,14 +94,7 @@ export class PodEffects {
       );
     }
     try {
-      await withRetry(() =>
-        this.binder.post(`/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/binding`, {
-          apiVersion: 'v1',
-          kind: 'Binding',
-          metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid, annotations },
-          target: { apiVersion: 'v1', kind: 'Node', name: decision.node },
-        }),
-      );
+      await withRetry(() => postBinding(this.binder, pod, decision.node, annotations));
     } catch (error) {
       if (!isConflict(error)) throw error;
       const current = await withRetry(() => this.readPod(pod));

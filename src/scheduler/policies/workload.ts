@@ -106,8 +106,11 @@ export function scarceHomes(nodes: readonly NodeView[], requests: readonly PodRe
     const homes = capacities.filter(([node]) => node !== undefined && node.cpuMilli >= request.cpuMilli && node.memoryMiB >= request.memoryMiB && node.gpus.length >= gpus);
     const count = homes.reduce((sum, alike) => sum + alike.length, 0);
     if (count === 0 || count >= SCARCE_HOMES_SHARE * gpuNodes.length) continue;
-    const emptiest = homes.flat().sort((a, b) => totalLeft(b.gpuLeft) - totalLeft(a.gpuLeft) || (a.name < b.name ? -1 : 1));
-    for (const node of emptiest.slice(0, KEPT_HOMES_PER_POD * pods)) keptFor.set(node.name, Math.min(keptFor.get(node.name) ?? count, count));
+    const emptiest = homes
+      .flat()
+      .map((node) => ({ node, left: totalLeft(node.gpuLeft) }))
+      .sort((a, b) => b.left - a.left || (a.node.name < b.node.name ? -1 : 1));
+    for (const { node } of emptiest.slice(0, KEPT_HOMES_PER_POD * pods)) keptFor.set(node.name, Math.min(keptFor.get(node.name) ?? count, count));
   }
   const gpuCounts = gpuNodes.map((n) => n.gpus.length);
   const homesByGpus = new Map<number, number>();

@@ -4,8 +4,8 @@
  * default (`idleMigInstances: 'keep'`), as on a real node, so a later pod can reuse one. Counts MIG layout changes.
  */
 import type { DemandMix } from '../../geometry/index.js';
-import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type IdleMigInstances, type NodeSpec, type Policy, type RunContext } from '../../scheduler/core/index.js';
-import { DEFAULT_REFRESH_SECONDS, ProfileLearner, scarceHomes, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
+import { ClusterState, DEFAULT_RUN_CONTEXT, decide, schedule, type Allocation, type IdleMigInstances, type NodeSpec, type NodeView, type Policy, type RunContext } from '../../scheduler/core/index.js';
+import { DEFAULT_REFRESH_SECONDS, ProfileLearner, workloadProfile, type WorkloadProfile } from '../../scheduler/policies/index.js';
 import type { ProfileSource } from '../policy.js';
 
 import { TesseraError } from '../../errors.js';
@@ -50,11 +50,12 @@ export interface TraceOutcome {
   layouts: GpuLayout[];
 }
 
-/** The trace's workload: what tessera's MIG planner and the fragment-aware policies keep room for. */
-export function profileOf(nodes: readonly NodeSpec[], events: readonly TraceEvent[]): WorkloadProfile {
+/** The trace's workload on `nodes`: what tessera's MIG planner and the fragment-aware policies keep room for. */
+function profileOf(nodes: readonly NodeView[], events: readonly TraceEvent[]): WorkloadProfile {
   return workloadProfile(
     nodes.flatMap((n) => n.gpus),
     events.flatMap((e) => (e.kind === 'pod' ? [e.request] : [])),
+    nodes,
   );
 }
 
@@ -68,20 +69,12 @@ export interface TraceReplayOptions {
 }
 
 export function replayTrace(nodes: readonly NodeSpec[], events: readonly TraceEvent[], policy: Policy, options: TraceReplayOptions = {}): TraceOutcome {
-  const profile = profileOf(nodes, events);
   const online = (options.profile ?? 'online') === 'online';
-  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, online ? {} : { demand: profile.migDemand }), idleMigInstances: options.idleMigInstances ?? 'keep' });
+  const state = new ClusterState(nodes, { migPlanner: migPlannerOf(policy, {}), idleMigInstances: options.idleMigInstances ?? 'keep' });
   const views = state.nodes();
-  let context: RunContext = online
-    ? DEFAULT_RUN_CONTEXT
-    : {
-        ...DEFAULT_RUN_CONTEXT,
-        typical: profile.typical,
-        scarceHomes: scarceHomes(
-          views,
-          events.flatMap((e) => (e.kind === 'pod' ? [e.request] : [])),
-        ),
-      };
+  const profile = profileOf(views, events);
+  if (!online) state.setMigPlanner(migPlannerOf(policy, { demand: profile.migDemand }));
+  let context: RunContext = online ? DEFAULT_RUN_CONTEXT : { ...DEFAULT_RUN_CONTEXT, typical: profile.typical, scarceHomes: profile.scarceHomes };
   const learner = new ProfileLearner((options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS) * 1000);
   const gpus = nodes.flatMap((n) => n.gpus);
   // What the scheduler knows online: the pods running, by key, and the one arriving.
